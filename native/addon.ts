@@ -1,0 +1,37 @@
+/**
+ * Loads the compiled addon once per caller. The path can be overridden with CONTRAST_NATIVE_ADDON
+ * (used by bundled images, where the addon sits next to the program).
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ContrastError } from '../lib/errors.js';
+
+const FILE = 'contrast_native.node';
+
+/** Candidate locations: override, next to a bundle, the source tree, and the compiled tree. */
+export function addonCandidates(env: NodeJS.ProcessEnv = process.env, here: string = dirname(fileURLToPath(import.meta.url))): string[] {
+  const out: string[] = [];
+  const override = env['CONTRAST_NATIVE_ADDON'];
+  if (override !== undefined && override !== '') out.push(override);
+  out.push(join(here, FILE));
+  out.push(join(here, 'build', 'Release', FILE));
+  out.push(join(here, '..', 'native', 'build', 'Release', FILE));
+  out.push(join(here, '..', '..', 'native', 'build', 'Release', FILE));
+  return out;
+}
+
+export class AddonNotFoundError extends ContrastError {
+  readonly code = 'ERR_NATIVE_ADDON_NOT_FOUND';
+}
+
+/** Loads the raw addon. Typed faces live in native/tee.ts, native/sockets.ts, native/tls.ts. */
+export function loadAddon<T>(): T {
+  const require = createRequire(import.meta.url);
+  const candidates = addonCandidates();
+  for (const path of candidates) {
+    if (existsSync(path)) return require(path) as T;
+  }
+  throw new AddonNotFoundError(`native addon ${FILE} not found (looked in ${candidates.join(', ')}); run npm run build:native or set CONTRAST_NATIVE_ADDON`);
+}

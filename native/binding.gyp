@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "contrast_native",
+      "sources": ["src/addon.c", "src/tee.c", "src/sockets.c", "src/tls.c"],
+      "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-std=gnu11"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]
+    }
+  ]
+}
