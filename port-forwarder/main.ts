@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+/**
+ * contrast-port-forwarder: a TCP relay for clusters where `kubectl port-forward` cannot reach Kata
+ * pods (the port-forwarder pod then runs with a normal runtime and relays to the Kata pod's Service).
+ *
+ * Environment: FORWARD_HOST (required), LISTEN_PORT or LISTEN_PORTS, FORWARD_PORT, LISTEN_ADDRESS,
+ * CONNECT_TIMEOUT, CONTRAST_LOG_*. Exit 0 on SIGTERM/SIGINT, 64 on bad configuration, 1 otherwise.
+ */
+import { Command } from 'commander';
+import { once } from 'node:events';
+import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
+import { runMain } from '../lib/main.js';
+import { forwarderConfigFromEnv } from './config.js';
+import { startRelay } from './relay.js';
+import { VERSION } from './version.js';
+
+export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, setLogger: (l: Logger) => void): Promise<number> {
+  new Command('port-forwarder')
+    .description('relay TCP connections from LISTEN_PORT(S) to FORWARD_HOST (see README "Images, manifests and the demo")')
+    .version(`Contrast port-forwarder ${VERSION}`, '-v, --version')
+    .parse(argv, { from: 'user' });
+  const log = createLogger(logConfigFromEnv(env), { base: { program: 'port-forwarder' } });
+  setLogger(log);
+  const config = forwarderConfigFromEnv(env);
+  log.info({ version: VERSION }, `Contrast port-forwarder ${VERSION}`);
+  const relay = await startRelay(config, log);
+  for (const [i, addr] of relay.addresses.entries()) {
+    const m = config.mappings[i];
+    log.info({ listen: `${addr.address}:${addr.port}`, target: `${config.forwardHost}:${m?.forward ?? ''}` }, 'Forwarding');
+  }
+  const signal = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]).then(() => 'signal');
+  await relay.close();
+  log.info({ reason: signal, ...relay.counters }, 'Port-forwarder stopped');
+  return 0;
+}
+
+function main(): void {
+  let logger: Logger | undefined;
+  runMain(() => run(process.argv.slice(2), process.env, (l) => { logger = l; }), () => logger);
+}
+
+main();
