@@ -62,7 +62,10 @@ export async function startRelay(config: ForwarderConfig, log: Logger): Promise<
     counters,
     async close() {
       const closing = servers.map((s) => closeServer(s));
-      for (const s of sockets) s.destroy();
+      for (const s of sockets) {
+        closing.push(new Promise<void>((resolve) => { s.once('close', () => { resolve(); }); }));
+        s.destroy();
+      }
       await Promise.all(closing);
     },
   };

@@ -8,10 +8,18 @@ import { silentLogger } from '../../lib/log.js';
 
 /** A loopback server; `onSocket` decides what it does with each connection. */
 async function server(t: import('ava').ExecutionContext, onSocket: (s: Socket) => void): Promise<number> {
-  const srv: Server = createServer({ allowHalfOpen: true }, onSocket);
+  const open = new Set<Socket>();
+  const srv: Server = createServer({ allowHalfOpen: true }, (s) => {
+    open.add(s);
+    s.once('close', () => open.delete(s));
+    onSocket(s);
+  });
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
-  t.teardown(() => new Promise<void>((r) => { srv.close(() => { r(); }); }));
+  t.teardown(() => new Promise<void>((r) => {
+    srv.close(() => { r(); });
+    for (const s of open) s.destroy();
+  }));
   return (srv.address() as AddressInfo).port;
 }
 

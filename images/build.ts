@@ -1,0 +1,68 @@
+/**
+ * `npm run images [-- [--no-bundle] [--out DIR] [--require-all] [target...]]`
+ *
+ * Bundles the programs (unless --no-bundle), then writes one OCI layout per image target to
+ * dist/images-oci/<target>, and prints each manifest digest and compressed size. Targets whose
+ * program is not in the tree yet are reported as missing; naming one, or --require-all, makes that
+ * an error. SOURCE_DATE_EPOCH sets the timestamps (default 0).
+ */
+import { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { bundlePrograms } from './bundler.js';
+import { buildImage, newBuildCache } from './image-builder.js';
+import { programByName, type Program } from './programs.js';
+import { TARGETS, targetByName, type ImageTarget } from './targets.js';
+import { UnknownProgramError } from './errors.js';
+import { defaultBundleDir, defaultImagesDir, repoRoot } from './paths.js';
+import { describeError } from '../lib/errors.js';
+import { VERSION } from '../port-forwarder/version.js';
+
+async function run(argv: readonly string[]): Promise<number> {
+  const cmd = new Command('images')
+    .description('assemble the OCI images from local files, reproducibly, without a container engine')
+    .option('--out <dir>', 'output directory (one OCI layout per target)')
+    .option('--bundle-dir <dir>', 'bundles and addon (output of npm run bundle)')
+    .option('--no-bundle', 'use the existing bundles instead of bundling first')
+    .option('--require-all', 'fail when a target\'s program is not in the tree', false)
+    .argument('[target...]', `targets (default: all of ${TARGETS.map((t) => t.name).join(', ')})`)
+    .parse(argv, { from: 'user' });
+  const opts = cmd.opts<{ out?: string; bundleDir?: string; bundle: boolean; requireAll: boolean }>();
+  const root = repoRoot();
+  const targets: ImageTarget[] = cmd.args.length === 0 ? [...TARGETS] : cmd.args.map((n) => {
+    const t = targetByName(n);
+    if (t === undefined) throw new UnknownProgramError(`unknown image target ${n}: expected one of ${TARGETS.map((x) => x.name).join(', ')}`);
+    return t;
+  });
+  const strict = opts.requireAll || cmd.args.length > 0;
+  const bundleDir = resolve(root, opts.bundleDir ?? defaultBundleDir(root));
+  const outDir = resolve(root, opts.out ?? defaultImagesDir(root));
+  const programs = targets.map((t) => programByName(t.program)).filter((p): p is Program => p !== undefined);
+  if (opts.bundle) await bundlePrograms({ root, outDir: bundleDir, programs, requireAll: strict });
+
+  const epoch = epochFromEnv(process.env['SOURCE_DATE_EPOCH']);
+  const cache = newBuildCache();
+  for (const target of targets) {
+    if (!strict && !existsSync(join(bundleDir, `${target.program}.mjs`))) {
+      process.stdout.write(`missing  ${target.name.padEnd(18)} program ${target.program} is not in the tree yet: no image\n`);
+      continue;
+    }
+    const image = await buildImage(target, { bundleDir, outDir, version: VERSION, epoch, cache });
+    process.stdout.write(`built    ${target.name.padEnd(18)} ${image.manifest.digest}  ${(image.compressedBytes / 1e6).toFixed(1)} MB compressed  oci:${image.dir}:${target.name}\n`);
+  }
+  return 0;
+}
+
+function epochFromEnv(value: string | undefined): number {
+  if (value === undefined || value === '') return 0;
+  if (!/^\d+$/.test(value)) throw new UnknownProgramError(`SOURCE_DATE_EPOCH=${value}: expected seconds since the epoch`);
+  return Number(value);
+}
+
+run(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    process.stderr.write(`images: ${describeError(err)}\n`);
+    process.exitCode = 1;
+  },
+);

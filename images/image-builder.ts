@@ -1,0 +1,149 @@
+/**
+ * Assembles one image target from local files, without a container engine:
+ *
+ *   layer 1 "node":    the Node binary (stripped), the shared libraries it needs, the merged-/usr
+ *                      links, /tmp; identical for every target, so registries store it once.
+ *   layer 2 "program": the target's tools (iptables, nsenter, ...) with their libraries, the bundle,
+ *                      the addon, the launchers (/bin/<entry point>) and the version file.
+ *
+ * Reproducible: entries sorted, fixed mtime and owners, gzip without timestamp or name.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { LayerContents, writeTar } from './tar.js';
+import { addBinaryWithLibraries, addHostPath, addPluginDirectory, sharedLibraries } from './host-files.js';
+import { sha256, writeImageLayout, type LayerBlob, type WrittenImage } from './oci.js';
+import { BUNDLE_DIR, NODE_PATH, launcherScript, type ImageTarget } from './targets.js';
+import { ADDON_FILE } from './programs.js';
+import { HostFileError, ImageTooLargeError, ProgramMissingError } from './errors.js';
+
+/** Upper bound for one image, compressed (issue 8). */
+export const MAX_COMPRESSED_BYTES = 45 * 1000 * 1000;
+
+export interface BuildOptions {
+  /** Output of the bundler: `<program>.mjs` and the addon. */
+  readonly bundleDir: string;
+  /** The OCI layout is written to `<outDir>/<target>`. */
+  readonly outDir: string;
+  /** The suite's version (labels, version file). */
+  readonly version: string;
+  /** mtime of every entry and the `created` time, seconds (SOURCE_DATE_EPOCH). */
+  readonly epoch: number;
+  /** Host Node binary; default the one running this build. */
+  readonly node?: string;
+  /** Strip the Node binary's symbol tables (`strip --strip-all`); default true. */
+  readonly strip?: boolean;
+  readonly maxCompressedBytes?: number;
+  /** Work shared by the targets of one build run (the node layer, gzip results by diff_id). */
+  readonly cache?: BuildCache;
+}
+
+export interface BuildCache {
+  base?: LayerContents;
+  readonly gzip: Map<string, Buffer>;
+}
+
+export function newBuildCache(): BuildCache {
+  return { gzip: new Map() };
+}
+
+export interface BuiltImage extends WrittenImage {
+  readonly target: string;
+  readonly dir: string;
+  readonly entries: readonly number[];
+}
+
+export async function buildImage(target: ImageTarget, options: BuildOptions): Promise<BuiltImage> {
+  const bundle = join(options.bundleDir, `${target.program}.mjs`);
+  const addon = join(options.bundleDir, ADDON_FILE);
+  if (!existsSync(bundle)) throw new ProgramMissingError(`${target.name}: bundle ${bundle} missing: expected npm run bundle to have built ${target.program}`);
+  if (!existsSync(addon)) throw new ProgramMissingError(`${target.name}: addon ${addon} missing: expected npm run bundle to have copied it`);
+
+  const cache = options.cache ?? newBuildCache();
+  cache.base ??= nodeLayer(options);
+  const base = cache.base;
+  const program = programLayer(target, base, bundle, addon, options.version);
+  const blobs = [
+    compress(base, options.epoch, 'node runtime: /usr/bin/node and its shared libraries', cache.gzip),
+    compress(program, options.epoch, `${target.name}: tools, ${BUNDLE_DIR}/${target.program}.mjs, addon, launchers`, cache.gzip),
+  ];
+  const compressed = blobs.reduce((n, b) => n + b.gzip.length, 0);
+  const max = options.maxCompressedBytes ?? MAX_COMPRESSED_BYTES;
+  if (compressed > max) throw new ImageTooLargeError(`${target.name}: ${compressed} bytes compressed, expected at most ${max}`);
+
+  const dir = join(options.outDir, target.name);
+  const written = await writeImageLayout(dir, target.name, blobs, {
+    entrypoint: [`/bin/${target.launchers[0] ?? target.program}`],
+    cmd: target.cmd,
+    env: target.env,
+    labels: {
+      'org.opencontainers.image.title': `contrast-${target.name}`,
+      'org.opencontainers.image.version': options.version,
+      'org.opencontainers.image.description': `Contrast ${target.name} (TypeScript), assembled by images/build.ts`,
+    },
+    created: options.epoch,
+  });
+  return { ...written, target: target.name, dir, entries: [base.size, program.size] };
+}
+
+function nodeLayer(options: BuildOptions): LayerContents {
+  const layer = new LayerContents();
+  for (const [link, to] of [['bin', 'usr/bin'], ['sbin', 'usr/sbin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64']] as const) {
+    layer.add({ type: 'symlink', path: link, target: to });
+  }
+  layer.add({ type: 'dir', path: 'tmp', mode: 0o1777 });
+  for (const d of ['etc', 'proc', 'sys', 'dev', 'run', 'var/tmp']) layer.add({ type: 'dir', path: d, mode: 0o755 });
+  layer.add({ type: 'file', path: 'etc/nsswitch.conf', mode: 0o644, data: Buffer.from('hosts: files dns\n') });
+  layer.add({ type: 'file', path: 'etc/passwd', mode: 0o644, data: Buffer.from('root:x:0:0:root:/root:/usr/sbin/nologin\n') });
+  layer.add({ type: 'file', path: 'etc/group', mode: 0o644, data: Buffer.from('root:x:0:\n') });
+  const hostNode = options.node ?? process.execPath;
+  const data = options.strip === false ? readFileSync(hostNode) : strippedCopy(hostNode);
+  layer.add({ type: 'file', path: NODE_PATH, mode: 0o755, data });
+  for (const lib of sharedLibraries(hostNode)) addHostPath(layer, lib);
+  return layer;
+}
+
+function programLayer(target: ImageTarget, base: LayerContents, bundle: string, addon: string, version: string): LayerContents {
+  const layer = new LayerContents(base);
+  for (const tool of target.tools) addBinaryWithLibraries(layer, tool);
+  for (const dir of target.pluginDirs) addPluginDirectory(layer, dir);
+  for (const file of target.hostFiles) addHostPath(layer, file);
+  for (const [path, to] of Object.entries(target.links)) layer.add({ type: 'symlink', path, target: to });
+  for (const [path, content] of Object.entries(target.files)) layer.add({ type: 'file', path, mode: 0o644, data: Buffer.from(content) });
+  layer.add({ type: 'file', path: `${BUNDLE_DIR}/${target.program}.mjs`, mode: 0o644, data: readFileSync(bundle) });
+  layer.add({ type: 'file', path: `${BUNDLE_DIR}/${ADDON_FILE}`, mode: 0o755, data: readFileSync(addon) });
+  for (const launcher of target.launchers) {
+    layer.add({ type: 'file', path: `usr/bin/${launcher}`, mode: 0o755, data: Buffer.from(launcherScript(target.program)) });
+  }
+  layer.add({ type: 'file', path: 'usr/share/misc/contrast/version.txt', mode: 0o644, data: Buffer.from(`${version}\n`) });
+  return layer;
+}
+
+function compress(layer: LayerContents, epoch: number, createdBy: string, cache: Map<string, Buffer>): LayerBlob {
+  const tar = writeTar(layer.sorted(), epoch);
+  const diffId = sha256(tar);
+  let gzip = cache.get(diffId);
+  if (gzip === undefined) {
+    gzip = gzipSync(tar, { level: 6 });
+    cache.set(diffId, gzip);
+  }
+  return { gzip, diffId, createdBy };
+}
+
+function strippedCopy(binary: string): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), 'contrast-strip-'));
+  try {
+    const out = join(dir, 'node');
+    try {
+      execFileSync('strip', ['--strip-all', '-o', out, binary], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (err) {
+      throw new HostFileError(`strip --strip-all ${binary} failed (binutils installed?): ${(err as Error).message}`, { cause: err });
+    }
+    return readFileSync(out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * What each image holds. One place for the Dockerfile's runtime stages and images/build.ts alike:
+ * entry points, environment, and the host tools beside Node (iptables for the mesh, nsenter for the
+ * installer, cryptsetup for the initializer's encrypted volume).
+ */
+import type { ProgramName } from './programs.js';
+
+export type TargetName = 'initializer' | 'meshproxy' | 'runtime-installer' | 'port-forwarder';
+
+export interface ImageTarget {
+  readonly name: TargetName;
+  readonly program: ProgramName;
+  /** Launchers written into /usr/bin (reachable as /bin/<name>); the first is the image Entrypoint. */
+  readonly launchers: readonly string[];
+  /** Default arguments after the entry point. */
+  readonly cmd: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** Host executables copied to the same path with their shared libraries. */
+  readonly tools: readonly string[];
+  /** Host directories of dlopen()ed plugins, copied with their libraries. */
+  readonly pluginDirs: readonly string[];
+  /** Plain host files (configuration tables), copied as they are. */
+  readonly hostFiles: readonly string[];
+  /** Aliases inside the image: path -> link target. */
+  readonly links: Readonly<Record<string, string>>;
+  /** Extra text files: path -> content (mode 0644). */
+  readonly files: Readonly<Record<string, string>>;
+}
+
+/** In-image location of the bundles and the addon (`/usr/lib/contrast/<program>.mjs`). */
+export const BUNDLE_DIR = '/usr/lib/contrast';
+/** In-image path of the Node binary; the launchers' `#!` line names it. */
+export const NODE_PATH = '/usr/bin/node';
+
+const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** iptables, legacy and nft, with upstream's default (legacy) under the plain names. */
+const IPTABLES = {
+  tools: ['/usr/sbin/xtables-legacy-multi', '/usr/sbin/xtables-nft-multi'],
+  pluginDirs: ['/usr/lib/x86_64-linux-gnu/xtables'],
+  hostFiles: ['/etc/protocols'],
+  links: Object.fromEntries([
+    ...['iptables', 'ip6tables'].flatMap((t) => ['', '-save', '-restore'].flatMap((s) => [
+      [`/usr/sbin/${t}-legacy${s}`, 'xtables-legacy-multi'],
+      [`/usr/sbin/${t}-nft${s}`, 'xtables-nft-multi'],
+      [`/usr/sbin/${t}${s}`, `${t}-legacy${s}`],
+    ])),
+  ]) as Record<string, string>,
+};
+
+export const TARGETS: readonly ImageTarget[] = Object.freeze([
+  {
+    name: 'initializer',
+    program: 'initializer',
+    launchers: ['initializer'],
+    cmd: [],
+    env: { PATH, XTABLES_LOCKFILE: '/dev/shm/xtables.lock' },
+    // iptables removes the default-deny rule (CONTRAST_SERVICE_MESH_DISABLED); cryptsetup and mkfs.ext4
+    // set up the encrypted volume (CRYPTSETUP_DEVICE); test serves the `test -f /done` probe.
+    tools: [...IPTABLES.tools, '/usr/sbin/cryptsetup', '/usr/sbin/mkfs.ext4', '/usr/bin/test'],
+    pluginDirs: IPTABLES.pluginDirs,
+    hostFiles: IPTABLES.hostFiles,
+    links: IPTABLES.links,
+    files: {},
+  },
+  {
+    name: 'meshproxy',
+    program: 'meshproxy',
+    // `service-mesh` is the upstream image's entry point; the generated pod spec passes `-l debug`.
+    launchers: ['service-mesh', 'meshproxy'],
+    cmd: [],
+    env: { PATH, XTABLES_LOCKFILE: '/dev/shm/xtables.lock' },
+    tools: [...IPTABLES.tools, '/usr/bin/test'],
+    pluginDirs: IPTABLES.pluginDirs,
+    hostFiles: IPTABLES.hostFiles,
+    links: IPTABLES.links,
+    files: {},
+  },
+  {
+    name: 'runtime-installer',
+    program: 'runtime-installer',
+    launchers: ['node-installer', 'runtime-installer'],
+    cmd: [],
+    env: { PATH: '/bin:/usr/bin', CONFIG_DIR: '/config', HOST_MOUNT: '/host' },
+    tools: ['/usr/bin/nsenter'],
+    pluginDirs: [],
+    hostFiles: [],
+    links: {},
+    files: {},
+  },
+  {
+    name: 'port-forwarder',
+    program: 'port-forwarder',
+    launchers: ['port-forwarder'],
+    cmd: [],
+    env: { PATH },
+    tools: [],
+    pluginDirs: [],
+    hostFiles: [],
+    links: {},
+    files: {},
+  },
+]);
+
+export function targetByName(name: string): ImageTarget | undefined {
+  return TARGETS.find((t) => t.name === name);
+}
+
+/** The launcher script: Node loads the bundle; argv, environment and exit code pass through. */
+export function launcherScript(program: ProgramName): string {
+  return `#!${NODE_PATH}\n// Contrast ${program}: the program is the bundle beside the addon in ${BUNDLE_DIR}.\nimport('${BUNDLE_DIR}/${program}.mjs');\n`;
+}

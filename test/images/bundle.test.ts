@@ -1,0 +1,94 @@
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundlePrograms } from '../../images/bundler.js';
+import { ADDON_FILE, PROGRAMS, type Program } from '../../images/programs.js';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+function tmp(t: import('ava').ExecutionContext): string {
+  const dir = mkdtempSync(join(tmpdir(), `bundle-test-${process.pid}-`));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  return dir;
+}
+
+const probe = { name: 'port-forwarder', entry: 'test/images/fixtures/addon-probe.ts', bin: 'probe', assets: [] } as unknown as Program;
+
+test('a bundle loads the addon copied beside it and keeps class names', async (t) => {
+  const out = tmp(t);
+  const report = await bundlePrograms({ root: ROOT, outDir: out, programs: [probe] });
+  t.is(report.outcomes[0]?.status, 'built');
+  t.true(existsSync(join(out, ADDON_FILE)));
+  // Run from another directory with a clean environment: only the bundle and its addon are needed.
+  const r = spawnSync(process.execPath, [join(out, 'port-forwarder.mjs')], { cwd: '/', encoding: 'utf8', env: { PATH: process.env['PATH'] } });
+  t.is(r.status, 0, r.stderr);
+  const got = JSON.parse(r.stdout) as { found: string; addonType: string; errorName: string };
+  t.is(got.found, join(out, ADDON_FILE));
+  t.is(got.addonType, 'object');
+  t.is(got.errorName, 'ConfigError');
+});
+
+test('every program in the tree bundles, runs --version from the bundle, and missing ones are reported', async (t) => {
+  const out = tmp(t);
+  const report = await bundlePrograms({ root: ROOT, outDir: out });
+  t.is(report.outcomes.length, PROGRAMS.length);
+  for (const o of report.outcomes) {
+    const program = PROGRAMS.find((p) => p.name === o.program)!;
+    if (!existsSync(join(ROOT, program.entry))) {
+      t.is(o.status, 'missing', o.program);
+      continue;
+    }
+    t.is(o.status, 'built', o.program);
+    const r = spawnSync(process.execPath, [join(out, `${o.program}.mjs`), '--version'], { cwd: '/', encoding: 'utf8', env: { PATH: process.env['PATH'] } });
+    t.is(r.status, 0, `${o.program}: ${r.stderr}`);
+    t.regex(r.stdout + r.stderr, /\d+\.\d+\.\d+/, o.program);
+  }
+  t.true(report.outcomes.some((o) => o.status === 'built'));
+});
+
+test('bundling is deterministic: two runs give identical bytes', async (t) => {
+  const a = tmp(t);
+  const b = tmp(t);
+  await bundlePrograms({ root: ROOT, outDir: a, programs: [probe] });
+  await bundlePrograms({ root: ROOT, outDir: b, programs: [probe] });
+  t.true(readFileSync(join(a, 'port-forwarder.mjs')).equals(readFileSync(join(b, 'port-forwarder.mjs'))));
+  t.false(readFileSync(join(a, 'port-forwarder.mjs'), 'utf8').includes(ROOT), 'no absolute checkout paths in the bundle');
+});
+
+test('a missing entry point: reported by default, an error with requireAll', async (t) => {
+  const ghost = { name: 'meshproxy', entry: 'nowhere/main.ts', bin: 'x', assets: [] } as unknown as Program;
+  const report = await bundlePrograms({ root: ROOT, outDir: tmp(t), programs: [ghost] });
+  t.deepEqual(report.outcomes, [{ program: 'meshproxy', status: 'missing', entry: 'nowhere/main.ts' }]);
+  const err = await t.throwsAsync(bundlePrograms({ root: ROOT, outDir: tmp(t), programs: [ghost], requireAll: true }));
+  t.is((err as { code?: string }).code, 'ERR_PROGRAM_MISSING');
+});
+
+test('a missing addon is an error naming the build step', async (t) => {
+  const err = await t.throwsAsync(bundlePrograms({ root: ROOT, outDir: tmp(t), programs: [probe], addon: '/nonexistent/contrast_native.node' }));
+  t.is((err as { code?: string }).code, 'ERR_ADDON_MISSING');
+  t.regex(err.message, /npm run build:native/);
+});
+
+test('npm run bundle reports missing programs and exits 0; naming a missing one exits 1', (t) => {
+  const out = tmp(t);
+  const run = (args: string[]): ReturnType<typeof spawnSync> =>
+    spawnSync(process.execPath, ['--import=tsx', join(ROOT, 'images/bundle.ts'), '--out', out, ...args], { cwd: ROOT, encoding: 'utf8' });
+  const all = run([]);
+  t.is(all.status, 0, String(all.stderr));
+  for (const p of PROGRAMS) {
+    t.regex(String(all.stdout), new RegExp(`^(built|missing) +${p.name} `, 'm'));
+    t.is(String(all.stdout).includes(`missing  ${p.name}`), !existsSync(join(ROOT, p.entry)), p.name);
+  }
+  const missing = PROGRAMS.find((p) => !existsSync(join(ROOT, p.entry)));
+  if (missing !== undefined) {
+    const one = run([missing.name]);
+    t.is(one.status, 1);
+    t.regex(String(one.stderr), /entry point missing/);
+  }
+  const unknown = run(['no-such-program']);
+  t.is(unknown.status, 1);
+  t.regex(String(unknown.stderr), /unknown program no-such-program/);
+});

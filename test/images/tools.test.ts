@@ -1,0 +1,106 @@
+/**
+ * Every image target, built with a stand-in program where the real one is not in the tree yet: the
+ * tools each image promises (iptables legacy and nft, test, nsenter, cryptsetup, mkfs.ext4) start
+ * inside it under runc, and nothing else is there (no shell).
+ */
+import test from 'ava';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundlePrograms } from '../../images/bundler.js';
+import { buildImage, newBuildCache, type BuiltImage } from '../../images/image-builder.js';
+import { PROGRAMS, type Program } from '../../images/programs.js';
+import { TARGETS, type ImageTarget } from '../../images/targets.js';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const WORK = mkdtempSync(join(tmpdir(), `images-tools-${process.pid}-`));
+test.after.always(() => { rmSync(WORK, { recursive: true, force: true }); });
+
+async function buildWithStandIns(): Promise<Map<string, BuiltImage>> {
+  const bundleDir = join(WORK, 'bundle');
+  const standIn = { name: 'port-forwarder', entry: 'test/images/fixtures/stand-in.ts', bin: 'x', assets: [] } as unknown as Program;
+  await bundlePrograms({ root: ROOT, outDir: join(WORK, 'stand-in'), programs: [standIn] });
+  const real = PROGRAMS.filter((p) => existsSync(join(ROOT, p.entry)));
+  await bundlePrograms({ root: ROOT, outDir: bundleDir, programs: real });
+  for (const p of PROGRAMS) {
+    if (!real.includes(p)) copyFileSync(join(WORK, 'stand-in', 'port-forwarder.mjs'), join(bundleDir, `${p.name}.mjs`));
+  }
+  const images = new Map<string, BuiltImage>();
+  const cache = newBuildCache();
+  for (const target of TARGETS) {
+    images.set(target.name, await buildImage(target, { bundleDir, outDir: join(WORK, 'oci'), version: '0.0.0-test', epoch: 0, cache }));
+  }
+  return images;
+}
+
+const built = buildWithStandIns();
+
+function run(t: import('ava').ExecutionContext, target: ImageTarget, image: BuiltImage, argv: readonly string[]): { status: number | null; out: string } {
+  const id = `contrast-tools-${target.name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const bundle = join(WORK, 'run', id);
+  const state = join(WORK, 'runc-state');
+  mkdirSync(join(WORK, 'run'), { recursive: true });
+  mkdirSync(state, { recursive: true });
+  t.teardown(() => {
+    spawnSync('runc', ['--root', state, 'delete', '--force', id]);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+  execFileSync('umoci', ['unpack', '--image', `${image.dir}:${target.name}`, bundle], { stdio: 'ignore' });
+  const configPath = join(bundle, 'config.json');
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as { process: { terminal: boolean; args: string[] } };
+  config.process.terminal = false;
+  config.process.args = [...argv];
+  writeFileSync(configPath, JSON.stringify(config));
+  const r = spawnSync('runc', ['--root', state, 'run', '--bundle', bundle, id], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+const checks: Record<string, [string[], RegExp][]> = {
+  initializer: [
+    [['/bin/initializer', '--version'], /\d+\.\d+\.\d+|stand-in --version/],
+    [['/usr/sbin/iptables-legacy', '--version'], /iptables v[\d.]+ \(legacy\)/],
+    [['/usr/sbin/iptables-nft', '--version'], /iptables v[\d.]+ \(nf_tables\)/],
+    [['/usr/sbin/iptables', '--version'], /\(legacy\)/],
+    [['/usr/sbin/cryptsetup', '--version'], /cryptsetup 2\./],
+    [['/usr/sbin/mkfs.ext4', '-V'], /mke2fs/],
+    [['/bin/test', '-x', '/usr/bin/node'], /^$/],
+  ],
+  meshproxy: [
+    [['/bin/service-mesh', '--version'], /\d+\.\d+\.\d+|stand-in --version/],
+    [['/usr/sbin/iptables-legacy', '--version'], /iptables v[\d.]+ \(legacy\)/],
+    [['/usr/sbin/ip6tables-nft', '--version'], /ip6tables v[\d.]+ \(nf_tables\)/],
+    [['/usr/sbin/iptables-legacy-save', '--version'], /iptables-save v[\d.]+ \(legacy\)/],
+    [['test', '-f', '/usr/share/misc/contrast/version.txt'], /^$/],
+  ],
+  'runtime-installer': [
+    [['/bin/node-installer', '--version'], /\d+\.\d+\.\d+|stand-in --version/],
+    [['/usr/bin/nsenter', '--version'], /nsenter from util-linux/],
+  ],
+  'port-forwarder': [
+    [['/bin/port-forwarder', '--version'], /\d+\.\d+\.\d+|stand-in --version/],
+  ],
+};
+
+for (const target of TARGETS) {
+  test(`${target.name}: the image's tools run under runc`, async (t) => {
+    const image = (await built).get(target.name)!;
+    for (const [argv, expected] of checks[target.name] ?? []) {
+      const r = run(t, target, image, argv);
+      t.is(r.status, 0, `${argv.join(' ')}: ${r.out}`);
+      t.regex(r.out, expected, argv.join(' '));
+    }
+    const shell = run(t, target, image, ['/bin/sh', '-c', 'true']);
+    t.not(shell.status, 0, 'no shell in the image');
+  });
+}
+
+test('the xtables extensions the meshproxy rules use are in the image (TPROXY, conntrack, tcp)', async (t) => {
+  const image = (await built).get('meshproxy')!;
+  const layer = image.layers[1]!.digest.slice('sha256:'.length);
+  const names = execFileSync('tar', ['-tzf', join(image.dir, 'blobs', 'sha256', layer)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  for (const ext of ['libxt_TPROXY.so', 'libxt_conntrack.so', 'libxt_tcp.so', 'libxt_standard.so']) {
+    t.regex(names, new RegExp(`xtables/${ext.replace('.', '\\.')}$`, 'm'), ext);
+  }
+});
