@@ -1,0 +1,124 @@
+/**
+ * What `contrast generate` adds to a confidential pod, for our images (upstream
+ * `internal/kuberesource/{parts,mutators}.go`, service-mesh spec §6.2/§6.3, aTLS spec §6):
+ *
+ * - the initializer as the FIRST init container, writing certificates into the `contrast-secrets`
+ *   volume at /contrast, dialing COORDINATOR_HOST;
+ * - the meshproxy as a native sidecar (init container with restartPolicy Always) appended at the
+ *   end, with NET_ADMIN, a startup probe on /ready and the service-mesh annotations as environment;
+ * - the `contrast-secrets` volume, an in-memory emptyDir.
+ */
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import type { IVolume } from 'kubernetes-models/v1/Volume';
+import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+
+export const ANNOTATION_PREFIX = 'contrast.edgeless.systems/';
+export const SECRETS_VOLUME = 'contrast-secrets';
+export const SECRETS_MOUNT = '/contrast';
+
+/** Annotation -> sidecar environment variable. */
+export const MESH_ANNOTATIONS: Readonly<Record<string, string>> = {
+  'servicemesh-ingress': 'CONTRAST_INGRESS_PROXY_CONFIG',
+  'servicemesh-egress': 'CONTRAST_EGRESS_PROXY_CONFIG',
+  'servicemesh-admin-interface-port': 'CONTRAST_ADMIN_PORT',
+};
+
+export function secretsVolume(): IVolume {
+  return { name: SECRETS_VOLUME, emptyDir: { medium: 'Memory' } };
+}
+
+export interface InitializerOptions {
+  readonly image: string;
+  /** Host name of the Coordinator's mesh API (port 7777). */
+  readonly coordinatorHost: string;
+  /** No sidecar in this pod: the initializer removes the default-deny rule itself. */
+  readonly serviceMeshDisabled: boolean;
+}
+
+export function initializerContainer(opts: InitializerOptions): IContainer {
+  const env: IEnvVar[] = [{ name: 'COORDINATOR_HOST', value: opts.coordinatorHost }];
+  if (opts.serviceMeshDisabled) env.push({ name: 'CONTRAST_SERVICE_MESH_DISABLED', value: 'true' });
+  return {
+    name: 'contrast-initializer',
+    image: opts.image,
+    env,
+    resources: { requests: { memory: '50Mi' } },
+    // NET_ADMIN: removing the pod VM's default-deny rule when no sidecar does it.
+    securityContext: { capabilities: { add: ['NET_ADMIN'] } },
+    volumeMounts: [{ name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT }],
+  };
+}
+
+/** The service-mesh annotations present on a pod template (key without prefix -> value). */
+export function meshAnnotations(annotations: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(MESH_ANNOTATIONS)) {
+    const value = annotations[ANNOTATION_PREFIX + key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+/** A pod needs the sidecar when any service-mesh annotation key is present, even with an empty value. */
+export function needsServiceMesh(annotations: Readonly<Record<string, string>>): boolean {
+  return Object.keys(meshAnnotations(annotations)).length > 0;
+}
+
+export function meshproxyContainer(image: string, annotations: Readonly<Record<string, string>>): IContainer {
+  const present = meshAnnotations(annotations);
+  // Only non-empty values become variables (an empty ingress value means "all ports mTLS" either way).
+  const env: IEnvVar[] = Object.entries(present)
+    .filter(([, value]) => value !== '')
+    .map(([key, value]) => ({ name: MESH_ANNOTATIONS[key] ?? '', value }));
+  const admin = present['servicemesh-admin-interface-port'];
+  const adminPort = admin !== undefined && admin !== '' ? Number(admin) : undefined;
+  if (adminPort !== undefined && (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535)) {
+    throw new RangeError(`parsing service mesh admin interface port: ${JSON.stringify(admin)} is not a port number`);
+  }
+  return {
+    name: 'contrast-service-mesh',
+    image,
+    restartPolicy: 'Always',
+    args: ['-l', 'debug'],
+    env,
+    securityContext: { privileged: true, capabilities: { add: ['NET_ADMIN'] } },
+    startupProbe: { exec: { command: ['test', '-f', '/ready'] }, initialDelaySeconds: 1, periodSeconds: 5, failureThreshold: 5 },
+    volumeMounts: [{ name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT }],
+    ...(adminPort !== undefined && adminPort !== 0 ? { ports: [{ name: 'contrast-admin', containerPort: adminPort }] } : {}),
+  };
+}
+
+export interface InjectOptions {
+  readonly initializerImage: string;
+  readonly meshproxyImage: string;
+  readonly coordinatorHost: string;
+}
+
+/**
+ * Adds the initializer (first), the mesh sidecar (last, when annotated) and the secrets volume to a
+ * pod spec, replacing earlier copies of them; the input is not modified.
+ */
+export function injectContrast(spec: IPodSpec, annotations: Readonly<Record<string, string>>, opts: InjectOptions): IPodSpec {
+  const mesh = needsServiceMesh(annotations);
+  const ours = new Set(['contrast-initializer', 'contrast-service-mesh']);
+  const userInit = (spec.initContainers ?? []).filter((c) => !ours.has(c.name));
+  const initContainers: IContainer[] = [
+    initializerContainer({ image: opts.initializerImage, coordinatorHost: opts.coordinatorHost, serviceMeshDisabled: !mesh }),
+    ...userInit,
+    ...(mesh ? [meshproxyContainer(opts.meshproxyImage, annotations)] : []),
+  ];
+  const existing = (spec.volumes ?? []).find((v) => v.name === SECRETS_VOLUME);
+  if (existing !== undefined && existing.emptyDir === undefined) {
+    throw new TypeError(`volume ${SECRETS_VOLUME} has to be of type EmptyDir`);
+  }
+  const volumes = existing !== undefined ? [...(spec.volumes ?? [])] : [...(spec.volumes ?? []), secretsVolume()];
+  const containers = spec.containers.map((c) => ({
+    ...c,
+    volumeMounts: [
+      ...(c.volumeMounts ?? []).filter((m) => m.name !== SECRETS_VOLUME),
+      { name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT },
+    ],
+  }));
+  return { ...spec, initContainers, containers, volumes };
+}

@@ -1,0 +1,156 @@
+import test from 'ava';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
+import type { IRuntimeClass } from 'kubernetes-models/node.k8s.io/v1/RuntimeClass';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import { allManifests, DEFAULT_MANIFEST_OPTIONS, type KubeObject, type ManifestOptions } from '../../images/k8s/manifests.js';
+import { renderFile } from '../../images/k8s/render.js';
+import { validateObject } from '../../images/k8s/validate.js';
+import { injectContrast, meshproxyContainer } from '../../images/k8s/pod-snippets.js';
+import { PLATFORMS, runtimeHandler } from '../../images/k8s/platforms.js';
+import { installerDaemonSet, runtimeClass } from '../../images/k8s/runtime.js';
+import { targetByName } from '../../images/targets.js';
+import { VERSION } from '../../port-forwarder/version.js';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const GENERATED = join(ROOT, 'images/k8s/generated');
+const OPTS: ManifestOptions = { ...DEFAULT_MANIFEST_OPTIONS, version: VERSION };
+const RUNTIME = { runtimeHash: '1a2b3c4d', installerImage: 'img/installer:1', namespace: 'kube-system', pauseImage: 'registry.k8s.io/pause:3.6' };
+const INJECT = { initializerImage: 'img/init:1', meshproxyImage: 'img/mesh:1', coordinatorHost: 'coordinator' };
+
+test('every manifest validates against the Kubernetes API schemas', (t) => {
+  let count = 0;
+  for (const [file, objects] of allManifests(OPTS)) {
+    for (const obj of objects) {
+      t.notThrows(() => { validateObject(obj); }, `${file}: ${obj.kind}/${obj.metadata?.name ?? ''}`);
+      count++;
+    }
+  }
+  t.true(count >= 14);
+});
+
+test('the files in images/k8s/generated are what the generator writes, and parse back to the objects', (t) => {
+  const files = allManifests(OPTS);
+  t.deepEqual(readdirSync(GENERATED).sort(), [...files.keys()].sort());
+  for (const [file, objects] of files) {
+    const text = readFileSync(join(GENERATED, file), 'utf8');
+    t.is(text, renderFile(objects), `${file} is stale: run npm run manifests`);
+    const docs = parseAllDocuments(text).map((d) => d.toJS() as KubeObject);
+    t.deepEqual(docs, JSON.parse(JSON.stringify(objects)) as KubeObject[], file);
+    // What kubectl would read from the file validates as well.
+    for (const doc of docs) t.notThrows(() => { validateObject(doc); });
+  }
+});
+
+const invalid: [string, KubeObject][] = [
+  ['RuntimeClass without handler', { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'x' } }],
+  ['container with an unknown pull policy', {
+    ...installerDaemonSet('Metal-QEMU-SNP', RUNTIME),
+    spec: { selector: {}, template: { spec: { containers: [{ name: 'c', image: 'i', imagePullPolicy: 'Sometimes' }] } } },
+  } as KubeObject],
+  ['DaemonSet without selector', { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'x' }, spec: { template: {} } } as KubeObject],
+  ['probe period as a string', {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' },
+    spec: { containers: [{ name: 'c', startupProbe: { exec: { command: ['true'] }, periodSeconds: '5' } }] },
+  } as KubeObject],
+  ['a kind without schema here', { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } }],
+];
+for (const [name, obj] of invalid) {
+  test(`the validator rejects: ${name}`, (t) => {
+    const err = t.throws(() => { validateObject(obj); });
+    t.is((err as { code?: string }).code, 'ERR_MANIFEST_INVALID');
+    t.regex(err.message, new RegExp(`^${obj.kind}/`));
+  });
+}
+
+test('RuntimeClass: versioned handler name and pod overhead per platform', (t) => {
+  const expected: Record<string, string> = { 'Metal-QEMU-SNP': '682Mi', 'Metal-QEMU-TDX': '682Mi', 'Metal-QEMU-SNP-GPU': '1194Mi', 'Metal-QEMU-TDX-GPU': '1194Mi' };
+  for (const p of PLATFORMS) {
+    const rc: IRuntimeClass = runtimeClass(p, RUNTIME);
+    t.is(rc.handler, `contrast-cc-${p.toLowerCase()}-1a2b3c4d`);
+    t.is(rc.metadata?.name, rc.handler);
+    t.is(rc.overhead?.podFixed?.['memory'], expected[p]);
+  }
+  t.throws(() => runtimeHandler('Metal-QEMU-SNP', 'XYZ'), { instanceOf: RangeError });
+});
+
+test('DaemonSet: installer init container with the image entry point, privileges, host mounts; pause keeps it running', (t) => {
+  const ds: IDaemonSet = installerDaemonSet('Metal-QEMU-TDX', RUNTIME);
+  t.is(ds.metadata?.name, 'contrast-cc-metal-qemu-tdx-1a2b3c4d-nodeinstaller');
+  const pod = ds.spec!.template.spec!;
+  t.true(pod.hostPID);
+  const installer = pod.initContainers![0]!;
+  t.deepEqual(installer.command, ['/bin/node-installer', 'Metal-QEMU-TDX']);
+  t.true(targetByName('runtime-installer')!.launchers.includes('node-installer'), 'the image provides /bin/node-installer');
+  t.true(installer.securityContext?.privileged);
+  t.deepEqual(installer.volumeMounts?.map((m) => m.mountPath), ['/host', '/var/run/dbus/system_bus_socket', '/target-config', '/imagepuller-config']);
+  t.deepEqual(pod.containers.map((c) => c.name), ['pause']);
+  const volumes = Object.fromEntries((pod.volumes ?? []).map((v) => [v.name, v]));
+  t.deepEqual(volumes['host-mount']?.hostPath, { path: '/', type: 'Directory' });
+  t.is(volumes['var-run-dbus-socket']?.hostPath?.type, 'Socket');
+  t.true(volumes['target-config']?.configMap?.optional);
+  t.true(volumes['imagepuller-config']?.secret?.optional);
+});
+
+test('target-config presets for k3s and rke2 point at the containerd template and the distribution units', (t) => {
+  const files = allManifests(OPTS);
+  const k3s = files.get('node-installer-target-config-k3s.yaml')![0] as unknown as { data: Record<string, string>; metadata: { name: string; namespace: string } };
+  t.is(k3s.metadata.name, 'contrast-node-installer-target-config');
+  t.is(k3s.metadata.namespace, 'kube-system');
+  t.deepEqual(k3s.data, { 'containerd-config-path': 'var/lib/rancher/k3s/agent/etc/containerd/config.toml.tmpl', 'systemd-unit-name': 'k3s.service,k3s-agent.service' });
+  const rke2 = files.get('node-installer-target-config-rke2.yaml')![0] as unknown as { data: Record<string, string> };
+  t.is(rke2.data['systemd-unit-name'], 'rke2-server.service,rke2-agent.service');
+});
+
+const APP: IPodSpec = { runtimeClassName: 'contrast-cc', containers: [{ name: 'app', image: 'app:1' }], initContainers: [{ name: 'user-init', image: 'u:1' }] };
+
+test('injection with mesh annotations: initializer first, user init containers kept, sidecar last', (t) => {
+  const spec = injectContrast(APP, { 'contrast.edgeless.systems/servicemesh-ingress': '' }, INJECT);
+  t.deepEqual(spec.initContainers!.map((c) => c.name), ['contrast-initializer', 'user-init', 'contrast-service-mesh']);
+  const init = spec.initContainers![0]!;
+  t.deepEqual(init.env, [{ name: 'COORDINATOR_HOST', value: 'coordinator' }]);
+  t.deepEqual(init.volumeMounts, [{ name: 'contrast-secrets', mountPath: '/contrast' }]);
+  const mesh = spec.initContainers![2]!;
+  t.is(mesh.restartPolicy, 'Always');
+  t.deepEqual(mesh.securityContext?.capabilities?.add, ['NET_ADMIN']);
+  t.deepEqual(mesh.startupProbe?.exec?.command, ['test', '-f', '/ready']);
+  t.true(targetByName('meshproxy')!.tools.includes('/usr/bin/test'), 'the image carries the probe\'s test binary');
+  t.deepEqual(mesh.env, [], 'an empty ingress annotation sets no variable');
+  t.deepEqual(spec.volumes, [{ name: 'contrast-secrets', emptyDir: { medium: 'Memory' } }]);
+  t.deepEqual(spec.containers[0]!.volumeMounts, [{ name: 'contrast-secrets', mountPath: '/contrast' }]);
+  t.is(APP.initContainers!.length, 1, 'the input is not modified');
+});
+
+test('injection without mesh annotations: no sidecar, the initializer removes the deny rule', (t) => {
+  const spec = injectContrast(APP, {}, INJECT);
+  t.deepEqual(spec.initContainers!.map((c) => c.name), ['contrast-initializer', 'user-init']);
+  t.deepEqual(spec.initContainers![0]!.env, [{ name: 'COORDINATOR_HOST', value: 'coordinator' }, { name: 'CONTRAST_SERVICE_MESH_DISABLED', value: 'true' }]);
+});
+
+test('injection is idempotent and reuses an existing contrast-secrets emptyDir; another volume type is refused', (t) => {
+  const ann = { 'contrast.edgeless.systems/servicemesh-egress': 'b#127.0.0.2:80#b:80' };
+  const once = injectContrast(APP, ann, INJECT);
+  const twice = injectContrast(once, ann, INJECT);
+  t.deepEqual(twice, once);
+  t.throws(() => injectContrast({ ...APP, volumes: [{ name: 'contrast-secrets', configMap: { name: 'x' } }] }, ann, INJECT), { message: 'volume contrast-secrets has to be of type EmptyDir' });
+});
+
+test('annotations pass through as environment, the admin port also as a named port', (t) => {
+  const c = meshproxyContainer('m', {
+    'contrast.edgeless.systems/servicemesh-ingress': 'DISABLED',
+    'contrast.edgeless.systems/servicemesh-egress': 'x#127.0.0.1:80#svc:80',
+    'contrast.edgeless.systems/servicemesh-admin-interface-port': '9901',
+    'other.example/annotation': 'ignored',
+  });
+  t.deepEqual(c.env, [
+    { name: 'CONTRAST_INGRESS_PROXY_CONFIG', value: 'DISABLED' },
+    { name: 'CONTRAST_EGRESS_PROXY_CONFIG', value: 'x#127.0.0.1:80#svc:80' },
+    { name: 'CONTRAST_ADMIN_PORT', value: '9901' },
+  ]);
+  t.deepEqual(c.ports, [{ name: 'contrast-admin', containerPort: 9901 }]);
+  t.deepEqual(c.args, ['-l', 'debug']);
+  t.throws(() => meshproxyContainer('m', { 'contrast.edgeless.systems/servicemesh-admin-interface-port': 'abc' }), { message: /parsing service mesh admin interface port/ });
+});
