@@ -1,0 +1,62 @@
+# syntax=docker/dockerfile:1
+#
+# Images of the Contrast guest suite (TypeScript). One build stage, one runtime stage per target:
+#
+#   docker build --target initializer        -t contrast-ts/initializer .
+#   docker build --target meshproxy          -t contrast-ts/meshproxy .
+#   docker build --target runtime-installer  -t contrast-ts/runtime-installer .
+#   docker build --target port-forwarder     -t contrast-ts/port-forwarder .
+#
+# The runtime stages are FROM scratch and hold exactly what images/build.ts puts into the OCI
+# layouts it assembles without Docker: the build stage runs that same assembler and unpacks its
+# layers. ENV and ENTRYPOINT below must match images/targets.ts (test/images/dockerfile.test.ts
+# checks it). This file cannot be built on the development machines (no Docker engine there);
+# `npm run images` builds the same images locally.
+
+FROM node:20-bookworm AS build
+# Tools the images carry (copied with their shared libraries by images/build.ts) and strip.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iptables cryptsetup-bin e2fsprogs util-linux coreutils binutils python3 build-essential \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY . .
+# TypeScript + addon, then one ESM bundle per program with the addon beside it.
+RUN npm run build \
+ && npm run bundle -- --require-all \
+ && SOURCE_DATE_EPOCH=0 npm run images -- --no-bundle --require-all
+# Unpack each target's layers (in order) into /rootfs/<target>.
+RUN node -e ' \
+  const fs = require("node:fs"), cp = require("node:child_process"); \
+  for (const t of ["initializer", "meshproxy", "runtime-installer", "port-forwarder"]) { \
+    const dir = `dist/images-oci/${t}`, blob = (d) => `${dir}/blobs/sha256/${d.slice(7)}`; \
+    const index = JSON.parse(fs.readFileSync(`${dir}/index.json`)); \
+    const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest))); \
+    fs.mkdirSync(`/rootfs/${t}`, { recursive: true }); \
+    for (const l of manifest.layers) cp.execFileSync("tar", ["-xzpf", blob(l.digest), "-C", `/rootfs/${t}`]); \
+  }'
+
+FROM scratch AS initializer
+COPY --from=build /rootfs/initializer/ /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ENV XTABLES_LOCKFILE=/dev/shm/xtables.lock
+ENTRYPOINT ["/bin/initializer"]
+
+FROM scratch AS meshproxy
+COPY --from=build /rootfs/meshproxy/ /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ENV XTABLES_LOCKFILE=/dev/shm/xtables.lock
+ENTRYPOINT ["/bin/service-mesh"]
+
+FROM scratch AS runtime-installer
+COPY --from=build /rootfs/runtime-installer/ /
+ENV PATH=/bin:/usr/bin
+ENV CONFIG_DIR=/config
+ENV HOST_MOUNT=/host
+ENTRYPOINT ["/bin/node-installer"]
+
+FROM scratch AS port-forwarder
+COPY --from=build /rootfs/port-forwarder/ /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ENTRYPOINT ["/bin/port-forwarder"]
