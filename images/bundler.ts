@@ -7,7 +7,7 @@
  * naming a missing program explicitly is an error.
  */
 import { build, type BuildOptions } from 'esbuild';
-import { copyFile, mkdir, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ADDON_BUILD_PATH, ADDON_FILE, PROGRAMS, type Program } from './programs.js';
@@ -90,6 +90,9 @@ export async function bundlePrograms(options: BundleOptions): Promise<BundleRepo
   }
   const addon = join(options.outDir, ADDON_FILE);
   await copyFile(addonSource, addon);
+  // For programs that look up their version in a package.json above their module at run time.
+  const pkg = JSON.parse(await readFile(join(options.root, 'package.json'), 'utf8')) as { name: string; version: string };
+  await writeFile(join(options.outDir, 'package.json'), JSON.stringify({ name: pkg.name, version: pkg.version, private: true }) + '\n');
   return { outcomes, addon };
 }
 

@@ -17,7 +17,7 @@ import { LayerContents, writeTar } from './tar.js';
 import { addBinaryWithLibraries, addHostPath, addPluginDirectory, sharedLibraries } from './host-files.js';
 import { sha256, writeImageLayout, type LayerBlob, type WrittenImage } from './oci.js';
 import { BUNDLE_DIR, NODE_PATH, launcherScript, type ImageTarget } from './targets.js';
-import { ADDON_FILE } from './programs.js';
+import { ADDON_FILE, PACKAGE_NAME } from './programs.js';
 import { HostFileError, ImageTooLargeError, ProgramMissingError } from './errors.js';
 
 /** Upper bound for one image, compressed (issue 8). */
@@ -119,6 +119,9 @@ function programLayer(target: ImageTarget, base: LayerContents, bundle: string, 
     layer.add({ type: 'file', path: `usr/bin/${launcher}`, mode: 0o755, data: Buffer.from(launcherScript(target.program)) });
   }
   layer.add({ type: 'file', path: 'usr/share/misc/contrast/version.txt', mode: 0o644, data: Buffer.from(`${version}\n`) });
+  // Programs that look up their version in a package.json above their module (rather than having it
+  // inlined by the bundler) find this one from /usr/lib/contrast/<program>.mjs.
+  layer.add({ type: 'file', path: 'usr/lib/package.json', mode: 0o644, data: Buffer.from(JSON.stringify({ name: PACKAGE_NAME, version, private: true }) + '\n') });
   return layer;
 }
 

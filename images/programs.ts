@@ -27,6 +27,9 @@ export const PROGRAMS: readonly Program[] = Object.freeze([
   { name: 'port-forwarder', entry: 'port-forwarder/main.ts', bin: 'contrast-port-forwarder', assets: [] },
 ]);
 
+/** package.json `name` of this suite. */
+export const PACKAGE_NAME = 'contrast-guest-ts';
+
 /** The name of the compiled addon, copied beside every bundle (native/addon.ts looks there first). */
 export const ADDON_FILE = 'contrast_native.node';
 

@@ -44,6 +44,8 @@ test('every program in the tree bundles, runs --version from the bundle, and mis
     t.is(o.status, 'built', o.program);
     const r = spawnSync(process.execPath, [join(out, `${o.program}.mjs`), '--version'], { cwd: '/', encoding: 'utf8', env: { PATH: process.env['PATH'] } });
     t.is(r.status, 0, `${o.program}: ${r.stderr}`);
+    // The exact version is checked in the images (images.test.ts); a bundle in a temporary directory
+    // may not find a package.json where a program looks for one.
     t.regex(r.stdout + r.stderr, /\d+\.\d+\.\d+/, o.program);
   }
   t.true(report.outcomes.some((o) => o.status === 'built'));
