@@ -1,7 +1,8 @@
 /**
  * What each image holds. One place for the Dockerfile's runtime stages and images/build.ts alike:
- * entry points, environment, and the host tools beside Node (iptables for the mesh, nsenter for the
- * installer, cryptsetup for the initializer's encrypted volume).
+ * entry points, environment, and the host tools beside Node that a program runs (iptables for the
+ * mesh and the initializer's default-deny removal, `test` for the meshproxy's startup probe). The
+ * runtime installer talks to systemd over D-Bus itself and needs no tool.
  */
 import type { ProgramName } from './programs.js';
 
@@ -55,9 +56,8 @@ export const TARGETS: readonly ImageTarget[] = Object.freeze([
     launchers: ['initializer'],
     cmd: [],
     env: { PATH, XTABLES_LOCKFILE: '/dev/shm/xtables.lock' },
-    // iptables removes the default-deny rule (CONTRAST_SERVICE_MESH_DISABLED); cryptsetup and mkfs.ext4
-    // set up the encrypted volume (CRYPTSETUP_DEVICE); test serves the `test -f /done` probe.
-    tools: [...IPTABLES.tools, '/usr/sbin/cryptsetup', '/usr/sbin/mkfs.ext4', '/usr/bin/test'],
+    // iptables/ip6tables remove the default-deny rule (CONTRAST_SERVICE_MESH_DISABLED).
+    tools: [...IPTABLES.tools],
     pluginDirs: IPTABLES.pluginDirs,
     hostFiles: IPTABLES.hostFiles,
     links: IPTABLES.links,
@@ -82,7 +82,7 @@ export const TARGETS: readonly ImageTarget[] = Object.freeze([
     launchers: ['node-installer', 'runtime-installer'],
     cmd: [],
     env: { PATH: '/bin:/usr/bin', CONFIG_DIR: '/config', HOST_MOUNT: '/host' },
-    tools: ['/usr/bin/nsenter'],
+    tools: [],
     pluginDirs: [],
     hostFiles: [],
     links: {},
