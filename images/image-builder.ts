@@ -3,7 +3,7 @@
  *
  *   layer 1 "node":    the Node binary (stripped), the shared libraries it needs, the merged-/usr
  *                      links, /tmp; identical for every target, so registries store it once.
- *   layer 2 "program": the target's tools (iptables, nsenter, ...) with their libraries, the bundle,
+ *   layer 2 "program": the target's tools (iptables, test) with their libraries, the bundle,
  *                      the addon, the launchers (/bin/<entry point>) and the version file.
  *
  * Reproducible: entries sorted, fixed mtime and owners, gzip without timestamp or name.
