@@ -32,6 +32,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { rmdirSync } from 'node:fs';
 import { mkdtemp, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -151,6 +152,11 @@ function unmountSync(mountpoint: string): void {
   } catch {
     // not mounted (any more)
   }
+  try {
+    rmdirSync(mountpoint);
+  } catch {
+    // already removed by the emulator
+  }
 }
 
 export async function mountEmulators(opts: EmulatorOptions = {}): Promise<Emulators> {
@@ -167,6 +173,7 @@ export async function mountEmulators(opts: EmulatorOptions = {}): Promise<Emulat
     '--chip-id', TEST_PLATFORM.chipId.toString('hex'),
     '--tcb', tcbBytes().toString('hex'),
     '--report-version', String(config.reportVersion),
+    '--rmdir-on-exit',
     mountpoint,
   ];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
