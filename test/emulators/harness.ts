@@ -53,6 +53,8 @@ export interface EmulatorOptions {
   mrConfigId?: Buffer; // 48 bytes
   mrTd?: Buffer; // 48 bytes
   reportVersion?: number; // 2..5
+  /** false: the host supplies no certificates (extended report and auxblob empty, like many clouds). Default true. */
+  hostCerts?: boolean;
 }
 
 export type EmulatedDevice = 'snp' | 'tdx' | 'tsm';
@@ -74,6 +76,8 @@ export interface EmulatorKeys {
 
 export interface Emulators {
   mountpoint: string;
+  /** Directory with the test keys and certificates (private keys included: *.key, PEM). */
+  keyDir: string;
   snpDevice: string;
   tdxDevice: string;
   tsmSnpDir: string;
@@ -95,6 +99,7 @@ export const EMULATOR_DEFAULTS: Readonly<Required<EmulatorOptions>> = Object.fre
   mrConfigId: digest('sha384', 'contrast test mrconfigid'),
   mrTd: digest('sha384', 'contrast test mrtd'),
   reportVersion: 3,
+  hostCerts: true,
 });
 
 function checkOptions(opts: EmulatorOptions): Required<EmulatorOptions> {
@@ -174,6 +179,7 @@ export async function mountEmulators(opts: EmulatorOptions = {}): Promise<Emulat
     '--tcb', tcbBytes().toString('hex'),
     '--report-version', String(config.reportVersion),
     '--rmdir-on-exit',
+    ...(config.hostCerts ? [] : ['--no-host-certs']),
     mountpoint,
   ];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -212,6 +218,7 @@ export async function mountEmulators(opts: EmulatorOptions = {}): Promise<Emulat
 
   return {
     mountpoint,
+    keyDir,
     snpDevice: join(mountpoint, 'dev', 'sev-guest'),
     tdxDevice: join(mountpoint, 'dev', 'tdx_guest'),
     tsmSnpDir: join(mountpoint, 'tsm-snp', 'report'),

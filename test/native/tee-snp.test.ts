@@ -1,5 +1,7 @@
 import test from 'ava';
 import { randomBytes, X509Certificate } from 'node:crypto';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { mountEmulators, EMULATOR_DEFAULTS, TEST_PLATFORM, tcbBytes } from '../emulators/harness.js';
 import { parseSnpCertTable, snpGetExtReport, snpGetReport, SNP_REPORT_SIZE } from '../../native/tee.js';
 import { verifySnpReport } from './tee-helpers.js';
@@ -77,4 +79,24 @@ test('default emulator configuration is what EMULATOR_DEFAULTS says', async (t) 
   t.deepEqual(report.subarray(0x90, 0xc0), EMULATOR_DEFAULTS.measurement);
   t.deepEqual(report.subarray(0xc0, 0xe0), EMULATOR_DEFAULTS.hostData);
   t.is(report[0x188], 0x19, 'CPUID family in v3+');
+});
+
+test('a host without certificates: the extended report succeeds with an empty table', async (t) => {
+  const emu = await mountEmulators({ hostCerts: false });
+  t.teardown(() => emu.unmount());
+  for (const initialCertsLength of [0, 4096]) {
+    const reportData = randomBytes(64);
+    const { report, certTable } = await snpGetExtReport(emu.snpDevice, reportData, 0, { initialCertsLength });
+    t.deepEqual(report.subarray(0x50, 0x90), reportData);
+    t.true(verifySnpReport(report, emu.keys.vcekDer));
+    t.is(certTable.length, 0);
+    t.deepEqual(parseSnpCertTable(certTable), []);
+  }
+  t.is((await emu.stats())['snp_ext_too_small'], 0);
+  const entry = join(emu.tsmSnpDir, `nocerts-${process.pid}`);
+  await mkdir(entry);
+  t.teardown(() => rmdir(entry).catch(() => undefined));
+  await writeFile(join(entry, 'inblob'), randomBytes(64));
+  t.is((await readFile(join(entry, 'auxblob'))).length, 0);
+  t.is((await readFile(join(entry, 'outblob'))).length, SNP_REPORT_SIZE);
 });

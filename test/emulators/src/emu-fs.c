@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <fuse_lowlevel.h>
+#include "emu-control.h"
 #include "emu-tsm.h"
 
 enum {
@@ -266,28 +267,17 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   fuse_reply_open(req, fi);
 }
 
-static const char *FAULT_NAMES[] = { "none", "firmware", "busy", "eio", "certs-quirk" };
-
 static int load(struct fs *fs, struct handle *h) {
   int attr;
   struct tsm_entry *t = entry_of(fs, h->ino, &attr);
   if (t != NULL && attr >= 0) return tsm_read(fs->e, t, (enum tsm_attr)attr, &h->buf, &h->len);
-  char text[512];
-  struct emu *e = fs->e;
   switch (h->ino) {
-    case I_C_SNP: snprintf(text, sizeof text, "%s\n", FAULT_NAMES[e->snp_fault]); break;
-    case I_C_TDX: snprintf(text, sizeof text, "%s\n", FAULT_NAMES[e->tdx_fault]); break;
-    case I_C_TSM: snprintf(text, sizeof text, "%s\n", FAULT_NAMES[e->tsm_fault]); break;
-    case I_C_STATS:
-      snprintf(text, sizeof text, "snp_report %u\nsnp_ext_report %u\nsnp_ext_too_small %u\ntdx_report %u\ntsm_generate %u\n",
-               e->stats.snp_report, e->stats.snp_ext_report, e->stats.snp_ext_too_small, e->stats.tdx_report, e->stats.tsm_generate);
-      break;
+    case I_C_SNP: return control_fault_text(fs->e->snp_fault, &h->buf, &h->len);
+    case I_C_TDX: return control_fault_text(fs->e->tdx_fault, &h->buf, &h->len);
+    case I_C_TSM: return control_fault_text(fs->e->tsm_fault, &h->buf, &h->len);
+    case I_C_STATS: return control_stats_text(fs->e, &h->buf, &h->len);
     default: return -EINVAL; /* the devices have no read() */
   }
-  h->len = strlen(text);
-  h->buf = malloc(h->len + 1);
-  memcpy(h->buf, text, h->len + 1);
-  return 0;
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
@@ -327,17 +317,6 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
   fuse_reply_write(req, size);
 }
 
-static int set_fault(enum fault *f, const uint8_t *buf, size_t len) {
-  while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ')) len--;
-  for (size_t i = 0; i < sizeof FAULT_NAMES / sizeof FAULT_NAMES[0]; i++) {
-    if (strlen(FAULT_NAMES[i]) == len && memcmp(FAULT_NAMES[i], buf, len) == 0) {
-      *f = (enum fault)i;
-      return 0;
-    }
-  }
-  return -EINVAL;
-}
-
 /* Writes take effect when the file is closed (flush is synchronous with close(2)), like configfs. */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
@@ -348,9 +327,9 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
     int attr;
     struct tsm_entry *t = entry_of(fs, ino, &attr);
     if (t != NULL && attr >= 0) rc = tsm_write(t, (enum tsm_attr)attr, h->buf, h->len);
-    else if (ino == I_C_SNP) rc = set_fault(&fs->e->snp_fault, h->buf, h->len);
-    else if (ino == I_C_TDX) rc = set_fault(&fs->e->tdx_fault, h->buf, h->len);
-    else if (ino == I_C_TSM) rc = set_fault(&fs->e->tsm_fault, h->buf, h->len);
+    else if (ino == I_C_SNP) rc = control_set_fault(&fs->e->snp_fault, h->buf, h->len);
+    else if (ino == I_C_TDX) rc = control_set_fault(&fs->e->tdx_fault, h->buf, h->len);
+    else if (ino == I_C_TSM) rc = control_set_fault(&fs->e->tsm_fault, h->buf, h->len);
     h->len = 0;
   }
   fuse_reply_err(req, -rc);
