@@ -18,6 +18,11 @@
  *   tsmTdxDir   <mnt>/tsm-tdx/report  same with provider tdx_guest: outblob is a DCAP v4 quote signed by
  *                                     the attestation key, QE report signed by the PCK key
  *
+ * configfs semantics: inblob takes at most 64 bytes (EFBIG beyond) and counts as one write when the file
+ * is closed; privlevel (0..3) counts at write; `generation` is the write counter; outblob/auxblob are
+ * regenerated together when the generation changed, else served from the cache; reading them without
+ * a 64-byte inblob fails with EINVAL. Entries are private per mkdir; rmdir removes them.
+ *
  * Reports: version `reportVersion` (default 3), policy 0x30000, VMPL as requested, the caller's report
  * data, `measurement`, `hostData`, chip ID and TCB of TEST_PLATFORM (matching the VCEK's extensions),
  * signed by the test VCEK. TDREPORTs and quotes carry `mrTd`, `mrConfigId` and the caller's report data.
@@ -26,6 +31,9 @@
  * configfs outblob read EINVAL. 'busy' -> SNP ETIMEDOUT with VMM error 2; TDX EBUSY; configfs EBUSY.
  * 'eio' -> SNP EIO with firmware error 0x13; TDX EIO; configfs EIO. 'certs-quirk' (SNP only) -> the
  * too-small certificate answer returns 0 instead of EIO, like early-2023 kernels.
+ *
+ * Options: `hostCerts: false` emulates a host without certificates (empty table / auxblob). `keyDir`
+ * holds all test keys, private ones included, for tests that need to forge or re-sign evidence.
  *
  * unmount() is idempotent; a process 'exit' hook unmounts anything left over, and the emulator
  * unmounts itself when its parent dies.
