@@ -159,6 +159,23 @@ function waitReady(child: ChildProcess): Promise<void> {
   });
 }
 
+/**
+ * Mounts still to be removed when the process exits. Process-wide on purpose: the exit of the process
+ * is process-wide, and one listener (instead of one per mount) keeps Node's listener limit quiet.
+ */
+const pendingUnmounts = new Set<() => void>();
+function onProcessExit(): void {
+  for (const cleanup of pendingUnmounts) cleanup();
+}
+function atExit(cleanup: () => void): () => void {
+  if (pendingUnmounts.size === 0) process.on('exit', onProcessExit);
+  pendingUnmounts.add(cleanup);
+  return () => {
+    pendingUnmounts.delete(cleanup);
+    if (pendingUnmounts.size === 0) process.off('exit', onProcessExit);
+  };
+}
+
 function unmountSync(mountpoint: string): void {
   try {
     execFileSync('fusermount3', ['-u', '-z', mountpoint], { stdio: 'ignore' });
@@ -195,11 +212,11 @@ export async function mountEmulators(opts: EmulatorOptions = {}): Promise<Emulat
     unmountSync(mountpoint);
     child.kill('SIGKILL');
   };
-  process.on('exit', onExit);
+  const cancelAtExit = atExit(onExit);
   try {
     await waitReady(child);
   } catch (err) {
-    process.off('exit', onExit);
+    cancelAtExit();
     onExit();
     await rmdir(mountpoint).catch(() => undefined);
     throw err;
@@ -211,7 +228,7 @@ export async function mountEmulators(opts: EmulatorOptions = {}): Promise<Emulat
   let unmounted: Promise<void> | undefined;
   const unmount = (): Promise<void> => {
     unmounted ??= (async () => {
-      process.off('exit', onExit);
+      cancelAtExit();
       const exited = child.exitCode !== null || child.signalCode !== null
         ? Promise.resolve()
         : new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
