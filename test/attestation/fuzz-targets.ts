@@ -13,13 +13,7 @@ import { inspect } from '../../lib/attestation/inspect.js';
 import { SnpValidator, TdxValidator } from '../../lib/attestation/validators.js';
 import { milanAskArk, milanReport, milanVcek, tdxQuote, intelRoot } from './helpers.js';
 
-export interface Seeds {
-  readonly snpReport: Buffer;
-  readonly tdxQuote: Buffer;
-  readonly snpDocument: Buffer;
-  readonly tdxDocument: Buffer;
-  readonly insecureDocument: Buffer;
-}
+export type Seeds = Readonly<Record<'snpReport' | 'tdxQuote' | 'snpDocument' | 'tdxDocument' | 'insecureDocument', Buffer>>;
 
 export function seeds(): Seeds {
   const snp = milanReport();
