@@ -15,7 +15,7 @@ import { programByName, type Program } from './programs.js';
 import { TARGETS, targetByName, type ImageTarget } from './targets.js';
 import { UnknownProgramError } from './errors.js';
 import { defaultBundleDir, defaultImagesDir, repoRoot } from './paths.js';
-import { describeError } from '../lib/errors.js';
+import { ConfigError, describeError } from '../lib/errors.js';
 import { VERSION } from '../port-forwarder/version.js';
 
 async function run(argv: readonly string[]): Promise<number> {
@@ -28,6 +28,7 @@ async function run(argv: readonly string[]): Promise<number> {
     .argument('[target...]', `targets (default: all of ${TARGETS.map((t) => t.name).join(', ')})`)
     .parse(argv, { from: 'user' });
   const opts = cmd.opts<{ out?: string; bundleDir?: string; bundle: boolean; requireAll: boolean }>();
+  const epoch = epochFromEnv(process.env['SOURCE_DATE_EPOCH']);
   const root = repoRoot();
   const targets: ImageTarget[] = cmd.args.length === 0 ? [...TARGETS] : cmd.args.map((n) => {
     const t = targetByName(n);
@@ -40,7 +41,6 @@ async function run(argv: readonly string[]): Promise<number> {
   const programs = targets.map((t) => programByName(t.program)).filter((p): p is Program => p !== undefined);
   if (opts.bundle) await bundlePrograms({ root, outDir: bundleDir, programs, requireAll: strict });
 
-  const epoch = epochFromEnv(process.env['SOURCE_DATE_EPOCH']);
   const cache = newBuildCache();
   for (const target of targets) {
     if (!strict && !existsSync(join(bundleDir, `${target.program}.mjs`))) {
@@ -55,7 +55,7 @@ async function run(argv: readonly string[]): Promise<number> {
 
 function epochFromEnv(value: string | undefined): number {
   if (value === undefined || value === '') return 0;
-  if (!/^\d+$/.test(value)) throw new UnknownProgramError(`SOURCE_DATE_EPOCH=${value}: expected seconds since the epoch`);
+  if (!/^\d+$/.test(value)) throw new ConfigError([`SOURCE_DATE_EPOCH=${value}: expected seconds since the epoch`]);
   return Number(value);
 }
 
