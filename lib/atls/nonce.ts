@@ -44,7 +44,7 @@ export function clientNonceFrom(alpn: readonly string[], serverName: string | un
   if (atls !== undefined) {
     const hex = atls.startsWith(ALPN_NONCE_PREFIX) ? atls.slice(ALPN_NONCE_PREFIX.length) : undefined;
     if (hex === undefined) throw new AtlsError('ERR_ATLS_CLIENT_NONCE', `ALPN protocol ${JSON.stringify(atls)}: expected ${ALPN_NONCE_PREFIX}<64 hex digits> (unsupported aTLS version)`);
-    if (!/^[0-9a-f]{64}$/.test(hex)) throw new AtlsError('ERR_ATLS_CLIENT_NONCE', `ALPN protocol ${JSON.stringify(atls)}: expected ${NONCE_LENGTH * 2} lowercase hex digits after ${ALPN_NONCE_PREFIX}`);
+    if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new AtlsError('ERR_ATLS_CLIENT_NONCE', `ALPN protocol ${JSON.stringify(atls)}: expected ${NONCE_LENGTH * 2} hex digits after ${ALPN_NONCE_PREFIX}`);
     return { nonce: Buffer.from(hex, 'hex'), channel: 'alpn' };
   }
   if (serverName === undefined || serverName === '') {

@@ -71,7 +71,7 @@ export function tlsConnect(socket: Socket, options: TlsConnectOptions = {}): Pro
 
     const flush = (): void => {
       const out = session.takeOutput();
-      if (out !== null && !socket.destroyed) socket.write(out);
+      if (out !== null && socket.writable) socket.write(out);
     };
     const cleanup = (): void => {
       clearTimeout(timer);
@@ -207,7 +207,9 @@ export class TlsClientStream extends Duplex {
       this.#pump();
     });
     socket.on('error', (err: Error) => {
-      this.destroy(new AtlsError('ERR_ATLS_CONNECTION_RESET', `TLS connection failed: ${err.message}`, { cause: err }));
+      this.destroy(this.#sawData
+        ? new AtlsError('ERR_ATLS_CONNECTION_RESET', `TLS connection failed: ${err.message}`, { cause: err })
+        : new AtlsError('ERR_ATLS_REJECTED', `server dropped the connection right after the TLS handshake (${err.message}); it probably rejected our attestation`, { cause: err }));
     });
     socket.on('close', () => {
       if (!this.destroyed) this.destroy();
@@ -272,7 +274,7 @@ export class TlsClientStream extends Duplex {
 
   #flush(cb?: (err?: Error | null) => void): void {
     const out = this.#session.takeOutput();
-    if (out !== null && !this.#socket.destroyed) this.#socket.write(out, cb);
+    if (out !== null && this.#socket.writable) this.#socket.write(out, cb);
     else if (cb !== undefined) process.nextTick(cb);
   }
 
@@ -284,6 +286,11 @@ export class TlsClientStream extends Duplex {
         chunk = this.#session.read();
         this.#flush();
       } catch (err) {
+        if (this.#sawData && err instanceof NativeTlsError && err.code === 'ERR_TLS_UNEXPECTED_EOF') {
+          // Like node:tls: a TCP close without close_notify ends the stream (HTTP/2 frames its own end).
+          this.push(null);
+          return;
+        }
         try {
           this.#flush();
         } catch {
@@ -327,7 +334,7 @@ export class TlsClientStream extends Duplex {
     } catch {
       // closing anyway
     }
-    this.#socket.end();
+    if (this.#socket.writable) this.#socket.end();
     callback();
   }
 
