@@ -5,7 +5,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { parseClientHello } from '../../lib/atls/client-hello.js';
 import { AtlsError } from '../../lib/atls/errors.js';
 import { atlsConnect } from '../../lib/atls/client.js';
-import { insecureIssuer } from './helpers/insecure-attestation.js';
+import { InsecureIssuer } from '../../lib/attestation/insecure.js';
 import { dial } from './helpers/harness.js';
 import { runOpenssl } from './helpers/openssl-peer.js';
 
@@ -46,7 +46,7 @@ test('openssl s_client ClientHello: SNI and ALPN; every prefix asks for more', a
 test('our client ClientHello, also when split across two records', async (t) => {
   const nonce = Buffer.alloc(32, 3);
   const hello = await capture(t, (port) => {
-    void dial(port).then((s) => atlsConnect(s, { issuer: insecureIssuer(Buffer.alloc(32)), privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, nonce, timeoutMs: 5000 })).catch(() => undefined);
+    void dial(port).then((s) => atlsConnect(s, { issuer: new InsecureIssuer(Buffer.alloc(32)), privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, nonce, timeoutMs: 5000 })).catch(() => undefined);
   });
   const expected = { serverName: nonce.toString('base64'), alpn: [`atls:v1:nonce:${nonce.toString('hex')}`, 'h2'] };
   t.deepEqual(parseClientHello(hello), expected);

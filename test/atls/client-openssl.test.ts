@@ -12,7 +12,7 @@ import { generateKeyPairSync, randomBytes, X509Certificate as NodeX509 } from 'n
 import { X509Certificate } from '@peculiar/x509';
 import { atlsConnect } from '../../lib/atls/client.js';
 import { reportDataFor } from '../../lib/atls/report-data.js';
-import { insecureIssuer } from './helpers/insecure-attestation.js';
+import { InsecureIssuer } from '../../lib/attestation/insecure.js';
 import { freePort, opensslSelfSigned, runOpenssl, subjEscape, type OpensslPeer } from './helpers/openssl-peer.js';
 import type { TlsVersion } from '../../native/tls.js';
 import { AtlsError, errorCode } from '../../lib/atls/errors.js';
@@ -55,7 +55,7 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
   test(`${version}: client reads the server nonce, attests over it, and sends SNI and ALPN`, async (t) => {
     const { port, serverNonce, clientNonce, server } = await startServer(t, [], version);
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const issuer = insecureIssuer(Buffer.alloc(32, 7));
+    const issuer = new InsecureIssuer(Buffer.alloc(32, 7));
     const socket = await dial(port);
     const stream = await atlsConnect(socket, { issuer, privateKey, nonce: clientNonce, timeoutMs: 10_000 });
     t.teardown(() => stream.destroy());
@@ -96,7 +96,7 @@ test('TLS 1.3: a server that rejects the certificate surfaces as ERR_ATLS_REJECT
   const { port, clientNonce } = await startServer(t, ['-verify_return_error'], 'TLSv1.3');
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const socket = await dial(port);
-  const stream = await atlsConnect(socket, { issuer: insecureIssuer(Buffer.alloc(32)), privateKey, nonce: clientNonce, timeoutMs: 10_000 });
+  const stream = await atlsConnect(socket, { issuer: new InsecureIssuer(Buffer.alloc(32)), privateKey, nonce: clientNonce, timeoutMs: 10_000 });
   const err = await new Promise<Error>((resolve) => stream.once('error', resolve));
   t.true(err instanceof AtlsError);
   t.is(errorCode(err), 'ERR_ATLS_REJECTED');
@@ -107,7 +107,7 @@ test('TLS 1.2: a server that rejects the certificate fails the handshake with ER
   const { port, clientNonce } = await startServer(t, ['-verify_return_error'], 'TLSv1.2');
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const socket = await dial(port);
-  const err = await t.throwsAsync(atlsConnect(socket, { issuer: insecureIssuer(Buffer.alloc(32)), privateKey, nonce: clientNonce, timeoutMs: 10_000 }), { instanceOf: AtlsError });
+  const err = await t.throwsAsync(atlsConnect(socket, { issuer: new InsecureIssuer(Buffer.alloc(32)), privateKey, nonce: clientNonce, timeoutMs: 10_000 }), { instanceOf: AtlsError });
   t.is(err.code, 'ERR_ATLS_REJECTED');
 });
 
@@ -122,7 +122,7 @@ test('a CertificateRequest without exactly one CA name fails with ERR_ATLS_SERVE
   await server.waitFor('ACCEPT');
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const socket = await dial(port);
-  const err = await t.throwsAsync(atlsConnect(socket, { issuer: insecureIssuer(Buffer.alloc(32)), privateKey, timeoutMs: 10_000 }), { instanceOf: AtlsError });
+  const err = await t.throwsAsync(atlsConnect(socket, { issuer: new InsecureIssuer(Buffer.alloc(32)), privateKey, timeoutMs: 10_000 }), { instanceOf: AtlsError });
   t.is(err.code, 'ERR_ATLS_SERVER_NONCE');
   t.regex(err.message, /got 0/);
 });
@@ -137,7 +137,7 @@ test('a server that never answers runs into ERR_ATLS_HANDSHAKE_TIMEOUT', async (
   if (addr === null || typeof addr !== 'object') throw new Error('no address');
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const socket = await dial(addr.port);
-  const err = await t.throwsAsync(atlsConnect(socket, { issuer: insecureIssuer(Buffer.alloc(32)), privateKey, timeoutMs: 300 }), { instanceOf: AtlsError });
+  const err = await t.throwsAsync(atlsConnect(socket, { issuer: new InsecureIssuer(Buffer.alloc(32)), privateKey, timeoutMs: 300 }), { instanceOf: AtlsError });
   t.is(err.code, 'ERR_ATLS_HANDSHAKE_TIMEOUT');
   t.true(socket.destroyed);
 });
@@ -151,6 +151,6 @@ test('a server that resets the connection yields a typed close error', async (t)
   if (addr === null || typeof addr !== 'object') throw new Error('no address');
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const socket = await dial(addr.port);
-  const err = await t.throwsAsync(atlsConnect(socket, { issuer: insecureIssuer(Buffer.alloc(32)), privateKey, timeoutMs: 5000 }), { instanceOf: AtlsError });
+  const err = await t.throwsAsync(atlsConnect(socket, { issuer: new InsecureIssuer(Buffer.alloc(32)), privateKey, timeoutMs: 5000 }), { instanceOf: AtlsError });
   t.is(err.code, 'ERR_ATLS_CONNECTION_RESET');
 });

@@ -18,7 +18,7 @@ import { tlsConnect, type ClientCertificate, type TlsClientStream } from '../../
 import { cryptoProvider, signingKey, verifyingKey } from '../../lib/pki/webcrypto.js';
 import { DOCUMENT_OIDS } from '../../lib/attestation/types.js';
 import { dial, startAtlsServer } from './helpers/harness.js';
-import { insecureIssuer } from './helpers/insecure-attestation.js';
+import { InsecureIssuer } from '../../lib/attestation/insecure.js';
 import { opensslSelfSigned, runOpenssl } from './helpers/openssl-peer.js';
 
 const HOST = Buffer.alloc(32, 0xab);
@@ -40,7 +40,7 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
   test(`${version}: our client is accepted by our server, which sees its key and host data`, async (t) => {
     const server = await startAtlsServer(t);
     const { privateKey, publicKey } = p256();
-    const stream = await atlsConnect(await dial(server.port), { issuer: insecureIssuer(HOST), privateKey, maxVersion: version });
+    const stream = await atlsConnect(await dial(server.port), { issuer: new InsecureIssuer(HOST), privateKey, maxVersion: version });
     t.is(stream.tlsInfo.version, version);
     t.is(stream.alpnProtocol, 'h2');
     t.is(await readAll(stream), 'welcome\n');
@@ -102,7 +102,7 @@ test('openssl s_client offering another aTLS version is turned away before TLS',
 type Twist = (ctx: { privateKey: KeyObject; publicKey: KeyObject; serverNonce: Buffer }) => Promise<Buffer | null>;
 
 async function document(publicKey: KeyObject, serverNonce: Buffer): Promise<{ oid: string; value: Uint8Array }> {
-  return { oid: DOCUMENT_OIDS.insecure, value: await insecureIssuer(HOST).issue(reportDataFor(spkiDer(publicKey), serverNonce)) };
+  return { oid: DOCUMENT_OIDS.insecure, value: await new InsecureIssuer(HOST).issue(reportDataFor(spkiDer(publicKey), serverNonce)) };
 }
 
 const rejections: Array<{ name: string; reason: string; detail?: string; twist: Twist }> = [

@@ -3,7 +3,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { createLogger, type Logger } from '../../../lib/log.js';
 import { createAtlsServer, type AtlsServerOptions, type AttestedPeer } from '../../../lib/atls/server.js';
-import { insecureValidator } from './insecure-attestation.js';
+import { InsecureValidator } from '../../../lib/attestation/insecure.js';
 
 export interface LogCapture {
   readonly logger: Logger;
@@ -56,7 +56,7 @@ export async function startAtlsServer(t: Teardown, options: Partial<AtlsServerOp
   const logs = captureLogs();
   const accepted: TestServer['accepted'] = [];
   const server = createAtlsServer({
-    validators: [insecureValidator()],
+    validators: [new InsecureValidator()],
     logger: logs.logger,
     minVersion: 'TLSv1.2',
     onConnection(socket, peer) {
