@@ -65,7 +65,7 @@ function mapError(err: ServiceError, target: string, creds: AtlsChannelCredentia
     default:
       break;
   }
-  return new MeshApiError('ERR_MESHAPI_CALL_FAILED', `NewMeshCert to ${target} failed with gRPC status ${String(GrpcStatus[err.code])}: ${detail}`, { cause: err });
+  return new MeshApiError('ERR_MESHAPI_CALL_FAILED', `NewMeshCert to ${target} failed with gRPC status ${GrpcStatus[err.code]} (${err.code}): ${detail}`, { cause: err });
 }
 
 /** Checks the response: three PEM certificate fields, and a leaf for our own key. */
