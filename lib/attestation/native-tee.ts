@@ -1,7 +1,11 @@
-/** The production TeeAccess: native/tee.ts (the addon loads on first ioctl). */
-import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
+/** The production TeeAccess: native/tee.ts (the addon loads on the first ioctl, not on import). */
+import { parseSnpCertTable, snpGetExtReport, snpGetReport } from '../../native/tee.js';
 import type { TeeAccess } from './devices.js';
 
 export function nativeTeeAccess(): TeeAccess {
-  throw new AttestationError(ATTESTATION_ERROR_CODES.NO_PLATFORM, 'native TEE access is not built in yet');
+  return {
+    snpGetExtReport: (device, reportData, vmpl) => snpGetExtReport(device, reportData, vmpl),
+    snpGetReport: (device, reportData, vmpl) => snpGetReport(device, reportData, vmpl),
+    parseSnpCertTable: (buf) => parseSnpCertTable(buf),
+  };
 }

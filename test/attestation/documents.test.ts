@@ -3,22 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseSnpReport } from '../../lib/attestation/snp-report.js';
 import { decodeSnpDocument, encodeSnpDocument } from '../../lib/attestation/snp-document.js';
 import { parseTdxQuote } from '../../lib/attestation/tdx-quote.js';
 import { decodeTdxDocument, encodeTdxDocument } from '../../lib/attestation/tdx-document.js';
 import { decodeInsecureDocument, encodeInsecureDocument } from '../../lib/attestation/insecure.js';
 import { ATTESTATION_ERROR_CODES as C } from '../../lib/attestation/errors.js';
-import { milanReport, milanVcek, tdxQuote, throwsCode } from './helpers.js';
+import { milanReport, milanVcek, PROTO_DIR, protocDecode, tdxQuote, throwsCode } from './helpers.js';
 import { PROTO_TEXT_PATH, renderProtoText } from '../fixtures/attestation/embed-protos.js';
-
-export const PROTO_DIR = fileURLToPath(new URL('../../lib/attestation/proto/', import.meta.url));
-
-/** `protoc --decode` with our .proto files (and the system's well-known types). */
-export function protocDecode(type: string, file: string, bytes: Uint8Array): string {
-  return execFileSync('protoc', [`-I${PROTO_DIR}`, '-I/usr/include', `--decode=${type}`, file], { input: bytes }).toString();
-}
 
 test('the embedded schemas equal the .proto files (regenerate with embed-protos.ts)', (t) => {
   t.is(readFileSync(PROTO_TEXT_PATH, 'utf8'), renderProtoText());

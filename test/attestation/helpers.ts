@@ -1,4 +1,5 @@
 /** Fixture access for the attestation tests. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
@@ -40,4 +41,11 @@ export function flipBit(buf: Buffer, byte: number, bit: number): Buffer {
   const out = Buffer.from(buf);
   out[byte] = (out[byte] ?? 0) ^ (1 << bit);
   return out;
+}
+
+export const PROTO_DIR = fileURLToPath(new URL('../../lib/attestation/proto/', import.meta.url));
+
+/** `protoc --decode` with our .proto files (and the system's well-known types). */
+export function protocDecode(type: string, file: string, bytes: Uint8Array): string {
+  return execFileSync('protoc', [`-I${PROTO_DIR}`, '-I/usr/include', `--decode=${type}`, file], { input: bytes }).toString();
 }
