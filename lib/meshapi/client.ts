@@ -8,7 +8,7 @@ import type { Issuer } from '../attestation/types.js';
 import { type Logger, silentLogger } from '../log.js';
 import { atlsConnect } from '../atls/client.js';
 import { errorCode } from '../atls/errors.js';
-import { pemBlocks } from '../pki/pem.js';
+import { pemBlocks, toPem } from '../pki/pem.js';
 import type { TlsVersion } from '../../native/tls.js';
 import { AtlsChannelCredentials } from './credentials.js';
 import { MeshApiError } from './errors.js';
@@ -84,7 +84,7 @@ function checkResponse(r: NewMeshCertResponse, target: string, publicKey: KeyObj
   }
   let leaf: X509Certificate;
   try {
-    leaf = new X509Certificate(leafDer ?? Buffer.alloc(0));
+    leaf = new X509Certificate(toPem(leafDer ?? Buffer.alloc(0), 'CERTIFICATE')); // PEM: Node parses PEM first
   } catch (err) {
     throw bad('CertChain: first certificate does not parse', err);
   }

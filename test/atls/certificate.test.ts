@@ -87,3 +87,13 @@ test('receiver accepts an EKU that includes serverAuth', async (t) => {
   const der = await customCert([new Extension(doc.oid, false, doc.value), new ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'])]);
   t.is(inspectAtlsCertificate(der).documents.length, 1);
 });
+
+test('a document that embeds a PEM certificate (TDX PCK chain) does not confuse the receiver', async (t) => {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const other = await customCert([]);
+  const value = Buffer.concat([Buffer.from('quote...\n'), Buffer.from(toPem(other, 'CERTIFICATE')), Buffer.from('...')]);
+  const der = await createAtlsCertificate({ privateKey, publicKey, document: { oid: '1.3.9901.2.2', value } });
+  const parsed = inspectAtlsCertificate(der);
+  t.deepEqual(parsed.spki, publicKey.export({ type: 'spki', format: 'der' }));
+  t.deepEqual(parsed.documents[0]?.value, value);
+});
