@@ -31,7 +31,7 @@ export interface CoordinatorOptions {
   logger: Logger;
   /** Attests the Coordinator to its clients (initializers ignore it); omitted: no document. */
   issuer?: Issuer;
-  /** TLS versions the server accepts; default TLSv1.2 and up (E3 clients negotiate 1.3). */
+  /** Lowest TLS version accepted; default TLSv1.3 like upstream E3 (TLSv1.2 for E1/E2-era clients). */
   minVersion?: 'TLSv1.2' | 'TLSv1.3';
 }
 
@@ -93,7 +93,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     validators: opts.validators,
     // Attestation decisions are this program's main log: not behind a subsystem opt-in.
     logger: log,
-    minVersion: opts.minVersion ?? 'TLSv1.2',
+    minVersion: opts.minVersion ?? 'TLSv1.3',
     ...(opts.issuer === undefined ? {} : { issuer: opts.issuer }),
     onConnection(socket, peer) {
       const key = peerKey(socket.remoteAddress, socket.remotePort);
@@ -115,7 +115,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     });
   });
   const addr = atlsServer.address() as AddressInfo;
-  log.info({ address: addr.address, port: addr.port, stateDir: opts.stateDir, policies: opts.manifest.policies.size, accepts: opts.validators.map((v) => v.kind) }, 'Coordinator mesh API listening');
+  log.info({ address: addr.address, port: addr.port, minTlsVersion: opts.minVersion ?? 'TLSv1.3', stateDir: opts.stateDir, policies: opts.manifest.policies.size, accepts: opts.validators.map((v) => v.kind) }, 'Coordinator mesh API listening');
   return {
     address: addr.address,
     port: addr.port,

@@ -40,8 +40,10 @@ export function registerCoordinatorCommand(program: Command, deps: CoordinatorCo
     .option('--listen <host:port>', 'address of the mesh API', DEFAULT_LISTEN)
     .requiredOption('--manifest <file>', 'manifest JSON: policies keyed by host data, reference values')
     .requiredOption('--state-dir <dir>', 'where root-ca.key/.pem, secrets.json, mesh-ca.pem and intermediate-ca.pem live')
-    .action(async (flags: { listen: string; manifest: string; stateDir: string }) => {
+    .option('--min-tls-version <version>', 'lowest TLS version accepted: 1.3, or 1.2 for older initializers', '1.3')
+    .action(async (flags: { listen: string; manifest: string; stateDir: string; minTlsVersion: string }) => {
       const problems: string[] = [];
+      if (flags.minTlsVersion !== '1.2' && flags.minTlsVersion !== '1.3') problems.push(`--min-tls-version=${flags.minTlsVersion}: expected 1.2 or 1.3`);
       try {
         parseListen(flags.listen);
       } catch (err) {
@@ -62,7 +64,10 @@ export function registerCoordinatorCommand(program: Command, deps: CoordinatorCo
         throw new ConfigError([`manifest ${flags.manifest}: referenceValues: ${err instanceof Error ? err.message : String(err)}`]);
       }
       const logger = deps.logger();
-      const coordinator = await startCoordinator({ listen: flags.listen, manifest, stateDir: flags.stateDir, validators, logger });
+      const coordinator = await startCoordinator({
+        listen: flags.listen, manifest, stateDir: flags.stateDir, validators, logger,
+        minVersion: flags.minTlsVersion === '1.2' ? 'TLSv1.2' : 'TLSv1.3',
+      });
       deps.onListening?.(coordinator);
       await (deps.stopSignal ?? untilSignal)();
       logger.info('Shutting down');

@@ -56,7 +56,7 @@ function mapError(err: ServiceError, target: string, creds: AtlsChannelCredentia
       break;
     case GrpcStatus.UNAVAILABLE:
       if (lastCode === 'ERR_ATLS_REJECTED') {
-        return new MeshApiError('ERR_ATLS_HANDSHAKE_REJECTED', `Coordinator at ${target} rejected our attestation (${last?.message ?? detail}); its log names the reason`, { cause: last });
+        return new MeshApiError('ERR_ATLS_HANDSHAKE_REJECTED', `Coordinator at ${target} rejected the aTLS handshake (${last?.message ?? detail}); when it turned our attestation away, its log names the reason`, { cause: last });
       }
       if (lastCode === 'ERR_ATLS_ISSUE_FAILED') {
         return new MeshApiError('ERR_MESHAPI_ATTESTATION_FAILED', `could not attest to the Coordinator at ${target}: ${last?.message ?? detail}`, { cause: last });

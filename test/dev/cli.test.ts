@@ -65,6 +65,7 @@ test('bad flags and a bad manifest: exit 64, one ERROR line, nothing written', a
     ['coordinator', '--listen', '127.0.0.1:0', '--manifest', join(dir, 'bad.json'), '--state-dir', state],
     ['coordinator', '--listen', '127.0.0.1:0', '--manifest', join(dir, 'missing.json'), '--state-dir', state],
     ['coordinator', '--listen', '127.0.0.1:0', '--state-dir', state],
+    ['coordinator', '--listen', '127.0.0.1:0', '--manifest', join(dir, 'bad.json'), '--state-dir', state, '--min-tls-version', '1.1'],
   ]) {
     const p = contrastDev(args);
     t.is(await p.exited, 64, p.stderr());

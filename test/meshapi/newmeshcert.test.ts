@@ -30,7 +30,7 @@ const SECRET_ID = 'apps/v1/Deployment/default/web';
 
 type T = { teardown(fn: () => void | Promise<void>): void };
 
-async function coordinator(t: T, validators: Validator[] = [new InsecureValidator()]): Promise<{ target: string; stateDir: string; logs: LogCapture }> {
+async function coordinator(t: T, validators: Validator[] = [new InsecureValidator()], minVersion: 'TLSv1.2' | 'TLSv1.3' = 'TLSv1.2'): Promise<{ target: string; stateDir: string; logs: LogCapture }> {
   const stateDir = await mkdtemp(join(tmpdir(), `dev-coord-${process.pid}-`));
   t.teardown(() => rm(stateDir, { recursive: true, force: true }));
   const manifest = parseManifest(JSON.stringify({
@@ -41,7 +41,7 @@ async function coordinator(t: T, validators: Validator[] = [new InsecureValidato
     referenceValues: { allowInsecure: true },
   }), 'test-manifest.json');
   const logs = captureLogs();
-  const c = await startCoordinator({ listen: '127.0.0.1:0', manifest, stateDir, validators, logger: logs.logger });
+  const c = await startCoordinator({ listen: '127.0.0.1:0', manifest, stateDir, validators, logger: logs.logger, minVersion });
   t.teardown(() => c.close());
   return { target: `127.0.0.1:${c.port}`, stateDir, logs };
 }
@@ -92,6 +92,21 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
     t.is(accepted['tlsVersion'], version);
   });
 }
+
+test('the Coordinator defaults to TLS 1.3 only: a TLS 1.2 client is turned away', async (t) => {
+  const stateDir = await mkdtemp(join(tmpdir(), `dev-coord-${process.pid}-`));
+  t.teardown(() => rm(stateDir, { recursive: true, force: true }));
+  const manifest = parseManifest(JSON.stringify({ policies: { [HOST]: { sans: ['web'] } }, referenceValues: { allowInsecure: true } }), 'm.json');
+  const logs = captureLogs();
+  const c = await startCoordinator({ listen: '127.0.0.1:0', manifest, stateDir, validators: [new InsecureValidator()], logger: logs.logger });
+  t.teardown(() => c.close());
+  const issuer = new InsecureIssuer(Buffer.from(HOST, 'hex'));
+  const err = await t.throwsAsync(newMeshCert({ target: `127.0.0.1:${c.port}`, issuer, privateKey: p256(), tlsMaxVersion: 'TLSv1.2' }), { instanceOf: MeshApiError });
+  t.is(err.code, 'ERR_ATLS_HANDSHAKE_REJECTED');
+  t.regex(err.message, /protocol version/);
+  const certs = await newMeshCert({ target: `127.0.0.1:${c.port}`, issuer, privateKey: p256() });
+  t.true(certs.certChain.length > 0);
+});
 
 test('the leaf chains with openssl verify: to the mesh CA, and through the intermediate to the root', async (t) => {
   const { target, stateDir } = await coordinator(t);
