@@ -87,6 +87,22 @@ async function validateDocuments(validators: readonly Validator[], documents: Re
   throw new AtlsError('ERR_ATLS_DOCUMENT_REJECTED', `attestation document rejected: ${failures.map((f) => f.message).join('; ')}`, { cause: first });
 }
 
+/** Settles with `p`, or rejects with the signal's reason as soon as it aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason as Error); };
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then((v) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(v);
+    }, (err: unknown) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(err instanceof Error ? err : new Error(String(err)));
+    });
+  });
+}
+
 /** Runs the server side of one connection; resolves once the peer is accepted or turned away. */
 export async function handleAtlsConnection(socket: Socket, options: AtlsServerOptions): Promise<void> {
   const log = options.logger;
@@ -103,7 +119,7 @@ export async function handleAtlsConnection(socket: Socket, options: AtlsServerOp
     const { privateKey, publicKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
     const document = options.issuer === undefined
       ? undefined
-      : { oid: options.issuer.oid, value: await options.issuer.issue(reportDataFor(spkiDer(publicKey), clientNonce), abort.signal) };
+      : { oid: options.issuer.oid, value: await untilAborted(options.issuer.issue(reportDataFor(spkiDer(publicKey), clientNonce), abort.signal), abort.signal) };
     const certDer = await createAtlsCertificate({ privateKey, publicKey, ...(document === undefined ? {} : { document }) });
     const context = createSecureContext({
       key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
@@ -135,8 +151,7 @@ export async function handleAtlsConnection(socket: Socket, options: AtlsServerOp
     const peerCert = tlsSock.getPeerX509Certificate();
     if (peerCert === undefined) throw new AtlsError('ERR_ATLS_NO_CLIENT_CERT', 'client sent no certificate');
     const inspected = inspectAtlsCertificate(peerCert.raw, options.now?.() ?? new Date());
-    const validated = await validateDocuments(options.validators, inspected.documents, reportDataFor(inspected.spki, serverNonce));
-    if (abort.signal.aborted) throw abort.signal.reason as Error;
+    const validated = await untilAborted(validateDocuments(options.validators, inspected.documents, reportDataFor(inspected.spki, serverNonce)), abort.signal);
     clearTimeout(timer);
     // A standalone server TLSSocket (no tls.Server) never clears this flag; http2 waits on it.
     (tlsSock as TLSSocket & { secureConnecting: boolean }).secureConnecting = false;

@@ -164,7 +164,6 @@ static napi_value string_or_null(napi_env env, const char *s, size_t len) {
 
 /* Certificate callback: pause the handshake until JavaScript hands in a certificate (or declines). */
 static int cert_cb(SSL *ssl, void *arg) {
-  (void)ssl;
   tls_client *c = arg;
   if (SSL_is_server(ssl)) return 1;
   switch (c->cert_state) {

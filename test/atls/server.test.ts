@@ -10,15 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509CertificateGenerator } from '@peculiar/x509';
 import { atlsConnect } from '../../lib/atls/client.js';
-import { createAtlsCertificate } from '../../lib/atls/certificate.js';
+import { createAtlsCertificate, inspectAtlsCertificate } from '../../lib/atls/certificate.js';
 import { AtlsError, errorCode } from '../../lib/atls/errors.js';
 import { serverNonceFrom } from '../../lib/atls/nonce.js';
 import { reportDataFor, spkiDer } from '../../lib/atls/report-data.js';
 import { tlsConnect, type ClientCertificate, type TlsClientStream } from '../../lib/atls/tls-client.js';
 import { cryptoProvider, signingKey, verifyingKey } from '../../lib/pki/webcrypto.js';
-import { DOCUMENT_OIDS } from '../../lib/attestation/types.js';
+import { DOCUMENT_OIDS, type Validator } from '../../lib/attestation/types.js';
 import { dial, startAtlsServer } from './helpers/harness.js';
-import { InsecureIssuer } from '../../lib/attestation/insecure.js';
+import { InsecureIssuer, InsecureValidator } from '../../lib/attestation/insecure.js';
 import { opensslSelfSigned, runOpenssl } from './helpers/openssl-peer.js';
 
 const HOST = Buffer.alloc(32, 0xab);
@@ -180,3 +180,27 @@ for (const row of rejections) {
     });
   }
 }
+
+test('a validator that never answers runs into the handshake budget (ERR_ATLS_HANDSHAKE_TIMEOUT)', async (t) => {
+  const stuck: Validator = { kind: 'insecure', oid: DOCUMENT_OIDS.insecure, validate: () => new Promise(() => { /* never */ }) };
+  const server = await startAtlsServer(t, { validators: [stuck], handshakeTimeoutMs: 500 });
+  const { privateKey } = p256();
+  const stream = await atlsConnect(await dial(server.port), { issuer: new InsecureIssuer(HOST), privateKey });
+  const err = await new Promise<Error>((resolve) => { stream.once('error', resolve); stream.resume(); });
+  t.is(errorCode(err), 'ERR_ATLS_REJECTED');
+  const line = await server.logs.waitFor((l) => l['msg'] === 'Attestation rejected');
+  t.is(line['reason'], 'ERR_ATLS_HANDSHAKE_TIMEOUT');
+});
+
+test('the server attests itself over the client nonce when given an issuer', async (t) => {
+  const server = await startAtlsServer(t, { issuer: new InsecureIssuer(Buffer.alloc(32, 0xcc)) });
+  const { privateKey } = p256();
+  const nonce = Buffer.alloc(32, 0x77);
+  const stream = await atlsConnect(await dial(server.port), { issuer: new InsecureIssuer(HOST), privateKey, nonce });
+  t.teardown(() => stream.destroy());
+  const peer = stream.tlsInfo.peerCertificate;
+  t.truthy(peer);
+  const inspected = inspectAtlsCertificate(peer ?? Buffer.alloc(0));
+  const doc = await new InsecureValidator().validate(inspected.documents[0]?.value ?? Buffer.alloc(0), reportDataFor(inspected.spki, nonce));
+  t.deepEqual(Buffer.from(doc.hostData), Buffer.alloc(32, 0xcc));
+});

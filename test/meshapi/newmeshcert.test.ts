@@ -21,7 +21,7 @@ import { pemBlocks } from '../../lib/pki/pem.js';
 import { startCoordinator } from '../../dev/coordinator.js';
 import { parseManifest } from '../../dev/manifest.js';
 import { captureLogs, type LogCapture } from '../atls/helpers/harness.js';
-import { runOpenssl } from '../atls/helpers/openssl-peer.js';
+import { opensslHkdf, runOpenssl } from '../atls/helpers/openssl-peer.js';
 
 const HOST = 'ab'.repeat(32);
 const NO_SECRET_HOST = 'cd'.repeat(32);
@@ -50,14 +50,6 @@ function p256(): KeyObject {
   return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 }
 
-/** HKDF with the openssl CLI, independent of our code. */
-async function opensslHkdf(ikm: Buffer, salt: Buffer, info: string): Promise<Buffer> {
-  const p = runOpenssl(['kdf', '-keylen', String(ikm.length), '-kdfopt', 'digest:SHA256', '-kdfopt', `hexkey:${ikm.toString('hex')}`,
-    '-kdfopt', `hexsalt:${salt.toString('hex')}`, '-kdfopt', `hexinfo:${Buffer.from(info).toString('hex')}`, '-binary', 'HKDF']);
-  await p.exited;
-  const out = p.output();
-  return Buffer.from(out, 'latin1');
-}
 
 for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
   test(`${version}: NewMeshCert returns certificates for our own key and the derived workload secret`, async (t) => {

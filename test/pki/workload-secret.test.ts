@@ -1,14 +1,8 @@
 /** Workload secret derivation (spec §6.2) against HKDF computed by the openssl CLI. */
 import test from 'ava';
 import { deriveWorkloadSecret, podStateSeed, SecretSeedError } from '../../lib/pki/workload-secret.js';
-import { runOpenssl } from '../atls/helpers/openssl-peer.js';
+import { opensslHkdf } from '../atls/helpers/openssl-peer.js';
 
-async function opensslHkdf(ikm: Buffer, salt: Buffer, info: string): Promise<Buffer> {
-  const p = runOpenssl(['kdf', '-keylen', String(ikm.length), '-kdfopt', 'digest:SHA256', '-kdfopt', `hexkey:${ikm.toString('hex')}`,
-    '-kdfopt', `hexsalt:${salt.toString('hex')}`, '-kdfopt', `hexinfo:${Buffer.from(info).toString('hex')}`, '-binary', 'HKDF']);
-  await p.exited;
-  return Buffer.from(p.output(), 'latin1');
-}
 
 const seed = Buffer.from(Array.from({ length: 64 }, (_, i) => i));
 const salt = Buffer.from(Array.from({ length: 32 }, (_, i) => 255 - i));

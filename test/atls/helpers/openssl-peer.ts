@@ -84,3 +84,11 @@ export async function opensslSelfSigned(dir: string, name: string, subject: stri
 export function subjEscape(value: string): string {
   return value.replace(/[+/=,\\]/g, (c) => `\\${c}`);
 }
+
+/** HKDF-SHA256 with the openssl CLI (output length = input length), independent of our code. */
+export async function opensslHkdf(ikm: Buffer, salt: Buffer, info: string): Promise<Buffer> {
+  const p = runOpenssl(['kdf', '-keylen', String(ikm.length), '-kdfopt', 'digest:SHA256', '-kdfopt', `hexkey:${ikm.toString('hex')}`,
+    '-kdfopt', `hexsalt:${salt.toString('hex')}`, '-kdfopt', `hexinfo:${Buffer.from(info).toString('hex')}`, '-binary', 'HKDF']);
+  if (await p.exited !== 0) throw new Error(`openssl kdf failed: ${p.output()}`);
+  return Buffer.from(p.output(), 'latin1');
+}
