@@ -183,7 +183,7 @@ for (const row of rejections) {
 
 test('a validator that never answers runs into the handshake budget (ERR_ATLS_HANDSHAKE_TIMEOUT)', async (t) => {
   const stuck: Validator = { kind: 'insecure', oid: DOCUMENT_OIDS.insecure, validate: () => new Promise(() => { /* never */ }) };
-  const server = await startAtlsServer(t, { validators: [stuck], handshakeTimeoutMs: 500 });
+  const server = await startAtlsServer(t, { validators: [stuck], handshakeTimeoutMs: 4000 });
   const { privateKey } = p256();
   const stream = await atlsConnect(await dial(server.port), { issuer: new InsecureIssuer(HOST), privateKey });
   const err = await new Promise<Error>((resolve) => { stream.once('error', resolve); stream.resume(); });
@@ -203,4 +203,20 @@ test('the server attests itself over the client nonce when given an issuer', asy
   const inspected = inspectAtlsCertificate(peer ?? Buffer.alloc(0));
   const doc = await new InsecureValidator().validate(inspected.documents[0]?.value ?? Buffer.alloc(0), reportDataFor(inspected.spki, nonce));
   t.deepEqual(Buffer.from(doc.hostData), Buffer.alloc(32, 0xcc));
+});
+
+test('a client that sends nothing, or no TLS at all, is turned away with its own reason', async (t) => {
+  const server = await startAtlsServer(t, { handshakeTimeoutMs: 400 });
+  const idle = await dial(server.port);
+  t.teardown(() => idle.destroy());
+  const timeout = await server.logs.waitFor((l) => l['msg'] === 'Attestation rejected');
+  t.is(timeout['reason'], 'ERR_ATLS_HANDSHAKE_TIMEOUT');
+  const other = await startAtlsServer(t);
+  const http = await dial(other.port);
+  t.teardown(() => http.destroy());
+  http.write('GET / HTTP/1.1\r\nHost: coordinator\r\n\r\n');
+  const garbage = await other.logs.waitFor((l) => l['msg'] === 'Attestation rejected');
+  t.is(garbage['reason'], 'ERR_ATLS_CLIENT_HELLO');
+  t.regex(String(garbage['err']), /expected a handshake record/);
+  await new Promise<void>((resolve) => { http.once('close', () => { resolve(); }); http.resume(); });
 });
