@@ -154,3 +154,16 @@ test('a server that resets the connection yields a typed close error', async (t)
   const err = await t.throwsAsync(atlsConnect(socket, { issuer: new InsecureIssuer(Buffer.alloc(32)), privateKey, timeoutMs: 5000 }), { instanceOf: AtlsError });
   t.is(err.code, 'ERR_ATLS_CONNECTION_RESET');
 });
+
+test('TLS 1.3 with a HelloRetryRequest (server insists on P-384 key shares)', async (t) => {
+  const { port, serverNonce, clientNonce, server } = await startServer(t, ['-groups', 'secp384r1', '-trace'], 'TLSv1.3');
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const stream = await atlsConnect(await dial(port), { issuer: new InsecureIssuer(Buffer.alloc(32, 1)), privateKey, nonce: clientNonce, timeoutMs: 10_000 });
+  t.teardown(() => stream.destroy());
+  t.is(stream.tlsInfo.version, 'TLSv1.3');
+  // RFC 8446 §4.1.3: a HelloRetryRequest is a ServerHello with this fixed random (s_server -trace prints its tail).
+  t.regex(server.output(), /E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C/);
+  const pem = await server.waitFor(/Client certificate\n-----BEGIN CERTIFICATE-----[^]*?-----END CERTIFICATE-----/);
+  const doc = JSON.parse(Buffer.from(new X509Certificate(pem.slice(pem.indexOf('-----BEGIN'))).getExtension('1.3.9901.2.3')?.value ?? new ArrayBuffer(0)).toString()) as { reportData: string };
+  t.deepEqual(Buffer.from(doc.reportData, 'base64'), reportDataFor(publicKey.export({ type: 'spki', format: 'der' }), serverNonce));
+});
