@@ -17,6 +17,8 @@ import { createAtlsServer, type AttestedPeer } from '../lib/atls/server.js';
 import { MeshApiStatus, meshApiDefinition, meshApiImplementation } from '../lib/meshapi/service.js';
 import type { NewMeshCertResponse } from '../lib/meshapi/proto.js';
 import { issueMeshCert } from '../lib/pki/mesh-cert.js';
+import { snpClaims } from '../lib/pki/snp-claims.js';
+import { decodeSnpDocument } from '../lib/attestation/snp-document.js';
 import { toPem } from '../lib/pki/pem.js';
 import { deriveWorkloadSecret } from '../lib/pki/workload-secret.js';
 import type { DevManifest } from './manifest.js';
@@ -53,6 +55,12 @@ function peerKey(address: string | undefined, port: number | undefined): string 
   return `${address ?? ''}:${String(port ?? '')}`;
 }
 
+/** Report claims copied into the mesh certificate (SEV-SNP; TDX claims are not implemented). */
+function claimsOf(peer: AttestedPeer): Array<{ oid: string; value: Buffer }> {
+  if (peer.document.kind !== 'snp') return [];
+  return snpClaims(decodeSnpDocument(peer.rawDocument.value).report);
+}
+
 async function answer(peer: AttestedPeer | undefined, manifest: DevManifest, state: CoordinatorState, log: Logger, remote: string): Promise<NewMeshCertResponse> {
   if (peer === undefined) throw new MeshApiStatus(GrpcStatus.UNAUTHENTICATED, 'no attested peer for this connection');
   const hostData = Buffer.from(peer.document.hostData).toString('hex');
@@ -62,6 +70,7 @@ async function answer(peer: AttestedPeer | undefined, manifest: DevManifest, sta
     throw new MeshApiStatus(GrpcStatus.PERMISSION_DENIED, `policy hash ${hostData} not found in manifest`);
   }
   const leaf = await issueMeshCert({
+    extraExtensions: claimsOf(peer),
     issuerKey: state.meshCAKey,
     subjectPublicKey: createPublicKey({ key: peer.spki, format: 'der', type: 'spki' }),
     sans: policy.sans,

@@ -29,6 +29,8 @@ const generateKeyPairAsync = promisify(generateKeyPair);
 
 export interface AttestedPeer {
   readonly document: ValidatedDocument;
+  /** The attestation extension that validated (OID and raw document bytes). */
+  readonly rawDocument: { readonly oid: string; readonly value: Buffer };
   /** The client's SubjectPublicKeyInfo (DER), for which a mesh certificate may be issued. */
   readonly spki: Buffer;
   readonly certificate: Buffer;
@@ -67,12 +69,12 @@ async function nonceCaPem(nonce: Buffer, privateKey: KeyObject, publicKey: KeyOb
 }
 
 /** Validates the first acceptable attestation extension; collects why the others failed. */
-async function validateDocuments(validators: readonly Validator[], documents: ReadonlyArray<{ oid: string; value: Buffer }>, expected: Buffer): Promise<ValidatedDocument> {
+async function validateDocuments(validators: readonly Validator[], documents: ReadonlyArray<{ oid: string; value: Buffer }>, expected: Buffer): Promise<{ validated: ValidatedDocument; raw: { oid: string; value: Buffer } }> {
   const failures: Error[] = [];
   for (const doc of documents) {
     for (const v of validators.filter((x) => x.oid === doc.oid)) {
       try {
-        return await v.validate(doc.value, expected);
+        return { validated: await v.validate(doc.value, expected), raw: doc };
       } catch (err) {
         failures.push(err instanceof Error ? err : new Error(String(err)));
       }
@@ -151,14 +153,14 @@ export async function handleAtlsConnection(socket: Socket, options: AtlsServerOp
     const peerCert = tlsSock.getPeerX509Certificate();
     if (peerCert === undefined) throw new AtlsError('ERR_ATLS_NO_CLIENT_CERT', 'client sent no certificate');
     const inspected = inspectAtlsCertificate(peerCert.raw, options.now?.() ?? new Date());
-    const validated = await untilAborted(validateDocuments(options.validators, inspected.documents, reportDataFor(inspected.spki, serverNonce)), abort.signal);
+    const { validated, raw } = await untilAborted(validateDocuments(options.validators, inspected.documents, reportDataFor(inspected.spki, serverNonce)), abort.signal);
     clearTimeout(timer);
     // A standalone server TLSSocket (no tls.Server) never clears this flag; http2 waits on it.
     (tlsSock as TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
     tlsSock.removeAllListeners('error');
     tlsSock.removeAllListeners('close');
     log.info({ remote, kind: validated.kind, hostData: Buffer.from(validated.hostData).toString('hex'), nonceChannel: channel, tlsVersion: tlsSock.getProtocol() }, 'Attestation accepted');
-    options.onConnection(tlsSock, { document: validated, spki: inspected.spki, certificate: peerCert.raw, nonceChannel: channel });
+    options.onConnection(tlsSock, { document: validated, rawDocument: raw, spki: inspected.spki, certificate: peerCert.raw, nonceChannel: channel });
   } catch (err) {
     clearTimeout(timer);
     const reason = errorCode(err) ?? 'ERR_ATLS_HANDSHAKE_FAILED';

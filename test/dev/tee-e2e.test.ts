@@ -3,6 +3,7 @@
  * (signed with the emulators' test roots), validated by the development Coordinator whose manifest
  * names those roots as trust anchors. Insecure documents are refused unless the manifest allows them.
  */
+import 'reflect-metadata';
 import test from 'ava';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -17,6 +18,8 @@ import { createValidators } from '../../lib/attestation/validators.js';
 import { silentLogger } from '../../lib/log.js';
 import { MeshApiError, newMeshCert } from '../../lib/meshapi/client.js';
 import { pemBlocks } from '../../lib/pki/pem.js';
+import { derOctets } from '../../lib/pki/snp-claims.js';
+import { X509Certificate as PeculiarCert } from '@peculiar/x509';
 import { startCoordinator } from '../../dev/coordinator.js';
 import { loadManifest } from '../../dev/manifest.js';
 import { captureLogs } from '../atls/helpers/harness.js';
@@ -78,6 +81,10 @@ test.serial('SEV-SNP document from the emulated configfs-tsm: accepted, mesh cer
   const leaf = new X509Certificate(pemBlocks(certs.certChain, 'CERTIFICATE', 'CertChain')[0] ?? Buffer.alloc(0));
   t.true(leaf.publicKey.equals(publicKey));
   t.is(leaf.subject, 'CN=snp-workload');
+  // The report's claims travel in the mesh certificate (1.3.9901.2.1.22 measurement, .23 host data).
+  const parsed = new PeculiarCert(leaf.raw);
+  t.deepEqual(Buffer.from(parsed.getExtension('1.3.9901.2.1.23')?.value ?? new ArrayBuffer(0)), derOctets(e.config.hostData));
+  t.deepEqual(Buffer.from(parsed.getExtension('1.3.9901.2.1.22')?.value ?? new ArrayBuffer(0)), derOctets(e.config.measurement));
   const accepted = await logs.waitFor((l) => l['msg'] === 'Attestation accepted');
   t.is(accepted['kind'], 'snp');
   t.is(accepted['hostData'], snpHost);
