@@ -47,20 +47,49 @@ function runtimePath(criId: string, handler: string): string[] {
   return ['plugins', criId, 'containerd', 'runtimes', handler];
 }
 
+/** Indentation of our table headers and keys, copied from a sibling runtime table when there is one. */
+export interface Indent {
+  readonly header: string;
+  readonly key: string;
+  readonly optionsHeader: string;
+  readonly optionsKey: string;
+}
+
+export const DEFAULT_INDENT: Indent = { header: '', key: '  ', optionsHeader: '', optionsKey: '  ' };
+
 /** The TOML text of our entry: the runtime table and its `options` sub-table. */
-export function renderEntry(criId: string, entry: RuntimeEntry): string {
+export function renderEntry(criId: string, entry: RuntimeEntry, indent: Indent = DEFAULT_INDENT): string {
   const header = runtimePath(criId, entry.handler).map(formatKey).join('.');
+  const k = indent.key;
   return [
-    `[${header}]`,
-    `  runtime_type = ${JSON.stringify(entry.runtimeType)}`,
-    `  runtime_path = ${JSON.stringify(entry.runtimePath)}`,
-    `  pod_annotations = [${entry.podAnnotations.map((a) => JSON.stringify(a)).join(', ')}]`,
-    `  privileged_without_host_devices = ${entry.privilegedWithoutHostDevices}`,
+    `${indent.header}[${header}]`,
+    `${k}runtime_type = ${JSON.stringify(entry.runtimeType)}`,
+    `${k}runtime_path = ${JSON.stringify(entry.runtimePath)}`,
+    `${k}pod_annotations = [${entry.podAnnotations.map((a) => JSON.stringify(a)).join(', ')}]`,
+    `${k}privileged_without_host_devices = ${entry.privilegedWithoutHostDevices}`,
     '',
-    `[${header}.options]`,
-    `  ConfigPath = ${JSON.stringify(entry.configPath)}`,
+    `${indent.optionsHeader}[${header}.options]`,
+    `${indent.optionsKey}ConfigPath = ${JSON.stringify(entry.configPath)}`,
     '',
   ].join('\n');
+}
+
+/** The indentation style of the first other runtime table (and its options table), if any. */
+function siblingIndent(text: string, headers: readonly TableHeader[], runtimes: readonly string[], handler: string): Indent {
+  const k = headers.findIndex((h) => h.path.length === runtimes.length + 1 && hasPrefix(h.path, runtimes) && h.path.at(-1) !== handler);
+  const h = headers[k];
+  if (h === undefined) return DEFAULT_INDENT;
+  const lead = (at: number) => /^[ \t]*/.exec(text.slice(at))?.[0] ?? '';
+  const keyIndent = (hdr: TableHeader, fallback: string) => {
+    const body = text.slice(hdr.lineEnd, headers[headers.indexOf(hdr) + 1]?.start ?? text.length);
+    const m = /^([ \t]*)[A-Za-z0-9_"'-]/m.exec(body);
+    return m?.[1] ?? fallback;
+  };
+  const header = lead(h.start);
+  const key = keyIndent(h, `${header}  `);
+  const opt = headers.find((o) => o.path.length === h.path.length + 1 && hasPrefix(o.path, h.path) && o.path.at(-1) === 'options');
+  const optionsHeader = opt === undefined ? header : lead(opt.start);
+  return { header, key, optionsHeader, optionsKey: opt === undefined ? key : keyIndent(opt, `${optionsHeader}  `) };
 }
 
 function entryValue(entry: RuntimeEntry): TomlTable {
@@ -84,7 +113,8 @@ export function addRuntime(text: string, entry: RuntimeEntry, source: string, op
   if (wantDebug) setPath(expected, ['debug', 'level'], 'debug');
   if (isDeepStrictEqual(canonical(before), expected)) return text;
 
-  let out = spliceEntry(text, path, renderEntry(criId, entry), source);
+  const indent = siblingIndent(text, scan(text, source), path.slice(0, 4), entry.handler);
+  let out = spliceEntry(text, path, renderEntry(criId, entry, indent), source);
   if (wantDebug) out = setDebugLevel(out, source);
   verify(out, expected, source, `adding runtime ${entry.handler}`);
   return out;

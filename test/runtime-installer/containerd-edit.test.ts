@@ -59,7 +59,7 @@ for (const [name, cri] of [['containerd-v2.toml', CRI_V2], ['containerd-v3.toml'
 test('replacing a changed entry rewrites only that entry', (t) => {
   const v1 = addRuntime(fixture('containerd-v2.toml'), entry, 'v2');
   const v2 = addRuntime(v1, { ...entry, podAnnotations: ['io.katacontainers.*', 'cdi.k8s.io/*'] }, 'v2');
-  t.deepEqual(addedLines(v1, v2), ['  pod_annotations = ["io.katacontainers.*", "cdi.k8s.io/*"]']);
+  t.deepEqual(addedLines(v1, v2).map((l) => l.trim()), ['pod_annotations = ["io.katacontainers.*", "cdi.k8s.io/*"]']);
   t.is(v2.split(`runtimes.${entry.handler}]`).length, 2, 'one table, not two');
 });
 

@@ -77,9 +77,8 @@ test('v2 config with comments: real containerd reports our runtime; restart once
 
   const written = readFileSync(cfgPath, 'utf8');
   // Diff against the original adds only our entry: removing our two tables gives the original back.
-  const ours = written.slice(written.indexOf(`[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${HANDLER}]`));
-  t.true(ours.length > 0);
-  t.is(written.replace(/\n\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.contrast-cc-metal-qemu-snp-e2e00001\][\s\S]*?ConfigPath = "[^"]*"\n/, ''), original);
+  t.true(written.includes(`\n        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${HANDLER}]\n          runtime_type = `), 'indented like its sibling runtimes');
+  t.is(written.replace(/\n[ \t]*\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.contrast-cc-metal-qemu-snp-e2e00001\][\s\S]*?ConfigPath = "[^"]*"\n/, ''), original);
   const backups = readdirSync(join(n.host, 'etc/containerd')).filter((f) => f.endsWith('.bak'));
   t.is(backups.length, 1);
   t.is(readFileSync(join(n.host, 'etc/containerd', backups[0]!), 'utf8'), original);

@@ -108,7 +108,8 @@ export function runInstaller(args: string[], env: Record<string, string>, killAf
     child.stdout.on('data', (c: Buffer) => { stderr += c.toString(); });
     const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.once('error', reject);
-    child.once('exit', (code, signal) => {
+    // 'close' (not 'exit'): stdout and stderr are drained by then.
+    child.once('close', (code, signal) => {
       if (timer !== undefined) clearTimeout(timer);
       const lines = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
       resolve({ code, signal, stderr, lines });
