@@ -50,7 +50,7 @@ export async function install(cfg: InstallerConfig, deps: InstallDeps): Promise<
   const staging = newStaging();
   try {
     for (const spec of inputs.assets) {
-      await removeStaleTemps(spec.dest, '.contrast-tmp-');
+      await removeStaleTemps(spec.dest);
       const staged = await stageAsset(spec, staging, { log, http: cfg.http });
       log.info({ url: spec.url.href, dest: spec.dest, action: staged.temp === undefined ? 'unchanged' : 'fetched' }, 'artifact');
     }
@@ -64,13 +64,15 @@ export async function install(cfg: InstallerConfig, deps: InstallDeps): Promise<
   if (imagepuller !== undefined) {
     const dest = onHost(cfg.hostMount, imagepullerHostPath);
     await ensureDir(dirname(dest));
+    await removeStaleTemps(dest);
     await writeFileAtomic(dest, imagepuller, { mode: 0o644 });
   }
   await ensureDir(dirname(inputs.kataConfig));
+  await removeStaleTemps(inputs.kataConfig);
   const kataWritten = await writeFileAtomic(inputs.kataConfig, kataText, { mode: 0o644 });
   log.info({ path: inputs.kataConfig, written: kataWritten }, 'kata config');
 
-  await removeStaleTemps(plan.target, '.tmp-');
+  await removeStaleTemps(plan.target);
   const { written, backup } = await applyContainerdConfig(plan);
   if (backup !== undefined) log.info({ backup }, 'backed up the original containerd config');
   log.info({ path: plan.target, written, changed: changes(plan) }, written ? 'containerd config updated' : 'containerd config already up to date');
@@ -100,9 +102,14 @@ async function readOptional(path: string): Promise<Buffer | undefined> {
   }
 }
 
-/** Removes temporaries an interrupted earlier run left beside `path` (`.<name><marker>...`). */
-async function removeStaleTemps(path: string, marker: string): Promise<void> {
-  const prefix = `.${basename(path)}${marker}`;
+/**
+ * Removes temporaries an interrupted earlier run left beside `path`: `.<name>.tmp-<hex>` (atomic
+ * writes), `.<name>.contrast-tmp-<hex>` (staged artifacts) and `.<name>.<digits>.bak.tmp-<hex>`
+ * (the backup of the containerd config).
+ */
+export async function removeStaleTemps(path: string): Promise<void> {
+  const name = basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const re = new RegExp(`^\\.${name}\\.(?:\\d+\\.bak\\.)?(?:contrast-)?tmp-[0-9a-f]{12}$`);
   const entries = await readdir(dirname(path)).catch(() => [] as string[]);
-  for (const e of entries) if (e.startsWith(prefix)) await unlink(join(dirname(path), e)).catch(() => undefined);
+  for (const e of entries) if (re.test(e)) await unlink(join(dirname(path), e)).catch(() => undefined);
 }

@@ -263,3 +263,25 @@ for (const c of badCases) {
     t.deepEqual(snapshotTree(n.dir), before);
   });
 }
+
+test('temporaries left by an interrupted run are removed by the next run', async (t) => {
+  const n = node(t);
+  n.writeManifest(shippedManifest(n, { handler: HANDLER }));
+  mkdirSync(n.targetConfigDir);
+  writeFileSync(join(n.targetConfigDir, 'restart-systemd-unit'), 'false');
+  const etc = join(n.host, 'etc/containerd');
+  const share = join(n.host, `opt/edgeless/${HANDLER}/share`);
+  const kataEtc = join(n.host, `opt/edgeless/${HANDLER}/etc`);
+  mkdirSync(share, { recursive: true });
+  mkdirSync(kataEtc, { recursive: true });
+  const stale = [
+    join(etc, '.config.toml.tmp-0123456789ab'),
+    join(etc, '.config.toml.1700000000.bak.tmp-0123456789ab'),
+    join(share, '.kata-kernel.contrast-tmp-0123456789ab'),
+    join(kataEtc, '.configuration-qemu-snp.toml.tmp-0123456789ab'),
+  ];
+  for (const p of stale) writeFileSync(p, 'partial');
+  const r = await runInstaller(['Metal-QEMU-SNP'], n.env());
+  t.is(r.code, 0, r.stderr);
+  for (const p of stale) t.false(existsSync(p), p);
+});
