@@ -108,13 +108,13 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const ours = median(results['runtime-installer'] ?? []);
-console.log(`\n${GIB} GiB in ${files.length} files, ${ROUNDS} rounds (median, min–max)\n`);
-console.log('| peer | median s | spread s | MiB/s | installer ÷ peer |');
+const inst = results['runtime-installer'] ?? [];
+console.log(`\n${GIB} GiB in ${files.length} files, ${ROUNDS} rounds; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+console.log('| peer | median s | min–max s | MiB/s (median) | installer ÷ peer, median of per-round ratios |');
 console.log('|---|---|---|---|---|');
 for (const [name, xs] of Object.entries(results)) {
   const m = median(xs);
-  const ratio = name.startsWith('cp') ? (ours / m).toFixed(2) : '';
+  const ratio = name.startsWith('cp') ? median(xs.map((x, i) => (inst[i] ?? NaN) / x)).toFixed(2) : '';
   console.log(`| ${name} | ${m.toFixed(2)} | ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)} | ${((GIB * 1024) / m).toFixed(0)} | ${ratio} |`);
 }
 rmSync(dir, { recursive: true, force: true });

@@ -285,3 +285,18 @@ test('temporaries left by an interrupted run are removed by the next run', async
   t.is(r.code, 0, r.stderr);
   for (const p of stale) t.false(existsSync(p), p);
 });
+
+test('imagepuller config is copied to the runtime directory and referenced by the Kata config', async (t) => {
+  const n = node(t);
+  n.writeManifest(shippedManifest(n, { handler: HANDLER }));
+  mkdirSync(n.targetConfigDir);
+  writeFileSync(join(n.targetConfigDir, 'restart-systemd-unit'), 'false');
+  mkdirSync(join(n.dir, 'imagepuller-config'));
+  writeFileSync(join(n.dir, 'imagepuller-config/contrast-imagepuller.toml'), '[registries]\nexample = "x"\n');
+  const r = await runInstaller(['Metal-QEMU-SNP'], n.env());
+  t.is(r.code, 0, r.stderr);
+  const hostPath = `/opt/edgeless/${HANDLER}/etc/host-config/contrast-imagepuller.toml`;
+  t.is(readFileSync(join(n.host, hostPath), 'utf8'), '[registries]\nexample = "x"\n');
+  const kata = parse(readFileSync(join(n.host, `opt/edgeless/${HANDLER}/etc/configuration-qemu-snp.toml`), 'utf8'));
+  t.is(getPath(kata, ['hypervisor', 'qemu', 'contrast_imagepuller_config']), hostPath);
+});
