@@ -33,7 +33,7 @@ export interface ByteSink {
 export async function readFileSource(url: URL, sink: ByteSink): Promise<void> {
   const path = fileURLToPath(url);
   try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) await sink.write(chunk as Buffer);
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) await sink.write(chunk as Buffer);
   } catch (err) {
     throw new FetchError(`reading ${url.href}: ${(err as Error).message}`, { cause: err });
   }

@@ -155,8 +155,6 @@ async function sameBytes(a: string, b: string): Promise<boolean> {
   }
 }
 
-const FLUSH_EVERY = 64 << 20;
-
 /** Fetches into `temp`, hashing on the way; throws IntegrityError on a digest mismatch. */
 async function fetchVerified(spec: AssetSpec, temp: string, ctx: StageContext): Promise<void> {
   const fh: FileHandle = await open(temp, 'wx', 0o600);
@@ -164,30 +162,17 @@ async function fetchVerified(spec: AssetSpec, temp: string, ctx: StageContext): 
   const algorithm = spec.integrity?.algorithm;
   const sink: ByteSink = {
     async reset() {
-      await pendingWrite.catch(() => undefined);
       await fh.truncate(0);
       hash = algorithm === undefined ? undefined : createHash(algorithm);
       position = 0;
     },
     async write(chunk) {
-      // One write in flight while the next chunk is hashed (chunks are fresh buffers, never reused).
-      const previous = pendingWrite;
-      pendingWrite = fh.write(chunk, 0, chunk.length, position).then(() => undefined);
       hash?.update(chunk);
+      await fh.write(chunk, 0, chunk.length, position);
       position += chunk.length;
-      await previous;
-      // Start writeback early (on libuv's threadpool) so that disk writes overlap with hashing
-      // instead of all waiting for the final fsync.
-      if (position - flushedAt >= FLUSH_EVERY && inflight === undefined) {
-        flushedAt = position;
-        inflight = fh.datasync().catch(() => undefined).finally(() => { inflight = undefined; });
-      }
     },
   };
   let position = 0;
-  let flushedAt = 0;
-  let pendingWrite: Promise<void> = Promise.resolve();
-  let inflight: Promise<void> | undefined;
   try {
     if (spec.url.protocol === 'file:') {
       await sink.reset();
@@ -201,12 +186,8 @@ async function fetchVerified(spec: AssetSpec, temp: string, ctx: StageContext): 
         throw new IntegrityError(`${spec.url.href}: content digest ${spec.integrity.algorithm}-${got.toString('base64')} does not match integrity ${spec.integrity.text}`);
       }
     }
-    await pendingWrite;
-    await inflight;
     await fh.sync();
   } finally {
-    await pendingWrite.catch(() => undefined);
-    await inflight;
     await fh.close();
   }
 }

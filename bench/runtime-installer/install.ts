@@ -6,13 +6,15 @@
  *   npx tsx bench/runtime-installer/install.ts            # 2 GiB, 3 rounds
  *   BENCH_GIB=4 BENCH_ROUNDS=5 npx tsx bench/runtime-installer/install.ts
  *
+ * The installer runs from `dist/` when built (`npm run build`), else through tsx.
  * Fairness: every peer starts from an empty destination, after `sync` (no dirty pages from the
  * previous round). The installer fsyncs every file before renaming it, so the `cp` peer is shown
- * with and without a final `sync`. Sources stay in the page cache for all peers alike.
+ * with and without a final `sync` (which is system-wide: it also flushes other processes' dirty pages).
+ * Sources stay in the page cache for all peers alike.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,8 +74,12 @@ function time(fn: () => void): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
+// The compiled program (`npm run build`) as production runs it; tsx only when there is no build.
+const compiled = join(REPO, 'dist/runtime-installer/main.js');
+const entry = existsSync(compiled) ? [compiled] : ['--import', 'tsx', join(REPO, 'runtime-installer/main.ts')];
+
 function installer(): void {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'runtime-installer/main.ts'), 'Metal-QEMU-SNP'], {
+  const r = spawnSync(process.execPath, [...entry, 'Metal-QEMU-SNP'], {
     cwd: REPO,
     env: { ...process.env, CONFIG_DIR: configDir, HOST_MOUNT: host, TARGET_CONFIG_DIR: targetConfig, CONTRAST_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
