@@ -25,6 +25,8 @@ export interface AssetSpec {
 
 export interface StagedAsset {
   readonly spec: AssetSpec;
+  /** Position in the manifest: commits happen in this order (the last entry for a path wins). */
+  readonly order: number;
   /** Temporary file to rename into place; undefined when the destination is up to date. */
   readonly temp: string | undefined;
 }
@@ -45,13 +47,16 @@ export interface StageContext {
   readonly signal?: AbortSignal;
 }
 
-/** Stages one artifact. On error, nothing of this artifact is left (the caller aborts the rest). */
-export async function stageAsset(spec: AssetSpec, staging: Staging, ctx: StageContext): Promise<StagedAsset> {
+/**
+ * Stages one artifact. On error, nothing of this artifact is left (the caller aborts the rest).
+ * Several stages may run concurrently on one Staging.
+ */
+export async function stageAsset(spec: AssetSpec, staging: Staging, ctx: StageContext, order = staging.assets.length): Promise<StagedAsset> {
   await mkdirTracked(dirname(spec.dest), staging.createdDirs);
   const current = await stat(spec.dest).catch(() => undefined);
   if (current !== undefined && !current.isFile()) throw new FetchError(`${spec.dest} exists and is not a regular file`);
   if (current !== undefined && (await upToDate(spec, current.size))) {
-    const staged = { spec, temp: undefined };
+    const staged = { spec, order, temp: undefined };
     staging.assets.push(staged);
     return staged;
   }
@@ -73,7 +78,7 @@ export async function stageAsset(spec: AssetSpec, staging: Staging, ctx: StageCo
     await unlink(temp).catch(() => undefined);
     throw err;
   }
-  const staged = { spec, temp };
+  const staged = { spec, order, temp };
   staging.assets.push(staged);
   return staged;
 }
@@ -82,7 +87,7 @@ export async function stageAsset(spec: AssetSpec, staging: Staging, ctx: StageCo
 export async function commitStaging(staging: Staging): Promise<{ changed: number; unchanged: number }> {
   let changed = 0;
   const dirs = new Set<string>();
-  for (const a of staging.assets) {
+  for (const a of [...staging.assets].sort((x, y) => x.order - y.order)) {
     if (a.temp === undefined) {
       if (a.spec.executable) await chmod(a.spec.dest, 0o755);
       continue;
@@ -98,7 +103,8 @@ export async function commitStaging(staging: Staging): Promise<{ changed: number
 /** Removes temporaries and the directories staging created (deepest first, only when empty). */
 export async function abortStaging(staging: Staging): Promise<void> {
   for (const a of staging.assets) if (a.temp !== undefined) await unlink(a.temp).catch(() => undefined);
-  for (const d of [...staging.createdDirs].reverse()) await rmdir(d).catch(() => undefined);
+  // Deepest first (concurrent stages may have recorded a child before its parent).
+  for (const d of [...staging.createdDirs].sort((a, b) => b.length - a.length)) await rmdir(d).catch(() => undefined);
 }
 
 async function mkdirTracked(dir: string, created: string[]): Promise<void> {
@@ -113,8 +119,13 @@ async function mkdirTracked(dir: string, created: string[]): Promise<void> {
     if (dirname(d) === d) break;
   }
   for (const d of missing) {
-    await mkdir(d, { mode: 0o755 });
-    created.push(d);
+    try {
+      await mkdir(d, { mode: 0o755 });
+      created.push(d);
+    } catch (err) {
+      // A concurrent stage created it (and recorded it) first.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }
 

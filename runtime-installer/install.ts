@@ -47,16 +47,28 @@ export async function install(cfg: InstallerConfig, deps: InstallDeps): Promise<
   }));
   const plan = await planAdd(inputs.containerdConfig, inputs.entry, { debugLevel: inputs.manifest.debugRuntime });
 
+  // Two artifacts at a time: one file's fsync (disk) overlaps with the next one's hashing (CPU).
   const staging = newStaging();
-  try {
-    for (const spec of inputs.assets) {
-      await removeStaleTemps(spec.dest);
-      const staged = await stageAsset(spec, staging, { log, http: cfg.http });
-      log.info({ url: spec.url.href, dest: spec.dest, action: staged.temp === undefined ? 'unchanged' : 'fetched' }, 'artifact');
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const worker = async () => {
+    while (failure === undefined && next < inputs.assets.length) {
+      const order = next++;
+      const spec = inputs.assets[order];
+      if (spec === undefined) break;
+      try {
+        await removeStaleTemps(spec.dest);
+        const staged = await stageAsset(spec, staging, { log, http: cfg.http }, order);
+        log.info({ url: spec.url.href, dest: spec.dest, action: staged.temp === undefined ? 'unchanged' : 'fetched' }, 'artifact');
+      } catch (err) {
+        failure ??= { err };
+      }
     }
-  } catch (err) {
+  };
+  await Promise.all([worker(), worker()]);
+  if (failure !== undefined) {
     await abortStaging(staging);
-    throw err;
+    throw failure.err;
   }
   const { changed } = await commitStaging(staging);
   log.info({ changed, total: inputs.assets.length }, 'artifacts in place');
