@@ -6,7 +6,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../lib/fs-atomic.js';
 import { ContainerdConfigError } from './errors.js';
-import { addRuntime, removeRuntime, type EditOptions, type RuntimeEntry } from './containerd-edit.js';
+import { addRuntime, editTemplate, removeRuntime, type EditOptions, type RuntimeEntry } from './containerd-edit.js';
 
 export interface ContainerdConfigPlan {
   /** Absolute path that is written (the `.tmpl` in template mode). */
@@ -21,11 +21,13 @@ export interface ContainerdConfigPlan {
 
 /**
  * Computes the change without touching the host. In template mode the template is edited when it
- * exists, otherwise the rendered config is the starting point. A missing or invalid config is an error.
+ * exists (Go directive lines kept, see editTemplate), otherwise the rendered config is the starting
+ * point. A missing or invalid config is an error.
  */
 export async function planContainerdConfig(
   path: string,
   edit: (text: string, source: string) => string,
+  templated: (text: string, source: string, criId: string) => string,
 ): Promise<ContainerdConfigPlan> {
   const templateMode = path.endsWith('.tmpl');
   const current = await readOptional(path);
@@ -41,19 +43,31 @@ export async function planContainerdConfig(
   }
   if (base === undefined) throw new ContainerdConfigError(`containerd config ${path} does not exist: expected an existing containerd config file`);
   if (templateMode && current !== undefined && current.includes('{{')) {
-    throw new ContainerdConfigError(`containerd config template ${path} contains Go template directives: expected a plain TOML template (remove it to start from the rendered config)`);
+    const renderedPath = path.slice(0, -'.tmpl'.length);
+    const rendered = await readOptional(renderedPath);
+    if (rendered === undefined) throw new ContainerdConfigError(`containerd config ${renderedPath} (rendered config of template ${path}) does not exist: expected the file the container runtime was started with`);
+    return { target: path, current, next: editTemplate(current, rendered, path, renderedPath, templated), mode: baseMode ?? 0o644, templateMode };
   }
   return { target: path, current, next: edit(base, source), mode: baseMode ?? 0o644, templateMode };
 }
 
 export function planAdd(path: string, entry: RuntimeEntry, options: EditOptions): Promise<ContainerdConfigPlan> {
-  return planContainerdConfig(path, (text, source) => addRuntime(text, entry, source, options));
+  return planContainerdConfig(
+    path,
+    (text, source) => addRuntime(text, entry, source, options),
+    // In a template with directives the base config may define [debug]; it is left alone.
+    (text, source, criId) => addRuntime(text, entry, source, { criId }),
+  );
 }
 
 export async function planRemove(path: string, handler: string): Promise<ContainerdConfigPlan | undefined> {
   const templateMode = path.endsWith('.tmpl');
   if (templateMode && (await readOptional(path)) === undefined) return undefined;
-  return planContainerdConfig(path, (text, source) => removeRuntime(text, handler, source));
+  return planContainerdConfig(
+    path,
+    (text, source) => removeRuntime(text, handler, source),
+    (text, source, criId) => removeRuntime(text, handler, source, criId),
+  );
 }
 
 /** Whether the plan changes anything. */

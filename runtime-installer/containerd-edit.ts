@@ -24,6 +24,8 @@ export interface RuntimeEntry {
 export interface EditOptions {
   /** Also set `debug.level = "debug"`. */
   readonly debugLevel?: boolean;
+  /** The CRI plugin ID to use instead of the one the text's own `version` implies. */
+  readonly criId?: string;
 }
 
 /** Parses TOML text, naming the source on failure. */
@@ -105,7 +107,7 @@ function entryValue(entry: RuntimeEntry): TomlTable {
 /** Adds or replaces our entry. Returns the new text (identical to `text` when nothing changes). */
 export function addRuntime(text: string, entry: RuntimeEntry, source: string, options: EditOptions = {}): string {
   const before = parseConfig(text, source);
-  const criId = criPluginId(before, source);
+  const criId = options.criId ?? criPluginId(before, source);
   const path = runtimePath(criId, entry.handler);
   const expected = canonical(before) as Record<string, unknown>;
   setPath(expected, path, canonical(entryValue(entry)));
@@ -121,9 +123,9 @@ export function addRuntime(text: string, entry: RuntimeEntry, source: string, op
 }
 
 /** Removes our entry; returns `text` unchanged when it is not there. */
-export function removeRuntime(text: string, handler: string, source: string): string {
+export function removeRuntime(text: string, handler: string, source: string, criIdOverride?: string): string {
   const before = parseConfig(text, source);
-  const criId = criPluginId(before, source);
+  const criId = criIdOverride ?? criPluginId(before, source);
   const path = runtimePath(criId, handler);
   if (getPath(before, path) === undefined) return text;
   const out = spliceEntry(text, path, '', source);
@@ -278,4 +280,31 @@ function withoutPath(v: unknown, path: readonly string[]): unknown {
     Reflect.deleteProperty(parent, seg);
   }
   return copy;
+}
+
+/** A line that holds only a Go template directive, e.g. `{{ template "base" . }}`. */
+const DIRECTIVE_LINE = /^([ \t]*)(\{\{.*\}\}[ \t]*)$/gm;
+const MASK = '#contrast-go-template:';
+const MASKED_LINE = /^([ \t]*)#contrast-go-template:/gm;
+
+/**
+ * Edits a k3s/RKE2 template that contains Go directives. Directive lines are masked as TOML comments,
+ * the usual verified edit runs on the masked text (comments do not change semantics, and every other
+ * byte is kept), and the directives are unmasked again. The CRI plugin ID comes from the rendered
+ * config's version, since the template's `version` usually lives in the base it includes.
+ */
+export function editTemplate(
+  template: string,
+  rendered: string,
+  source: string,
+  renderedSource: string,
+  edit: (text: string, source: string, criId: string) => string,
+): string {
+  const criId = criPluginId(parseConfig(rendered, renderedSource), renderedSource);
+  const masked = template.replace(DIRECTIVE_LINE, (_line, indent: string, directive: string) => `${indent}${MASK}${directive}`);
+  if (masked.split('\n').some((l) => !l.trimStart().startsWith(MASK) && l.includes('{{'))) {
+    throw new ContainerdConfigError(`${source}: Go template directives are supported only on lines of their own (like {{ template "base" . }})`);
+  }
+  const out = edit(masked, source, criId);
+  return out === masked ? template : out.replace(MASKED_LINE, '$1');
 }

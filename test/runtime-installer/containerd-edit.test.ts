@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { parse } from 'smol-toml';
-import { addRuntime, removeRuntime, canonical, getPath, CRI_V2, CRI_V3, type RuntimeEntry } from '../../runtime-installer/containerd-edit.js';
+import { addRuntime, removeRuntime, canonical, editTemplate, getPath, CRI_V2, CRI_V3, type RuntimeEntry } from '../../runtime-installer/containerd-edit.js';
 import { scanHeaders } from '../../runtime-installer/toml-scan.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/runtime-installer/${name}`, import.meta.url), 'utf8');
@@ -98,4 +98,23 @@ test('scanner ignores brackets inside strings, arrays and comments', (t) => {
   t.false(headers.some((h) => h.endsWith('fake')));
   t.true(headers.includes('x-site-notes'));
   t.true(headers.includes(`plugins|${CRI_V2}|containerd|runtimes|runc|options`));
+});
+
+test('k3s template with Go directives: directive lines kept, our tables added after, removal restores', (t) => {
+  const template = '{{ template "base" . }}\n\n# site runtime\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.custom]\n  runtime_type = "io.containerd.runc.v2"\n';
+  const rendered = fixture('k3s-rendered.toml');
+  const add = (text: string, source: string, criId: string) => addRuntime(text, entry, source, { criId });
+  const out = editTemplate(template, rendered, 'tmpl', 'rendered', add);
+  t.true(out.startsWith(template));
+  t.deepEqual(addedLines(template, out).filter((l) => l.trim() !== '').map((l) => l.trim().split(' ')[0]), [
+    `[plugins."${CRI_V2}".containerd.runtimes.${entry.handler}]`, 'runtime_type', 'runtime_path', 'pod_annotations',
+    'privileged_without_host_devices', `[plugins."${CRI_V2}".containerd.runtimes.${entry.handler}.options]`, 'ConfigPath',
+  ]);
+  t.is(editTemplate(out, rendered, 'tmpl', 'rendered', add), out);
+  t.is(editTemplate(out, rendered, 'tmpl', 'rendered', (text, source, criId) => removeRuntime(text, entry.handler, source, criId)), template);
+  // The CRI plugin ID follows the rendered config's version.
+  const v3 = editTemplate('{{ template "base" . }}\n', 'version = 3\n', 'tmpl', 'rendered', add);
+  t.true(v3.includes(`[plugins."${CRI_V3}".containerd.runtimes.${entry.handler}]`));
+  const err = t.throws(() => editTemplate('x = "{{ .NodeName }}"\n', rendered, 'tmpl', 'rendered', add));
+  t.is((err as { code?: string }).code, 'ERR_CONTAINERD_CONFIG');
 });

@@ -300,3 +300,33 @@ test('imagepuller config is copied to the runtime directory and referenced by th
   const kata = parse(readFileSync(join(n.host, `opt/edgeless/${HANDLER}/etc/configuration-qemu-snp.toml`), 'utf8'));
   t.is(getPath(kata, ['hypervisor', 'qemu', 'contrast_imagepuller_config']), hostPath);
 });
+
+test('k3s template with {{ template "base" . }}: directives kept; k3s-style rendering runs in real containerd', async (t) => {
+  const dirRel = 'var/lib/rancher/k3s/agent/etc/containerd';
+  const n = node(t, 'k3s-rendered.toml', `${dirRel}/config.toml`);
+  const handler = 'contrast-cc-k3s-qemu-snp-e2e00004';
+  n.writeManifest(shippedManifest(n, { handler }));
+  const tmplPath = join(n.host, dirRel, 'config.toml.tmpl');
+  const extras = '\n# site runtime kept by the installer\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.custom]\n  runtime_type = "io.containerd.runc.v2"\n';
+  const template = `{{ template "base" . }}\n${extras}`;
+  writeFileSync(tmplPath, template);
+  mkdirSync(n.targetConfigDir);
+  writeFileSync(join(n.targetConfigDir, 'restart-systemd-unit'), 'false');
+  const r = await runInstaller(['K3s-QEMU-SNP'], n.env());
+  t.is(r.code, 0, r.stderr);
+  const out = readFileSync(tmplPath, 'utf8');
+  t.true(out.startsWith(template));
+  const backups = readdirSync(join(n.host, dirRel)).filter((f) => f.endsWith('.bak'));
+  t.is(backups.length, 1);
+  t.is(readFileSync(join(n.host, dirRel, backups[0]!), 'utf8'), template);
+  const r2 = await runInstaller(['K3s-QEMU-SNP'], n.env());
+  t.is(r2.code, 0, r2.stderr);
+  t.is(readFileSync(tmplPath, 'utf8'), out);
+  // Render as k3s does: the base config in place of the directive, the rest of the template after it.
+  const renderedNext = join(n.dir, 'rendered-next.toml');
+  writeFileSync(renderedNext, out.replace('{{ template "base" . }}\n', readFileSync(join(n.host, dirRel, 'config.toml'), 'utf8')));
+  const runtimes = await runtimesOf(t, renderedNext);
+  t.is(runtimes[handler]?.['runtimeType'], 'io.containerd.contrast-cc.v2');
+  t.is(runtimes['custom']?.['runtimeType'], 'io.containerd.runc.v2');
+  t.is(runtimes['runc']?.['runtimeType'], 'io.containerd.runc.v2');
+});
