@@ -89,3 +89,24 @@ createServer({ cert: readFileSync(cert), key: readFileSync(key), allowHalfOpen: 
   s.on('error', () => {});
 }).listen(Number(port), '0.0.0.0', () => { process.stdout.write('ready\\n'); });
 `;
+
+/**
+ * Load driver: argv = host port total concurrency. Each connection sends "x", half-closes and reads
+ * the answer to the end. Prints {ok, failed} when all are done.
+ */
+export const CONNECT_MANY = `
+import { connect } from 'node:net';
+const [host, port, total, concurrency] = process.argv.slice(1).map((v, i) => (i === 0 ? v : Number(v)));
+let started = 0, ok = 0, failed = 0, running = 0;
+function one() {
+  if (started >= total) { if (running === 0) { process.stdout.write(JSON.stringify({ ok, failed }) + '\\n'); process.exit(0); } return; }
+  started++; running++;
+  let data = '';
+  const s = connect({ host, port });
+  s.on('connect', () => s.end('x'));
+  s.on('data', (d) => { data += d; });
+  s.on('error', () => {});
+  s.on('close', () => { running--; if (data.startsWith('app ')) ok++; else failed++; one(); });
+}
+for (let i = 0; i < concurrency; i++) one();
+`;
