@@ -4,7 +4,7 @@
  * file descriptors and no memory growth beyond a small bound.
  */
 import test from 'ava';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startProxy, waitForFile } from './harness.js';
