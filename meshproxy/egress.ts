@@ -9,7 +9,7 @@ import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { Logger } from '../lib/log.js';
 import type { CertStore } from './certs.js';
 import { splitRemote, type EgressEntry } from './config-annotations.js';
-import { forward, type OpenSockets } from './forward.js';
+import { account, forward, track, type OpenSockets } from './forward.js';
 import type { ListenerStats } from './stats.js';
 
 export interface EgressOptions {
@@ -30,6 +30,8 @@ export function createEgress(options: EgressOptions): Server {
   return createServer({ allowHalfOpen: true, noDelay: true }, (down) => {
     stats.connectionsTotal += 1;
     stats.connectionsActive += 1;
+    account(down, stats);
+    track(options.open, down);
     const generation = certs.generation;
     // allowHalfOpen and noDelay reach the TLS socket and its TCP connection (not in @types/node's ConnectionOptions).
     const connectOptions: ConnectionOptions & { allowHalfOpen: boolean; noDelay: boolean } = {
@@ -44,16 +46,29 @@ export function createEgress(options: EgressOptions): Server {
     };
     const up = tlsConnect(connectOptions);
     up.on('session', (ticket: Buffer) => { session = { ticket, generation }; });
+    track(options.open, up);
     const timer = setTimeout(() => { up.destroy(new Error('connect timeout')); }, options.connectTimeoutMs);
-    up.once('secureConnect', () => { clearTimeout(timer); });
+    // Bytes flow only after the handshake: ending a TLS socket that is still handshaking would send
+    // its FIN too early. Until then the accepted socket buffers what the application sends.
+    const early = (): void => { up.destroy(); };
+    down.once('close', early);
+    down.once('error', early);
+    let secured = false;
+    up.once('secureConnect', () => {
+      secured = true;
+      clearTimeout(timer);
+      down.off('close', early);
+      down.off('error', early);
+      forward(down, up, options.idleTimeoutMs);
+    });
     up.once('error', (err: Error & { code?: string }) => {
       clearTimeout(timer);
-      if (up.bytesWritten === 0) {
+      if (!secured) {
         stats.upstreamConnectFailures += 1;
         if (/SSL|CERT|TLS|VERIFY|SIGNATURE/.test(err.code ?? '')) stats.handshakeFailed(err.code ?? 'HANDSHAKE_ERROR');
         session = undefined;
       }
+      down.destroy();
     });
-    forward(down, up, stats, options.idleTimeoutMs, options.open);
   });
 }

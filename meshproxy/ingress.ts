@@ -12,7 +12,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../lib/log.js';
 import type { CertStore } from './certs.js';
-import { forward, type OpenSockets } from './forward.js';
+import { account, forward, track, type OpenSockets } from './forward.js';
 import type { ListenerStats } from './stats.js';
 
 export type IngressRole = 'mtls' | 'tls';
@@ -57,15 +57,19 @@ export function createIngress(options: IngressOptions): IngressListener {
       stats.connectionsActive -= 1;
       return;
     }
+    account(down, stats);
+    track(options.open, down);
     const dest = options.target(down);
     const up = connect({ host: dest.host, port: dest.port, allowHalfOpen: true, noDelay: true });
+    track(options.open, up);
     const timer = setTimeout(() => { up.destroy(new Error('connect timeout')); }, options.connectTimeoutMs);
     up.once('connect', () => { clearTimeout(timer); });
     up.once('error', () => {
       clearTimeout(timer);
       if (up.bytesWritten === 0) stats.upstreamConnectFailures += 1;
     });
-    forward(down, up, stats, options.idleTimeoutMs, options.open);
+    // A plain socket may be written and ended while it connects: forward at once.
+    forward(down, up, options.idleTimeoutMs);
   });
   const accept = (raw: Socket): void => {
     stats.connectionsTotal += 1;

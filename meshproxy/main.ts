@@ -28,7 +28,10 @@ async function run(): Promise<number> {
   const config = meshConfigFromEnv(process.env);
   // Loaded only here, so that --print-config and --help start fast.
   const { runMeshproxy } = await import('./service.js');
-  return runMeshproxy(config, { log: logger, version, ignoredArgs: cli.ignored });
+  const code = await runMeshproxy(config, { log: logger, version, ignoredArgs: cli.ignored });
+  // Drained and closed: a socket still half-way through a TLS handshake must not keep the process alive.
+  setTimeout(() => process.exit(code), 1000).unref();
+  return code;
 }
 
 function printConfig(): number {

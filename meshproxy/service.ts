@@ -138,10 +138,12 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
     ready = false;
     log.info({ drainTimeoutMs: config.drainTimeoutMs, active: stats.active() }, 'stopping: no new connections, draining');
   } finally {
-    await Promise.all(servers.map(closeServer));
+    // Stop accepting at once; close callbacks come only when the last connection of a server is gone.
+    const closed = Promise.all(servers.map(closeServer));
     await drain(stats, config.drainTimeoutMs);
     for (const s of open) s.destroy();
     certs.close();
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 1000).unref())]);
   }
   log.info('stopped');
   return 0;

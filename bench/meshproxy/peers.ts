@@ -32,15 +32,16 @@ const MAIN = fileURLToPath(new URL('../../dist/meshproxy/main.js', import.meta.u
 
 function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr?.on('data', (d: Buffer) => { if (process.env['BENCH_DEBUG'] !== undefined) process.stderr.write(d); });
+  child.stderr.on('data', (d: Buffer) => { if (process.env['BENCH_DEBUG'] !== undefined) process.stderr.write(d); });
   return child;
 }
 
 async function stopAll(children: ChildProcess[]): Promise<void> {
   await Promise.all(children.map((c) => new Promise<void>((resolve) => {
     if (c.exitCode !== null || c.signalCode !== null) { resolve(); return; }
-    c.once('exit', () => { resolve(); });
-    c.kill('SIGKILL');
+    const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
+    c.once('exit', () => { clearTimeout(timer); resolve(); });
+    c.kill('SIGTERM');
   })));
 }
 
@@ -97,11 +98,12 @@ http {
 
 export async function startMeshproxy(d: Dirs): Promise<Running> {
   const base = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CONTRAST_LOG_LEVEL: 'warn', CONTRAST_MESHPROXY_MODE: 'explicit' };
-  const ingress = start(process.execPath, [MAIN], {
+  const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+  const ingress = start(process.execPath, [...flags, MAIN], {
     ...base, CONTRAST_MESHPROXY_INGRESS_LISTEN: `${INGRESS.host}:${INGRESS.port}=${APP_PORT}`,
     CONTRAST_TLS_DIR: d.serverTls, CONTRAST_READY_FILE: join(d.root, 'ingress-ready'),
   });
-  const egress = start(process.execPath, [MAIN], {
+  const egress = start(process.execPath, [...flags, MAIN], {
     ...base, CONTRAST_EGRESS_PROXY_CONFIG: `bench#${EGRESS.host}:${EGRESS.port}#${INGRESS.host}:${INGRESS.port}`,
     CONTRAST_TLS_DIR: d.clientTls, CONTRAST_READY_FILE: join(d.root, 'egress-ready'),
   });

@@ -88,9 +88,16 @@ async function measure(peer: Running, seconds: number): Promise<Sample> {
   const url = `http://${EGRESS.host}:${EGRESS.port}`;
   const d = `${seconds}s`;
   await run('wrk', ['-t1', '-c4', '-d1s', `${url}/small`]); // warm-up (JIT, session caches)
+  const rss = async (phase: string): Promise<void> => {
+    if (process.env['BENCH_DEBUG'] !== undefined) process.stderr.write(`${peer.name} after ${phase}: peak RSS ${(await peakRssMiB(peer.pids)).toFixed(1)} MiB\n`);
+  };
+  await rss('start');
   const ka = await wrk(['-t1', '-c16', `-d${d}`, '--latency', `${url}/small`], peer.pids);
+  await rss('keep-alive');
   const conn = await wrk(['-t1', '-c16', `-d${d}`, '--latency', '-H', 'Connection: close', `${url}/small`], peer.pids);
+  await rss('new connections');
   const bulk = await wrk(['-t1', '-c4', `-d${d}`, `${url}/bulk`], peer.pids);
+  await rss('bulk');
   return {
     kaRps: ka.rps, kaP99Ms: ka.p99, kaCpuUsPerReq: ka.cpuUs,
     connPerS: conn.rps, connP99Ms: conn.p99, connCpuUsPerConn: conn.cpuUs,
@@ -130,11 +137,12 @@ async function main(): Promise<void> {
     await writeTlsDir(dirs.serverTls, pki.meshCA, pki.server);
 
     const app = await startApp(dirs);
+    const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
     const peers = [
       { name: 'meshproxy', start: startMeshproxy },
       { name: 'haproxy', start: startHaproxy },
       { name: 'nginx-stream', start: startNginx },
-    ];
+    ].filter((p) => only === undefined || p.name === only);
     const samples = new Map<string, Sample[]>(peers.map((p) => [p.name, []]));
     try {
       for (let r = 0; r < rounds; r++) {
@@ -153,6 +161,7 @@ async function main(): Promise<void> {
     } finally {
       await app.stop();
     }
+    if (only !== undefined) return;
     const ours = samples.get('meshproxy')!;
     const lines = [
       `| metric | meshproxy | haproxy | nginx-stream | meshproxy / haproxy | meshproxy / nginx |`,
