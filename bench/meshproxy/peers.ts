@@ -3,7 +3,7 @@
  * process per side, and the app (nginx serving HTTP) that all of them share.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, writeFile } from 'node:fs/promises';
+import { access, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +98,8 @@ http {
 
 export async function startMeshproxy(d: Dirs): Promise<Running> {
   const base = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CONTRAST_LOG_LEVEL: 'warn', CONTRAST_MESHPROXY_MODE: 'explicit' };
+  await rm(join(d.root, 'ingress-ready'), { force: true });
+  await rm(join(d.root, 'egress-ready'), { force: true });
   const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
   const ingress = start(process.execPath, [...flags, MAIN], {
     ...base, CONTRAST_MESHPROXY_INGRESS_LISTEN: `${INGRESS.host}:${INGRESS.port}=${APP_PORT}`,
