@@ -5,7 +5,7 @@
  * connections keep theirs. The directory is watched (the initializer renames files into place), with a
  * slow poll as a safety net.
  */
-import { createHash } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -31,6 +31,8 @@ export interface CertStore {
   readonly current: SecureContext;
   /** The same material as options, for servers. */
   readonly tlsOptions: TlsFiles;
+  /** Subject and expiry of the workload certificate in use (first in certChain.pem). */
+  readonly identity: { readonly subject: string; readonly validTo: string };
   /** Increments on every successful reload (starts at 1). */
   readonly generation: number;
   /** Reloads now; keeps the old context and rejects when the new files are unusable. */
@@ -39,6 +41,7 @@ export interface CertStore {
 }
 
 interface Loaded {
+  readonly identity: { readonly subject: string; readonly validTo: string };
   readonly context: SecureContext;
   readonly files: TlsFiles;
   readonly digest: string;
@@ -57,7 +60,8 @@ async function load(dir: string): Promise<Loaded> {
   try {
     const files: TlsFiles = { cert, key, ca, minVersion: 'TLSv1.2' };
     const context = createSecureContext(files);
-    return { context, files, digest };
+    const leaf = new X509Certificate(cert);
+    return { context, files, digest, identity: { subject: leaf.subject.replace(/\n/g, ', '), validTo: leaf.validTo } };
   } catch (err) {
     throw new CertificateError(`loading certificates from ${dir} (${CERT_CHAIN_FILE}, ${KEY_FILE}, ${MESH_CA_FILE}): ${describeError(err)}`, { cause: err });
   }
@@ -88,7 +92,7 @@ export async function openCertStore(options: CertStoreOptions): Promise<CertStor
         if (next.digest === loaded.digest) return false;
         loaded = next;
         generation += 1;
-        log.info({ dir, generation }, 'certificates reloaded');
+        log.info({ dir, generation, identity: loaded.identity }, 'certificates reloaded');
         options.onReload?.(generation);
         return true;
       } finally {
@@ -119,6 +123,7 @@ export async function openCertStore(options: CertStoreOptions): Promise<CertStor
   return {
     get current() { return loaded.context; },
     get tlsOptions() { return loaded.files; },
+    get identity() { return loaded.identity; },
     get generation() { return generation; },
     reload,
     close() {

@@ -51,7 +51,7 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
       for (const i of ingress) i.refresh();
     },
   });
-  log.info({ dir: config.tlsDir }, 'certificates loaded');
+  log.info({ dir: config.tlsDir, identity: certs.identity }, 'certificates loaded');
 
   try {
     const bound = async (server: Server, where: { host: string; port: number }, label: string): Promise<void> => {

@@ -63,6 +63,12 @@ export class MeshStats {
     const failures: [Record<string, string>, number][] = [];
     for (const s of this.all()) for (const [reason, n] of s.handshakeFailures) failures.push([{ listener: s.listener, direction: s.direction, reason }, n]);
     metric('meshproxy_tls_handshake_failures_total', 'counter', 'Failed TLS handshakes and verifications by reason.', failures);
+    const mem = process.memoryUsage();
+    for (const [name, help, value] of [
+      ['process_resident_memory_bytes', 'Resident set size.', mem.rss],
+      ['nodejs_heap_used_bytes', 'V8 heap in use.', mem.heapUsed],
+      ['nodejs_external_memory_bytes', 'Memory outside the V8 heap held by JavaScript objects (buffers).', mem.external],
+    ] as const) out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`);
     out.push('# HELP meshproxy_certificate_reloads_total Certificate reloads.', '# TYPE meshproxy_certificate_reloads_total counter', `meshproxy_certificate_reloads_total ${this.certificateReloads}`);
     return out.join('\n') + '\n';
   }

@@ -97,7 +97,8 @@ http {
 }
 
 export async function startMeshproxy(d: Dirs): Promise<Running> {
-  const base = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CONTRAST_LOG_LEVEL: 'warn', CONTRAST_MESHPROXY_MODE: 'explicit' };
+  const malloc = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_')));
+  const base = { ...malloc, PATH: process.env['PATH'] ?? '/usr/bin:/bin', CONTRAST_LOG_LEVEL: 'warn', CONTRAST_MESHPROXY_MODE: 'explicit' };
   await rm(join(d.root, 'ingress-ready'), { force: true });
   await rm(join(d.root, 'egress-ready'), { force: true });
   const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
