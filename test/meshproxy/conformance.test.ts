@@ -3,7 +3,10 @@
  * `contrast-meshproxy --print-config`.
  */
 import test from 'ava';
-import { runCli } from './helpers-cli.js';
+import { limiter, runCli as runCliNow } from './helpers-cli.js';
+
+const limit = limiter(4);
+const runCli = (args: readonly string[], env: Record<string, string>): ReturnType<typeof runCliNow> => limit(() => runCliNow(args, env));
 
 type Port = [name: string, port: number, mode: 'tls' | 'plain'];
 type Egress = [name: string, listen: string, remote: string];
