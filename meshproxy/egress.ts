@@ -57,6 +57,7 @@ export function createEgress(options: EgressOptions): Server {
     up.once('secureConnect', () => {
       secured = true;
       clearTimeout(timer);
+      if (up.isSessionReused()) stats.sessionsResumed += 1;
       down.off('close', early);
       down.off('error', early);
       forward(down, up, options.idleTimeoutMs);

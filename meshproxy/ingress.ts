@@ -57,6 +57,7 @@ export function createIngress(options: IngressOptions): IngressListener {
       stats.connectionsActive -= 1;
       return;
     }
+    if (down.isSessionReused()) stats.sessionsResumed += 1;
     account(down, stats);
     track(options.open, down);
     const dest = options.target(down);

@@ -10,6 +10,7 @@ export class ListenerStats {
   bytesSent = 0;
   upstreamConnectFailures = 0;
   blackholed = 0;
+  sessionsResumed = 0;
   readonly handshakeFailures = new Map<string, number>();
 
   constructor(readonly listener: string, readonly direction: 'ingress' | 'egress') {}
@@ -59,6 +60,7 @@ export class MeshStats {
     metric('meshproxy_received_bytes_total', 'counter', 'Bytes received from downstream.', per((s) => s.bytesReceived));
     metric('meshproxy_sent_bytes_total', 'counter', 'Bytes sent to downstream.', per((s) => s.bytesSent));
     metric('meshproxy_upstream_connect_failures_total', 'counter', 'Failed upstream connections.', per((s) => s.upstreamConnectFailures));
+    metric('meshproxy_tls_sessions_resumed_total', 'counter', 'TLS handshakes that resumed an earlier session.', per((s) => s.sessionsResumed));
     metric('meshproxy_blackholed_total', 'counter', 'Connections refused by the loop guard.', per((s) => s.blackholed));
     const failures: [Record<string, string>, number][] = [];
     for (const s of this.all()) for (const [reason, n] of s.handshakeFailures) failures.push([{ listener: s.listener, direction: s.direction, reason }, n]);

@@ -70,6 +70,9 @@ test('10,000 connections leave no growth in file descriptors or memory', async (
   const body = (JSON.parse(stdout) as { body: string }).body;
   t.regex(body, /meshproxy_connections_total\{listener="self",direction="egress"\} 12000\n/);
   t.regex(body, /meshproxy_connections_active\{listener="self",direction="egress"\} 0\n/);
+  // Mesh peers resume TLS sessions: all but the first connections.
+  const resumed = Number(/meshproxy_tls_sessions_resumed_total\{listener="self",direction="egress"\} (\d+)/.exec(body)?.[1]);
+  t.true(resumed >= 11_900, `resumed ${resumed}`);
   t.regex(body, /meshproxy_connections_active\{listener="explicit:9443",direction="ingress"\} 0\n/);
   proxy.child.kill('SIGTERM');
   t.is(await proxy.exited, 0);
