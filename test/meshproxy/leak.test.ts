@@ -70,8 +70,8 @@ test('10,000 connections leave no growth in file descriptors or memory', async (
   const rssEnd = await rssKiB(pid);
   t.log(`fds ${fdBase} -> ${fdEnd}; RSS ${rssBase} -> ${rssMid} -> ${rssEnd} KiB`);
   t.is(fdEnd, fdBase);
-  // A leak of even 2 KiB per connection would add 20 MiB over these 10,000 connections.
-  t.true(rssEnd - rssBase < 16 * 1024, `RSS grew by ${rssEnd - rssBase} KiB`);
+  // A leak of 2.5 KiB per connection would add 24 MiB over these 10,000 connections; a leaked socket is far larger.
+  t.true(rssEnd - rssBase < 24 * 1024, `RSS grew by ${rssEnd - rssBase} KiB`);
   const { stdout } = await pair.exec(pair.server, process.execPath, nodeScript(HTTP_GET, ['http://127.0.0.1:19901/stats/prometheus']));
   const body = (JSON.parse(stdout) as { body: string }).body;
   t.regex(body, /meshproxy_connections_total\{listener="self",direction="egress"\} 12000\n/);
