@@ -4,17 +4,20 @@
  */
 import { verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
+import { toPem } from '../pki/pem.js';
 
 const PEM_RE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
 /** Every certificate in `input`: one or more PEM blocks, or a single DER certificate. */
 export function loadCertificates(input: string | Uint8Array, what: string): X509Certificate[] {
-  const text = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
-  const blocks = text.match(PEM_RE);
   try {
+    // DER (an ASN.1 SEQUENCE) goes in as our own PEM block: Node's parser tries PEM first and would
+    // pick up a PEM certificate embedded anywhere in the DER bytes.
+    if (typeof input !== 'string' && input[0] === 0x30) return [new X509Certificate(toPem(input, 'CERTIFICATE'))];
+    const text = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
+    const blocks = text.match(PEM_RE);
     if (blocks !== null) return blocks.map((b) => new X509Certificate(b));
-    if (typeof input === 'string') throw new Error('no PEM CERTIFICATE block');
-    return [new X509Certificate(Buffer.from(input))];
+    throw new Error(typeof input === 'string' ? 'no PEM CERTIFICATE block' : 'neither DER nor PEM');
   } catch (err) {
     throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `${what}: not a certificate (expected PEM or DER X.509): ${(err as Error).message}`, { cause: err });
   }
