@@ -4,8 +4,8 @@
  * other files do. A done file from an earlier run is removed first, so that a kill while this run
  * replaces files never leaves a done file beside a mix of old and new files.
  */
-import { chmod, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, readdir, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { ensureDir, syncDir, writeFileAtomic } from '../lib/fs-atomic.js';
 import { OutputWriteError } from './errors.js';
 import type { MeshCerts } from './mesh-response.js';
@@ -55,8 +55,10 @@ export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPe
       await chmod(dir, MODES.dir);
     });
   }
+  const planned = planOutputs(layout, certs, keyPem);
+  await removeLeftovers([...planned.map((f) => f.path), join(layout.secretsDir, FILES.workloadSecretSeed), layout.doneFile]);
   const written: string[] = [];
-  for (const file of planOutputs(layout, certs, keyPem)) {
+  for (const file of planned) {
     await step(file.path, () => writeFileAtomic(file.path, file.data, { mode: file.mode }));
     written.push(file.path);
   }
@@ -66,6 +68,27 @@ export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPe
   });
   written.push(layout.doneFile);
   return written;
+}
+
+/**
+ * Temporary files of a run that was killed mid-write (`.<name>.tmp-<hex>`, the naming of
+ * lib/fs-atomic): they may hold key material, so they go before this run writes.
+ */
+async function removeLeftovers(paths: readonly string[]): Promise<void> {
+  const byDir = new Map<string, Set<string>>();
+  for (const p of paths) byDir.set(dirname(p), (byDir.get(dirname(p)) ?? new Set()).add(basename(p)));
+  for (const [dir, names] of byDir) {
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const m = /^\.(.+)\.tmp-[0-9a-f]+$/.exec(entry);
+      if (m?.[1] !== undefined && names.has(m[1])) await step(join(dir, entry), () => unlink(join(dir, entry)));
+    }
+  }
 }
 
 async function removeStaleDone(doneFile: string): Promise<void> {

@@ -84,3 +84,12 @@ test('a failing write names the file, leaves no done file and removes a stale on
   await t.throwsAsync(stat(l.doneFile), { code: 'ENOENT' });
   t.false((await readdir(l.tlsDir)).some((n) => n.includes('.tmp-')), 'no temporary files left');
 });
+
+test('temporary files left by a killed run are removed; unrelated files stay', async (t) => {
+  const l = await layout(t);
+  await mkdir(l.tlsDir, { recursive: true });
+  await writeFile(join(l.tlsDir, '.key.pem.tmp-0123456789ab'), 'half a key');
+  await writeFile(join(l.tlsDir, '.other.tmp-0123456789ab'), 'not ours');
+  await writeOutputs(l, withSecret, key.pkcs8Pem);
+  t.deepEqual((await readdir(l.tlsDir)).filter((n) => n.startsWith('.')), ['.other.tmp-0123456789ab']);
+});
