@@ -6,6 +6,7 @@ import { writeOutputs, planOutputs } from '../../initializer/outputs.js';
 import { generateWorkloadKey } from '../../initializer/workload-key.js';
 import { OutputWriteError } from '../../initializer/errors.js';
 import { createLocalCA } from './helpers/local-ca.js';
+import { opensslMutualTls } from './helpers/openssl-mtls.js';
 
 const ca = await createLocalCA();
 const key = generateWorkloadKey();
@@ -92,4 +93,25 @@ test('temporary files left by a killed run are removed; unrelated files stay', a
   await writeFile(join(l.tlsDir, '.other.tmp-0123456789ab'), 'not ours');
   await writeOutputs(l, withSecret, key.pkcs8Pem);
   t.deepEqual((await readdir(l.tlsDir)).filter((n) => n.startsWith('.')), ['.other.tmp-0123456789ab']);
+});
+
+test("two pods' written files establish mutual TLS through openssl s_server / s_client", async (t) => {
+  const a = await layout(t);
+  const b = await layout(t);
+  const keyB = generateWorkloadKey();
+  await writeOutputs(a, await ca.issue(key.publicKey, { dnsNames: ['pod-a'] }), key.pkcs8Pem);
+  await writeOutputs(b, await ca.issue(keyB.publicKey, { dnsNames: ['pod-b'] }), keyB.pkcs8Pem);
+  const ok = await opensslMutualTls(a.tlsDir, b.tlsDir, 'hello from pod-b', 'pod-a');
+  t.is(ok.clientCode, 0, ok.clientOut);
+  t.regex(ok.clientOut, /Verify return code: 0 \(ok\)/);
+  t.regex(ok.serverOut, /hello from pod-b/);
+
+  // Negative control: a pod of another Coordinator is refused by the server.
+  const foreign = await layout(t);
+  const otherCA = await createLocalCA();
+  const keyC = generateWorkloadKey();
+  await writeOutputs(foreign, await otherCA.issue(keyC.publicKey), keyC.pkcs8Pem);
+  const refused = await opensslMutualTls(a.tlsDir, foreign.tlsDir, 'hello from elsewhere');
+  t.notRegex(refused.serverOut, /hello from elsewhere/);
+  t.regex(refused.serverOut + refused.clientOut, /verify error|alert|certificate verify failed|unknown ca/i);
 });
