@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { EnvReader, type Env } from '../lib/config.js';
-import { createLogger, parseLogConfig, type Logger } from '../lib/log.js';
+import { createLogger, logConfigFromEnv, parseLogConfig, type Logger } from '../lib/log.js';
 import { readInitializerConfig, type InitializerConfig } from './config.js';
 import { iptablesDefaultDenyRemover, type DefaultDenyRemover } from './default-deny.js';
 import { runInitializer, type CertRequest } from './initializer.js';
@@ -22,7 +22,13 @@ export interface ProgramDeps<A> {
   makeRequest(ctx: { readonly attestation: A; readonly config: InitializerConfig; readonly key: WorkloadKey; readonly logger: Logger }): Promise<CertRequest>;
   defaultDeny?(): DefaultDenyRemover;
   /** Adds sub-commands (`report`, `report inspect`) to the command line. */
-  registerCommands?(program: Command): void;
+  registerCommands?(program: Command, tools: CommandTools): void | Promise<void>;
+}
+
+/** What sub-commands get from the program: the environment and a logger made on first use. */
+export interface CommandTools {
+  readonly env: Env;
+  logger(): Logger;
 }
 
 export interface ProgramContext {
@@ -49,7 +55,18 @@ export async function runProgram<A>(deps: ProgramDeps<A>, ctx: ProgramContext): 
     .action(async () => {
       await runDefault(deps, ctx);
     });
-  deps.registerCommands?.(program);
+  let commandLogger: Logger | undefined;
+  const tools: CommandTools = {
+    env: ctx.env,
+    logger: () => {
+      if (commandLogger === undefined) {
+        commandLogger = createLogger(logConfigFromEnv(ctx.env));
+        ctx.onLogger?.(commandLogger);
+      }
+      return commandLogger;
+    },
+  };
+  await deps.registerCommands?.(program, tools);
   await program.parseAsync([...ctx.argv]);
   return 0;
 }
