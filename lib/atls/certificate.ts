@@ -1,0 +1,119 @@
+/**
+ * The aTLS certificate: self-signed P-256, subject = issuer = CN=Contrast, valid now-2h..now+2h, positive
+ * random 128-bit serial, ecdsa-with-SHA256, exactly one non-critical extension holding the raw
+ * attestation document under the platform OID; no EKU, KeyUsage, BasicConstraints or key identifiers.
+ *
+ * `inspectAtlsCertificate` is the receiver's side (Go `processCertificate`): self-signed verification
+ * with the certificate as its only root, time validity, no unknown critical extension, no EKU that
+ * excludes serverAuth; then the attestation extensions and the re-marshalled SPKI.
+ */
+import 'reflect-metadata';
+import { randomBytes, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
+import { Extension, X509Certificate, X509CertificateGenerator } from '@peculiar/x509';
+import { cryptoProvider, ecCurve, signingKey, verifyingKey } from '../pki/webcrypto.js';
+import { AtlsError } from './errors.js';
+
+export const ATLS_SUBJECT = 'CN=Contrast';
+const VALIDITY_MS = 2 * 60 * 60 * 1000;
+const ATTESTATION_OID_PREFIX = '1.3.9901.2.';
+const EKU_OID = '2.5.29.37';
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+const ANY_EKU = '2.5.29.37.0';
+
+/** A positive serial below 2^128 whose DER INTEGER needs no leading zero byte. */
+export function randomSerialHex(): string {
+  const b = randomBytes(16);
+  b[0] = ((b[0] ?? 0) & 0x7f) | 0x01;
+  return b.toString('hex');
+}
+
+export interface AtlsCertificateParams {
+  /** P-256 key pair owner; the certificate is for its public key and signed with it. */
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+  /** Attestation extension OID (1.3.9901.2.{1,2,3}) and the raw document; omit for a plain certificate. */
+  readonly document?: { readonly oid: string; readonly value: Uint8Array };
+  readonly now?: Date;
+}
+
+/** Builds the DER certificate. */
+export async function createAtlsCertificate(params: AtlsCertificateParams): Promise<Buffer> {
+  if (ecCurve(params.privateKey, 'aTLS key') !== 'P-256') throw new AtlsError('ERR_ATLS_ISSUE_FAILED', 'aTLS key: expected ECDSA P-256');
+  const now = params.now ?? new Date();
+  const extensions = params.document === undefined ? [] : [new Extension(params.document.oid, false, Buffer.from(params.document.value))];
+  const cert = await X509CertificateGenerator.create({
+    serialNumber: randomSerialHex(),
+    subject: ATLS_SUBJECT,
+    issuer: ATLS_SUBJECT,
+    notBefore: new Date(now.getTime() - VALIDITY_MS),
+    notAfter: new Date(now.getTime() + VALIDITY_MS),
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    publicKey: await verifyingKey(params.publicKey),
+    signingKey: await signingKey(params.privateKey),
+    extensions,
+  }, cryptoProvider);
+  return Buffer.from(cert.rawData);
+}
+
+export interface InspectedCertificate {
+  /** PKIX SubjectPublicKeyInfo DER as re-encoded from the parsed key (uncompressed EC point). */
+  readonly spki: Buffer;
+  /** Attestation extensions (OID under 1.3.9901.2.) in certificate order. */
+  readonly documents: ReadonlyArray<{ readonly oid: string; readonly value: Buffer }>;
+}
+
+/** Receiver-side checks of a peer's aTLS certificate; each failure has its own code. */
+export function inspectAtlsCertificate(der: Uint8Array, now: Date = new Date()): InspectedCertificate {
+  let node: NodeX509;
+  let parsed: X509Certificate;
+  try {
+    node = new NodeX509(Buffer.from(der));
+    parsed = new X509Certificate(Buffer.from(der));
+  } catch (err) {
+    throw new AtlsError('ERR_ATLS_CERT_MALFORMED', 'client certificate: expected a DER X.509 certificate', { cause: err });
+  }
+  if (!node.checkIssued(node) || !node.verify(node.publicKey)) {
+    throw new AtlsError('ERR_ATLS_CERT_NOT_SELF_SIGNED', `client certificate (subject ${node.subject.trim()}, issuer ${node.issuer.trim()}): expected a self-signed certificate that verifies with its own key`);
+  }
+  const notBefore = parsed.notBefore;
+  const notAfter = parsed.notAfter;
+  if (now.getTime() < notBefore.getTime()) {
+    throw new AtlsError('ERR_ATLS_CERT_NOT_YET_VALID', `client certificate is not valid before ${notBefore.toISOString()} (now ${now.toISOString()}); check clock skew`);
+  }
+  if (now.getTime() > notAfter.getTime()) {
+    throw new AtlsError('ERR_ATLS_CERT_EXPIRED', `client certificate expired at ${notAfter.toISOString()} (now ${now.toISOString()})`);
+  }
+  const documents: Array<{ oid: string; value: Buffer }> = [];
+  for (const ext of parsed.extensions) {
+    if (ext.type.startsWith(ATTESTATION_OID_PREFIX)) {
+      documents.push({ oid: ext.type, value: Buffer.from(ext.value) });
+      continue;
+    }
+    if (ext.type === EKU_OID) {
+      const usages: readonly string[] = node.keyUsage;
+      if (!usages.includes(SERVER_AUTH) && !usages.includes(ANY_EKU)) {
+        throw new AtlsError('ERR_ATLS_CERT_EKU', `client certificate: extended key usage ${usages.join(',')} excludes serverAuth`);
+      }
+      continue;
+    }
+    if (ext.critical && !KNOWN_CRITICAL.has(ext.type)) {
+      throw new AtlsError('ERR_ATLS_CERT_CRITICAL_EXTENSION', `client certificate: unknown critical extension ${ext.type}`);
+    }
+  }
+  if (documents.length === 0) {
+    throw new AtlsError('ERR_ATLS_NO_DOCUMENT', 'client certificate carries no attestation extension (1.3.9901.2.1 SNP, .2 TDX, .3 insecure)');
+  }
+  const spki = node.publicKey.export({ type: 'spki', format: 'der' });
+  return { spki, documents };
+}
+
+/** Extensions Go's x509 understands when critical. */
+const KNOWN_CRITICAL = new Set([
+  '2.5.29.15', // key usage
+  '2.5.29.19', // basic constraints
+  '2.5.29.17', // subject alternative name
+  '2.5.29.30', // name constraints
+  '2.5.29.32', // certificate policies
+  '2.5.29.35', // authority key identifier
+  '2.5.29.14', // subject key identifier
+]);

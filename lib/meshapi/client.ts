@@ -1,0 +1,138 @@
+/**
+ * MeshAPI client: one `NewMeshCert` call over grpc-js on an aTLS connection. The connection is closed
+ * after the attempt; retrying is the caller's business (the key stays the same across attempts).
+ */
+import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { Client, Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import type { Issuer } from '../attestation/types.js';
+import { type Logger, silentLogger } from '../log.js';
+import { atlsConnect } from '../atls/client.js';
+import { errorCode } from '../atls/errors.js';
+import { pemBlocks } from '../pki/pem.js';
+import { AtlsChannelCredentials } from './credentials.js';
+import { MeshApiError } from './errors.js';
+import { decodeNewMeshCertResponse, encodeNewMeshCertRequest, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from './proto.js';
+
+export { MeshApiError, type MeshApiErrorCode } from './errors.js';
+
+export interface MeshCerts {
+  meshCACert: Buffer;
+  certChain: Buffer;
+  rootCACert: Buffer;
+  workloadSecret: Buffer;
+}
+
+export interface NewMeshCertOptions {
+  /** host:port of the Coordinator's mesh API. */
+  target: string;
+  issuer: Issuer;
+  /** P-256 key; TLS client key and the key the mesh certificate is issued for. Reuse across attempts. */
+  privateKey: KeyObject;
+  /** Budget for TCP connect, aTLS handshake (including attestation) and the call. Default 30 s. */
+  connectTimeoutMs?: number;
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+function mapError(err: ServiceError, target: string, creds: AtlsChannelCredentials, signal: AbortSignal | undefined, timeoutMs: number): MeshApiError {
+  const last = creds.lastError;
+  const lastCode = errorCode(last);
+  const detail = err.details || err.message;
+  switch (err.code) {
+    case GrpcStatus.PERMISSION_DENIED:
+      return new MeshApiError('ERR_MESHAPI_PERMISSION_DENIED', `Coordinator at ${target} refused a mesh certificate: ${detail} (the pod's policy hash must be in the manifest's policies)`, { cause: err });
+    case GrpcStatus.DEADLINE_EXCEEDED:
+      return new MeshApiError('ERR_MESHAPI_TIMEOUT', `no answer from the Coordinator at ${target} within ${timeoutMs} ms${last === undefined ? '' : ` (last connection error: ${last.message})`}`, { cause: last ?? err });
+    case GrpcStatus.CANCELLED:
+      if (signal?.aborted === true) return new MeshApiError('ERR_MESHAPI_ABORTED', `NewMeshCert to ${target} aborted`, { cause: signal.reason });
+      break;
+    case GrpcStatus.INTERNAL:
+      if (/pars/i.test(detail)) return new MeshApiError('ERR_MESHAPI_MALFORMED', `Coordinator at ${target} sent a NewMeshCert response that does not decode: ${detail}`, { cause: err });
+      break;
+    case GrpcStatus.UNAVAILABLE:
+      if (lastCode === 'ERR_ATLS_REJECTED') {
+        return new MeshApiError('ERR_ATLS_HANDSHAKE_REJECTED', `Coordinator at ${target} rejected our attestation (${last?.message ?? detail}); its log names the reason`, { cause: last });
+      }
+      if (lastCode === 'ERR_ATLS_ISSUE_FAILED') {
+        return new MeshApiError('ERR_MESHAPI_ATTESTATION_FAILED', `could not attest to the Coordinator at ${target}: ${last?.message ?? detail}`, { cause: last });
+      }
+      if (lastCode === 'ERR_ATLS_HANDSHAKE_TIMEOUT') {
+        return new MeshApiError('ERR_MESHAPI_TIMEOUT', `aTLS handshake with the Coordinator at ${target} timed out: ${last?.message ?? detail}`, { cause: last });
+      }
+      return new MeshApiError('ERR_MESHAPI_UNAVAILABLE', `Coordinator at ${target} unavailable: ${last?.message ?? detail}`, { cause: last ?? err });
+    default:
+      break;
+  }
+  return new MeshApiError('ERR_MESHAPI_CALL_FAILED', `NewMeshCert to ${target} failed with gRPC status ${GrpcStatus[err.code]} (${err.code}): ${detail}`, { cause: err });
+}
+
+/** Checks the response: three PEM certificate fields, and a leaf for our own key. */
+function checkResponse(r: NewMeshCertResponse, target: string, publicKey: KeyObject): void {
+  const bad = (what: string, cause?: unknown): MeshApiError => new MeshApiError('ERR_MESHAPI_MALFORMED', `Coordinator at ${target} sent an unusable NewMeshCert response: ${what}`, { cause });
+  let leafDer: Buffer | undefined;
+  try {
+    pemBlocks(r.meshCACert, 'CERTIFICATE', 'MeshCACert');
+    pemBlocks(r.rootCACert, 'CERTIFICATE', 'RootCACert');
+    leafDer = pemBlocks(r.certChain, 'CERTIFICATE', 'CertChain')[0];
+  } catch (err) {
+    throw bad(err instanceof Error ? err.message : String(err), err);
+  }
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(leafDer ?? Buffer.alloc(0));
+  } catch (err) {
+    throw bad('CertChain: first certificate does not parse', err);
+  }
+  if (!leaf.publicKey.equals(publicKey)) throw bad('CertChain: the leaf certificate is not for our key');
+}
+
+/** Requests mesh certificates (and the workload secret) from the Coordinator. */
+export async function newMeshCert(opts: NewMeshCertOptions): Promise<MeshCerts> {
+  const log = opts.logger ?? silentLogger();
+  const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const publicKey = createPublicKey(opts.privateKey);
+  if (opts.signal?.aborted === true) throw new MeshApiError('ERR_MESHAPI_ABORTED', `NewMeshCert to ${opts.target} aborted`, { cause: opts.signal.reason });
+  const creds = new AtlsChannelCredentials((socket) => atlsConnect(socket, {
+    issuer: opts.issuer,
+    privateKey: opts.privateKey,
+    timeoutMs,
+    logger: log,
+    ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+  }));
+  const client = new Client(opts.target, creds, {
+    'grpc.enable_retries': 0,
+    'grpc.max_reconnect_backoff_ms': 1000,
+    'grpc.keepalive_time_ms': 15_000,
+  });
+  try {
+    const response = await new Promise<NewMeshCertResponse>((resolve, reject) => {
+      const call = client.makeUnaryRequest(
+        NEW_MESH_CERT_PATH,
+        () => encodeNewMeshCertRequest(),
+        (bytes: Buffer) => decodeNewMeshCertResponse(bytes),
+        {},
+        new Metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (err, value) => {
+          opts.signal?.removeEventListener('abort', onAbort);
+          if (err !== null) reject(mapError(err, opts.target, creds, opts.signal, timeoutMs));
+          else if (value === undefined) reject(new MeshApiError('ERR_MESHAPI_MALFORMED', `Coordinator at ${opts.target} sent no NewMeshCert response`));
+          else resolve(value);
+        },
+      );
+      const onAbort = (): void => { call.cancel(); };
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    checkResponse(response, opts.target, publicKey);
+    return {
+      meshCACert: response.meshCACert,
+      certChain: response.certChain,
+      rootCACert: response.rootCACert,
+      workloadSecret: response.workloadSecret,
+    };
+  } finally {
+    client.close();
+  }
+}

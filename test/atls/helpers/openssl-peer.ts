@@ -1,0 +1,86 @@
+/** openssl s_server / s_client as independent TLS peers for tests. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createServer } from 'node:net';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => {
+        if (addr !== null && typeof addr === 'object') resolve(addr.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+export interface OpensslPeer {
+  readonly child: ChildProcessWithoutNullStreams;
+  output(): string;
+  waitFor(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+export function runOpenssl(args: string[]): OpensslPeer {
+  const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  const waiters: Array<() => void> = [];
+  const onData = (d: Buffer): void => {
+    out += d.toString('latin1');
+    for (const w of waiters.splice(0)) w();
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    for (const w of waiters.splice(0)) w();
+    resolve(code);
+  }));
+  let done = false;
+  void exited.then(() => { done = true; });
+  return {
+    child,
+    output: () => out,
+    exited,
+    waitFor(pattern, timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => { reject(new Error(`timed out waiting for ${String(pattern)}; output so far:\n${out}`)); }, timeoutMs);
+        const check = (): void => {
+          const m = typeof pattern === 'string' ? (out.includes(pattern) ? pattern : null) : (pattern.exec(out)?.[0] ?? null);
+          if (m !== null) {
+            clearTimeout(timer);
+            resolve(m);
+          } else if (done) {
+            clearTimeout(timer);
+            reject(new Error(`openssl exited before ${String(pattern)}; output:\n${out}`));
+          } else {
+            waiters.push(check);
+          }
+        };
+        check();
+      });
+    },
+    async stop() {
+      if (!done) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Writes a self-signed P-256 certificate with the given raw subject (openssl -subj syntax) to dir. */
+export async function opensslSelfSigned(dir: string, name: string, subject: string): Promise<{ cert: string; key: string }> {
+  const cert = `${dir}/${name}.pem`;
+  const key = `${dir}/${name}.key`;
+  const p = runOpenssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', key, '-out', cert, '-subj', subject, '-days', '1']);
+  const code = await p.exited;
+  if (code !== 0) throw new Error(`openssl req failed: ${p.output()}`);
+  return { cert, key };
+}
+
+/** Escapes a value for openssl's -subj syntax. */
+export function subjEscape(value: string): string {
+  return value.replace(/[+/=,\\]/g, (c) => `\\${c}`);
+}
