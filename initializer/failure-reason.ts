@@ -10,6 +10,8 @@ const HINTS: Readonly<Record<string, string>> = Object.freeze({
   ERR_ATLS_HANDSHAKE_REJECTED: "the Coordinator rejected this pod's attestation; check that a manifest is set and that its reference values match this platform",
   ERR_MESHAPI_TIMEOUT: 'the Coordinator did not answer in time; check its load and the network path',
   ERR_INIT_ATTEMPT_TIMEOUT: 'the Coordinator did not answer in time; check its load and the network path',
+  ERR_MESHAPI_ATTESTATION_FAILED: 'this pod could not produce its attestation document; check the TEE device and CONTRAST_ATTESTATION',
+  ERR_MESHAPI_CALL_FAILED: "check the Coordinator's version and its logs",
   ERR_MESHAPI_MALFORMED: 'the Coordinator sent a malformed answer; check that its version speaks the MeshAPI',
   ERR_INIT_RESPONSE_INVALID: 'the Coordinator sent certificates this pod cannot use; check the Coordinator version and its logs',
 });
