@@ -25,7 +25,23 @@ export function errorCode(err: unknown): string | undefined {
 export function failureReason(err: unknown, target: string): string {
   const code = errorCode(err);
   const hint = code === undefined ? undefined : HINTS[code];
-  const what = describeError(err);
+  const what = describe(err);
   const where = what.includes(target) ? what : `${target}: ${what}`;
   return hint === undefined ? where : `${where} (${hint})`;
+}
+
+/**
+ * The error's message with its causes, skipping a cause whose text the message already carries
+ * (gRPC errors repeat themselves as `14 UNAVAILABLE: <same text>`).
+ */
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return describeError(err);
+  let text = err.message || err.name;
+  let cause: unknown = err.cause;
+  for (let depth = 0; cause !== undefined && depth < 8; depth++) {
+    const own = cause instanceof Error ? cause.message.replace(/^\d+ [A-Z_]+: /, '') : describeError(cause);
+    if (own !== '' && !text.includes(own)) text += `: ${own}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return text;
 }

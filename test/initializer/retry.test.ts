@@ -104,3 +104,15 @@ test('an already aborted signal never starts an attempt', async (t) => {
   }, opts(controller.signal)), { instanceOf: InterruptedError });
   t.false(called);
 });
+
+test('a cause that repeats the message is not repeated in the reason', async (t) => {
+  const rec = recordingLogger();
+  const grpc = new Error('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED');
+  const wrapped = Object.assign(new Error('Coordinator at coordinator:7777 unavailable: No connection established. Last error: connect ECONNREFUSED', { cause: grpc }), { code: 'ERR_MESHAPI_UNAVAILABLE' });
+  const extra = new Error('outer', { cause: new Error('inner detail') });
+  let n = 0;
+  await retryUntilSuccess(() => (n++ === 0 ? Promise.reject(wrapped) : n === 2 ? Promise.reject(extra) : Promise.resolve(1)), opts(new AbortController().signal, rec.logger));
+  const reasons = rec.lines.filter((l) => l['level'] === 'WARN').map((l) => String(l['err']));
+  t.is(reasons[0], 'Coordinator at coordinator:7777 unavailable: No connection established. Last error: connect ECONNREFUSED (check that the Coordinator is running and that COORDINATOR_HOST points to it)');
+  t.is(reasons[1], 'coordinator:7777: outer: inner detail');
+});
