@@ -2,7 +2,7 @@
  * X.509 helpers for attestation: load PEM bundles or DER, and build a path from a leaf through
  * intermediates to a pinned anchor, checking every signature and validity period.
  */
-import { X509Certificate } from 'node:crypto';
+import { verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
 
 const PEM_RE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
@@ -25,9 +25,21 @@ export function commonName(cert: X509Certificate): string {
   return m?.[1] ?? cert.subject;
 }
 
+/** The certificate's public key; a key that does not decode is a CERTIFICATE error. */
+export function publicKeyOf(cert: X509Certificate, what: string): KeyObject {
+  try {
+    return cert.publicKey;
+  } catch (err) {
+    throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `${what}: public key of "${commonName(cert)}" does not decode: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 function checkValidity(cert: X509Certificate, now: Date, what: string): void {
   const from = new Date(cert.validFrom);
   const to = new Date(cert.validTo);
+  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
+    throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `${what}: certificate "${commonName(cert)}" has an unreadable validity period`);
+  }
   if (!(now >= from && now <= to)) {
     throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN,
       `${what}: certificate "${commonName(cert)}" is valid from ${from.toISOString()} to ${to.toISOString()}, not at ${now.toISOString()}`);
@@ -84,4 +96,13 @@ export function splitAnchors(certs: readonly X509Certificate[]): { roots: X509Ce
   const others: X509Certificate[] = [];
   for (const c of certs) (signs(c, c) ? roots : others).push(c);
   return { roots, others };
+}
+
+/** ECDSA verification of an IEEE-P1363 (r‖s) signature; false also when the key cannot do it. */
+export function ecdsaP1363Verify(hash: 'sha256' | 'sha384', data: Uint8Array, key: KeyObject, signature: Uint8Array): boolean {
+  try {
+    return cryptoVerify(hash, data, { key, dsaEncoding: 'ieee-p1363' }, signature);
+  } catch {
+    return false;
+  }
 }

@@ -99,7 +99,11 @@ export async function tsmGetReport(dir: string, req: TsmRequest): Promise<TsmRep
     };
     await write('inblob', req.inblob);
     if (req.privlevel !== undefined) await write('privlevel', String(req.privlevel));
-    const auxblob = req.readAuxblob === true ? await read('auxblob') : Buffer.alloc(0);
+    // Providers without certificate support have no auxblob: issue without host certificates.
+    const auxblob = req.readAuxblob === true ? await read('auxblob').catch((err: unknown) => {
+      if ((err as { cause?: { code?: unknown } }).cause?.code === 'ENOENT') return Buffer.alloc(0);
+      throw err;
+    }) : Buffer.alloc(0);
     const outblob = await read('outblob');
     const provider = await readProvider(entry);
     return { provider, outblob, auxblob };

@@ -35,8 +35,6 @@ export const ATTESTATION_ERROR_CODES = {
   DEVICE: 'ERR_ATTESTATION_DEVICE',
   /** Another writer changed a configfs-tsm entry during a request. */
   GENERATION: 'ERR_ATTESTATION_GENERATION',
-  /** A validator was given a document of another kind. */
-  WRONG_KIND: 'ERR_ATTESTATION_WRONG_KIND',
   /** Fetching certificates from the key server failed. */
   FETCH: 'ERR_ATTESTATION_FETCH',
 } as const;

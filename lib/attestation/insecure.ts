@@ -47,8 +47,10 @@ export class InsecureIssuer implements Issuer {
   constructor(private readonly hostData: Buffer) {}
 
   issue(reportData: Uint8Array): Promise<Uint8Array> {
-    checkReportData(reportData);
-    return Promise.resolve(encodeInsecureDocument({ reportData: Buffer.from(reportData), hostData: this.hostData }));
+    return Promise.resolve().then(() => {
+      checkReportData(reportData);
+      return encodeInsecureDocument({ reportData: Buffer.from(reportData), hostData: this.hostData });
+    });
   }
 }
 

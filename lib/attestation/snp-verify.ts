@@ -2,10 +2,10 @@
  * SEV-SNP verification: report signature (ECDSA P-384, little-endian R/S) with the VCEK/VLEK, the chain
  * VCEK → ASK (or ASVK) → ARK (RSA-PSS) to a pinned ARK, and the certificate's TCB and hardware id.
  */
-import { verify as cryptoVerify, type KeyObject, type X509Certificate } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
 import { SNP_SIGNED_END, type SnpReport } from './snp-report.js';
-import { commonName, verifyChain } from './certs.js';
+import { commonName, ecdsaP1363Verify, publicKeyOf, verifyChain } from './certs.js';
 import { checkVcekMatchesReport, parseVcekExtensions, productFamily, type VcekInfo } from './snp-vcek.js';
 import { productFromFamilyModel } from './snp-product.js';
 
@@ -21,7 +21,7 @@ export function verifySnpReportSignature(report: Pick<SnpReport, 'raw' | 'signat
   if (key.asymmetricKeyType !== 'ec' || curve !== 'secp384r1') {
     throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN, `SEV-SNP report: signing key is ${key.asymmetricKeyType ?? 'unknown'} ${curve ?? ''}, expected EC P-384`);
   }
-  const ok = cryptoVerify('sha384', report.raw.subarray(0, SNP_SIGNED_END), { key, dsaEncoding: 'ieee-p1363' }, snpSignatureP1363(report));
+  const ok = ecdsaP1363Verify('sha384', report.raw.subarray(0, SNP_SIGNED_END), key, snpSignatureP1363(report));
   if (!ok) throw new AttestationError(ATTESTATION_ERROR_CODES.SIGNATURE, 'SEV-SNP report: signature over bytes [0x0, 0x2a0) does not verify with the VCEK/VLEK key');
 }
 
@@ -48,7 +48,7 @@ export function verifySnpReport(report: SnpReport, opts: SnpVerifyOptions): SnpV
   if (commonName(opts.leaf) !== expectedCn) {
     throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN, `SEV-SNP report: signed by the ${report.signingKey.toUpperCase()}, but the certificate is "${commonName(opts.leaf)}", expected CN ${expectedCn}`);
   }
-  verifySnpReportSignature(report, opts.leaf.publicKey);
+  verifySnpReportSignature(report, publicKeyOf(opts.leaf, `SEV-SNP ${expectedCn}`));
   const chain = verifyChain(opts.leaf, { intermediates: opts.intermediates, anchors: opts.anchors, now: opts.now, maxDepth: 3 }, `SEV-SNP ${expectedCn} chain`);
   const vcek = parseVcekExtensions(opts.leaf);
   checkVcekMatchesReport(vcek, report);

@@ -3,10 +3,10 @@
  * leaf, the QE report's binding of the attestation key, and the PCK chain to a pinned Intel root.
  * Collateral (TCB info, QE identity, CRLs) is verifier policy and not checked here.
  */
-import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject, type X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
 import { isZero, sameBytes } from './bytes.js';
-import { commonName, loadCertificates, verifyChain } from './certs.js';
+import { commonName, ecdsaP1363Verify, loadCertificates, publicKeyOf, verifyChain } from './certs.js';
 import type { TdxQuote } from './tdx-quote.js';
 
 export function attestationPublicKey(raw: Buffer): KeyObject {
@@ -31,7 +31,7 @@ export interface TdxVerifyOptions {
 
 export function verifyTdxQuote(quote: TdxQuote, opts: TdxVerifyOptions): { chain: readonly X509Certificate[] } {
   const key = attestationPublicKey(quote.attestationKey);
-  if (!cryptoVerify('sha256', quote.raw.subarray(0, quote.signedEnd), { key, dsaEncoding: 'ieee-p1363' }, quote.signature)) {
+  if (!ecdsaP1363Verify('sha256', quote.raw.subarray(0, quote.signedEnd), key, quote.signature)) {
     throw new AttestationError(ATTESTATION_ERROR_CODES.SIGNATURE, `TDX quote: signature over bytes [0x0, 0x${quote.signedEnd.toString(16)}) does not verify with the attestation key`);
   }
   const certs = pckCertificates(quote);
@@ -40,7 +40,7 @@ export function verifyTdxQuote(quote: TdxQuote, opts: TdxVerifyOptions): { chain
   if (!commonName(leaf).startsWith('Intel SGX PCK Certificate')) {
     throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN, `TDX quote: first PCK chain certificate is "${commonName(leaf)}", expected "Intel SGX PCK Certificate"`);
   }
-  if (!cryptoVerify('sha256', quote.qeReport.raw, { key: leaf.publicKey, dsaEncoding: 'ieee-p1363' }, quote.qeReportSignature)) {
+  if (!ecdsaP1363Verify('sha256', quote.qeReport.raw, publicKeyOf(leaf, 'TDX PCK certificate'), quote.qeReportSignature)) {
     throw new AttestationError(ATTESTATION_ERROR_CODES.SIGNATURE, 'TDX quote: QE report signature does not verify with the PCK certificate key');
   }
   const binding = createHash('sha256').update(quote.attestationKey).update(quote.qeAuthData).digest();

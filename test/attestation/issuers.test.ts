@@ -1,5 +1,8 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mountEmulators, type Emulators } from '../emulators/harness.js';
@@ -13,6 +16,8 @@ import { nativeTeeAccess } from '../../lib/attestation/native-tee.js';
 import { INTEL_SGX_ROOT_CA_PEM } from '../../lib/attestation/intel-root.js';
 import { ATTESTATION_ERROR_CODES as C } from '../../lib/attestation/errors.js';
 import { protocDecode, rejectsCode } from './helpers.js';
+import { Command } from 'commander';
+import { registerReportCommand } from '../../initializer/report-command.js';
 
 /** protoc's text-format escaping of a bytes field. */
 function cEscape(b: Buffer): string {
@@ -176,4 +181,31 @@ test('an unresponsive key server does not block issuing beyond the bound; the do
   const issuer = await createIssuer(config(emu, { tsmReportDir: emu.tsmSnpDir, kdsBaseUrl: base, kdsTimeoutMs: 300 }), silentLogger(), { tee: () => Promise.resolve(noHostCerts) });
   const doc = decodeSnpDocument(await issuer.issue(randomBytes(64)));
   t.is(doc.chain, undefined);
+});
+
+test('contrast-initializer report: a base64 SNP document over zero report data, through the default native access', async (t) => {
+  const emu = await emulators(t);
+  const out: string[] = [];
+  const program = new Command('contrast-initializer').exitOverride();
+  registerReportCommand(program, {
+    stdout: (s) => out.push(s), logger: silentLogger,
+    env: { CONTRAST_TSM_REPORT_DIR: emu.tsmSnpDir, CONTRAST_SNP_DEVICE: `${emu.mountpoint}/absent`, CONTRAST_KDS_TIMEOUT: '0' },
+  });
+  await program.parseAsync(['report'], { from: 'user' });
+  t.is(out.length, 1);
+  const doc = Buffer.from(out[0]!, 'base64');
+  t.true(protocDecode('sevsnp.Attestation', 'sevsnp.proto', doc).includes(`report_data: "${'\\000'.repeat(64)}"`));
+  await t.notThrowsAsync(snpValidator(emu).validate(doc, Buffer.alloc(64)));
+});
+
+test.serial('SEV-SNP v2 reports (no CPUID bytes) take the product from /proc/cpuinfo', async (t) => {
+  const emu = await mountEmulators({ reportVersion: 2 });
+  t.teardown(() => emu.unmount());
+  const dir = mkdtempSync(join(tmpdir(), `att-cpuinfo-${process.pid}-`));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  writeFileSync(join(dir, 'cpuinfo'), 'processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC 9654\n');
+  const issuer = await createIssuer(config(emu, { tsmReportDir: emu.tsmSnpDir, cpuinfoPath: join(dir, 'cpuinfo') }), silentLogger(), { tee: () => Promise.resolve(nativeTeeAccess()) });
+  const doc = decodeSnpDocument(await issuer.issue(randomBytes(64)));
+  t.is(doc.report.version, 2);
+  t.is(doc.product, 'Genoa');
 });

@@ -2,6 +2,7 @@ import test from 'ava';
 import { parseSnpReport, SNP_SIGNED_END, tcbParts, cpuid1EaxFromFms, fmsFromCpuid1Eax } from '../../lib/attestation/snp-report.js';
 import { verifySnpReport, verifySnpReportSignature } from '../../lib/attestation/snp-verify.js';
 import { loadCertificates, splitAnchors } from '../../lib/attestation/certs.js';
+import { productFromCpuinfo } from '../../lib/attestation/snp-product.js';
 import { checkVcekMatchesReport, parseVcekExtensions } from '../../lib/attestation/snp-vcek.js';
 import { AttestationError, ATTESTATION_ERROR_CODES as C } from '../../lib/attestation/errors.js';
 import { flipBit, genoaAskArk, milanAskArk, milanReport, milanVcek, throwsCode } from './helpers.js';
@@ -147,4 +148,13 @@ test('CPUID(1).EAX packing round-trips (Milan 0x00A00F11, Genoa 0x00A10F11, Turi
 
 test('Turin TCB byte order puts FMC first', (t) => {
   t.deepEqual(tcbParts(0x4400000005000302n, true), { fmc: 2, bootloader: 3, tee: 0, snp: 5, microcode: 0x44 });
+});
+
+test('product from /proc/cpuinfo family and model (decimal)', (t) => {
+  const cpuinfo = (family: number, model: number): string => `processor\t: 0\ncpu family\t: ${family}\nmodel\t\t: ${model}\nstepping\t: 1\n`;
+  t.is(productFromCpuinfo(cpuinfo(25, 1)), 'Milan');
+  t.is(productFromCpuinfo(cpuinfo(25, 17)), 'Genoa');
+  t.is(productFromCpuinfo(cpuinfo(26, 2)), 'Turin');
+  t.is(productFromCpuinfo(cpuinfo(23, 49)), 'Unknown');
+  t.is(productFromCpuinfo('garbage'), 'Unknown');
 });

@@ -73,3 +73,11 @@ test('the emulator unmounts itself when its parent is killed', async (t) => {
   for (let i = 0; i < 50 && existsSync(mountpoint); i++) await new Promise((r) => setTimeout(r, 100));
   t.false(existsSync(mountpoint));
 });
+
+test('an unknown fault name is refused by the control file', async (t) => {
+  const emu = await mountEmulators();
+  t.teardown(() => emu.unmount());
+  await t.throwsAsync(() => emu.setFault('snp', 'melted' as unknown as 'eio'), { code: 'EINVAL' });
+  await emu.setFault('tsm', 'busy');
+  t.is(await readFile(join(emu.mountpoint, 'control', 'tsm-fault'), 'utf8'), 'busy\n');
+});

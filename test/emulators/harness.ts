@@ -18,6 +18,11 @@
  *   tsmTdxDir   <mnt>/tsm-tdx/report  same with provider tdx_guest: outblob is a DCAP v4 quote signed by
  *                                     the attestation key, QE report signed by the PCK key
  *
+ * configfs semantics: inblob takes at most 64 bytes (EFBIG beyond) and counts as one write when the file
+ * is closed; privlevel (0..3) counts at write; `generation` is the write counter; outblob/auxblob are
+ * regenerated together when the generation changed, else served from the cache; reading them without
+ * a 64-byte inblob fails with EINVAL. Entries are private per mkdir; rmdir removes them.
+ *
  * Reports: version `reportVersion` (default 3), policy 0x30000, VMPL as requested, the caller's report
  * data, `measurement`, `hostData`, chip ID and TCB of TEST_PLATFORM (matching the VCEK's extensions),
  * signed by the test VCEK. TDREPORTs and quotes carry `mrTd`, `mrConfigId` and the caller's report data.
@@ -26,6 +31,9 @@
  * configfs outblob read EINVAL. 'busy' -> SNP ETIMEDOUT with VMM error 2; TDX EBUSY; configfs EBUSY.
  * 'eio' -> SNP EIO with firmware error 0x13; TDX EIO; configfs EIO. 'certs-quirk' (SNP only) -> the
  * too-small certificate answer returns 0 instead of EIO, like early-2023 kernels.
+ *
+ * Options: `hostCerts: false` emulates a host without certificates (empty table / auxblob). `keyDir`
+ * holds all test keys, private ones included, for tests that need to forge or re-sign evidence.
  *
  * unmount() is idempotent; a process 'exit' hook unmounts anything left over, and the emulator
  * unmounts itself when its parent dies.
@@ -53,6 +61,8 @@ export interface EmulatorOptions {
   mrConfigId?: Buffer; // 48 bytes
   mrTd?: Buffer; // 48 bytes
   reportVersion?: number; // 2..5
+  /** false: the host supplies no certificates (extended report and auxblob empty, like many clouds). Default true. */
+  hostCerts?: boolean;
 }
 
 export type EmulatedDevice = 'snp' | 'tdx' | 'tsm';
@@ -74,6 +84,8 @@ export interface EmulatorKeys {
 
 export interface Emulators {
   mountpoint: string;
+  /** Directory with the test keys and certificates (private keys included: *.key, PEM). */
+  keyDir: string;
   snpDevice: string;
   tdxDevice: string;
   tsmSnpDir: string;
@@ -95,6 +107,7 @@ export const EMULATOR_DEFAULTS: Readonly<Required<EmulatorOptions>> = Object.fre
   mrConfigId: digest('sha384', 'contrast test mrconfigid'),
   mrTd: digest('sha384', 'contrast test mrtd'),
   reportVersion: 3,
+  hostCerts: true,
 });
 
 function checkOptions(opts: EmulatorOptions): Required<EmulatorOptions> {
@@ -146,6 +159,23 @@ function waitReady(child: ChildProcess): Promise<void> {
   });
 }
 
+/**
+ * Mounts still to be removed when the process exits. Process-wide on purpose: the exit of the process
+ * is process-wide, and one listener (instead of one per mount) keeps Node's listener limit quiet.
+ */
+const pendingUnmounts = new Set<() => void>();
+function onProcessExit(): void {
+  for (const cleanup of pendingUnmounts) cleanup();
+}
+function atExit(cleanup: () => void): () => void {
+  if (pendingUnmounts.size === 0) process.on('exit', onProcessExit);
+  pendingUnmounts.add(cleanup);
+  return () => {
+    pendingUnmounts.delete(cleanup);
+    if (pendingUnmounts.size === 0) process.off('exit', onProcessExit);
+  };
+}
+
 function unmountSync(mountpoint: string): void {
   try {
     execFileSync('fusermount3', ['-u', '-z', mountpoint], { stdio: 'ignore' });
@@ -174,6 +204,7 @@ export async function mountEmulators(opts: EmulatorOptions = {}): Promise<Emulat
     '--tcb', tcbBytes().toString('hex'),
     '--report-version', String(config.reportVersion),
     '--rmdir-on-exit',
+    ...(config.hostCerts ? [] : ['--no-host-certs']),
     mountpoint,
   ];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -181,11 +212,11 @@ export async function mountEmulators(opts: EmulatorOptions = {}): Promise<Emulat
     unmountSync(mountpoint);
     child.kill('SIGKILL');
   };
-  process.on('exit', onExit);
+  const cancelAtExit = atExit(onExit);
   try {
     await waitReady(child);
   } catch (err) {
-    process.off('exit', onExit);
+    cancelAtExit();
     onExit();
     await rmdir(mountpoint).catch(() => undefined);
     throw err;
@@ -197,7 +228,7 @@ export async function mountEmulators(opts: EmulatorOptions = {}): Promise<Emulat
   let unmounted: Promise<void> | undefined;
   const unmount = (): Promise<void> => {
     unmounted ??= (async () => {
-      process.off('exit', onExit);
+      cancelAtExit();
       const exited = child.exitCode !== null || child.signalCode !== null
         ? Promise.resolve()
         : new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
@@ -212,6 +243,7 @@ export async function mountEmulators(opts: EmulatorOptions = {}): Promise<Emulat
 
   return {
     mountpoint,
+    keyDir,
     snpDevice: join(mountpoint, 'dev', 'sev-guest'),
     tdxDevice: join(mountpoint, 'dev', 'tdx_guest'),
     tsmSnpDir: join(mountpoint, 'tsm-snp', 'report'),

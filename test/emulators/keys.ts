@@ -15,7 +15,7 @@ import { createHash, webcrypto } from 'node:crypto';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeSnpCertTable, SNP_CERT_GUIDS } from '../../native/tee-certs.js';
 import { enumerated, ia5, integer, octets, oid, sequence } from './der.js';
@@ -137,27 +137,54 @@ async function generate(dir: string): Promise<void> {
   for (const [name, data] of Object.entries(files)) await writeFile(join(dir, name), data, { mode: 0o600 });
 }
 
-/** Returns the cached key directory under buildDir, generating it (race-free) if missing. */
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function complete(dir: string): Promise<boolean> {
+  try {
+    await readFile(join(dir, 'attestation.pub.pem'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Returns the cached key directory under buildDir, generating it if missing. One generator at a time
+ * (an exclusive lock file, shared by all test processes; a lock older than 2 minutes is stale); the
+ * keys are written to a temporary directory and renamed into place.
+ */
 export async function ensureTestKeys(buildDir: string): Promise<string> {
   const id = createHash('sha256').update(KEYS_VERSION).update(TEST_PLATFORM.chipId).update(tcbBytes()).digest('hex').slice(0, 12);
   const dir = join(buildDir, `keys-${id}`);
-  try {
-    await readFile(join(dir, 'attestation.pub.pem'));
-    return dir;
-  } catch {
-    // not there yet
-  }
+  const lock = `${dir}.lock`;
   await mkdir(buildDir, { recursive: true });
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  await mkdir(tmp, { recursive: true });
-  try {
-    await generate(tmp);
-    await rename(tmp, dir);
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    // Another process won the race: use its keys.
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+  for (const deadline = Date.now() + 300_000; Date.now() < deadline;) {
+    if (await complete(dir)) return dir;
+    let handle;
+    try {
+      handle = await open(lock, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = await stat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
+      if (age > 120_000) await rm(lock, { force: true });
+      await sleep(200);
+      continue;
+    }
+    try {
+      if (await complete(dir)) return dir;
+      const tmp = await mkdtemp(`${dir}.tmp-`);
+      try {
+        await generate(tmp);
+        await rm(dir, { recursive: true, force: true });
+        await rename(tmp, dir);
+      } catch (err) {
+        await rm(tmp, { recursive: true, force: true });
+        throw err;
+      }
+    } finally {
+      await handle.close();
+      await rm(lock, { force: true });
+    }
   }
-  return dir;
+  throw new Error(`test keys in ${dir}: gave up waiting for ${lock}`);
 }

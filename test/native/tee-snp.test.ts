@@ -1,5 +1,9 @@
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import test from 'ava';
 import { randomBytes, X509Certificate } from 'node:crypto';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { mountEmulators, EMULATOR_DEFAULTS, TEST_PLATFORM, tcbBytes } from '../emulators/harness.js';
 import { parseSnpCertTable, snpGetExtReport, snpGetReport, SNP_REPORT_SIZE } from '../../native/tee.js';
 import { verifySnpReport } from './tee-helpers.js';
@@ -77,4 +81,50 @@ test('default emulator configuration is what EMULATOR_DEFAULTS says', async (t) 
   t.deepEqual(report.subarray(0x90, 0xc0), EMULATOR_DEFAULTS.measurement);
   t.deepEqual(report.subarray(0xc0, 0xe0), EMULATOR_DEFAULTS.hostData);
   t.is(report[0x188], 0x19, 'CPUID family in v3+');
+});
+
+test('a host without certificates: the extended report succeeds with an empty table', async (t) => {
+  const emu = await mountEmulators({ hostCerts: false });
+  t.teardown(() => emu.unmount());
+  for (const initialCertsLength of [0, 4096]) {
+    const reportData = randomBytes(64);
+    const { report, certTable } = await snpGetExtReport(emu.snpDevice, reportData, 0, { initialCertsLength });
+    t.deepEqual(report.subarray(0x50, 0x90), reportData);
+    t.true(verifySnpReport(report, emu.keys.vcekDer));
+    t.is(certTable.length, 0);
+    t.deepEqual(parseSnpCertTable(certTable), []);
+  }
+  t.is((await emu.stats())['snp_ext_too_small'], 0);
+  const entry = join(emu.tsmSnpDir, `nocerts-${process.pid}`);
+  await mkdir(entry);
+  t.teardown(() => rmdir(entry).catch(() => undefined));
+  await writeFile(join(entry, 'inblob'), randomBytes(64));
+  t.is((await readFile(join(entry, 'auxblob'))).length, 0);
+  t.is((await readFile(join(entry, 'outblob'))).length, SNP_REPORT_SIZE);
+});
+
+test('the test VCEK carries the KDS extensions of the emulated chip: hwID = CHIP_ID, SPLs = REPORTED_TCB', async (t) => {
+  const emu = await mountEmulators();
+  t.teardown(() => emu.unmount());
+  const report = await snpGetReport(emu.snpDevice, Buffer.alloc(64));
+  const vcek = new x509.X509Certificate(emu.keys.vcekDer);
+  const ext = (suffix: string): Buffer => {
+    const e = vcek.getExtension(`1.3.6.1.4.1.3704.1.${suffix}`);
+    if (e === null) throw new Error(`VCEK extension .${suffix} missing`);
+    return Buffer.from(e.value);
+  };
+  const int = (suffix: string): number => {
+    const v = ext(suffix);
+    t.is(v[0], 0x02, `.${suffix} is an INTEGER`);
+    return v.subarray(2).reduce((a, b) => a * 256 + b, 0);
+  };
+  t.deepEqual(ext('4'), report.subarray(0x1a0, 0x1e0), 'hwID is the raw CHIP_ID');
+  const tcb = report.subarray(0x180, 0x188);
+  t.is(int('3.1'), tcb[0]!, 'blSPL');
+  t.is(int('3.2'), tcb[1]!, 'teeSPL');
+  t.is(int('3.3'), tcb[6]!, 'snpSPL');
+  t.is(int('3.8'), tcb[7]!, 'ucodeSPL');
+  t.is(ext('2').subarray(2).toString('ascii'), 'Milan-B0');
+  t.regex(vcek.subject, /CN=SEV-VCEK/);
+  t.regex(vcek.issuer, /CN=SEV-Milan/);
 });

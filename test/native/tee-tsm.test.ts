@@ -61,7 +61,7 @@ test('configfs-tsm generation: every write counts, blobs are cached until the ne
   await writeFile(join(entry, 'inblob'), randomBytes(32));
   t.is(await generation(entry), 3);
   await t.throwsAsync(() => readFile(join(entry, 'outblob')), { code: 'EINVAL' });
-  await t.throwsAsync(() => writeFile(join(entry, 'inblob'), randomBytes(65)), { code: 'EINVAL' });
+  await t.throwsAsync(() => writeFile(join(entry, 'inblob'), randomBytes(65)), { code: 'EFBIG' });
   t.is(await generation(entry), 3, 'a rejected write does not count');
   // Attribute access modes and entry names.
   await t.throwsAsync(() => readFile(join(entry, 'inblob')), { code: 'EACCES' });

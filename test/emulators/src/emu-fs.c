@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <fuse_lowlevel.h>
+#include "emu-control.h"
 #include "emu-tsm.h"
 
 enum {
@@ -266,28 +267,17 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   fuse_reply_open(req, fi);
 }
 
-static const char *FAULT_NAMES[] = { "none", "firmware", "busy", "eio", "certs-quirk" };
-
 static int load(struct fs *fs, struct handle *h) {
   int attr;
   struct tsm_entry *t = entry_of(fs, h->ino, &attr);
   if (t != NULL && attr >= 0) return tsm_read(fs->e, t, (enum tsm_attr)attr, &h->buf, &h->len);
-  char text[512];
-  struct emu *e = fs->e;
   switch (h->ino) {
-    case I_C_SNP: snprintf(text, sizeof text, "%s\n", FAULT_NAMES[e->snp_fault]); break;
-    case I_C_TDX: snprintf(text, sizeof text, "%s\n", FAULT_NAMES[e->tdx_fault]); break;
-    case I_C_TSM: snprintf(text, sizeof text, "%s\n", FAULT_NAMES[e->tsm_fault]); break;
-    case I_C_STATS:
-      snprintf(text, sizeof text, "snp_report %u\nsnp_ext_report %u\nsnp_ext_too_small %u\ntdx_report %u\ntsm_generate %u\n",
-               e->stats.snp_report, e->stats.snp_ext_report, e->stats.snp_ext_too_small, e->stats.tdx_report, e->stats.tsm_generate);
-      break;
+    case I_C_SNP: return control_fault_text(fs->e->snp_fault, &h->buf, &h->len);
+    case I_C_TDX: return control_fault_text(fs->e->tdx_fault, &h->buf, &h->len);
+    case I_C_TSM: return control_fault_text(fs->e->tsm_fault, &h->buf, &h->len);
+    case I_C_STATS: return control_stats_text(fs->e, &h->buf, &h->len);
     default: return -EINVAL; /* the devices have no read() */
   }
-  h->len = strlen(text);
-  h->buf = malloc(h->len + 1);
-  memcpy(h->buf, text, h->len + 1);
-  return 0;
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
@@ -305,14 +295,31 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
   else fuse_reply_buf(req, (const char *)h->buf + off, h->len - (size_t)off < size ? h->len - (size_t)off : size);
 }
 
+/* A text attribute (privlevel, control files) takes effect at write(2), each write on its own, like a
+ * configfs text attribute. */
+static int write_text(struct fs *fs, fuse_ino_t ino, struct tsm_entry *t, int attr, const uint8_t *buf, size_t len) {
+  if (t != NULL) return tsm_write(t, (enum tsm_attr)attr, buf, len);
+  if (ino == I_C_SNP) return control_set_fault(&fs->e->snp_fault, buf, len);
+  if (ino == I_C_TDX) return control_set_fault(&fs->e->tdx_fault, buf, len);
+  if (ino == I_C_TSM) return control_set_fault(&fs->e->tsm_fault, buf, len);
+  return -EINVAL; /* the devices have no write() */
+}
+
+/* inblob is a binary attribute: bounded at write(2) (EFBIG past 64 bytes, configfs' cb_max_size),
+ * committed when the file is closed. */
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
+  struct fs *fs = FS(req);
   struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-  if (ino == I_SEV || ino == I_TDX) {
-    fuse_reply_err(req, EINVAL);
+  int attr = -1;
+  struct tsm_entry *t = entry_of(fs, ino, &attr);
+  if (t == NULL || attr != A_INBLOB) {
+    int rc = write_text(fs, ino, t, attr, (const uint8_t *)buf, size);
+    if (rc != 0) fuse_reply_err(req, -rc);
+    else fuse_reply_write(req, size);
     return;
   }
   size_t end = (size_t)off + size;
-  if (end > 65536) {
+  if (end > sizeof t->inblob) {
     fuse_reply_err(req, EFBIG);
     return;
   }
@@ -327,32 +334,16 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
   fuse_reply_write(req, size);
 }
 
-static int set_fault(enum fault *f, const uint8_t *buf, size_t len) {
-  while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ')) len--;
-  for (size_t i = 0; i < sizeof FAULT_NAMES / sizeof FAULT_NAMES[0]; i++) {
-    if (strlen(FAULT_NAMES[i]) == len && memcmp(FAULT_NAMES[i], buf, len) == 0) {
-      *f = (enum fault)i;
-      return 0;
-    }
-  }
-  return -EINVAL;
-}
-
-/* Writes take effect when the file is closed (flush is synchronous with close(2)), like configfs. */
+/* Commits inblob at the first flush after a write: flush is synchronous with close(2), and a copy of
+ * the descriptor closed by a forked child before exec counts too (the commit happens once). */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-  int rc = 0;
-  if (h->dirty) {
-    h->dirty = 0;
-    int attr;
-    struct tsm_entry *t = entry_of(fs, ino, &attr);
-    if (t != NULL && attr >= 0) rc = tsm_write(t, (enum tsm_attr)attr, h->buf, h->len);
-    else if (ino == I_C_SNP) rc = set_fault(&fs->e->snp_fault, h->buf, h->len);
-    else if (ino == I_C_TDX) rc = set_fault(&fs->e->tdx_fault, h->buf, h->len);
-    else if (ino == I_C_TSM) rc = set_fault(&fs->e->tsm_fault, h->buf, h->len);
-    h->len = 0;
-  }
+  int rc = 0, attr;
+  struct tsm_entry *t = entry_of(fs, ino, &attr);
+  if (h->dirty && t != NULL && attr == A_INBLOB) rc = tsm_write(t, A_INBLOB, h->buf, h->len);
+  h->dirty = 0;
+  h->len = 0;
   fuse_reply_err(req, -rc);
 }
 

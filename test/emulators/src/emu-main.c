@@ -3,7 +3,7 @@
  *
  *   contrast-tee-emu --keys DIR [--measurement HEX48] [--host-data HEX32] [--mr-config-id HEX48]
  *                    [--mr-td HEX48] [--chip-id HEX64] [--tcb HEX8] [--report-version N]
- *                    [--rmdir-on-exit] MOUNTPOINT
+ *                    [--no-host-certs] [--rmdir-on-exit] MOUNTPOINT
  *
  * DIR holds vcek.key (P-384), certs.bin (SNP certificate table), attestation.key and pck.key (P-256)
  * and pck-chain.pem. Prints "ready" on stdout once mounted; unmounts on SIGTERM/SIGINT/SIGHUP and
@@ -58,7 +58,7 @@ static void file_in(const char *dir, const char *file, uint8_t **out, size_t *le
 int main(int argc, char **argv) {
   static struct emu e;
   const char *keys = NULL;
-  int rmdir_on_exit = 0;
+  int rmdir_on_exit = 0, host_certs = 1;
   memset(e.cfg.measurement, 0x4d, 48);
   memset(e.cfg.mr_td, 0x7d, 48);
   memset(e.cfg.chip_id, 0xc1, 64);
@@ -68,13 +68,14 @@ int main(int argc, char **argv) {
     { "host-data", required_argument, 0, 'h' }, { "mr-config-id", required_argument, 0, 'c' },
     { "mr-td", required_argument, 0, 't' }, { "chip-id", required_argument, 0, 'i' },
     { "tcb", required_argument, 0, 'b' }, { "report-version", required_argument, 0, 'v' },
-    { "rmdir-on-exit", no_argument, 0, 'r' }, { 0, 0, 0, 0 },
+    { "rmdir-on-exit", no_argument, 0, 'r' }, { "no-host-certs", no_argument, 0, 'n' }, { 0, 0, 0, 0 },
   };
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
       case 'k': keys = optarg; break;
       case 'r': rmdir_on_exit = 1; break;
+      case 'n': host_certs = 0; break;
       case 'm': hex_opt("measurement", optarg, e.cfg.measurement, 48); break;
       case 'h': hex_opt("host-data", optarg, e.cfg.host_data, 32); break;
       case 'c': hex_opt("mr-config-id", optarg, e.cfg.mr_config_id, 48); break;
@@ -101,6 +102,7 @@ int main(int argc, char **argv) {
   file_in(keys, "pck-chain.pem", &chain, &e.pck_chain_len);
   e.pck_chain = (char *)chain;
   if (e.cert_table_len > 0x4000) die("certs.bin: expected at most 16 KiB");
+  if (!host_certs) e.cert_table_len = 0; /* like many clouds: extended reports carry no certificates */
   random_bytes(e.tdx_mac_key, sizeof e.tdx_mac_key);
 
   prctl(PR_SET_PDEATHSIG, SIGTERM);

@@ -81,7 +81,7 @@ static int ext_report(struct emu *e, pid_t pid, uint8_t io[32], uint64_t req_add
   uint32_t needed = (uint32_t)((e->cert_table_len + PAGE - 1) / PAGE * PAGE);
   int query = certs_len == 0 || certs_addr == 0;
   if (!query && (certs_len > CERTS_MAX || certs_len % PAGE != 0)) return finish(io, NO_FW_CALL, -EINVAL);
-  if (query || certs_len < needed) {
+  if (needed > 0 && (query || certs_len < needed)) {
     e->stats.snp_ext_too_small++;
     put32(req + 0x68, needed);
     if (peer_write(pid, req_addr, req, sizeof req) < 0) return finish(io, NO_FW_CALL, -EFAULT);
@@ -90,6 +90,7 @@ static int ext_report(struct emu *e, pid_t pid, uint8_t io[32], uint64_t req_add
   }
   int rc = write_response(e, pid, resp_addr, req);
   if (rc != 0) return finish(io, NO_FW_CALL, rc);
+  if (query) return 0; /* the host has no certificates: nothing to copy */
   static uint8_t certs[CERTS_MAX];
   memset(certs, 0, certs_len);
   memcpy(certs, e->cert_table, e->cert_table_len);
