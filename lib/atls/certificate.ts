@@ -10,6 +10,7 @@
 import 'reflect-metadata';
 import { randomBytes, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { Extension, X509Certificate, X509CertificateGenerator } from '@peculiar/x509';
+import { toPem } from '../pki/pem.js';
 import { cryptoProvider, ecCurve, signingKey, verifyingKey } from '../pki/webcrypto.js';
 import { AtlsError } from './errors.js';
 
@@ -67,7 +68,9 @@ export function inspectAtlsCertificate(der: Uint8Array, now: Date = new Date()):
   let node: NodeX509;
   let parsed: X509Certificate;
   try {
-    node = new NodeX509(Buffer.from(der));
+    // Node's X509Certificate tries PEM before DER and would find a PEM certificate embedded in the
+    // document (TDX quotes carry the PCK chain as PEM): hand it our certificate as the first PEM block.
+    node = new NodeX509(toPem(der, 'CERTIFICATE'));
     parsed = new X509Certificate(Buffer.from(der));
   } catch (err) {
     throw new AtlsError('ERR_ATLS_CERT_MALFORMED', 'client certificate: expected a DER X.509 certificate', { cause: err });

@@ -138,6 +138,8 @@ export async function handleAtlsConnection(socket: Socket, options: AtlsServerOp
     const validated = await validateDocuments(options.validators, inspected.documents, reportDataFor(inspected.spki, serverNonce));
     if (abort.signal.aborted) throw abort.signal.reason as Error;
     clearTimeout(timer);
+    // A standalone server TLSSocket (no tls.Server) never clears this flag; http2 waits on it.
+    (tlsSock as TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
     tlsSock.removeAllListeners('error');
     tlsSock.removeAllListeners('close');
     log.info({ remote, kind: validated.kind, hostData: Buffer.from(validated.hostData).toString('hex'), nonceChannel: channel, tlsVersion: tlsSock.getProtocol() }, 'Attestation accepted');

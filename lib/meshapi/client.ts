@@ -8,7 +8,8 @@ import type { Issuer } from '../attestation/types.js';
 import { type Logger, silentLogger } from '../log.js';
 import { atlsConnect } from '../atls/client.js';
 import { errorCode } from '../atls/errors.js';
-import { pemBlocks } from '../pki/pem.js';
+import { pemBlocks, toPem } from '../pki/pem.js';
+import type { TlsVersion } from '../../native/tls.js';
 import { AtlsChannelCredentials } from './credentials.js';
 import { MeshApiError } from './errors.js';
 import { decodeNewMeshCertResponse, encodeNewMeshCertRequest, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from './proto.js';
@@ -32,6 +33,8 @@ export interface NewMeshCertOptions {
   connectTimeoutMs?: number;
   signal?: AbortSignal;
   logger?: Logger;
+  /** Highest TLS version to offer (default TLSv1.3; TLSv1.2 for tests of old Coordinators). */
+  tlsMaxVersion?: TlsVersion;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
@@ -81,7 +84,7 @@ function checkResponse(r: NewMeshCertResponse, target: string, publicKey: KeyObj
   }
   let leaf: X509Certificate;
   try {
-    leaf = new X509Certificate(leafDer ?? Buffer.alloc(0));
+    leaf = new X509Certificate(toPem(leafDer ?? Buffer.alloc(0), 'CERTIFICATE')); // PEM: Node parses PEM first
   } catch (err) {
     throw bad('CertChain: first certificate does not parse', err);
   }
@@ -99,6 +102,7 @@ export async function newMeshCert(opts: NewMeshCertOptions): Promise<MeshCerts> 
     privateKey: opts.privateKey,
     timeoutMs,
     logger: log,
+    ...(opts.tlsMaxVersion === undefined ? {} : { maxVersion: opts.tlsMaxVersion }),
     ...(opts.signal === undefined ? {} : { signal: opts.signal }),
   }));
   const client = new Client(opts.target, creds, {

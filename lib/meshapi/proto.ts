@@ -28,8 +28,9 @@ message NewMeshCertResponse {
   bytes CertChain = 2;
   // PEM of the Coordinator root CA.
   bytes RootCACert = 3;
-  // Raw secret bytes; empty when the policy has no WorkloadSecretID.
-  bytes WorkloadSecret = 4 [debug_redact = true];
+  // Raw secret bytes; empty when the policy has no WorkloadSecretID. Upstream marks it
+  // [debug_redact = true]; left out here so that protoc 3.21 (Debian 12) reads this file.
+  bytes WorkloadSecret = 4;
 }
 
 message RecoverRequest {}

@@ -34,7 +34,7 @@ export function runOpenssl(args: string[]): OpensslPeer {
   };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => {
     for (const w of waiters.splice(0)) w();
     resolve(code);
   }));

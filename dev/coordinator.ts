@@ -1,0 +1,131 @@
+/**
+ * The development Coordinator: the MeshAPI (`/meshapi.MeshAPI/NewMeshCert`) over mutual aTLS, like the
+ * upstream Coordinator's port 7777, for local end-to-end runs and tests.
+ *
+ * Handshake: lib/atls/server (client attestation validated before the connection reaches gRPC).
+ * NewMeshCert: the policy is looked up by the peer's host data (missing -> PERMISSION_DENIED "policy
+ * hash <hex> not found in manifest"), a mesh certificate is issued for the peer's TLS key, CertChain =
+ * leaf then intermediate, and the workload secret is derived when the policy names a WorkloadSecretID.
+ */
+import { createPublicKey } from 'node:crypto';
+import type { AddressInfo, Socket } from 'node:net';
+import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
+import type { Issuer, Validator } from '../lib/attestation/types.js';
+import { ConfigError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { createAtlsServer, type AttestedPeer } from '../lib/atls/server.js';
+import { MeshApiStatus, meshApiDefinition, meshApiImplementation } from '../lib/meshapi/service.js';
+import type { NewMeshCertResponse } from '../lib/meshapi/proto.js';
+import { issueMeshCert } from '../lib/pki/mesh-cert.js';
+import { toPem } from '../lib/pki/pem.js';
+import { deriveWorkloadSecret } from '../lib/pki/workload-secret.js';
+import type { DevManifest } from './manifest.js';
+import { prepareState, type CoordinatorState } from './state.js';
+
+export interface CoordinatorOptions {
+  /** HOST:PORT ([v6]:PORT for IPv6; port 0 picks a free one). */
+  listen: string;
+  manifest: DevManifest;
+  stateDir: string;
+  validators: Validator[];
+  logger: Logger;
+  /** Attests the Coordinator to its clients (initializers ignore it); omitted: no document. */
+  issuer?: Issuer;
+  /** TLS versions the server accepts; default TLSv1.2 and up (E3 clients negotiate 1.3). */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+export interface RunningCoordinator {
+  address: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Splits HOST:PORT; throws ConfigError naming `what`. */
+export function parseListen(value: string, what = '--listen'): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  const port = m === null ? NaN : Number(m[3]);
+  if (m === null || !(port >= 0 && port <= 65535)) throw new ConfigError([`${what}=${value}: expected HOST:PORT (e.g. 127.0.0.1:7777 or [::1]:7777)`]);
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
+function peerKey(address: string | undefined, port: number | undefined): string {
+  return `${address ?? ''}:${String(port ?? '')}`;
+}
+
+async function answer(peer: AttestedPeer | undefined, manifest: DevManifest, state: CoordinatorState, log: Logger, remote: string): Promise<NewMeshCertResponse> {
+  if (peer === undefined) throw new MeshApiStatus(GrpcStatus.UNAUTHENTICATED, 'no attested peer for this connection');
+  const hostData = Buffer.from(peer.document.hostData).toString('hex');
+  const policy = manifest.policies.get(hostData);
+  if (policy === undefined) {
+    log.warn({ remote, reason: 'ERR_POLICY_NOT_FOUND', hostData, kind: peer.document.kind }, 'NewMeshCert denied');
+    throw new MeshApiStatus(GrpcStatus.PERMISSION_DENIED, `policy hash ${hostData} not found in manifest`);
+  }
+  const leaf = await issueMeshCert({
+    issuerKey: state.meshCAKey,
+    subjectPublicKey: createPublicKey({ key: peer.spki, format: 'der', type: 'spki' }),
+    sans: policy.sans,
+    ...(policy.workloadSecretID === undefined ? {} : { workloadSecretID: policy.workloadSecretID }),
+  });
+  const workloadSecret = policy.workloadSecretID === undefined ? Buffer.alloc(0) : deriveWorkloadSecret(state.seed, state.salt, policy.workloadSecretID);
+  log.info({ remote, hostData, kind: peer.document.kind, sans: policy.sans, workloadSecretID: policy.workloadSecretID }, 'Issued mesh certificate');
+  return {
+    meshCACert: Buffer.from(state.meshCAPem),
+    certChain: Buffer.from(toPem(leaf, 'CERTIFICATE') + state.intermediatePem),
+    rootCACert: Buffer.from(state.rootCAPem),
+    workloadSecret,
+  };
+}
+
+export async function startCoordinator(opts: CoordinatorOptions): Promise<RunningCoordinator> {
+  const { host, port } = parseListen(opts.listen);
+  if (opts.validators.length === 0) throw new ConfigError(['manifest referenceValues: accept no attestation document kind']);
+  const log = opts.logger;
+  const state = await prepareState(opts.stateDir);
+  const peers = new Map<string, AttestedPeer>();
+  const sockets = new Set<Socket>();
+
+  const grpcServer = new Server({ 'grpc.keepalive_time_ms': 15_000 });
+  grpcServer.addService(meshApiDefinition, meshApiImplementation((remote) => answer(peers.get(remote), opts.manifest, state, log, remote)));
+  const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
+
+  const atlsServer = createAtlsServer({
+    validators: opts.validators,
+    // Attestation decisions are this program's main log: not behind a subsystem opt-in.
+    logger: log,
+    minVersion: opts.minVersion ?? 'TLSv1.2',
+    ...(opts.issuer === undefined ? {} : { issuer: opts.issuer }),
+    onConnection(socket, peer) {
+      const key = peerKey(socket.remoteAddress, socket.remotePort);
+      peers.set(key, peer);
+      sockets.add(socket);
+      socket.once('close', () => {
+        peers.delete(key);
+        sockets.delete(socket);
+      });
+      injector.injectConnection(socket);
+    },
+  });
+  atlsServer.on('error', (err) => { log.error({ err: err.message }, 'Mesh API listener failed'); });
+  await new Promise<void>((resolve, reject) => {
+    atlsServer.once('error', reject);
+    atlsServer.listen(port, host, () => {
+      atlsServer.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = atlsServer.address() as AddressInfo;
+  log.info({ address: addr.address, port: addr.port, stateDir: opts.stateDir, policies: opts.manifest.policies.size, accepts: opts.validators.map((v) => v.kind) }, 'Coordinator mesh API listening');
+  return {
+    address: addr.address,
+    port: addr.port,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        atlsServer.close(() => { resolve(); });
+        for (const s of sockets) s.destroy();
+        injector.destroy();
+        grpcServer.forceShutdown();
+      });
+    },
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * The development Coordinator's state directory.
+ *
+ *   root-ca.key   0600  PKCS#8 PEM of the root CA key (P-384); created once, kept across restarts
+ *   root-ca.pem   0644  root CA certificate (stable while root-ca.key is)
+ *   secrets.json  0600  {"seed": <128 hex>, "salt": <64 hex>} for workload secrets; created once
+ *   mesh-ca.pem   0644  mesh CA certificate of this run (new P-384 key per start, i.e. per manifest)
+ *   intermediate-ca.pem 0644  the mesh CA key certified by the root (second half of CertChain)
+ *
+ * Clients receive exactly the bytes of mesh-ca.pem and root-ca.pem, so tests can compare.
+ */
+import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ContrastError } from '../lib/errors.js';
+import { ensureDir, writeFileAtomic } from '../lib/fs-atomic.js';
+import { createMeshCa, createRootCa, newP384Key } from '../lib/pki/ca.js';
+import { toPem } from '../lib/pki/pem.js';
+import { SALT_LENGTH, SEED_LENGTH } from '../lib/pki/workload-secret.js';
+
+export class StateError extends ContrastError {
+  readonly code = 'ERR_DEV_STATE';
+}
+
+export interface CoordinatorState {
+  readonly rootCAPem: string;
+  readonly meshCAPem: string;
+  readonly intermediatePem: string;
+  readonly meshCAKey: KeyObject;
+  readonly seed: Buffer;
+  readonly salt: Buffer;
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ENOENT') return undefined;
+    throw new StateError(`reading ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+async function loadSecrets(path: string): Promise<{ seed: Buffer; salt: Buffer }> {
+  const text = await readIfExists(path);
+  if (text === undefined) {
+    const seed = randomBytes(SEED_LENGTH);
+    const salt = randomBytes(SALT_LENGTH);
+    await writeFileAtomic(path, JSON.stringify({ seed: seed.toString('hex'), salt: salt.toString('hex') }) + '\n', { mode: 0o600 });
+    return { seed, salt };
+  }
+  let parsed: { seed?: unknown; salt?: unknown };
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch (err) {
+    throw new StateError(`${path}: expected JSON {"seed": <hex>, "salt": <hex>}`, { cause: err });
+  }
+  const hex = (v: unknown, len: number, name: string): Buffer => {
+    if (typeof v !== 'string' || !new RegExp(`^[0-9a-f]{${len * 2}}$`).test(v)) throw new StateError(`${path}: ${name}: expected ${len * 2} lowercase hex digits`);
+    return Buffer.from(v, 'hex');
+  };
+  return { seed: hex(parsed.seed, SEED_LENGTH, 'seed'), salt: hex(parsed.salt, SALT_LENGTH, 'salt') };
+}
+
+async function loadRoot(dir: string): Promise<{ rootKey: KeyObject; rootCAPem: string }> {
+  const keyPath = join(dir, 'root-ca.key');
+  const certPath = join(dir, 'root-ca.pem');
+  const keyPem = await readIfExists(keyPath);
+  let rootKey: KeyObject;
+  if (keyPem === undefined) {
+    rootKey = await newP384Key();
+    await writeFileAtomic(keyPath, rootKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  } else {
+    try {
+      rootKey = createPrivateKey(keyPem);
+    } catch (err) {
+      throw new StateError(`${keyPath}: expected a PEM private key`, { cause: err });
+    }
+  }
+  let rootCAPem = keyPem === undefined ? undefined : await readIfExists(certPath);
+  if (rootCAPem === undefined) {
+    rootCAPem = toPem(await createRootCa(rootKey), 'CERTIFICATE');
+    await writeFileAtomic(certPath, rootCAPem, { mode: 0o644 });
+  }
+  return { rootKey, rootCAPem };
+}
+
+/** Loads (or creates) the persistent parts and creates this run's mesh CA; writes the PEM files. */
+export async function prepareState(dir: string): Promise<CoordinatorState> {
+  await ensureDir(dir, 0o700);
+  const { seed, salt } = await loadSecrets(join(dir, 'secrets.json'));
+  const { rootKey, rootCAPem } = await loadRoot(dir);
+  const meshCAKey = await newP384Key();
+  const { meshCACert, intermediateCert } = await createMeshCa(rootKey, meshCAKey);
+  const meshCAPem = toPem(meshCACert, 'CERTIFICATE');
+  const intermediatePem = toPem(intermediateCert, 'CERTIFICATE');
+  await writeFileAtomic(join(dir, 'mesh-ca.pem'), meshCAPem, { mode: 0o644 });
+  await writeFileAtomic(join(dir, 'intermediate-ca.pem'), intermediatePem, { mode: 0o644 });
+  return { rootCAPem, meshCAPem, intermediatePem, meshCAKey, seed, salt };
+}
