@@ -43,6 +43,8 @@ export async function opensslMutualTls(serverDir: string, clientDir: string, mes
     if (verifyName !== undefined) clientArgs.push('-verify_hostname', verifyName);
     const client = spawn('openssl', clientArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
     let clientOut = '';
+    // A refused handshake ends s_client while we may still be writing.
+    client.stdin.on('error', () => undefined);
     client.stdout.setEncoding('utf8');
     client.stderr.setEncoding('utf8');
     client.stdout.on('data', (c: string) => {
