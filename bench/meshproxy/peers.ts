@@ -1,0 +1,157 @@
+/**
+ * The three peers doing the same mesh hop (egress proxy -> mutual TLS -> ingress proxy -> app), one
+ * process per side, and the app (nginx serving HTTP) that all of them share.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const APP_PORT = 14000;
+export const EGRESS = { host: '127.0.0.2', port: 14001 };
+export const INGRESS = { host: '127.0.0.1', port: 14443 };
+export const SMALL_BODY = 'x'.repeat(1024);
+
+export interface Dirs {
+  readonly root: string;
+  /** PEM files: ca.pem, client-chain.pem, client-key.pem, server-chain.pem, server-key.pem. */
+  readonly pem: string;
+  /** TLS directories in the initializer's layout for the meshproxy. */
+  readonly clientTls: string;
+  readonly serverTls: string;
+}
+
+export interface Running {
+  readonly name: string;
+  readonly pids: number[];
+  stop(): Promise<void>;
+}
+
+const MAIN = fileURLToPath(new URL('../../dist/meshproxy/main.js', import.meta.url));
+
+function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr.on('data', (d: Buffer) => { if (process.env['BENCH_DEBUG'] !== undefined) process.stderr.write(d); });
+  return child;
+}
+
+async function stopAll(children: ChildProcess[]): Promise<void> {
+  await Promise.all(children.map((c) => new Promise<void>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) { resolve(); return; }
+    const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
+    c.once('exit', () => { clearTimeout(timer); resolve(); });
+    c.kill('SIGTERM');
+  })));
+}
+
+export async function waitPort(host: string, port: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ host, port });
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => { resolve(false); });
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${host}:${port} did not start listening`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function waitFile(path: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      await access(path);
+      return;
+    } catch {
+      if (child.exitCode !== null) throw new Error(`meshproxy exited ${child.exitCode}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`${path} did not appear`);
+}
+
+function pidsOf(children: ChildProcess[]): number[] {
+  return children.map((c) => c.pid ?? -1);
+}
+
+export async function startApp(d: Dirs): Promise<Running> {
+  const conf = join(d.root, 'app-nginx.conf');
+  await writeFile(join(d.root, 'bulk'), Buffer.alloc(4 << 20, 7));
+  await writeFile(conf, `
+daemon off; master_process off; worker_processes 1; pid ${d.root}/app.pid; error_log ${d.root}/app-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off; keepalive_requests 1000000; keepalive_timeout 300s; sendfile on;
+  server {
+    listen 127.0.0.1:${APP_PORT} reuseport;
+    location = /small { default_type text/plain; return 200 "${SMALL_BODY}"; }
+    location = /bulk { root ${d.root}; }
+  }
+}
+`);
+  const child = start('nginx', ['-c', conf, '-p', d.root, '-e', join(d.root, 'app-error.log')]);
+  await waitPort('127.0.0.1', APP_PORT);
+  return { name: 'app', pids: pidsOf([child]), stop: () => stopAll([child]) };
+}
+
+export async function startMeshproxy(d: Dirs): Promise<Running> {
+  const malloc = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_')));
+  const base = { ...malloc, PATH: process.env['PATH'] ?? '/usr/bin:/bin', CONTRAST_LOG_LEVEL: 'warn', CONTRAST_MESHPROXY_MODE: 'explicit' };
+  await rm(join(d.root, 'ingress-ready'), { force: true });
+  await rm(join(d.root, 'egress-ready'), { force: true });
+  const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+  const ingress = start(process.execPath, [...flags, MAIN], {
+    ...base, CONTRAST_MESHPROXY_INGRESS_LISTEN: `${INGRESS.host}:${INGRESS.port}=${APP_PORT}`,
+    CONTRAST_TLS_DIR: d.serverTls, CONTRAST_READY_FILE: join(d.root, 'ingress-ready'),
+  });
+  const egress = start(process.execPath, [...flags, MAIN], {
+    ...base, CONTRAST_EGRESS_PROXY_CONFIG: `bench#${EGRESS.host}:${EGRESS.port}#${INGRESS.host}:${INGRESS.port}`,
+    CONTRAST_TLS_DIR: d.clientTls, CONTRAST_READY_FILE: join(d.root, 'egress-ready'),
+  });
+  await waitFile(join(d.root, 'ingress-ready'), ingress);
+  await waitFile(join(d.root, 'egress-ready'), egress);
+  return { name: 'meshproxy', pids: pidsOf([egress, ingress]), stop: () => stopAll([egress, ingress]) };
+}
+
+export async function startHaproxy(d: Dirs): Promise<Running> {
+  const common = `global\n  nbthread 1\n  maxconn 8000\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 1h\n  timeout server 1h\n`;
+  const eg = join(d.root, 'haproxy-egress.cfg');
+  const ing = join(d.root, 'haproxy-ingress.cfg');
+  await writeFile(eg, `${common}frontend egress\n  bind ${EGRESS.host}:${EGRESS.port}\n  default_backend mesh\nbackend mesh\n  server ingress ${INGRESS.host}:${INGRESS.port} ssl crt ${d.pem}/client-combined.pem ca-file ${d.pem}/ca.pem verify required\n`);
+  await writeFile(ing, `${common}frontend ingress\n  bind ${INGRESS.host}:${INGRESS.port} ssl crt ${d.pem}/server-combined.pem ca-file ${d.pem}/ca.pem verify required\n  default_backend app\nbackend app\n  server app 127.0.0.1:${APP_PORT}\n`);
+  const ingress = start('haproxy', ['-db', '-f', ing]);
+  const egress = start('haproxy', ['-db', '-f', eg]);
+  await waitPort(INGRESS.host, INGRESS.port);
+  await waitPort(EGRESS.host, EGRESS.port);
+  return { name: 'haproxy', pids: pidsOf([egress, ingress]), stop: () => stopAll([egress, ingress]) };
+}
+
+export async function startNginx(d: Dirs): Promise<Running> {
+  const head = (name: string): string => `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+daemon off; master_process off; worker_processes 1; pid ${d.root}/nginx-${name}.pid; error_log ${d.root}/nginx-${name}.log warn;
+events { worker_connections 8192; }
+`;
+  const eg = join(d.root, 'nginx-egress.conf');
+  const ing = join(d.root, 'nginx-ingress.conf');
+  await writeFile(eg, `${head('egress')}stream { server {
+  listen ${EGRESS.host}:${EGRESS.port} reuseport;
+  proxy_pass ${INGRESS.host}:${INGRESS.port};
+  proxy_ssl on; proxy_ssl_certificate ${d.pem}/client-chain.pem; proxy_ssl_certificate_key ${d.pem}/client-key.pem;
+  proxy_ssl_trusted_certificate ${d.pem}/ca.pem; proxy_ssl_verify on; proxy_ssl_name server; proxy_ssl_session_reuse on;
+} }
+`);
+  await writeFile(ing, `${head('ingress')}stream { server {
+  listen ${INGRESS.host}:${INGRESS.port} ssl reuseport;
+  ssl_certificate ${d.pem}/server-chain.pem; ssl_certificate_key ${d.pem}/server-key.pem;
+  ssl_client_certificate ${d.pem}/ca.pem; ssl_verify_client on;
+  proxy_pass 127.0.0.1:${APP_PORT};
+} }
+`);
+  const ingress = start('nginx', ['-c', ing, '-p', d.root, '-e', join(d.root, 'nginx-ingress.log')]);
+  const egress = start('nginx', ['-c', eg, '-p', d.root, '-e', join(d.root, 'nginx-egress.log')]);
+  await waitPort(INGRESS.host, INGRESS.port);
+  await waitPort(EGRESS.host, EGRESS.port);
+  return { name: 'nginx-stream', pids: pidsOf([egress, ingress]), stop: () => stopAll([egress, ingress]) };
+}

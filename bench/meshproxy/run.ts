@@ -1,0 +1,184 @@
+/**
+ * Mesh-hop benchmark: meshproxy against haproxy and nginx (stream) doing the same hop on this machine
+ * (client -> egress proxy -> mutual TLS -> ingress proxy -> app), one process per side for every peer.
+ *
+ *   npm run build:ts && npx tsx bench/meshproxy/run.ts [--rounds 3] [--seconds 5]
+ *
+ * Needs: wrk, haproxy, nginx + libnginx-mod-stream (Debian). The app is nginx serving HTTP (1 KiB body
+ * for small requests, 4 MiB for bulk), shared by all peers. Peers run in turn, in a rotated order per
+ * round, each in fresh processes; the table shows medians and the per-round ratio spread.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createTestPki, writeTlsDir } from '../../test/meshproxy/pki.js';
+import { EGRESS, startApp, startHaproxy, startMeshproxy, startNginx, type Dirs, type Running } from './peers.js';
+
+const run = promisify(execFile);
+
+interface Sample {
+  kaRps: number;
+  kaP99Ms: number;
+  kaCpuUsPerReq: number;
+  connPerS: number;
+  connP99Ms: number;
+  connCpuUsPerConn: number;
+  bulkMBps: number;
+  peakRssMiB: number;
+}
+
+const METRICS: { key: keyof Sample; label: string; better: 'higher' | 'lower' }[] = [
+  { key: 'kaRps', label: 'small requests/s (1 KiB, keep-alive)', better: 'higher' },
+  { key: 'kaP99Ms', label: 'small p99 latency (ms)', better: 'lower' },
+  { key: 'kaCpuUsPerReq', label: 'proxy CPU per small request (µs)', better: 'lower' },
+  { key: 'connPerS', label: 'new mutual-TLS connections/s', better: 'higher' },
+  { key: 'connP99Ms', label: 'new-connection p99 latency (ms)', better: 'lower' },
+  { key: 'connCpuUsPerConn', label: 'proxy CPU per new connection (µs)', better: 'lower' },
+  { key: 'bulkMBps', label: 'bulk MB/s (4 MiB responses)', better: 'higher' },
+  { key: 'peakRssMiB', label: 'peak RSS, both sides (MiB)', better: 'lower' },
+];
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+async function cpuTicks(pids: number[]): Promise<number> {
+  let total = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += Number(fields[11]) + Number(fields[12]);
+  }
+  return total;
+}
+
+async function peakRssMiB(pids: number[]): Promise<number> {
+  let kib = 0;
+  for (const pid of pids) kib += Number(/VmHWM:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  return kib / 1024;
+}
+
+function ms(value: string, unit: string): number {
+  const v = Number(value);
+  return unit === 'us' ? v / 1000 : unit === 's' ? v * 1000 : v;
+}
+
+async function wrk(args: string[], pids: number[]): Promise<{ rps: number; p99: number; mbps: number; cpuUs: number }> {
+  const before = await cpuTicks(pids);
+  const { stdout } = await run('wrk', args, { maxBuffer: 1 << 20 });
+  const after = await cpuTicks(pids);
+  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1]);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
+  const p = /99%\s+([\d.]+)(us|ms|s)/.exec(stdout);
+  const t = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(stdout);
+  const scale: Record<string, number> = { B: 1 / 1048576, KB: 1 / 1024, MB: 1, GB: 1024 };
+  if (/Socket errors|Non-2xx/.test(stdout) && process.env['BENCH_DEBUG'] !== undefined) process.stderr.write(stdout);
+  return {
+    rps,
+    p99: p === null ? NaN : ms(p[1] ?? '', p[2] ?? 'ms'),
+    mbps: t === null ? NaN : Number(t[1]) * (scale[t[2] ?? 'MB'] ?? 1) * 1.048576,
+    cpuUs: ((after - before) * 10_000) / Math.max(1, requests),
+  };
+}
+
+async function measure(peer: Running, seconds: number): Promise<Sample> {
+  const url = `http://${EGRESS.host}:${EGRESS.port}`;
+  const d = `${seconds}s`;
+  await run('wrk', ['-t1', '-c4', '-d1s', `${url}/small`]); // warm-up (JIT, session caches)
+  const rss = async (phase: string): Promise<void> => {
+    if (process.env['BENCH_DEBUG'] !== undefined) process.stderr.write(`${peer.name} after ${phase}: peak RSS ${(await peakRssMiB(peer.pids)).toFixed(1)} MiB\n`);
+  };
+  await rss('start');
+  const ka = await wrk(['-t1', '-c16', `-d${d}`, '--latency', `${url}/small`], peer.pids);
+  await rss('keep-alive');
+  const conn = await wrk(['-t1', '-c16', `-d${d}`, '--latency', '-H', 'Connection: close', `${url}/small`], peer.pids);
+  await rss('new connections');
+  const bulk = await wrk(['-t1', '-c4', `-d${d}`, `${url}/bulk`], peer.pids);
+  await rss('bulk');
+  return {
+    kaRps: ka.rps, kaP99Ms: ka.p99, kaCpuUsPerReq: ka.cpuUs,
+    connPerS: conn.rps, connP99Ms: conn.p99, connCpuUsPerConn: conn.cpuUs,
+    bulkMBps: bulk.mbps,
+    peakRssMiB: await peakRssMiB(peer.pids),
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
+}
+
+function fmt(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+}
+
+async function main(): Promise<void> {
+  const rounds = arg('--rounds', 3);
+  const seconds = arg('--seconds', 5);
+  const root = await mkdtemp(join(tmpdir(), 'meshproxy-bench-'));
+  try {
+    const pki = await createTestPki();
+    const pem = join(root, 'pem');
+    await mkdir(pem);
+    const chainOf = (leaf: string): string => leaf + pki.meshCA.certPem;
+    await writeFile(join(pem, 'ca.pem'), pki.meshCA.certPem);
+    await writeFile(join(pem, 'client-chain.pem'), chainOf(pki.client.certPem));
+    await writeFile(join(pem, 'client-key.pem'), pki.client.keyPem);
+    await writeFile(join(pem, 'server-chain.pem'), chainOf(pki.server.certPem));
+    await writeFile(join(pem, 'server-key.pem'), pki.server.keyPem);
+    await writeFile(join(pem, 'client-combined.pem'), chainOf(pki.client.certPem) + pki.client.keyPem);
+    await writeFile(join(pem, 'server-combined.pem'), chainOf(pki.server.certPem) + pki.server.keyPem);
+    const dirs: Dirs = { root, pem, clientTls: join(root, 'client-tls'), serverTls: join(root, 'server-tls') };
+    await writeTlsDir(dirs.clientTls, pki.meshCA, pki.client);
+    await writeTlsDir(dirs.serverTls, pki.meshCA, pki.server);
+
+    const app = await startApp(dirs);
+    const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+    const peers = [
+      { name: 'meshproxy', start: startMeshproxy },
+      { name: 'haproxy', start: startHaproxy },
+      { name: 'nginx-stream', start: startNginx },
+    ].filter((p) => only === undefined || p.name === only);
+    const samples = new Map<string, Sample[]>(peers.map((p) => [p.name, []]));
+    try {
+      for (let r = 0; r < rounds; r++) {
+        for (let i = 0; i < peers.length; i++) {
+          const peer = peers[(i + r) % peers.length]!;
+          const running = await peer.start(dirs);
+          try {
+            const s = await measure(running, seconds);
+            samples.get(peer.name)!.push(s);
+            process.stderr.write(`round ${r + 1} ${peer.name}: ${JSON.stringify(s)}\n`);
+          } finally {
+            await running.stop();
+          }
+        }
+      }
+    } finally {
+      await app.stop();
+    }
+    if (only !== undefined) return;
+    const ours = samples.get('meshproxy')!;
+    const lines = [
+      `| metric | meshproxy | haproxy | nginx-stream | meshproxy / haproxy | meshproxy / nginx |`,
+      `|---|---|---|---|---|---|`,
+    ];
+    for (const m of METRICS) {
+      const med = (name: string): number => median(samples.get(name)!.map((s) => s[m.key]));
+      const ratio = (peer: string): string => {
+        const per = ours.map((s, i) => s[m.key] / (samples.get(peer)![i]?.[m.key] ?? NaN));
+        return `${(med('meshproxy') / med(peer)).toFixed(2)}x (${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)})`;
+      };
+      lines.push(`| ${m.label} | ${fmt(med('meshproxy'))} | ${fmt(med('haproxy'))} | ${fmt(med('nginx-stream'))} | ${ratio('haproxy')} | ${ratio('nginx-stream')} |`);
+    }
+    process.stdout.write(`${rounds} rounds x ${seconds} s per workload, medians; ratio spread over rounds in parentheses\n\n${lines.join('\n')}\n`);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();

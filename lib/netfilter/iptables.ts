@@ -1,0 +1,63 @@
+/**
+ * A thin runner for one iptables binary (`iptables-legacy`, `ip6tables-legacy`, `iptables`, ...):
+ * run a command and get its exit status, or feed `<binary>-restore --noflush` a ruleset atomically.
+ * Programs choose the binary at their edge; modules receive an Iptables.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { ContrastError } from '../errors.js';
+
+export class IptablesError extends ContrastError {
+  readonly code = 'ERR_IPTABLES';
+}
+
+export interface IptablesResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface Iptables {
+  /** The binary, e.g. `iptables-legacy`; named in errors and logs. */
+  readonly binary: string;
+  /** Runs the binary with `args`; resolves with the exit status (non-zero is not an error here). */
+  run(args: readonly string[]): Promise<IptablesResult>;
+  /** Runs the binary and rejects with IptablesError on a non-zero exit. */
+  must(args: readonly string[]): Promise<string>;
+  /** `<binary>-restore --noflush` with `rules` on stdin: the listed chains are replaced in one commit. */
+  restore(rules: string): Promise<void>;
+}
+
+export function createIptables(binary: string, env: NodeJS.ProcessEnv = process.env): Iptables {
+  const run = (args: readonly string[]): Promise<IptablesResult> => new Promise((resolve, reject) => {
+    execFile(binary, ['-w', ...args], { env, timeout: 30_000 }, (err, stdout, stderr) => {
+      if (err !== null && typeof err.code !== 'number') {
+        reject(new IptablesError(`running ${binary}: ${err.message}`, { cause: err }));
+        return;
+      }
+      resolve({ code: err === null ? 0 : Number(err.code), stdout, stderr });
+    });
+  });
+  return {
+    binary,
+    run,
+    async must(args) {
+      const r = await run(args);
+      if (r.code !== 0) throw new IptablesError(`${binary} ${args.join(' ')}: exit ${r.code}: ${r.stderr.trim()}`);
+      return r.stdout;
+    },
+    restore(rules) {
+      const restoreBinary = `${binary}-restore`;
+      return new Promise((resolve, reject) => {
+        const child = spawn(restoreBinary, ['-w', '--noflush'], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+        child.on('error', (err) => { reject(new IptablesError(`running ${restoreBinary}: ${err.message}`, { cause: err })); });
+        child.on('close', (code) => {
+          if (code === 0) resolve();
+          else reject(new IptablesError(`${restoreBinary} --noflush: exit ${code}: ${stderr.trim()}`));
+        });
+        child.stdin.end(rules);
+      });
+    },
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * The certificate store: `certChain.pem`, `key.pem` and `mesh-ca.pem` from the TLS directory, as one
+ * SecureContext that serves both directions (server chain + key, client chain + key, mesh CA as the only
+ * trust anchor). Reloading publishes a new context; every new connection reads `current`, established
+ * connections keep theirs. The directory is watched (the initializer renames files into place), with a
+ * slow poll as a safety net.
+ */
+import { X509Certificate, createHash } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { describeError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { CertificateError } from './errors.js';
+
+export const CERT_CHAIN_FILE = 'certChain.pem';
+export const KEY_FILE = 'key.pem';
+export const MESH_CA_FILE = 'mesh-ca.pem';
+
+/** The PEM inputs, for servers that build their own context (tls.Server.setSecureContext). */
+export interface TlsFiles {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca: Buffer;
+  readonly minVersion: 'TLSv1.2';
+}
+
+export interface CertStore {
+  /** The context for new client connections. */
+  readonly current: SecureContext;
+  /** The same material as options, for servers. */
+  readonly tlsOptions: TlsFiles;
+  /** Subject and expiry of the workload certificate in use (first in certChain.pem). */
+  readonly identity: { readonly subject: string; readonly validTo: string };
+  /** Increments on every successful reload (starts at 1). */
+  readonly generation: number;
+  /** Reloads now; keeps the old context and rejects when the new files are unusable. */
+  reload(): Promise<boolean>;
+  close(): void;
+}
+
+interface Loaded {
+  readonly identity: { readonly subject: string; readonly validTo: string };
+  readonly context: SecureContext;
+  readonly files: TlsFiles;
+  readonly digest: string;
+}
+
+async function load(dir: string): Promise<Loaded> {
+  const read = async (file: string): Promise<Buffer> => {
+    try {
+      return await readFile(join(dir, file));
+    } catch (err) {
+      throw new CertificateError(`reading ${join(dir, file)}: ${describeError(err)}`, { cause: err });
+    }
+  };
+  const [cert, key, ca] = await Promise.all([read(CERT_CHAIN_FILE), read(KEY_FILE), read(MESH_CA_FILE)]);
+  const digest = createHash('sha256').update(cert).update(key).update(ca).digest('hex');
+  try {
+    const files: TlsFiles = { cert, key, ca, minVersion: 'TLSv1.2' };
+    const context = createSecureContext(files);
+    const leaf = new X509Certificate(cert);
+    return { context, files, digest, identity: { subject: leaf.subject.replace(/\n/g, ', '), validTo: leaf.validTo } };
+  } catch (err) {
+    throw new CertificateError(`loading certificates from ${dir} (${CERT_CHAIN_FILE}, ${KEY_FILE}, ${MESH_CA_FILE}): ${describeError(err)}`, { cause: err });
+  }
+}
+
+export interface CertStoreOptions {
+  readonly dir: string;
+  readonly log: Logger;
+  /** Poll interval for the safety-net reload (default 30 s); 0 disables it. */
+  readonly pollMs?: number;
+  /** Called after each successful reload. */
+  readonly onReload?: (generation: number) => void;
+}
+
+/** Loads the certificates (rejects with CertificateError when they are missing) and starts watching. */
+export async function openCertStore(options: CertStoreOptions): Promise<CertStore> {
+  const { dir, log } = options;
+  let loaded = await load(dir);
+  let generation = 1;
+  let timer: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  let inFlight: Promise<boolean> | undefined;
+
+  const reload = (): Promise<boolean> => {
+    inFlight ??= (async () => {
+      try {
+        const next = await load(dir);
+        if (next.digest === loaded.digest) return false;
+        loaded = next;
+        generation += 1;
+        log.info({ dir, generation, identity: loaded.identity }, 'certificates reloaded');
+        options.onReload?.(generation);
+        return true;
+      } finally {
+        inFlight = undefined;
+      }
+    })();
+    return inFlight;
+  };
+  const quietReload = (): void => {
+    reload().catch((err: unknown) => { log.warn({ dir, err: describeError(err) }, 'certificate reload failed, keeping the current certificates'); });
+  };
+  let debounce: NodeJS.Timeout | undefined;
+  try {
+    watcher = watch(dir, () => {
+      clearTimeout(debounce);
+      debounce = setTimeout(quietReload, 200);
+      debounce.unref();
+    });
+    watcher.on('error', (err) => { log.warn({ dir, err: describeError(err) }, 'watching the certificate directory failed; polling only'); });
+  } catch (err) {
+    log.warn({ dir, err: describeError(err) }, 'cannot watch the certificate directory; polling only');
+  }
+  const pollMs = options.pollMs ?? 30_000;
+  if (pollMs > 0) {
+    timer = setInterval(quietReload, pollMs);
+    timer.unref();
+  }
+  return {
+    get current() { return loaded.context; },
+    get tlsOptions() { return loaded.files; },
+    get identity() { return loaded.identity; },
+    get generation() { return generation; },
+    reload,
+    close() {
+      clearInterval(timer);
+      clearTimeout(debounce);
+      watcher?.close();
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Egress: a plain TCP listener on a 127/8 address; each connection is carried to the remote over
+ * mutual TLS (our chain and key as the client certificate, the server verified against the mesh CA,
+ * no hostname check and no SNI, as upstream). TLS sessions are cached per remote and resumed, which
+ * saves the certificate exchange and signatures on every new connection to a mesh peer.
+ */
+import { createServer, type Server } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { Logger } from '../lib/log.js';
+import type { CertStore } from './certs.js';
+import { splitRemote, type EgressEntry } from './config-annotations.js';
+import { account, forward, track, type OpenSockets } from './forward.js';
+import type { ListenerStats } from './stats.js';
+
+export interface EgressOptions {
+  readonly entry: EgressEntry;
+  readonly certs: CertStore;
+  readonly stats: ListenerStats;
+  readonly log: Logger;
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly open: OpenSockets;
+}
+
+export function createEgress(options: EgressOptions): Server {
+  const { stats, certs } = options;
+  const { host, port } = splitRemote(options.entry.remote);
+  /** The last session ticket from this remote, with the certificate generation it was made under. */
+  let session: { ticket: Buffer; generation: number } | undefined;
+  return createServer({ allowHalfOpen: true, noDelay: true }, (down) => {
+    stats.connectionsTotal += 1;
+    stats.connectionsActive += 1;
+    account(down, stats);
+    track(options.open, down);
+    const generation = certs.generation;
+    // allowHalfOpen and noDelay reach the TLS socket and its TCP connection (not in @types/node's ConnectionOptions).
+    const connectOptions: ConnectionOptions & { allowHalfOpen: boolean; noDelay: boolean } = {
+      host,
+      port,
+      secureContext: certs.current,
+      ...(session?.generation === generation ? { session: session.ticket } : {}),
+      rejectUnauthorized: true,
+      checkServerIdentity: () => undefined,
+      allowHalfOpen: true,
+      noDelay: true,
+    };
+    const up = tlsConnect(connectOptions);
+    up.on('session', (ticket: Buffer) => { session = { ticket, generation }; });
+    track(options.open, up);
+    const timer = setTimeout(() => { up.destroy(new Error('connect timeout')); }, options.connectTimeoutMs);
+    // Bytes flow only after the handshake: ending a TLS socket that is still handshaking would send
+    // its FIN too early. Until then the accepted socket buffers what the application sends.
+    const early = (): void => { up.destroy(); };
+    down.once('close', early);
+    down.once('error', early);
+    let secured = false;
+    up.once('secureConnect', () => {
+      secured = true;
+      clearTimeout(timer);
+      down.off('close', early);
+      down.off('error', early);
+      forward(down, up, options.idleTimeoutMs);
+    });
+    up.once('error', (err: Error & { code?: string }) => {
+      clearTimeout(timer);
+      if (!secured) {
+        stats.upstreamConnectFailures += 1;
+        if (/SSL|CERT|TLS|VERIFY|SIGNATURE/.test(err.code ?? '')) stats.handshakeFailed(err.code ?? 'HANDSHAKE_ERROR');
+        session = undefined;
+      }
+      down.destroy();
+    });
+  });
+}

@@ -1,0 +1,38 @@
+/**
+ * Binding servers: a transparent fd from the addon (IPv4 and IPv6), or an ordinary address. Every
+ * helper resolves only once the socket listens, and names the address in its error.
+ */
+import type { Server } from 'node:net';
+import { describeError } from '../lib/errors.js';
+import type { TransparentSockets } from '../native/sockets.js';
+import { ListenError } from './errors.js';
+
+export function listenOn(server: Server, where: { host: string; port: number } | { fd: number }, label: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => { reject(new ListenError(`listening on ${label}: ${describeError(err)}`, { cause: err })); };
+    server.once('error', onError);
+    server.listen('fd' in where ? { fd: where.fd } : { host: where.host, port: where.port, backlog: 1024 }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** A transparent listener on `address:port` (IP_TRANSPARENT / IPV6_TRANSPARENT). */
+export async function listenTransparent(server: Server, sockets: TransparentSockets, address: string, port: number): Promise<void> {
+  const label = `${address.includes(':') ? `[${address}]` : address}:${port} (transparent)`;
+  let fd: number;
+  try {
+    fd = sockets.transparentListen(address, port, 1024);
+  } catch (err) {
+    throw new ListenError(`listening on ${label}: ${describeError(err)}`, { cause: err });
+  }
+  await listenOn(server, { fd }, label);
+}
+
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) { resolve(); return; }
+    server.close(() => { resolve(); });
+  });
+}

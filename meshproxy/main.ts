@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/**
+ * contrast-meshproxy: the pod's service-mesh sidecar. Parses its configuration at the edge and wires
+ * the services (see service.ts); nothing else lives here.
+ */
+import { CommanderError } from 'commander';
+import { runMain } from '../lib/main.js';
+import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
+import { parseCli } from './cli.js';
+import { meshConfigFromEnv, planFromEnv } from './config.js';
+import { AnnotationError } from './errors.js';
+import { packageVersion } from './version.js';
+
+let logger: Logger | undefined;
+
+async function run(): Promise<number> {
+  const version = packageVersion();
+  let cli;
+  try {
+    cli = parseCli(process.argv.slice(2), version);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    throw err;
+  }
+  if (cli.printConfig) return printConfig();
+  const logConfig = logConfigFromEnv(process.env);
+  logger = createLogger(logConfig, { base: { program: 'meshproxy' } });
+  const config = meshConfigFromEnv(process.env);
+  // Loaded only here, so that --print-config and --help start fast.
+  const { runMeshproxy } = await import('./service.js');
+  const code = await runMeshproxy(config, { log: logger, version, ignoredArgs: cli.ignored });
+  // Drained and closed: a socket still half-way through a TLS handshake must not keep the process alive.
+  setTimeout(() => process.exit(code), 1000).unref();
+  return code;
+}
+
+function printConfig(): number {
+  try {
+    process.stdout.write(JSON.stringify(planFromEnv(process.env)) + '\n');
+    return 0;
+  } catch (err) {
+    if (!(err instanceof AnnotationError)) throw err;
+    process.stderr.write(`contrast-meshproxy: ${err.message}\n`);
+    return 2;
+  }
+}
+
+runMain(run, () => logger);

@@ -1,0 +1,43 @@
+/** The meshproxy's environment: defaults, legacy names, explicit-mode listeners, every problem at once. */
+import test from 'ava';
+import { ConfigError } from '../../lib/errors.js';
+import { meshConfigFromEnv } from '../../meshproxy/config.js';
+
+test('defaults follow upstream', (t) => {
+  const c = meshConfigFromEnv({});
+  t.is(c.tlsDir, '/contrast/tls-config');
+  t.is(c.readyFile, '/ready');
+  t.is(c.mode, 'transparent');
+  t.is(c.iptables, 'iptables-legacy');
+  t.is(c.ip6tables, 'ip6tables-legacy');
+  t.is(c.connectTimeoutMs, 5000);
+  t.is(c.idleTimeoutMs, 3_600_000);
+  t.deepEqual(c.plan, { ingress: { disabled: false, ports: [] }, egress: [], adminPort: null });
+  t.true(Object.isFrozen(c));
+});
+
+test('explicit mode listeners', (t) => {
+  const c = meshConfigFromEnv({ CONTRAST_MESHPROXY_MODE: 'explicit', CONTRAST_MESHPROXY_INGRESS_LISTEN: '0.0.0.0:9443=8443, [::]:9080=8080' });
+  t.deepEqual(c.explicitIngress, [{ host: '0.0.0.0', port: 9443, appPort: 8443 }, { host: '::', port: 9080, appPort: 8080 }]);
+});
+
+test('every problem is listed, each naming its variable', (t) => {
+  const err = t.throws(() => meshConfigFromEnv({
+    EDG_INGRESS_PROXY_CONFIG: 'web#8080',
+    CONTRAST_MESHPROXY_MODE: 'sideways',
+    CONTRAST_MESHPROXY_INGRESS_LISTEN: 'localhost:80=80',
+    CONTRAST_MESHPROXY_DRAIN_TIMEOUT: 'soon',
+  }), { instanceOf: ConfigError });
+  t.is(err.code, 'ERR_CONFIG');
+  t.deepEqual(err.problems, [
+    'EDG_INGRESS_PROXY_CONFIG=web#8080: invalid entry: web#8080',
+    'CONTRAST_MESHPROXY_MODE=sideways: expected one of transparent, explicit',
+    'CONTRAST_MESHPROXY_INGRESS_LISTEN=localhost:80=80: entry localhost:80=80: expected <ip>:<port>=<app port>, e.g. 0.0.0.0:9443=8443',
+    'CONTRAST_MESHPROXY_DRAIN_TIMEOUT=soon: expected a duration such as 500ms, 5s or 1m30s',
+  ]);
+});
+
+test('explicit listeners are refused in transparent mode', (t) => {
+  const err = t.throws(() => meshConfigFromEnv({ CONTRAST_MESHPROXY_INGRESS_LISTEN: '0.0.0.0:9443=8443' }), { instanceOf: ConfigError });
+  t.true(err.problems[0]?.includes('expected only with CONTRAST_MESHPROXY_MODE=explicit'));
+});

@@ -1,0 +1,265 @@
+/**
+ * End to end in two network namespaces with real iptables-legacy rules and TPROXY: a "server pod"
+ * (application + meshproxy with ingress rules) and a "client pod" (meshproxy with ingress DISABLED and
+ * egress listeners). Both start behind the pod VM's default-deny rule.
+ */
+import test from 'ava';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_DENY_RULE } from '../../lib/netfilter/default-deny.js';
+import { startProxy, waitForFile, type RunningProxy } from './harness.js';
+import { SERVER_V4, SERVER_V6, createNetnsPair, stopChild, waitForLine, type NetnsPair } from './netns.js';
+import { createTestPki, issueLeaf, writePair, writeTlsDir, type TestPki } from './pki.js';
+import { APP, FOREIGN_TLS, HTTP_GET, TCP_REQUEST, TLS_REQUEST, nodeScript } from './scripts.js';
+
+const SERVER_INGRESS = 'main#8001#false##metrics#8080#true##admin#9901#true##foreign#8443#true';
+const ADMIN = '9901';
+
+interface World {
+  pair: NetnsPair;
+  dir: string;
+  pki: TestPki;
+  server: RunningProxy;
+  client: RunningProxy;
+  serverEnv: Record<string, string> & { CONTRAST_TLS_DIR: string; CONTRAST_READY_FILE: string };
+  files: { ca: string; mesh: { cert: string; key: string }; foreign: { cert: string; key: string }; expired: { cert: string; key: string } };
+}
+
+let world: World | undefined;
+const cleanups: (() => Promise<unknown>)[] = [];
+
+function w(): World {
+  if (world === undefined) throw new Error('setup failed');
+  return world;
+}
+
+async function rules(ns: string, bin: string, table: string): Promise<string> {
+  return (await w().pair.exec(ns, bin, ['-w', '-t', table, '-S'])).stdout;
+}
+
+async function tlsRequest(host: string, port: number, who: { cert: string; key: string } | undefined, payload = 'hello'): Promise<{ secure: boolean; peer: string; data: string; error: string }> {
+  const { pair, files } = w();
+  const { stdout } = await pair.exec(pair.client, process.execPath, nodeScript(TLS_REQUEST, [host, String(port), files.ca, who?.cert ?? '-', who?.key ?? '-', payload]));
+  return JSON.parse(stdout) as { secure: boolean; peer: string; data: string; error: string };
+}
+
+async function tcpRequest(host: string, port: number, payload = 'hello'): Promise<{ data: string; error: string }> {
+  const { pair } = w();
+  const { stdout } = await pair.exec(pair.client, process.execPath, nodeScript(TCP_REQUEST, [host, String(port), payload]));
+  return JSON.parse(stdout) as { data: string; error: string };
+}
+
+async function adminGet(path: string): Promise<{ status: number; body: string }> {
+  const { pair } = w();
+  const { stdout } = await pair.exec(pair.client, process.execPath, nodeScript(HTTP_GET, [`http://${SERVER_V4}:${ADMIN}${path}`]));
+  return JSON.parse(stdout) as { status: number; body: string };
+}
+
+test.before(async () => {
+  const pair = await createNetnsPair('mp');
+  cleanups.push(() => pair.destroy());
+  const dir = await mkdtemp(join(tmpdir(), `meshproxy-e2e-${process.pid}-`));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const pki = await createTestPki();
+  await writeTlsDir(join(dir, 'server-tls'), pki.meshCA, pki.server);
+  await writeTlsDir(join(dir, 'client-tls'), pki.meshCA, pki.client);
+  const ca = join(dir, 'mesh-ca.pem');
+  await writeFile(ca, pki.meshCA.certPem);
+  const files = {
+    ca,
+    mesh: await writePair(join(dir, 'mesh'), pki.client, pki.meshCA),
+    foreign: await writePair(join(dir, 'foreign'), pki.foreign, pki.otherCA),
+    expired: await writePair(join(dir, 'expired'), pki.expired, pki.meshCA),
+  };
+  for (const ns of [pair.client, pair.server]) {
+    await pair.exec(ns, 'iptables-legacy', ['-w', '-I', 'INPUT', ...DEFAULT_DENY_RULE]);
+  }
+  const app = pair.spawn(pair.server, process.execPath, nodeScript(APP, ['8001', '8080', '9000']));
+  cleanups.push(() => stopChild(app));
+  await waitForLine(app, (l) => l === 'ready');
+  // A TLS server outside the mesh (certificate of another CA) on an exempted port.
+  const foreignDir = join(dir, 'foreign-server');
+  const foreignPair = await writePair(foreignDir, pki.foreign, pki.otherCA);
+  const foreign = pair.spawn(pair.server, process.execPath, nodeScript(FOREIGN_TLS, ['8443', foreignPair.cert, foreignPair.key]));
+  cleanups.push(() => stopChild(foreign));
+  await waitForLine(foreign, (l) => l === 'ready');
+
+  const serverEnv = {
+    CONTRAST_INGRESS_PROXY_CONFIG: SERVER_INGRESS,
+    CONTRAST_ADMIN_PORT: ADMIN,
+    CONTRAST_TLS_DIR: join(dir, 'server-tls'),
+    CONTRAST_READY_FILE: join(dir, 'server-ready'),
+    CONTRAST_MESHPROXY_DRAIN_TIMEOUT: '5s',
+  };
+  // A stale ready file from an earlier run must not count.
+  await writeFile(serverEnv.CONTRAST_READY_FILE, '');
+  const server = startProxy(pair, pair.server, serverEnv);
+  cleanups.push(() => stopChild(server.child));
+  const client = startProxy(pair, pair.client, {
+    CONTRAST_INGRESS_PROXY_CONFIG: 'DISABLED',
+    CONTRAST_EGRESS_PROXY_CONFIG: `backend#127.0.0.2:4001#${SERVER_V4}:9000##backend6#127.0.0.3:4001#[${SERVER_V6}]:9000##web#127.0.0.4:4001#${SERVER_V4}:8001##foreign#127.0.0.5:4001#${SERVER_V4}:8443`,
+    CONTRAST_TLS_DIR: join(dir, 'client-tls'),
+    CONTRAST_READY_FILE: join(dir, 'client-ready'),
+  });
+  cleanups.push(() => stopChild(client.child));
+  await waitForFile(join(dir, 'client-ready'), client);
+  world = { pair, dir, pki, server, client, serverEnv, files };
+  // The stale file is removed at start; wait for the proxy's own.
+  await waitForFile(serverEnv.CONTRAST_READY_FILE, server);
+  for (;;) {
+    if (server.logs.some((l) => l['msg'] === 'ready')) break;
+    if (server.child.exitCode !== null) throw new Error(JSON.stringify(server.logs));
+    await new Promise((r) => setTimeout(r, 25));
+  }
+});
+
+test.after.always(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+test.serial('startup order: listeners, rules, default-deny removal, then the ready file', async (t) => {
+  const msgs = w().server.logs.map((l) => String(l['msg']));
+  const at = (m: string): number => msgs.indexOf(m);
+  t.true(at('certificates loaded') >= 0);
+  t.true(at('listening') > at('certificates loaded'));
+  t.true(msgs.lastIndexOf('listening') < at('ingress interception rules installed'));
+  t.true(at('ingress interception rules installed') < at('removed the default-deny rule'));
+  t.true(at('removed the default-deny rule') < at('ready'));
+  const mangle = await rules(w().pair.server, 'iptables-legacy', 'mangle');
+  t.true(mangle.includes('-A PREROUTING -p tcp -j CONTRAST_INBOUND'));
+  t.true(mangle.includes('-A CONTRAST_IN_REDIRECT -p tcp -m tcp --dport 8001 -j TPROXY --on-port 15007'));
+  t.true(mangle.includes('-A CONTRAST_IN_REDIRECT -p tcp -m tcp --dport 8080 -j RETURN'));
+  t.true(mangle.includes('-A CONTRAST_IN_REDIRECT -p tcp -j TPROXY --on-port 15006'));
+  t.true((await rules(w().pair.server, 'ip6tables-legacy', 'mangle')).includes('-A CONTRAST_IN_REDIRECT -p tcp -j TPROXY --on-port 15006'));
+  for (const ns of [w().pair.server, w().pair.client]) t.false((await rules(ns, 'iptables-legacy', 'filter')).includes('-j DROP'), ns);
+});
+
+test.serial('unlisted port: no certificate, another CA and an expired certificate are refused; a mesh client is served', async (t) => {
+  const { files } = w();
+  for (const [who, pair] of [['no certificate', undefined], ['another CA', files.foreign], ['expired', files.expired]] as const) {
+    const r = await tlsRequest(SERVER_V4, 9000, pair);
+    t.is(r.data, '', `${who}: ${JSON.stringify(r)}`);
+  }
+  const ok = await tlsRequest(SERVER_V4, 9000, files.mesh, 'ping');
+  t.true(ok.secure);
+  t.is(ok.peer, 'server');
+  t.is(ok.data, `app 9000 ${SERVER_V4} ping`);
+  const stats = await adminGet('/stats/prometheus');
+  t.is(stats.status, 200);
+  t.regex(stats.body, /meshproxy_tls_handshake_failures_total\{listener="ingress",direction="ingress",reason="NO_CLIENT_CERTIFICATE"\} [1-9]/);
+  t.regex(stats.body, /meshproxy_tls_handshake_failures_total\{listener="ingress",direction="ingress",reason="CERT_HAS_EXPIRED"\} [1-9]/);
+});
+
+test.serial('TLS port serves a client without certificate; plain port passes plaintext', async (t) => {
+  const tls = await tlsRequest(SERVER_V4, 8001, undefined, 'no-cert');
+  t.is(tls.data, `app 8001 ${SERVER_V4} no-cert`);
+  const bad = await tlsRequest(SERVER_V4, 8001, w().files.foreign, 'bad-cert');
+  t.is(bad.data, '', 'a presented certificate that fails verification is refused');
+  const plain = await tcpRequest(SERVER_V4, 8080, 'plain');
+  t.is(plain.data, `app 8080 10.200.1.1 plain`);
+});
+
+test.serial('plaintext to an unlisted port never reaches the application (IPv4 and IPv6)', async (t) => {
+  for (const host of [SERVER_V4, SERVER_V6]) {
+    const r = await tcpRequest(host, 9000, 'GET / HTTP/1.0\r\n\r\n');
+    t.false(r.data.startsWith('app'), `${host}: ${JSON.stringify(r)}`);
+  }
+});
+
+test.serial('IPv6 inbound to an unlisted port is intercepted and needs mutual TLS', async (t) => {
+  const refused = await tlsRequest(SERVER_V6, 9000, undefined);
+  t.is(refused.data, '');
+  const ok = await tlsRequest(SERVER_V6, 9000, w().files.mesh, 'v6');
+  t.is(ok.data, `app 9000 ${SERVER_V6} v6`);
+});
+
+test.serial('egress from the client pod reaches the server application through both proxies', async (t) => {
+  const v4 = await tcpRequest('127.0.0.2', 4001, 'via-egress');
+  t.is(v4.data, `app 9000 ${SERVER_V4} via-egress`);
+  const v6 = await tcpRequest('127.0.0.3', 4001, 'via-egress6');
+  t.is(v6.data, `app 9000 ${SERVER_V6} via-egress6`);
+  const tlsPort = await tcpRequest('127.0.0.4', 4001, 'via-egress-tls');
+  t.is(tlsPort.data, `app 8001 ${SERVER_V4} via-egress-tls`);
+});
+
+test.serial('ingress DISABLED installs no interception rules but removes the default-deny rule', async (t) => {
+  const mangle = await rules(w().pair.client, 'iptables-legacy', 'mangle');
+  t.false(mangle.includes('CONTRAST'));
+  t.false((await rules(w().pair.client, 'iptables-legacy', 'filter')).includes('DROP'));
+});
+
+test.serial('loop guard: a connection to the proxy port itself is closed', async (t) => {
+  const r = await tcpRequest(SERVER_V4, 15006, 'loop');
+  t.is(r.data, '');
+  const stats = await adminGet('/stats/prometheus');
+  t.regex(stats.body, /meshproxy_blackholed_total\{listener="ingress",direction="ingress"\} [1-9]/);
+});
+
+test.serial('admin port: /ready, /config_dump', async (t) => {
+  const ready = await adminGet('/ready');
+  t.is(ready.status, 200);
+  const dump = await adminGet('/config_dump');
+  t.is(dump.status, 200);
+  const parsed = JSON.parse(dump.body) as { plan: { ingress: { ports: unknown[] }; adminPort: number }; tlsDir: string };
+  t.is(parsed.plan.ingress.ports.length, 4);
+  t.is(parsed.plan.adminPort, 9901);
+  t.false(dump.body.includes('PRIVATE KEY'));
+});
+
+test.serial('certificate rotation is picked up for new connections without a restart', async (t) => {
+  const { pki, serverEnv, files } = w();
+  const rotated = await issueLeaf(pki.meshCA, 'server-rotated');
+  await writeTlsDir(serverEnv.CONTRAST_TLS_DIR, pki.meshCA, rotated);
+  let peer = '';
+  for (let i = 0; i < 100 && peer !== 'server-rotated'; i++) {
+    peer = (await tlsRequest(SERVER_V4, 9000, files.mesh)).peer;
+    if (peer !== 'server-rotated') await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is(peer, 'server-rotated');
+  t.true(w().server.logs.some((l) => l['msg'] === 'certificates reloaded'));
+});
+
+test.serial('SIGTERM drains an open connection, exits 0; a restart leaves exactly one set of rules', async (t) => {
+  const { pair, serverEnv, files } = w();
+  const before4 = await rules(pair.server, 'iptables-legacy', 'mangle');
+  const before6 = await rules(pair.server, 'ip6tables-legacy', 'mangle');
+  // A connection in flight: the client sends its payload only after SIGTERM.
+  const inflight = pair.spawn(pair.client, process.execPath, nodeScript(`
+    import { connect } from 'node:tls'; import { readFileSync } from 'node:fs';
+    const [host, ca, cert, key] = process.argv.slice(1);
+    const s = connect({ host, port: 9000, ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), checkServerIdentity: () => undefined });
+    let data = '';
+    s.on('secureConnect', () => { process.stdout.write('connected\\n'); process.stdin.once('data', () => s.end('late')); });
+    s.on('data', (d) => { data += d; });
+    s.on('close', () => { process.stdout.write('result ' + data + '\\n'); });
+  `, [SERVER_V4, files.ca, files.mesh.cert, files.mesh.key]), { stdio: ['pipe', 'pipe', 'pipe'] });
+  t.teardown(() => stopChild(inflight));
+  await waitForLine(inflight, (l) => l === 'connected');
+  w().server.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  const result = waitForLine(inflight, (l) => l.startsWith('result '));
+  inflight.stdin?.write('go\n');
+  t.is(await result, `result app 9000 ${SERVER_V4} late`);
+  t.is(await w().server.exited, 0);
+
+  await rm(serverEnv.CONTRAST_READY_FILE, { force: true });
+  const again = startProxy(pair, pair.server, serverEnv);
+  cleanups.push(() => stopChild(again.child));
+  await waitForFile(serverEnv.CONTRAST_READY_FILE, again);
+  w().server = again;
+  t.is(await rules(pair.server, 'iptables-legacy', 'mangle'), before4);
+  t.is(await rules(pair.server, 'ip6tables-legacy', 'mangle'), before6);
+  t.is(before4.split('\n').filter((l) => l.includes('-j CONTRAST_INBOUND')).length, 1, 'exactly one jump from PREROUTING');
+  t.is(before4.split('\n').filter((l) => l.includes('TPROXY --on-port 15006')).length, 1);
+  t.true(again.logs.some((l) => l['msg'] === 'default-deny rule does not exist, nothing to do'));
+  const ok = await tlsRequest(SERVER_V4, 9000, files.mesh, 'after-restart');
+  t.is(ok.data, `app 9000 ${SERVER_V4} after-restart`);
+  const st = await stat(serverEnv.CONTRAST_READY_FILE);
+  t.is(st.mode & 0o777, 0o644);
+});
+
+test.serial('egress refuses a remote whose certificate is not from the mesh CA', async (t) => {
+  const r = await tcpRequest('127.0.0.5', 4001, 'secret');
+  t.is(r.data, '');
+});

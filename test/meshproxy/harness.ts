@@ -1,0 +1,51 @@
+/** Starting contrast-meshproxy inside a network namespace and reading its log. */
+import type { ChildProcess } from 'node:child_process';
+import { access } from 'node:fs/promises';
+import { MAIN } from './helpers-cli.js';
+import type { NetnsPair } from './netns.js';
+import { stopChild } from './netns.js';
+
+export interface RunningProxy {
+  readonly child: ChildProcess;
+  /** Parsed JSON log lines so far. */
+  readonly logs: Record<string, unknown>[];
+  readonly exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startProxy(pair: NetnsPair, ns: string, env: Record<string, string>, args: readonly string[] = ['-l', 'debug']): RunningProxy {
+  const child = pair.spawn(ns, process.execPath, ['--import=tsx', MAIN, ...args], {
+    env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', CONTRAST_LOG_LEVEL: 'debug', CONTRAST_LOG_SUBSYSTEMS: '*', XTABLES_LOCKFILE: `/tmp/xtables-${ns}.lock`, ...env },
+  });
+  const logs: Record<string, unknown>[] = [];
+  let buf = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const lines = buf.split('\n');
+    buf = lines.pop() ?? '';
+    for (const l of lines) {
+      try {
+        logs.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        logs.push({ msg: l });
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => { child.once('exit', (code) => { resolve(code); }); });
+  return { child, logs, exited, stop: (signal = 'SIGTERM') => stopChild(child, signal) };
+}
+
+/** Resolves when `path` exists; rejects when the proxy exits first or after the timeout. */
+export async function waitForFile(path: string, proxy: RunningProxy, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await access(path);
+      return;
+    } catch {
+      if (proxy.child.exitCode !== null) throw new Error(`meshproxy exited ${proxy.child.exitCode}: ${JSON.stringify(proxy.logs)}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${path}: ${JSON.stringify(proxy.logs)}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}

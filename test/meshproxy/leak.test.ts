@@ -1,0 +1,76 @@
+/**
+ * 10,000 connections opened and closed through the proxy (egress -> mutual TLS -> ingress -> app, all
+ * in one meshproxy process, explicit mode on loopback inside a network namespace) leave no growth in
+ * file descriptors and no memory growth beyond a small bound.
+ */
+import test from 'ava';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startProxy, waitForFile } from './harness.js';
+import { createNetnsPair, stopChild, waitForLine } from './netns.js';
+import { createTestPki, writeTlsDir } from './pki.js';
+import { APP, CONNECT_MANY, HTTP_GET, nodeScript } from './scripts.js';
+
+async function fds(pid: number): Promise<number> {
+  return (await readdir(`/proc/${pid}/fd`)).length;
+}
+
+async function rssKiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+}
+
+test('10,000 connections leave no growth in file descriptors or memory', async (t) => {
+  t.timeout(240_000);
+  const pair = await createNetnsPair('lk');
+  t.teardown(() => pair.destroy());
+  const dir = await mkdtemp(join(tmpdir(), `meshproxy-leak-${process.pid}-`));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const pki = await createTestPki();
+  await writeTlsDir(join(dir, 'tls'), pki.meshCA, pki.server);
+  const app = pair.spawn(pair.server, process.execPath, nodeScript(APP, ['9000']));
+  t.teardown(() => stopChild(app));
+  await waitForLine(app, (l) => l === 'ready');
+  const proxy = startProxy(pair, pair.server, {
+    CONTRAST_MESHPROXY_MODE: 'explicit',
+    CONTRAST_MESHPROXY_INGRESS_LISTEN: '127.0.0.1:9443=9000',
+    CONTRAST_EGRESS_PROXY_CONFIG: 'self#127.0.0.2:4001#127.0.0.1:9443',
+    CONTRAST_TLS_DIR: join(dir, 'tls'),
+    CONTRAST_READY_FILE: join(dir, 'ready'),
+    CONTRAST_ADMIN_PORT: '19901',
+    CONTRAST_LOG_LEVEL: 'info',
+    CONTRAST_LOG_SUBSYSTEMS: '',
+  });
+  t.teardown(() => stopChild(proxy.child));
+  await waitForFile(join(dir, 'ready'), proxy);
+  const pid = proxy.child.pid!;
+  const drive = async (n: number): Promise<void> => {
+    const { stdout } = await pair.exec(pair.server, process.execPath, nodeScript(CONNECT_MANY, ['127.0.0.2', '4001', String(n), '16']));
+    t.deepEqual(JSON.parse(stdout), { ok: n, failed: 0 });
+  };
+  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 500));
+
+  await drive(2_000);
+  await settle();
+  const fdBase = await fds(pid);
+  const rssBase = await rssKiB(pid);
+  await drive(5_000);
+  await settle();
+  const rssMid = await rssKiB(pid);
+  await drive(5_000);
+  await settle();
+  const fdEnd = await fds(pid);
+  const rssEnd = await rssKiB(pid);
+  t.log(`fds ${fdBase} -> ${fdEnd}; RSS ${rssBase} -> ${rssMid} -> ${rssEnd} KiB`);
+  t.is(fdEnd, fdBase);
+  // A leak of even 2 KiB per connection would add 20 MiB over these 10,000 connections.
+  t.true(rssEnd - rssBase < 16 * 1024, `RSS grew by ${rssEnd - rssBase} KiB`);
+  const { stdout } = await pair.exec(pair.server, process.execPath, nodeScript(HTTP_GET, ['http://127.0.0.1:19901/stats/prometheus']));
+  const body = (JSON.parse(stdout) as { body: string }).body;
+  t.regex(body, /meshproxy_connections_total\{listener="self",direction="egress"\} 12000\n/);
+  t.regex(body, /meshproxy_connections_active\{listener="self",direction="egress"\} 0\n/);
+  t.regex(body, /meshproxy_connections_active\{listener="explicit:9443",direction="ingress"\} 0\n/);
+  proxy.child.kill('SIGTERM');
+  t.is(await proxy.exited, 0);
+});

@@ -1,0 +1,112 @@
+/**
+ * Small plain-JavaScript programs that tests run inside network namespaces with `node -e` (no tsx, so
+ * they start fast). Each takes its parameters from argv.
+ */
+
+/** Connects to argv[1]:argv[2] (after -e), writes argv[3] if given, prints what the server sends; exit 0 on end, 3 on error. */
+export const TCP_READ = `
+import { connect } from 'node:net';
+const [host, port, send] = process.argv.slice(1);
+const s = connect({ host, port: Number(port) });
+s.setTimeout(10000, () => { process.stderr.write('timeout\\n'); process.exit(4); });
+if (send) s.end(send);
+s.on('data', (d) => process.stdout.write(d));
+s.on('end', () => process.exit(0));
+s.on('error', (e) => { process.stderr.write((e.code ?? e.message) + '\\n'); process.exit(3); });
+`;
+
+/** Arguments for running a script with node: node --input-type=module -e <script> -- args... */
+export function nodeScript(script: string, args: readonly string[]): string[] {
+  return ['--input-type=module', '-e', script, '--', ...args];
+}
+
+/**
+ * TLS client: argv = host port caFile certFile|- keyFile|- payload. Sends the payload, half-closes, and
+ * prints one JSON line {secure, peer, data, error}. Exit 0 whatever happened (the JSON says it).
+ */
+export const TLS_REQUEST = `
+import { connect } from 'node:tls';
+import { readFileSync } from 'node:fs';
+const [host, port, ca, cert, key, payload] = process.argv.slice(1);
+const opts = { host, port: Number(port), ca: readFileSync(ca), checkServerIdentity: () => undefined };
+if (cert !== '-') { opts.cert = readFileSync(cert); opts.key = readFileSync(key); }
+let data = '', secure = false, peer = '', error = '';
+const s = connect(opts);
+s.on('secureConnect', () => { secure = true; peer = s.getPeerCertificate().subject?.CN ?? ''; s.end(payload); });
+s.on('data', (d) => { data += d; });
+s.on('error', (e) => { error = e.code ?? e.message; });
+s.setTimeout(10000, () => { error = 'timeout'; s.destroy(); });
+s.on('close', () => { process.stdout.write(JSON.stringify({ secure, peer, data, error }) + '\\n'); process.exit(0); });
+`;
+
+/** Plain TCP request: argv = host port payload; prints {data, error} like TLS_REQUEST. */
+export const TCP_REQUEST = `
+import { connect } from 'node:net';
+const [host, port, payload] = process.argv.slice(1);
+let data = '', error = '';
+const s = connect({ host, port: Number(port) });
+s.on('connect', () => { s.end(payload); });
+s.on('data', (d) => { data += d; });
+s.on('error', (e) => { error = e.code ?? e.message; });
+s.setTimeout(10000, () => { error = 'timeout'; s.destroy(); });
+s.on('close', () => { process.stdout.write(JSON.stringify({ data, error }) + '\\n'); process.exit(0); });
+`;
+
+/** HTTP GET: argv = url; prints {status, body}. */
+export const HTTP_GET = `
+import { get } from 'node:http';
+get(process.argv[1], (res) => { let body = ''; res.on('data', (d) => { body += d; }); res.on('end', () => { process.stdout.write(JSON.stringify({ status: res.statusCode, body }) + '\\n'); }); })
+  .on('error', (e) => { process.stdout.write(JSON.stringify({ status: 0, body: e.code ?? e.message }) + '\\n'); });
+`;
+
+/**
+ * The application: listens on every port in argv on 0.0.0.0 and ::, reads until the peer half-closes,
+ * answers "app <port> <peer address> <data>" and closes. Prints "ready" once all listen.
+ */
+export const APP = `
+import { createServer } from 'node:net';
+const ports = process.argv.slice(1).map(Number);
+let pending = ports.length * 2;
+for (const port of ports) for (const host of ['0.0.0.0', '::']) {
+  createServer({ allowHalfOpen: true }, (s) => {
+    let data = '';
+    s.on('data', (d) => { data += d; });
+    s.on('end', () => { s.end('app ' + port + ' ' + s.remoteAddress + ' ' + data); });
+    s.on('error', () => {});
+  }).listen({ host, port, ipv6Only: host === '::' }, () => { if (--pending === 0) process.stdout.write('ready\\n'); });
+}
+`;
+
+/** A TLS server outside the mesh: argv = port certFile keyFile; answers "foreign <data>". Prints "ready". */
+export const FOREIGN_TLS = `
+import { createServer } from 'node:tls';
+import { readFileSync } from 'node:fs';
+const [port, cert, key] = process.argv.slice(1);
+createServer({ cert: readFileSync(cert), key: readFileSync(key), allowHalfOpen: true }, (s) => {
+  let data = '';
+  s.on('data', (d) => { data += d; });
+  s.on('end', () => { s.end('foreign ' + data); });
+  s.on('error', () => {});
+}).listen(Number(port), '0.0.0.0', () => { process.stdout.write('ready\\n'); });
+`;
+
+/**
+ * Load driver: argv = host port total concurrency. Each connection sends "x", half-closes and reads
+ * the answer to the end. Prints {ok, failed} when all are done.
+ */
+export const CONNECT_MANY = `
+import { connect } from 'node:net';
+const [host, port, total, concurrency] = process.argv.slice(1).map((v, i) => (i === 0 ? v : Number(v)));
+let started = 0, ok = 0, failed = 0, running = 0;
+function one() {
+  if (started >= total) { if (running === 0) { process.stdout.write(JSON.stringify({ ok, failed }) + '\\n'); process.exit(0); } return; }
+  started++; running++;
+  let data = '';
+  const s = connect({ host, port });
+  s.on('connect', () => s.end('x'));
+  s.on('data', (d) => { data += d; });
+  s.on('error', () => {});
+  s.on('close', () => { running--; if (data.startsWith('app ')) ok++; else failed++; one(); });
+}
+for (let i = 0; i < concurrency; i++) one();
+`;
