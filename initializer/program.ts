@@ -112,7 +112,7 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
       request,
       logger,
       signal: controller.signal,
-      ...(config.serviceMeshDisabled ? { defaultDeny: deps.defaultDeny?.() ?? iptablesDefaultDenyRemover() } : {}),
+      ...(config.serviceMeshDisabled ? { defaultDeny: deps.defaultDeny?.() ?? iptablesDefaultDenyRemover({ logger }) } : {}),
     });
   } finally {
     for (const s of signals) process.removeListener(s, onSignal);
