@@ -107,6 +107,7 @@ test('Coordinator down at start, up later: success within one retry after it is 
   const first = parseLogLines(p.stderr()).find((l) => l['level'] === 'WARN' && l['msg'] === 'Requesting cert');
   t.is(first?.['code'], 'ERR_MESHAPI_UNAVAILABLE');
   t.regex(String(first?.['err']), new RegExp(`127\\.0\\.0\\.1:${port}`));
+  t.deepEqual(otherWarns(p.stderr()), [], 'one WARN line per failed attempt');
   await startDevCoordinator(t, { policies: { [host.toString('hex')]: { sans: ['late'] } }, validators: [new InsecureValidator()], listen: `127.0.0.1:${port}` });
   const warnsBeforeUp = countWarns(p.stderr());
   t.is((await p.exited).code, 0, p.stderr());
@@ -128,6 +129,7 @@ test('unknown policy: WARN lines naming the host data, retrying; SIGTERM then en
     t.is(w['code'], 'ERR_MESHAPI_PERMISSION_DENIED');
     t.true(String(w['err']).includes(host.toString('hex')), String(w['err']));
   }
+  t.deepEqual(otherWarns(p.stderr()), [], 'one WARN line per failed attempt');
   p.child.kill('SIGTERM');
   const { code } = await p.exited;
   t.is(code, 1);
@@ -148,9 +150,15 @@ test('attestation the Coordinator does not accept: WARN with the handshake rejec
   await p.waitForMsg('Requesting cert');
   const warn = parseLogLines(p.stderr()).find((l) => l['level'] === 'WARN' && l['msg'] === 'Requesting cert');
   t.is(warn?.['code'], 'ERR_ATLS_HANDSHAKE_REJECTED', JSON.stringify(warn));
+  t.deepEqual(otherWarns(p.stderr()), [], 'one WARN line per failed attempt');
   p.child.kill('SIGTERM');
   t.is((await p.exited).code, 1);
 });
+
+/** WARN lines other than the per-attempt one and the one-time insecure-platform notice. */
+function otherWarns(stderr: string): Record<string, unknown>[] {
+  return parseLogLines(stderr).filter((l) => l['level'] === 'WARN' && l['msg'] !== 'Requesting cert' && !String(l['msg']).startsWith('attestation platform selected: INSECURE'));
+}
 
 function countWarns(stderr: string): number {
   return parseLogLines(stderr).filter((l) => l['level'] === 'WARN' && l['msg'] === 'Requesting cert').length;
