@@ -147,9 +147,16 @@ test('attestation the Coordinator does not accept: WARN with the handshake rejec
   });
   const pod = await newPod(t, 'rejected');
   const p = runInitializer(t, pod, insecureEnv(hostData('rejected'), coordinator.target));
-  await p.waitForMsg('Requesting cert');
-  const warn = parseLogLines(p.stderr()).find((l) => l['level'] === 'WARN' && l['msg'] === 'Requesting cert');
-  t.is(warn?.['code'], 'ERR_ATLS_HANDSHAKE_REJECTED', JSON.stringify(warn));
+  // Wait for a few attempts: under load the rejection can reach the client as a reset (write EPIPE,
+  // ERR_MESHAPI_UNAVAILABLE) instead of the alert, so one attempt may not show the reason.
+  const state = { exited: false };
+  void p.exited.then(() => (state.exited = true));
+  const warns = (): Record<string, unknown>[] => parseLogLines(p.stderr()).filter((l) => l['level'] === 'WARN' && l['msg'] === 'Requesting cert');
+  while (!state.exited && !warns().some((w) => w['code'] === 'ERR_ATLS_HANDSHAKE_REJECTED') && warns().length < 8) await new Promise((r) => setTimeout(r, 50));
+  t.false(state.exited, p.stderr());
+  const codes = warns().map((w) => w['code']);
+  t.true(codes.includes('ERR_ATLS_HANDSHAKE_REJECTED'), JSON.stringify(codes));
+  t.true(codes.every((c) => c === 'ERR_ATLS_HANDSHAKE_REJECTED' || c === 'ERR_MESHAPI_UNAVAILABLE'), JSON.stringify(codes));
   t.deepEqual(otherWarns(p.stderr()), [], 'one WARN line per failed attempt');
   p.child.kill('SIGTERM');
   t.is((await p.exited).code, 1);
