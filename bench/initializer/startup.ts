@@ -2,7 +2,7 @@
  * bench/initializer: process start to done file of the built initializer (dist/) against a loopback
  * development Coordinator, beside bare `node -e ''` start-up, interleaved in the same run.
  *
- *   npm run build && node --import tsx bench/initializer/startup.ts [--rounds 15] [--snp]
+ *   npm run build && node --import tsx bench/initializer/startup.ts [--rounds 15] [--snp] [--bundle <file.mjs>]
  *
  * Peers (each run a fresh process, fresh directories):
  *   node -e ''              bare Node.js start-up and exit: the floor every Node program pays
@@ -10,10 +10,14 @@
  *                           COORDINATOR_HOST (no attestation, aTLS or gRPC modules loaded)
  *   initializer insecure    full path: key, aTLS handshake with an insecure document, NewMeshCert, writes
  *   initializer snp         the same with the emulated /dev/sev-guest (--snp; needs root and FUSE)
+ *   initializer bundle      the insecure path run from a single-file bundle of dist/initializer/main.js
+ *                           (--bundle; e.g. made with esbuild, the addon beside it)
  *
  * Fairness: the Coordinator runs in this process and is warm before the first measured run; both peers
  * are spawned the same way (same node binary, same environment size); the order alternates every round;
- * the initializer's time ends when the done file appears (inotify), not at exit.
+ * the initializer's time ends when the done file appears (inotify), not at exit; pod directories are on
+ * tmpfs like the pod's in-memory /contrast volume. The Coordinator's own work (issuing the certificate)
+ * is inside the initializer's time, as it is in a pod.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -32,7 +36,7 @@ import { formatTable, interleave, type Peer } from './interleave.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/initializer/main.js', import.meta.url));
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' }, snp: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' }, snp: { type: 'boolean', default: false }, bundle: { type: 'string' } } });
 const rounds = Number(values.rounds);
 if (!existsSync(MAIN)) {
   process.stderr.write(`${MAIN} is missing: run npm run build first\n`);
@@ -40,7 +44,8 @@ if (!existsSync(MAIN)) {
 }
 
 const insecureHost = createHash('sha256').update('bench insecure').digest();
-const work = await mkdtemp(join(tmpdir(), `bench-init-${process.pid}-`));
+// Pods write to /contrast, an in-memory emptyDir: tmpfs here too (/dev/shm), where fsync is cheap.
+const work = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `bench-init-${process.pid}-`));
 const cleanups: (() => Promise<unknown>)[] = [() => rm(work, { recursive: true, force: true })];
 
 try {
@@ -65,7 +70,7 @@ try {
   cleanups.push(() => coordinator.close());
 
   let pod = 0;
-  const initializer = (name: string, env: Record<string, string>): Peer => ({
+  const initializer = (name: string, env: Record<string, string>, program = MAIN): Peer => ({
     name,
     async run() {
       const root = join(work, `pod-${pod++}`);
@@ -73,7 +78,7 @@ try {
       await mkdir(root);
       const done = join(root, 'done');
       const start = performance.now();
-      const child = spawn(process.execPath, [MAIN], {
+      const child = spawn(process.execPath, [program], {
         env: {
           PATH: process.env['PATH'] ?? '',
           COORDINATOR_HOST: `127.0.0.1:${coordinator.port}`,
@@ -135,6 +140,9 @@ try {
     initializer('initializer insecure', { CONTRAST_ATTESTATION: 'insecure', CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true', CONTRAST_INSECURE_HOST_DATA: insecureHost.toString('hex') }),
   ];
   if (values.snp) peers.push(initializer('initializer snp (emulated)', snpEnv));
+  if (values.bundle !== undefined) {
+    peers.push(initializer('initializer insecure (bundle)', { CONTRAST_ATTESTATION: 'insecure', CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true', CONTRAST_INSECURE_HOST_DATA: insecureHost.toString('hex') }, values.bundle));
+  }
   const stats = await interleave(peers, rounds);
   process.stdout.write(`${formatTable(stats)}\n\n${rounds} rounds, node ${process.version}, ${new Date().toISOString()}\n`);
 } finally {
