@@ -1,0 +1,150 @@
+/**
+ * bench/initializer: process start to done file of the built initializer (dist/) against a loopback
+ * development Coordinator, beside bare `node -e ''` start-up, interleaved in the same run.
+ *
+ *   npm run build && node --import tsx bench/initializer/startup.ts [--rounds 15] [--snp] [--bundle <file.mjs>]
+ *
+ * Peers (each run a fresh process, fresh directories):
+ *   node -e ''              bare Node.js start-up and exit: the floor every Node program pays
+ *   initializer config-only the program's own start-up: logger, configuration, exit 64 on a missing
+ *                           COORDINATOR_HOST (no attestation, aTLS or gRPC modules loaded)
+ *   initializer insecure    full path: key, aTLS handshake with an insecure document, NewMeshCert, writes
+ *   initializer snp         the same with the emulated /dev/sev-guest (--snp; needs root and FUSE)
+ *   initializer bundle      the insecure path run from a single-file bundle of dist/initializer/main.js
+ *                           (--bundle; e.g. made with esbuild, the addon beside it)
+ *
+ * Fairness: the Coordinator runs in this process and is warm before the first measured run; both peers
+ * are spawned the same way (same node binary, same environment size); the order alternates every round;
+ * the initializer's time ends when the done file appears (inotify), not at exit; pod directories are on
+ * tmpfs like the pod's in-memory /contrast volume. The Coordinator's own work (issuing the certificate)
+ * is inside the initializer's time, as it is in a pod.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, watch } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startCoordinator } from '../../dev/coordinator.js';
+import { InsecureValidator } from '../../lib/attestation/insecure.js';
+import { createValidators } from '../../lib/attestation/validators.js';
+import type { Validator } from '../../lib/attestation/types.js';
+import { silentLogger } from '../../lib/log.js';
+import { formatTable, interleave, type Peer } from './interleave.js';
+
+const MAIN = fileURLToPath(new URL('../../dist/initializer/main.js', import.meta.url));
+
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' }, snp: { type: 'boolean', default: false }, bundle: { type: 'string' } } });
+const rounds = Number(values.rounds);
+if (!existsSync(MAIN)) {
+  process.stderr.write(`${MAIN} is missing: run npm run build first\n`);
+  process.exit(2);
+}
+
+const insecureHost = createHash('sha256').update('bench insecure').digest();
+// Pods write to /contrast, an in-memory emptyDir: tmpfs here too (/dev/shm), where fsync is cheap.
+const work = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `bench-init-${process.pid}-`));
+const cleanups: (() => Promise<unknown>)[] = [() => rm(work, { recursive: true, force: true })];
+
+try {
+  const policies = new Map([[insecureHost.toString('hex'), { sans: ['bench'], workloadSecretID: 'bench' }]]);
+  const validators: Validator[] = [new InsecureValidator()];
+  const snpEnv: Record<string, string> = {};
+  if (values.snp) {
+    const { mountEmulators } = await import('../../test/emulators/harness.js');
+    const emu = await mountEmulators();
+    cleanups.push(() => emu.unmount());
+    policies.set(emu.config.hostData.toString('hex'), { sans: ['bench-snp'], workloadSecretID: 'bench-snp' });
+    validators.push(...createValidators({ snp: { trustedArkPems: [emu.keys.askPem + emu.keys.arkPem] } }));
+    Object.assign(snpEnv, { CONTRAST_ATTESTATION: 'snp', CONTRAST_SNP_DEVICE: emu.snpDevice, CONTRAST_TSM_REPORT_DIR: join(work, 'none'), CONTRAST_KDS_TIMEOUT: '0' });
+  }
+  const coordinator = await startCoordinator({
+    listen: '127.0.0.1:0',
+    manifest: { policies, referenceValues: { allowInsecure: true } },
+    stateDir: join(work, 'coordinator'),
+    validators,
+    logger: silentLogger(),
+  });
+  cleanups.push(() => coordinator.close());
+
+  let pod = 0;
+  const initializer = (name: string, env: Record<string, string>, program = MAIN): Peer => ({
+    name,
+    async run() {
+      const root = join(work, `pod-${pod++}`);
+      const { mkdir } = await import('node:fs/promises');
+      await mkdir(root);
+      const done = join(root, 'done');
+      const start = performance.now();
+      const child = spawn(process.execPath, [program], {
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          COORDINATOR_HOST: `127.0.0.1:${coordinator.port}`,
+          CONTRAST_TLS_DIR: join(root, 'tls-config'),
+          CONTRAST_SECRETS_DIR: join(root, 'secrets'),
+          CONTRAST_DONE_FILE: done,
+          CONTRAST_LOG_LEVEL: 'warn',
+          ...env,
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+      const doneAt = new Promise<number>((resolve) => {
+        const w = watch(root, (_event, file) => {
+          if (file === 'done' && existsSync(done)) {
+            w.close();
+            resolve(performance.now());
+          }
+        });
+        child.on('close', () => {
+          w.close();
+          resolve(performance.now());
+        });
+      });
+      const [at, code] = await Promise.all([doneAt, new Promise<number | null>((r) => child.on('close', r))]);
+      if (code !== 0 || !existsSync(done)) throw new Error(`${name}: exit ${code}\n${stderr}`);
+      return at - start;
+    },
+  });
+  const bare: Peer = {
+    name: "node -e ''",
+    run: () =>
+      new Promise((resolve, reject) => {
+        const start = performance.now();
+        const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore', env: { PATH: process.env['PATH'] ?? '' } });
+        child.on('error', reject);
+        child.on('close', () => {
+          resolve(performance.now() - start);
+        });
+      }),
+  };
+  const configOnly: Peer = {
+    name: 'initializer config-only',
+    run: () =>
+      new Promise((resolve, reject) => {
+        const start = performance.now();
+        const child = spawn(process.execPath, [MAIN], { stdio: 'ignore', env: { PATH: process.env['PATH'] ?? '' } });
+        child.on('error', reject);
+        child.on('close', (code) => {
+          if (code === 64) resolve(performance.now() - start);
+          else reject(new Error(`config-only run: exit ${code}, expected 64`));
+        });
+      }),
+  };
+  const peers: Peer[] = [
+    bare,
+    configOnly,
+    initializer('initializer insecure', { CONTRAST_ATTESTATION: 'insecure', CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true', CONTRAST_INSECURE_HOST_DATA: insecureHost.toString('hex') }),
+  ];
+  if (values.snp) peers.push(initializer('initializer snp (emulated)', snpEnv));
+  if (values.bundle !== undefined) {
+    peers.push(initializer('initializer insecure (bundle)', { CONTRAST_ATTESTATION: 'insecure', CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true', CONTRAST_INSECURE_HOST_DATA: insecureHost.toString('hex') }, values.bundle));
+  }
+  const stats = await interleave(peers, rounds);
+  process.stdout.write(`${formatTable(stats)}\n\n${rounds} rounds, node ${process.version}, ${new Date().toISOString()}\n`);
+} finally {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+}
