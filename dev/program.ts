@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { ConfigError } from '../lib/errors.js';
 import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
 import { registerCoordinatorCommand } from './commands/coordinator.js';
+import { registerDemoCommand } from './commands/demo.js';
 
 function version(): string {
   const require = createRequire(import.meta.url);
@@ -34,6 +35,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerCoordinatorCommand(program, deps);
+  registerDemoCommand(program, deps);
   return program;
 }
 
