@@ -17,6 +17,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../lib/log.js';
+import { loadAddon } from '../native/addon.js';
 import { createValidators } from '../lib/attestation/validators.js';
 import { startCoordinator, type RunningCoordinator } from './coordinator.js';
 import { parseManifest } from './manifest.js';
@@ -47,6 +48,8 @@ interface Pod {
 }
 
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
+  // The pods' processes need the addon (aTLS client); say so now rather than after their time-outs.
+  loadAddon();
   const work = await mkdtemp(join(tmpdir(), 'contrast-demo-'));
   const group = new ProcessGroup();
   const closers: (() => Promise<void>)[] = [];

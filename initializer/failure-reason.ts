@@ -16,6 +16,22 @@ const HINTS: Readonly<Record<string, string>> = Object.freeze({
   ERR_INIT_RESPONSE_INVALID: 'the Coordinator sent certificates this pod cannot use; check the Coordinator version and its logs',
 });
 
+/**
+ * Failures that no retry can mend: the installation itself is broken. They end the loop with one
+ * ERROR line instead of a WARN line every interval forever.
+ */
+const PERMANENT_CODES: ReadonlySet<string> = new Set(['ERR_NATIVE_ADDON_NOT_FOUND']);
+
+/** True when `err` or one of its causes carries a permanent code. */
+export function isPermanentFailure(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
+    const code = errorCode(e);
+    if (code !== undefined && PERMANENT_CODES.has(code)) return true;
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return false;
+}
+
 export function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;

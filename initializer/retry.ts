@@ -2,13 +2,14 @@
  * The patient part: try until an attempt succeeds. Each failure logs one WARN line with a reason an
  * operator can act on; then the loop waits the full interval (measured from the failure, so slow
  * failures are never retried back to back, unlike a ticker). An abort (SIGTERM/SIGINT) ends an attempt
- * or the wait at once with an InterruptedError. Each attempt also has its own time budget, so a
+ * or the wait at once with an InterruptedError. A permanent failure (a broken installation, such as a
+ * missing native addon) is not retried: it is thrown for the caller's one ERROR line. Each attempt also has its own time budget, so a
  * Coordinator that accepts but never answers cannot stall the pod forever.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../lib/log.js';
 import { AttemptTimeoutError, InterruptedError } from './errors.js';
-import { errorCode, failureReason } from './failure-reason.js';
+import { errorCode, failureReason, isPermanentFailure } from './failure-reason.js';
 
 export type Attempt<T> = (signal: AbortSignal) => Promise<T>;
 
@@ -35,6 +36,7 @@ export async function retryUntilSuccess<T>(attempt: Attempt<T>, opts: RetryOptio
       return { value: await runAttempt(attempt, opts), attempts: n };
     } catch (err) {
       if (opts.signal.aborted) throw interrupted(opts.signal);
+      if (isPermanentFailure(err)) throw err;
       opts.logger.warn(
         { err: failureReason(err, opts.target), code: errorCode(err), attempt: n, retryInMs: opts.intervalMs },
         'Requesting cert',

@@ -19,7 +19,7 @@ export function addonCandidates(env: NodeJS.ProcessEnv = process.env, here: stri
   out.push(join(here, 'build', 'Release', FILE));
   out.push(join(here, '..', 'native', 'build', 'Release', FILE));
   out.push(join(here, '..', '..', 'native', 'build', 'Release', FILE));
-  return out;
+  return [...new Set(out)];
 }
 
 export class AddonNotFoundError extends ContrastError {

@@ -116,3 +116,20 @@ test('a cause that repeats the message is not repeated in the reason', async (t)
   t.is(reasons[0], 'Coordinator at coordinator:7777 unavailable: No connection established. Last error: connect ECONNREFUSED (check that the Coordinator is running and that COORDINATOR_HOST points to it)');
   t.is(reasons[1], 'coordinator:7777: outer: inner detail');
 });
+
+test('a permanent failure (missing native addon, also as a cause) ends the loop at once, without WARN lines', async (t) => {
+  for (const err of [
+    new CodedError('ERR_NATIVE_ADDON_NOT_FOUND', 'native addon contrast_native.node not found'),
+    new Error('attestation failed', { cause: new CodedError('ERR_NATIVE_ADDON_NOT_FOUND', 'not found') }),
+  ]) {
+    const rec = recordingLogger();
+    let calls = 0;
+    const thrown = await t.throwsAsync(retryUntilSuccess(() => {
+      calls++;
+      return Promise.reject(err);
+    }, opts(new AbortController().signal, rec.logger)));
+    t.is(thrown, err);
+    t.is(calls, 1);
+    t.is(rec.lines.filter((l) => l['level'] === 'WARN').length, 0);
+  }
+});
