@@ -2,13 +2,15 @@
  * Runs named peers interleaved (A B A B ...), each run a fresh process, and prints a table with the
  * median, the 10th-90th percentile spread and each peer's ratio to the first (the baseline). A run may
  * also report the time its peer (the Coordinator) spent working for it; the table then shows that and
- * the run's time without it, with its own ratio.
+ * the run's time without it, with its own ratio; and the process's own CPU time with its ratio.
  */
 export interface RunResult {
   /** Wall milliseconds from spawn to done. */
   readonly ms: number;
   /** Milliseconds of that spent by the peer serving this run (Coordinator CPU time), if known. */
   readonly peerMs?: number;
+  /** CPU milliseconds (user + system, all threads) the measured process reported for itself, if known. */
+  readonly cpuMs?: number;
 }
 
 export interface Peer {
@@ -29,6 +31,8 @@ export interface PeerStats extends Spread {
   /** Peer time and wall time minus peer time, when the runs report peer time. */
   readonly peer?: Spread;
   readonly own?: Spread;
+  /** The process's own CPU time, when the runs report it. */
+  readonly cpu?: Spread;
 }
 
 function spread(values: readonly number[]): Spread & { sorted: number[] } {
@@ -50,6 +54,7 @@ export async function interleave(peers: readonly Peer[], rounds: number, warmup 
     const runs = samples[i]!;
     const wall = spread(runs.map((x) => x.ms));
     const withPeer = runs.every((x) => x.peerMs !== undefined) && runs.length > 0;
+    const withCpu = runs.every((x) => x.cpuMs !== undefined) && runs.length > 0;
     return {
       name: p.name,
       samples: wall.sorted,
@@ -57,12 +62,14 @@ export async function interleave(peers: readonly Peer[], rounds: number, warmup 
       p10: wall.p10,
       p90: wall.p90,
       ...(withPeer ? { peer: spread(runs.map((x) => x.peerMs ?? 0)), own: spread(runs.map((x) => x.ms - (x.peerMs ?? 0))) } : {}),
+      ...(withCpu ? { cpu: spread(runs.map((x) => x.cpuMs ?? 0)) } : {}),
     };
   });
 }
 
 export function formatTable(stats: readonly PeerStats[]): string {
   const base = stats[0]?.median ?? NaN;
+  const cpuBase = stats[0]?.cpu?.median ?? NaN;
   const range = (s: Spread): string => `${s.p10.toFixed(1)}–${s.p90.toFixed(1)}`;
   const rows = stats.map((s) => [
     s.name,
@@ -72,8 +79,10 @@ export function formatTable(stats: readonly PeerStats[]): string {
     s.peer === undefined ? '–' : s.peer.median.toFixed(1),
     s.own === undefined ? '–' : `${s.own.median.toFixed(1)} (${range(s.own)})`,
     s.own === undefined ? (s.median / base).toFixed(2) + 'x' : (s.own.median / base).toFixed(2) + 'x',
+    s.cpu === undefined ? '–' : s.cpu.median.toFixed(1),
+    s.cpu === undefined ? '–' : (s.cpu.median / cpuBase).toFixed(2) + 'x',
   ]);
-  const header = ['peer', 'median ms', 'p10–p90 ms', `ratio to ${stats[0]?.name ?? ''}`, 'Coordinator CPU ms', 'without Coordinator ms', 'ratio without'];
+  const header = ['peer', 'median ms', 'p10–p90 ms', `ratio to ${stats[0]?.name ?? ''}`, 'Coordinator CPU ms', 'without Coordinator ms', 'ratio without', 'own CPU ms', 'CPU ratio'];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const line = (cells: string[]): string => '| ' + cells.map((x, c) => x.padEnd(widths[c]!)).join(' | ') + ' |';
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
