@@ -8,53 +8,18 @@
  * excludes serverAuth; then the attestation extensions and the re-marshalled SPKI.
  */
 import 'reflect-metadata';
-import { randomBytes, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
-import { Extension, X509Certificate, X509CertificateGenerator } from '@peculiar/x509';
+import { X509Certificate as NodeX509 } from 'node:crypto';
+import { X509Certificate } from '@peculiar/x509';
 import { toPem } from '../pki/pem.js';
-import { cryptoProvider, ecCurve, signingKey, verifyingKey } from '../pki/webcrypto.js';
 import { AtlsError } from './errors.js';
 
-export const ATLS_SUBJECT = 'CN=Contrast';
-const VALIDITY_MS = 2 * 60 * 60 * 1000;
+// The sender's side lives in issue-certificate.ts (no ASN.1 library on the client path).
+export { ATLS_SUBJECT, createAtlsCertificate, randomSerialHex, type AtlsCertificateParams } from './issue-certificate.js';
+
 const ATTESTATION_OID_PREFIX = '1.3.9901.2.';
 const EKU_OID = '2.5.29.37';
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const ANY_EKU = '2.5.29.37.0';
-
-/** A positive serial below 2^128 whose DER INTEGER needs no leading zero byte. */
-export function randomSerialHex(): string {
-  const b = randomBytes(16);
-  b[0] = ((b[0] ?? 0) & 0x7f) | 0x01;
-  return b.toString('hex');
-}
-
-export interface AtlsCertificateParams {
-  /** P-256 key pair owner; the certificate is for its public key and signed with it. */
-  readonly privateKey: KeyObject;
-  readonly publicKey: KeyObject;
-  /** Attestation extension OID (1.3.9901.2.{1,2,3}) and the raw document; omit for a plain certificate. */
-  readonly document?: { readonly oid: string; readonly value: Uint8Array };
-  readonly now?: Date;
-}
-
-/** Builds the DER certificate. */
-export async function createAtlsCertificate(params: AtlsCertificateParams): Promise<Buffer> {
-  if (ecCurve(params.privateKey, 'aTLS key') !== 'P-256') throw new AtlsError('ERR_ATLS_ISSUE_FAILED', 'aTLS key: expected ECDSA P-256');
-  const now = params.now ?? new Date();
-  const extensions = params.document === undefined ? [] : [new Extension(params.document.oid, false, Buffer.from(params.document.value))];
-  const cert = await X509CertificateGenerator.create({
-    serialNumber: randomSerialHex(),
-    subject: ATLS_SUBJECT,
-    issuer: ATLS_SUBJECT,
-    notBefore: new Date(now.getTime() - VALIDITY_MS),
-    notAfter: new Date(now.getTime() + VALIDITY_MS),
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    publicKey: await verifyingKey(params.publicKey),
-    signingKey: await signingKey(params.privateKey),
-    extensions,
-  }, cryptoProvider);
-  return Buffer.from(cert.rawData);
-}
 
 export interface InspectedCertificate {
   /** PKIX SubjectPublicKeyInfo DER as re-encoded from the parsed key (uncompressed EC point). */

@@ -7,7 +7,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Issuer } from '../attestation/types.js';
 import { type Logger, silentLogger } from '../log.js';
-import { createAtlsCertificate } from './certificate.js';
+import { createAtlsCertificate } from './issue-certificate.js';
 import { AtlsError } from './errors.js';
 import { newNonce, nonceAlpn, nonceSni, serverNonceFrom } from './nonce.js';
 import { reportDataFor, spkiDer } from './report-data.js';

@@ -5,9 +5,8 @@
  * (E2+ Coordinators) and as SNI = standard padded base64 (E1 Coordinators). Server -> client: the CN of
  * the single distinguished name in the CertificateRequest's acceptable CA names, base64 of 32 bytes.
  */
-import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { Name } from '@peculiar/x509';
+import { nameAttributes } from './der.js';
 import { AtlsError } from './errors.js';
 
 export const NONCE_LENGTH = 32;
@@ -64,7 +63,7 @@ export function serverNonceFrom(caNames: readonly Uint8Array[]): Buffer {
   }
   let cns: string[];
   try {
-    cns = new Name(Buffer.from(caNames[0] ?? new Uint8Array())).getField(CN_OID);
+    cns = nameAttributes(Buffer.from(caNames[0] ?? new Uint8Array()), CN_OID);
   } catch (err) {
     throw new AtlsError('ERR_ATLS_SERVER_NONCE', 'CertificateRequest CA name: expected a DER distinguished name', { cause: err });
   }

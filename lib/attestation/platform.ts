@@ -1,17 +1,16 @@
 /**
  * Platform detection and the issuer factory. Order in `auto` mode: configfs-tsm (provider sev_guest
  * or tdx_guest), then /dev/sev-guest, then insecure if explicitly allowed. Paths come from the config,
- * so tests point them at emulated devices.
+ * so tests point them at emulated devices. Each issuer is imported only when its platform is selected,
+ * so a process loads the document encoders (protobufjs) of the TEE it runs on and nothing else.
  */
 import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
 import { INSECURE_CMDLINE_FLAG, type AttestationConfig } from './config.js';
 import { tsmProvider } from './configfs-tsm.js';
-import { SnpIssuer, type SnpSource } from './snp-issuer.js';
-import { TdxIssuer } from './tdx-issuer.js';
-import { InsecureIssuer } from './insecure.js';
-import { KdsClient, type FetchFn } from './snp-kds.js';
+import type { SnpSource } from './snp-issuer.js';
+import type { FetchFn } from './snp-kds.js';
 import type { TeeAccess } from './devices.js';
 import type { Issuer } from './types.js';
 
@@ -73,18 +72,23 @@ export async function createIssuer(config: AttestationConfig, logger: Logger, de
       const loadTee = deps.tee ?? defaultTee;
       const tee = await loadTee();
       logger.info({ platform: 'snp', source: platform.source.kind, path: platform.source.kind === 'configfs' ? platform.source.dir : platform.source.device }, 'attestation platform selected');
+      const [{ SnpIssuer }, { KdsClient }] = await Promise.all([import('./snp-issuer.js'), import('./snp-kds.js')]);
       return new SnpIssuer({
         source: platform.source, tee, logger, cpuinfoPath: config.cpuinfoPath,
         ...(config.vmpl !== undefined ? { vmpl: config.vmpl } : {}),
         kds: { client: new KdsClient(config.kdsBaseUrl, deps.fetch), timeoutMs: config.kdsTimeoutMs },
       });
     }
-    case 'tdx':
+    case 'tdx': {
       logger.info({ platform: 'tdx', source: 'configfs', path: platform.dir }, 'attestation platform selected');
+      const { TdxIssuer } = await import('./tdx-issuer.js');
       return new TdxIssuer({ tsmReportDir: platform.dir, logger });
-    case 'insecure':
+    }
+    case 'insecure': {
       logger.warn({ platform: 'insecure' }, 'attestation platform selected: INSECURE, no TEE vouches for this workload');
+      const { InsecureIssuer } = await import('./insecure.js');
       return new InsecureIssuer(config.insecureHostData ?? Buffer.alloc(32));
+    }
   }
 }
 

@@ -12,7 +12,7 @@ import { pemBlocks, toPem } from '../pki/pem.js';
 import type { TlsVersion } from '../../native/tls.js';
 import { AtlsChannelCredentials } from './credentials.js';
 import { MeshApiError } from './errors.js';
-import { decodeNewMeshCertResponse, encodeNewMeshCertRequest, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from './proto.js';
+import { decodeNewMeshCertResponse, encodeNewMeshCertRequest, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from './wire.js';
 
 export { MeshApiError, type MeshApiErrorCode } from './errors.js';
 

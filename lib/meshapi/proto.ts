@@ -1,9 +1,13 @@
 /**
  * The MeshAPI contract: meshapi.proto (beside this file) embedded, so that the compiled program needs no
- * data file at run time (a test keeps both identical), and typed encoders/decoders on protobufjs.
+ * data file at run time (a test keeps both identical), and the server's encoders on protobufjs. The
+ * client's codec (request encoder, response decoder) is wire.ts, hand-written; it is re-exported here.
  * Decoding ignores unknown fields.
  */
 import protobuf from 'protobufjs';
+import type { NewMeshCertResponse } from './wire.js';
+
+export { decodeNewMeshCertResponse, encodeNewMeshCertRequest, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from './wire.js';
 
 export const MESHAPI_PROTO = `// The Contrast Coordinator's mesh API (upstream internal/meshapi/meshapi.proto), written from the field
 // table of the spec. Decoders ignore unknown fields.
@@ -43,15 +47,6 @@ message RecoverResponse {
 }
 `;
 
-export const NEW_MESH_CERT_PATH = '/meshapi.MeshAPI/NewMeshCert';
-
-export interface NewMeshCertResponse {
-  readonly meshCACert: Buffer;
-  readonly certChain: Buffer;
-  readonly rootCACert: Buffer;
-  readonly workloadSecret: Buffer;
-}
-
 interface Codec {
   readonly request: protobuf.Type;
   readonly response: protobuf.Type;
@@ -68,11 +63,6 @@ function get(): Codec {
   return CODEC;
 }
 
-/** The request is empty: zero bytes on the wire. */
-export function encodeNewMeshCertRequest(): Buffer {
-  return Buffer.from(get().request.encode({}).finish());
-}
-
 export function decodeNewMeshCertRequest(bytes: Uint8Array): Record<string, never> {
   get().request.decode(bytes);
   return {};
@@ -84,8 +74,8 @@ export function encodeNewMeshCertResponse(r: NewMeshCertResponse): Buffer {
   }).finish());
 }
 
-/** Throws protobufjs errors on malformed input; missing fields decode as empty. */
-export function decodeNewMeshCertResponse(bytes: Uint8Array): NewMeshCertResponse {
+/** protobufjs's decoder, kept for tests that compare it with the hand-written one. */
+export function decodeNewMeshCertResponseProtobufjs(bytes: Uint8Array): NewMeshCertResponse {
   const T = get().response;
   const o = T.toObject(T.decode(bytes), { bytes: Buffer, defaults: true }) as Record<string, Buffer | undefined>;
   const buf = (v: Buffer | undefined): Buffer => (v === undefined ? Buffer.alloc(0) : Buffer.from(v));

@@ -5,7 +5,7 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Extension, ExtendedKeyUsageExtension, X509CertificateGenerator } from '@peculiar/x509';
+import { Extension, ExtendedKeyUsageExtension, X509Certificate as PeculiarX509, X509CertificateGenerator } from '@peculiar/x509';
 import { createAtlsCertificate, inspectAtlsCertificate } from '../../lib/atls/certificate.js';
 import { AtlsError, type AtlsErrorCode } from '../../lib/atls/errors.js';
 import { toPem } from '../../lib/pki/pem.js';
@@ -96,4 +96,25 @@ test('a document that embeds a PEM certificate (TDX PCK chain) does not confuse 
   const parsed = inspectAtlsCertificate(der);
   t.deepEqual(parsed.spki, publicKey.export({ type: 'spki', format: 'der' }));
   t.deepEqual(parsed.documents[0]?.value, value);
+});
+
+test('the hand-written DER parses identically with @peculiar/x509 and Node', async (t) => {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  for (const now of [new Date('2026-11-29T12:00:00.750Z'), new Date('2049-12-31T23:00:00Z'), new Date('2050-01-01T01:00:00Z')]) {
+    for (const value of [Buffer.alloc(0), Buffer.alloc(100, 1), Buffer.alloc(70_000, 2)]) {
+      const der = await createAtlsCertificate({ privateKey, publicKey, document: { oid: '1.3.9901.2.1', value }, now });
+      const cert = new PeculiarX509(der);
+      t.is(cert.subject, 'CN=Contrast');
+      t.is(cert.notBefore.getTime(), Math.floor(now.getTime() / 1000) * 1000 - 2 * 3600_000);
+      t.is(cert.notAfter.getTime(), Math.floor(now.getTime() / 1000) * 1000 + 2 * 3600_000);
+      t.is(cert.extensions.length, 1);
+      t.is(cert.extensions[0]?.type, '1.3.9901.2.1');
+      t.false(cert.extensions[0]?.critical);
+      t.deepEqual(Buffer.from(cert.extensions[0]?.value ?? new ArrayBuffer(0)), value);
+      t.true(await cert.verify({ signatureOnly: true }, cryptoProvider));
+      t.regex(cert.serialNumber, /^[0-7][0-9a-f]{31}$/);
+      t.true(new X509Certificate(der).verify(publicKey));
+      t.deepEqual(Buffer.from(cert.rawData), der);
+    }
+  }
 });

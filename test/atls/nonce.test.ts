@@ -54,6 +54,7 @@ function nameDer(cn: string, asUtf8 = false): Buffer {
 }
 
 test('client reads the server nonce from the single CA name (PrintableString and UTF8String)', (t) => {
+  t.deepEqual(serverNonceFrom([Buffer.from(new Name([{ '2.5.4.6': [{ printableString: 'DE' }] }, { '2.5.4.3': [{ ia5String: nonce.toString('base64') }] }]).toArrayBuffer())]), nonce);
   t.deepEqual(serverNonceFrom([nameDer(nonce.toString('base64'))]), nonce);
   t.deepEqual(serverNonceFrom([nameDer(nonce.toString('base64'), true)]), nonce);
   // DER is exactly SEQUENCE { SET { SEQUENCE { OID 2.5.4.3, PrintableString } } }
@@ -67,6 +68,9 @@ const badNames: Array<[string, Buffer[]]> = [
   ['CN not base64', [nameDer('Contrast')]],
   ['no CN', [Buffer.from(new Name('O=Contrast').toArrayBuffer())]],
   ['not DER', [Buffer.from('nonsense')]],
+  ['trailing bytes after the Name', [Buffer.concat([nameDer(nonce.toString('base64')), Buffer.from([0])])]],
+  ['truncated Name', [nameDer(nonce.toString('base64')).subarray(0, 20)]],
+  ['CN as an INTEGER', [Buffer.from('300e310c300a0603550403020300ffff', 'hex')]],
 ];
 for (const [name, names] of badNames) {
   test(`client rejects the CertificateRequest CA names: ${name}`, (t) => {

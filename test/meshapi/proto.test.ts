@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { decodeNewMeshCertResponse, encodeNewMeshCertRequest, encodeNewMeshCertResponse, MESHAPI_PROTO } from '../../lib/meshapi/proto.js';
+import { randomBytes } from 'node:crypto';
+import { decodeNewMeshCertResponse, decodeNewMeshCertResponseProtobufjs, encodeNewMeshCertRequest, encodeNewMeshCertResponse, MESHAPI_PROTO } from '../../lib/meshapi/proto.js';
+import { MeshApiError } from '../../lib/meshapi/errors.js';
 
 const protoDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lib', 'meshapi');
 
@@ -56,3 +58,51 @@ function protocEncode(text: string): Promise<Buffer> {
     p.stdin.end(text);
   });
 }
+
+test('the hand-written decoder agrees with protobufjs on random responses', (t) => {
+  for (let i = 0; i < 200; i++) {
+    const size = (): number => [0, 1, 127, 128, 300, 20_000][i % 6] ?? 0;
+    const r = { meshCACert: randomBytes(size()), certChain: randomBytes((i * 7) % 500), rootCACert: randomBytes(i % 3 === 0 ? 0 : 40), workloadSecret: randomBytes(i % 2 === 0 ? 32 : 0) };
+    const bytes = encodeNewMeshCertResponse(r);
+    t.deepEqual(decodeNewMeshCertResponse(bytes), decodeNewMeshCertResponseProtobufjs(bytes));
+    t.deepEqual(decodeNewMeshCertResponse(bytes), r);
+  }
+});
+
+test('the hand-written decoder skips unknown fields of every wire type, like protobufjs', async (t) => {
+  const encoded = Buffer.from(await protocEncode('MeshCACert: "m" CertChain: "c" RootCACert: "r" WorkloadSecret: "s"'));
+  const unknown = Buffer.from([
+    0x28, 0xff, 0xff, 0xff, 0xff, 0x0f, // field 5 varint
+    0x31, 1, 2, 3, 4, 5, 6, 7, 8, // field 6 fixed64
+    0x3d, 1, 2, 3, 4, // field 7 fixed32
+    0xc2, 0x3e, 0x02, 0x41, 0x42, // field 1000 bytes
+    0x43, 0x48, 0x01, 0x44, // field 8 group holding field 9 varint
+  ]);
+  const mixed = Buffer.concat([unknown.subarray(0, 6), encoded, unknown.subarray(6)]);
+  const expected = { meshCACert: Buffer.from('m'), certChain: Buffer.from('c'), rootCACert: Buffer.from('r'), workloadSecret: Buffer.from('s') };
+  t.deepEqual(decodeNewMeshCertResponse(mixed), expected);
+  t.deepEqual(decodeNewMeshCertResponseProtobufjs(mixed), expected);
+  // The last occurrence of a field wins.
+  t.deepEqual(decodeNewMeshCertResponse(Buffer.concat([encoded, Buffer.from([0x0a, 0x01, 0x5a])])).meshCACert, Buffer.from('Z'));
+});
+
+const malformed: Array<[string, number[]]> = [
+  ['length past the end', [0x0a, 0x10, 0x41]],
+  ['truncated varint key', [0x80]],
+  ['field 1 as a varint', [0x08, 0x01]],
+  ['truncated fixed64', [0x31, 1, 2]],
+  ['unclosed group', [0x43, 0x48, 0x01]],
+  ['invalid wire type 7', [0x2f]],
+];
+for (const [name, bytes] of malformed) {
+  test(`the hand-written decoder rejects malformed bytes: ${name}`, (t) => {
+    const err = t.throws(() => decodeNewMeshCertResponse(Buffer.from(bytes)), { instanceOf: MeshApiError });
+    t.is(err.code, 'ERR_MESHAPI_MALFORMED');
+    t.throws(() => decodeNewMeshCertResponseProtobufjs(Buffer.from(bytes)));
+  });
+}
+
+test('the hand-written decoder rejects field number 0 (as Go does; protobufjs is lenient)', (t) => {
+  const err = t.throws(() => decodeNewMeshCertResponse(Buffer.from([0x02, 0x00])), { instanceOf: MeshApiError });
+  t.is(err.code, 'ERR_MESHAPI_MALFORMED');
+});
