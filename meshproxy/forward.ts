@@ -31,8 +31,34 @@ export function forward(down: ForwardSocket, up: ForwardSocket, idleMs: number):
   // Once one side is fully closed the connection is over; a lingering half of the other goes too.
   down.once('close', teardown);
   up.once('close', () => { if (!down.writableFinished) down.destroy(); });
+  // Replies are the bulk direction; requests go out at once.
+  coalesce(up, down);
   down.pipe(up);
   up.pipe(down);
+}
+
+/** Chunks this large are bulk transfer; smaller ones are written at once. */
+const COALESCE_MIN_BYTES = 8192;
+
+/**
+ * Each chunk written is a syscall (plain) or a TLS record and a syscall (TLS), and a TLS socket delivers
+ * one chunk per record (16 KiB at most), several per TCP read. On a bulk chunk `dst` is corked until the
+ * event loop has handled this round of reads, so they leave in one writev / one encrypted write (bulk
+ * A/B, 5 pairs: 12.2-13.3 -> 10.1-12.0 ms proxy CPU per 4 MiB response; small requests unchanged).
+ * Registered before pipe(), so the cork comes before the write.
+ */
+function coalesce(src: Duplex, dst: Duplex): void {
+  let corked = false;
+  const flush = (): void => {
+    corked = false;
+    dst.uncork();
+  };
+  src.on('data', (chunk: Buffer) => {
+    if (corked || chunk.length < COALESCE_MIN_BYTES) return;
+    corked = true;
+    dst.cork();
+    setImmediate(flush);
+  });
 }
 
 /** Counts a downstream connection as active until it closes, then adds its bytes. */

@@ -28,7 +28,8 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-const MAIN = fileURLToPath(new URL('../../dist/meshproxy/main.js', import.meta.url));
+/** BENCH_MESHPROXY_MAIN: another build to compare (e.g. a copy of dist/ from an earlier commit). */
+const MAIN = process.env['BENCH_MESHPROXY_MAIN'] ?? fileURLToPath(new URL('../../dist/meshproxy/main.js', import.meta.url));
 
 function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
