@@ -22,7 +22,8 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
-# TypeScript + addon, then one ESM bundle per program with the addon beside it.
+# TypeScript + addon, then one split ESM bundle per program (dist/bundle/<program>/: main.mjs,
+# chunk-*.mjs, the addon), assembled into /usr/lib/contrast/<program>/ of its image.
 RUN npm run build \
  && npm run bundle -- --require-all \
  && SOURCE_DATE_EPOCH=0 npm run images -- --no-bundle --require-all

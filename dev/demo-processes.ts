@@ -18,7 +18,9 @@ export type DemoProgram = 'initializer' | 'meshproxy';
 /** The command that runs one of our programs from this checkout. */
 export function programCommand(program: DemoProgram): { command: string; args: string[] } {
   const fromSource = import.meta.url.endsWith('.ts');
-  const entry = fileURLToPath(new URL(`../${program}/main.${fromSource ? 'ts' : 'js'}`, import.meta.url));
+  // Source and dist/ have <program>/main.{ts,js}; npm run bundle has dist/bundle/<program>/main.mjs.
+  const ext = fromSource ? 'ts' : import.meta.url.endsWith('.mjs') ? 'mjs' : 'js';
+  const entry = fileURLToPath(new URL(`../${program}/main.${ext}`, import.meta.url));
   return { command: process.execPath, args: fromSource ? ['--import', 'tsx', entry] : [entry] };
 }
 

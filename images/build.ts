@@ -9,7 +9,7 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { bundlePrograms } from './bundler.js';
+import { BUNDLE_ENTRY, bundlePrograms } from './bundler.js';
 import { buildImage, newBuildCache } from './image-builder.js';
 import { programByName, type Program } from './programs.js';
 import { TARGETS, targetByName, type ImageTarget } from './targets.js';
@@ -43,7 +43,7 @@ async function run(argv: readonly string[]): Promise<number> {
 
   const cache = newBuildCache();
   for (const target of targets) {
-    if (!strict && !existsSync(join(bundleDir, `${target.program}.mjs`))) {
+    if (!strict && !existsSync(join(bundleDir, target.program, BUNDLE_ENTRY))) {
       process.stdout.write(`missing  ${target.name.padEnd(18)} program ${target.program} is not in the tree yet: no image\n`);
       continue;
     }

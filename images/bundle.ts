@@ -1,8 +1,8 @@
 /**
  * `npm run bundle [-- [--require-all] [--out DIR] [program...]]`
  *
- * Bundles the programs of images/programs.ts into dist/bundle/<program>.mjs with the addon beside
- * them. Prints one line per program; a program whose entry point is not in the tree is reported as
+ * Bundles the programs of images/programs.ts into dist/bundle/<program>/ (main.mjs, its chunks, the
+ * addon beside them). Prints one line per program; a program whose entry point is not in the tree is reported as
  * `missing`. Naming a program explicitly, or --require-all, turns a missing entry into exit 1.
  */
 import { Command } from 'commander';
@@ -24,7 +24,7 @@ function selectPrograms(names: readonly string[]): Program[] {
 
 async function run(argv: readonly string[]): Promise<number> {
   const cmd = new Command('bundle')
-    .description('bundle each program into one ESM file with the native addon beside it')
+    .description('bundle each program into its own directory (ESM entry + chunks) with the native addon beside it')
     .option('--out <dir>', 'output directory', 'dist/bundle')
     .option('--require-all', 'fail when a program has no entry point in the tree', false)
     .argument('[program...]', `programs to bundle (default: all of ${PROGRAMS.map((p) => p.name).join(', ')})`)
@@ -39,7 +39,7 @@ async function run(argv: readonly string[]): Promise<number> {
     requireAll: opts.requireAll || cmd.args.length > 0,
   });
   for (const o of report.outcomes) {
-    if (o.status === 'built') process.stdout.write(`built    ${o.program.padEnd(18)} ${o.outfile} (${(o.bytes / 1024).toFixed(0)} KiB, ${o.inputs} modules)\n`);
+    if (o.status === 'built') process.stdout.write(`built    ${o.program.padEnd(18)} ${o.outfile} (${(o.entryBytes / 1024).toFixed(0)} KiB + ${o.chunks} chunks, ${(o.bytes / 1024).toFixed(0)} KiB in all, ${o.inputs} modules)\n`);
     else process.stdout.write(`missing  ${o.program.padEnd(18)} ${o.entry} is not in the tree yet: not bundled\n`);
   }
   process.stdout.write(`addon    ${report.addon}\n`);

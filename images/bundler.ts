@@ -1,13 +1,20 @@
 /**
- * Bundles each program into one ESM file with esbuild, and puts the addon and any assets beside it:
+ * Bundles each program with esbuild into its own directory, split into an entry module and chunks
+ * (code splitting: what a program imports lazily, e.g. commander or the `report` sub-command, stays
+ * out of what its start-up path compiles), with the addon and any assets beside them:
  *
- *   <outDir>/<program>.mjs   <outDir>/contrast_native.node   <outDir>/<asset>...
+ *   <outDir>/<program>/main.mjs   <outDir>/<program>/chunk-<hash>.mjs...
+ *   <outDir>/<program>/contrast_native.node   <outDir>/<program>/<asset>...
+ *   <outDir>/package.json   (name + version: programs read `../package.json` above their module)
+ *
+ * A program's directory is emptied first, so it holds exactly one build's files (the image builder
+ * copies all of them).
  *
  * Programs whose entry point is not in the tree yet are reported as missing, not skipped silently;
  * naming a missing program explicitly is an error.
  */
 import { build, type BuildOptions } from 'esbuild';
-import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ADDON_BUILD_PATH, ADDON_FILE, PROGRAMS, type Program } from './programs.js';
@@ -15,7 +22,7 @@ import { AddonMissingError, BundleFailedError, ProgramMissingError } from './err
 
 /**
  * Bundled CommonJS dependencies call `require`, `__filename` and `__dirname`, which an ES module does
- * not have; this banner defines them for the bundle file itself.
+ * not have; this banner defines them in every output file (entry and chunks alike).
  */
 export const BUNDLE_BANNER = [
   "import { createRequire as __contrastCreateRequire } from 'node:module';",
@@ -39,26 +46,46 @@ export interface BundleOptions {
   readonly addon?: string;
 }
 
+/** The entry module of a program's bundle directory; the launchers import it. */
+export const BUNDLE_ENTRY = 'main.mjs';
+
+/**
+ * Never bundled: grpc-js requires it only to load the channelz admin service and ORCA load reports
+ * (from .proto files next to grpc-js, which a bundle has not got either); no program enables them.
+ */
+export const BUNDLE_EXTERNAL: readonly string[] = ['@grpc/proto-loader'];
+
 export type BundleOutcome =
-  | { readonly program: string; readonly status: 'built'; readonly outfile: string; readonly bytes: number; readonly inputs: number }
+  | {
+    readonly program: string; readonly status: 'built';
+    /** The program's directory and its entry module. */
+    readonly dir: string; readonly outfile: string;
+    /** Bytes of all JavaScript files (entry + chunks), the entry alone, and the number of chunks. */
+    readonly bytes: number; readonly entryBytes: number; readonly chunks: number;
+    readonly inputs: number;
+  }
   | { readonly program: string; readonly status: 'missing'; readonly entry: string };
 
 export interface BundleReport {
   readonly outcomes: readonly BundleOutcome[];
-  /** The addon as copied beside the bundles. */
+  /** The addon copied into every program directory. */
   readonly addon: string;
 }
 
-/** The esbuild options for one program; exported so the Dockerfile check can compare. */
-export function esbuildOptions(root: string, program: Program, outfile: string): BuildOptions {
+/** The esbuild options for one program, writing into its own directory `outdir`. */
+export function esbuildOptions(root: string, program: Program, outdir: string): BuildOptions {
   return {
     absWorkingDir: root,
-    entryPoints: [join(root, program.entry)],
-    outfile,
+    entryPoints: [{ in: join(root, program.entry), out: 'main' }],
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunk-[hash]',
     bundle: true,
+    splitting: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
+    external: [...BUNDLE_EXTERNAL],
     // Error classes set `name = new.target.name`; esbuild's renaming of clashing identifiers must not change it.
     keepNames: true,
     banner: { js: BUNDLE_BANNER },
@@ -86,21 +113,24 @@ export async function bundlePrograms(options: BundleOptions): Promise<BundleRepo
       outcomes.push({ program: program.name, status: 'missing', entry: program.entry });
       continue;
     }
-    outcomes.push(await bundleOne(options.root, options.outDir, program));
+    const outcome = await bundleOne(options.root, options.outDir, program);
+    await copyFile(addonSource, join(outcome.dir, ADDON_FILE));
+    outcomes.push(outcome);
   }
-  const addon = join(options.outDir, ADDON_FILE);
-  await copyFile(addonSource, addon);
   // For programs that look up their version in a package.json above their module at run time.
   const pkg = JSON.parse(await readFile(join(options.root, 'package.json'), 'utf8')) as { name: string; version: string };
   await writeFile(join(options.outDir, 'package.json'), JSON.stringify({ name: pkg.name, version: pkg.version, private: true }) + '\n');
-  return { outcomes, addon };
+  return { outcomes, addon: addonSource };
 }
 
-async function bundleOne(root: string, outDir: string, program: Program): Promise<BundleOutcome> {
-  const outfile = join(outDir, `${program.name}.mjs`);
+async function bundleOne(root: string, outDir: string, program: Program): Promise<Extract<BundleOutcome, { status: 'built' }>> {
+  const dir = join(outDir, program.name);
+  const outfile = join(dir, BUNDLE_ENTRY);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
   let inputs = 0;
   try {
-    const result = await build(esbuildOptions(root, program, outfile));
+    const result = await build(esbuildOptions(root, program, dir));
     inputs = Object.keys(result.metafile?.inputs ?? {}).length;
   } catch (err) {
     const errors = (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ?? [];
@@ -108,8 +138,11 @@ async function bundleOne(root: string, outDir: string, program: Program): Promis
     throw new BundleFailedError(`bundling ${program.name} (${program.entry}) failed${lines.length > 0 ? `:\n  ${lines.join('\n  ')}` : ''}`, { cause: err });
   }
   for (const asset of program.assets) {
-    await copyFile(join(root, asset), join(outDir, basename(asset)));
+    await copyFile(join(root, asset), join(dir, basename(asset)));
   }
-  const { size } = await stat(outfile);
-  return { program: program.name, status: 'built', outfile, bytes: size, inputs };
+  const scripts = (await readdir(dir)).filter((f) => f.endsWith('.mjs'));
+  let bytes = 0;
+  for (const f of scripts) bytes += (await stat(join(dir, f))).size;
+  const entryBytes = (await stat(outfile)).size;
+  return { program: program.name, status: 'built', dir, outfile, bytes, entryBytes, chunks: scripts.length - 1, inputs };
 }

@@ -3,13 +3,14 @@
  *
  *   layer 1 "node":    the Node binary (stripped), the shared libraries it needs, the merged-/usr
  *                      links, /tmp; identical for every target, so registries store it once.
- *   layer 2 "program": the target's tools (iptables, test) with their libraries, the bundle,
- *                      the addon, the launchers (/bin/<entry point>) and the version file.
+ *   layer 2 "program": the target's tools (iptables, test) with their libraries, the program's
+ *                      bundle directory (entry, chunks, addon), the launchers (/bin/<entry point>),
+ *                      the version file and the package.json the programs read their version from.
  *
  * Reproducible: entries sorted, fixed mtime and owners, gzip without timestamp or name.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -18,13 +19,14 @@ import { addBinaryWithLibraries, addHostPath, addPluginDirectory, sharedLibrarie
 import { sha256, writeImageLayout, type LayerBlob, type WrittenImage } from './oci.js';
 import { BUNDLE_DIR, NODE_PATH, launcherScript, type ImageTarget } from './targets.js';
 import { ADDON_FILE, PACKAGE_NAME } from './programs.js';
+import { BUNDLE_ENTRY } from './bundler.js';
 import { HostFileError, ImageTooLargeError, ProgramMissingError } from './errors.js';
 
 /** Upper bound for one image, compressed (issue 8). */
 export const MAX_COMPRESSED_BYTES = 45 * 1000 * 1000;
 
 export interface BuildOptions {
-  /** Output of the bundler: `<program>.mjs` and the addon. */
+  /** Output of the bundler: `<program>/main.mjs`, its chunks and the addon. */
   readonly bundleDir: string;
   /** The OCI layout is written to `<outDir>/<target>`. */
   readonly outDir: string;
@@ -57,18 +59,19 @@ export interface BuiltImage extends WrittenImage {
 }
 
 export async function buildImage(target: ImageTarget, options: BuildOptions): Promise<BuiltImage> {
-  const bundle = join(options.bundleDir, `${target.program}.mjs`);
-  const addon = join(options.bundleDir, ADDON_FILE);
-  if (!existsSync(bundle)) throw new ProgramMissingError(`${target.name}: bundle ${bundle} missing: expected npm run bundle to have built ${target.program}`);
+  const bundle = join(options.bundleDir, target.program);
+  const entry = join(bundle, BUNDLE_ENTRY);
+  const addon = join(bundle, ADDON_FILE);
+  if (!existsSync(entry)) throw new ProgramMissingError(`${target.name}: bundle ${entry} missing: expected npm run bundle to have built ${target.program}`);
   if (!existsSync(addon)) throw new ProgramMissingError(`${target.name}: addon ${addon} missing: expected npm run bundle to have copied it`);
 
   const cache = options.cache ?? newBuildCache();
   cache.base ??= nodeLayer(options);
   const base = cache.base;
-  const program = programLayer(target, base, bundle, addon, options.version);
+  const program = programLayer(target, base, bundle, options.version);
   const blobs = [
     compress(base, options.epoch, 'node runtime: /usr/bin/node and its shared libraries', cache.gzip),
-    compress(program, options.epoch, `${target.name}: tools, ${BUNDLE_DIR}/${target.program}.mjs, addon, launchers`, cache.gzip),
+    compress(program, options.epoch, `${target.name}: tools, ${BUNDLE_DIR}/${target.program}/ (bundle, addon), launchers`, cache.gzip),
   ];
   const compressed = blobs.reduce((n, b) => n + b.gzip.length, 0);
   const max = options.maxCompressedBytes ?? MAX_COMPRESSED_BYTES;
@@ -106,22 +109,24 @@ function nodeLayer(options: BuildOptions): LayerContents {
   return layer;
 }
 
-function programLayer(target: ImageTarget, base: LayerContents, bundle: string, addon: string, version: string): LayerContents {
+function programLayer(target: ImageTarget, base: LayerContents, bundle: string, version: string): LayerContents {
   const layer = new LayerContents(base);
   for (const tool of target.tools) addBinaryWithLibraries(layer, tool);
   for (const dir of target.pluginDirs) addPluginDirectory(layer, dir);
   for (const file of target.hostFiles) addHostPath(layer, file);
   for (const [path, to] of Object.entries(target.links)) layer.add({ type: 'symlink', path, target: to });
   for (const [path, content] of Object.entries(target.files)) layer.add({ type: 'file', path, mode: 0o644, data: Buffer.from(content) });
-  layer.add({ type: 'file', path: `${BUNDLE_DIR}/${target.program}.mjs`, mode: 0o644, data: readFileSync(bundle) });
-  layer.add({ type: 'file', path: `${BUNDLE_DIR}/${ADDON_FILE}`, mode: 0o755, data: readFileSync(addon) });
+  // Every file of the bundle directory (the bundler empties it first): entry, chunks, addon, assets.
+  for (const name of readdirSync(bundle).sort()) {
+    layer.add({ type: 'file', path: `${BUNDLE_DIR}/${target.program}/${name}`, mode: name.endsWith('.node') ? 0o755 : 0o644, data: readFileSync(join(bundle, name)) });
+  }
   for (const launcher of target.launchers) {
     layer.add({ type: 'file', path: `usr/bin/${launcher}`, mode: 0o755, data: Buffer.from(launcherScript(target.program)) });
   }
   layer.add({ type: 'file', path: 'usr/share/misc/contrast/version.txt', mode: 0o644, data: Buffer.from(`${version}\n`) });
   // Programs that look up their version in a package.json above their module (rather than having it
-  // inlined by the bundler) find this one from /usr/lib/contrast/<program>.mjs.
-  layer.add({ type: 'file', path: 'usr/lib/package.json', mode: 0o644, data: Buffer.from(JSON.stringify({ name: PACKAGE_NAME, version, private: true }) + '\n') });
+  // inlined by the bundler) find this one from /usr/lib/contrast/<program>/*.mjs (`../package.json`).
+  layer.add({ type: 'file', path: `${BUNDLE_DIR}/package.json`, mode: 0o644, data: Buffer.from(JSON.stringify({ name: PACKAGE_NAME, version, private: true }) + '\n') });
   return layer;
 }
 

@@ -6,7 +6,7 @@
 export type ProgramName = 'initializer' | 'meshproxy' | 'runtime-installer' | 'contrast-dev' | 'port-forwarder';
 
 export interface Program {
-  /** Bundle stem: `dist/bundle/<name>.mjs`, and `/usr/lib/contrast/<name>.mjs` in an image. */
+  /** Bundle directory: `dist/bundle/<name>/main.mjs`, and `/usr/lib/contrast/<name>/main.mjs` in an image. */
   readonly name: ProgramName;
   /** TypeScript entry point, relative to the repository root. */
   readonly entry: string;
@@ -14,7 +14,7 @@ export interface Program {
   readonly bin: string;
   /**
    * Files a program reads at run time relative to its own module (e.g. a `.proto` next to a loader),
-   * repository-relative; copied beside the bundle under their base name.
+   * repository-relative; copied into the program's bundle directory under their base name.
    */
   readonly assets: readonly string[];
 }
@@ -30,7 +30,7 @@ export const PROGRAMS: readonly Program[] = Object.freeze([
 /** package.json `name` of this suite. */
 export const PACKAGE_NAME = 'contrast-guest-ts';
 
-/** The name of the compiled addon, copied beside every bundle (native/addon.ts looks there first). */
+/** The name of the compiled addon, copied into every program's bundle directory (native/addon.ts looks there first). */
 export const ADDON_FILE = 'contrast_native.node';
 
 /** Where `npm run build:native` leaves the addon, repository-relative. */

@@ -28,7 +28,7 @@ export interface ImageTarget {
   readonly files: Readonly<Record<string, string>>;
 }
 
-/** In-image location of the bundles and the addon (`/usr/lib/contrast/<program>.mjs`). */
+/** In-image location of the bundle directories (`/usr/lib/contrast/<program>/main.mjs`, its chunks, the addon). */
 export const BUNDLE_DIR = '/usr/lib/contrast';
 /** In-image path of the Node binary; the launchers' `#!` line names it. */
 export const NODE_PATH = '/usr/bin/node';
@@ -106,7 +106,7 @@ export function targetByName(name: string): ImageTarget | undefined {
   return TARGETS.find((t) => t.name === name);
 }
 
-/** The launcher script: Node loads the bundle; argv, environment and exit code pass through. */
+/** The launcher script: Node loads the bundle's entry module; argv, environment and exit code pass through. */
 export function launcherScript(program: ProgramName): string {
-  return `#!${NODE_PATH}\n// Contrast ${program}: the program is the bundle beside the addon in ${BUNDLE_DIR}.\nimport('${BUNDLE_DIR}/${program}.mjs');\n`;
+  return `#!${NODE_PATH}\n// Contrast ${program}: the program is the bundle in ${BUNDLE_DIR}/${program}/ (entry, chunks, addon).\nimport('${BUNDLE_DIR}/${program}/main.mjs');\n`;
 }

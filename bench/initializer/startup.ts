@@ -11,8 +11,8 @@
  *                           COORDINATOR_HOST (no attestation, aTLS or gRPC modules loaded)
  *   initializer insecure    full path: key, aTLS handshake with an insecure document, NewMeshCert, writes
  *   initializer snp         the same with the emulated /dev/sev-guest (--snp; needs root and FUSE)
- *   initializer bundle      the insecure path run from a single-file bundle of dist/initializer/main.js
- *                           (--bundle; e.g. made with esbuild, the addon beside it)
+ *   initializer bundle      the insecure path run from a bundle's entry module (--bundle; e.g.
+ *                           dist/bundle/initializer/main.mjs from npm run bundle, the addon beside it)
  *   initializer <label>     the insecure path run from another build (--compare, e.g. an older dist/)
  *   initializer snapshot    the insecure path started from a V8 start-up snapshot (--snapshot; built by
  *                           bench/initializer/snapshot.sh from initializer/snapshot-entry.ts)

@@ -1,10 +1,10 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundlePrograms } from '../../images/bundler.js';
+import { BUNDLE_ENTRY, bundlePrograms } from '../../images/bundler.js';
 import { ADDON_FILE, PROGRAMS, type Program } from '../../images/programs.js';
 import { VERSION } from '../../port-forwarder/version.js';
 
@@ -22,12 +22,13 @@ test('a bundle loads the addon copied beside it and keeps class names', async (t
   const out = tmp(t);
   const report = await bundlePrograms({ root: ROOT, outDir: out, programs: [probe] });
   t.is(report.outcomes[0]?.status, 'built');
-  t.true(existsSync(join(out, ADDON_FILE)));
-  // Run from another directory with a clean environment: only the bundle and its addon are needed.
-  const r = spawnSync(process.execPath, [join(out, 'port-forwarder.mjs')], { cwd: '/', encoding: 'utf8', env: { PATH: process.env['PATH'] } });
+  const dir = join(out, 'port-forwarder');
+  t.true(existsSync(join(dir, ADDON_FILE)));
+  // Run from another directory with a clean environment: only the bundle directory is needed.
+  const r = spawnSync(process.execPath, [join(dir, BUNDLE_ENTRY)], { cwd: '/', encoding: 'utf8', env: { PATH: process.env['PATH'] } });
   t.is(r.status, 0, r.stderr);
   const got = JSON.parse(r.stdout) as { found: string; addonType: string; errorName: string };
-  t.is(got.found, join(out, ADDON_FILE));
+  t.is(got.found, join(dir, ADDON_FILE));
   t.is(got.addonType, 'object');
   t.is(got.errorName, 'ConfigError');
 });
@@ -46,20 +47,51 @@ test('every program in the tree bundles, runs --version from the bundle, and mis
       continue;
     }
     t.is(o.status, 'built', o.program);
-    const r = spawnSync(process.execPath, [join(out, `${o.program}.mjs`), '--version'], { cwd: '/', encoding: 'utf8', env: { PATH: process.env['PATH'] } });
+    if (o.status !== 'built') continue;
+    t.is(o.outfile, join(out, o.program, BUNDLE_ENTRY));
+    t.deepEqual(readdirSync(o.dir).filter((f) => !/^(main|chunk-[A-Z0-9]+)\.mjs$/.test(f)), [ADDON_FILE], `${o.program}: only the entry, chunks and the addon`);
+    const r = spawnSync(process.execPath, [o.outfile, '--version'], { cwd: '/', encoding: 'utf8', env: { PATH: process.env['PATH'] } });
     t.is(r.status, 0, `${o.program}: ${r.stderr}`);
     t.true((r.stdout + r.stderr).includes(VERSION), `${o.program} reports version ${VERSION}: ${r.stdout}${r.stderr}`);
   }
   t.true(report.outcomes.some((o) => o.status === 'built'));
 });
 
-test('bundling is deterministic: two runs give identical bytes', async (t) => {
+test('bundling is deterministic: two runs give identical files, without checkout paths', async (t) => {
   const a = tmp(t);
   const b = tmp(t);
-  await bundlePrograms({ root: ROOT, outDir: a, programs: [probe] });
-  await bundlePrograms({ root: ROOT, outDir: b, programs: [probe] });
-  t.true(readFileSync(join(a, 'port-forwarder.mjs')).equals(readFileSync(join(b, 'port-forwarder.mjs'))));
-  t.false(readFileSync(join(a, 'port-forwarder.mjs'), 'utf8').includes(ROOT), 'no absolute checkout paths in the bundle');
+  // The initializer: the program with the most chunks (lazy imports) whose names carry content hashes.
+  const initializer = PROGRAMS.find((p) => p.name === 'initializer')!;
+  const programs = existsSync(join(ROOT, initializer.entry)) ? [probe, initializer] : [probe];
+  await bundlePrograms({ root: ROOT, outDir: a, programs });
+  await bundlePrograms({ root: ROOT, outDir: b, programs });
+  for (const p of programs) {
+    const files = readdirSync(join(a, p.name)).sort();
+    t.deepEqual(readdirSync(join(b, p.name)).sort(), files, p.name);
+    for (const f of files) {
+      const x = readFileSync(join(a, p.name, f));
+      t.true(x.equals(readFileSync(join(b, p.name, f))), `${p.name}/${f}`);
+      if (f.endsWith('.mjs')) t.false(x.toString('utf8').includes(ROOT), `no absolute checkout paths in ${p.name}/${f}`);
+    }
+  }
+  if (programs.includes(initializer)) t.true(readdirSync(join(a, 'initializer')).some((f) => f.startsWith('chunk-')), 'split into chunks');
+});
+
+test('a program directory holds one build only: stale chunks are removed', async (t) => {
+  const out = tmp(t);
+  mkdirSync(join(out, 'port-forwarder'));
+  writeFileSync(join(out, 'port-forwarder', 'chunk-STALE.mjs'), 'old');
+  await bundlePrograms({ root: ROOT, outDir: out, programs: [probe] });
+  t.false(existsSync(join(out, 'port-forwarder', 'chunk-STALE.mjs')));
+  t.true(existsSync(join(out, 'port-forwarder', BUNDLE_ENTRY)));
+});
+
+test('no program source uses what would load @grpc/proto-loader, which the bundles leave out', (t) => {
+  // grpc-js requires it only for channelz admin services and ORCA load reports; neither is enabled.
+  const sources = ['lib', 'initializer', 'meshproxy', 'runtime-installer', 'dev', 'port-forwarder'].map((d) => join(ROOT, d));
+  const r = spawnSync('grep', ['-rlE', '--include=*.ts', 'proto-loader|addAdminServicesToServer|ServerMetricRecorder|server_call_metric_recording|weighted_round_robin', ...sources.filter((d) => existsSync(d))], { encoding: 'utf8' });
+  t.is(r.status, 1, `grep found nothing (status 1): ${r.stderr}`);
+  t.is(r.stdout, '', 'no program source uses what would load @grpc/proto-loader');
 });
 
 test('a missing entry point: reported by default, an error with requireAll', async (t) => {

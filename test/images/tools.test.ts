@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,7 @@ async function buildWithStandIns(): Promise<Map<string, BuiltImage>> {
   const real = PROGRAMS.filter((p) => existsSync(join(ROOT, p.entry)));
   await bundlePrograms({ root: ROOT, outDir: bundleDir, programs: real });
   for (const p of PROGRAMS) {
-    if (!real.includes(p)) copyFileSync(join(WORK, 'stand-in', 'port-forwarder.mjs'), join(bundleDir, `${p.name}.mjs`));
+    if (!real.includes(p)) cpSync(join(WORK, 'stand-in', 'port-forwarder'), join(bundleDir, p.name), { recursive: true });
   }
   const images = new Map<string, BuiltImage>();
   const cache = newBuildCache();
