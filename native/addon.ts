@@ -1,6 +1,7 @@
 /**
- * Loads the compiled addon once per caller. The path can be overridden with CONTRAST_NATIVE_ADDON
- * (used by bundled images, where the addon sits next to the program).
+ * Loads the compiled addon once per caller. CONTRAST_NATIVE_ADDON names the one file to load (no
+ * fallback: an explicit path that does not exist is an error); otherwise the addon is looked for next to
+ * the program (bundles, images) and in the build tree.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -14,7 +15,7 @@ const FILE = 'contrast_native.node';
 export function addonCandidates(env: NodeJS.ProcessEnv = process.env, here: string = dirname(fileURLToPath(import.meta.url))): string[] {
   const out: string[] = [];
   const override = env['CONTRAST_NATIVE_ADDON'];
-  if (override !== undefined && override !== '') out.push(override);
+  if (override !== undefined && override !== '') return [override];
   out.push(join(here, FILE));
   out.push(join(here, 'build', 'Release', FILE));
   out.push(join(here, '..', 'native', 'build', 'Release', FILE));
@@ -27,9 +28,9 @@ export class AddonNotFoundError extends ContrastError {
 }
 
 /** Loads the raw addon. Typed faces live in native/tee.ts, native/sockets.ts, native/tls.ts. */
-export function loadAddon<T>(): T {
+export function loadAddon<T>(env: NodeJS.ProcessEnv = process.env): T {
   const require = createRequire(import.meta.url);
-  const candidates = addonCandidates();
+  const candidates = addonCandidates(env);
   for (const path of candidates) {
     if (existsSync(path)) return require(path) as T;
   }

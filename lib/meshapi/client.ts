@@ -61,6 +61,9 @@ function mapError(err: ServiceError, target: string, creds: AtlsChannelCredentia
       if (lastCode === 'ERR_ATLS_ISSUE_FAILED') {
         return new MeshApiError('ERR_MESHAPI_ATTESTATION_FAILED', `could not attest to the Coordinator at ${target}: ${last?.message ?? detail}`, { cause: last });
       }
+      if (lastCode === 'ERR_NATIVE_ADDON_NOT_FOUND') {
+        return new MeshApiError('ERR_MESHAPI_LOCAL_SETUP', `cannot run the aTLS client towards ${target}: ${last?.message ?? detail}`, { cause: last });
+      }
       if (lastCode === 'ERR_ATLS_HANDSHAKE_TIMEOUT') {
         return new MeshApiError('ERR_MESHAPI_TIMEOUT', `aTLS handshake with the Coordinator at ${target} timed out: ${last?.message ?? detail}`, { cause: last });
       }

@@ -9,7 +9,8 @@ export type MeshApiErrorCode =
   | 'ERR_MESHAPI_MALFORMED'
   | 'ERR_MESHAPI_ATTESTATION_FAILED'
   | 'ERR_MESHAPI_ABORTED'
-  | 'ERR_MESHAPI_CALL_FAILED';
+  | 'ERR_MESHAPI_CALL_FAILED'
+  | 'ERR_MESHAPI_LOCAL_SETUP';
 
 export class MeshApiError extends ContrastError {
   readonly code: MeshApiErrorCode;
