@@ -15,7 +15,7 @@ test('CONTRAST_NATIVE_ADDON is the only candidate when set; otherwise next to th
 });
 
 test('an explicit CONTRAST_NATIVE_ADDON that does not exist is an error, not a silent fallback', (t) => {
-  const err = t.throws(() => loadAddon({ CONTRAST_NATIVE_ADDON: '/nonexistent/contrast_native.node' }), { instanceOf: AddonNotFoundError });
+  const err = t.throws(() => loadAddon<unknown>({ CONTRAST_NATIVE_ADDON: '/nonexistent/contrast_native.node' }), { instanceOf: AddonNotFoundError });
   t.is(err.code, 'ERR_NATIVE_ADDON_NOT_FOUND');
   t.regex(err.message, /\/nonexistent\/contrast_native\.node/);
 });
