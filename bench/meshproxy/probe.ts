@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createTestPki, writeTlsDir } from '../../test/meshproxy/pki.js';
 import { EGRESS, startApp, startMeshproxy, type Dirs } from './peers.js';
+import { cpuTicks } from './proc.js';
 
 const run = promisify(execFile);
 
@@ -28,16 +29,6 @@ async function memory(pids: number[]): Promise<string> {
     parts.push(`pid ${pid}: rss ${mib(/VmRSS:\s+(\d+)/, status)} hwm ${mib(/VmHWM:\s+(\d+)/, status)} anon ${mib(/Anonymous:\s+(\d+)/, rollup)} MiB`);
   }
   return parts.join('; ');
-}
-
-async function cpuTicks(pids: number[]): Promise<number> {
-  let total = 0;
-  for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    total += Number(fields[11]) + Number(fields[12]);
-  }
-  return total;
 }
 
 const root = await mkdtemp(join(tmpdir(), 'meshproxy-probe-'));

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createTestPki, writeTlsDir } from '../../test/meshproxy/pki.js';
 import { EGRESS, startApp, startHaproxy, startMeshproxy, startNginx, type Dirs, type Running } from './peers.js';
+import { cpuTicks } from './proc.js';
 
 const run = promisify(execFile);
 
@@ -43,16 +44,6 @@ const METRICS: { key: keyof Sample; label: string; better: 'higher' | 'lower' }[
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-async function cpuTicks(pids: number[]): Promise<number> {
-  let total = 0;
-  for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    total += Number(fields[11]) + Number(fields[12]);
-  }
-  return total;
 }
 
 async function peakRssMiB(pids: number[]): Promise<number> {
