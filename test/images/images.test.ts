@@ -4,8 +4,9 @@
  * left out (images/build.ts reports them); the port-forwarder is always there.
  */
 import test from 'ava';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { runInImage, type RuncResult } from './runc.js';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,25 +85,9 @@ test('skopeo accepts every layout and reads the entry point and environment', as
   }
 });
 
-/** Unpacks with umoci and runs the image's entry point with `args` under runc; returns the result. */
-function runImage(t: import('ava').ExecutionContext, target: ImageTarget, dir: string, args: readonly string[], entry?: string): { status: number | null; stdout: string; stderr: string } {
-  const id = `contrast-img-${target.name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const bundle = join(WORK, 'run', id);
-  const state = join(WORK, 'runc-state');
-  mkdirSync(join(WORK, 'run'), { recursive: true });
-  mkdirSync(state, { recursive: true });
-  t.teardown(() => {
-    spawnSync('runc', ['--root', state, 'delete', '--force', id]);
-    rmSync(bundle, { recursive: true, force: true });
-  });
-  execFileSync('umoci', ['unpack', '--image', `${dir}:${target.name}`, bundle], { stdio: 'ignore' });
-  const configPath = join(bundle, 'config.json');
-  const config = JSON.parse(readFileSync(configPath, 'utf8')) as { process: { terminal: boolean; args: string[] } };
-  config.process.terminal = false;
-  config.process.args = [entry ?? `/bin/${target.launchers[0]!}`, ...args];
-  writeFileSync(configPath, JSON.stringify(config));
-  const r = spawnSync('runc', ['--root', state, 'run', '--bundle', bundle, id], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+/** Runs the image's entry point (or `entry`) with `args` under runc. */
+function runImage(t: import('ava').ExecutionContext, target: ImageTarget, dir: string, args: readonly string[], entry?: string): RuncResult {
+  return runInImage(t, { layout: dir, ref: target.name, work: WORK, argv: [entry ?? `/bin/${target.launchers[0]!}`, ...args] });
 }
 
 test('every image runs --version under runc, through each of its launchers', async (t) => {

@@ -4,8 +4,9 @@
  * else is there (no shell, no tools an image does not need).
  */
 import test from 'ava';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { runInImage } from './runc.js';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,22 +39,7 @@ async function buildWithStandIns(): Promise<Map<string, BuiltImage>> {
 const built = buildWithStandIns();
 
 function run(t: import('ava').ExecutionContext, target: ImageTarget, image: BuiltImage, argv: readonly string[]): { status: number | null; out: string } {
-  const id = `contrast-tools-${target.name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const bundle = join(WORK, 'run', id);
-  const state = join(WORK, 'runc-state');
-  mkdirSync(join(WORK, 'run'), { recursive: true });
-  mkdirSync(state, { recursive: true });
-  t.teardown(() => {
-    spawnSync('runc', ['--root', state, 'delete', '--force', id]);
-    rmSync(bundle, { recursive: true, force: true });
-  });
-  execFileSync('umoci', ['unpack', '--image', `${image.dir}:${target.name}`, bundle], { stdio: 'ignore' });
-  const configPath = join(bundle, 'config.json');
-  const config = JSON.parse(readFileSync(configPath, 'utf8')) as { process: { terminal: boolean; args: string[] } };
-  config.process.terminal = false;
-  config.process.args = [...argv];
-  writeFileSync(configPath, JSON.stringify(config));
-  const r = spawnSync('runc', ['--root', state, 'run', '--bundle', bundle, id], { encoding: 'utf8', timeout: 60_000 });
+  const r = runInImage(t, { layout: image.dir, ref: target.name, work: WORK, argv });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
