@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -61,4 +61,23 @@ test('a bad flag is a configuration error (exit 64), nothing started', (t) => {
   t.is(r.status, 64);
   t.regex(r.stderr, /--step-timeout=soon: expected a duration/);
   t.notRegex(r.stdout, /work directory/);
+});
+
+test('without the native addon the demo stops at once with a clear error and starts nothing', (t) => {
+  const tmp = join(ROOT, 'node_modules', '.cache', `demo-noaddon-${process.pid}`);
+  const r = spawnSync(process.execPath, ['--import=tsx', MAIN, 'demo'], {
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'] ?? '', TMPDIR: tmp, CONTRAST_NATIVE_ADDON: '/nonexistent/contrast_native.node' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  t.is(r.status, 1, r.stderr);
+  const errors = r.stderr.split('\n').filter((l) => l.includes('"level":"ERROR"'));
+  t.is(errors.length, 1, r.stderr);
+  t.regex(errors[0]!, /"code":"ERR_NATIVE_ADDON_NOT_FOUND"/);
+  t.regex(errors[0]!, /\/nonexistent\/contrast_native\.node/);
+  // tsx keeps its cache in TMPDIR too; the demo's own work directory is contrast-demo-*.
+  const made = existsSync(tmp) ? readdirSync(tmp).filter((d) => d.startsWith('contrast-demo-')) : [];
+  rmSync(tmp, { recursive: true, force: true });
+  t.deepEqual(made, [], 'no work directory was made');
 });
