@@ -9,9 +9,9 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BUNDLE_ENTRY, bundlePrograms } from './bundler.js';
+import { bundlePrograms } from './bundler.js';
 import { buildImage, newBuildCache } from './image-builder.js';
-import { programByName, type Program } from './programs.js';
+import { bundleEntry, programByName, type Program } from './programs.js';
 import { TARGETS, targetByName, type ImageTarget } from './targets.js';
 import { UnknownProgramError } from './errors.js';
 import { defaultBundleDir, defaultImagesDir, repoRoot } from './paths.js';
@@ -43,7 +43,8 @@ async function run(argv: readonly string[]): Promise<number> {
 
   const cache = newBuildCache();
   for (const target of targets) {
-    if (!strict && !existsSync(join(bundleDir, target.program, BUNDLE_ENTRY))) {
+    const program = programByName(target.program);
+    if (!strict && (program === undefined || !existsSync(join(bundleDir, target.program, bundleEntry(program))))) {
       process.stdout.write(`missing  ${target.name.padEnd(18)} program ${target.program} is not in the tree yet: no image\n`);
       continue;
     }

@@ -39,7 +39,10 @@ async function run(argv: readonly string[]): Promise<number> {
     requireAll: opts.requireAll || cmd.args.length > 0,
   });
   for (const o of report.outcomes) {
-    if (o.status === 'built') process.stdout.write(`built    ${o.program.padEnd(18)} ${o.outfile} (${(o.entryBytes / 1024).toFixed(0)} KiB + ${o.chunks} chunks, ${(o.bytes / 1024).toFixed(0)} KiB in all, ${o.inputs} modules)\n`);
+    if (o.status === 'built') {
+      const cache = o.codeCacheBytes === undefined ? '' : `, code cache ${(o.codeCacheBytes / 1024).toFixed(0)} KiB`;
+      process.stdout.write(`built    ${o.program.padEnd(18)} ${o.outfile} (${(o.entryBytes / 1024).toFixed(0)} KiB + ${o.chunks} chunks, ${(o.bytes / 1024).toFixed(0)} KiB in all, ${o.inputs} modules${cache})\n`);
+    }
     else process.stdout.write(`missing  ${o.program.padEnd(18)} ${o.entry} is not in the tree yet: not bundled\n`);
   }
   process.stdout.write(`addon    ${report.addon}\n`);

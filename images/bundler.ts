@@ -1,9 +1,13 @@
 /**
- * Bundles each program with esbuild into its own directory, split into an entry module and chunks
- * (code splitting: what a program imports lazily, e.g. commander or the `report` sub-command, stays
- * out of what its start-up path compiles), with the addon and any assets beside them:
+ * Bundles each program with esbuild into its own directory, with the addon and any assets beside it,
+ * in the program's layout (images/programs.ts):
  *
- *   <outDir>/<program>/main.mjs   <outDir>/<program>/chunk-<hash>.mjs...
+ *   esm-split        <outDir>/<program>/main.mjs   <outDir>/<program>/chunk-<hash>.mjs...
+ *                    (code splitting: what a program imports lazily, e.g. commander or the `report`
+ *                    sub-command, stays out of what its start-up path compiles)
+ *   cjs-code-cache   <outDir>/<program>/main.cjs (loader)   program.cjs (the whole program, one file)
+ *                    program.cache (V8 code cache from a training run of the start-up path)
+ *
  *   <outDir>/<program>/contrast_native.node   <outDir>/<program>/<asset>...
  *   <outDir>/package.json   (name + version: programs read `../package.json` above their module)
  *
@@ -17,8 +21,9 @@ import { build, type BuildOptions } from 'esbuild';
 import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ADDON_BUILD_PATH, ADDON_FILE, PROGRAMS, type Program } from './programs.js';
+import { ADDON_BUILD_PATH, ADDON_FILE, PROGRAMS, bundleEntry, type Program } from './programs.js';
 import { AddonMissingError, BundleFailedError, ProgramMissingError } from './errors.js';
+import { trainCodeCache } from './code-cache/train.js';
 
 /**
  * Bundled CommonJS dependencies call `require`, `__filename` and `__dirname`, which an ES module does
@@ -46,8 +51,16 @@ export interface BundleOptions {
   readonly addon?: string;
 }
 
-/** The entry module of a program's bundle directory; the launchers import it. */
-export const BUNDLE_ENTRY = 'main.mjs';
+/**
+ * A CommonJS bundle has no `import.meta`: modules that locate files beside themselves (the addon,
+ * package.json) read this URL of the bundle file instead.
+ */
+export const CJS_BANNER = "var __contrastImportMetaUrl = require('node:url').pathToFileURL(__filename).href;";
+
+/** The loader of a code-cached bundle (its entry, main.cjs), and the files it reads beside itself. */
+const CODE_CACHE_LOADER = 'images/code-cache/loader.cts';
+export const CODE_CACHE_BUNDLE = 'program.cjs';
+export const CODE_CACHE_FILE = 'program.cache';
 
 /**
  * Never bundled: grpc-js requires it only to load the channelz admin service and ORCA load reports
@@ -63,6 +76,8 @@ export type BundleOutcome =
     /** Bytes of all JavaScript files (entry + chunks), the entry alone, and the number of chunks. */
     readonly bytes: number; readonly entryBytes: number; readonly chunks: number;
     readonly inputs: number;
+    /** cjs-code-cache: bytes of the trained V8 code cache. */
+    readonly codeCacheBytes?: number;
   }
   | { readonly program: string; readonly status: 'missing'; readonly entry: string };
 
@@ -74,6 +89,20 @@ export interface BundleReport {
 
 /** The esbuild options for one program, writing into its own directory `outdir`. */
 export function esbuildOptions(root: string, program: Program, outdir: string): BuildOptions {
+  if (program.layout === 'cjs-code-cache') {
+    return {
+      ...commonOptions(root),
+      entryPoints: [{ in: join(root, program.entry), out: CODE_CACHE_BUNDLE.replace(/\.cjs$/, '') }],
+      outdir,
+      outExtension: { '.js': '.cjs' },
+      format: 'cjs',
+      // ASCII only, so that the loader can read it as latin1 into a one-byte string.
+      charset: 'ascii',
+      define: { 'import.meta.url': '__contrastImportMetaUrl' },
+      banner: { js: CJS_BANNER },
+      metafile: true,
+    };
+  }
   return {
     absWorkingDir: root,
     entryPoints: [{ in: join(root, program.entry), out: 'main' }],
@@ -96,6 +125,34 @@ export function esbuildOptions(root: string, program: Program, outdir: string): 
   };
 }
 
+function commonOptions(root: string): BuildOptions {
+  return {
+    absWorkingDir: root,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    external: [...BUNDLE_EXTERNAL],
+    keepNames: true,
+    legalComments: 'none',
+    logLevel: 'silent',
+    write: true,
+  };
+}
+
+/**
+ * esbuild keeps the entry's `#!` line, which is a syntax error inside the loader's function wrapper:
+ * turned into a comment (same length and lines, so positions in stack traces stay right).
+ */
+async function commentOutHashbang(file: string): Promise<void> {
+  const source = await readFile(file, 'latin1');
+  if (source.startsWith('#!')) await writeFile(file, `//${source.slice(2)}`, 'latin1');
+}
+
+/** The loader (main.cjs) of a code-cached bundle: built-in modules only. */
+function loaderOptions(root: string, outdir: string): BuildOptions {
+  return { ...commonOptions(root), entryPoints: [{ in: join(root, CODE_CACHE_LOADER), out: 'main' }], outdir, outExtension: { '.js': '.cjs' }, format: 'cjs', charset: 'ascii' };
+}
+
 export async function bundlePrograms(options: BundleOptions): Promise<BundleReport> {
   const programs = options.programs ?? PROGRAMS;
   const addonSource = options.addon ?? join(options.root, ADDON_BUILD_PATH);
@@ -113,7 +170,7 @@ export async function bundlePrograms(options: BundleOptions): Promise<BundleRepo
       outcomes.push({ program: program.name, status: 'missing', entry: program.entry });
       continue;
     }
-    const outcome = await bundleOne(options.root, options.outDir, program);
+    const outcome = await bundleOne(options.root, options.outDir, program, addonSource);
     await copyFile(addonSource, join(outcome.dir, ADDON_FILE));
     outcomes.push(outcome);
   }
@@ -123,15 +180,19 @@ export async function bundlePrograms(options: BundleOptions): Promise<BundleRepo
   return { outcomes, addon: addonSource };
 }
 
-async function bundleOne(root: string, outDir: string, program: Program): Promise<Extract<BundleOutcome, { status: 'built' }>> {
+async function bundleOne(root: string, outDir: string, program: Program, addonSource: string): Promise<Extract<BundleOutcome, { status: 'built' }>> {
   const dir = join(outDir, program.name);
-  const outfile = join(dir, BUNDLE_ENTRY);
+  const outfile = join(dir, bundleEntry(program));
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   let inputs = 0;
   try {
     const result = await build(esbuildOptions(root, program, dir));
     inputs = Object.keys(result.metafile?.inputs ?? {}).length;
+    if (program.layout === 'cjs-code-cache') {
+      await commentOutHashbang(join(dir, CODE_CACHE_BUNDLE));
+      await build(loaderOptions(root, dir));
+    }
   } catch (err) {
     const errors = (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ?? [];
     const lines = errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text));
@@ -140,9 +201,13 @@ async function bundleOne(root: string, outDir: string, program: Program): Promis
   for (const asset of program.assets) {
     await copyFile(join(root, asset), join(dir, basename(asset)));
   }
-  const scripts = (await readdir(dir)).filter((f) => f.endsWith('.mjs'));
+  const scripts = (await readdir(dir)).filter((f) => f.endsWith('.mjs') || f.endsWith('.cjs'));
   let bytes = 0;
   for (const f of scripts) bytes += (await stat(join(dir, f))).size;
   const entryBytes = (await stat(outfile)).size;
-  return { program: program.name, status: 'built', dir, outfile, bytes, entryBytes, chunks: scripts.length - 1, inputs };
+  const built = { program: program.name, status: 'built', dir, outfile, bytes, entryBytes, chunks: scripts.length - 1, inputs } as const;
+  if (program.layout !== 'cjs-code-cache') return built;
+  // The addon must be beside the bundle before the training run loads it.
+  await copyFile(addonSource, join(dir, ADDON_FILE));
+  return { ...built, chunks: 0, codeCacheBytes: await trainCodeCache(program.name, { dir, cacheFile: join(dir, CODE_CACHE_FILE) }) };
 }

@@ -35,3 +35,8 @@ export class LayerEntryError extends ContrastError {
 export class ImageTooLargeError extends ContrastError {
   readonly code = 'ERR_IMAGE_TOO_LARGE';
 }
+
+/** The training run that writes a program's V8 code cache failed. */
+export class CodeCacheTrainingError extends ContrastError {
+  readonly code = 'ERR_CODE_CACHE_TRAINING';
+}

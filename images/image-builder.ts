@@ -18,15 +18,14 @@ import { LayerContents, writeTar } from './tar.js';
 import { addBinaryWithLibraries, addHostPath, addPluginDirectory, sharedLibraries } from './host-files.js';
 import { sha256, writeImageLayout, type LayerBlob, type WrittenImage } from './oci.js';
 import { BUNDLE_DIR, NODE_PATH, launcherScript, type ImageTarget } from './targets.js';
-import { ADDON_FILE, PACKAGE_NAME } from './programs.js';
-import { BUNDLE_ENTRY } from './bundler.js';
+import { ADDON_FILE, PACKAGE_NAME, bundleEntry, programByName } from './programs.js';
 import { HostFileError, ImageTooLargeError, ProgramMissingError } from './errors.js';
 
 /** Upper bound for one image, compressed (issue 8). */
 export const MAX_COMPRESSED_BYTES = 45 * 1000 * 1000;
 
 export interface BuildOptions {
-  /** Output of the bundler: `<program>/main.mjs`, its chunks and the addon. */
+  /** Output of the bundler: `<program>/` with its entry, code and the addon. */
   readonly bundleDir: string;
   /** The OCI layout is written to `<outDir>/<target>`. */
   readonly outDir: string;
@@ -60,7 +59,9 @@ export interface BuiltImage extends WrittenImage {
 
 export async function buildImage(target: ImageTarget, options: BuildOptions): Promise<BuiltImage> {
   const bundle = join(options.bundleDir, target.program);
-  const entry = join(bundle, BUNDLE_ENTRY);
+  const program = programByName(target.program);
+  if (program === undefined) throw new ProgramMissingError(`${target.name}: program ${target.program} is not in images/programs.ts`);
+  const entry = join(bundle, bundleEntry(program));
   const addon = join(bundle, ADDON_FILE);
   if (!existsSync(entry)) throw new ProgramMissingError(`${target.name}: bundle ${entry} missing: expected npm run bundle to have built ${target.program}`);
   if (!existsSync(addon)) throw new ProgramMissingError(`${target.name}: addon ${addon} missing: expected npm run bundle to have copied it`);
@@ -68,10 +69,10 @@ export async function buildImage(target: ImageTarget, options: BuildOptions): Pr
   const cache = options.cache ?? newBuildCache();
   cache.base ??= nodeLayer(options);
   const base = cache.base;
-  const program = programLayer(target, base, bundle, options.version);
+  const layer = programLayer(target, base, bundle, options.version);
   const blobs = [
     compress(base, options.epoch, 'node runtime: /usr/bin/node and its shared libraries', cache.gzip),
-    compress(program, options.epoch, `${target.name}: tools, ${BUNDLE_DIR}/${target.program}/ (bundle, addon), launchers`, cache.gzip),
+    compress(layer, options.epoch, `${target.name}: tools, ${BUNDLE_DIR}/${target.program}/ (bundle, addon), launchers`, cache.gzip),
   ];
   const compressed = blobs.reduce((n, b) => n + b.gzip.length, 0);
   const max = options.maxCompressedBytes ?? MAX_COMPRESSED_BYTES;
@@ -89,7 +90,7 @@ export async function buildImage(target: ImageTarget, options: BuildOptions): Pr
     },
     created: options.epoch,
   });
-  return { ...written, target: target.name, dir, entries: [base.size, program.size] };
+  return { ...written, target: target.name, dir, entries: [base.size, layer.size] };
 }
 
 function nodeLayer(options: BuildOptions): LayerContents {
@@ -125,7 +126,7 @@ function programLayer(target: ImageTarget, base: LayerContents, bundle: string, 
   }
   layer.add({ type: 'file', path: 'usr/share/misc/contrast/version.txt', mode: 0o644, data: Buffer.from(`${version}\n`) });
   // Programs that look up their version in a package.json above their module (rather than having it
-  // inlined by the bundler) find this one from /usr/lib/contrast/<program>/*.mjs (`../package.json`).
+  // inlined by the bundler) find this one from /usr/lib/contrast/<program>/ (`../package.json`).
   layer.add({ type: 'file', path: `${BUNDLE_DIR}/package.json`, mode: 0o644, data: Buffer.from(JSON.stringify({ name: PACKAGE_NAME, version, private: true }) + '\n') });
   return layer;
 }

@@ -5,8 +5,17 @@
 
 export type ProgramName = 'initializer' | 'meshproxy' | 'runtime-installer' | 'contrast-dev' | 'port-forwarder';
 
+/**
+ * How a program is bundled (images/bundler.ts):
+ * - `esm-split`: an ES module entry `main.mjs` and chunks; lazily imported code stays out of start-up.
+ * - `cjs-code-cache`: one CommonJS file `program.cjs`, started by the loader `main.cjs` with a V8 code
+ *   cache trained on the program's start-up path (images/code-cache/): for the program whose start-up
+ *   is on every pod's critical path.
+ */
+export type BundleLayout = 'esm-split' | 'cjs-code-cache';
+
 export interface Program {
-  /** Bundle directory: `dist/bundle/<name>/main.mjs`, and `/usr/lib/contrast/<name>/main.mjs` in an image. */
+  /** Bundle directory: `dist/bundle/<name>/`, and `/usr/lib/contrast/<name>/` in an image. */
   readonly name: ProgramName;
   /** TypeScript entry point, relative to the repository root. */
   readonly entry: string;
@@ -17,14 +26,15 @@ export interface Program {
    * repository-relative; copied into the program's bundle directory under their base name.
    */
   readonly assets: readonly string[];
+  readonly layout: BundleLayout;
 }
 
 export const PROGRAMS: readonly Program[] = Object.freeze([
-  { name: 'initializer', entry: 'initializer/main.ts', bin: 'contrast-initializer', assets: [] },
-  { name: 'meshproxy', entry: 'meshproxy/main.ts', bin: 'contrast-meshproxy', assets: [] },
-  { name: 'runtime-installer', entry: 'runtime-installer/main.ts', bin: 'contrast-runtime-installer', assets: [] },
-  { name: 'contrast-dev', entry: 'dev/main.ts', bin: 'contrast-dev', assets: [] },
-  { name: 'port-forwarder', entry: 'port-forwarder/main.ts', bin: 'contrast-port-forwarder', assets: [] },
+  { name: 'initializer', entry: 'initializer/main.ts', bin: 'contrast-initializer', assets: [], layout: 'cjs-code-cache' },
+  { name: 'meshproxy', entry: 'meshproxy/main.ts', bin: 'contrast-meshproxy', assets: [], layout: 'esm-split' },
+  { name: 'runtime-installer', entry: 'runtime-installer/main.ts', bin: 'contrast-runtime-installer', assets: [], layout: 'esm-split' },
+  { name: 'contrast-dev', entry: 'dev/main.ts', bin: 'contrast-dev', assets: [], layout: 'esm-split' },
+  { name: 'port-forwarder', entry: 'port-forwarder/main.ts', bin: 'contrast-port-forwarder', assets: [], layout: 'esm-split' },
 ]);
 
 /** package.json `name` of this suite. */
@@ -35,6 +45,11 @@ export const ADDON_FILE = 'contrast_native.node';
 
 /** Where `npm run build:native` leaves the addon, repository-relative. */
 export const ADDON_BUILD_PATH = 'native/build/Release/contrast_native.node';
+
+/** The file that starts a program's bundle (what `node <file>` and the image launchers run). */
+export function bundleEntry(program: Pick<Program, 'layout'>): string {
+  return program.layout === 'cjs-code-cache' ? 'main.cjs' : 'main.mjs';
+}
 
 export function programByName(name: string): Program | undefined {
   return PROGRAMS.find((p) => p.name === name);

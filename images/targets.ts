@@ -4,7 +4,7 @@
  * mesh and the initializer's default-deny removal, `test` for the meshproxy's startup probe). The
  * runtime installer talks to systemd over D-Bus itself and needs no tool.
  */
-import type { ProgramName } from './programs.js';
+import { bundleEntry, programByName, type ProgramName } from './programs.js';
 
 export type TargetName = 'initializer' | 'meshproxy' | 'runtime-installer' | 'port-forwarder';
 
@@ -28,7 +28,7 @@ export interface ImageTarget {
   readonly files: Readonly<Record<string, string>>;
 }
 
-/** In-image location of the bundle directories (`/usr/lib/contrast/<program>/main.mjs`, its chunks, the addon). */
+/** In-image location of the bundle directories (`/usr/lib/contrast/<program>/`: entry, code, the addon). */
 export const BUNDLE_DIR = '/usr/lib/contrast';
 /** In-image path of the Node binary; the launchers' `#!` line names it. */
 export const NODE_PATH = '/usr/bin/node';
@@ -106,7 +106,14 @@ export function targetByName(name: string): ImageTarget | undefined {
   return TARGETS.find((t) => t.name === name);
 }
 
-/** The launcher script: Node loads the bundle's entry module; argv, environment and exit code pass through. */
+/**
+ * The launcher script: Node loads the bundle's entry (a CommonJS loader is required, an ES module
+ * imported); argv, environment and exit code pass through.
+ */
 export function launcherScript(program: ProgramName): string {
-  return `#!${NODE_PATH}\n// Contrast ${program}: the program is the bundle in ${BUNDLE_DIR}/${program}/ (entry, chunks, addon).\nimport('${BUNDLE_DIR}/${program}/main.mjs');\n`;
+  const p = programByName(program);
+  if (p === undefined) throw new Error(`launcherScript: ${program} is not in images/programs.ts`);
+  const entry = `${BUNDLE_DIR}/${program}/${bundleEntry(p)}`;
+  const load = p.layout === 'cjs-code-cache' ? `require('${entry}');` : `import('${entry}');`;
+  return `#!${NODE_PATH}\n// Contrast ${program}: the program is the bundle in ${BUNDLE_DIR}/${program}/ (entry, code, addon).\n${load}\n`;
 }

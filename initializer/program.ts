@@ -4,10 +4,11 @@
  * certificate source. Commander is only loaded when there are arguments (the pod path has none).
  */
 import type { Command } from 'commander';
+import { codeCacheState } from '../lib/code-cache-state.js';
 import { EnvReader, type Env } from '../lib/config.js';
 import { createLogger, logConfigFromEnv, parseLogConfig, type Logger } from '../lib/log.js';
 import { readInitializerConfig, type InitializerConfig } from './config.js';
-import { iptablesDefaultDenyRemover, type DefaultDenyRemover } from './default-deny.js';
+import type { DefaultDenyRemover } from './default-deny.js';
 import { runInitializer, type CertRequest } from './initializer.js';
 import { packageVersion } from './version.js';
 import { generateWorkloadKey, type WorkloadKey } from './workload-key.js';
@@ -91,6 +92,7 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
       doneFile: config.doneFile,
       retryIntervalMs: config.retryIntervalMs,
       ...deps.describeAttestation?.(attestation),
+      ...withCodeCache(),
     },
     'Initializer started',
   );
@@ -112,9 +114,21 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
       request,
       logger,
       signal: controller.signal,
-      ...(config.serviceMeshDisabled ? { defaultDeny: deps.defaultDeny?.() ?? iptablesDefaultDenyRemover({ logger }) } : {}),
+      ...(config.serviceMeshDisabled ? { defaultDeny: deps.defaultDeny?.() ?? await iptablesRemover(logger) } : {}),
     });
   } finally {
     for (const s of signals) process.removeListener(s, onSignal);
   }
+}
+
+/** iptables (and node:child_process) are loaded only for pods without a service mesh. */
+async function iptablesRemover(logger: Logger): Promise<DefaultDenyRemover> {
+  const { iptablesDefaultDenyRemover } = await import('./default-deny.js');
+  return iptablesDefaultDenyRemover({ logger });
+}
+
+/** From a code-cached bundle: whether V8 took the bundle's code cache (a slower start when not). */
+function withCodeCache(): { codeCache?: string } {
+  const state = codeCacheState();
+  return state === undefined ? {} : { codeCache: state };
 }

@@ -1,0 +1,79 @@
+/**
+ * The entry of a code-cached bundle (`<program>/main.cjs`): runs the program's single CommonJS bundle
+ * `program.cjs` through vm.Script with the V8 code cache `program.cache` that the bundler trained on
+ * the program's own start-up path (see code-cache/train.ts). With the cache accepted, V8 deserializes
+ * the bytecode of every function that path ran instead of parsing and compiling 2 MB of JavaScript.
+ *
+ * The cache is only an accelerator: when it is absent, damaged, or V8 rejects it (another Node binary
+ * or V8 flags than the training run's), the program is compiled from source as usual. Which happened
+ * is left in `globalThis[Symbol.for('contrast.codeCache')]` for the program's start-up log.
+ *
+ * File format: "CCC1", SHA-256 of the payload (32 bytes), the V8 cache. V8 does not checksum a code
+ * cache in release builds, and a damaged one crashes the process: the digest is checked first.
+ *
+ * CONTRAST_CODE_CACHE_OUT=<file> (the bundler's training run only) writes a fresh cache to <file> at
+ * exit, holding every function compiled by then.
+ *
+ * Deliberately plain: built-in modules only, nothing that the program itself would load later.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
+import { join } from 'node:path';
+import { Script } from 'node:vm';
+
+/** The bundle and its cache, beside this loader (images/bundler.ts writes them under these names). */
+const PROGRAM_FILE = 'program.cjs';
+const CACHE_FILE = 'program.cache';
+/** Read by lib/code-cache-state.ts. */
+const CODE_CACHE_STATE = Symbol.for('contrast.codeCache');
+
+type CodeCacheState = 'accepted' | 'rejected' | 'absent';
+
+const MAGIC = Buffer.from('CCC1', 'latin1');
+const HEADER = MAGIC.length + 32;
+
+function frame(payload: Buffer): Buffer {
+  return Buffer.concat([MAGIC, createHash('sha256').update(payload).digest(), payload]);
+}
+
+/** The V8 cache inside a framed file, or undefined when the frame or digest does not match. */
+function unframe(file: Buffer): Buffer | undefined {
+  if (file.length <= HEADER || !file.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  const payload = file.subarray(HEADER);
+  return createHash('sha256').update(payload).digest().equals(file.subarray(MAGIC.length, HEADER)) ? payload : undefined;
+}
+
+type ModuleFunction = (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
+
+function readCache(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined; // no cache: compile from source
+  }
+}
+
+function load(dir: string): void {
+  const file = join(dir, PROGRAM_FILE);
+  const framed = readCache(join(dir, CACHE_FILE));
+  const cachedData = framed === undefined ? undefined : unframe(framed);
+  // esbuild writes the bundle as ASCII: latin1 is the cheapest exact decoding (one-byte V8 string).
+  const source = readFileSync(file, 'latin1');
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: file,
+    ...(cachedData === undefined ? {} : { cachedData }),
+  });
+  const state: CodeCacheState = framed === undefined ? 'absent' : cachedData === undefined || script.cachedDataRejected === true ? 'rejected' : 'accepted';
+  (globalThis as Record<symbol, unknown>)[CODE_CACHE_STATE] = state;
+  const out = process.env['CONTRAST_CODE_CACHE_OUT'];
+  if (out !== undefined && out !== '') {
+    process.once('exit', () => { writeFileSync(out, frame(script.createCachedData())); });
+  }
+  const mod = new Module(file);
+  mod.filename = file;
+  const run = script.runInThisContext() as ModuleFunction;
+  run(mod.exports, Module.createRequire(file), mod, file, dir);
+}
+
+load(__dirname);

@@ -1,0 +1,111 @@
+/**
+ * Training runs for code-cached bundles: run the bundled program once along its start-up path, with
+ * CONTRAST_CODE_CACHE_OUT set, so that its loader writes a V8 code cache holding the bytecode of every
+ * function that path compiled. The cache is only valid for the Node binary that ran the training, so
+ * the training uses the binary the images are assembled from (the one running this build).
+ *
+ * initializer: the pod path against a development Coordinator on loopback (insecure attestation: the
+ * TEE issuers' device code is small and compiles on first use), from start to done file.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CodeCacheTrainingError } from '../errors.js';
+import type { ProgramName } from '../programs.js';
+
+export interface TrainOptions {
+  /** The program's bundle directory (loader `main.cjs`, `program.cjs`). */
+  readonly dir: string;
+  /** The cache file to write (atomically). */
+  readonly cacheFile: string;
+  /** Node binary; default the one running this build. */
+  readonly node?: string;
+  /** Budget for the training run; default 60 s. */
+  readonly timeoutMs?: number;
+}
+
+type Trainer = (options: TrainOptions, workDir: string, cacheOut: string) => Promise<void>;
+
+const TRAINERS: Partial<Record<ProgramName, Trainer>> = { initializer: trainInitializer };
+
+export function hasTrainer(program: ProgramName): boolean {
+  return TRAINERS[program] !== undefined;
+}
+
+/** Runs the program's training and leaves its cache at options.cacheFile; returns its size. */
+export async function trainCodeCache(program: ProgramName, options: TrainOptions): Promise<number> {
+  const trainer = TRAINERS[program];
+  if (trainer === undefined) throw new CodeCacheTrainingError(`${program}: no code-cache training run is defined`);
+  const work = await mkdtemp(join(tmpdir(), `contrast-code-cache-${program}-`));
+  // Written beside the final name, then renamed: a failed training leaves no cache behind.
+  const out = `${options.cacheFile}.training-${process.pid}`;
+  try {
+    await trainer(options, work, out);
+    if (!existsSync(out)) throw new CodeCacheTrainingError(`${program}: the training run exited without writing a code cache`);
+    await rename(out, options.cacheFile);
+    return (await stat(options.cacheFile)).size;
+  } finally {
+    await rm(out, { force: true });
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function trainInitializer(options: TrainOptions, work: string, cacheOut: string): Promise<void> {
+  const [{ startCoordinator }, { InsecureValidator }, { silentLogger }] = await Promise.all([
+    import('../../dev/coordinator.js'),
+    import('../../lib/attestation/insecure.js'),
+    import('../../lib/log.js'),
+  ]);
+  const hostData = createHash('sha256').update('contrast code-cache training').digest();
+  const coordinator = await startCoordinator({
+    listen: '127.0.0.1:0',
+    manifest: { policies: new Map([[hostData.toString('hex'), { sans: ['code-cache-training'], workloadSecretID: 'code-cache-training' }]]), referenceValues: { allowInsecure: true } },
+    stateDir: join(work, 'coordinator'),
+    validators: [new InsecureValidator()],
+    logger: silentLogger(),
+  });
+  try {
+    const done = join(work, 'pod', 'done');
+    await runChild(options, {
+      COORDINATOR_HOST: `127.0.0.1:${coordinator.port}`,
+      CONTRAST_TLS_DIR: join(work, 'pod', 'tls-config'),
+      CONTRAST_SECRETS_DIR: join(work, 'pod', 'secrets'),
+      CONTRAST_DONE_FILE: done,
+      CONTRAST_RETRY_INTERVAL: '1s',
+      CONTRAST_ATTESTATION: 'insecure',
+      CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true',
+      CONTRAST_INSECURE_HOST_DATA: hostData.toString('hex'),
+      CONTRAST_LOG_LEVEL: 'error',
+      CONTRAST_CODE_CACHE_OUT: cacheOut,
+    });
+    if (!existsSync(done)) throw new CodeCacheTrainingError('initializer: the training run exited 0 without writing its done file');
+  } finally {
+    await coordinator.close();
+  }
+}
+
+/** Runs `node <dir>/main.cjs` with exactly `env` (plus PATH); rejects with its stderr on failure. */
+function runChild(options: TrainOptions, env: Record<string, string>): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  return new Promise((resolve, reject) => {
+    const child = spawn(options.node ?? process.execPath, [join(options.dir, 'main.cjs')], {
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new CodeCacheTrainingError(`training run of ${options.dir}: ${err.message}`, { cause: err }));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new CodeCacheTrainingError(`training run of ${options.dir} ended with ${signal === null ? `exit ${code}` : `${signal} (budget ${timeoutMs} ms)`}: ${stderr.trim().slice(-2000)}`));
+    });
+  });
+}
