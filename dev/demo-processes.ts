@@ -7,6 +7,7 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { bundleEntry, programByName } from '../images/programs.js';
 import { ContrastError } from '../lib/errors.js';
 
 export class DemoStepError extends ContrastError {
@@ -15,12 +16,14 @@ export class DemoStepError extends ContrastError {
 
 export type DemoProgram = 'initializer' | 'meshproxy';
 
-/** The command that runs one of our programs from this checkout. */
-export function programCommand(program: DemoProgram): { command: string; args: string[] } {
-  const fromSource = import.meta.url.endsWith('.ts');
-  // Source and dist/ have <program>/main.{ts,js}; npm run bundle has dist/bundle/<program>/main.mjs.
-  const ext = fromSource ? 'ts' : import.meta.url.endsWith('.mjs') ? 'mjs' : 'js';
-  const entry = fileURLToPath(new URL(`../${program}/main.${ext}`, import.meta.url));
+/**
+ * The command that runs one of our programs from this checkout: source and dist/ have
+ * <program>/main.{ts,js}; from a bundle (npm run bundle), the sibling bundle's entry.
+ */
+export function programCommand(program: DemoProgram, here: string = import.meta.url): { command: string; args: string[] } {
+  const fromSource = here.endsWith('.ts');
+  const file = here.endsWith('.mjs') ? bundleEntry(programByName(program) ?? { layout: 'esm-split' }) : `main.${fromSource ? 'ts' : 'js'}`;
+  const entry = fileURLToPath(new URL(`../${program}/${file}`, here));
   return { command: process.execPath, args: fromSource ? ['--import', 'tsx', entry] : [entry] };
 }
 

@@ -7,6 +7,9 @@
  *
  * Peers (each run a fresh process, fresh directories):
  *   node -e ''              bare Node.js start-up and exit: the floor every Node program pays
+ *   node + built-ins        bare Node.js that also loads the built-in modules any gRPC-over-HTTP/2 client
+ *                           with a P-256 key must load (crypto, net, tls, http2, dns, zlib): the floor of
+ *                           the pod path under the mandated grpc-js, before any of our code runs
  *   initializer config-only the program's own start-up: logger, configuration, exit 64 on a missing
  *                           COORDINATOR_HOST (no attestation, aTLS or gRPC modules loaded)
  *   initializer insecure    full path: key, aTLS handshake with an insecure document, NewMeshCert, writes
@@ -53,6 +56,9 @@ if (!existsSync(MAIN)) {
   process.exit(2);
 }
 
+/** Built-in modules that grpc-js (HTTP/2 over a socket, its DNS resolver, compression filter) and the key need. */
+const FLOOR_BUILTINS = ['node:crypto', 'node:net', 'node:tls', 'node:http2', 'node:dns', 'node:zlib'];
+
 const insecureHost = createHash('sha256').update('bench insecure').digest();
 // Pods write to /contrast, an in-memory emptyDir: tmpfs here too (/dev/shm), where fsync is cheap.
 const work = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `bench-init-${process.pid}-`));
@@ -91,10 +97,10 @@ try {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
   };
-  const spawnBare = (): Promise<RunResult> =>
+  const spawnBare = (script = ''): Promise<RunResult> =>
     new Promise((resolve, reject) => {
       const start = performance.now();
-      const child = spawn(process.execPath, ['-r', cpuPreload, '-e', ''], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } });
+      const child = spawn(process.execPath, ['-r', cpuPreload, '-e', script], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } });
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
       child.on('error', reject);
@@ -154,7 +160,8 @@ try {
       return { ms: at - start, peerMs, cpuMs: childCpu(stderr) };
     },
   });
-  const bare: Peer = { name: "node -e ''", run: spawnBare };
+  const bare: Peer = { name: "node -e ''", run: () => spawnBare() };
+  const builtins: Peer = { name: 'node + built-ins', run: () => spawnBare(FLOOR_BUILTINS.map((m) => `require('${m}');`).join('')) };
   const configOnly: Peer = {
     name: 'initializer config-only',
     run: () =>
@@ -172,6 +179,7 @@ try {
   };
   const peers: Peer[] = [
     bare,
+    builtins,
     configOnly,
     initializer('initializer insecure', { CONTRAST_ATTESTATION: 'insecure', CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true', CONTRAST_INSECURE_HOST_DATA: insecureHost.toString('hex') }),
   ];
