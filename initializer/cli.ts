@@ -1,7 +1,7 @@
 /**
  * contrast-initializer: wires the real parts into the program. Attestation and the MeshAPI client are
  * imported only on the path that needs them, so that `--version` and configuration errors stay cheap
- * and the pod path loads nothing else. main.ts runs it; snapshot-entry.ts runs it from a V8 snapshot.
+ * and the pod path loads nothing else. main.ts runs it.
  */
 import { readAttestationConfig, type AttestationConfig } from '../lib/attestation/config.js';
 import { subsystemLogger, type Logger } from '../lib/log.js';

@@ -2,7 +2,7 @@
  * bench/initializer: process start to done file of the built initializer (dist/) against a loopback
  * development Coordinator, beside bare `node -e ''` start-up, interleaved in the same run.
  *
- *   npm run build && node --import tsx bench/initializer/startup.ts [--rounds 15] [--snp] [--bundle <file.mjs>] [--snapshot <blob>]
+ *   npm run build && node --import tsx bench/initializer/startup.ts [--rounds 15] [--snp] [--bundle <entry>]
  *     [--compare <label>=<main.js>]...
  *
  * Peers (each run a fresh process, fresh directories):
@@ -14,11 +14,9 @@
  *                           COORDINATOR_HOST (no attestation, aTLS or gRPC modules loaded)
  *   initializer insecure    full path: key, aTLS handshake with an insecure document, NewMeshCert, writes
  *   initializer snp         the same with the emulated /dev/sev-guest (--snp; needs root and FUSE)
- *   initializer bundle      the insecure path run from a bundle's entry module (--bundle; e.g.
- *                           dist/bundle/initializer/main.mjs from npm run bundle, the addon beside it)
+ *   initializer bundle      the insecure path run from a bundle's entry (--bundle; the image's:
+ *                           dist/bundle/initializer/main.cjs from npm run bundle, with its code cache)
  *   initializer <label>     the insecure path run from another build (--compare, e.g. an older dist/)
- *   initializer snapshot    the insecure path started from a V8 start-up snapshot (--snapshot; built by
- *                           bench/initializer/snapshot.sh from initializer/snapshot-entry.ts)
  *
  * Fairness: the Coordinator runs in this process and is warm before the first measured run; both peers
  * are spawned the same way (same node binary, same environment size); the order alternates every round;
@@ -49,7 +47,7 @@ import { formatTable, interleave, type Peer, type RunResult } from './interleave
 
 const MAIN = fileURLToPath(new URL('../../dist/initializer/main.js', import.meta.url));
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' }, snp: { type: 'boolean', default: false }, bundle: { type: 'string' }, snapshot: { type: 'string' }, compare: { type: 'string', multiple: true, default: [] } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' }, snp: { type: 'boolean', default: false }, bundle: { type: 'string' }, compare: { type: 'string', multiple: true, default: [] } } });
 const rounds = Number(values.rounds);
 if (!existsSync(MAIN)) {
   process.stderr.write(`${MAIN} is missing: run npm run build first\n`);
@@ -191,9 +189,6 @@ try {
     const eq = c.indexOf('=');
     if (eq <= 0) throw new Error(`--compare ${c}: expected <label>=<path of main.js>`);
     peers.push(initializer(`initializer insecure (${c.slice(0, eq)})`, { CONTRAST_ATTESTATION: 'insecure', CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true', CONTRAST_INSECURE_HOST_DATA: insecureHost.toString('hex') }, [c.slice(eq + 1)]));
-  }
-  if (values.snapshot !== undefined) {
-    peers.push(initializer('initializer insecure (snapshot)', { CONTRAST_ATTESTATION: 'insecure', CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true', CONTRAST_INSECURE_HOST_DATA: insecureHost.toString('hex') }, ['--snapshot-blob', values.snapshot]));
   }
   const stats = await interleave(peers, rounds);
   process.stdout.write(`${formatTable(stats)}\n\n${rounds} rounds, node ${process.version}, spawn overhead ${spawnOverheadMs.toFixed(1)} ms CPU, ${new Date().toISOString()}\n`);
