@@ -12,7 +12,7 @@
  * cache in release builds, and a damaged one crashes the process: the digest is checked first.
  *
  * CONTRAST_CODE_CACHE_OUT=<file> (the bundler's training run only) writes a fresh cache to <file> at
- * exit, holding every function compiled by then.
+ * exit, holding every function compiled by then; CONTRAST_CODE_CACHE_NAME names the script in it.
  *
  * Deliberately plain: built-in modules only, nothing that the program itself would load later.
  */
@@ -20,7 +20,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
+import { TRAINING_FLAGS } from './flags.cjs';
 
 /** The bundle and its cache, beside this loader (images/bundler.ts writes them under these names). */
 const PROGRAM_FILE = 'program.cjs';
@@ -58,17 +60,22 @@ function load(dir: string): void {
   const file = join(dir, PROGRAM_FILE);
   const framed = readCache(join(dir, CACHE_FILE));
   const cachedData = framed === undefined ? undefined : unframe(framed);
+  // The training run's flag value (see flags.cts): without it V8 would reject the cache.
+  if (cachedData !== undefined) for (const flag of TRAINING_FLAGS) setFlagsFromString(flag);
   // esbuild writes the bundle as ASCII: latin1 is the cheapest exact decoding (one-byte V8 string).
   const source = readFileSync(file, 'latin1');
+  const out = process.env['CONTRAST_CODE_CACHE_OUT'];
+  const training = out !== undefined && out !== '' ? out : undefined;
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: file,
+    // The cache records the script's name, which stack traces then show: a training run uses the
+    // file's path in the image, not the directory the bundler trained in (reproducible images).
+    filename: training === undefined ? file : process.env['CONTRAST_CODE_CACHE_NAME'] ?? file,
     ...(cachedData === undefined ? {} : { cachedData }),
   });
   const state: CodeCacheState = framed === undefined ? 'absent' : cachedData === undefined || script.cachedDataRejected === true ? 'rejected' : 'accepted';
   (globalThis as Record<symbol, unknown>)[CODE_CACHE_STATE] = state;
-  const out = process.env['CONTRAST_CODE_CACHE_OUT'];
-  if (out !== undefined && out !== '') {
-    process.once('exit', () => { writeFileSync(out, frame(script.createCachedData())); });
+  if (training !== undefined) {
+    process.once('exit', () => { writeFileSync(training, frame(script.createCachedData())); });
   }
   const mod = new Module(file);
   mod.filename = file;

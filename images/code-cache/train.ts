@@ -2,7 +2,8 @@
  * Training runs for code-cached bundles: run the bundled program once along its start-up path, with
  * CONTRAST_CODE_CACHE_OUT set, so that its loader writes a V8 code cache holding the bytecode of every
  * function that path compiled. The cache is only valid for the Node binary that ran the training, so
- * the training uses the binary the images are assembled from (the one running this build).
+ * the training uses the binary the images are assembled from (the one running this build), with a
+ * fixed hash seed so that two builds write the same bytes (flags.cts).
  *
  * initializer: the pod path against a development Coordinator on loopback (insecure attestation: the
  * TEE issuers' device code is small and compiles on first use), from start to done file.
@@ -14,7 +15,10 @@ import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodeCacheTrainingError } from '../errors.js';
+import { CODE_CACHE_BUNDLE } from '../bundler.js';
 import type { ProgramName } from '../programs.js';
+import { BUNDLE_DIR } from '../targets.js';
+import { TRAINING_FLAGS } from './flags.cjs';
 
 export interface TrainOptions {
   /** The program's bundle directory (loader `main.cjs`, `program.cjs`). */
@@ -80,6 +84,7 @@ async function trainInitializer(options: TrainOptions, work: string, cacheOut: s
       CONTRAST_INSECURE_HOST_DATA: hostData.toString('hex'),
       CONTRAST_LOG_LEVEL: 'error',
       CONTRAST_CODE_CACHE_OUT: cacheOut,
+      CONTRAST_CODE_CACHE_NAME: `${BUNDLE_DIR}/initializer/${CODE_CACHE_BUNDLE}`,
     });
     if (!existsSync(done)) throw new CodeCacheTrainingError('initializer: the training run exited 0 without writing its done file');
   } finally {
@@ -91,7 +96,8 @@ async function trainInitializer(options: TrainOptions, work: string, cacheOut: s
 function runChild(options: TrainOptions, env: Record<string, string>): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(options.node ?? process.execPath, [join(options.dir, 'main.cjs')], {
+    // A fixed hash seed makes the cache's bytes, and so the image, reproducible (flags.cts).
+    const child = spawn(options.node ?? process.execPath, [...TRAINING_FLAGS, join(options.dir, 'main.cjs')], {
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
