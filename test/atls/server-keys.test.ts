@@ -6,7 +6,7 @@ import { atlsConnect } from '../../lib/atls/client.js';
 import { InsecureIssuer } from '../../lib/attestation/insecure.js';
 import { dial, startAtlsServer } from './helpers/harness.js';
 
-test('a server key: P-256, its SPKI and PKCS#8 PEM belong to it', async (t) => {
+test('a server key: P-256, its SPKI and PEM belong to it', async (t) => {
   const key = await newServerKey();
   t.is(key.privateKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
   t.deepEqual(key.spki, createPublicKey(key.privateKey).export({ type: 'spki', format: 'der' }));
