@@ -10,6 +10,7 @@
 import { X509Certificate as NodeX509 } from 'node:crypto';
 import { toPem } from '../pki/pem.js';
 import { readCertificateFields, type CertificateFields } from './certificate-fields.js';
+import { spkiDer } from './report-data.js';
 import { AtlsError } from './errors.js';
 
 // The sender's side lives in issue-certificate.ts (no ASN.1 library on the client path).
@@ -71,7 +72,7 @@ export function inspectAtlsCertificate(der: Uint8Array, now: Date = new Date()):
   if (documents.length === 0) {
     throw new AtlsError('ERR_ATLS_NO_DOCUMENT', 'client certificate carries no attestation extension (1.3.9901.2.1 SNP, .2 TDX, .3 insecure)');
   }
-  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const spki = spkiDer(publicKey);
   return { spki, documents };
 }
 

@@ -9,6 +9,7 @@ import { createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto'
 import { ecCurve } from '../pki/webcrypto.js';
 import { bitString, explicit, octetString, oid, printableString, sequence, set, time, unsignedInteger } from './der.js';
 import { AtlsError } from './errors.js';
+import { spkiDer } from './report-data.js';
 
 export const ATLS_SUBJECT = 'CN=Contrast';
 const VALIDITY_MS = 2 * 60 * 60 * 1000;
@@ -59,7 +60,7 @@ function buildCertificate(params: AtlsCertificateParams): Buffer {
     name,
     sequence(time(new Date(now - VALIDITY_MS)), time(new Date(now + VALIDITY_MS))),
     name,
-    params.spki ?? publicKey.export({ type: 'spki', format: 'der' }),
+    params.spki ?? spkiDer(publicKey),
     ...extensions,
   );
   const signature = sign('sha256', tbs, { key: params.privateKey, dsaEncoding: 'der' });

@@ -6,6 +6,7 @@
  */
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
+import { spkiDer } from './report-data.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -24,7 +25,7 @@ export async function newServerKey(): Promise<ServerKey> {
   return {
     privateKey,
     publicKey,
-    spki: publicKey.export({ type: 'spki', format: 'der' }),
+    spki: spkiDer(publicKey),
     privateKeyPem: privateKey.export({ type: 'sec1', format: 'pem' }) as string,
   };
 }

@@ -18,6 +18,7 @@ import {
   time, tlv, unsignedInteger, utf8String,
 } from '../atls/der.js';
 import { randomSerialHex } from '../atls/certificate.js';
+import { spkiDer } from '../atls/report-data.js';
 import { ecCurve, KeyTypeError } from './webcrypto.js';
 
 export const WORKLOAD_SECRET_ID_OID = '1.3.9901.3.1';
@@ -119,7 +120,7 @@ function buildMeshCert(params: MeshCertParams): Buffer {
   const now = (params.now ?? new Date()).getTime();
   const names = params.sans.map(classifySan);
   const firstDns = names.find((n) => n.type === 'dns')?.value;
-  const issuerSpki = createPublicKey(params.issuerKey).export({ type: 'spki', format: 'der' });
+  const issuerSpki = spkiDer(params.issuerKey);
   const extensions = [
     extension(OID.keyUsage, true, tlv(TAG.BIT_STRING, Buffer.from([7, 0x80]))), // digitalSignature (7 unused bits)
     extension(OID.extKeyUsage, false, sequence(oid(OID.serverAuth), oid(OID.clientAuth))),
@@ -139,7 +140,7 @@ function buildMeshCert(params: MeshCertParams): Buffer {
     sequence(commonNameRdn(INTERMEDIATE_CN)),
     sequence(time(new Date(now - HOUR_MS)), time(new Date(now + YEAR_MS))),
     firstDns === undefined ? sequence() : sequence(commonNameRdn(firstDns)),
-    subjectPublic.export({ type: 'spki', format: 'der' }),
+    spkiDer(subjectPublic),
     explicit(3, sequence(...extensions)),
   );
   const signature = sign('sha384', tbs, { key: params.issuerKey, dsaEncoding: 'der' });
