@@ -7,7 +7,7 @@
  * with the certificate as its only root, time validity, no unknown critical extension, no EKU that
  * excludes serverAuth; then the attestation extensions and the re-marshalled SPKI.
  */
-import { X509Certificate as NodeX509 } from 'node:crypto';
+import { X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { toPem } from '../pki/pem.js';
 import { readCertificateFields, type CertificateFields } from './certificate-fields.js';
 import { spkiDer } from './report-data.js';
@@ -24,6 +24,8 @@ const ANY_EKU = '2.5.29.37.0';
 export interface InspectedCertificate {
   /** PKIX SubjectPublicKeyInfo DER as re-encoded from the parsed key (uncompressed EC point). */
   readonly spki: Buffer;
+  /** The same key as a KeyObject. */
+  readonly publicKey: KeyObject;
   /** Attestation extensions (OID under 1.3.9901.2.) in certificate order. */
   readonly documents: ReadonlyArray<{ readonly oid: string; readonly value: Buffer }>;
 }
@@ -73,7 +75,7 @@ export function inspectAtlsCertificate(der: Uint8Array, now: Date = new Date()):
     throw new AtlsError('ERR_ATLS_NO_DOCUMENT', 'client certificate carries no attestation extension (1.3.9901.2.1 SNP, .2 TDX, .3 insecure)');
   }
   const spki = spkiDer(publicKey);
-  return { spki, documents };
+  return { spki, publicKey, documents };
 }
 
 /** Extensions Go's x509 understands when critical. */

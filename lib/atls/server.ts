@@ -10,7 +10,7 @@
  * document against SHA-512(SPKI || server nonce). Only then is the connection handed on. Session
  * tickets are disabled. Every decision is logged with its reason.
  */
-import { constants as cryptoConstants } from 'node:crypto';
+import { constants as cryptoConstants, type KeyObject } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
 import type { Issuer, ValidatedDocument, Validator } from '../attestation/types.js';
@@ -30,6 +30,8 @@ export interface AttestedPeer {
   readonly rawDocument: { readonly oid: string; readonly value: Buffer };
   /** The client's SubjectPublicKeyInfo (DER), for which a mesh certificate may be issued. */
   readonly spki: Buffer;
+  /** The same key as a KeyObject. */
+  readonly publicKey: KeyObject;
   readonly certificate: Buffer;
   readonly nonceChannel: 'alpn' | 'sni';
 }
@@ -146,7 +148,7 @@ export async function handleAtlsConnection(socket: Socket, options: AtlsServerOp
     tlsSock.removeAllListeners('error');
     tlsSock.removeAllListeners('close');
     log.info({ remote, kind: validated.kind, hostData: Buffer.from(validated.hostData).toString('hex'), nonceChannel: channel, tlsVersion: tlsSock.getProtocol() }, 'Attestation accepted');
-    options.onConnection(tlsSock, { document: validated, rawDocument: raw, spki: inspected.spki, certificate: peerCert.raw, nonceChannel: channel });
+    options.onConnection(tlsSock, { document: validated, rawDocument: raw, spki: inspected.spki, publicKey: inspected.publicKey, certificate: peerCert.raw, nonceChannel: channel });
   } catch (err) {
     clearTimeout(timer);
     const reason = errorCode(err) ?? 'ERR_ATLS_HANDSHAKE_FAILED';
