@@ -7,7 +7,6 @@
  * hash <hex> not found in manifest"), a mesh certificate is issued for the peer's TLS key, CertChain =
  * leaf then intermediate, and the workload secret is derived when the policy names a WorkloadSecretID.
  */
-import { createPublicKey } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
 import type { Issuer, Validator } from '../lib/attestation/types.js';
@@ -72,7 +71,7 @@ async function answer(peer: AttestedPeer | undefined, manifest: DevManifest, sta
   const leaf = await issueMeshCert({
     extraExtensions: claimsOf(peer),
     issuerKey: state.meshCAKey,
-    subjectPublicKey: createPublicKey({ key: peer.spki, format: 'der', type: 'spki' }),
+    subjectPublicKey: peer.publicKey,
     sans: policy.sans,
     ...(policy.workloadSecretID === undefined ? {} : { workloadSecretID: policy.workloadSecretID }),
   });

@@ -7,10 +7,10 @@
  * with the certificate as its only root, time validity, no unknown critical extension, no EKU that
  * excludes serverAuth; then the attestation extensions and the re-marshalled SPKI.
  */
-import 'reflect-metadata';
-import { X509Certificate as NodeX509 } from 'node:crypto';
-import { X509Certificate } from '@peculiar/x509';
+import { X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { toPem } from '../pki/pem.js';
+import { readCertificateFields, type CertificateFields } from './certificate-fields.js';
+import { spkiDer } from './report-data.js';
 import { AtlsError } from './errors.js';
 
 // The sender's side lives in issue-certificate.ts (no ASN.1 library on the client path).
@@ -24,6 +24,8 @@ const ANY_EKU = '2.5.29.37.0';
 export interface InspectedCertificate {
   /** PKIX SubjectPublicKeyInfo DER as re-encoded from the parsed key (uncompressed EC point). */
   readonly spki: Buffer;
+  /** The same key as a KeyObject. */
+  readonly publicKey: KeyObject;
   /** Attestation extensions (OID under 1.3.9901.2.) in certificate order. */
   readonly documents: ReadonlyArray<{ readonly oid: string; readonly value: Buffer }>;
 }
@@ -31,16 +33,17 @@ export interface InspectedCertificate {
 /** Receiver-side checks of a peer's aTLS certificate; each failure has its own code. */
 export function inspectAtlsCertificate(der: Uint8Array, now: Date = new Date()): InspectedCertificate {
   let node: NodeX509;
-  let parsed: X509Certificate;
+  let parsed: CertificateFields;
   try {
     // Node's X509Certificate tries PEM before DER and would find a PEM certificate embedded in the
     // document (TDX quotes carry the PCK chain as PEM): hand it our certificate as the first PEM block.
     node = new NodeX509(toPem(der, 'CERTIFICATE'));
-    parsed = new X509Certificate(Buffer.from(der));
+    parsed = readCertificateFields(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
   } catch (err) {
     throw new AtlsError('ERR_ATLS_CERT_MALFORMED', 'client certificate: expected a DER X.509 certificate', { cause: err });
   }
-  if (!node.checkIssued(node) || !node.verify(node.publicKey)) {
+  const publicKey = node.publicKey;
+  if (!node.checkIssued(node) || !node.verify(publicKey)) {
     throw new AtlsError('ERR_ATLS_CERT_NOT_SELF_SIGNED', `client certificate (subject ${node.subject.trim()}, issuer ${node.issuer.trim()}): expected a self-signed certificate that verifies with its own key`);
   }
   const notBefore = parsed.notBefore;
@@ -53,26 +56,26 @@ export function inspectAtlsCertificate(der: Uint8Array, now: Date = new Date()):
   }
   const documents: Array<{ oid: string; value: Buffer }> = [];
   for (const ext of parsed.extensions) {
-    if (ext.type.startsWith(ATTESTATION_OID_PREFIX)) {
-      documents.push({ oid: ext.type, value: Buffer.from(ext.value) });
+    if (ext.oid.startsWith(ATTESTATION_OID_PREFIX)) {
+      documents.push({ oid: ext.oid, value: Buffer.from(ext.value) });
       continue;
     }
-    if (ext.type === EKU_OID) {
+    if (ext.oid === EKU_OID) {
       const usages: readonly string[] = node.keyUsage;
       if (!usages.includes(SERVER_AUTH) && !usages.includes(ANY_EKU)) {
         throw new AtlsError('ERR_ATLS_CERT_EKU', `client certificate: extended key usage ${usages.join(',')} excludes serverAuth`);
       }
       continue;
     }
-    if (ext.critical && !KNOWN_CRITICAL.has(ext.type)) {
-      throw new AtlsError('ERR_ATLS_CERT_CRITICAL_EXTENSION', `client certificate: unknown critical extension ${ext.type}`);
+    if (ext.critical && !KNOWN_CRITICAL.has(ext.oid)) {
+      throw new AtlsError('ERR_ATLS_CERT_CRITICAL_EXTENSION', `client certificate: unknown critical extension ${ext.oid}`);
     }
   }
   if (documents.length === 0) {
     throw new AtlsError('ERR_ATLS_NO_DOCUMENT', 'client certificate carries no attestation extension (1.3.9901.2.1 SNP, .2 TDX, .3 insecure)');
   }
-  const spki = node.publicKey.export({ type: 'spki', format: 'der' });
-  return { spki, documents };
+  const spki = spkiDer(publicKey);
+  return { spki, publicKey, documents };
 }
 
 /** Extensions Go's x509 understands when critical. */

@@ -1,6 +1,7 @@
 /**
- * Just enough DER for the aTLS client path, so that it needs no ASN.1 library at start-up: writing the
- * fixed-shape aTLS certificate and reading the distinguished name in a CertificateRequest.
+ * Just enough DER for certificates of a fixed shape, so that neither the aTLS client path nor the
+ * Coordinator's per-connection path needs an ASN.1 library: writing the aTLS, nonce CA and mesh
+ * certificates, reading the distinguished name in a CertificateRequest and a peer certificate's fields.
  */
 
 export const TAG = {
@@ -62,10 +63,15 @@ export function oid(dotted: string): Buffer {
   return tlv(TAG.OID, Buffer.from(out));
 }
 
+/** [n] IMPLICIT of a primitive type (context-specific, primitive). */
+export const implicit = (n: number, content: Uint8Array): Buffer => tlv(0x80 | n, content);
+
+export const boolean = (v: boolean): Buffer => tlv(TAG.BOOLEAN, Buffer.from([v ? 0xff : 0x00]));
 export const octetString = (b: Uint8Array): Buffer => tlv(TAG.OCTET_STRING, b);
 /** BIT STRING with no unused bits. */
 export const bitString = (b: Uint8Array): Buffer => tlv(TAG.BIT_STRING, Buffer.from([0]), b);
 export const printableString = (s: string): Buffer => tlv(TAG.PRINTABLE_STRING, Buffer.from(s, 'latin1'));
+export const utf8String = (s: string): Buffer => tlv(TAG.UTF8_STRING, Buffer.from(s, 'utf8'));
 
 /** X.509 Time: UTCTime through 2049, GeneralizedTime after (RFC 5280 §4.1.2.5), whole seconds. */
 export function time(d: Date): Buffer {

@@ -9,6 +9,7 @@ import { createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto'
 import { ecCurve } from '../pki/webcrypto.js';
 import { bitString, explicit, octetString, oid, printableString, sequence, set, time, unsignedInteger } from './der.js';
 import { AtlsError } from './errors.js';
+import { spkiDer } from './report-data.js';
 
 export const ATLS_SUBJECT = 'CN=Contrast';
 const VALIDITY_MS = 2 * 60 * 60 * 1000;
@@ -26,6 +27,8 @@ export interface AtlsCertificateParams {
   /** P-256 key pair owner; the certificate is for its public key and signed with it. */
   readonly privateKey: KeyObject;
   readonly publicKey: KeyObject;
+  /** SubjectPublicKeyInfo DER of `publicKey`, when the caller has it already. */
+  readonly spki?: Uint8Array;
   /** Attestation extension OID (1.3.9901.2.{1,2,3}) and the raw document; omit for a plain certificate. */
   readonly document?: { readonly oid: string; readonly value: Uint8Array };
   readonly now?: Date;
@@ -57,7 +60,7 @@ function buildCertificate(params: AtlsCertificateParams): Buffer {
     name,
     sequence(time(new Date(now - VALIDITY_MS)), time(new Date(now + VALIDITY_MS))),
     name,
-    publicKey.export({ type: 'spki', format: 'der' }),
+    params.spki ?? spkiDer(publicKey),
     ...extensions,
   );
   const signature = sign('sha256', tbs, { key: params.privateKey, dsaEncoding: 'der' });

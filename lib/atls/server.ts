@@ -1,31 +1,28 @@
 /**
  * The aTLS server (development Coordinator, tests), on node:tls.
  *
- * Per connection: read the ClientHello and take the client nonce from ALPN (else SNI); create a fresh
- * P-256 key and a server certificate (attesting over the client nonce when an issuer is given); create a
- * 32-byte server nonce and a throw-away CA certificate whose subject is exactly CN=base64(nonce), so that
+ * Per connection: read the ClientHello and take the client nonce from ALPN (else SNI); take a fresh
+ * P-256 key (generated one connection ahead, never reused) and create a server certificate (attesting
+ * over the client nonce when an issuer is given); create a 32-byte server nonce and a throw-away CA
+ * certificate (nonce-ca.ts) whose subject is exactly CN=base64(nonce), so that
  * the CertificateRequest names exactly that CA (TLS 1.3 `certificate_authorities` extension, TLS 1.2
  * list); require a client certificate; check it as a self-signed aTLS certificate and validate its
  * document against SHA-512(SPKI || server nonce). Only then is the connection handed on. Session
  * tickets are disabled. Every decision is logged with its reason.
  */
-import 'reflect-metadata';
-import { constants as cryptoConstants, generateKeyPair, type KeyObject } from 'node:crypto';
+import { constants as cryptoConstants, type KeyObject } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
-import { promisify } from 'node:util';
-import { Name, X509CertificateGenerator } from '@peculiar/x509';
 import type { Issuer, ValidatedDocument, Validator } from '../attestation/types.js';
 import type { Logger } from '../log.js';
 import { toPem } from '../pki/pem.js';
-import { cryptoProvider, signingKey, verifyingKey } from '../pki/webcrypto.js';
-import { createAtlsCertificate, inspectAtlsCertificate, randomSerialHex } from './certificate.js';
+import { createAtlsCertificate, inspectAtlsCertificate } from './certificate.js';
 import { readClientHello } from './client-hello.js';
 import { AtlsError, errorCode } from './errors.js';
+import { createNonceCaCertificate } from './nonce-ca.js';
 import { clientNonceFrom, newNonce } from './nonce.js';
-import { reportDataFor, spkiDer } from './report-data.js';
-
-const generateKeyPairAsync = promisify(generateKeyPair);
+import { reportDataFor } from './report-data.js';
+import { newServerKey, ServerKeyPool, type ServerKey } from './server-keys.js';
 
 export interface AttestedPeer {
   readonly document: ValidatedDocument;
@@ -33,6 +30,8 @@ export interface AttestedPeer {
   readonly rawDocument: { readonly oid: string; readonly value: Buffer };
   /** The client's SubjectPublicKeyInfo (DER), for which a mesh certificate may be issued. */
   readonly spki: Buffer;
+  /** The same key as a KeyObject. */
+  readonly publicKey: KeyObject;
   readonly certificate: Buffer;
   readonly nonceChannel: 'alpn' | 'sni';
 }
@@ -53,20 +52,6 @@ export interface AtlsServerOptions {
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 25_000;
-
-/** The throw-away certificate whose subject carries the server nonce to the client. */
-async function nonceCaPem(nonce: Buffer, privateKey: KeyObject, publicKey: KeyObject): Promise<string> {
-  const name = new Name([{ '2.5.4.3': [{ printableString: nonce.toString('base64') }] }]);
-  const cert = await X509CertificateGenerator.create({
-    serialNumber: randomSerialHex(),
-    subject: name,
-    issuer: name,
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    publicKey: await verifyingKey(publicKey),
-    signingKey: await signingKey(privateKey),
-  }, cryptoProvider);
-  return toPem(new Uint8Array(cert.rawData), 'CERTIFICATE');
-}
 
 /** Validates the first acceptable attestation extension; collects why the others failed. */
 async function validateDocuments(validators: readonly Validator[], documents: ReadonlyArray<{ oid: string; value: Buffer }>, expected: Buffer): Promise<{ validated: ValidatedDocument; raw: { oid: string; value: Buffer } }> {
@@ -105,8 +90,11 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** Runs the server side of one connection; resolves once the peer is accepted or turned away. */
-export async function handleAtlsConnection(socket: Socket, options: AtlsServerOptions): Promise<void> {
+/**
+ * Runs the server side of one connection; resolves once the peer is accepted or turned away. `keys`
+ * hands out this connection's server key (default: a fresh one generated now).
+ */
+export async function handleAtlsConnection(socket: Socket, options: AtlsServerOptions, keys: { take(): Promise<ServerKey> } = { take: newServerKey }): Promise<void> {
   const log = options.logger;
   const remote = `${socket.remoteAddress ?? '?'}:${String(socket.remotePort ?? '?')}`;
   const abort = new AbortController();
@@ -118,15 +106,15 @@ export async function handleAtlsConnection(socket: Socket, options: AtlsServerOp
     const { hello, bytes } = await readClientHello(socket, abort.signal);
     const { nonce: clientNonce, channel } = clientNonceFrom(hello.alpn, hello.serverName);
     const serverNonce = newNonce();
-    const { privateKey, publicKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
+    const key = await keys.take();
     const document = options.issuer === undefined
       ? undefined
-      : { oid: options.issuer.oid, value: await untilAborted(options.issuer.issue(reportDataFor(spkiDer(publicKey), clientNonce), abort.signal), abort.signal) };
-    const certDer = await createAtlsCertificate({ privateKey, publicKey, ...(document === undefined ? {} : { document }) });
+      : { oid: options.issuer.oid, value: await untilAborted(options.issuer.issue(reportDataFor(key.spki, clientNonce), abort.signal), abort.signal) };
+    const certDer = await createAtlsCertificate({ privateKey: key.privateKey, publicKey: key.publicKey, spki: key.spki, ...(document === undefined ? {} : { document }) });
     const context = createSecureContext({
-      key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      key: key.privateKeyPem,
       cert: toPem(certDer, 'CERTIFICATE'),
-      ca: await nonceCaPem(serverNonce, privateKey, publicKey),
+      ca: toPem(createNonceCaCertificate({ nonce: serverNonce, privateKey: key.privateKey, spki: key.spki }), 'CERTIFICATE'),
       minVersion: options.minVersion ?? 'TLSv1.3',
       secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
     });
@@ -160,7 +148,7 @@ export async function handleAtlsConnection(socket: Socket, options: AtlsServerOp
     tlsSock.removeAllListeners('error');
     tlsSock.removeAllListeners('close');
     log.info({ remote, kind: validated.kind, hostData: Buffer.from(validated.hostData).toString('hex'), nonceChannel: channel, tlsVersion: tlsSock.getProtocol() }, 'Attestation accepted');
-    options.onConnection(tlsSock, { document: validated, rawDocument: raw, spki: inspected.spki, certificate: peerCert.raw, nonceChannel: channel });
+    options.onConnection(tlsSock, { document: validated, rawDocument: raw, spki: inspected.spki, publicKey: inspected.publicKey, certificate: peerCert.raw, nonceChannel: channel });
   } catch (err) {
     clearTimeout(timer);
     const reason = errorCode(err) ?? 'ERR_ATLS_HANDSHAKE_FAILED';
@@ -174,7 +162,8 @@ export async function handleAtlsConnection(socket: Socket, options: AtlsServerOp
 /** A TCP server running the aTLS server handshake on each connection. */
 export function createAtlsServer(options: AtlsServerOptions): Server {
   if (options.validators.length === 0) throw new AtlsError('ERR_ATLS_DOCUMENT_REJECTED', 'aTLS server: expected at least one validator');
+  const keys = new ServerKeyPool();
   return createServer({ pauseOnConnect: true }, (socket) => {
-    void handleAtlsConnection(socket, options);
+    void handleAtlsConnection(socket, options, keys);
   });
 }

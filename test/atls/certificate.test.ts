@@ -42,6 +42,7 @@ test('profile: self-signed CN=Contrast, ±2 h, positive serial, ecdsa-with-SHA25
   t.deepEqual(parsed.documents, [doc]);
   t.deepEqual(parsed.spki, publicKey.export({ type: 'spki', format: 'der' }));
   t.is(parsed.spki.length, 91);
+  t.true(parsed.publicKey.equals(publicKey));
 });
 
 test('the key must be P-256', async (t) => {

@@ -47,6 +47,7 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
     const accepted = server.accepted[0];
     t.truthy(accepted);
     t.deepEqual(accepted?.peer.spki, spkiDer(publicKey));
+    t.true(accepted?.peer.publicKey.equals(publicKey));
     t.deepEqual(Buffer.from(accepted?.peer.document.hostData ?? []), HOST);
     t.is(accepted?.peer.nonceChannel, 'alpn');
     const line = await server.logs.waitFor((l) => l['msg'] === 'Attestation accepted');
