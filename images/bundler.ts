@@ -5,7 +5,8 @@
  *   esm-split        <outDir>/<program>/main.mjs   <outDir>/<program>/chunk-<hash>.mjs...
  *                    (code splitting: what a program imports lazily, e.g. commander or the `report`
  *                    sub-command, stays out of what its start-up path compiles)
- *   cjs-code-cache   <outDir>/<program>/main.cjs (loader)   program.cjs (the whole program, one file)
+ *   cjs-code-cache   <outDir>/<program>/main.cjs (loader)   program.cjs (the whole program, one file,
+ *                    as one CommonJS function expression)
  *                    program.cache (V8 code cache from a training run of the start-up path)
  *
  *   <outDir>/<program>/contrast_native.node   <outDir>/<program>/<asset>...
@@ -140,12 +141,16 @@ function commonOptions(root: string): BuildOptions {
 }
 
 /**
- * esbuild keeps the entry's `#!` line, which is a syntax error inside the loader's function wrapper:
- * turned into a comment (same length and lines, so positions in stack traces stay right).
+ * The CommonJS function wrapper that the loader compiles program.cjs as. Written into the file by the
+ * bundler, so that the loader compiles the file's text as it is (no 2 MB string concatenation). The
+ * entry's `#!` line, a syntax error inside the wrapper, becomes a comment; lines stay the same.
  */
-async function commentOutHashbang(file: string): Promise<void> {
+export const CJS_WRAPPER = ['(function (exports, require, module, __filename, __dirname) {', '\n})'] as const;
+
+async function wrapForLoader(file: string): Promise<void> {
   const source = await readFile(file, 'latin1');
-  if (source.startsWith('#!')) await writeFile(file, `//${source.slice(2)}`, 'latin1');
+  const body = source.startsWith('#!') ? `//${source.slice(2)}` : source;
+  await writeFile(file, `${CJS_WRAPPER[0]}${body}${CJS_WRAPPER[1]}`, 'latin1');
 }
 
 /** The loader (main.cjs) of a code-cached bundle: built-in modules only. */
@@ -190,7 +195,7 @@ async function bundleOne(root: string, outDir: string, program: Program, addonSo
     const result = await build(esbuildOptions(root, program, dir));
     inputs = Object.keys(result.metafile?.inputs ?? {}).length;
     if (program.layout === 'cjs-code-cache') {
-      await commentOutHashbang(join(dir, CODE_CACHE_BUNDLE));
+      await wrapForLoader(join(dir, CODE_CACHE_BUNDLE));
       await build(loaderOptions(root, dir));
     }
   } catch (err) {

@@ -63,10 +63,11 @@ function load(dir: string): void {
   // The training run's flag value (see flags.cts): without it V8 would reject the cache.
   if (cachedData !== undefined) for (const flag of TRAINING_FLAGS) setFlagsFromString(flag);
   // esbuild writes the bundle as ASCII: latin1 is the cheapest exact decoding (one-byte V8 string).
+  // The bundler wrote it as `(function (exports, require, module, __filename, __dirname) {...})`.
   const source = readFileSync(file, 'latin1');
   const out = process.env['CONTRAST_CODE_CACHE_OUT'];
   const training = out !== undefined && out !== '' ? out : undefined;
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+  const script = new Script(source, {
     // The cache records the script's name, which stack traces then show: a training run uses the
     // file's path in the image, not the directory the bundler trained in (reproducible images).
     filename: training === undefined ? file : process.env['CONTRAST_CODE_CACHE_NAME'] ?? file,
