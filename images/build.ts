@@ -17,6 +17,7 @@ import { UnknownProgramError } from './errors.js';
 import { defaultBundleDir, defaultImagesDir, repoRoot } from './paths.js';
 import { ConfigError, describeError } from '../lib/errors.js';
 import { VERSION } from '../port-forwarder/version.js';
+import { tolerateClosedStdout } from './stdout.js';
 
 async function run(argv: readonly string[]): Promise<number> {
   const cmd = new Command('images')
@@ -60,6 +61,7 @@ function epochFromEnv(value: string | undefined): number {
   return Number(value);
 }
 
+tolerateClosedStdout();
 run(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {

@@ -12,6 +12,7 @@ import { PROGRAMS, programByName, type Program } from './programs.js';
 import { UnknownProgramError } from './errors.js';
 import { repoRoot } from './paths.js';
 import { describeError } from '../lib/errors.js';
+import { tolerateClosedStdout } from './stdout.js';
 
 function selectPrograms(names: readonly string[]): Program[] {
   if (names.length === 0) return [...PROGRAMS];
@@ -49,6 +50,7 @@ async function run(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+tolerateClosedStdout();
 run(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {

@@ -13,6 +13,7 @@ import { validateObject } from './validate.js';
 import { repoRoot } from '../paths.js';
 import { describeError } from '../../lib/errors.js';
 import { VERSION } from '../../port-forwarder/version.js';
+import { tolerateClosedStdout } from '../stdout.js';
 
 function run(argv: readonly string[]): number {
   const cmd = new Command('manifests')
@@ -58,6 +59,7 @@ function run(argv: readonly string[]): number {
   return stale === 0 ? 0 : 1;
 }
 
+tolerateClosedStdout();
 try {
   process.exitCode = run(process.argv.slice(2));
 } catch (err) {
