@@ -2,6 +2,7 @@
  * The initializer's job, independent of how certificates are fetched: optionally open the pod's inbound
  * traffic, request certificates until a valid answer arrives, write them, write the done file.
  */
+import { codeCacheCheckpoint } from '../lib/code-cache-state.js';
 import type { Logger } from '../lib/log.js';
 import type { InitializerConfig } from './config.js';
 import type { DefaultDenyRemover } from './default-deny.js';
@@ -59,6 +60,10 @@ export async function runInitializer(deps: InitializerDeps): Promise<void> {
     },
     'Successfully requested cert from Coordinator',
   );
+  // The start-up path a code cache should hold ends here: the answer is in and checked. Only
+  // microtasks ran since it arrived, so no network event (the Coordinator closing the connection
+  // races the client's close) can have changed what was compiled.
+  codeCacheCheckpoint();
   if (signal.aborted) throw new InterruptedError('interrupted before writing');
 
   const written = await writeOutputs(config, certs, key.pkcs8Pem);

@@ -7,4 +7,10 @@
  * later (worker threads, which the initializer does not start) would take it.
  */
 export const TRAINING_HASH_SEED_FLAG = '--hash-seed=1129270868';
+
+/**
+ * With the seed: no bytecode flushing, so that what the garbage collector's timing would drop does
+ * not vary the cache. The loader sets these too (only the flag hash has to agree; a short-lived
+ * program loses nothing by keeping its bytecode).
+ */
 export const TRAINING_FLAGS: readonly string[] = [TRAINING_HASH_SEED_FLAG, '--no-flush-bytecode'];

@@ -12,7 +12,8 @@
  * cache in release builds, and a damaged one crashes the process: the digest is checked first.
  *
  * CONTRAST_CODE_CACHE_OUT=<file> (the bundler's training run only) writes a fresh cache to <file> at
- * exit, holding every function compiled by then; CONTRAST_CODE_CACHE_NAME names the script in it.
+ * the program's checkpoint (lib/code-cache-state.ts) or at exit, holding every function compiled by
+ * then; CONTRAST_CODE_CACHE_NAME names the script in it.
  *
  * Deliberately plain: built-in modules only, nothing that the program itself would load later.
  */
@@ -29,6 +30,7 @@ const PROGRAM_FILE = 'program.cjs';
 const CACHE_FILE = 'program.cache';
 /** Read by lib/code-cache-state.ts. */
 const CODE_CACHE_STATE = Symbol.for('contrast.codeCache');
+const CODE_CACHE_CHECKPOINT = Symbol.for('contrast.codeCache.checkpoint');
 
 type CodeCacheState = 'accepted' | 'rejected' | 'absent';
 
@@ -56,6 +58,21 @@ function readCache(file: string): Buffer | undefined {
   }
 }
 
+/**
+ * Training only: V8's precise coverage mode, which keeps functions from tiering up (Sparkplug,
+ * TurboFan). Otherwise a hot function's tier-up, which depends on timing, leaves a bit in its entry
+ * of the cache, and two builds can differ in that bit. The mode does not change the V8 flags, so the
+ * cache stays valid for ordinary runs.
+ */
+function holdTiering(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- only a training run loads the inspector
+  const { Session } = require('node:inspector') as typeof import('node:inspector');
+  const session = new Session();
+  session.connect();
+  session.post('Profiler.enable');
+  session.post('Profiler.startPreciseCoverage', { callCount: true, detailed: false });
+}
+
 function load(dir: string): void {
   const file = join(dir, PROGRAM_FILE);
   const framed = readCache(join(dir, CACHE_FILE));
@@ -67,6 +84,7 @@ function load(dir: string): void {
   const source = readFileSync(file, 'latin1');
   const out = process.env['CONTRAST_CODE_CACHE_OUT'];
   const training = out !== undefined && out !== '' ? out : undefined;
+  if (training !== undefined) holdTiering();
   const script = new Script(source, {
     // The cache records the script's name, which stack traces then show: a training run uses the
     // file's path in the image, not the directory the bundler trained in (reproducible images).
@@ -76,7 +94,15 @@ function load(dir: string): void {
   const state: CodeCacheState = framed === undefined ? 'absent' : cachedData === undefined || script.cachedDataRejected === true ? 'rejected' : 'accepted';
   (globalThis as Record<symbol, unknown>)[CODE_CACHE_STATE] = state;
   if (training !== undefined) {
-    process.once('exit', () => { writeFileSync(training, frame(script.createCachedData())); });
+    // At the program's checkpoint (its start-up path done), else at exit; whichever comes first.
+    let written = false;
+    const write = (): void => {
+      if (written) return;
+      written = true;
+      writeFileSync(training, frame(script.createCachedData()));
+    };
+    (globalThis as Record<symbol, unknown>)[CODE_CACHE_CHECKPOINT] = write;
+    process.once('exit', write);
   }
   const mod = new Module(file);
   mod.filename = file;
