@@ -13,7 +13,8 @@
  *   initializer config-only the program's own start-up: logger, configuration, exit 64 on a missing
  *                           COORDINATOR_HOST (no attestation, aTLS or gRPC modules loaded)
  *   initializer insecure    full path: key, aTLS handshake with an insecure document, NewMeshCert, writes
- *   initializer snp         the same with the emulated /dev/sev-guest (--snp; needs root and FUSE)
+ *   initializer snp         the same with the emulated /dev/sev-guest (--snp; needs root and FUSE), from
+ *                           dist/ and, with --bundle, from the bundle too
  *   initializer bundle      the insecure path run from a bundle's entry (--bundle; the image's:
  *                           dist/bundle/initializer/main.cjs from npm run bundle, with its code cache)
  *   initializer <label>     the insecure path run from another build (--compare, e.g. an older dist/)
@@ -184,6 +185,7 @@ try {
   if (values.snp) peers.push(initializer('initializer snp (emulated)', snpEnv));
   if (values.bundle !== undefined) {
     peers.push(initializer('initializer insecure (bundle)', { CONTRAST_ATTESTATION: 'insecure', CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true', CONTRAST_INSECURE_HOST_DATA: insecureHost.toString('hex') }, [values.bundle]));
+    if (values.snp) peers.push(initializer('initializer snp (emulated, bundle)', snpEnv, [values.bundle]));
   }
   for (const c of values.compare) {
     const eq = c.indexOf('=');
