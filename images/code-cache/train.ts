@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodeCacheTrainingError } from '../errors.js';
@@ -31,7 +31,14 @@ export interface TrainOptions {
   readonly timeoutMs?: number;
 }
 
-type Trainer = (options: TrainOptions, workDir: string, cacheOut: string) => Promise<void>;
+/**
+ * One training run: runs the program, which leaves its cache at `cacheOut`. Resolves false when the
+ * run took a path other than the plain start-up path (e.g. it had to retry), so its cache does not count.
+ */
+type Trainer = (options: TrainOptions, workDir: string, cacheOut: string) => Promise<boolean>;
+
+/** Runs until two plain runs wrote the same bytes; at most this many. */
+const MAX_RUNS = 4;
 
 const TRAINERS: Partial<Record<ProgramName, Trainer>> = { initializer: trainInitializer };
 
@@ -39,25 +46,52 @@ export function hasTrainer(program: ProgramName): boolean {
   return TRAINERS[program] !== undefined;
 }
 
-/** Runs the program's training and leaves its cache at options.cacheFile; returns its size. */
+/**
+ * Runs the program's training and leaves its cache at options.cacheFile; returns its size. The cache
+ * must be reproducible: runs are repeated until two of them wrote the same bytes, which is then the
+ * cache (V8's output is deterministic for the same path; a run that timing pushed off it, which a
+ * loaded build machine can do, is outvoted).
+ */
 export async function trainCodeCache(program: ProgramName, options: TrainOptions): Promise<number> {
   const trainer = TRAINERS[program];
   if (trainer === undefined) throw new CodeCacheTrainingError(`${program}: no code-cache training run is defined`);
+  const caches: Buffer[] = [];
+  let offPath = 0;
+  for (let run = 0; run < MAX_RUNS; run++) {
+    const cache = await trainOnce(trainer, program, options);
+    if (cache === undefined) {
+      offPath++;
+      continue;
+    }
+    if (caches.some((c) => c.equals(cache))) {
+      // Written beside the final name, then renamed: a failed training leaves no cache behind.
+      const tmp = `${options.cacheFile}.training-${process.pid}`;
+      try {
+        await writeFile(tmp, cache);
+        await rename(tmp, options.cacheFile);
+      } finally {
+        await rm(tmp, { force: true });
+      }
+      return cache.length;
+    }
+    caches.push(cache);
+  }
+  throw new CodeCacheTrainingError(`${program}: ${MAX_RUNS} training runs gave no two equal code caches (${caches.length} different, ${offPath} off the start-up path); the bundle would not be reproducible`);
+}
+
+async function trainOnce(trainer: Trainer, program: ProgramName, options: TrainOptions): Promise<Buffer | undefined> {
   const work = await mkdtemp(join(tmpdir(), `contrast-code-cache-${program}-`));
-  // Written beside the final name, then renamed: a failed training leaves no cache behind.
-  const out = `${options.cacheFile}.training-${process.pid}`;
   try {
-    await trainer(options, work, out);
+    const out = join(work, 'program.cache');
+    const plain = await trainer(options, work, out);
     if (!existsSync(out)) throw new CodeCacheTrainingError(`${program}: the training run exited without writing a code cache`);
-    await rename(out, options.cacheFile);
-    return (await stat(options.cacheFile)).size;
+    return plain ? await readFile(out) : undefined;
   } finally {
-    await rm(out, { force: true });
     await rm(work, { recursive: true, force: true });
   }
 }
 
-async function trainInitializer(options: TrainOptions, work: string, cacheOut: string): Promise<void> {
+async function trainInitializer(options: TrainOptions, work: string, cacheOut: string): Promise<boolean> {
   const [{ startCoordinator }, { InsecureValidator }, { silentLogger }] = await Promise.all([
     import('../../dev/coordinator.js'),
     import('../../lib/attestation/insecure.js'),
@@ -73,7 +107,7 @@ async function trainInitializer(options: TrainOptions, work: string, cacheOut: s
   });
   try {
     const done = join(work, 'pod', 'done');
-    await runChild(options, {
+    const stderr = await runChild(options, {
       COORDINATOR_HOST: `127.0.0.1:${coordinator.port}`,
       CONTRAST_TLS_DIR: join(work, 'pod', 'tls-config'),
       CONTRAST_SECRETS_DIR: join(work, 'pod', 'secrets'),
@@ -82,18 +116,20 @@ async function trainInitializer(options: TrainOptions, work: string, cacheOut: s
       CONTRAST_ATTESTATION: 'insecure',
       CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true',
       CONTRAST_INSECURE_HOST_DATA: hostData.toString('hex'),
-      CONTRAST_LOG_LEVEL: 'error',
+      CONTRAST_LOG_LEVEL: 'warn',
       CONTRAST_CODE_CACHE_OUT: cacheOut,
       CONTRAST_CODE_CACHE_NAME: `${BUNDLE_DIR}/initializer/${CODE_CACHE_BUNDLE}`,
     });
     if (!existsSync(done)) throw new CodeCacheTrainingError('initializer: the training run exited 0 without writing its done file');
+    // A failed attempt (its one WARN line) means the run compiled the retry path as well.
+    return !stderr.includes('"msg":"Requesting cert"');
   } finally {
     await coordinator.close();
   }
 }
 
-/** Runs `node <dir>/main.cjs` with exactly `env` (plus PATH); rejects with its stderr on failure. */
-function runChild(options: TrainOptions, env: Record<string, string>): Promise<void> {
+/** Runs `node <dir>/main.cjs` with exactly `env` (plus PATH); resolves with its stderr, rejects with it on failure. */
+function runChild(options: TrainOptions, env: Record<string, string>): Promise<string> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
     // A fixed hash seed makes the cache's bytes, and so the image, reproducible (flags.cts).
@@ -110,7 +146,7 @@ function runChild(options: TrainOptions, env: Record<string, string>): Promise<v
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (code === 0) resolve();
+      if (code === 0) resolve(stderr);
       else reject(new CodeCacheTrainingError(`training run of ${options.dir} ended with ${signal === null ? `exit ${code}` : `${signal} (budget ${timeoutMs} ms)`}: ${stderr.trim().slice(-2000)}`));
     });
   });

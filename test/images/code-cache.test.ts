@@ -111,6 +111,41 @@ test('a failed training run is an error naming the run, and leaves no cache', as
   t.deepEqual(readdirSync(dir), ['main.cjs'], 'nothing else written beside the bundle');
 });
 
+/** A stand-in program for the trainer: writes `cache(run)` as its cache and the done file. */
+function fakeProgram(t: import('ava').ExecutionContext, body: string): string {
+  const dir = tmp(t, 'fake');
+  writeFileSync(join(dir, 'main.cjs'), [
+    "const fs = require('node:fs'); const path = require('node:path');",
+    "const counter = path.join(__dirname, 'runs'); const run = fs.existsSync(counter) ? Number(fs.readFileSync(counter, 'utf8')) : 0;",
+    'fs.writeFileSync(counter, String(run + 1));',
+    body,
+    "fs.mkdirSync(path.dirname(process.env.CONTRAST_DONE_FILE), { recursive: true }); fs.writeFileSync(process.env.CONTRAST_DONE_FILE, '');",
+  ].join('\n'));
+  return dir;
+}
+const runsOf = (dir: string): number => Number(readFileSync(join(dir, 'runs'), 'utf8'));
+
+test('the training repeats until two runs agree, and a run that had to retry does not count', async (t) => {
+  // Run 0 retried (its WARN line), run 1 wrote "A", run 2 "B", run 3 "A" again: "A" it is, after 4 runs.
+  const dir = fakeProgram(t, [
+    "if (run === 0) process.stderr.write(JSON.stringify({ level: 'WARN', msg: 'Requesting cert' }) + '\\n');",
+    "fs.writeFileSync(process.env.CONTRAST_CODE_CACHE_OUT, run === 2 ? 'B' : 'A');",
+  ].join('\n'));
+  const cacheFile = join(dir, CODE_CACHE_FILE);
+  t.is(await trainCodeCache('initializer', { dir, cacheFile }), 1);
+  t.is(readFileSync(cacheFile, 'utf8'), 'A');
+  t.is(runsOf(dir), 4);
+});
+
+test('training runs that never agree are an error, not an unreproducible cache', async (t) => {
+  const dir = fakeProgram(t, "fs.writeFileSync(process.env.CONTRAST_CODE_CACHE_OUT, 'run ' + run);");
+  const cacheFile = join(dir, CODE_CACHE_FILE);
+  const err = await t.throwsAsync(trainCodeCache('initializer', { dir, cacheFile }));
+  t.is((err as { code?: string }).code, 'ERR_CODE_CACHE_TRAINING');
+  t.regex(err.message, /no two equal code caches \(4 different, 0 off the start-up path\); the bundle would not be reproducible/);
+  t.false(existsSync(cacheFile));
+});
+
 test('a program without a training run cannot be code-cached', async (t) => {
   const err = await t.throwsAsync(trainCodeCache('meshproxy', { dir: tmp(t, 'none'), cacheFile: join(tmpdir(), 'never') }));
   t.is((err as { code?: string }).code, 'ERR_CODE_CACHE_TRAINING');
