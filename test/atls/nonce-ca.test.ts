@@ -9,28 +9,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Name, X509CertificateGenerator } from '@peculiar/x509';
-import { readChildren, readElement, readWhole, TAG } from '../../lib/atls/der.js';
 import { createNonceCaCertificate, nonceCaName } from '../../lib/atls/nonce-ca.js';
 import { newNonce, serverNonceFrom } from '../../lib/atls/nonce.js';
 import { toPem } from '../../lib/pki/pem.js';
 import { cryptoProvider, signingKey, verifyingKey } from '../../lib/pki/webcrypto.js';
 import { runOpenssl } from './helpers/openssl-peer.js';
+import { tbsFields } from '../pki/helpers/tbs-fields.js';
 
 function p256Key(): { privateKey: ReturnType<typeof generateKeyPairSync>['privateKey']; publicKey: ReturnType<typeof generateKeyPairSync>['publicKey']; spki: Buffer } {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return { privateKey, publicKey, spki: publicKey.export({ type: 'spki', format: 'der' }) };
-}
-
-/** The raw DER of each field of the TBSCertificate. */
-function tbsFields(der: Buffer): Buffer[] {
-  const [tbs] = readChildren(readWhole(der, TAG.SEQUENCE, 'Certificate').content);
-  const out: Buffer[] = [];
-  for (let off = 0; tbs !== undefined && off < tbs.content.length;) {
-    const e = readElement(tbs.content, off);
-    out.push(tbs.content.subarray(off, e.end));
-    off = e.end;
-  }
-  return out;
 }
 
 test('self-signed, subject = issuer = CN=base64(nonce), valid now..now+365 d, read back by node and openssl', async (t) => {

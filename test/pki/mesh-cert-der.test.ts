@@ -4,23 +4,11 @@
  */
 import test from 'ava';
 import { createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { readChildren, readElement, readWhole, TAG } from '../../lib/atls/der.js';
 import { newP384Key } from '../../lib/pki/ca.js';
 import { ipBytes, issueMeshCert, type MeshCertParams } from '../../lib/pki/mesh-cert.js';
 import { KeyTypeError } from '../../lib/pki/webcrypto.js';
 import { peculiarMeshCert } from './helpers/peculiar-mesh-cert.js';
-
-/** The raw DER of each field of the TBSCertificate. */
-function tbsFields(der: Buffer): Buffer[] {
-  const [tbs] = readChildren(readWhole(der, TAG.SEQUENCE, 'Certificate').content);
-  const out: Buffer[] = [];
-  for (let off = 0; tbs !== undefined && off < tbs.content.length;) {
-    const e = readElement(tbs.content, off);
-    out.push(tbs.content.subarray(off, e.end));
-    off = e.end;
-  }
-  return out;
-}
+import { tbsFields } from './helpers/tbs-fields.js';
 
 const rows: Array<[string, Omit<MeshCertParams, 'issuerKey' | 'subjectPublicKey'>]> = [
   ['all SAN kinds, secret ID, extra extension', {
