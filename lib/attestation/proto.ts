@@ -1,4 +1,9 @@
-/** The one adapter to protobufjs: the document schemas as a resolved root, and u64 conversions. */
+/**
+ * The one adapter to protobufjs: the document schemas as a resolved root and u64 conversions, for the
+ * DECODERS (validators, `report inspect`). The issuing path must not import this module: the documents
+ * are encoded by pb-writer.ts (test/attestation/issuing-imports.test.ts checks it); `u64` and `omitZero`
+ * remain for the protobufjs reference encoders the tests compare against.
+ */
 import protobuf from 'protobufjs';
 import { SEVSNP_PROTO, TDX_PROTO } from './proto-text.js';
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';

@@ -1,71 +1,16 @@
 /**
  * The SEV-SNP attestation document: protobuf `sevsnp.Attestation` (report, optional certificate chain,
- * product) encoded as upstream does, and decoded back to the raw report bytes for verification.
+ * product) decoded back to the raw report bytes for verification, on protobufjs. The encoder and the
+ * document types are in snp-document-encode.ts (no protobuf library, for the issuing path) and are
+ * re-exported here; issuing code imports them from there.
  */
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
-import { cpuid1EaxFromFms, fmsFromCpuid1Eax, parseSnpReport, SNP_REPORT_SIZE, type SnpReport } from './snp-report.js';
+import { fmsFromCpuid1Eax, parseSnpReport, SNP_REPORT_SIZE } from './snp-report.js';
 import { SEV_PRODUCT_ENUM, type SnpProduct } from './snp-product.js';
-import { decodeMessage, omitZero, SnpAttestationType, toBigint, u64 } from './proto.js';
+import { decodeMessage, SnpAttestationType, toBigint } from './proto.js';
+import type { SnpCertificateChain, SnpDocument } from './snp-document-encode.js';
 
-/** `certificate_chain.extras` key of the AMD CRL (upstream SNPCertChainExtrasCRLKey). */
-export const SNP_CRL_EXTRAS_KEY = '00569ee4-e480-4fba-bbf4-45b629901180';
-
-export interface SnpCertificateChain {
-  readonly vcek?: Buffer;
-  readonly vlek?: Buffer;
-  readonly ask?: Buffer;
-  readonly ark?: Buffer;
-  readonly extras?: Readonly<Record<string, Buffer>>;
-}
-
-export interface SnpDocument {
-  readonly report: SnpReport;
-  readonly chain?: SnpCertificateChain;
-  readonly product: SnpProduct;
-  /** Upstream always sends a present wrapper with value 0. */
-  readonly machineStepping?: number;
-}
-
-/** Zero u64s are left out, as Go does. */
-function u64z(v: bigint): ReturnType<typeof u64> | undefined {
-  return v === 0n ? undefined : u64(v);
-}
-
-function reportMessage(r: SnpReport): Record<string, unknown> {
-  const m: Record<string, unknown> = {
-    version: r.version, guest_svn: r.guestSvn, policy: u64z(BigInt(r.policy)), family_id: r.familyId, image_id: r.imageId,
-    vmpl: r.vmpl, signature_algo: r.signatureAlgo, current_tcb: u64z(r.currentTcb), platform_info: u64z(r.platformInfo),
-    signer_info: r.signerInfo, report_data: r.reportData, measurement: r.measurement, host_data: r.hostData,
-    id_key_digest: r.idKeyDigest, author_key_digest: r.authorKeyDigest, report_id: r.reportId, report_id_ma: r.reportIdMa,
-    reported_tcb: u64z(r.reportedTcb), chip_id: r.chipId, committed_tcb: u64z(r.committedTcb),
-    current_build: r.currentBuild, current_minor: r.currentMinor, current_major: r.currentMajor,
-    committed_build: r.committedBuild, committed_minor: r.committedMinor, committed_major: r.committedMajor,
-    launch_tcb: u64z(r.launchTcb), signature: r.signature,
-    cpuid1eax_fms: r.version >= 3 ? cpuid1EaxFromFms(r.cpuidFamily, r.cpuidModel, r.cpuidStepping) : 0,
-    launch_mit_vector: u64z(r.launchMitVector), current_mit_vector: u64z(r.currentMitVector),
-  };
-  for (const [k, v] of Object.entries(m)) {
-    if (omitZero(v) === undefined) m[k] = undefined;
-  }
-  return m;
-}
-
-export function encodeSnpDocument(doc: SnpDocument): Buffer {
-  const message: Record<string, unknown> = {
-    report: reportMessage(doc.report),
-    product: {
-      name: omitZero(SEV_PRODUCT_ENUM[doc.product]),
-      machine_stepping: { value: omitZero(doc.machineStepping ?? 0) },
-    },
-  };
-  const c = doc.chain;
-  if (c !== undefined && (c.vcek ?? c.vlek ?? c.ask ?? c.ark) !== undefined) {
-    message['certificate_chain'] = { vcek_cert: c.vcek, ask_cert: c.ask, ark_cert: c.ark, vlek_cert: c.vlek, extras: c.extras };
-  }
-  const err = SnpAttestationType.verify(message);
-  if (err !== null) throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `encoding sevsnp.Attestation: ${err}`);
-  return Buffer.from(SnpAttestationType.encode(SnpAttestationType.fromObject(message)).finish());
-}
+export { encodeSnpDocument, SNP_CRL_EXTRAS_KEY, type SnpCertificateChain, type SnpDocument } from './snp-document-encode.js';
 
 function bytesField(m: Record<string, unknown>, name: string, size: number, what: string): Buffer {
   const v = m[name];

@@ -11,7 +11,7 @@ import { checkReportData } from './reportdata.js';
 import { sameBytes } from './bytes.js';
 import { parseSnpReport, SNP_REPORT_SIZE, type SnpReport } from './snp-report.js';
 import { snpProduct, type SnpProduct } from './snp-product.js';
-import { encodeSnpDocument, SNP_CRL_EXTRAS_KEY, type SnpCertificateChain } from './snp-document.js';
+import { encodeSnpDocument, SNP_CRL_EXTRAS_KEY, type SnpCertificateChain } from './snp-document-encode.js';
 import { tsmGetReport } from './configfs-tsm.js';
 import type { KdsClient } from './snp-kds.js';
 import type { TeeAccess } from './devices.js';

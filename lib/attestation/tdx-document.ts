@@ -1,57 +1,15 @@
 /**
  * The TDX attestation document: protobuf `tdx.QuoteV4` with the field layout of the Coordinator's
- * go-tdx-guest fork (repeated rtmrs = 11, report_data = 12), and its inverse back to quote bytes.
+ * go-tdx-guest fork (repeated rtmrs = 11, report_data = 12) decoded back to quote bytes, on protobufjs.
+ * The encoder is tdx-document-encode.ts (no protobuf library, for the issuing path), re-exported here.
  */
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
 import { parseTdxQuote, TDX_BODY_V4_SIZE, TDX_HEADER_SIZE, TDX_QE_REPORT_SIZE, type TdxQuote } from './tdx-quote.js';
-import { decodeMessage, omitZero, TdxQuoteV4Type } from './proto.js';
+import { decodeMessage, TdxQuoteV4Type } from './proto.js';
+
+export { encodeTdxDocument } from './tdx-document-encode.js';
 
 const WHAT = 'TDX attestation document';
-
-function clean(m: Record<string, unknown>): Record<string, unknown> {
-  for (const [k, v] of Object.entries(m)) if (omitZero(v) === undefined) m[k] = undefined;
-  return m;
-}
-
-export function encodeTdxDocument(q: TdxQuote): Buffer {
-  if (q.version !== 4) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.UNSUPPORTED_VERSION, `TDX quote: version ${q.version}, the QuoteV4 document needs version 4`);
-  }
-  const b = q.body;
-  const r = q.qeReport;
-  const message = {
-    header: clean({
-      version: q.version, attestation_key_type: q.attestationKeyType, tee_type: q.teeType,
-      qe_svn: q.qeSvn, pce_svn: q.pceSvn, qe_vendor_id: q.qeVendorId, user_data: q.userData,
-    }),
-    td_quote_body: {
-      tee_tcb_svn: b.teeTcbSvn, mr_seam: b.mrSeam, mr_signer_seam: b.mrSignerSeam, seam_attributes: b.seamAttributes,
-      td_attributes: b.tdAttributes, xfam: b.xfam, mr_td: b.mrTd, mr_config_id: b.mrConfigId, mr_owner: b.mrOwner,
-      mr_owner_config: b.mrOwnerConfig, rtmrs: [...b.rtmrs], report_data: b.reportData,
-    },
-    signed_data_size: omitZero(q.signedDataSize),
-    signed_data: {
-      signature: q.signature,
-      ecdsa_attestation_key: q.attestationKey,
-      certification_data: clean({
-        certificate_data_type: q.certificationDataType,
-        size: q.certificationDataSize,
-        qe_report_certification_data: {
-          qe_report: clean({
-            cpu_svn: r.cpuSvn, misc_select: r.miscSelect, reserved1: r.reserved1, attributes: r.attributes,
-            mr_enclave: r.mrEnclave, reserved2: r.reserved2, mr_signer: r.mrSigner, reserved3: r.reserved3,
-            isv_prod_id: r.isvProdId, isv_svn: r.isvSvn, reserved4: r.reserved4, report_data: r.reportData,
-          }),
-          qe_report_signature: q.qeReportSignature,
-          qe_auth_data: clean({ parsed_data_size: q.qeAuthData.length, data: q.qeAuthData }),
-          pck_certificate_chain_data: clean({ certificate_data_type: q.pckChainType, size: q.pckChainSize, pck_cert_chain: q.pckChain }),
-        },
-      }),
-    },
-    extra_bytes: omitZero(q.extraBytes),
-  };
-  return Buffer.from(TdxQuoteV4Type.encode(TdxQuoteV4Type.fromObject(message)).finish());
-}
 
 type Msg = Record<string, unknown> | null | undefined;
 

@@ -7,7 +7,7 @@ import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
 import { checkReportData } from './reportdata.js';
 import { sameBytes } from './bytes.js';
 import { parseTdxQuote } from './tdx-quote.js';
-import { encodeTdxDocument } from './tdx-document.js';
+import { encodeTdxDocument } from './tdx-document-encode.js';
 import { tsmGetReport } from './configfs-tsm.js';
 import { DOCUMENT_OIDS, type Issuer } from './types.js';
 
