@@ -77,8 +77,8 @@ function load(dir: string): void {
   const file = join(dir, PROGRAM_FILE);
   const framed = readCache(join(dir, CACHE_FILE));
   const cachedData = framed === undefined ? undefined : unframe(framed);
-  // The training run's flag value (see flags.cts): without it V8 would reject the cache.
-  if (cachedData !== undefined) for (const flag of TRAINING_FLAGS) setFlagsFromString(flag);
+  // The training run's flags (see flags.cts): without them V8 would reject the cache.
+  for (const flag of TRAINING_FLAGS) setFlagsFromString(flag);
   // esbuild writes the bundle as ASCII: latin1 is the cheapest exact decoding (one-byte V8 string).
   // The bundler wrote it as `(function (exports, require, module, __filename, __dirname) {...})`.
   const source = readFileSync(file, 'latin1');
