@@ -24,6 +24,7 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ADDON_BUILD_PATH, ADDON_FILE, PROGRAMS, bundleEntry, type Program } from './programs.js';
 import { AddonMissingError, BundleFailedError, ProgramMissingError } from './errors.js';
+import { CODE_CACHE_BUNDLE, CODE_CACHE_FILE } from './code-cache/files.js';
 import { trainCodeCache } from './code-cache/train.js';
 
 /**
@@ -56,12 +57,11 @@ export interface BundleOptions {
  * A CommonJS bundle has no `import.meta`: modules that locate files beside themselves (the addon,
  * package.json) read this URL of the bundle file instead.
  */
-export const CJS_BANNER = "var __contrastImportMetaUrl = require('node:url').pathToFileURL(__filename).href;";
+const CJS_BANNER = "var __contrastImportMetaUrl = require('node:url').pathToFileURL(__filename).href;";
 
 /** The loader of a code-cached bundle (its entry, main.cjs), and the files it reads beside itself. */
 const CODE_CACHE_LOADER = 'images/code-cache/loader.cts';
-export const CODE_CACHE_BUNDLE = 'program.cjs';
-export const CODE_CACHE_FILE = 'program.cache';
+export { CODE_CACHE_BUNDLE, CODE_CACHE_FILE } from './code-cache/files.js';
 
 /**
  * Never bundled: grpc-js requires it only to load the channelz admin service and ORCA load reports
@@ -145,7 +145,7 @@ function commonOptions(root: string): BuildOptions {
  * bundler, so that the loader compiles the file's text as it is (no 2 MB string concatenation). The
  * entry's `#!` line, a syntax error inside the wrapper, becomes a comment; lines stay the same.
  */
-export const CJS_WRAPPER = ['(function (exports, require, module, __filename, __dirname) {', '\n})'] as const;
+const CJS_WRAPPER = ['(function (exports, require, module, __filename, __dirname) {', '\n})'] as const;
 
 async function wrapForLoader(file: string): Promise<void> {
   const source = await readFile(file, 'latin1');

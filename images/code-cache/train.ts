@@ -2,8 +2,8 @@
  * Training runs for code-cached bundles: run the bundled program once along its start-up path, with
  * CONTRAST_CODE_CACHE_OUT set, so that its loader writes a V8 code cache holding the bytecode of every
  * function that path compiled. The cache is only valid for the Node binary that ran the training, so
- * the training uses the binary the images are assembled from (the one running this build), with a
- * fixed hash seed so that two builds write the same bytes (flags.cts).
+ * the training uses the binary the images are assembled from (the one running this build), with the
+ * flags of flags.cts, and repeats until two runs agree, so that two builds write the same bytes.
  *
  * initializer: the pod path against a development Coordinator on loopback (insecure attestation: the
  * TEE issuers' device code is small and compiles on first use), from start to done file.
@@ -15,7 +15,7 @@ import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodeCacheTrainingError } from '../errors.js';
-import { CODE_CACHE_BUNDLE } from '../bundler.js';
+import { CODE_CACHE_BUNDLE } from './files.js';
 import type { ProgramName } from '../programs.js';
 import { BUNDLE_DIR } from '../targets.js';
 import { TRAINING_FLAGS } from './flags.cjs';
@@ -41,10 +41,6 @@ type Trainer = (options: TrainOptions, workDir: string, cacheOut: string) => Pro
 const MAX_RUNS = 4;
 
 const TRAINERS: Partial<Record<ProgramName, Trainer>> = { initializer: trainInitializer };
-
-export function hasTrainer(program: ProgramName): boolean {
-  return TRAINERS[program] !== undefined;
-}
 
 /**
  * Runs the program's training and leaves its cache at options.cacheFile; returns its size. The cache
