@@ -60,9 +60,9 @@ export async function runInitializer(deps: InitializerDeps): Promise<void> {
     },
     'Successfully requested cert from Coordinator',
   );
-  // The start-up path a code cache should hold ends here: the answer is in and checked. Only
-  // microtasks ran since it arrived, so no network event (the Coordinator closing the connection
-  // races the client's close) can have changed what was compiled.
+  // The start-up path a code cache should hold ends here: the answer is in and checked. What comes
+  // after (the Coordinator closing the connection races our own close) varies from run to run and
+  // would make the bundle's cache differ between builds (images/code-cache/).
   codeCacheCheckpoint();
   if (signal.aborted) throw new InterruptedError('interrupted before writing');
 
