@@ -176,7 +176,6 @@ export async function bundlePrograms(options: BundleOptions): Promise<BundleRepo
       continue;
     }
     const outcome = await bundleOne(options.root, options.outDir, program, addonSource);
-    await copyFile(addonSource, join(outcome.dir, ADDON_FILE));
     outcomes.push(outcome);
   }
   // For programs that look up their version in a package.json above their module at run time.
@@ -203,16 +202,18 @@ async function bundleOne(root: string, outDir: string, program: Program, addonSo
     const lines = errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text));
     throw new BundleFailedError(`bundling ${program.name} (${program.entry}) failed${lines.length > 0 ? `:\n  ${lines.join('\n  ')}` : ''}`, { cause: err });
   }
+  // The addon and assets sit beside the code before a training run loads them.
+  await copyFile(addonSource, join(dir, ADDON_FILE));
   for (const asset of program.assets) {
     await copyFile(join(root, asset), join(dir, basename(asset)));
   }
-  const scripts = (await readdir(dir)).filter((f) => f.endsWith('.mjs') || f.endsWith('.cjs'));
+  const files = await readdir(dir);
+  const scripts = files.filter((f) => f.endsWith('.mjs') || f.endsWith('.cjs'));
   let bytes = 0;
   for (const f of scripts) bytes += (await stat(join(dir, f))).size;
   const entryBytes = (await stat(outfile)).size;
-  const built = { program: program.name, status: 'built', dir, outfile, bytes, entryBytes, chunks: scripts.length - 1, inputs } as const;
+  const chunks = files.filter((f) => f.startsWith('chunk-')).length;
+  const built = { program: program.name, status: 'built', dir, outfile, bytes, entryBytes, chunks, inputs } as const;
   if (program.layout !== 'cjs-code-cache') return built;
-  // The addon must be beside the bundle before the training run loads it.
-  await copyFile(addonSource, join(dir, ADDON_FILE));
-  return { ...built, chunks: 0, codeCacheBytes: await trainCodeCache(program.name, { dir, cacheFile: join(dir, CODE_CACHE_FILE) }) };
+  return { ...built, codeCacheBytes: await trainCodeCache(program.name, { dir, cacheFile: join(dir, CODE_CACHE_FILE) }) };
 }

@@ -15,20 +15,9 @@ import { ATTESTATION_ERROR_CODES as C } from '../../lib/attestation/errors.js';
 import { u64 } from '../../lib/attestation/proto.js';
 import { protobufjsSnpDocument, protobufjsTdxDocument } from './pb-reference.js';
 import { fixtureText, milanReport, milanVcek, milanAskArk, tdxQuote, throwsCode } from './helpers.js';
+import { prng } from '../helpers/prng.js';
 
 const ROUNDS = 300;
-
-/** A seeded PRNG (mulberry32), so that a failure names a seed that reproduces it. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Rand {
   private readonly next: () => number;

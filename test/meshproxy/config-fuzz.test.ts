@@ -6,18 +6,7 @@
 import test from 'ava';
 import { parseAnnotations, type MeshPlan } from '../../meshproxy/config-annotations.js';
 import { AnnotationError } from '../../meshproxy/errors.js';
-
-/** A small deterministic PRNG (mulberry32), so that a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../helpers/prng.js';
 
 const ALPHABET = ['#', '##', ':', '.', '[', ']', '-', '+', ' ', '0', '1', '7', '9', '127', '65535', '65536', 'true', 'false', 'T', 'f', 'DISABLED', 'a', 'svc', '::1', '%', '\n', 'é'];
 const SEEDS = ['main#8001#false##metrics#8080#true', 'emoji#127.137.0.1:8081#emoji-svc:8080##voting#127.137.0.2:8081#voting-svc:8080', '9901'];
