@@ -18,4 +18,4 @@ export const TRAINING_HASH_SEED_FLAG = '--hash-seed=1129270868';
  *   to machine code on its second use. For Node's IPv6 address pattern, which grpc-js runs on every
  *   address, interpreting costs ~4 ms on the first call; compiled at once, ~1.5 ms.
  */
-export const TRAINING_FLAGS: readonly string[] = [TRAINING_HASH_SEED_FLAG, '--no-flush-bytecode', '--no-regexp-tier-up'];
+export const CODE_CACHE_V8_FLAGS: readonly string[] = [TRAINING_HASH_SEED_FLAG, '--no-flush-bytecode', '--no-regexp-tier-up'];

@@ -23,7 +23,7 @@ import Module from 'node:module';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
-import { TRAINING_FLAGS } from './flags.cjs';
+import { CODE_CACHE_V8_FLAGS } from './flags.cjs';
 
 /** The bundle and its cache, beside this loader (images/bundler.ts writes them under these names). */
 const PROGRAM_FILE = 'program.cjs';
@@ -78,7 +78,7 @@ function load(dir: string): void {
   const framed = readCache(join(dir, CACHE_FILE));
   const cachedData = framed === undefined ? undefined : unframe(framed);
   // The training run's flags (see flags.cts): without them V8 would reject the cache.
-  for (const flag of TRAINING_FLAGS) setFlagsFromString(flag);
+  for (const flag of CODE_CACHE_V8_FLAGS) setFlagsFromString(flag);
   // esbuild writes the bundle as ASCII: latin1 is the cheapest exact decoding (one-byte V8 string).
   // The bundler wrote it as `(function (exports, require, module, __filename, __dirname) {...})`.
   const source = readFileSync(file, 'latin1');

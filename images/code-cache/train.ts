@@ -18,7 +18,7 @@ import { CodeCacheTrainingError } from '../errors.js';
 import { CODE_CACHE_BUNDLE } from './files.js';
 import type { ProgramName } from '../programs.js';
 import { BUNDLE_DIR } from '../targets.js';
-import { TRAINING_FLAGS } from './flags.cjs';
+import { CODE_CACHE_V8_FLAGS } from './flags.cjs';
 
 export interface TrainOptions {
   /** The program's bundle directory (loader `main.cjs`, `program.cjs`). */
@@ -129,7 +129,7 @@ function runChild(options: TrainOptions, env: Record<string, string>): Promise<s
   const timeoutMs = options.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
     // A fixed hash seed makes the cache's bytes, and so the image, reproducible (flags.cts).
-    const child = spawn(options.node ?? process.execPath, [...TRAINING_FLAGS, join(options.dir, 'main.cjs')], {
+    const child = spawn(options.node ?? process.execPath, [...CODE_CACHE_V8_FLAGS, join(options.dir, 'main.cjs')], {
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
