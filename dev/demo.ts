@@ -17,7 +17,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../lib/log.js';
-import { loadAddon } from '../native/addon.js';
+import { loadAddon } from '../lib/native/addon.js';
 import { createValidators } from '../lib/attestation/validators.js';
 import { startCoordinator, type RunningCoordinator } from './coordinator.js';
 import { parseManifest } from './manifest.js';

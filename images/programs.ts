@@ -40,7 +40,7 @@ export const PROGRAMS: readonly Program[] = Object.freeze([
 /** package.json `name` of this suite. */
 export const PACKAGE_NAME = 'contrast-guest-ts';
 
-/** The name of the compiled addon, copied into every program's bundle directory (native/addon.ts looks there first). */
+/** The name of the compiled addon, copied into every program's bundle directory (lib/native/addon.ts looks there first). */
 export const ADDON_FILE = 'contrast_native.node';
 
 /** Where `npm run build:native` leaves the addon, repository-relative. */

@@ -4,7 +4,7 @@
  */
 import type { Server } from 'node:net';
 import { describeError } from '../lib/errors.js';
-import type { TransparentSockets } from '../native/sockets.js';
+import type { TransparentSockets } from '../lib/native/sockets.js';
 import { ListenError } from './errors.js';
 
 export function listenOn(server: Server, where: { host: string; port: number } | { fd: number }, label: string): Promise<void> {

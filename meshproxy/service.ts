@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../lib/fs-atomic.js';
 import { subsystemLogger, type Logger } from '../lib/log.js';
 import { createIptables, type Iptables } from '../lib/netfilter/iptables.js';
 import { removeDefaultDeny } from '../lib/netfilter/default-deny.js';
-import { TransparentSockets, SocketCallError } from '../native/sockets.js';
+import { TransparentSockets, SocketCallError } from '../lib/native/sockets.js';
 import { createAdmin } from './admin.js';
 import { openCertStore } from './certs.js';
 import { MTLS_PORT, TLS_PORT, type MeshConfig } from './config.js';

@@ -12,7 +12,7 @@ import { AtlsError } from './errors.js';
 import { newNonce, nonceAlpn, nonceSni, serverNonceFrom } from './nonce.js';
 import { reportDataFor, spkiDer } from './report-data.js';
 import { tlsConnect, type TlsClientStream } from './tls-client.js';
-import type { TlsVersion } from '../../native/tls.js';
+import type { TlsVersion } from '../native/tls.js';
 
 export interface AtlsClientOptions {
   readonly issuer: Issuer;

@@ -8,7 +8,7 @@
  */
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { NativeTlsSession, NativeTlsError, type TlsVersion, type TlsSessionInfo } from '../../native/tls.js';
+import { NativeTlsSession, NativeTlsError, type TlsVersion, type TlsSessionInfo } from '../native/tls.js';
 import { AtlsError } from './errors.js';
 
 export interface ClientCertificate {

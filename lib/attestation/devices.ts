@@ -1,5 +1,5 @@
 /**
- * The seam to the TEE device ioctls (native/tee.ts). Issuers take a `TeeAccess`; tests may pass their
+ * The seam to the TEE device ioctls (lib/native/tee.ts). Issuers take a `TeeAccess`; tests may pass their
  * own implementation, programs pass `nativeTeeAccess()`, which loads the addon only when called.
  */
 export interface SnpCertTableEntry {

@@ -1,5 +1,5 @@
-/** The production TeeAccess: native/tee.ts (the addon loads on the first ioctl, not on import). */
-import { parseSnpCertTable, snpGetExtReport, snpGetReport } from '../../native/tee.js';
+/** The production TeeAccess: lib/native/tee.ts (the addon loads on the first ioctl, not on import). */
+import { parseSnpCertTable, snpGetExtReport, snpGetReport } from '../native/tee.js';
 import type { TeeAccess } from './devices.js';
 
 export function nativeTeeAccess(): TeeAccess {

@@ -9,7 +9,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { atlsConnect } from '../atls/client.js';
 import { errorCode } from '../atls/errors.js';
 import { pemBlocks, toPem } from '../pki/pem.js';
-import type { TlsVersion } from '../../native/tls.js';
+import type { TlsVersion } from '../native/tls.js';
 import { AtlsChannelCredentials } from './credentials.js';
 import { MeshApiError } from './errors.js';
 import { decodeNewMeshCertResponse, encodeNewMeshCertRequest, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from './wire.js';

@@ -14,7 +14,7 @@ import { atlsConnect } from '../../lib/atls/client.js';
 import { reportDataFor } from '../../lib/atls/report-data.js';
 import { InsecureIssuer } from '../../lib/attestation/insecure.js';
 import { freePort, opensslSelfSigned, runOpenssl, subjEscape, type OpensslPeer } from './helpers/openssl-peer.js';
-import type { TlsVersion } from '../../native/tls.js';
+import type { TlsVersion } from '../../lib/native/tls.js';
 import { AtlsError, errorCode } from '../../lib/atls/errors.js';
 
 interface Setup {

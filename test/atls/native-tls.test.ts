@@ -1,6 +1,6 @@
 /** The addon's TLS session face: argument checks and call-order errors, without a peer. */
 import test from 'ava';
-import { encodeAlpn, NativeTlsError, NativeTlsSession } from '../../native/tls.js';
+import { encodeAlpn, NativeTlsError, NativeTlsSession } from '../../lib/native/tls.js';
 
 test('ALPN wire format', (t) => {
   t.deepEqual(encodeAlpn(['h2', 'atls']), Buffer.from([2, 0x68, 0x32, 4, 0x61, 0x74, 0x6c, 0x73]));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { mountEmulators } from './harness.js';
-import { snpGetReport } from '../../native/tee.js';
+import { snpGetReport } from '../../lib/native/tee.js';
 
 const run = promisify(execFile);
 const HARNESS = fileURLToPath(new URL('./harness.ts', import.meta.url));

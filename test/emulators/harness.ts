@@ -10,7 +10,7 @@
  * (name contains the pid). It needs root: the emulator reads and writes the caller's memory for the
  * pointers inside SNP requests.
  *
- *   snpDevice   <mnt>/dev/sev-guest   SNP_GET_REPORT / SNP_GET_EXT_REPORT (native/tee.ts)
+ *   snpDevice   <mnt>/dev/sev-guest   SNP_GET_REPORT / SNP_GET_EXT_REPORT (lib/native/tee.ts)
  *   tdxDevice   <mnt>/dev/tdx_guest   TDX_CMD_GET_REPORT0
  *   tsmSnpDir   <mnt>/tsm-snp/report  configfs-tsm "report" dir, provider sev_guest: mkdir an entry,
  *                                     write inblob (64 bytes), read outblob (1184-byte report), auxblob

@@ -17,7 +17,7 @@ type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeSnpCertTable, SNP_CERT_GUIDS } from '../../native/tee-certs.js';
+import { encodeSnpCertTable, SNP_CERT_GUIDS } from '../../lib/native/tee-certs.js';
 import { enumerated, ia5, integer, octets, oid, sequence } from './der.js';
 
 /** The emulated machine: chip ID and TCB (Milan byte order: bl, tee, 0,0,0,0, snp, ucode). */

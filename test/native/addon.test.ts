@@ -1,5 +1,5 @@
 import test from 'ava';
-import { AddonNotFoundError, addonCandidates, loadAddon } from '../../native/addon.js';
+import { AddonNotFoundError, addonCandidates, loadAddon } from '../../lib/native/addon.js';
 
 test('the compiled addon loads', (t) => {
   const addon = loadAddon<Record<string, unknown>>();
@@ -8,9 +8,10 @@ test('the compiled addon loads', (t) => {
 
 test('CONTRAST_NATIVE_ADDON is the only candidate when set; otherwise next to the program, then the build tree', (t) => {
   t.deepEqual(addonCandidates({ CONTRAST_NATIVE_ADDON: '/opt/x.node' }, '/app'), ['/opt/x.node']);
-  const c = addonCandidates({}, '/app/native');
-  t.is(c[0], '/app/native/contrast_native.node');
+  const c = addonCandidates({}, '/app/lib/native');
+  t.is(c[0], '/app/lib/native/contrast_native.node');
   t.true(c.includes('/app/native/build/Release/contrast_native.node'));
+  t.true(addonCandidates({}, '/app/dist/lib/native').includes('/app/native/build/Release/contrast_native.node'));
   t.is(new Set(c).size, c.length, 'no duplicates');
 });
 

@@ -7,7 +7,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { SocketArgumentError, SocketCallError, TransparentSockets, socketFd } from '../../native/sockets.js';
+import { SocketArgumentError, SocketCallError, TransparentSockets, socketFd } from '../../lib/native/sockets.js';
 import { TCP_READ, nodeScript } from '../meshproxy/scripts.js';
 import { CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6, createNetnsPair, stopChild, waitForLine } from '../meshproxy/netns.js';
 

@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { teeAbi } from '../../native/tee.js';
+import { teeAbi } from '../../lib/native/tee.js';
 
 const run = promisify(execFile);
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { encodeSnpCertTable, parseSnpCertTable, SnpCertTableError, SNP_CERT_GUIDS, trimSnpCertTable } from '../../native/tee.js';
+import { encodeSnpCertTable, parseSnpCertTable, SnpCertTableError, SNP_CERT_GUIDS, trimSnpCertTable } from '../../lib/native/tee.js';
 
 const vcek = Buffer.from('vcek-der-bytes');
 const ask = Buffer.from('ask-der');

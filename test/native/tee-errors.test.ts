@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mountEmulators, type EmulatorFault } from '../emulators/harness.js';
-import { snpGetExtReport, snpGetReport, tdxGetReport0, TeeArgumentError, TeeDeviceError } from '../../native/tee.js';
+import { snpGetExtReport, snpGetReport, tdxGetReport0, TeeArgumentError, TeeDeviceError } from '../../lib/native/tee.js';
 
 const rd = (): Buffer => randomBytes(64);
 

@@ -5,7 +5,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mountEmulators, EMULATOR_DEFAULTS, TEST_PLATFORM, tcbBytes } from '../emulators/harness.js';
-import { parseSnpCertTable, snpGetExtReport, snpGetReport, SNP_REPORT_SIZE } from '../../native/tee.js';
+import { parseSnpCertTable, snpGetExtReport, snpGetReport, SNP_REPORT_SIZE } from '../../lib/native/tee.js';
 import { verifySnpReport } from './tee-helpers.js';
 
 const hostData = randomBytes(32);

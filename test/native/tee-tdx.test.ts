@@ -1,7 +1,7 @@
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { mountEmulators } from '../emulators/harness.js';
-import { tdxGetReport0, TDX_REPORT_SIZE } from '../../native/tee.js';
+import { tdxGetReport0, TDX_REPORT_SIZE } from '../../lib/native/tee.js';
 
 test('TDX_CMD_GET_REPORT0 through the kernel returns a TDREPORT with the caller\'s report data', async (t) => {
   const mrTd = randomBytes(48);

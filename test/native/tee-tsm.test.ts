@@ -3,7 +3,7 @@ import { createHash, createPublicKey, randomBytes, X509Certificate } from 'node:
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mountEmulators } from '../emulators/harness.js';
-import { parseSnpCertTable } from '../../native/tee.js';
+import { parseSnpCertTable } from '../../lib/native/tee.js';
 import { p256Key, parseQuoteV4, verifyP256, verifySnpReport } from './tee-helpers.js';
 
 const generation = async (entry: string): Promise<number> => Number((await readFile(join(entry, 'generation'), 'utf8')).trim());

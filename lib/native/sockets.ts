@@ -10,7 +10,7 @@
  *   the original destination; this call is for REDIRECT-style interception and for cross-checks.
  */
 import { isIPv4, isIPv6, type Socket } from 'node:net';
-import { ContrastError } from '../lib/errors.js';
+import { ContrastError } from '../errors.js';
 import { loadAddon } from './addon.js';
 
 interface SocketsAddon {

@@ -7,7 +7,7 @@
  * `setCertificate()` (or `declineCertificate()`) before driving the handshake again.
  */
 import { loadAddon } from './addon.js';
-import { ContrastError } from '../lib/errors.js';
+import { ContrastError } from '../errors.js';
 
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
 export type HandshakeStatus = 'done' | 'want_read' | 'want_cert';

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ContrastError } from '../lib/errors.js';
+import { ContrastError } from '../errors.js';
 
 const FILE = 'contrast_native.node';
 
@@ -18,8 +18,8 @@ export function addonCandidates(env: NodeJS.ProcessEnv = process.env, here: stri
   if (override !== undefined && override !== '') return [override];
   out.push(join(here, FILE));
   out.push(join(here, 'build', 'Release', FILE));
-  out.push(join(here, '..', 'native', 'build', 'Release', FILE));
-  out.push(join(here, '..', '..', 'native', 'build', 'Release', FILE));
+  out.push(join(here, '..', '..', 'native', 'build', 'Release', FILE)); // lib/native/ in the source tree
+  out.push(join(here, '..', '..', '..', 'native', 'build', 'Release', FILE)); // dist/lib/native/
   return [...new Set(out)];
 }
 
@@ -27,7 +27,7 @@ export class AddonNotFoundError extends ContrastError {
   readonly code = 'ERR_NATIVE_ADDON_NOT_FOUND';
 }
 
-/** Loads the raw addon. Typed faces live in native/tee.ts, native/sockets.ts, native/tls.ts. */
+/** Loads the raw addon. Typed faces live in lib/native/tee.ts, sockets.ts, tls.ts. */
 export function loadAddon<T>(env: NodeJS.ProcessEnv = process.env): T {
   const require = createRequire(import.meta.url);
   const candidates = addonCandidates(env);

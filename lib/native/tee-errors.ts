@@ -13,7 +13,7 @@
  * - SnpCertTableError (ERR_SNP_CERT_TABLE): a certificate table that does not follow GHCB §4.1.8.1.
  */
 import { constants } from 'node:os';
-import { ContrastError } from '../lib/errors.js';
+import { ContrastError } from '../errors.js';
 
 export type TeeFailureReason =
   | 'not-a-tee-device'
