@@ -6,6 +6,12 @@ import { ConfigError } from './errors.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * The longest delay a Node.js timer honours: 2^31-1 ms (about 24.8 days). A larger value makes
+ * setTimeout fire after 1 ms, so every duration read here is capped at it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Parses `500ms`, `5s`, `1m30s`, `2h` (Go-style, no sign) into milliseconds; undefined when invalid. */
 export function parseDuration(text: string): number | undefined {
   const s = text.trim();
@@ -68,14 +74,22 @@ export class EnvReader {
     return false;
   }
 
-  /** Duration in milliseconds. */
-  duration(names: string | readonly string[], fallback: string, opts: { min?: number } = {}): number {
+  /**
+   * Duration in milliseconds, from `opts.min` (default 0) to `opts.max` (default and at most
+   * MAX_TIMER_MS, the largest delay a timer can wait).
+   */
+  duration(names: string | readonly string[], fallback: string, opts: { min?: number; max?: number } = {}): number {
     const found = this.lookup(names);
     const text = found?.value ?? fallback;
     const ms = parseDuration(text);
+    const max = Math.min(opts.max ?? MAX_TIMER_MS, MAX_TIMER_MS);
     if (ms === undefined || ms < (opts.min ?? 0)) {
       this.problems.push(`${found?.name ?? first(names)}=${text}: expected a duration such as 500ms, 5s or 1m30s${opts.min !== undefined ? ` of at least ${opts.min}ms` : ''}`);
       return parseDuration(fallback) ?? 0;
+    }
+    if (ms > max) {
+      this.problems.push(`${found?.name ?? first(names)}=${text}: expected a duration of at most ${formatMs(max)} (${max}ms)${max === MAX_TIMER_MS ? ', the longest a timer can wait' : ''}`);
+      return Math.min(parseDuration(fallback) ?? 0, max);
     }
     return ms;
   }
@@ -116,4 +130,12 @@ export class EnvReader {
 
 function first(names: string | readonly string[]): string {
   return typeof names === 'string' ? names : (names[0] ?? '');
+}
+
+/** `596h31m23.647s`-style rendering of a millisecond count, for messages. */
+function formatMs(ms: number): string {
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = (ms % 60_000) / 1000;
+  return `${h > 0 ? `${h}h` : ''}${m > 0 ? `${m}m` : ''}${s > 0 || (h === 0 && m === 0) ? `${s}s` : ''}`;
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { EnvReader, parseDuration } from '../../lib/config.js';
+import { EnvReader, MAX_TIMER_MS, parseDuration } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
 
 const durations: [string, number | undefined][] = [
@@ -26,6 +26,20 @@ test('EnvReader collects every problem and names the variable and value', (t) =>
     'A=x: expected a duration such as 500ms, 5s or 1m30s',
     'B=70000: expected an integer from 1 to 65535',
     'F=maybe: expected a boolean (1, true, 0, false)',
+  ]);
+});
+
+test('a duration longer than a timer can wait is a configuration error naming the variable, at every reader', (t) => {
+  const r = new EnvReader({ A: '1000h', B: '596h31m23.647s', C: '596h31m23.648s', D: '10m' });
+  t.is(r.duration('B', '5s'), MAX_TIMER_MS, 'the largest timer delay itself is accepted');
+  r.duration('A', '5s', { min: 1 });
+  r.duration('C', '5s');
+  r.duration('D', '5s', { max: 60_000 });
+  const err = t.throws(() => r.finish({}), { instanceOf: ConfigError });
+  t.deepEqual(err.problems, [
+    'A=1000h: expected a duration of at most 596h31m23.647s (2147483647ms), the longest a timer can wait',
+    'C=596h31m23.648s: expected a duration of at most 596h31m23.647s (2147483647ms), the longest a timer can wait',
+    'D=10m: expected a duration of at most 1m (60000ms)',
   ]);
 });
 
