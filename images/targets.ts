@@ -32,6 +32,8 @@ export interface ImageTarget {
 export const BUNDLE_DIR = '/usr/lib/contrast';
 /** In-image path of the Node binary; the launchers' `#!` line names it. */
 export const NODE_PATH = '/usr/bin/node';
+/** In-image path of the Node binary's licence text (Node.js and everything it bundles). */
+export const NODE_LICENSE_PATH = '/usr/share/doc/node/LICENSE';
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

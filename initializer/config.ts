@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { EnvReader } from '../lib/config.js';
+import { readTlsGroups } from '../lib/tls-groups.js';
 
 export const DEFAULT_COORDINATOR_PORT = 7777;
 
@@ -24,6 +25,8 @@ export interface InitializerConfig {
   readonly retryIntervalMs: number;
   /** CONTRAST_SERVICE_MESH_DISABLED: remove the default-deny inbound rule before anything else. */
   readonly serviceMeshDisabled: boolean;
+  /** CONTRAST_TLS_GROUPS: key-exchange groups of the aTLS client (lib/tls-groups.ts). */
+  readonly tlsGroups: string;
 }
 
 export const ENV = Object.freeze({
@@ -53,6 +56,7 @@ export function readInitializerConfig(reader: EnvReader): InitializerConfig {
     doneFile,
     retryIntervalMs,
     serviceMeshDisabled,
+    tlsGroups: readTlsGroups(reader),
   };
 }
 

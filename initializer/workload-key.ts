@@ -13,6 +13,6 @@ export interface WorkloadKey {
 
 export function generateWorkloadKey(): WorkloadKey {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const pkcs8Pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const pkcs8Pem = privateKey.export({ type: 'pkcs8', format: 'pem' });
   return Object.freeze({ privateKey, publicKey, pkcs8Pem });
 }

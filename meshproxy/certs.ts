@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { describeError } from '../lib/errors.js';
+import { DEFAULT_TLS_GROUPS } from '../lib/tls-groups.js';
 import type { Logger } from '../lib/log.js';
 import { CertificateError } from './errors.js';
 
@@ -24,6 +25,8 @@ export interface TlsFiles {
   readonly key: Buffer;
   readonly ca: Buffer;
   readonly minVersion: 'TLSv1.2';
+  /** Key-exchange groups (CONTRAST_TLS_GROUPS). */
+  readonly ecdhCurve: string;
 }
 
 export interface CertStore {
@@ -47,7 +50,7 @@ interface Loaded {
   readonly digest: string;
 }
 
-async function load(dir: string): Promise<Loaded> {
+async function load(dir: string, groups: string): Promise<Loaded> {
   const read = async (file: string): Promise<Buffer> => {
     try {
       return await readFile(join(dir, file));
@@ -58,7 +61,7 @@ async function load(dir: string): Promise<Loaded> {
   const [cert, key, ca] = await Promise.all([read(CERT_CHAIN_FILE), read(KEY_FILE), read(MESH_CA_FILE)]);
   const digest = createHash('sha256').update(cert).update(key).update(ca).digest('hex');
   try {
-    const files: TlsFiles = { cert, key, ca, minVersion: 'TLSv1.2' };
+    const files: TlsFiles = { cert, key, ca, minVersion: 'TLSv1.2', ecdhCurve: groups };
     const context = createSecureContext(files);
     const leaf = new X509Certificate(cert);
     return { context, files, digest, identity: { subject: leaf.subject.replace(/\n/g, ', '), validTo: leaf.validTo } };
@@ -70,6 +73,8 @@ async function load(dir: string): Promise<Loaded> {
 export interface CertStoreOptions {
   readonly dir: string;
   readonly log: Logger;
+  /** OpenSSL groups list for every context (default DEFAULT_TLS_GROUPS). */
+  readonly groups?: string;
   /** Poll interval for the safety-net reload (default 30 s); 0 disables it. */
   readonly pollMs?: number;
   /** Called after each successful reload. */
@@ -79,7 +84,8 @@ export interface CertStoreOptions {
 /** Loads the certificates (rejects with CertificateError when they are missing) and starts watching. */
 export async function openCertStore(options: CertStoreOptions): Promise<CertStore> {
   const { dir, log } = options;
-  let loaded = await load(dir);
+  const groups = options.groups ?? DEFAULT_TLS_GROUPS;
+  let loaded = await load(dir, groups);
   let generation = 1;
   let timer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
@@ -88,7 +94,7 @@ export async function openCertStore(options: CertStoreOptions): Promise<CertStor
   const reload = (): Promise<boolean> => {
     inFlight ??= (async () => {
       try {
-        const next = await load(dir);
+        const next = await load(dir, groups);
         if (next.digest === loaded.digest) return false;
         loaded = next;
         generation += 1;

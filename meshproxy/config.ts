@@ -7,6 +7,7 @@
  */
 import { isIP } from 'node:net';
 import { EnvReader, type Env } from '../lib/config.js';
+import { readTlsGroups } from '../lib/tls-groups.js';
 import { parseAdminPort, parseEgress, parseIngress, type MeshPlan } from './config-annotations.js';
 import { AnnotationError } from './errors.js';
 
@@ -39,6 +40,8 @@ export interface MeshConfig {
   readonly connectTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** OpenSSL groups list for both directions (CONTRAST_TLS_GROUPS, lib/tls-groups.ts). */
+  readonly tlsGroups: string;
 }
 
 /** Parses the annotation variables; each problem is `NAME=value: problem`, egress first (as upstream). */
@@ -92,6 +95,7 @@ export function meshConfigFromEnv(env: Env): MeshConfig {
     connectTimeoutMs: r.duration('CONTRAST_MESHPROXY_CONNECT_TIMEOUT', '5s', { min: 1 }),
     handshakeTimeoutMs: r.duration('CONTRAST_MESHPROXY_HANDSHAKE_TIMEOUT', '10s', { min: 1 }),
     idleTimeoutMs: r.duration('CONTRAST_MESHPROXY_IDLE_TIMEOUT', '1h', { min: 1 }),
+    tlsGroups: readTlsGroups(r),
   });
 }
 

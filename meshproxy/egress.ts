@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Logger } from '../lib/log.js';
+import { negotiatedGroup } from '../lib/tls-groups.js';
 import type { CertStore } from './certs.js';
 import { splitRemote, type EgressEntry } from './config-annotations.js';
 import { account, forward, track, type OpenSockets } from './forward.js';
@@ -67,7 +68,11 @@ export function createEgress(options: EgressOptions): Server {
     up.once('secureConnect', () => {
       secured = true;
       clearTimeout(timer);
-      if (up.isSessionReused()) stats.sessionsResumed += 1;
+      const resumed = up.isSessionReused();
+      const group = negotiatedGroup(up) ?? 'none';
+      stats.handshaked(group);
+      if (options.log.isLevelEnabled('debug')) options.log.debug({ listener: stats.listener, remote: options.entry.remote, protocol: up.getProtocol(), group, resumed }, 'TLS handshake');
+      if (resumed) stats.sessionsResumed += 1;
       // The remote did not take our ticket (say, it restarted with new ticket keys): TLS 1.3 tickets
       // arrive after the handshake, so listening now still catches this connection's.
       else if (up.listenerCount('session') === 0) up.on('session', remember);

@@ -11,6 +11,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../lib/log.js';
+import { negotiatedGroup } from '../lib/tls-groups.js';
 import type { CertStore } from './certs.js';
 import { account, forward, track, type OpenSockets } from './forward.js';
 import type { ListenerStats } from './stats.js';
@@ -57,7 +58,11 @@ export function createIngress(options: IngressOptions): IngressListener {
       stats.connectionsActive -= 1;
       return;
     }
-    if (down.isSessionReused()) stats.sessionsResumed += 1;
+    const resumed = down.isSessionReused();
+    if (resumed) stats.sessionsResumed += 1;
+    const group = negotiatedGroup(down) ?? 'none';
+    stats.handshaked(group);
+    if (options.log.isLevelEnabled('debug')) options.log.debug({ listener: stats.listener, peer: `${down.remoteAddress ?? ''}:${down.remotePort ?? 0}`, protocol: down.getProtocol(), group, resumed }, 'TLS handshake');
     account(down, stats);
     track(options.open, down);
     const dest = options.target(down);

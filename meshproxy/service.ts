@@ -45,6 +45,7 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
   let ready = false;
   const certs = await openCertStore({
     dir: config.tlsDir,
+    groups: config.tlsGroups,
     log: subsystemLogger(log, 'certs'),
     onReload: () => {
       stats.certificateReloads += 1;

@@ -12,8 +12,14 @@ export class ListenerStats {
   blackholed = 0;
   sessionsResumed = 0;
   readonly handshakeFailures = new Map<string, number>();
+  /** Completed handshakes by negotiated key-exchange group (lib/tls-groups.ts names). */
+  readonly handshakeGroups = new Map<string, number>();
 
   constructor(readonly listener: string, readonly direction: 'ingress' | 'egress') {}
+
+  handshaked(group: string): void {
+    this.handshakeGroups.set(group, (this.handshakeGroups.get(group) ?? 0) + 1);
+  }
 
   handshakeFailed(reason: string): void {
     this.handshakeFailures.set(reason, (this.handshakeFailures.get(reason) ?? 0) + 1);
@@ -65,6 +71,9 @@ export class MeshStats {
     const failures: [Record<string, string>, number][] = [];
     for (const s of this.all()) for (const [reason, n] of s.handshakeFailures) failures.push([{ listener: s.listener, direction: s.direction, reason }, n]);
     metric('meshproxy_tls_handshake_failures_total', 'counter', 'Failed TLS handshakes and verifications by reason.', failures);
+    const groups: [Record<string, string>, number][] = [];
+    for (const s of this.all()) for (const [group, n] of s.handshakeGroups) groups.push([{ listener: s.listener, direction: s.direction, group }, n]);
+    metric('meshproxy_tls_handshakes_total', 'counter', 'Completed TLS handshakes by negotiated key-exchange group.', groups);
     const mem = process.memoryUsage();
     for (const [name, help, value] of [
       ['process_resident_memory_bytes', 'Resident set size.', mem.rss],

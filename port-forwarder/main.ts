@@ -7,7 +7,6 @@
  * CONNECT_TIMEOUT, CONTRAST_LOG_*. Exit 0 on SIGTERM/SIGINT, 64 on bad configuration, 1 otherwise.
  */
 import { Command } from 'commander';
-import { once } from 'node:events';
 import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
 import { runMain } from '../lib/main.js';
 import { forwarderConfigFromEnv } from './config.js';
@@ -28,7 +27,10 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, setLo
     const m = config.mappings[i];
     log.info({ listen: `${addr.address}:${addr.port}`, target: `${config.forwardHost}:${m?.forward ?? ''}` }, 'Forwarding');
   }
-  const signal = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]).then(() => 'signal');
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => { resolve('signal'); });
+    process.once('SIGINT', () => { resolve('signal'); });
+  });
   await relay.close();
   log.info({ reason: signal, ...relay.counters }, 'Port-forwarder stopped');
   return 0;

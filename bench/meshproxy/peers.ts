@@ -8,9 +8,16 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const APP_PORT = 14000;
-export const EGRESS = { host: '127.0.0.2', port: 14001 };
-export const INGRESS = { host: '127.0.0.1', port: 14443 };
+/**
+ * Ports and the egress address differ per run (other sessions on a shared machine run benchmarks too):
+ * a random base in 20000-59000, the egress on a random 127/8 address.
+ */
+const BASE = 20_000 + Math.floor(Math.random() * 3900) * 10;
+export const APP_PORT = BASE;
+export const EGRESS = { host: `127.${2 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`, port: BASE + 1 };
+export const INGRESS = { host: '127.0.0.1', port: BASE + 2 };
+/** Upload workload: the body each POST carries (bench/meshproxy/upload.lua builds the same). */
+export const UPLOAD_BYTES = 4 << 20;
 export const SMALL_BODY = 'x'.repeat(1024);
 
 export interface Dirs {
@@ -89,6 +96,7 @@ http {
     listen 127.0.0.1:${APP_PORT} reuseport;
     location = /small { default_type text/plain; return 200 "${SMALL_BODY}"; }
     location = /bulk { root ${d.root}; }
+    location = /upload { client_max_body_size 8m; client_body_buffer_size 8m; default_type text/plain; return 200 "ok"; }
   }
 }
 `);

@@ -14,8 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createTestPki, writeTlsDir } from '../../test/meshproxy/pki.js';
-import { EGRESS, startApp, startHaproxy, startMeshproxy, startNginx, type Dirs, type Running } from './peers.js';
+import { EGRESS, UPLOAD_BYTES, startApp, startHaproxy, startMeshproxy, startNginx, type Dirs, type Running } from './peers.js';
 import { cpuTicks } from './proc.js';
+import { fileURLToPath } from 'node:url';
+import { loadAverage, stealPercent } from './load.js';
+
+const UPLOAD_SCRIPT = fileURLToPath(new URL('upload.lua', import.meta.url));
 
 const run = promisify(execFile);
 
@@ -27,7 +31,9 @@ interface Sample {
   connP99Ms: number;
   connCpuUsPerConn: number;
   bulkMBps: number;
-  peakRssMiB: number;
+  uploadMBps: number;
+  peakRssEgressMiB: number;
+  peakRssIngressMiB: number;
 }
 
 const METRICS: { key: keyof Sample; label: string; better: 'higher' | 'lower' }[] = [
@@ -37,8 +43,10 @@ const METRICS: { key: keyof Sample; label: string; better: 'higher' | 'lower' }[
   { key: 'connPerS', label: 'new mutual-TLS connections/s', better: 'higher' },
   { key: 'connP99Ms', label: 'new-connection p99 latency (ms)', better: 'lower' },
   { key: 'connCpuUsPerConn', label: 'proxy CPU per new connection (µs)', better: 'lower' },
-  { key: 'bulkMBps', label: 'bulk MB/s (4 MiB responses)', better: 'higher' },
-  { key: 'peakRssMiB', label: 'peak RSS, both sides (MiB)', better: 'lower' },
+  { key: 'bulkMBps', label: 'bulk download MB/s (4 MiB responses)', better: 'higher' },
+  { key: 'uploadMBps', label: 'bulk upload MB/s (4 MiB POST bodies)', better: 'higher' },
+  { key: 'peakRssEgressMiB', label: 'peak RSS, egress side (MiB)', better: 'lower' },
+  { key: 'peakRssIngressMiB', label: 'peak RSS, ingress side (MiB)', better: 'lower' },
 ];
 
 function arg(name: string, fallback: number): number {
@@ -89,11 +97,16 @@ async function measure(peer: Running, seconds: number): Promise<Sample> {
   await rss('new connections');
   const bulk = await wrk(['-t1', '-c4', `-d${d}`, `${url}/bulk`], peer.pids);
   await rss('bulk');
+  const upload = await wrk(['-t1', '-c4', `-d${d}`, '-s', UPLOAD_SCRIPT, `${url}/upload`], peer.pids);
+  await rss('upload');
+  const [egressPid, ingressPid] = peer.pids;
   return {
     kaRps: ka.rps, kaP99Ms: ka.p99, kaCpuUsPerReq: ka.cpuUs,
     connPerS: conn.rps, connP99Ms: conn.p99, connCpuUsPerConn: conn.cpuUs,
     bulkMBps: bulk.mbps,
-    peakRssMiB: await peakRssMiB(peer.pids),
+    uploadMBps: (upload.rps * UPLOAD_BYTES) / 1e6,
+    peakRssEgressMiB: await peakRssMiB([egressPid ?? -1]),
+    peakRssIngressMiB: await peakRssMiB([ingressPid ?? -1]),
   };
 }
 
@@ -135,6 +148,8 @@ async function main(): Promise<void> {
       { name: 'nginx-stream', start: startNginx },
     ].filter((p) => only === undefined || p.name === only);
     const samples = new Map<string, Sample[]>(peers.map((p) => [p.name, []]));
+    const loadBefore = await loadAverage();
+    const steal = await stealPercent();
     try {
       for (let r = 0; r < rounds; r++) {
         for (let i = 0; i < peers.length; i++) {
@@ -166,7 +181,10 @@ async function main(): Promise<void> {
       };
       lines.push(`| ${m.label} | ${fmt(med('meshproxy'))} | ${fmt(med('haproxy'))} | ${fmt(med('nginx-stream'))} | ${ratio('haproxy')} | ${ratio('nginx-stream')} |`);
     }
-    process.stdout.write(`${rounds} rounds x ${seconds} s per workload, medians; ratio spread over rounds in parentheses\n\n${lines.join('\n')}\n`);
+    const loadAfter = await loadAverage();
+    process.stdout.write(`${rounds} rounds x ${seconds} s per workload, peers interleaved (rotated order per round, fresh processes), medians; ratio spread over rounds in parentheses\n`
+      + `node ${process.version} (OpenSSL ${process.versions.openssl}); load average ${loadBefore} before, ${loadAfter} after; CPU steal ${steal.stop().toFixed(1)}% during the run; `
+      + `TLS session resumption on for every peer (meshproxy egress ticket cache, haproxy server-side reuse, nginx proxy_ssl_session_reuse)\n\n${lines.join('\n')}\n`);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
  * Training runs for code-cached bundles: run the bundled program once along its start-up path, with
  * CONTRAST_CODE_CACHE_OUT set, so that its loader writes a V8 code cache holding the bytecode of every
  * function that path compiled. The cache is only valid for the Node binary that ran the training, so
- * the training uses the binary the images are assembled from (the one running this build), with the
+ * the training uses the binary the images are assembled from (the pinned one of package.json), with the
  * flags of flags.cts, and repeats until two runs agree, so that two builds write the same bytes.
  *
  * initializer: the pod path against a development Coordinator on loopback (insecure attestation: the
@@ -16,16 +16,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodeCacheTrainingError } from '../errors.js';
 import { CODE_CACHE_BUNDLE } from './files.js';
+import { pinnedNode } from '../node-runtime.js';
 import type { ProgramName } from '../programs.js';
 import { BUNDLE_DIR } from '../targets.js';
-import { CODE_CACHE_V8_FLAGS } from './flags.cjs';
+import { TRAINING_HASH_SEED_FLAG } from './flags.cjs';
 
 export interface TrainOptions {
   /** The program's bundle directory (loader `main.cjs`, `program.cjs`). */
   readonly dir: string;
   /** The cache file to write (atomically). */
   readonly cacheFile: string;
-  /** Node binary; default the one running this build. */
+  /** Node binary; default the pinned one, which the images carry (images/node-runtime.ts). */
   readonly node?: string;
   /** Budget for the training run; default 60 s. */
   readonly timeoutMs?: number;
@@ -128,8 +129,9 @@ async function trainInitializer(options: TrainOptions, work: string, cacheOut: s
 function runChild(options: TrainOptions, env: Record<string, string>): Promise<string> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
-    // A fixed hash seed makes the cache's bytes, and so the image, reproducible (flags.cts).
-    const child = spawn(options.node ?? process.execPath, [...CODE_CACHE_V8_FLAGS, join(options.dir, 'main.cjs')], {
+    // A fixed hash seed makes the cache's bytes, and so the image, reproducible (flags.cts). Only the
+    // seed goes on the command line: the loader sets the whole list, as it does in the image.
+    const child = spawn(options.node ?? pinnedNode().binary, [TRAINING_HASH_SEED_FLAG, join(options.dir, 'main.cjs')], {
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

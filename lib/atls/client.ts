@@ -12,6 +12,7 @@ import { AtlsError } from './errors.js';
 import { newNonce, nonceAlpn, nonceSni, serverNonceFrom } from './nonce.js';
 import { reportDataFor, spkiDer } from './report-data.js';
 import { tlsConnect, type TlsClientStream } from './tls-client.js';
+import { tlsGroupName } from '../tls-groups.js';
 import type { TlsVersion } from '../native/tls.js';
 
 export interface AtlsClientOptions {
@@ -22,6 +23,8 @@ export interface AtlsClientOptions {
   readonly alpn?: readonly string[];
   readonly minVersion?: TlsVersion;
   readonly maxVersion?: TlsVersion;
+  /** Key-exchange groups, an OpenSSL groups list (CONTRAST_TLS_GROUPS, lib/tls-groups.ts). */
+  readonly groups?: string;
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
@@ -41,6 +44,7 @@ export async function atlsConnect(socket: Socket, options: AtlsClientOptions): P
     alpn: [nonceAlpn(nonce), ...(options.alpn ?? ['h2'])],
     ...(options.minVersion === undefined ? {} : { minVersion: options.minVersion }),
     ...(options.maxVersion === undefined ? {} : { maxVersion: options.maxVersion }),
+    ...(options.groups === undefined ? {} : { groups: options.groups }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     async onCertificateRequest(caNames) {
@@ -61,6 +65,6 @@ export async function atlsConnect(socket: Socket, options: AtlsClientOptions): P
       return { certificate, key: keyDer };
     },
   });
-  log.debug({ version: stream.tlsInfo.version, alpn: stream.tlsInfo.alpn, certificateRequested: stream.tlsInfo.certificateRequested }, 'aTLS handshake done');
+  log.debug({ version: stream.tlsInfo.version, group: stream.tlsInfo.group === null ? null : tlsGroupName(stream.tlsInfo.group), alpn: stream.tlsInfo.alpn, certificateRequested: stream.tlsInfo.certificateRequested }, 'aTLS handshake done');
   return stream;
 }

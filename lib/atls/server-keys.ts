@@ -26,7 +26,7 @@ export async function newServerKey(): Promise<ServerKey> {
     privateKey,
     publicKey,
     spki: spkiDer(publicKey),
-    privateKeyPem: privateKey.export({ type: 'sec1', format: 'pem' }) as string,
+    privateKeyPem: privateKey.export({ type: 'sec1', format: 'pem' }),
   };
 }
 

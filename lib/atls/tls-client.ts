@@ -23,6 +23,8 @@ export interface TlsConnectOptions {
   readonly alpn?: readonly string[];
   readonly minVersion?: TlsVersion;
   readonly maxVersion?: TlsVersion;
+  /** Key-exchange groups, an OpenSSL groups list; default OpenSSL's. */
+  readonly groups?: string;
   /** Whole-handshake budget, including the time the certificate hook takes. Default 30 s. */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
@@ -59,6 +61,7 @@ export function tlsConnect(socket: Socket, options: TlsConnectOptions = {}): Pro
         ...(options.alpn === undefined ? {} : { alpn: options.alpn }),
         ...(options.minVersion === undefined ? {} : { minVersion: options.minVersion }),
         ...(options.maxVersion === undefined ? {} : { maxVersion: options.maxVersion }),
+        ...(options.groups === undefined ? {} : { groups: options.groups }),
       });
     } catch (err) {
       socket.destroy();

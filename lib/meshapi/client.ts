@@ -35,6 +35,8 @@ export interface NewMeshCertOptions {
   logger?: Logger;
   /** Highest TLS version to offer (default TLSv1.3; TLSv1.2 for tests of old Coordinators). */
   tlsMaxVersion?: TlsVersion;
+  /** Key-exchange groups (CONTRAST_TLS_GROUPS); default OpenSSL's, which offers X25519MLKEM768 and X25519. */
+  tlsGroups?: string;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
@@ -106,6 +108,7 @@ export async function newMeshCert(opts: NewMeshCertOptions): Promise<MeshCerts> 
     timeoutMs,
     logger: log,
     ...(opts.tlsMaxVersion === undefined ? {} : { maxVersion: opts.tlsMaxVersion }),
+    ...(opts.tlsGroups === undefined ? {} : { groups: opts.tlsGroups }),
     ...(opts.signal === undefined ? {} : { signal: opts.signal }),
   }));
   const client = new Client(opts.target, creds, {

@@ -19,11 +19,15 @@ export interface TlsSessionOptions {
   readonly alpn?: readonly string[];
   readonly minVersion?: TlsVersion;
   readonly maxVersion?: TlsVersion;
+  /** Key-exchange groups, an OpenSSL groups list (lib/tls-groups.ts); omitted: OpenSSL's default. */
+  readonly groups?: string;
 }
 
 export interface TlsSessionInfo {
   readonly version: string | null;
   readonly cipher: string | null;
+  /** Negotiated key-exchange group as OpenSSL names it (X25519MLKEM768, x25519, secp256r1), null before. */
+  readonly group: string | null;
   readonly alpn: string | null;
   readonly certificateRequested: boolean;
   readonly peerCertificate: Buffer | null;
@@ -32,7 +36,7 @@ export interface TlsSessionInfo {
 type Handle = object & { readonly __tls: unique symbol };
 
 interface TlsAddon {
-  tlsClientCreate(opts: { serverName?: string; alpn?: Buffer; minVersion: number; maxVersion: number }): Handle;
+  tlsClientCreate(opts: { serverName?: string; alpn?: Buffer; minVersion: number; maxVersion: number; groups?: string }): Handle;
   tlsFeed(h: Handle, data: Buffer): void;
   tlsFeedEof(h: Handle): void;
   tlsTakeOutput(h: Handle): Buffer | null;
@@ -100,11 +104,12 @@ export class NativeTlsSession {
 
   constructor(options: TlsSessionOptions = {}) {
     this.#addon = loadAddon<TlsAddon>();
-    const opts: { serverName?: string; alpn?: Buffer; minVersion: number; maxVersion: number } = {
+    const opts: { serverName?: string; alpn?: Buffer; minVersion: number; maxVersion: number; groups?: string } = {
       minVersion: VERSIONS[options.minVersion ?? 'TLSv1.2'],
       maxVersion: VERSIONS[options.maxVersion ?? 'TLSv1.3'],
     };
     if (options.serverName !== undefined) opts.serverName = options.serverName;
+    if (options.groups !== undefined) opts.groups = options.groups;
     if (options.alpn !== undefined && options.alpn.length > 0) opts.alpn = encodeAlpn(options.alpn);
     try {
       this.#handle = this.#addon.tlsClientCreate(opts);

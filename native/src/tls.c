@@ -177,7 +177,8 @@ static int cert_cb(SSL *ssl, void *arg) {
   }
 }
 
-/* tlsClientCreate({ serverName?: string, alpn?: Buffer (wire format), minVersion: number, maxVersion: number }) */
+/* tlsClientCreate({ serverName?: string, alpn?: Buffer (wire format), minVersion: number, maxVersion: number,
+                    groups?: string (OpenSSL groups list) }) */
 static napi_value tls_create(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value opts;
@@ -210,6 +211,14 @@ static napi_value tls_create(napi_env env, napi_callback_info info) {
     if (!get_buffer(env, v, "alpn", &alpn, &alpn_len)) return NULL;
   }
 
+  char groups[512] = "";
+  if (napi_get_named_property(env, opts, "groups", &v) == napi_ok && napi_typeof(env, v, &t) == napi_ok && t == napi_string) {
+    size_t len = 0;
+    napi_get_value_string_utf8(env, v, NULL, 0, &len);
+    if (len == 0 || len >= sizeof groups) return throw_code(env, "ERR_TLS_INVALID_ARG", "groups: expected 1..511 bytes");
+    napi_get_value_string_utf8(env, v, groups, sizeof groups, &len);
+  }
+
   ERR_clear_error();
   tls_client *c = calloc(1, sizeof *c);
   if (c == NULL) return throw_code(env, "ERR_TLS_PROTOCOL", "out of memory");
@@ -221,6 +230,12 @@ static napi_value tls_create(napi_env env, napi_callback_info info) {
   SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
   SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_options(c->ctx, SSL_OP_NO_RENEGOTIATION);
+  if (groups[0] != '\0' && !SSL_CTX_set1_groups_list(c->ctx, groups)) {
+    client_free(c);
+    free(c);
+    ERR_clear_error();
+    return throw_code(env, "ERR_TLS_INVALID_ARG", "groups: expected TLS groups known to OpenSSL, separated by ':'");
+  }
   c->ssl = SSL_new(c->ctx);
   if (c->ssl == NULL) goto fail;
   c->rbio = BIO_new(BIO_s_mem());
@@ -447,7 +462,7 @@ static napi_value tls_shutdown(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* tlsInfo(h) -> { version, cipher, alpn, certificateRequested, peerCertificate } */
+/* tlsInfo(h) -> { version, cipher, group, alpn, certificateRequested, peerCertificate } */
 static napi_value tls_info(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   tls_client *c = get_client(env, info, 1, argv);
@@ -458,6 +473,9 @@ static napi_value tls_info(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, obj, "version", string_or_null(env, version, NAPI_AUTO_LENGTH));
   const SSL_CIPHER *cipher = SSL_get_current_cipher(c->ssl);
   napi_set_named_property(env, obj, "cipher", string_or_null(env, cipher ? SSL_CIPHER_get_name(cipher) : NULL, NAPI_AUTO_LENGTH));
+  /* The key-exchange group (OpenSSL's name, e.g. X25519MLKEM768, x25519), null before the handshake. */
+  int group = SSL_get_negotiated_group(c->ssl);
+  napi_set_named_property(env, obj, "group", string_or_null(env, group > 0 ? SSL_group_to_name(c->ssl, group) : NULL, NAPI_AUTO_LENGTH));
   const unsigned char *alpn = NULL;
   unsigned int alpn_len = 0;
   SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);

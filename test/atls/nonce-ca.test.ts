@@ -4,7 +4,7 @@
  */
 import 'reflect-metadata';
 import test from 'ava';
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { cryptoProvider, signingKey, verifyingKey } from '../../lib/pki/webcrypt
 import { runOpenssl } from './helpers/openssl-peer.js';
 import { tbsFields } from '../pki/helpers/tbs-fields.js';
 
-function p256Key(): { privateKey: ReturnType<typeof generateKeyPairSync>['privateKey']; publicKey: ReturnType<typeof generateKeyPairSync>['publicKey']; spki: Buffer } {
+function p256Key(): { privateKey: KeyObject; publicKey: KeyObject; spki: Buffer } {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return { privateKey, publicKey, spki: publicKey.export({ type: 'spki', format: 'der' }) };
 }

@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundlePrograms } from '../../images/bundler.js';
-import { buildImage, MAX_COMPRESSED_BYTES, newBuildCache, type BuiltImage } from '../../images/image-builder.js';
+import { buildImage, MAX_COMPRESSED_BYTES, newBuildCache, strippedCopy, type BuiltImage } from '../../images/image-builder.js';
+import { pinnedNode } from '../../images/node-runtime.js';
 import { PROGRAMS } from '../../images/programs.js';
-import { TARGETS, type ImageTarget } from '../../images/targets.js';
+import { NODE_LICENSE_PATH, NODE_PATH, TARGETS, type ImageTarget } from '../../images/targets.js';
 import { VERSION } from '../../port-forwarder/version.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -112,4 +113,24 @@ test('the meshproxy image prints its configuration under runc', async (t) => {
   const r = runImage(t, mesh, images.get('meshproxy')!.dir, ['--print-config']);
   t.is(r.status, 0, r.stderr);
   t.not(r.stdout.trim(), '');
+});
+
+test('every image carries the pinned Node binary (stripped) and its licence, and runs it as the pinned version', async (t) => {
+  const images = await first;
+  const node = pinnedNode(ROOT);
+  const expected = strippedCopy(node.binary);
+  const layer = images.values().next().value!;
+  const blob = join(layer.dir, 'blobs', 'sha256', layer.layers[0]!.digest.slice('sha256:'.length));
+  const out = join(WORK, 'node-layer');
+  execFileSync('mkdir', ['-p', out]);
+  execFileSync('tar', ['-xzf', blob, '-C', out, NODE_PATH.slice(1), NODE_LICENSE_PATH.slice(1)]);
+  t.true(readFileSync(join(out, NODE_PATH)).equals(expected), `${NODE_PATH} is strip --strip-all of ${node.binary}`);
+  t.true(readFileSync(join(out, NODE_LICENSE_PATH)).equals(readFileSync(node.license)), NODE_LICENSE_PATH);
+  t.is(process.version, `v${node.version}`, 'the tests run on the pinned Node too');
+  for (const target of present) {
+    const r = runImage(t, target, images.get(target.name)!.dir, ['-p', 'process.version + " " + process.versions.openssl'], NODE_PATH);
+    t.is(r.status, 0, `${target.name}: ${r.stderr}`);
+    t.is(r.stdout.trim().split(' ')[0], `v${node.version}`, target.name);
+    t.is(r.stdout.trim().split(' ')[1], process.versions.openssl, target.name);
+  }
 });

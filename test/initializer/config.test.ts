@@ -1,3 +1,4 @@
+import { DEFAULT_TLS_GROUPS } from '../../lib/tls-groups.js';
 import test from 'ava';
 import { EnvReader } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
@@ -36,7 +37,20 @@ test('defaults', (t) => {
     doneFile: '/done',
     retryIntervalMs: 5000,
     serviceMeshDisabled: false,
+    tlsGroups: DEFAULT_TLS_GROUPS,
   });
+});
+
+test('CONTRAST_TLS_GROUPS sets the aTLS client\'s groups; one OpenSSL does not know is a problem naming it', (t) => {
+  const ok = new EnvReader({ COORDINATOR_HOST: 'c', CONTRAST_TLS_GROUPS: 'X25519:P-256' });
+  t.is(ok.finish(readInitializerConfig(ok)).tlsGroups, 'X25519:P-256');
+  const bad = new EnvReader({ COORDINATOR_HOST: 'c', CONTRAST_TLS_GROUPS: 'X25519::' });
+  readInitializerConfig(bad);
+  t.deepEqual(bad.problems, [`CONTRAST_TLS_GROUPS=X25519::: expected TLS groups known to OpenSSL ${process.versions.openssl} separated by ':' (e.g. ${DEFAULT_TLS_GROUPS})`]);
+  const unknown = new EnvReader({ COORDINATOR_HOST: 'c', CONTRAST_TLS_GROUPS: 'kyber512' });
+  readInitializerConfig(unknown);
+  t.is(unknown.problems.length, 1);
+  t.regex(unknown.problems[0] ?? '', /^CONTRAST_TLS_GROUPS=kyber512: expected TLS groups/);
 });
 
 test('overrides', (t) => {
