@@ -4,24 +4,11 @@
  *   coordinator   the development Coordinator (MeshAPI over aTLS)
  */
 import { Command, CommanderError } from 'commander';
-import { createRequire } from 'node:module';
 import { ConfigError } from '../lib/errors.js';
 import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
 import { registerCoordinatorCommand } from './commands/coordinator.js';
 import { registerDemoCommand } from './commands/demo.js';
-
-function version(): string {
-  const require = createRequire(import.meta.url);
-  for (const p of ['../package.json', '../../package.json']) {
-    try {
-      const v = (require(p) as { version?: unknown }).version;
-      if (typeof v === 'string') return v;
-    } catch {
-      // next candidate
-    }
-  }
-  return '0.0.0';
-}
+import { VERSION } from '../lib/version.js';
 
 export interface ProgramDeps {
   readonly logger: () => Logger;
@@ -31,7 +18,7 @@ export interface ProgramDeps {
 export function buildProgram(deps: ProgramDeps): Command {
   const program = new Command('contrast-dev')
     .description('Contrast development tools: a development Coordinator and local demos')
-    .version(version())
+    .version(VERSION)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerCoordinatorCommand(program, deps);

@@ -16,7 +16,7 @@ import { TARGETS, targetByName, type ImageTarget } from './targets.js';
 import { UnknownProgramError } from './errors.js';
 import { defaultBundleDir, defaultImagesDir, repoRoot } from './paths.js';
 import { ConfigError, describeError } from '../lib/errors.js';
-import { VERSION } from '../port-forwarder/version.js';
+import { VERSION } from '../lib/version.js';
 import { tolerateClosedStdout } from './stdout.js';
 
 async function run(argv: readonly string[]): Promise<number> {

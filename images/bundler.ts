@@ -10,7 +10,6 @@
  *                    program.cache (V8 code cache from a training run of the start-up path)
  *
  *   <outDir>/<program>/contrast_native.node   <outDir>/<program>/<asset>...
- *   <outDir>/package.json   (name + version: programs read `../package.json` above their module)
  *
  * A program's directory is emptied first, so it holds exactly one build's files (the image builder
  * copies all of them).
@@ -178,9 +177,6 @@ export async function bundlePrograms(options: BundleOptions): Promise<BundleRepo
     const outcome = await bundleOne(options.root, options.outDir, program, addonSource);
     outcomes.push(outcome);
   }
-  // For programs that look up their version in a package.json above their module at run time.
-  const pkg = JSON.parse(await readFile(join(options.root, 'package.json'), 'utf8')) as { name: string; version: string };
-  await writeFile(join(options.outDir, 'package.json'), JSON.stringify({ name: pkg.name, version: pkg.version, private: true }) + '\n');
   return { outcomes, addon: addonSource };
 }
 

@@ -9,12 +9,12 @@ import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
 import { parseCli } from './cli.js';
 import { meshConfigFromEnv, planFromEnv } from './config.js';
 import { AnnotationError } from './errors.js';
-import { packageVersion } from './version.js';
+import { VERSION } from '../lib/version.js';
 
 let logger: Logger | undefined;
 
 async function run(): Promise<number> {
-  const version = packageVersion();
+  const version = VERSION;
   let cli;
   try {
     cli = parseCli(process.argv.slice(2), version);

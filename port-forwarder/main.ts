@@ -12,7 +12,7 @@ import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
 import { runMain } from '../lib/main.js';
 import { forwarderConfigFromEnv } from './config.js';
 import { startRelay } from './relay.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../lib/version.js';
 
 export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, setLogger: (l: Logger) => void): Promise<number> {
   new Command('port-forwarder')

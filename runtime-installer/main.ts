@@ -3,7 +3,6 @@
  * contrast-runtime-installer <Platform>            install the runtime (image entry point /bin/node-installer)
  * contrast-runtime-installer uninstall <Platform>  remove it again
  */
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
 import { runMain } from '../lib/main.js';
@@ -11,17 +10,7 @@ import { parseInstallerConfig } from './config.js';
 import { install } from './install.js';
 import { uninstall } from './uninstall.js';
 import { SystemdDBus } from './systemd.js';
-
-function version(): string {
-  for (const rel of ['../package.json', '../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
-    } catch {
-      // try the next candidate
-    }
-  }
-  return 'unknown';
-}
+import { VERSION } from '../lib/version.js';
 
 function main(): void {
   let log: Logger | undefined;
@@ -29,7 +18,7 @@ function main(): void {
     let action: { kind: 'install' | 'uninstall'; platform: string | undefined } | undefined;
     const program = new Command('contrast-runtime-installer')
       .description('Installs the Contrast Kata runtime on this node (drop-in for node-installer).')
-      .version(version())
+      .version(VERSION)
       .argument('[platform]', 'Metal-QEMU-SNP, Metal-QEMU-SNP-GPU, Metal-QEMU-TDX, Metal-QEMU-TDX-GPU, K3s-QEMU-SNP, K3s-QEMU-SNP-GPU, K3s-QEMU-TDX, RKE2-QEMU-TDX, AKS-CLH-SNP')
       .action((platform: string | undefined) => { action = { kind: 'install', platform }; });
     program.command('uninstall')
@@ -39,7 +28,7 @@ function main(): void {
     await program.parseAsync(process.argv);
     if (action === undefined) return 0;
     log = createLogger(logConfigFromEnv(process.env), { base: { program: 'runtime-installer' } });
-    log.info({ version: version() }, `Contrast runtime-installer ${version()}`);
+    log.info({ version: VERSION }, `Contrast runtime-installer ${VERSION}`);
     const cfg = parseInstallerConfig(action.platform, process.env);
     const deps = { log, serviceManager: (address: string) => SystemdDBus.connect(address) };
     if (action.kind === 'install') await install(cfg, deps);

@@ -14,7 +14,7 @@ import { bundlePrograms } from '../../images/bundler.js';
 import { buildImage, MAX_COMPRESSED_BYTES, newBuildCache, type BuiltImage } from '../../images/image-builder.js';
 import { PROGRAMS } from '../../images/programs.js';
 import { TARGETS, type ImageTarget } from '../../images/targets.js';
-import { VERSION } from '../../port-forwarder/version.js';
+import { VERSION } from '../../lib/version.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const WORK = mkdtempSync(join(tmpdir(), `images-test-${process.pid}-`));
