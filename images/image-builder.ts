@@ -20,6 +20,7 @@ import { sha256, writeImageLayout, type LayerBlob, type WrittenImage } from './o
 import { BUNDLE_DIR, NODE_PATH, launcherScript, type ImageTarget } from './targets.js';
 import { ADDON_FILE, bundleEntry, programByName } from './programs.js';
 import { HostFileError, ImageTooLargeError, ProgramMissingError } from './errors.js';
+import { errorMessage } from '../lib/errors.js';
 
 /** Upper bound for one image, compressed (issue 8). */
 export const MAX_COMPRESSED_BYTES = 45 * 1000 * 1000;
@@ -146,7 +147,7 @@ function strippedCopy(binary: string): Buffer {
     try {
       execFileSync('strip', ['--strip-all', '-o', out, binary], { stdio: ['ignore', 'ignore', 'pipe'] });
     } catch (err) {
-      throw new HostFileError(`strip --strip-all ${binary} failed (binutils installed?): ${(err as Error).message}`, { cause: err });
+      throw new HostFileError(`strip --strip-all ${binary} failed (binutils installed?): ${errorMessage(err)}`, { cause: err });
     }
     return readFileSync(out);
   } finally {

@@ -13,6 +13,7 @@ import { newNonce, nonceAlpn, nonceSni, serverNonceFrom } from './nonce.js';
 import { reportDataFor, spkiDer } from './report-data.js';
 import { tlsConnect, type TlsClientStream } from './tls-client.js';
 import type { TlsVersion } from '../native/tls.js';
+import { errorMessage } from '../errors.js';
 
 export interface AtlsClientOptions {
   readonly issuer: Issuer;
@@ -51,7 +52,7 @@ export async function atlsConnect(socket: Socket, options: AtlsClientOptions): P
       try {
         document = await options.issuer.issue(reportData, options.signal);
       } catch (err) {
-        throw new AtlsError('ERR_ATLS_ISSUE_FAILED', `issuing ${options.issuer.kind} attestation document: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        throw new AtlsError('ERR_ATLS_ISSUE_FAILED', `issuing ${options.issuer.kind} attestation document: ${errorMessage(err)}`, { cause: err });
       }
       const certificate = await createAtlsCertificate({
         privateKey: options.privateKey,
