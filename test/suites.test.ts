@@ -6,7 +6,7 @@
 import test from 'ava';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SYSTEM: readonly string[] = (JSON.parse(readFileSync(join(ROOT, 'test/system-tests.json'), 'utf8')) as { files: string[] }).files;
@@ -53,9 +53,8 @@ test('the system list names existing test files, each once', (t) => {
 });
 
 test('the suite configs: unit is every test file but the system list, system is the list', async (t) => {
-  const base = ((await import('../ava.config.js')) as { default: { files: string[] } }).default;
-  const unit = ((await import('../ava.unit.config.js')) as { default: { files: string[] } }).default;
-  const system = ((await import('../ava.system.config.js')) as { default: { files: string[] } }).default;
+  const load = async (name: string): Promise<{ files: string[] }> => ((await import(pathToFileURL(join(ROOT, name)).href)) as { default: { files: string[] } }).default;
+  const [base, unit, system] = await Promise.all([load('ava.config.js'), load('ava.unit.config.js'), load('ava.system.config.js')]);
   t.deepEqual(base.files, ['test/**/*.test.ts']);
   t.deepEqual(unit.files, [...base.files, ...SYSTEM.map((f) => `!${f}`)]);
   t.deepEqual(system.files, [...SYSTEM]);
