@@ -1,6 +1,6 @@
 /**
  * Bundles each program with esbuild into its own directory, with the addon and any assets beside it,
- * in the program's layout (images/programs.ts):
+ * in the program's layout (lib/programs.ts):
  *
  *   esm-split        <outDir>/<program>/main.mjs   <outDir>/<program>/chunk-<hash>.mjs...
  *                    (code splitting: what a program imports lazily, e.g. commander or the `report`
@@ -21,7 +21,7 @@ import { build, type BuildOptions } from 'esbuild';
 import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ADDON_BUILD_PATH, ADDON_FILE, PROGRAMS, bundleEntry, type Program } from './programs.js';
+import { ADDON_BUILD_PATH, ADDON_FILE, PROGRAMS, bundleEntry, type Program } from '../lib/programs.js';
 import { AddonMissingError, BundleFailedError, ProgramMissingError } from './errors.js';
 import { CODE_CACHE_BUNDLE, CODE_CACHE_FILE } from './code-cache/files.js';
 import { trainCodeCache } from './code-cache/train.js';

@@ -18,7 +18,7 @@ import { LayerContents, writeTar } from './tar.js';
 import { addBinaryWithLibraries, addHostPath, addPluginDirectory, sharedLibraries } from './host-files.js';
 import { sha256, writeImageLayout, type LayerBlob, type WrittenImage } from './oci.js';
 import { BUNDLE_DIR, NODE_PATH, launcherScript, type ImageTarget } from './targets.js';
-import { ADDON_FILE, bundleEntry, programByName } from './programs.js';
+import { ADDON_FILE, bundleEntry, programByName } from '../lib/programs.js';
 import { HostFileError, ImageTooLargeError, ProgramMissingError } from './errors.js';
 import { errorMessage } from '../lib/errors.js';
 

@@ -7,8 +7,8 @@
 import type { Command } from 'commander';
 import { createValidators } from '../../lib/attestation/validators.js';
 import type { Logger } from '../../lib/log.js';
-import { startCoordinator, parseListen, type RunningCoordinator } from '../coordinator.js';
-import { loadManifest } from '../manifest.js';
+import { startCoordinator, parseListen, type RunningCoordinator } from '../../lib/coordinator/coordinator.js';
+import { loadManifest } from '../../lib/coordinator/manifest.js';
 import { ConfigError, errorMessage } from '../../lib/errors.js';
 
 export interface CoordinatorCommandDeps {

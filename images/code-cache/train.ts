@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodeCacheTrainingError } from '../errors.js';
 import { CODE_CACHE_BUNDLE } from './files.js';
-import type { ProgramName } from '../programs.js';
+import type { ProgramName } from '../../lib/programs.js';
 import { BUNDLE_DIR } from '../targets.js';
 import { CODE_CACHE_V8_FLAGS } from './flags.cjs';
 
@@ -89,7 +89,7 @@ async function trainOnce(trainer: Trainer, program: ProgramName, options: TrainO
 
 async function trainInitializer(options: TrainOptions, work: string, cacheOut: string): Promise<boolean> {
   const [{ startCoordinator }, { InsecureValidator }, { silentLogger }] = await Promise.all([
-    import('../../dev/coordinator.js'),
+    import('../../lib/coordinator/coordinator.js'),
     import('../../lib/attestation/insecure.js'),
     import('../../lib/log.js'),
   ]);

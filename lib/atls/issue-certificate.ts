@@ -6,8 +6,8 @@
  * BasicConstraints or key identifiers. Signed with node:crypto.
  */
 import { createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { ecCurve } from '../pki/webcrypto.js';
-import { bitString, explicit, octetString, oid, printableString, sequence, set, time, unsignedInteger } from './der.js';
+import { ecCurve } from '../x509/webcrypto.js';
+import { bitString, explicit, octetString, oid, printableString, sequence, set, time, unsignedInteger } from '../x509/der.js';
 import { AtlsError } from './errors.js';
 import { spkiDer } from './report-data.js';
 import { toError } from '../errors.js';

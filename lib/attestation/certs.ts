@@ -4,7 +4,7 @@
  */
 import { verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
-import { toPem } from '../pki/pem.js';
+import { toPem } from '../x509/pem.js';
 import { errorMessage } from '../errors.js';
 
 const PEM_RE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;

@@ -7,7 +7,7 @@ import { Client, Metadata, status as GrpcStatus, type ServiceError } from '@grpc
 import type { Issuer } from '../attestation/types.js';
 import { type Logger, silentLogger } from '../log.js';
 import { atlsConnect } from '../atls/client.js';
-import { pemBlocks, toPem } from '../pki/pem.js';
+import { pemBlocks, toPem } from '../x509/pem.js';
 import type { TlsVersion } from '../native/tls.js';
 import { AtlsChannelCredentials } from './credentials.js';
 import { MeshApiError } from './errors.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CODE_CACHE_BUNDLE, CODE_CACHE_FILE, bundlePrograms } from '../../images/bundler.js';
-import { ADDON_FILE, PROGRAMS, bundleEntry, type Program } from '../../images/programs.js';
+import { ADDON_FILE, PROGRAMS, bundleEntry, type Program } from '../../lib/programs.js';
 import { VERSION } from '../../lib/version.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));

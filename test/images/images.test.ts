@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundlePrograms } from '../../images/bundler.js';
 import { buildImage, MAX_COMPRESSED_BYTES, newBuildCache, type BuiltImage } from '../../images/image-builder.js';
-import { PROGRAMS } from '../../images/programs.js';
+import { PROGRAMS } from '../../lib/programs.js';
 import { TARGETS, type ImageTarget } from '../../images/targets.js';
 import { VERSION } from '../../lib/version.js';
 

@@ -16,10 +16,10 @@ import { isIP } from 'node:net';
 import {
   bitString, boolean, explicit, implicit, octetString, oid, printableString, readChildren, readWhole, sequence, set, TAG,
   time, tlv, unsignedInteger, utf8String,
-} from '../atls/der.js';
-import { randomSerialHex } from '../atls/certificate.js';
+} from '../x509/der.js';
+import { randomSerialHex } from './atls-client-certificate.js';
 import { spkiDer } from '../atls/report-data.js';
-import { ecCurve, KeyTypeError } from './webcrypto.js';
+import { ecCurve, KeyTypeError } from '../x509/webcrypto.js';
 import { toError } from '../errors.js';
 
 export const WORKLOAD_SECRET_ID_OID = '1.3.9901.3.1';

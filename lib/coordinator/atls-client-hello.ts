@@ -4,7 +4,7 @@
  * connection. Only SNI and ALPN are extracted; the bytes are handed on unchanged.
  */
 import type { Socket } from 'node:net';
-import { AtlsError } from './errors.js';
+import { AtlsError } from '../atls/errors.js';
 import { toError } from '../errors.js';
 
 export interface ClientHelloInfo {

@@ -1,5 +1,6 @@
 /**
- * The single list of programs this repository ships. The bundler, the image builder, the Dockerfile
+ * The single list of programs this repository ships (below dev/ and images/, which both read it). The
+ * bundler, the image builder, the Dockerfile
  * check and the tests all read it; nothing else names entry points.
  */
 

@@ -18,7 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import { ConfigError, errorMessage } from '../lib/errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 
 export interface DevPolicy {
   readonly sans: readonly string[];

@@ -15,14 +15,14 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
 import type { Issuer, ValidatedDocument, Validator } from '../attestation/types.js';
 import type { Logger } from '../log.js';
-import { toPem } from '../pki/pem.js';
-import { createAtlsCertificate, inspectAtlsCertificate } from './certificate.js';
-import { readClientHello } from './client-hello.js';
-import { AtlsError } from './errors.js';
-import { createNonceCaCertificate } from './nonce-ca.js';
-import { clientNonceFrom, newNonce } from './nonce.js';
-import { reportDataFor } from './report-data.js';
-import { newServerKey, ServerKeyPool, type ServerKey } from './server-keys.js';
+import { toPem } from '../x509/pem.js';
+import { createAtlsCertificate, inspectAtlsCertificate } from './atls-client-certificate.js';
+import { readClientHello } from './atls-client-hello.js';
+import { AtlsError } from '../atls/errors.js';
+import { createNonceCaCertificate } from './atls-nonce-ca.js';
+import { clientNonceFrom, newNonce } from '../atls/nonce.js';
+import { reportDataFor } from '../atls/report-data.js';
+import { newServerKey, ServerKeyPool, type ServerKey } from './atls-server-keys.js';
 import { errorCode, errorMessage, toError } from '../errors.js';
 
 export interface AttestedPeer {
