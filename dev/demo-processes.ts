@@ -7,7 +7,7 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { bundleEntry, programByName } from '../images/programs.js';
+import { bundleEntry, programByName } from '../lib/programs.js';
 import { ContrastError } from '../lib/errors.js';
 
 export class DemoStepError extends ContrastError {

@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { silentLogger } from '../lib/log.js';
 import { loadAddon } from '../lib/native/addon.js';
 import { createValidators } from '../lib/attestation/validators.js';
-import { startCoordinator, type RunningCoordinator } from './coordinator.js';
-import { parseManifest } from './manifest.js';
+import { startCoordinator, type RunningCoordinator } from '../lib/coordinator/coordinator.js';
+import { parseManifest } from '../lib/coordinator/manifest.js';
 import { chainVerifies, parsePemBundle, summarise } from './demo-certs.js';
 import { DemoStepError, ProcessGroup, freePort, logTail, waitForFile } from './demo-processes.js';
 

@@ -3,25 +3,12 @@
  * buildProgram (another helper adds `demo` the same way).
  *   coordinator   the development Coordinator (MeshAPI over aTLS)
  */
-import { Command, CommanderError } from 'commander';
-import { createRequire } from 'node:module';
-import { ConfigError } from '../lib/errors.js';
+import type { Command } from 'commander';
+import { parseProgramArgs, programCommand } from '../lib/cli.js';
 import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
 import { registerCoordinatorCommand } from './commands/coordinator.js';
 import { registerDemoCommand } from './commands/demo.js';
-
-function version(): string {
-  const require = createRequire(import.meta.url);
-  for (const p of ['../package.json', '../../package.json']) {
-    try {
-      const v = (require(p) as { version?: unknown }).version;
-      if (typeof v === 'string') return v;
-    } catch {
-      // next candidate
-    }
-  }
-  return '0.0.0';
-}
+import { DEV_ENVIRONMENT } from './environment.js';
 
 export interface ProgramDeps {
   readonly logger: () => Logger;
@@ -29,11 +16,12 @@ export interface ProgramDeps {
 
 /** The command tree; other helpers add their sub-commands here (e.g. `demo`). */
 export function buildProgram(deps: ProgramDeps): Command {
-  const program = new Command('contrast-dev')
-    .description('Contrast development tools: a development Coordinator and local demos')
-    .version(version())
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  const program = programCommand({
+    name: 'contrast-dev',
+    title: 'dev',
+    description: 'Contrast development tools: a development Coordinator and local demos.',
+    environment: DEV_ENVIRONMENT,
+  });
   registerCoordinatorCommand(program, deps);
   registerDemoCommand(program, deps);
   return program;
@@ -48,14 +36,12 @@ export async function run(argv: readonly string[], setLogger: (l: Logger) => voi
   };
   getLogger();
   const program = buildProgram({ logger: getLogger });
-  try {
-    await program.parseAsync([...argv]);
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.exitCode === 0) return 0;
-      throw new ConfigError([err.message.replace(/^error: /, '')]);
-    }
-    throw err;
+  const args = argv.slice(2);
+  // Without arguments: the help, exit 0 (there is no default command to run).
+  if (args.length === 0) {
+    program.outputHelp();
+    return 0;
   }
+  await parseProgramArgs(program, args);
   return 0;
 }

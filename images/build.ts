@@ -11,12 +11,12 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bundlePrograms } from './bundler.js';
 import { buildImage, newBuildCache } from './image-builder.js';
-import { bundleEntry, programByName, type Program } from './programs.js';
+import { bundleEntry, programByName, type Program } from '../lib/programs.js';
 import { TARGETS, targetByName, type ImageTarget } from './targets.js';
 import { UnknownProgramError } from './errors.js';
 import { defaultBundleDir, defaultImagesDir, repoRoot } from './paths.js';
 import { ConfigError, describeError } from '../lib/errors.js';
-import { VERSION } from '../port-forwarder/version.js';
+import { VERSION } from '../lib/version.js';
 import { tolerateClosedStdout } from './stdout.js';
 
 async function run(argv: readonly string[]): Promise<number> {

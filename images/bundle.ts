@@ -1,14 +1,14 @@
 /**
  * `npm run bundle [-- [--require-all] [--out DIR] [program...]]`
  *
- * Bundles the programs of images/programs.ts into dist/bundle/<program>/ (main.mjs, its chunks, the
+ * Bundles the programs of lib/programs.ts into dist/bundle/<program>/ (main.mjs, its chunks, the
  * addon beside them). Prints one line per program; a program whose entry point is not in the tree is reported as
  * `missing`. Naming a program explicitly, or --require-all, turns a missing entry into exit 1.
  */
 import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { bundlePrograms } from './bundler.js';
-import { PROGRAMS, programByName, type Program } from './programs.js';
+import { PROGRAMS, programByName, type Program } from '../lib/programs.js';
 import { UnknownProgramError } from './errors.js';
 import { repoRoot } from './paths.js';
 import { describeError } from '../lib/errors.js';

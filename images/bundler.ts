@@ -1,6 +1,6 @@
 /**
  * Bundles each program with esbuild into its own directory, with the addon and any assets beside it,
- * in the program's layout (images/programs.ts):
+ * in the program's layout (lib/programs.ts):
  *
  *   esm-split        <outDir>/<program>/main.mjs   <outDir>/<program>/chunk-<hash>.mjs...
  *                    (code splitting: what a program imports lazily, e.g. commander or the `report`
@@ -10,7 +10,6 @@
  *                    program.cache (V8 code cache from a training run of the start-up path)
  *
  *   <outDir>/<program>/contrast_native.node   <outDir>/<program>/<asset>...
- *   <outDir>/package.json   (name + version: programs read `../package.json` above their module)
  *
  * A program's directory is emptied first, so it holds exactly one build's files (the image builder
  * copies all of them).
@@ -22,7 +21,7 @@ import { build, type BuildOptions } from 'esbuild';
 import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ADDON_BUILD_PATH, ADDON_FILE, PROGRAMS, bundleEntry, type Program } from './programs.js';
+import { ADDON_BUILD_PATH, ADDON_FILE, PROGRAMS, bundleEntry, type Program } from '../lib/programs.js';
 import { AddonMissingError, BundleFailedError, ProgramMissingError } from './errors.js';
 import { CODE_CACHE_BUNDLE, CODE_CACHE_FILE } from './code-cache/files.js';
 import { trainCodeCache } from './code-cache/train.js';
@@ -178,9 +177,6 @@ export async function bundlePrograms(options: BundleOptions): Promise<BundleRepo
     const outcome = await bundleOne(options.root, options.outDir, program, addonSource);
     outcomes.push(outcome);
   }
-  // For programs that look up their version in a package.json above their module at run time.
-  const pkg = JSON.parse(await readFile(join(options.root, 'package.json'), 'utf8')) as { name: string; version: string };
-  await writeFile(join(options.outDir, 'package.json'), JSON.stringify({ name: pkg.name, version: pkg.version, private: true }) + '\n');
   return { outcomes, addon: addonSource };
 }
 

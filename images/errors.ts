@@ -6,7 +6,7 @@ export class ProgramMissingError extends ContrastError {
   readonly code = 'ERR_PROGRAM_MISSING';
 }
 
-/** A name that is not in images/programs.ts or images/targets.ts. */
+/** A name that is not in lib/programs.ts or images/targets.ts. */
 export class UnknownProgramError extends ContrastError {
   readonly code = 'ERR_UNKNOWN_PROGRAM';
 }

@@ -8,6 +8,7 @@ import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'no
 import { posix } from 'node:path';
 import { HostFileError } from './errors.js';
 import type { LayerContents } from './tar.js';
+import { errorMessage } from '../lib/errors.js';
 
 const MAX_LINKS = 40;
 
@@ -68,7 +69,7 @@ export function sharedLibraries(binary: string): string[] {
   } catch (err) {
     const text = `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`;
     if (/not a dynamic executable|statically linked/.test(text)) return [];
-    throw new HostFileError(`ldd ${binary} failed: ${text.trim() || (err as Error).message}`, { cause: err });
+    throw new HostFileError(`ldd ${binary} failed: ${text.trim() || errorMessage(err)}`, { cause: err });
   }
   return parseLdd(binary, out);
 }
@@ -121,7 +122,7 @@ export function sharedLibrariesOfMany(files: readonly string[]): string[] {
   } catch (err) {
     // ldd exits 1 when any file is not dynamic; its stdout still lists the others.
     out = (err as { stdout?: string }).stdout ?? '';
-    if (out === '') throw new HostFileError(`ldd on ${files.length} files in ${posix.dirname(files[0] ?? '')} failed: ${(err as Error).message}`, { cause: err });
+    if (out === '') throw new HostFileError(`ldd on ${files.length} files in ${posix.dirname(files[0] ?? '')} failed: ${errorMessage(err)}`, { cause: err });
   }
   const libs = new Set<string>();
   for (const section of out.split(/^(?=\S.*:$)/m)) {

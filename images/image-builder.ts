@@ -5,7 +5,7 @@
  *                      needs, the merged-/usr links, /tmp; identical for every target, so registries store it once.
  *   layer 2 "program": the target's tools (iptables, test) with their libraries, the program's
  *                      bundle directory (entry, chunks, addon), the launchers (/bin/<entry point>),
- *                      the version file and the package.json the programs read their version from.
+ *                      the version file (the programs have theirs inlined from lib/version.ts).
  *
  * Reproducible: entries sorted, fixed mtime and owners, gzip without timestamp or name.
  */
@@ -19,8 +19,9 @@ import { addBinaryWithLibraries, addHostPath, addPluginDirectory, sharedLibrarie
 import { sha256, writeImageLayout, type LayerBlob, type WrittenImage } from './oci.js';
 import { pinnedNode } from './node-runtime.js';
 import { BUNDLE_DIR, NODE_LICENSE_PATH, NODE_PATH, launcherScript, type ImageTarget } from './targets.js';
-import { ADDON_FILE, PACKAGE_NAME, bundleEntry, programByName } from './programs.js';
+import { ADDON_FILE, bundleEntry, programByName } from '../lib/programs.js';
 import { HostFileError, ImageTooLargeError, ProgramMissingError } from './errors.js';
+import { errorMessage } from '../lib/errors.js';
 
 /**
  * Upper bound for one image, compressed (issue 8: 45 MB on Node 20). Raised to 50 MB with the move to
@@ -130,9 +131,6 @@ function programLayer(target: ImageTarget, base: LayerContents, bundle: string, 
     layer.add({ type: 'file', path: `usr/bin/${launcher}`, mode: 0o755, data: Buffer.from(launcherScript(target.program)) });
   }
   layer.add({ type: 'file', path: 'usr/share/misc/contrast/version.txt', mode: 0o644, data: Buffer.from(`${version}\n`) });
-  // Programs that look up their version in a package.json above their module (rather than having it
-  // inlined by the bundler) find this one from /usr/lib/contrast/<program>/ (`../package.json`).
-  layer.add({ type: 'file', path: `${BUNDLE_DIR}/package.json`, mode: 0o644, data: Buffer.from(JSON.stringify({ name: PACKAGE_NAME, version, private: true }) + '\n') });
   return layer;
 }
 
@@ -155,7 +153,7 @@ export function strippedCopy(binary: string): Buffer {
     try {
       execFileSync('strip', ['--strip-all', '-o', out, binary], { stdio: ['ignore', 'ignore', 'pipe'] });
     } catch (err) {
-      throw new HostFileError(`strip --strip-all ${binary} failed (binutils installed?): ${(err as Error).message}`, { cause: err });
+      throw new HostFileError(`strip --strip-all ${binary} failed (binutils installed?): ${errorMessage(err)}`, { cause: err });
     }
     return readFileSync(out);
   } finally {

@@ -4,7 +4,7 @@
  * mesh and the initializer's default-deny removal, `test` for the meshproxy's startup probe). The
  * runtime installer talks to systemd over D-Bus itself and needs no tool.
  */
-import { bundleEntry, programByName, type ProgramName } from './programs.js';
+import { bundleEntry, programByName, type ProgramName } from '../lib/programs.js';
 
 export type TargetName = 'initializer' | 'meshproxy' | 'runtime-installer' | 'port-forwarder';
 
@@ -114,7 +114,7 @@ export function targetByName(name: string): ImageTarget | undefined {
  */
 export function launcherScript(program: ProgramName): string {
   const p = programByName(program);
-  if (p === undefined) throw new Error(`launcherScript: ${program} is not in images/programs.ts`);
+  if (p === undefined) throw new Error(`launcherScript: ${program} is not in lib/programs.ts`);
   const entry = `${BUNDLE_DIR}/${program}/${bundleEntry(p)}`;
   const load = p.layout === 'cjs-code-cache' ? `require('${entry}');` : `import('${entry}');`;
   return `#!${NODE_PATH}\n// Contrast ${program}: the program is the bundle in ${BUNDLE_DIR}/${program}/ (entry, code, addon).\n${load}\n`;

@@ -8,6 +8,7 @@ import type { Logger } from '../lib/log.js';
 import { createIptables, type Iptables } from '../lib/netfilter/iptables.js';
 import { DEFAULT_DENY_CHAIN, removeDefaultDeny } from '../lib/netfilter/default-deny.js';
 import { DefaultDenyError } from './errors.js';
+import { errorMessage } from '../lib/errors.js';
 
 export interface DefaultDenyRemover {
   /** Removes the rule where present; returns the binaries it was removed with. */
@@ -31,7 +32,7 @@ export function iptablesDefaultDenyRemover(options: DefaultDenyOptions = {}): De
           if ((await removeDefaultDeny(iptables, options.logger)) > 0) removedWith.push(iptables.binary);
         } catch (err) {
           throw new DefaultDenyError(
-            `removing the default-deny rule with ${iptables.binary}: ${err instanceof Error ? err.message : String(err)} (does the container have NET_ADMIN?)`,
+            `removing the default-deny rule with ${iptables.binary}: ${errorMessage(err)} (does the container have NET_ADMIN?)`,
             { cause: err },
           );
         }

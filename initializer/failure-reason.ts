@@ -2,7 +2,7 @@
  * Turns a failed attempt into one sentence an operator can act on: what happened and what to check.
  * Codes come from lib/meshapi (MeshApiError) and this area's catalogue.
  */
-import { describeError } from '../lib/errors.js';
+import { describeError, errorCode } from '../lib/errors.js';
 
 const HINTS: Readonly<Record<string, string>> = Object.freeze({
   ERR_MESHAPI_UNAVAILABLE: 'check that the Coordinator is running and that COORDINATOR_HOST points to it',
@@ -30,11 +30,6 @@ export function isPermanentFailure(err: unknown): boolean {
     e = e instanceof Error ? e.cause : undefined;
   }
   return false;
-}
-
-export function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }
 
 /** `<what happened> (<hint>)`, e.g. for a WARN line's `err` field. */

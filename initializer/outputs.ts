@@ -9,6 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { ensureDir, syncDir, writeFileAtomic } from '../lib/fs-atomic.js';
 import { OutputWriteError } from './errors.js';
 import type { MeshCerts } from './mesh-response.js';
+import { errorCode } from '../lib/errors.js';
 
 export const FILES = Object.freeze({
   meshCA: 'mesh-ca.pem',
@@ -95,7 +96,7 @@ async function removeStaleDone(doneFile: string): Promise<void> {
   try {
     await unlink(doneFile);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if (errorCode(err) === 'ENOENT') return;
     throw new OutputWriteError(doneFile, { cause: err });
   }
   await step(doneFile, () => syncDir(dirname(doneFile)));

@@ -10,7 +10,7 @@ import { createLogger, logConfigFromEnv, parseLogConfig, type Logger } from '../
 import { readInitializerConfig, type InitializerConfig } from './config.js';
 import type { DefaultDenyRemover } from './default-deny.js';
 import { runInitializer, type CertRequest } from './initializer.js';
-import { packageVersion } from './version.js';
+import { VERSION } from '../lib/version.js';
 import { generateWorkloadKey, type WorkloadKey } from './workload-key.js';
 
 /** What a concrete program plugs in: attestation settings and the certificate request. */
@@ -48,11 +48,14 @@ export async function runProgram<A>(deps: ProgramDeps<A>, ctx: ProgramContext): 
     await runDefault(deps, ctx);
     return 0;
   }
-  const { Command } = await import('commander');
-  const version = packageVersion();
-  const program = new Command('initializer')
-    .description('Attests this pod to the Contrast Coordinator and writes its mesh certificates and workload secret.')
-    .version(`Contrast initializer ${version}\nReport issues at https://github.com/edgelesssys/contrast/issues`, '-v, --version')
+  const [{ parseProgramArgs, programCommand }, { INITIALIZER_ENVIRONMENT }] = await Promise.all([import('../lib/cli.js'), import('./environment.js')]);
+  const program = programCommand({
+    name: 'initializer',
+    title: 'initializer',
+    description: 'Attests this pod to the Contrast Coordinator and writes its mesh certificates and workload secret.',
+    environment: INITIALIZER_ENVIRONMENT,
+    versionFooter: 'Report issues at https://github.com/edgelesssys/contrast/issues',
+  })
     .action(async () => {
       await runDefault(deps, ctx);
     });
@@ -68,7 +71,7 @@ export async function runProgram<A>(deps: ProgramDeps<A>, ctx: ProgramContext): 
     },
   };
   await deps.registerCommands?.(program, tools);
-  await program.parseAsync([...ctx.argv]);
+  await parseProgramArgs(program, args, { shortVersionAlias: true });
   return 0;
 }
 
@@ -85,7 +88,7 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
   reader.finish({});
   logger.info(
     {
-      version: packageVersion(),
+      version: VERSION,
       coordinator: config.coordinator.target,
       tlsDir: config.tlsDir,
       secretsDir: config.secretsDir,

@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { EnvReader, type Env } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { AttestationError, ATTESTATION_ERROR_CODES } from '../lib/attestation/errors.js';
+import { errorCode, errorMessage } from '../lib/errors.js';
 import { readAttestationConfig } from '../lib/attestation/config.js';
 import { createIssuer, type IssuerDeps } from '../lib/attestation/platform.js';
 import { inspect } from '../lib/attestation/inspect.js';
@@ -31,8 +32,7 @@ async function readInput(path: string, what: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    throw new AttestationError(ATTESTATION_ERROR_CODES.INVALID_ARGUMENT, `${what} ${path}: cannot read (${typeof code === 'string' ? code : (err as Error).message})`, { cause: err });
+    throw new AttestationError(ATTESTATION_ERROR_CODES.INVALID_ARGUMENT, `${what} ${path}: cannot read (${errorCode(err) ?? errorMessage(err)})`, { cause: err });
   }
 }
 

@@ -9,7 +9,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../lib/log.js';
 import { AttemptTimeoutError, InterruptedError } from './errors.js';
-import { errorCode, failureReason, isPermanentFailure } from './failure-reason.js';
+import { failureReason, isPermanentFailure } from './failure-reason.js';
+import { errorCode } from '../lib/errors.js';
 
 export type Attempt<T> = (signal: AbortSignal) => Promise<T>;
 

@@ -25,11 +25,26 @@ export class ConfigError extends ContrastError {
   }
 }
 
+/** The `code` of an error if it has a string one (ours, Node's, the addon's), else undefined. */
+export function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** `err` itself when it is an Error, else an Error whose message is its string form (`throw 'x'`). */
+export function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** The message of an Error, else the string form of whatever was thrown (no causes; see describeError). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Adds short context to an error while keeping the original as `cause`: "writing key.pem: EACCES ...". */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    const own = err.message || (typeof code === 'string' ? code : err.name);
+    const own = err.message || (errorCode(err) ?? err.name);
     const cause = err.cause === undefined ? '' : `: ${describeError(err.cause)}`;
     return own.endsWith(cause) ? own : own + cause;
   }

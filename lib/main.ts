@@ -2,7 +2,7 @@
  * The common tail of every program's `main()`: run, map failures to exit codes, one ERROR line.
  * Exit 64 for a bad configuration (EX_USAGE), 1 for a runtime failure.
  */
-import { ConfigError, describeError } from './errors.js';
+import { ConfigError, describeError, errorCode } from './errors.js';
 import type { Logger } from './log.js';
 import { createLogger } from './log.js';
 
@@ -20,8 +20,7 @@ export function runMain(run: () => Promise<number | undefined>, logger: () => Lo
     },
     (err: unknown) => {
       const log = logger() ?? createLogger({ level: 'info', format: 'json', subsystems: new Set() });
-      const code = (err as { code?: unknown } | null)?.code;
-      log.error({ code: typeof code === 'string' ? code : undefined }, describeError(err));
+      log.error({ code: errorCode(err) }, describeError(err));
       process.exitCode = err instanceof ConfigError ? EXIT_CONFIG : EXIT_FAILURE;
     },
   );

@@ -24,8 +24,3 @@ export class CertificateError extends ContrastError {
 export class ListenError extends ContrastError {
   readonly code = 'ERR_MESH_LISTEN';
 }
-
-/** Installing or removing netfilter rules failed. */
-export class NetfilterError extends ContrastError {
-  readonly code = 'ERR_NETFILTER';
-}

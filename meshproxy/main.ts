@@ -3,25 +3,19 @@
  * contrast-meshproxy: the pod's service-mesh sidecar. Parses its configuration at the edge and wires
  * the services (see service.ts); nothing else lives here.
  */
-import { CommanderError } from 'commander';
 import { runMain } from '../lib/main.js';
 import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
 import { parseCli } from './cli.js';
 import { meshConfigFromEnv, planFromEnv } from './config.js';
 import { AnnotationError } from './errors.js';
-import { packageVersion } from './version.js';
+import { VERSION } from '../lib/version.js';
 
 let logger: Logger | undefined;
 
 async function run(): Promise<number> {
-  const version = packageVersion();
-  let cli;
-  try {
-    cli = parseCli(process.argv.slice(2), version);
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
+  const version = VERSION;
+  const cli = await parseCli(process.argv.slice(2));
+  if (cli.exited) return 0;
   if (cli.printConfig) return printConfig();
   const logConfig = logConfigFromEnv(process.env);
   logger = createLogger(logConfig, { base: { program: 'meshproxy' } });

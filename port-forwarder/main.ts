@@ -6,18 +6,23 @@
  * Environment: FORWARD_HOST (required), LISTEN_PORT or LISTEN_PORTS, FORWARD_PORT, LISTEN_ADDRESS,
  * CONNECT_TIMEOUT, CONTRAST_LOG_*. Exit 0 on SIGTERM/SIGINT, 64 on bad configuration, 1 otherwise.
  */
-import { Command } from 'commander';
+import { once } from 'node:events';
+import { parseProgramArgs, programCommand } from '../lib/cli.js';
 import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
 import { runMain } from '../lib/main.js';
 import { forwarderConfigFromEnv } from './config.js';
+import { FORWARDER_ENVIRONMENT } from './environment.js';
 import { startRelay } from './relay.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../lib/version.js';
 
 export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, setLogger: (l: Logger) => void): Promise<number> {
-  new Command('port-forwarder')
-    .description('relay TCP connections from LISTEN_PORT(S) to FORWARD_HOST (see README "Images, manifests and the demo")')
-    .version(`Contrast port-forwarder ${VERSION}`, '-v, --version')
-    .parse(argv, { from: 'user' });
+  const program = programCommand({
+    name: 'contrast-port-forwarder',
+    title: 'port-forwarder',
+    description: 'Relays TCP connections from LISTEN_PORT (or LISTEN_PORTS) to FORWARD_HOST.',
+    environment: FORWARDER_ENVIRONMENT,
+  });
+  if (await parseProgramArgs(program, argv, { shortVersionAlias: true })) return 0;
   const log = createLogger(logConfigFromEnv(env), { base: { program: 'port-forwarder' } });
   setLogger(log);
   const config = forwarderConfigFromEnv(env);

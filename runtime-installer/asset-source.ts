@@ -9,6 +9,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Logger } from '../lib/log.js';
 import { FetchError } from './errors.js';
+import { ContrastError, errorMessage } from '../lib/errors.js';
 
 export interface HttpOptions {
   /** Attempts in total (>= 1). */
@@ -35,11 +36,14 @@ export async function readFileSource(url: URL, sink: ByteSink): Promise<void> {
   try {
     for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) await sink.write(chunk as Buffer);
   } catch (err) {
-    throw new FetchError(`reading ${url.href}: ${(err as Error).message}`, { cause: err });
+    throw new FetchError(`reading ${url.href}: ${errorMessage(err)}`, { cause: err });
   }
 }
 
-class AttemptError extends Error {
+/** One failed download attempt; wrapped into FetchError once the attempts are used up. */
+class AttemptError extends ContrastError {
+  readonly code = 'ERR_FETCH_ATTEMPT';
+
   constructor(message: string, readonly retriable: boolean) {
     super(message);
   }
@@ -55,7 +59,7 @@ export async function readHttpSource(url: URL, sink: ByteSink, options: HttpOpti
       return;
     } catch (err) {
       const retriable = !(err instanceof AttemptError) || err.retriable;
-      const msg = `downloading ${url.href} (attempt ${attempt} of ${options.attempts}): ${(err as Error).message}`;
+      const msg = `downloading ${url.href} (attempt ${attempt} of ${options.attempts}): ${errorMessage(err)}`;
       if (!retriable || attempt >= options.attempts || signal?.aborted === true) throw new FetchError(msg, { cause: err });
       log.warn({ url: url.href, attempt, retryInMs: backoff }, msg);
       await new Promise((r) => setTimeout(r, backoff));

@@ -14,6 +14,7 @@ import { syncDir } from '../lib/fs-atomic.js';
 import { FetchError, IntegrityError } from './errors.js';
 import { readFileSource, readHttpSource, type ByteSink, type HttpOptions } from './asset-source.js';
 import type { Sri } from './sri.js';
+import { errorCode, errorMessage } from '../lib/errors.js';
 
 export interface AssetSpec {
   readonly url: URL;
@@ -66,7 +67,7 @@ export async function stageAsset(spec: AssetSpec, staging: Staging, ctx: StageCo
     if (spec.integrity === undefined && spec.url.protocol === 'file:') {
       // No digest to check: let the kernel copy (copy_file_range / reflink).
       await copyFile(fileURLToPath(spec.url), temp).catch((err: unknown) => {
-        throw new FetchError(`reading ${spec.url.href}: ${(err as Error).message}`, { cause: err });
+        throw new FetchError(`reading ${spec.url.href}: ${errorMessage(err)}`, { cause: err });
       });
       const fh = await open(temp, 'r+');
       await fh.sync().finally(() => fh.close());
@@ -124,7 +125,7 @@ async function mkdirTracked(dir: string, created: string[]): Promise<void> {
       created.push(d);
     } catch (err) {
       // A concurrent stage created it (and recorded it) first.
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (errorCode(err) !== 'EEXIST') throw err;
     }
   }
 }
@@ -139,7 +140,7 @@ async function upToDate(spec: AssetSpec, size: number): Promise<boolean> {
   if (spec.url.protocol !== 'file:') return false;
   const src = fileURLToPath(spec.url);
   const srcStat = await stat(src).catch((err: unknown) => {
-    throw new FetchError(`reading ${spec.url.href}: ${(err as Error).message}`, { cause: err });
+    throw new FetchError(`reading ${spec.url.href}: ${errorMessage(err)}`, { cause: err });
   });
   if (srcStat.size !== size) return false;
   return sameBytes(src, spec.dest);

@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../lib/fs-atomic.js';
 import { ContainerdConfigError } from './errors.js';
 import { addRuntime, editTemplate, removeRuntime, type EditOptions, type RuntimeEntry } from './containerd-edit.js';
+import { errorCode } from '../lib/errors.js';
 
 export interface ContainerdConfigPlan {
   /** Absolute path that is written (the `.tmpl` in template mode). */
@@ -102,7 +103,7 @@ async function readOptional(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errorCode(err) === 'ENOENT') return undefined;
     throw new ContainerdConfigError(`reading containerd config ${path}`, { cause: err });
   }
 }

@@ -7,6 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parse, type TomlTable } from 'smol-toml';
 import { ContainerdConfigError } from './errors.js';
 import { formatKey, hasPrefix, scanHeaders, sectionContentEnd, TomlScanError, type TableHeader } from './toml-scan.js';
+import { errorMessage } from '../lib/errors.js';
 
 export const CRI_V2 = 'io.containerd.grpc.v1.cri';
 export const CRI_V3 = 'io.containerd.cri.v1.runtime';
@@ -33,7 +34,7 @@ export function parseConfig(text: string, source: string): TomlTable {
   try {
     return parse(text);
   } catch (err) {
-    throw new ContainerdConfigError(`${source}: expected a valid TOML containerd config: ${(err as Error).message.split('\n')[0] ?? ''}`, { cause: err });
+    throw new ContainerdConfigError(`${source}: expected a valid TOML containerd config: ${errorMessage(err).split('\n')[0] ?? ''}`, { cause: err });
   }
 }
 
@@ -147,7 +148,7 @@ function verify(out: string, expected: unknown, source: string, what: string): v
   try {
     after = canonical(parse(out));
   } catch (err) {
-    throw new ContainerdConfigError(`${source}: ${what} would produce invalid TOML (the existing tables are written in a form this installer cannot extend losslessly): ${(err as Error).message.split('\n')[0] ?? ''}`, { cause: err });
+    throw new ContainerdConfigError(`${source}: ${what} would produce invalid TOML (the existing tables are written in a form this installer cannot extend losslessly): ${errorMessage(err).split('\n')[0] ?? ''}`, { cause: err });
   }
   if (!isDeepStrictEqual(after, expected)) {
     throw new ContainerdConfigError(`${source}: ${what} would change more than our entry (the existing entry is not defined as its own table); refusing to edit`);

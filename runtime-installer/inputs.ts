@@ -11,6 +11,7 @@ import { hostPathOf, parseManifest, runtimeHandlerName, type InstallManifest } f
 import { defaultKataConfigPath, readTargetConfig, type TargetConfig } from './target-config.js';
 import type { AssetSpec } from './assets.js';
 import type { RuntimeEntry } from './containerd-edit.js';
+import { errorMessage } from '../lib/errors.js';
 
 export const MANIFEST_FILE = 'contrast-node-install.json';
 
@@ -32,7 +33,7 @@ export async function readInputs(cfg: InstallerConfig, log: Logger): Promise<Inp
   try {
     bytes = await readFile(manifestPath);
   } catch (err) {
-    throw new ManifestError(`reading install manifest ${manifestPath}: ${(err as Error).message}`, { cause: err });
+    throw new ManifestError(`reading install manifest ${manifestPath}: ${errorMessage(err)}`, { cause: err });
   }
   const manifest = parseManifest(bytes, manifestPath);
   const { config: target, found } = await readTargetConfig(cfg.targetConfigDir, cfg.platform);

@@ -14,6 +14,7 @@ import { applyContainerdConfig, changes, planAdd } from './containerd-config.js'
 import { kataConfig, renderKataConfig } from './kata-config.js';
 import { restartIfNeeded, type RestartOutcome } from './restart.js';
 import type { ServiceManager } from './systemd.js';
+import { errorCode } from '../lib/errors.js';
 
 export const IMAGEPULLER_FILE = 'contrast-imagepuller.toml';
 
@@ -109,7 +110,7 @@ async function readOptional(path: string): Promise<Buffer | undefined> {
   try {
     return await readFile(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errorCode(err) === 'ENOENT') return undefined;
     throw err;
   }
 }

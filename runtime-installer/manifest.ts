@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { ManifestError } from './errors.js';
 import { parseSri, type Sri } from './sri.js';
 import type { Platform } from './platforms.js';
+import { errorMessage } from '../lib/errors.js';
 
 export const RUNTIME_NAME_PLACEHOLDER = '@@runtimeName@@';
 const RUNTIME_BASE_PLACEHOLDER = '@@runtimeBase@@';
@@ -48,7 +49,7 @@ export function parseManifest(bytes: Buffer, source: string): InstallManifest {
   try {
     raw = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new ManifestError(`${source}: expected a JSON object: ${(err as Error).message}`);
+    throw new ManifestError(`${source}: expected a JSON object: ${errorMessage(err)}`);
   }
   if (!isObject(raw)) throw new ManifestError(`${source}: expected a JSON object`);
   const problems: string[] = [];

@@ -27,7 +27,3 @@ export function parseSri(text: string): Sri | string {
   }
   return Object.freeze({ algorithm, digest, text });
 }
-
-export function formatSri(algorithm: SriAlgorithm, digest: Buffer): string {
-  return `${algorithm}-${digest.toString('base64')}`;
-}

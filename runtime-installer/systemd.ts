@@ -5,6 +5,7 @@
 import { DBusConnection } from './dbus/connection.js';
 import { asString, type DBusValue, type Message, type Variant } from './dbus/wire.js';
 import { DBusError, RestartError } from './errors.js';
+import { errorMessage } from '../lib/errors.js';
 
 export interface UnitInfo {
   readonly name: string;
@@ -76,7 +77,7 @@ export class SystemdDBus implements ServiceManager {
       try {
         job = asString((await this.manager('RestartUnit', 'ss', [name, 'replace'])).body[0]);
       } catch (err) {
-        throw new RestartError(`restarting ${name}: ${(err as Error).message}`, { cause: err });
+        throw new RestartError(`restarting ${name}: ${errorMessage(err)}`, { cause: err });
       }
       const deadline = Date.now() + timeoutMs;
       while (!removed.has(job)) {

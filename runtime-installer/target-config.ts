@@ -6,6 +6,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { TargetConfigError } from './errors.js';
 import { kataConfigFileName, type Platform } from './platforms.js';
+import { errorCode } from '../lib/errors.js';
 
 export interface TargetConfig {
   /** Host-relative containerd config path; a `.tmpl` suffix selects template mode. */
@@ -30,7 +31,7 @@ export async function readTargetConfig(dir: string, platform: Platform): Promise
   try {
     await collect(dir, dir, values);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (errorCode(err) !== 'ENOENT') throw err;
     found = false;
   }
   const unitsText = values.get('systemd-unit-name');

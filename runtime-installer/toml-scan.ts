@@ -4,6 +4,7 @@
  * the start of a line is taken for a header only when it really is one. Used for text-level splices;
  * the result of every splice is re-parsed with a full TOML parser by the caller.
  */
+import { ContrastError } from '../lib/errors.js';
 
 export interface TableHeader {
   /** Decoded key segments, e.g. `['plugins', 'io.containerd.grpc.v1.cri', 'containerd']`. */
@@ -15,7 +16,10 @@ export interface TableHeader {
   readonly lineEnd: number;
 }
 
-export class TomlScanError extends Error {}
+/** A containerd config the header scanner cannot read (wrapped into ContainerdConfigError by its caller). */
+export class TomlScanError extends ContrastError {
+  readonly code = 'ERR_TOML_SCAN';
+}
 
 /** Returns every table header in document order. Throws TomlScanError on a malformed header. */
 export function scanHeaders(text: string): TableHeader[] {

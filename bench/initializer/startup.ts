@@ -39,7 +39,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startCoordinator } from '../../dev/coordinator.js';
+import { startCoordinator } from '../../lib/coordinator/coordinator.js';
 import { InsecureValidator } from '../../lib/attestation/insecure.js';
 import { createValidators } from '../../lib/attestation/validators.js';
 import type { Validator } from '../../lib/attestation/types.js';

@@ -7,9 +7,9 @@
 import type { Command } from 'commander';
 import { createValidators } from '../../lib/attestation/validators.js';
 import type { Logger } from '../../lib/log.js';
-import { startCoordinator, parseListen, type RunningCoordinator } from '../coordinator.js';
-import { loadManifest } from '../manifest.js';
-import { ConfigError } from '../../lib/errors.js';
+import { startCoordinator, parseListen, type RunningCoordinator } from '../../lib/coordinator/coordinator.js';
+import { loadManifest } from '../../lib/coordinator/manifest.js';
+import { ConfigError, errorMessage } from '../../lib/errors.js';
 
 export interface CoordinatorCommandDeps {
   readonly logger: () => Logger;
@@ -61,7 +61,7 @@ export function registerCoordinatorCommand(program: Command, deps: CoordinatorCo
           allowInsecure: manifest.referenceValues.allowInsecure,
         });
       } catch (err) {
-        throw new ConfigError([`manifest ${flags.manifest}: referenceValues: ${err instanceof Error ? err.message : String(err)}`]);
+        throw new ConfigError([`manifest ${flags.manifest}: referenceValues: ${errorMessage(err)}`]);
       }
       const logger = deps.logger();
       const coordinator = await startCoordinator({

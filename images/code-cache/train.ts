@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { CodeCacheTrainingError } from '../errors.js';
 import { CODE_CACHE_BUNDLE } from './files.js';
 import { pinnedNode } from '../node-runtime.js';
-import type { ProgramName } from '../programs.js';
+import type { ProgramName } from '../../lib/programs.js';
 import { BUNDLE_DIR } from '../targets.js';
 import { TRAINING_HASH_SEED_FLAG } from './flags.cjs';
 
@@ -90,7 +90,7 @@ async function trainOnce(trainer: Trainer, program: ProgramName, options: TrainO
 
 async function trainInitializer(options: TrainOptions, work: string, cacheOut: string): Promise<boolean> {
   const [{ startCoordinator }, { InsecureValidator }, { silentLogger }] = await Promise.all([
-    import('../../dev/coordinator.js'),
+    import('../../lib/coordinator/coordinator.js'),
     import('../../lib/attestation/insecure.js'),
     import('../../lib/log.js'),
   ]);

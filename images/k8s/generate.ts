@@ -12,7 +12,7 @@ import { renderFile } from './render.js';
 import { validateObject } from './validate.js';
 import { repoRoot } from '../paths.js';
 import { describeError } from '../../lib/errors.js';
-import { VERSION } from '../../port-forwarder/version.js';
+import { VERSION } from '../../lib/version.js';
 import { tolerateClosedStdout } from '../stdout.js';
 
 function run(argv: readonly string[]): number {

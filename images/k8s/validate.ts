@@ -8,7 +8,7 @@ import { RuntimeClass } from 'kubernetes-models/node.k8s.io/v1/RuntimeClass';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { Service } from 'kubernetes-models/v1/Service';
-import { ContrastError } from '../../lib/errors.js';
+import { ContrastError, errorMessage } from '../../lib/errors.js';
 import type { KubeObject } from './manifests.js';
 
 export class ManifestInvalidError extends ContrastError {
@@ -41,6 +41,6 @@ export function validateObject(obj: KubeObject, table: ReadonlyMap<string, Valid
     // A JSON round trip checks what a YAML/JSON reader would see, not the in-memory object.
     validate(JSON.parse(JSON.stringify(obj)));
   } catch (err) {
-    throw new ManifestInvalidError(`${name}: ${(err as Error).message}`, { cause: err });
+    throw new ManifestInvalidError(`${name}: ${errorMessage(err)}`, { cause: err });
   }
 }

@@ -14,6 +14,7 @@ import { reportDataFor, spkiDer } from './report-data.js';
 import { tlsConnect, type TlsClientStream } from './tls-client.js';
 import { tlsGroupName } from '../tls-groups.js';
 import type { TlsVersion } from '../native/tls.js';
+import { errorMessage } from '../errors.js';
 
 export interface AtlsClientOptions {
   readonly issuer: Issuer;
@@ -55,7 +56,7 @@ export async function atlsConnect(socket: Socket, options: AtlsClientOptions): P
       try {
         document = await options.issuer.issue(reportData, options.signal);
       } catch (err) {
-        throw new AtlsError('ERR_ATLS_ISSUE_FAILED', `issuing ${options.issuer.kind} attestation document: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        throw new AtlsError('ERR_ATLS_ISSUE_FAILED', `issuing ${options.issuer.kind} attestation document: ${errorMessage(err)}`, { cause: err });
       }
       const certificate = await createAtlsCertificate({
         privateKey: options.privateKey,

@@ -36,9 +36,3 @@ export class AtlsError extends ContrastError {
     this.code = code;
   }
 }
-
-/** The `code` of an error if it has a string one (ours, Node's, the addon's), else undefined. */
-export function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}

@@ -6,10 +6,11 @@
  * BasicConstraints or key identifiers. Signed with node:crypto.
  */
 import { createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { ecCurve } from '../pki/webcrypto.js';
-import { bitString, explicit, octetString, oid, printableString, sequence, set, time, unsignedInteger } from './der.js';
+import { ecCurve } from '../x509/webcrypto.js';
+import { bitString, explicit, octetString, oid, printableString, sequence, set, time, unsignedInteger } from '../x509/der.js';
 import { AtlsError } from './errors.js';
 import { spkiDer } from './report-data.js';
+import { toError } from '../errors.js';
 
 export const ATLS_SUBJECT = 'CN=Contrast';
 const VALIDITY_MS = 2 * 60 * 60 * 1000;
@@ -39,7 +40,7 @@ export function createAtlsCertificate(params: AtlsCertificateParams): Promise<Bu
   try {
     return Promise.resolve(buildCertificate(params));
   } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    return Promise.reject(toError(err));
   }
 }
 

@@ -6,7 +6,7 @@
  * the single distinguished name in the CertificateRequest's acceptable CA names, base64 of 32 bytes.
  */
 import { randomBytes } from 'node:crypto';
-import { nameAttributes } from './der.js';
+import { nameAttributes } from '../x509/der.js';
 import { AtlsError } from './errors.js';
 
 export const NONCE_LENGTH = 32;

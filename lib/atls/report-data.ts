@@ -1,6 +1,6 @@
 /** REPORT_DATA binding helpers: the SPKI of a key, and SHA-512(SPKI || nonce) from lib/attestation. */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { bitString, oid, sequence } from './der.js';
+import { bitString, oid, sequence } from '../x509/der.js';
 
 export { reportDataFor } from '../attestation/reportdata.js';
 

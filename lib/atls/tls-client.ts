@@ -10,6 +10,7 @@ import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { NativeTlsSession, NativeTlsError, type TlsVersion, type TlsSessionInfo } from '../native/tls.js';
 import { AtlsError } from './errors.js';
+import { toError } from '../errors.js';
 
 export interface ClientCertificate {
   /** DER X.509 certificate. */
@@ -35,7 +36,7 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** Maps an addon error seen during or right after the handshake to our catalogue. */
 function fromNative(err: unknown, phase: 'handshake' | 'stream', sawData: boolean): Error {
-  if (!(err instanceof NativeTlsError)) return err instanceof Error ? err : new Error(String(err));
+  if (!(err instanceof NativeTlsError)) return toError(err);
   const early = phase === 'handshake' || !sawData;
   switch (err.code) {
     case 'ERR_TLS_ALERT_RECEIVED':
@@ -65,7 +66,7 @@ export function tlsConnect(socket: Socket, options: TlsConnectOptions = {}): Pro
       });
     } catch (err) {
       socket.destroy();
-      reject(err instanceof Error ? err : new Error(String(err)));
+      reject(toError(err));
       return;
     }
     let settled = false;
@@ -131,7 +132,7 @@ export function tlsConnect(socket: Socket, options: TlsConnectOptions = {}): Pro
             waitingForCertificate = false;
             step();
           }, (err: unknown) => {
-            fail(err instanceof Error ? err : new Error(String(err)));
+            fail(toError(err));
           });
           return;
         }

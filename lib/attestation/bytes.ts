@@ -5,10 +5,6 @@ export function hex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
-export function asBuffer(b: Uint8Array): Buffer {
-  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
-
 /** A copy of `len` bytes at `off`. */
 export function copy(buf: Buffer, off: number, len: number): Buffer {
   return Buffer.from(buf.subarray(off, off + len));

@@ -4,7 +4,8 @@
  */
 import { verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
-import { toPem } from '../pki/pem.js';
+import { toPem } from '../x509/pem.js';
+import { errorMessage } from '../errors.js';
 
 const PEM_RE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
@@ -19,7 +20,7 @@ export function loadCertificates(input: string | Uint8Array, what: string): X509
     if (blocks !== null) return blocks.map((b) => new X509Certificate(b));
     throw new Error(typeof input === 'string' ? 'no PEM CERTIFICATE block' : 'neither DER nor PEM');
   } catch (err) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `${what}: not a certificate (expected PEM or DER X.509): ${(err as Error).message}`, { cause: err });
+    throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `${what}: not a certificate (expected PEM or DER X.509): ${errorMessage(err)}`, { cause: err });
   }
 }
 
@@ -33,7 +34,7 @@ export function publicKeyOf(cert: X509Certificate, what: string): KeyObject {
   try {
     return cert.publicKey;
   } catch (err) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `${what}: public key of "${commonName(cert)}" does not decode: ${(err as Error).message}`, { cause: err });
+    throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `${what}: public key of "${commonName(cert)}" does not decode: ${errorMessage(err)}`, { cause: err });
   }
 }
 

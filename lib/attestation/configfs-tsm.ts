@@ -6,6 +6,7 @@
 import { mkdtemp, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
+import { errorCode, errorMessage } from '../errors.js';
 
 export interface TsmReport {
   readonly provider: string;
@@ -22,9 +23,8 @@ export interface TsmRequest {
 }
 
 function deviceError(path: string, action: string, err: unknown): AttestationError {
-  const code = (err as { code?: unknown }).code;
   return new AttestationError(ATTESTATION_ERROR_CODES.DEVICE,
-    `configfs-tsm ${action} ${path}: ${typeof code === 'string' ? code : (err as Error).message}`, { cause: err });
+    `configfs-tsm ${action} ${path}: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
 }
 
 async function readGeneration(entry: string): Promise<number> {
@@ -101,7 +101,7 @@ export async function tsmGetReport(dir: string, req: TsmRequest): Promise<TsmRep
     if (req.privlevel !== undefined) await write('privlevel', String(req.privlevel));
     // Providers without certificate support have no auxblob: issue without host certificates.
     const auxblob = req.readAuxblob === true ? await read('auxblob').catch((err: unknown) => {
-      if ((err as { cause?: { code?: unknown } }).cause?.code === 'ENOENT') return Buffer.alloc(0);
+      if (errorCode((err as { cause?: unknown }).cause) === 'ENOENT') return Buffer.alloc(0);
       throw err;
     }) : Buffer.alloc(0);
     const outblob = await read('outblob');

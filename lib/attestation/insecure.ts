@@ -6,6 +6,7 @@ import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
 import { checkReportData } from './reportdata.js';
 import { sameBytes } from './bytes.js';
 import { DOCUMENT_OIDS, type Issuer, type ValidatedDocument, type Validator } from './types.js';
+import { errorMessage } from '../errors.js';
 
 export interface InsecureDocument {
   readonly reportData: Buffer;
@@ -24,7 +25,7 @@ export function decodeInsecureDocument(bytes: Uint8Array): InsecureDocument {
   try {
     value = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${WHAT}: not JSON: ${(err as Error).message}`, { cause: err });
+    throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${WHAT}: not JSON: ${errorMessage(err)}`, { cause: err });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${WHAT}: expected a JSON object with reportData and hostData`);

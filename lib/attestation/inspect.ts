@@ -15,6 +15,7 @@ import { decodeInsecureDocument } from './insecure.js';
 import { loadCertificates, splitAnchors, commonName } from './certs.js';
 import { INTEL_SGX_ROOT_CA_PEM } from './intel-root.js';
 import { parseVcekExtensions, productFamily } from './snp-vcek.js';
+import { errorMessage } from '../errors.js';
 
 export type Inspected =
   | { readonly type: 'snp'; readonly source: 'report' | 'document'; readonly report: SnpReport; readonly document?: SnpDocument }
@@ -54,12 +55,12 @@ export function recognise(input: Buffer, name: string): Inspected {
     const document = decodeSnpDocument(bytes);
     return { type: 'snp', source: 'document', report: document.report, document };
   } catch (err) {
-    errors.push(`as sevsnp.Attestation: ${(err as Error).message}`);
+    errors.push(`as sevsnp.Attestation: ${errorMessage(err)}`);
   }
   try {
     return { type: 'tdx', source: 'document', quote: decodeTdxDocument(bytes) };
   } catch (err) {
-    errors.push(`as tdx.QuoteV4: ${(err as Error).message}`);
+    errors.push(`as tdx.QuoteV4: ${errorMessage(err)}`);
   }
   throw new AttestationError(ATTESTATION_ERROR_CODES.FORMAT,
     `${name}: ${bytes.length} bytes, not a SEV-SNP report (${SNP_REPORT_SIZE} bytes, version 2-5), a TDX quote (version 4/5, TEE type 0x81) or an attestation document (${errors.join('; ')})`);

@@ -7,6 +7,7 @@
 import protobuf from 'protobufjs';
 import { SEVSNP_PROTO, TDX_PROTO } from './proto-text.js';
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
+import { errorMessage } from '../errors.js';
 
 function buildRoot(): protobuf.Root {
   const root = new protobuf.Root();
@@ -43,7 +44,7 @@ export function decodeMessage(type: protobuf.Type, bytes: Uint8Array, what: stri
   try {
     return type.decode(bytes) as unknown as Record<string, unknown>;
   } catch (err) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${what}: not a ${type.fullName.slice(1)} protobuf message: ${(err as Error).message}`, { cause: err });
+    throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${what}: not a ${type.fullName.slice(1)} protobuf message: ${errorMessage(err)}`, { cause: err });
   }
 }
 

@@ -9,6 +9,7 @@ import { hex } from './bytes.js';
 import { tcbParts, type SnpReport } from './snp-report.js';
 import type { SnpProduct } from './snp-product.js';
 import { loadCertificates } from './certs.js';
+import { errorMessage } from '../errors.js';
 
 export interface KdsChain {
   readonly vcek?: Buffer;
@@ -48,7 +49,7 @@ export class KdsClient {
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       body = Buffer.from(await res.arrayBuffer());
     } catch (err) {
-      throw new AttestationError(ATTESTATION_ERROR_CODES.FETCH, `fetching ${url}: ${(err as Error).message}`, { cause: err });
+      throw new AttestationError(ATTESTATION_ERROR_CODES.FETCH, `fetching ${url}: ${errorMessage(err)}`, { cause: err });
     }
     this.cache.set(url, body);
     return body;

@@ -9,6 +9,7 @@ import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
 import { derIa5String, derUnsignedInteger } from './der.js';
 import { sameBytes, hex } from './bytes.js';
 import { tcbParts, type SnpReport } from './snp-report.js';
+import { errorMessage } from '../errors.js';
 
 const PREFIX = '1.3.6.1.4.1.3704.1.';
 
@@ -30,7 +31,7 @@ export function parseVcekExtensions(cert: X509Certificate): VcekInfo {
   try {
     parsed = new PeculiarCertificate(cert.raw);
   } catch (err) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `VCEK: does not parse: ${(err as Error).message}`, { cause: err });
+    throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `VCEK: does not parse: ${errorMessage(err)}`, { cause: err });
   }
   const info: Record<string, unknown> = {};
   for (const ext of parsed.extensions) {

@@ -7,12 +7,12 @@ import { Client, Metadata, status as GrpcStatus, type ServiceError } from '@grpc
 import type { Issuer } from '../attestation/types.js';
 import { type Logger, silentLogger } from '../log.js';
 import { atlsConnect } from '../atls/client.js';
-import { errorCode } from '../atls/errors.js';
-import { pemBlocks, toPem } from '../pki/pem.js';
+import { pemBlocks, toPem } from '../x509/pem.js';
 import type { TlsVersion } from '../native/tls.js';
 import { AtlsChannelCredentials } from './credentials.js';
 import { MeshApiError } from './errors.js';
 import { decodeNewMeshCertResponse, encodeNewMeshCertRequest, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from './wire.js';
+import { errorCode, errorMessage } from '../errors.js';
 
 export { MeshApiError, type MeshApiErrorCode } from './errors.js';
 
@@ -85,7 +85,7 @@ function checkResponse(r: NewMeshCertResponse, target: string, publicKey: KeyObj
     pemBlocks(r.rootCACert, 'CERTIFICATE', 'RootCACert');
     leafDer = pemBlocks(r.certChain, 'CERTIFICATE', 'CertChain')[0];
   } catch (err) {
-    throw bad(err instanceof Error ? err.message : String(err), err);
+    throw bad(errorMessage(err), err);
   }
   let leaf: X509Certificate;
   try {

@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CallCredentials, ChannelCredentials, type experimental } from '@grpc/grpc-js';
+import { toError } from '../errors.js';
 
 export type StreamConnector = (socket: Socket) => Promise<Duplex>;
 
@@ -45,7 +46,7 @@ export class AtlsChannelCredentials extends ChannelCredentials {
           // grpc-js types the result as a net.Socket; http2 accepts any Duplex (wrapped in a JS stream socket).
           return { socket: stream as unknown as Socket, secure: false };
         } catch (err) {
-          this.#lastError = err instanceof Error ? err : new Error(String(err));
+          this.#lastError = toError(err);
           throw err;
         }
       },

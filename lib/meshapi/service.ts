@@ -4,7 +4,7 @@
  * specific gRPC status (e.g. PERMISSION_DENIED); anything else becomes INTERNAL.
  */
 import { status as GrpcStatus, type ServiceDefinition, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { ContrastError } from '../errors.js';
+import { ContrastError, errorMessage } from '../errors.js';
 import { decodeNewMeshCertRequest, decodeNewMeshCertResponse, encodeNewMeshCertRequest, encodeNewMeshCertResponse, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from './proto.js';
 
 export class MeshApiStatus extends ContrastError {
@@ -35,7 +35,7 @@ export function meshApiImplementation(handler: NewMeshCertHandler): UntypedServi
     NewMeshCert: (call: ServerUnaryCall<unknown, NewMeshCertResponse>, callback: sendUnaryData<NewMeshCertResponse>) => {
       handler(call.getPeer()).then((r) => { callback(null, r); }, (err: unknown) => {
         if (err instanceof MeshApiStatus) callback({ code: err.grpcCode, details: err.message });
-        else callback({ code: GrpcStatus.INTERNAL, details: err instanceof Error ? err.message : String(err) });
+        else callback({ code: GrpcStatus.INTERNAL, details: errorMessage(err) });
       });
     },
   };

@@ -7,7 +7,7 @@
  * `setCertificate()` (or `declineCertificate()`) before driving the handshake again.
  */
 import { loadAddon } from './addon.js';
-import { ContrastError } from '../errors.js';
+import { ContrastError, errorCode } from '../errors.js';
 
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
 export type HandshakeStatus = 'done' | 'want_read' | 'want_cert';
@@ -87,8 +87,8 @@ export function encodeAlpn(protocols: readonly string[]): Buffer {
 
 function translate(err: unknown): never {
   if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('ERR_TLS_')) {
+    const code = errorCode(err);
+    if (code?.startsWith('ERR_TLS_') === true) {
       const alert = (err as { alert?: unknown }).alert;
       throw new NativeTlsError(code as NativeTlsCode, err.message, typeof alert === 'number' ? alert : undefined);
     }

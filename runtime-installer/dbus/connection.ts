@@ -6,6 +6,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { DBusError } from '../errors.js';
 import { asString, decodeMessage, encodeMessage, messageLength, MessageType, type DBusValue, type Message } from './wire.js';
+import { errorMessage } from '../../lib/errors.js';
 
 export interface Reply {
   readonly signature: string;
@@ -56,7 +57,7 @@ export class DBusConnection {
       await authenticate(socket);
     } catch (err) {
       socket.destroy();
-      throw new DBusError(`connecting to D-Bus at ${address}: ${(err as Error).message}`, { cause: err, code: 'ERR_DBUS_CONNECT' });
+      throw new DBusError(`connecting to D-Bus at ${address}: ${errorMessage(err)}`, { cause: err, code: 'ERR_DBUS_CONNECT' });
     } finally {
       clearTimeout(timer);
     }
@@ -140,7 +141,7 @@ export class DBusConnection {
       this.socket.write(encodeMessage({ type: MessageType.MethodReturn, ...base, ...reply }));
     } catch (err) {
       const name = err instanceof DBusError && err.dbusName !== undefined ? err.dbusName : 'org.freedesktop.DBus.Error.Failed';
-      this.socket.write(encodeMessage({ type: MessageType.Error, ...base, errorName: name, signature: 's', body: [(err as Error).message] }));
+      this.socket.write(encodeMessage({ type: MessageType.Error, ...base, errorName: name, signature: 's', body: [errorMessage(err)] }));
     }
   }
 

@@ -6,12 +6,12 @@ import 'reflect-metadata';
 import test from 'ava';
 import { generateKeyPairSync } from 'node:crypto';
 import { BasicConstraintsExtension, Extension, ExtendedKeyUsageExtension, KeyUsageFlags, KeyUsagesExtension, X509Certificate, X509CertificateGenerator } from '@peculiar/x509';
-import { createAtlsCertificate } from '../../lib/atls/certificate.js';
-import { readCertificateFields, readTime } from '../../lib/atls/certificate-fields.js';
-import { DerError, readElement, TAG, time } from '../../lib/atls/der.js';
-import { createMeshCa, newP384Key } from '../../lib/pki/ca.js';
-import { issueMeshCert } from '../../lib/pki/mesh-cert.js';
-import { cryptoProvider, signingKey, verifyingKey } from '../../lib/pki/webcrypto.js';
+import { createAtlsCertificate } from '../../lib/coordinator/atls-client-certificate.js';
+import { readCertificateFields, readTime } from '../../lib/x509/certificate-fields.js';
+import { DerError, readElement, TAG, time } from '../../lib/x509/der.js';
+import { createMeshCa, newP384Key } from '../../lib/coordinator/ca.js';
+import { issueMeshCert } from '../../lib/coordinator/mesh-cert.js';
+import { cryptoProvider, signingKey, verifyingKey } from '../../lib/x509/webcrypto.js';
 
 async function generated(extensions: Extension[], notBefore: Date, notAfter: Date): Promise<Buffer> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

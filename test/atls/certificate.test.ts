@@ -6,10 +6,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Extension, ExtendedKeyUsageExtension, X509Certificate as PeculiarX509, X509CertificateGenerator } from '@peculiar/x509';
-import { createAtlsCertificate, inspectAtlsCertificate } from '../../lib/atls/certificate.js';
+import { createAtlsCertificate, inspectAtlsCertificate } from '../../lib/coordinator/atls-client-certificate.js';
 import { AtlsError, type AtlsErrorCode } from '../../lib/atls/errors.js';
-import { toPem } from '../../lib/pki/pem.js';
-import { cryptoProvider, signingKey, verifyingKey } from '../../lib/pki/webcrypto.js';
+import { toPem } from '../../lib/x509/pem.js';
+import { cryptoProvider, signingKey, verifyingKey } from '../../lib/x509/webcrypto.js';
 import { runOpenssl } from './helpers/openssl-peer.js';
 
 const doc = { oid: '1.3.9901.2.3', value: Buffer.from('{"reportData":"","hostData":""}') };

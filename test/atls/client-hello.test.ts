@@ -2,7 +2,7 @@
 import test from 'ava';
 import { createServer, type AddressInfo } from 'node:net';
 import { generateKeyPairSync } from 'node:crypto';
-import { parseClientHello } from '../../lib/atls/client-hello.js';
+import { parseClientHello } from '../../lib/coordinator/atls-client-hello.js';
 import { AtlsError } from '../../lib/atls/errors.js';
 import { atlsConnect } from '../../lib/atls/client.js';
 import { InsecureIssuer } from '../../lib/attestation/insecure.js';

@@ -15,7 +15,8 @@ import { reportDataFor } from '../../lib/atls/report-data.js';
 import { InsecureIssuer } from '../../lib/attestation/insecure.js';
 import { freePort, opensslSelfSigned, runOpenssl, subjEscape, type OpensslPeer } from './helpers/openssl-peer.js';
 import type { TlsVersion } from '../../lib/native/tls.js';
-import { AtlsError, errorCode } from '../../lib/atls/errors.js';
+import { AtlsError } from '../../lib/atls/errors.js';
+import { errorCode } from '../../lib/errors.js';
 
 interface Setup {
   dir: string;

@@ -9,10 +9,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Name, X509CertificateGenerator } from '@peculiar/x509';
-import { createNonceCaCertificate, nonceCaName } from '../../lib/atls/nonce-ca.js';
+import { createNonceCaCertificate, nonceCaName } from '../../lib/coordinator/atls-nonce-ca.js';
 import { newNonce, serverNonceFrom } from '../../lib/atls/nonce.js';
-import { toPem } from '../../lib/pki/pem.js';
-import { cryptoProvider, signingKey, verifyingKey } from '../../lib/pki/webcrypto.js';
+import { toPem } from '../../lib/x509/pem.js';
+import { cryptoProvider, signingKey, verifyingKey } from '../../lib/x509/webcrypto.js';
 import { runOpenssl } from './helpers/openssl-peer.js';
 import { tbsFields } from '../pki/helpers/tbs-fields.js';
 

@@ -1,7 +1,7 @@
 /** Server keys generated one ahead: each handed out once, failures reported to the taker only. */
 import test from 'ava';
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
-import { newServerKey, ServerKeyPool, type ServerKey } from '../../lib/atls/server-keys.js';
+import { newServerKey, ServerKeyPool, type ServerKey } from '../../lib/coordinator/atls-server-keys.js';
 import { atlsConnect } from '../../lib/atls/client.js';
 import { InsecureIssuer } from '../../lib/attestation/insecure.js';
 import { dial, startAtlsServer } from './helpers/harness.js';

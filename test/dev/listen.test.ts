@@ -1,6 +1,6 @@
 /** --listen parsing of the development Coordinator. */
 import test from 'ava';
-import { parseListen } from '../../dev/coordinator.js';
+import { parseListen } from '../../lib/coordinator/coordinator.js';
 import { ConfigError } from '../../lib/errors.js';
 
 const ok: Array<[string, string, number]> = [

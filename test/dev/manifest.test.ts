@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../lib/errors.js';
-import { parseManifest } from '../../dev/manifest.js';
+import { parseManifest } from '../../lib/coordinator/manifest.js';
 
 const H = 'AB'.repeat(32);
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';

@@ -17,11 +17,11 @@ import { createIssuer } from '../../lib/attestation/platform.js';
 import { createValidators } from '../../lib/attestation/validators.js';
 import { silentLogger } from '../../lib/log.js';
 import { MeshApiError, newMeshCert } from '../../lib/meshapi/client.js';
-import { pemBlocks } from '../../lib/pki/pem.js';
-import { derOctets } from '../../lib/pki/snp-claims.js';
+import { pemBlocks } from '../../lib/x509/pem.js';
+import { derOctets } from '../../lib/coordinator/snp-claims.js';
 import { X509Certificate as PeculiarCert } from '@peculiar/x509';
-import { startCoordinator } from '../../dev/coordinator.js';
-import { loadManifest } from '../../dev/manifest.js';
+import { startCoordinator } from '../../lib/coordinator/coordinator.js';
+import { loadManifest } from '../../lib/coordinator/manifest.js';
 import { captureLogs } from '../atls/helpers/harness.js';
 
 let shared: Emulators | undefined;

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CODE_CACHE_BUNDLE, CODE_CACHE_FILE, bundlePrograms } from '../../images/bundler.js';
-import { ADDON_FILE, PROGRAMS, bundleEntry, type Program } from '../../images/programs.js';
-import { VERSION } from '../../port-forwarder/version.js';
+import { ADDON_FILE, PROGRAMS, bundleEntry, type Program } from '../../lib/programs.js';
+import { VERSION } from '../../lib/version.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -35,8 +35,7 @@ test('a bundle loads the addon copied beside it and keeps class names', async (t
 });
 
 test('every program in the tree bundles, runs --version from the bundle, and missing ones are reported', async (t) => {
-  // Where npm run bundle puts them (dist/<dir>): programs that read the version from a package.json
-  // above their module find the repository's.
+  // Where npm run bundle puts them (dist/<dir>); the version is inlined from lib/version.ts.
   const out = join(ROOT, 'dist', `bundle-test-${process.pid}`);
   t.teardown(() => { rmSync(out, { recursive: true, force: true }); });
   const report = await bundlePrograms({ root: ROOT, outDir: out });

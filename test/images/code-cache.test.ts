@@ -14,9 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import { CODE_CACHE_BUNDLE, CODE_CACHE_FILE, bundlePrograms } from '../../images/bundler.js';
 import { trainCodeCache } from '../../images/code-cache/train.js';
-import { programByName } from '../../images/programs.js';
+import { programByName } from '../../lib/programs.js';
 import { InsecureValidator } from '../../lib/attestation/insecure.js';
-import { deriveWorkloadSecret } from '../../lib/pki/workload-secret.js';
+import { deriveWorkloadSecret } from '../../lib/coordinator/workload-secret.js';
 import { assertPodFiles, newPod, startDevCoordinator } from '../initializer/helpers/e2e.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));

@@ -13,9 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { bundlePrograms } from '../../images/bundler.js';
 import { buildImage, MAX_COMPRESSED_BYTES, newBuildCache, strippedCopy, type BuiltImage } from '../../images/image-builder.js';
 import { pinnedNode } from '../../images/node-runtime.js';
-import { PROGRAMS } from '../../images/programs.js';
+import { PROGRAMS } from '../../lib/programs.js';
 import { NODE_LICENSE_PATH, NODE_PATH, TARGETS, type ImageTarget } from '../../images/targets.js';
-import { VERSION } from '../../port-forwarder/version.js';
+import { VERSION } from '../../lib/version.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const WORK = mkdtempSync(join(tmpdir(), `images-test-${process.pid}-`));

@@ -13,7 +13,7 @@ import { injectContrast, meshproxyContainer } from '../../images/k8s/pod-snippet
 import { PLATFORMS, runtimeHandler } from '../../images/k8s/platforms.js';
 import { installerDaemonSet, runtimeClass } from '../../images/k8s/runtime.js';
 import { targetByName } from '../../images/targets.js';
-import { VERSION } from '../../port-forwarder/version.js';
+import { VERSION } from '../../lib/version.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const GENERATED = join(ROOT, 'images/k8s/generated');

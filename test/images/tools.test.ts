@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundlePrograms } from '../../images/bundler.js';
 import { buildImage, newBuildCache, type BuiltImage } from '../../images/image-builder.js';
-import { PROGRAMS, type Program } from '../../images/programs.js';
+import { PROGRAMS, type Program } from '../../lib/programs.js';
 import { TARGETS, type ImageTarget } from '../../images/targets.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));

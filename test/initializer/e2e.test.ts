@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { InsecureValidator } from '../../lib/attestation/insecure.js';
 import { createValidators } from '../../lib/attestation/validators.js';
-import { deriveWorkloadSecret } from '../../lib/pki/workload-secret.js';
+import { deriveWorkloadSecret } from '../../lib/coordinator/workload-secret.js';
 import { mountEmulators, type Emulators } from '../emulators/harness.js';
 import { assertPodFiles, newPod, runInitializer, startDevCoordinator } from './helpers/e2e.js';
 import { parseLogLines } from './helpers/logs.js';

@@ -14,12 +14,12 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { InsecureIssuer, InsecureValidator } from '../../lib/attestation/insecure.js';
 import type { Validator } from '../../lib/attestation/types.js';
 import { DOCUMENT_OIDS } from '../../lib/attestation/types.js';
-import { createAtlsServer } from '../../lib/atls/server.js';
+import { createAtlsServer } from '../../lib/coordinator/atls-server.js';
 import { MeshApiError, newMeshCert } from '../../lib/meshapi/client.js';
 import { meshApiDefinition, meshApiImplementation } from '../../lib/meshapi/service.js';
-import { pemBlocks } from '../../lib/pki/pem.js';
-import { startCoordinator } from '../../dev/coordinator.js';
-import { parseManifest } from '../../dev/manifest.js';
+import { pemBlocks } from '../../lib/x509/pem.js';
+import { startCoordinator } from '../../lib/coordinator/coordinator.js';
+import { parseManifest } from '../../lib/coordinator/manifest.js';
 import { captureLogs, type LogCapture } from '../atls/helpers/harness.js';
 import { opensslHkdf, runOpenssl } from '../atls/helpers/openssl-peer.js';
 

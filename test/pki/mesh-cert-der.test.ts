@@ -4,9 +4,9 @@
  */
 import test from 'ava';
 import { createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { newP384Key } from '../../lib/pki/ca.js';
-import { ipBytes, issueMeshCert, type MeshCertParams } from '../../lib/pki/mesh-cert.js';
-import { KeyTypeError } from '../../lib/pki/webcrypto.js';
+import { newP384Key } from '../../lib/coordinator/ca.js';
+import { ipBytes, issueMeshCert, type MeshCertParams } from '../../lib/coordinator/mesh-cert.js';
+import { KeyTypeError } from '../../lib/x509/webcrypto.js';
 import { peculiarMeshCert } from './helpers/peculiar-mesh-cert.js';
 import { tbsFields } from './helpers/tbs-fields.js';
 

@@ -6,10 +6,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate as PeculiarCert } from '@peculiar/x509';
-import { createMeshCa, createRootCa, INTERMEDIATE_NAME, newP384Key, ROOT_CA_NAME } from '../../lib/pki/ca.js';
-import { classifySan, issueMeshCert, WORKLOAD_SECRET_ID_OID } from '../../lib/pki/mesh-cert.js';
-import { toPem } from '../../lib/pki/pem.js';
-import { KeyTypeError } from '../../lib/pki/webcrypto.js';
+import { createMeshCa, createRootCa, INTERMEDIATE_NAME, newP384Key, ROOT_CA_NAME } from '../../lib/coordinator/ca.js';
+import { classifySan, issueMeshCert, WORKLOAD_SECRET_ID_OID } from '../../lib/coordinator/mesh-cert.js';
+import { toPem } from '../../lib/x509/pem.js';
+import { KeyTypeError } from '../../lib/x509/webcrypto.js';
 import { runOpenssl } from '../atls/helpers/openssl-peer.js';
 
 async function opensslText(t: { teardown(fn: () => Promise<void>): void }, der: Buffer): Promise<string> {

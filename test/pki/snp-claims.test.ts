@@ -1,7 +1,7 @@
 /** SEV-SNP claims for mesh certificates: DER encodings and the claim table on a real Milan report. */
 import test from 'ava';
 import { parseSnpReport } from '../../lib/attestation/snp-report.js';
-import { derBoolean, derInteger, derOctets, snpClaims } from '../../lib/pki/snp-claims.js';
+import { derBoolean, derInteger, derOctets, snpClaims } from '../../lib/coordinator/snp-claims.js';
 import { milanReport } from '../attestation/helpers.js';
 
 test('DER INTEGER, BOOLEAN and OCTET STRING', (t) => {

@@ -1,6 +1,6 @@
 /** Workload secret derivation (spec §6.2) against HKDF computed by the openssl CLI. */
 import test from 'ava';
-import { deriveWorkloadSecret, podStateSeed, SecretSeedError } from '../../lib/pki/workload-secret.js';
+import { deriveWorkloadSecret, podStateSeed, SecretSeedError } from '../../lib/coordinator/workload-secret.js';
 import { opensslHkdf } from '../atls/helpers/openssl-peer.js';
 
 

@@ -2,7 +2,7 @@
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { createLogger, type Logger } from '../../../lib/log.js';
-import { createAtlsServer, type AtlsServerOptions, type AttestedPeer } from '../../../lib/atls/server.js';
+import { createAtlsServer, type AtlsServerOptions, type AttestedPeer } from '../../../lib/coordinator/atls-server.js';
 import { InsecureValidator } from '../../../lib/attestation/insecure.js';
 
 export interface LogCapture {

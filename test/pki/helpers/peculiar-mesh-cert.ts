@@ -8,9 +8,9 @@ import {
   AuthorityKeyIdentifierExtension, BasicConstraintsExtension, Extension, ExtendedKeyUsage, ExtendedKeyUsageExtension,
   KeyUsageFlags, KeyUsagesExtension, SubjectAlternativeNameExtension, X509CertificateGenerator, type JsonGeneralName,
 } from '@peculiar/x509';
-import { INTERMEDIATE_NAME } from '../../../lib/pki/ca.js';
-import { classifySan, WORKLOAD_SECRET_ID_OID, type MeshCertParams } from '../../../lib/pki/mesh-cert.js';
-import { cryptoProvider, signingKey, verifyingKey } from '../../../lib/pki/webcrypto.js';
+import { INTERMEDIATE_NAME } from '../../../lib/coordinator/ca.js';
+import { classifySan, WORKLOAD_SECRET_ID_OID, type MeshCertParams } from '../../../lib/coordinator/mesh-cert.js';
+import { cryptoProvider, signingKey, verifyingKey } from '../../../lib/x509/webcrypto.js';
 
 const HOUR_MS = 3600_000;
 const YEAR_MS = 365 * 24 * HOUR_MS;

@@ -1,5 +1,5 @@
 /** Test helper: the raw DER of each field of a certificate's TBSCertificate, for field-by-field comparisons. */
-import { readChildren, readElement, readWhole, TAG } from '../../../lib/atls/der.js';
+import { readChildren, readElement, readWhole, TAG } from '../../../lib/x509/der.js';
 
 export function tbsFields(der: Buffer): Buffer[] {
   const [tbs] = readChildren(readWhole(der, TAG.SEQUENCE, 'Certificate').content);

@@ -16,10 +16,11 @@ import { isIP } from 'node:net';
 import {
   bitString, boolean, explicit, implicit, octetString, oid, printableString, readChildren, readWhole, sequence, set, TAG,
   time, tlv, unsignedInteger, utf8String,
-} from '../atls/der.js';
-import { randomSerialHex } from '../atls/certificate.js';
+} from '../x509/der.js';
+import { randomSerialHex } from './atls-client-certificate.js';
 import { spkiDer } from '../atls/report-data.js';
-import { ecCurve, KeyTypeError } from './webcrypto.js';
+import { ecCurve, KeyTypeError } from '../x509/webcrypto.js';
+import { toError } from '../errors.js';
 
 export const WORKLOAD_SECRET_ID_OID = '1.3.9901.3.1';
 const HOUR_MS = 3600_000;
@@ -107,7 +108,7 @@ export function issueMeshCert(params: MeshCertParams): Promise<Buffer> {
   try {
     return Promise.resolve(buildMeshCert(params));
   } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    return Promise.reject(toError(err));
   }
 }
 

@@ -4,7 +4,8 @@
  * connection. Only SNI and ALPN are extracted; the bytes are handed on unchanged.
  */
 import type { Socket } from 'node:net';
-import { AtlsError } from './errors.js';
+import { AtlsError } from '../atls/errors.js';
+import { toError } from '../errors.js';
 
 export interface ClientHelloInfo {
   readonly serverName: string | undefined;
@@ -133,7 +134,7 @@ export function readClientHello(socket: Socket, signal?: AbortSignal): Promise<{
         if (hello === undefined && buffered.length > MAX_HELLO + 1024) throw bad('too large');
       } catch (err) {
         done();
-        reject(err instanceof Error ? err : new Error(String(err)));
+        reject(toError(err));
         return;
       }
       if (hello !== undefined) {

@@ -12,11 +12,11 @@
 import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ContrastError } from '../lib/errors.js';
-import { ensureDir, writeFileAtomic } from '../lib/fs-atomic.js';
-import { createMeshCa, createRootCa, newP384Key } from '../lib/pki/ca.js';
-import { toPem } from '../lib/pki/pem.js';
-import { SALT_LENGTH, SEED_LENGTH } from '../lib/pki/workload-secret.js';
+import { ContrastError, errorCode, errorMessage } from '../errors.js';
+import { ensureDir, writeFileAtomic } from '../fs-atomic.js';
+import { createMeshCa, createRootCa, newP384Key } from './ca.js';
+import { toPem } from '../x509/pem.js';
+import { SALT_LENGTH, SEED_LENGTH } from './workload-secret.js';
 
 export class StateError extends ContrastError {
   readonly code = 'ERR_DEV_STATE';
@@ -35,8 +35,8 @@ async function readIfExists(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'ENOENT') return undefined;
-    throw new StateError(`reading ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    if (errorCode(err) === 'ENOENT') return undefined;
+    throw new StateError(`reading ${path}: ${errorMessage(err)}`, { cause: err });
   }
 }
 

@@ -3,6 +3,7 @@
  * Coordinator's per-connection path needs an ASN.1 library: writing the aTLS, nonce CA and mesh
  * certificates, reading the distinguished name in a CertificateRequest and a peer certificate's fields.
  */
+import { ContrastError } from '../errors.js';
 
 export const TAG = {
   BOOLEAN: 0x01,
@@ -82,7 +83,10 @@ export function time(d: Date): Buffer {
   return tlv(TAG.GENERALIZED_TIME, Buffer.from(`${digits}Z`, 'latin1'));
 }
 
-export class DerError extends Error {}
+/** Input that is not the well-formed DER expected at that place (untrusted certificates end here). */
+export class DerError extends ContrastError {
+  readonly code = 'ERR_DER_MALFORMED';
+}
 
 export interface Element {
   readonly tag: number;

@@ -1,5 +1,6 @@
 /**
- * The single list of programs this repository ships. The bundler, the image builder, the Dockerfile
+ * The single list of programs this repository ships (below dev/ and images/, which both read it). The
+ * bundler, the image builder, the Dockerfile
  * check and the tests all read it; nothing else names entry points.
  */
 
@@ -37,8 +38,6 @@ export const PROGRAMS: readonly Program[] = Object.freeze([
   { name: 'port-forwarder', entry: 'port-forwarder/main.ts', bin: 'contrast-port-forwarder', assets: [], layout: 'esm-split' },
 ]);
 
-/** package.json `name` of this suite. */
-export const PACKAGE_NAME = 'contrast-guest-ts';
 
 /** The name of the compiled addon, copied into every program's bundle directory (lib/native/addon.ts looks there first). */
 export const ADDON_FILE = 'contrast_native.node';

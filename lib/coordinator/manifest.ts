@@ -18,7 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import { ConfigError } from '../lib/errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 
 export interface DevPolicy {
   readonly sans: readonly string[];
@@ -56,7 +56,7 @@ export function parseManifest(text: string, source: string, baseDir: string = di
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError([`manifest ${source}: expected JSON (${err instanceof Error ? err.message : String(err)})`]);
+    throw new ConfigError([`manifest ${source}: expected JSON (${errorMessage(err)})`]);
   }
   if (!isObject(raw)) throw new ConfigError([`manifest ${source}: expected a JSON object`]);
 
@@ -102,7 +102,7 @@ export function parseManifest(text: string, source: string, baseDir: string = di
         try {
           out.push(readFileSync(file, 'utf8'));
         } catch (err) {
-          at(`${path}[${i}]`, `cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
+          at(`${path}[${i}]`, `cannot read ${file}: ${errorMessage(err)}`);
         }
       }
       return out;
@@ -134,7 +134,7 @@ export async function loadManifest(path: string): Promise<DevManifest> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new ConfigError([`--manifest=${path}: cannot read (${err instanceof Error ? err.message : String(err)})`]);
+    throw new ConfigError([`--manifest=${path}: cannot read (${errorMessage(err)})`]);
   }
   return parseManifest(text, path);
 }

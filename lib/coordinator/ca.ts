@@ -12,8 +12,8 @@ import {
   AuthorityKeyIdentifierExtension, BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension,
   SubjectKeyIdentifierExtension, X509CertificateGenerator,
 } from '@peculiar/x509';
-import { randomSerialHex } from '../atls/certificate.js';
-import { cryptoProvider, ecCurve, KeyTypeError, signingKey, verifyingKey } from './webcrypto.js';
+import { randomSerialHex } from './atls-client-certificate.js';
+import { cryptoProvider, ecCurve, KeyTypeError, signingKey, verifyingKey } from '../x509/webcrypto.js';
 
 export const ROOT_CA_NAME = 'CN=system:coordinator:root';
 export const INTERMEDIATE_NAME = 'CN=system:coordinator:intermediate';

@@ -2,24 +2,24 @@
  * The development Coordinator: the MeshAPI (`/meshapi.MeshAPI/NewMeshCert`) over mutual aTLS, like the
  * upstream Coordinator's port 7777, for local end-to-end runs and tests.
  *
- * Handshake: lib/atls/server (client attestation validated before the connection reaches gRPC).
+ * Handshake: lib/coordinator/atls-server (client attestation validated before the connection reaches gRPC).
  * NewMeshCert: the policy is looked up by the peer's host data (missing -> PERMISSION_DENIED "policy
  * hash <hex> not found in manifest"), a mesh certificate is issued for the peer's TLS key, CertChain =
  * leaf then intermediate, and the workload secret is derived when the policy names a WorkloadSecretID.
  */
 import type { AddressInfo, Socket } from 'node:net';
 import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
-import type { Issuer, Validator } from '../lib/attestation/types.js';
-import { ConfigError } from '../lib/errors.js';
-import type { Logger } from '../lib/log.js';
-import { createAtlsServer, type AttestedPeer } from '../lib/atls/server.js';
-import { MeshApiStatus, meshApiDefinition, meshApiImplementation } from '../lib/meshapi/service.js';
-import type { NewMeshCertResponse } from '../lib/meshapi/proto.js';
-import { issueMeshCert } from '../lib/pki/mesh-cert.js';
-import { snpClaims } from '../lib/pki/snp-claims.js';
-import { decodeSnpDocument } from '../lib/attestation/snp-document.js';
-import { toPem } from '../lib/pki/pem.js';
-import { deriveWorkloadSecret } from '../lib/pki/workload-secret.js';
+import type { Issuer, Validator } from '../attestation/types.js';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { createAtlsServer, type AttestedPeer } from './atls-server.js';
+import { MeshApiStatus, meshApiDefinition, meshApiImplementation } from '../meshapi/service.js';
+import type { NewMeshCertResponse } from '../meshapi/proto.js';
+import { issueMeshCert } from './mesh-cert.js';
+import { snpClaims } from './snp-claims.js';
+import { decodeSnpDocument } from '../attestation/snp-document.js';
+import { toPem } from '../x509/pem.js';
+import { deriveWorkloadSecret } from './workload-secret.js';
 import type { DevManifest } from './manifest.js';
 import { prepareState, type CoordinatorState } from './state.js';
 

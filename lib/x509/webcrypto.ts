@@ -22,10 +22,6 @@ export function ecCurve(key: KeyObject, what: string): EcCurve {
   return curve;
 }
 
-export function hashFor(curve: EcCurve): 'SHA-256' | 'SHA-384' {
-  return curve === 'P-256' ? 'SHA-256' : 'SHA-384';
-}
-
 /** ECDSA signing key for a private KeyObject. */
 export async function signingKey(privateKey: KeyObject): Promise<webcrypto.CryptoKey> {
   if (privateKey.type !== 'private') throw new KeyTypeError(`signing key: expected a private key, got ${privateKey.type}`);

@@ -15,14 +15,15 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
 import type { Issuer, ValidatedDocument, Validator } from '../attestation/types.js';
 import type { Logger } from '../log.js';
-import { toPem } from '../pki/pem.js';
-import { createAtlsCertificate, inspectAtlsCertificate } from './certificate.js';
-import { readClientHello } from './client-hello.js';
-import { AtlsError, errorCode } from './errors.js';
-import { createNonceCaCertificate } from './nonce-ca.js';
-import { clientNonceFrom, newNonce } from './nonce.js';
-import { reportDataFor } from './report-data.js';
-import { newServerKey, ServerKeyPool, type ServerKey } from './server-keys.js';
+import { toPem } from '../x509/pem.js';
+import { createAtlsCertificate, inspectAtlsCertificate } from './atls-client-certificate.js';
+import { readClientHello } from './atls-client-hello.js';
+import { AtlsError } from '../atls/errors.js';
+import { createNonceCaCertificate } from './atls-nonce-ca.js';
+import { clientNonceFrom, newNonce } from '../atls/nonce.js';
+import { reportDataFor } from '../atls/report-data.js';
+import { newServerKey, ServerKeyPool, type ServerKey } from './atls-server-keys.js';
+import { errorCode, errorMessage, toError } from '../errors.js';
 
 export interface AttestedPeer {
   readonly document: ValidatedDocument;
@@ -61,7 +62,7 @@ async function validateDocuments(validators: readonly Validator[], documents: Re
       try {
         return { validated: await v.validate(doc.value, expected), raw: doc };
       } catch (err) {
-        failures.push(err instanceof Error ? err : new Error(String(err)));
+        failures.push(toError(err));
       }
     }
   }
@@ -85,7 +86,7 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       resolve(v);
     }, (err: unknown) => {
       signal.removeEventListener('abort', onAbort);
-      reject(err instanceof Error ? err : new Error(String(err)));
+      reject(toError(err));
     });
   });
 }
@@ -153,7 +154,7 @@ export async function handleAtlsConnection(socket: Socket, options: AtlsServerOp
     clearTimeout(timer);
     const reason = errorCode(err) ?? 'ERR_ATLS_HANDSHAKE_FAILED';
     const cause = err instanceof Error ? errorCode(err.cause) : undefined;
-    log.warn({ remote, reason, ...(cause === undefined ? {} : { detail: cause }), err: err instanceof Error ? err.message : String(err) }, 'Attestation rejected');
+    log.warn({ remote, reason, ...(cause === undefined ? {} : { detail: cause }), err: errorMessage(err) }, 'Attestation rejected');
     tlsSocket?.destroy();
     socket.destroy();
   }

@@ -6,8 +6,8 @@
  * now..now+365 days, the server key's SPKI, an empty extensions list; self-signed with node:crypto.
  */
 import { sign, type KeyObject } from 'node:crypto';
-import { bitString, explicit, oid, printableString, sequence, set, time, unsignedInteger } from './der.js';
-import { randomSerialHex } from './issue-certificate.js';
+import { bitString, explicit, oid, printableString, sequence, set, time, unsignedInteger } from '../x509/der.js';
+import { randomSerialHex } from '../atls/issue-certificate.js';
 
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 const COMMON_NAME = '2.5.4.3';

@@ -8,13 +8,13 @@
  * excludes serverAuth; then the attestation extensions and the re-marshalled SPKI.
  */
 import { X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
-import { toPem } from '../pki/pem.js';
-import { readCertificateFields, type CertificateFields } from './certificate-fields.js';
-import { spkiDer } from './report-data.js';
-import { AtlsError } from './errors.js';
+import { toPem } from '../x509/pem.js';
+import { readCertificateFields, type CertificateFields } from '../x509/certificate-fields.js';
+import { spkiDer } from '../atls/report-data.js';
+import { AtlsError } from '../atls/errors.js';
 
 // The sender's side lives in issue-certificate.ts (no ASN.1 library on the client path).
-export { ATLS_SUBJECT, createAtlsCertificate, randomSerialHex, type AtlsCertificateParams } from './issue-certificate.js';
+export { ATLS_SUBJECT, createAtlsCertificate, randomSerialHex, type AtlsCertificateParams } from '../atls/issue-certificate.js';
 
 const ATTESTATION_OID_PREFIX = '1.3.9901.2.';
 const EKU_OID = '2.5.29.37';

@@ -6,7 +6,7 @@
  */
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { spkiDer } from './report-data.js';
+import { spkiDer } from '../atls/report-data.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 

@@ -1,0 +1,17 @@
+/** The variables contrast-initializer reads, for --help and docs/configuration.md (read by config.ts). */
+import { ATTESTATION_ENVIRONMENT } from '../lib/attestation/environment.js';
+import { LOG_ENVIRONMENT, NATIVE_ENVIRONMENT, REQUIRED, TLS_GROUPS_ENVIRONMENT, UNSET, type EnvVarDoc } from '../lib/environment.js';
+import { DEFAULT_COORDINATOR_PORT } from './config.js';
+
+export const INITIALIZER_ENVIRONMENT: readonly EnvVarDoc[] = Object.freeze([
+  { name: 'COORDINATOR_HOST', default: REQUIRED, meaning: `the Coordinator: host, host:port, [v6] or [v6]:port (port ${DEFAULT_COORDINATOR_PORT} when absent)` },
+  { name: 'CONTRAST_TLS_DIR', default: '/contrast/tls-config', meaning: 'where the mesh certificates and key are written (absolute path)' },
+  { name: 'CONTRAST_SECRETS_DIR', default: '/contrast/secrets', meaning: 'where workload-secret-seed is written (absolute path)' },
+  { name: 'CONTRAST_DONE_FILE', default: '/done', meaning: 'written last, when everything succeeded (absolute path)' },
+  { name: 'CONTRAST_RETRY_INTERVAL', default: '5s', meaning: 'wait after a failed attempt (500ms, 5s, 1m30s; more than 0)' },
+  { name: 'CONTRAST_SERVICE_MESH_DISABLED', default: UNSET, meaning: 'any non-empty value: remove the default-deny inbound rule first' },
+  ...TLS_GROUPS_ENVIRONMENT,
+  ...ATTESTATION_ENVIRONMENT,
+  ...LOG_ENVIRONMENT,
+  ...NATIVE_ENVIRONMENT,
+]);

@@ -1,0 +1,21 @@
+/** The variables contrast-meshproxy reads, for --help and docs/configuration.md (read by config.ts). */
+import { LOG_ENVIRONMENT, NATIVE_ENVIRONMENT, TLS_GROUPS_ENVIRONMENT, UNSET, type EnvVarDoc } from '../lib/environment.js';
+
+export const MESHPROXY_ENVIRONMENT: readonly EnvVarDoc[] = Object.freeze([
+  { name: 'CONTRAST_INGRESS_PROXY_CONFIG', default: UNSET, meaning: 'servicemesh-ingress annotation: "", DISABLED or name#port#disableTLS entries joined by ## (legacy EDG_INGRESS_PROXY_CONFIG); unset: every inbound TCP port needs mutual TLS' },
+  { name: 'CONTRAST_EGRESS_PROXY_CONFIG', default: UNSET, meaning: 'servicemesh-egress annotation: name#127.x.y.z:port#host:port entries joined by ## (legacy EDG_EGRESS_PROXY_CONFIG)' },
+  { name: 'CONTRAST_ADMIN_PORT', default: UNSET, meaning: 'admin HTTP port; "" or 0: none (legacy EDG_ADMIN_PORT)' },
+  { name: 'CONTRAST_TLS_DIR', default: '/contrast/tls-config', meaning: 'directory with certChain.pem, key.pem and mesh-ca.pem (written by the initializer)' },
+  { name: 'CONTRAST_READY_FILE', default: '/ready', meaning: 'written when the proxy serves (the test -f /ready probe)' },
+  { name: 'CONTRAST_MESHPROXY_MODE', default: 'transparent', meaning: 'transparent (TPROXY and iptables) or explicit (listeners only, no iptables)' },
+  { name: 'CONTRAST_MESHPROXY_INGRESS_LISTEN', default: UNSET, meaning: 'explicit mode only: <ip>:<port>=<app port>, comma separated' },
+  { name: 'CONTRAST_IPTABLES', default: 'iptables-legacy', meaning: 'iptables binary (<binary>-restore must exist beside it)' },
+  { name: 'CONTRAST_IP6TABLES', default: 'ip6tables-legacy', meaning: 'ip6tables binary (<binary>-restore must exist beside it)' },
+  { name: 'CONTRAST_MESHPROXY_DRAIN_TIMEOUT', default: '10s', meaning: 'how long SIGTERM waits for open connections' },
+  { name: 'CONTRAST_MESHPROXY_CONNECT_TIMEOUT', default: '5s', meaning: 'connecting to an upstream' },
+  { name: 'CONTRAST_MESHPROXY_HANDSHAKE_TIMEOUT', default: '10s', meaning: 'a TLS handshake' },
+  { name: 'CONTRAST_MESHPROXY_IDLE_TIMEOUT', default: '1h', meaning: 'an idle connection is closed after this' },
+  ...TLS_GROUPS_ENVIRONMENT,
+  ...LOG_ENVIRONMENT,
+  ...NATIVE_ENVIRONMENT,
+]);

@@ -1,0 +1,17 @@
+/** The variables contrast-runtime-installer reads, for --help and docs/configuration.md (read by config.ts). */
+import { LOG_ENVIRONMENT, type EnvVarDoc } from '../lib/environment.js';
+import { DEFAULT_HTTP_OPTIONS } from './asset-source.js';
+import { DEFAULT_SYSTEM_BUS } from './systemd.js';
+
+export const INSTALLER_ENVIRONMENT: readonly EnvVarDoc[] = Object.freeze([
+  { name: 'CONFIG_DIR', default: '/config', meaning: 'holds the install manifest contrast-node-install.json' },
+  { name: 'HOST_MOUNT', default: '/host', meaning: "the node's root filesystem; every host path is resolved inside it" },
+  { name: 'TARGET_CONFIG_DIR', default: '/target-config', meaning: 'optional target-config ConfigMap; missing: the platform defaults' },
+  { name: 'IMAGEPULLER_CONFIG_DIR', default: '/imagepuller-config', meaning: 'optional contrast-imagepuller.toml for the Kata runtime' },
+  { name: 'DBUS_SYSTEM_BUS_ADDRESS', default: DEFAULT_SYSTEM_BUS, meaning: "the host's system bus (to restart containerd)" },
+  { name: 'CONTRAST_INSTALLER_RESTART_TIMEOUT', default: '2m', meaning: "how long to wait for containerd's restart job" },
+  { name: 'CONTRAST_INSTALLER_FETCH_ATTEMPTS', default: String(DEFAULT_HTTP_OPTIONS.attempts), meaning: 'attempts per http(s) artifact (1 to 20), transient failures retried' },
+  { name: 'CONTRAST_INSTALLER_FETCH_BACKOFF', default: '1s', meaning: 'first wait between attempts, doubled after each failure' },
+  { name: 'CONTRAST_INSTALLER_FETCH_TIMEOUT', default: '60s', meaning: 'idle timeout of one download attempt' },
+  ...LOG_ENVIRONMENT,
+]);
