@@ -7,7 +7,7 @@ import { CommanderError } from 'commander';
 import { runMain } from '../lib/main.js';
 import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
 import { parseCli } from './cli.js';
-import { meshConfigFromEnv, planFromEnv } from './config.js';
+import { LOG_SUBSYSTEMS, meshConfigFromEnv, planFromEnv } from './config.js';
 import { AnnotationError } from './errors.js';
 import { packageVersion } from './version.js';
 
@@ -23,7 +23,7 @@ async function run(): Promise<number> {
     throw err;
   }
   if (cli.printConfig) return printConfig();
-  const logConfig = logConfigFromEnv(process.env);
+  const logConfig = logConfigFromEnv(process.env, LOG_SUBSYSTEMS);
   logger = createLogger(logConfig, { base: { program: 'meshproxy' } });
   const config = meshConfigFromEnv(process.env);
   // Loaded only here, so that --print-config and --help start fast.

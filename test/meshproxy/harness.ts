@@ -49,3 +49,21 @@ export async function waitForFile(path: string, proxy: RunningProxy, timeoutMs =
     }
   }
 }
+
+/** Resolves with the first log line (already logged or still to come) that matches; rejects when the proxy exits first or after the timeout. */
+export async function waitForLog(proxy: RunningProxy, match: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = proxy.logs.find(match);
+    if (found !== undefined) return found;
+    if (proxy.child.exitCode !== null) throw new Error(`meshproxy exited ${proxy.child.exitCode} before the log line: ${JSON.stringify(proxy.logs)}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for a log line: ${JSON.stringify(proxy.logs)}`);
+    await new Promise<void>((resolve) => { proxy.child.stderr?.once('data', () => { resolve(); }); setTimeout(resolve, 100).unref(); });
+  }
+}
+
+/** Waits until the proxy logged `msg` (the ready file is written just before "ready"). */
+export async function waitReady(proxy: RunningProxy, readyFile: string): Promise<void> {
+  await waitForFile(readyFile, proxy);
+  await waitForLog(proxy, (l) => l['msg'] === 'ready');
+}

@@ -110,3 +110,45 @@ function one() {
 }
 for (let i = 0; i < concurrency; i++) one();
 `;
+
+/**
+ * An application that answers before reading: on every port in argv (0.0.0.0 and ::) it writes
+ * "bye <port> <peer>" and closes at once, so that the proxy in front of it closes the client side first
+ * (leaving the TIME_WAIT socket on the proxy's side). Prints "ready" once all listen.
+ */
+export const BYE_APP = `
+import { createServer } from 'node:net';
+const ports = process.argv.slice(1).map(Number);
+let pending = ports.length * 2;
+for (const port of ports) for (const host of ['0.0.0.0', '::']) {
+  createServer((s) => { s.on('error', () => {}); s.end('bye ' + port + ' ' + s.remoteAddress); })
+    .listen({ host, port, ipv6Only: host === '::' }, () => { if (--pending === 0) process.stdout.write('ready\\n'); });
+}
+`;
+
+/**
+ * Connections from fixed source ports: argv = host port mode localPorts caFile certFile|- keyFile|-.
+ * mode "plain" writes a plaintext request (without half-closing); "tls" completes a TLS handshake.
+ * Every connection waits until the server closes (or 3 s pass) and then closes. Prints one JSON line
+ * {answers: [...]} with what each connection received (decrypted for tls), "" when nothing came.
+ */
+export const FROM_PORTS = `
+import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { readFileSync } from 'node:fs';
+const [host, port, mode, ports, ca, cert, key] = process.argv.slice(1);
+const one = (localPort) => new Promise((resolve) => {
+  let data = '';
+  const opts = { host, port: Number(port), localPort };
+  const s = mode === 'tls'
+    ? tlsConnect({ ...opts, ca: readFileSync(ca), checkServerIdentity: () => undefined, ...(cert === '-' ? {} : { cert: readFileSync(cert), key: readFileSync(key) }) })
+    : connect(opts, () => { s.write('GET / HTTP/1.0\\r\\n\\r\\n'); });
+  const timer = setTimeout(() => { s.destroy(); }, 3000);
+  s.on('data', (d) => { data += d; });
+  s.on('end', () => { s.end(); });
+  s.on('error', () => {});
+  s.on('close', () => { clearTimeout(timer); resolve(data); });
+});
+const answers = await Promise.all(ports.split(',').map((p) => one(Number(p))));
+process.stdout.write(JSON.stringify({ answers }) + '\\n');
+`;
