@@ -145,7 +145,11 @@ export function createIngress(options: IngressOptions): IngressListener {
     stats.connectionsActive += 1;
     raw.once('close', () => {
       stats.connectionsActive -= 1;
-      settle(raw);
+      // Still pending: the peer closed (FIN or RST) before its handshake; Node reports that late, if at all.
+      const p = settle(raw);
+      if (p === undefined) return;
+      stats.refusedFor('closed_before_handshake');
+      events.refused(p.ctx, 'closed_before_handshake');
     });
     raw.on('error', () => { /* the close that follows does the accounting */ });
     const dest = options.target(raw);

@@ -13,8 +13,10 @@ export interface RunningProxy {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startProxy(pair: NetnsPair, ns: string, env: Record<string, string>, args: readonly string[] = ['-l', 'debug']): RunningProxy {
-  const child = pair.spawn(ns, process.execPath, ['--import=tsx', MAIN, ...args], {
+/** `prefix`: a command that execs the proxy (e.g. `prlimit --nofile=1200:1200`), so the child's pid stays the proxy's. */
+export function startProxy(pair: NetnsPair, ns: string, env: Record<string, string>, args: readonly string[] = ['-l', 'debug'], prefix: readonly string[] = []): RunningProxy {
+  const argv = [...prefix, process.execPath, '--import=tsx', MAIN, ...args];
+  const child = pair.spawn(ns, argv[0] ?? process.execPath, argv.slice(1), {
     env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', CONTRAST_LOG_LEVEL: 'debug', CONTRAST_LOG_SUBSYSTEMS: '*', XTABLES_LOCKFILE: `/tmp/xtables-${ns}.lock`, ...env },
   });
   const logs: Record<string, unknown>[] = [];
