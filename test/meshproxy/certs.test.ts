@@ -58,8 +58,8 @@ test('unusable sets are refused at load, each error naming the file and the prob
     await writeTlsDir(dir, pki.meshCA, pki.server);
     await row.change(dir);
     const err = await t.throwsAsync(openCertStore({ dir, log: silentLogger(), pollMs: 0 }), { instanceOf: CertificateError }, row.name);
-    t.true(err?.message.startsWith(join(dir, row.file)), `${row.name}: ${err?.message}`);
-    t.regex(err?.message ?? '', row.expect, row.name);
+    t.true(err.message.startsWith(join(dir, row.file)), `${row.name}: ${err.message}`);
+    t.regex(err.message, row.expect, row.name);
   }
 });
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_DENY_RULE } from '../../lib/netfilter/default-deny.js';
 import { startProxy, waitForFile, waitForLog, waitReady, type RunningProxy } from './harness.js';
-import { SERVER_V4, SERVER_V6, createNetnsPair, stopChild, waitForLine, type NetnsPair } from './netns.js';
+import { CLIENT_V4, SERVER_V4, SERVER_V6, createNetnsPair, stopChild, waitForLine, type NetnsPair } from './netns.js';
 import { createTestPki, issueLeaf, writePair, writeTlsDir, type TestPki } from './pki.js';
 import { APP, FOREIGN_TLS, HTTP_GET, TCP_REQUEST, TLS_REQUEST, nodeScript } from './scripts.js';
 
@@ -149,6 +149,30 @@ test.serial('unlisted port: no certificate, another CA and an expired certificat
   t.is(stats.status, 200);
   t.regex(stats.body, /meshproxy_tls_handshake_failures_total\{listener="ingress",direction="ingress",reason="NO_CLIENT_CERTIFICATE"\} [1-9]/);
   t.regex(stats.body, /meshproxy_tls_handshake_failures_total\{listener="ingress",direction="ingress",reason="CERT_HAS_EXPIRED"\} [1-9]/);
+  // Refused strangers: a counter by reason and an INFO line (the ingress subsystem is enabled here).
+  await tcpRequest(SERVER_V4, 9000, 'GET / HTTP/1.0\r\n\r\n');
+  const after = await adminGet('/stats/prometheus');
+  for (const reason of ['no_client_certificate', 'unknown_ca', 'expired', 'plaintext']) {
+    t.regex(after.body, new RegExp(`meshproxy_refused_total\\{listener="ingress",direction="ingress",reason="${reason}"\\} [1-9]`), reason);
+    const line = await waitForLog(w().server, (l) => l['msg'] === 'connection refused' && l['reason'] === reason);
+    t.is(line['level'], 'INFO');
+    t.is(line['listener'], 'ingress');
+    t.is(line['destination'], `${SERVER_V4}:9000`);
+    t.regex(String(line['peer']), new RegExp(`^${CLIENT_V4.replace(/\./g, '\\.')}:\\d+$`));
+  }
+});
+
+test.serial('app not listening: the failure is counted and logged as one WARN line', async (t) => {
+  const r = await tlsRequest(SERVER_V4, 9555, w().files.mesh, 'nobody');
+  t.true(r.secure, 'the mesh client got through the proxy');
+  t.is(r.data, '');
+  const stats = await adminGet('/stats/prometheus');
+  t.regex(stats.body, /meshproxy_upstream_connect_failures_total\{listener="ingress",direction="ingress"\} [1-9]/);
+  const line = await waitForLog(w().server, (l) => l['msg'] === 'connection failed' && l['destination'] === `${SERVER_V4}:9555`);
+  t.is(line['level'], 'WARN');
+  t.is(line['listener'], 'ingress');
+  t.is(line['reason'], 'upstream connect: ECONNREFUSED');
+  t.regex(String(line['peer']), /^10\.200\.1\.1:\d+$/);
 });
 
 test.serial('TLS port serves a client without certificate; plain port passes plaintext', async (t) => {
