@@ -38,7 +38,7 @@ export function startProxy(pair: NetnsPair, ns: string, env: Record<string, stri
 }
 
 /** Resolves when `path` exists; rejects when the proxy exits first or after the timeout. */
-export async function waitForFile(path: string, proxy: RunningProxy, timeoutMs = 30_000): Promise<void> {
+export async function waitForFile(path: string, proxy: RunningProxy, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -53,7 +53,7 @@ export async function waitForFile(path: string, proxy: RunningProxy, timeoutMs =
 }
 
 /** Resolves with the first log line (already logged or still to come) that matches; rejects when the proxy exits first or after the timeout. */
-export async function waitForLog(proxy: RunningProxy, match: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+export async function waitForLog(proxy: RunningProxy, match: (line: Record<string, unknown>) => boolean, timeoutMs = 90_000): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = proxy.logs.find(match);
