@@ -33,8 +33,12 @@ export const REDACTED_PATHS: readonly string[] = [
   '*.key', '*.privateKey', '*.workloadSecret', '*.seed', '*.secret',
 ];
 
-/** Parses the logging variables; problems are returned, not thrown, so callers can report all at once. */
-export function parseLogConfig(env: NodeJS.ProcessEnv): { config: LogConfig; problems: string[] } {
+/**
+ * Parses the logging variables; problems are returned, not thrown, so callers can report all at once.
+ * With `knownSubsystems`, a name in CONTRAST_LOG_SUBSYSTEMS that the program does not have is a problem
+ * (a typo would otherwise silently keep that subsystem at WARN).
+ */
+export function parseLogConfig(env: NodeJS.ProcessEnv, knownSubsystems?: readonly string[]): { config: LogConfig; problems: string[] } {
   const problems: string[] = [];
   const rawLevel = (env['CONTRAST_LOG_LEVEL'] ?? '').trim().toLowerCase();
   let level: LogLevel = 'info';
@@ -52,12 +56,18 @@ export function parseLogConfig(env: NodeJS.ProcessEnv): { config: LogConfig; pro
   const subsystems: LogConfig['subsystems'] = rawSubsystems === '*'
     ? '*'
     : new Set(rawSubsystems.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+  if (knownSubsystems !== undefined && subsystems !== '*') {
+    const unknown = [...subsystems].filter((s) => !knownSubsystems.includes(s));
+    if (unknown.length > 0) {
+      problems.push(`CONTRAST_LOG_SUBSYSTEMS=${env['CONTRAST_LOG_SUBSYSTEMS'] ?? ''}: unknown subsystem${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}, expected * or a comma list of ${knownSubsystems.join(', ')}`);
+    }
+  }
   return { config: { level, format, subsystems }, problems };
 }
 
 /** Like parseLogConfig, but throws a ConfigError. */
-export function logConfigFromEnv(env: NodeJS.ProcessEnv): LogConfig {
-  const { config, problems } = parseLogConfig(env);
+export function logConfigFromEnv(env: NodeJS.ProcessEnv, knownSubsystems?: readonly string[]): LogConfig {
+  const { config, problems } = parseLogConfig(env, knownSubsystems);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

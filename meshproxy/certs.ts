@@ -5,7 +5,7 @@
  * connections keep theirs. The directory is watched (the initializer renames files into place), with a
  * slow poll as a safety net.
  */
-import { X509Certificate, createHash } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -60,6 +60,7 @@ async function load(dir: string, groups: string): Promise<Loaded> {
   };
   const [cert, key, ca] = await Promise.all([read(CERT_CHAIN_FILE), read(KEY_FILE), read(MESH_CA_FILE)]);
   const digest = createHash('sha256').update(cert).update(key).update(ca).digest('hex');
+  validate(dir, cert, key, ca);
   try {
     const files: TlsFiles = { cert, key, ca, minVersion: 'TLSv1.2', ecdhCurve: groups };
     const context = createSecureContext(files);
@@ -67,6 +68,40 @@ async function load(dir: string, groups: string): Promise<Loaded> {
     return { context, files, digest, identity: { subject: leaf.subject.replace(/\n/g, ', '), validTo: leaf.validTo } };
   } catch (err) {
     throw new CertificateError(`loading certificates from ${dir} (${CERT_CHAIN_FILE}, ${KEY_FILE}, ${MESH_CA_FILE}): ${describeError(err)}`, { cause: err });
+  }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/** The certificates of a PEM file, in order; throws naming the file when there is none or one is broken. */
+function pemCertificates(path: string, pem: Buffer): X509Certificate[] {
+  const blocks = pem.toString('latin1').match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) throw new CertificateError(`${path}: ${pem.length === 0 ? 'the file is empty' : 'no PEM certificate in the file'}, expected one or more -----BEGIN CERTIFICATE----- blocks`);
+  return blocks.map((block, i) => {
+    try {
+      return new X509Certificate(block);
+    } catch (err) {
+      throw new CertificateError(`${path}: certificate ${i + 1} cannot be parsed: ${describeError(err)}`, { cause: err });
+    }
+  });
+}
+
+/**
+ * What OpenSSL would accept silently but no peer could use: a trust file without certificates (every
+ * peer refused), a key that does not belong to the first certificate of the chain (an RSA key beside
+ * an EC certificate lands in another slot of the context and every handshake fails).
+ */
+function validate(dir: string, cert: Buffer, key: Buffer, ca: Buffer): void {
+  const [leaf] = pemCertificates(join(dir, CERT_CHAIN_FILE), cert);
+  pemCertificates(join(dir, MESH_CA_FILE), ca);
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    throw new CertificateError(`${join(dir, KEY_FILE)}: not a readable private key: ${describeError(err)}`, { cause: err });
+  }
+  if (leaf === undefined || !leaf.checkPrivateKey(privateKey)) {
+    throw new CertificateError(`${join(dir, KEY_FILE)}: the ${privateKey.asymmetricKeyType ?? 'unknown'} key does not belong to the first certificate of ${join(dir, CERT_CHAIN_FILE)} (${leaf?.publicKey.asymmetricKeyType ?? 'unknown'} key, ${leaf?.subject.replace(/\n/g, ', ') ?? ''})`);
   }
 }
 
@@ -107,8 +142,15 @@ export async function openCertStore(options: CertStoreOptions): Promise<CertStor
     })();
     return inFlight;
   };
+  /** The last reload failure logged: a broken set is reported once, not on every poll. */
+  let lastFailure: string | undefined;
   const quietReload = (): void => {
-    reload().catch((err: unknown) => { log.warn({ dir, err: describeError(err) }, 'certificate reload failed, keeping the current certificates'); });
+    reload().then(() => { lastFailure = undefined; }, (err: unknown) => {
+      const text = describeError(err);
+      if (text === lastFailure) return;
+      lastFailure = text;
+      log.warn({ dir, err: text }, 'certificate reload failed, keeping the current certificates');
+    });
   };
   let debounce: NodeJS.Timeout | undefined;
   try {

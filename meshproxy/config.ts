@@ -17,6 +17,9 @@ export const ENV = {
   admin: ['CONTRAST_ADMIN_PORT', 'EDG_ADMIN_PORT'],
 } as const;
 
+/** The CONTRAST_LOG_SUBSYSTEMS names of the meshproxy. */
+export const LOG_SUBSYSTEMS: readonly string[] = ['certs', 'ingress', 'egress', 'netfilter'];
+
 /** Mutual-TLS catch-all and TLS-without-client-auth listener ports (upstream constants). */
 export const MTLS_PORT = 15006;
 export const TLS_PORT = 15007;
@@ -42,6 +45,10 @@ export interface MeshConfig {
   readonly idleTimeoutMs: number;
   /** OpenSSL groups list for both directions (CONTRAST_TLS_GROUPS, lib/tls-groups.ts). */
   readonly tlsGroups: string;
+  /** Unauthenticated (handshaking) connections per listener; undefined: derived from the fd limit. */
+  readonly maxPendingHandshakes: number | undefined;
+  /** Address of the admin HTTP server (loopback unless configured). */
+  readonly adminAddress: string;
 }
 
 /** Parses the annotation variables; each problem is `NAME=value: problem`, egress first (as upstream). */
@@ -96,7 +103,17 @@ export function meshConfigFromEnv(env: Env): MeshConfig {
     handshakeTimeoutMs: r.duration('CONTRAST_MESHPROXY_HANDSHAKE_TIMEOUT', '10s', { min: 1 }),
     idleTimeoutMs: r.duration('CONTRAST_MESHPROXY_IDLE_TIMEOUT', '1h', { min: 1 }),
     tlsGroups: readTlsGroups(r),
+    maxPendingHandshakes: r.integer('CONTRAST_MESHPROXY_MAX_PENDING_HANDSHAKES', { min: 1, max: 1_000_000 }),
+    adminAddress: adminAddress(r),
   });
+}
+
+function adminAddress(r: EnvReader): string {
+  const found = r.lookup('CONTRAST_MESHPROXY_ADMIN_ADDRESS');
+  if (found === undefined) return '127.0.0.1';
+  const v = found.value.trim().replace(/^\[(.*)\]$/, '$1');
+  if (isIP(v) === 0) r.problem(`${found.name}=${found.value}: expected an IP address to bind the admin port to, e.g. 127.0.0.1 or 0.0.0.0`);
+  return v;
 }
 
 /** `host:port=appPort` entries separated by commas; IPv6 hosts in brackets. */

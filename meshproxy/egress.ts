@@ -6,10 +6,10 @@
  */
 import { createServer, type Server } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
-import type { Logger } from '../lib/log.js';
 import { negotiatedGroup } from '../lib/tls-groups.js';
 import type { CertStore } from './certs.js';
 import { splitRemote, type EgressEntry } from './config-annotations.js';
+import { endpoint, type MeshEvents } from './events.js';
 import { account, forward, track, type OpenSockets } from './forward.js';
 import type { ListenerStats } from './stats.js';
 
@@ -20,7 +20,7 @@ export interface EgressOptions {
   readonly entry: EgressEntry;
   readonly certs: CertStore;
   readonly stats: ListenerStats;
-  readonly log: Logger;
+  readonly events: MeshEvents;
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly open: OpenSockets;
@@ -58,7 +58,7 @@ export function createEgress(options: EgressOptions): Server {
     const remember = (ticket: Buffer): void => { session = { ticket, generation, at: Date.now() }; };
     if (cached === undefined || Date.now() - cached.at > TICKET_REFRESH_MS) up.on('session', remember);
     track(options.open, up);
-    const timer = setTimeout(() => { up.destroy(new Error('connect timeout')); }, options.connectTimeoutMs);
+    const timer = setTimeout(() => { up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })); }, options.connectTimeoutMs);
     // Bytes flow only after the handshake: ending a TLS socket that is still handshaking would send
     // its FIN too early. Until then the accepted socket buffers what the application sends.
     const early = (): void => { up.destroy(); };
@@ -71,7 +71,7 @@ export function createEgress(options: EgressOptions): Server {
       const resumed = up.isSessionReused();
       const group = negotiatedGroup(up) ?? 'none';
       stats.handshaked(group);
-      if (options.log.isLevelEnabled('debug')) options.log.debug({ listener: stats.listener, remote: options.entry.remote, protocol: up.getProtocol(), group, resumed }, 'TLS handshake');
+      options.events.handshake({ listener: stats.listener, remote: options.entry.remote, protocol: up.getProtocol(), group, resumed });
       if (resumed) stats.sessionsResumed += 1;
       // The remote did not take our ticket (say, it restarted with new ticket keys): TLS 1.3 tickets
       // arrive after the handshake, so listening now still catches this connection's.
@@ -83,9 +83,13 @@ export function createEgress(options: EgressOptions): Server {
     up.once('error', (err: Error & { code?: string }) => {
       clearTimeout(timer);
       if (!secured) {
+        const code = err.code ?? err.message;
+        const tlsFailure = /SSL|CERT|TLS|VERIFY|SIGNATURE|ISSUER/.test(code);
         stats.upstreamConnectFailures += 1;
-        if (/SSL|CERT|TLS|VERIFY|SIGNATURE/.test(err.code ?? '')) stats.handshakeFailed(err.code ?? 'HANDSHAKE_ERROR');
+        if (tlsFailure) stats.handshakeFailed(code);
         session = undefined;
+        const ctx = { listener: options.entry.name, direction: 'egress' as const, peer: endpoint(down.remoteAddress, down.remotePort), destination: options.entry.remote };
+        options.events.failed(ctx, `${tlsFailure ? 'remote TLS' : /ENOTFOUND|EAI_/.test(code) ? 'DNS' : 'connect'}: ${code}`);
       }
       down.destroy();
     });

@@ -61,10 +61,17 @@ function coalesce(src: Duplex, dst: Duplex): void {
   });
 }
 
+type Counted = Duplex & { readonly bytesRead: number; readonly bytesWritten: number };
+
 /** Counts a downstream connection as active until it closes, then adds its bytes. */
-export function account(down: Duplex & { readonly bytesRead: number; readonly bytesWritten: number }, stats: { connectionsActive: number; bytesReceived: number; bytesSent: number }): void {
+export function account(down: Counted, stats: { connectionsActive: number; bytesReceived: number; bytesSent: number }): void {
+  down.once('close', () => { stats.connectionsActive -= 1; });
+  countBytes(down, stats);
+}
+
+/** Adds a connection's bytes when it closes. */
+export function countBytes(down: Counted, stats: { bytesReceived: number; bytesSent: number }): void {
   down.once('close', () => {
-    stats.connectionsActive -= 1;
     stats.bytesReceived += down.bytesRead;
     stats.bytesSent += down.bytesWritten;
   });

@@ -7,13 +7,20 @@
  * destination (with TPROXY the accepted socket's local address) or, in explicit mode, to
  * 127.0.0.1:<app port>. A connection whose destination is a proxy port itself is closed at once (loop
  * guard), before any TLS.
+ *
+ * Until its handshake completes a connection is a stranger, and strangers must not be able to hold
+ * the proxy's file descriptors: every pre-handshake failure, timeout and peer FIN closes the socket;
+ * the handshake timeout is a deadline from accept (a peer trickling a ClientHello byte by byte does not
+ * extend it); and each listener keeps at most `maxPendingHandshakes` of them, dropping the oldest first
+ * (a mesh client's handshake takes milliseconds, so the oldest are the stalled ones). Refused and
+ * dropped connections are reset (RST), which leaves no TIME_WAIT socket behind.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
-import type { Logger } from '../lib/log.js';
 import { negotiatedGroup } from '../lib/tls-groups.js';
 import type { CertStore } from './certs.js';
-import { account, forward, track, type OpenSockets } from './forward.js';
+import { endpoint, type ConnectionContext, type MeshEvents } from './events.js';
+import { countBytes, forward, track, type OpenSockets } from './forward.js';
 import type { ListenerStats } from './stats.js';
 
 export type IngressRole = 'mtls' | 'tls';
@@ -22,12 +29,13 @@ export interface IngressOptions {
   readonly role: IngressRole;
   readonly certs: CertStore;
   readonly stats: ListenerStats;
-  readonly log: Logger;
+  readonly events: MeshEvents;
   /** Where the plaintext goes for an accepted downstream socket. */
   readonly target: (accepted: Socket) => { host: string; port: number };
   /** Destination ports that must never be proxied (the proxy's own ports). */
   readonly loopGuardPorts: ReadonlySet<number>;
   readonly handshakeTimeoutMs: number;
+  readonly maxPendingHandshakes: number;
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly open: OpenSockets;
@@ -38,68 +46,194 @@ export interface IngressListener {
   newServer(): Server;
   /** Applies the store's current certificates to new handshakes. */
   refresh(): void;
+  /** Resets every connection still in its handshake (draining: strangers are not waited for). */
+  dropPending(): void;
+}
+
+/** Why a stranger was refused; the `reason` label of meshproxy_refused_total. */
+export type RefusalReason =
+  | 'no_client_certificate' | 'unknown_ca' | 'expired' | 'bad_certificate'
+  | 'plaintext' | 'tls_error' | 'handshake_timeout' | 'closed_before_handshake' | 'overload';
+
+interface Pending {
+  readonly ctx: ConnectionContext;
+  readonly timer: NodeJS.Timeout;
 }
 
 export function createIngress(options: IngressOptions): IngressListener {
-  const { stats, role } = options;
+  const { stats, role, events } = options;
+  /** Connections in their handshake, oldest first (Map keeps insertion order). */
+  const pending = new Map<Socket, Pending>();
   const tls = new TlsServer({
     ...options.certs.tlsOptions,
     requestCert: true,
     rejectUnauthorized: false,
+    // Node's own timer is an idle timer (activity re-arms it); the deadline below is absolute.
     handshakeTimeout: options.handshakeTimeoutMs,
   });
-  tls.on('tlsClientError', (err: Error & { code?: string }) => {
-    stats.handshakeFailed(err.code ?? 'HANDSHAKE_ERROR');
-    stats.connectionsActive -= 1;
+
+  const settle = (raw: Socket): Pending | undefined => {
+    const p = pending.get(raw);
+    if (p === undefined) return undefined;
+    clearTimeout(p.timer);
+    pending.delete(raw);
+    stats.pendingHandshakes -= 1;
+    return p;
+  };
+  /** Refuses a stranger: counted, logged (rate-limited), reset. */
+  const refuse = (raw: Socket, reason: RefusalReason, detail?: string): void => {
+    const p = settle(raw);
+    if (p === undefined) return;
+    stats.refusedFor(reason);
+    if (reason === 'overload') events.shed(p.ctx, pending.size + 1, options.maxPendingHandshakes);
+    else events.refused(p.ctx, reason, detail);
+    reset(raw);
+  };
+
+  tls.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+    const raw = parentOf(socket);
+    const code = err.code ?? 'HANDSHAKE_ERROR';
+    if (code !== 'ECONNRESET' && code !== 'ERR_TLS_HANDSHAKE_TIMEOUT') stats.handshakeFailed(code);
+    if (raw !== undefined) refuse(raw, classifyHandshakeError(code), code);
+    socket.destroy();
   });
   tls.on('secureConnection', (down: TLSSocket) => {
-    if (!authorized(down, role, stats)) {
+    const raw = parentOf(down);
+    const p = raw === undefined ? undefined : settle(raw);
+    if (raw === undefined || p === undefined) {
       down.destroy();
-      stats.connectionsActive -= 1;
       return;
     }
+    const verdict = authorize(down, role);
+    if (verdict !== undefined) {
+      stats.handshakeFailed(verdict.code);
+      stats.refusedFor(verdict.reason);
+      events.refused(p.ctx, verdict.reason, verdict.code);
+      reset(raw);
+      return;
+    }
+    // From here on a FIN is a half-close to pass on, not a stranger leaving.
+    down.allowHalfOpen = true;
     const resumed = down.isSessionReused();
     if (resumed) stats.sessionsResumed += 1;
     const group = negotiatedGroup(down) ?? 'none';
     stats.handshaked(group);
-    if (options.log.isLevelEnabled('debug')) options.log.debug({ listener: stats.listener, peer: `${down.remoteAddress ?? ''}:${down.remotePort ?? 0}`, protocol: down.getProtocol(), group, resumed }, 'TLS handshake');
-    account(down, stats);
+    events.handshake({ listener: stats.listener, peer: p.ctx.peer, protocol: down.getProtocol(), group, resumed });
+    countBytes(down, stats);
     track(options.open, down);
     const dest = options.target(down);
     const up = connect({ host: dest.host, port: dest.port, allowHalfOpen: true, noDelay: true });
     track(options.open, up);
-    const timer = setTimeout(() => { up.destroy(new Error('connect timeout')); }, options.connectTimeoutMs);
-    up.once('connect', () => { clearTimeout(timer); });
-    up.once('error', () => {
+    let connected = false;
+    const timer = setTimeout(() => { up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })); }, options.connectTimeoutMs);
+    up.once('connect', () => {
+      connected = true;
       clearTimeout(timer);
-      if (up.bytesWritten === 0) stats.upstreamConnectFailures += 1;
+    });
+    up.once('error', (err: Error & { code?: string }) => {
+      clearTimeout(timer);
+      if (connected) return;
+      stats.upstreamConnectFailures += 1;
+      events.failed({ ...p.ctx, destination: endpoint(dest.host, dest.port) }, `upstream connect: ${err.code ?? err.message}`);
     });
     // A plain socket may be written and ended while it connects: forward at once.
     forward(down, up, options.idleTimeoutMs);
   });
+
   const accept = (raw: Socket): void => {
     stats.connectionsTotal += 1;
     if (options.loopGuardPorts.has(raw.localPort ?? 0)) {
       stats.blackholed += 1;
-      raw.destroy();
+      reset(raw);
       return;
     }
     stats.connectionsActive += 1;
+    raw.once('close', () => {
+      stats.connectionsActive -= 1;
+      // Still pending: the peer closed (FIN or RST) before its handshake; Node reports that late, if at all.
+      const p = settle(raw);
+      if (p === undefined) return;
+      stats.refusedFor('closed_before_handshake');
+      events.refused(p.ctx, 'closed_before_handshake');
+    });
+    raw.on('error', () => { /* the close that follows does the accounting */ });
+    const dest = options.target(raw);
+    const ctx: ConnectionContext = {
+      listener: stats.listener,
+      direction: 'ingress',
+      peer: endpoint(raw.remoteAddress, raw.remotePort),
+      destination: endpoint(dest.host, dest.port),
+    };
+    const timer = setTimeout(() => { refuse(raw, 'handshake_timeout'); }, options.handshakeTimeoutMs);
+    pending.set(raw, { ctx, timer });
+    stats.pendingHandshakes += 1;
+    if (pending.size > options.maxPendingHandshakes) {
+      const oldest = pending.keys().next().value;
+      if (oldest !== undefined) refuse(oldest, 'overload');
+    }
+    if (raw.destroyed) return;
     tls.emit('connection', raw);
   };
+
   return {
-    newServer: () => createServer({ allowHalfOpen: true, noDelay: true }, accept),
+    // allowHalfOpen off: a FIN before the handshake ends the connection (Node then reports ECONNRESET).
+    newServer: () => {
+      const server = createServer({ allowHalfOpen: false, noDelay: true }, accept);
+      server.on('error', (err: Error & { code?: string }) => {
+        if (!server.listening) return;
+        stats.acceptErrors += 1;
+        events.acceptFailed(stats.listener, err.code ?? err.message);
+      });
+      return server;
+    },
     refresh() {
       tls.setSecureContext(options.certs.tlsOptions);
+    },
+    dropPending() {
+      for (const raw of [...pending.keys()]) {
+        settle(raw);
+        reset(raw);
+      }
     },
   };
 }
 
-/** Envoy's rule: mtls needs a verified certificate; tls accepts none but not a bad one. */
-function authorized(socket: TLSSocket, role: IngressRole, stats: ListenerStats): boolean {
-  if (socket.authorized) return true;
+/** The accepted TCP socket under a server-side TLSSocket (Node keeps it as `_parent`). */
+function parentOf(socket: TLSSocket): Socket | undefined {
+  const parent = (socket as unknown as { _parent?: unknown })._parent;
+  return parent !== null && typeof parent === 'object' && 'resetAndDestroy' in parent ? parent as Socket : undefined;
+}
+
+/** Closes with RST (no TIME_WAIT socket is left); falls back to a plain destroy. */
+function reset(raw: Socket): void {
+  if (raw.destroyed) return;
+  try {
+    raw.resetAndDestroy();
+  } catch {
+    raw.destroy();
+  }
+}
+
+const NOT_TLS = /HTTP_REQUEST|HTTPS_PROXY_REQUEST|WRONG_VERSION_NUMBER|UNKNOWN_PROTOCOL|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE|UNSUPPORTED_PROTOCOL/;
+
+function classifyHandshakeError(code: string): RefusalReason {
+  if (code === 'ECONNRESET') return 'closed_before_handshake';
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'handshake_timeout';
+  if (NOT_TLS.test(code)) return 'plaintext';
+  return 'tls_error';
+}
+
+/** Envoy's rule: mtls needs a verified certificate; tls accepts none but not a bad one. Undefined: allowed. */
+function authorize(socket: TLSSocket, role: IngressRole): { code: string; reason: RefusalReason } | undefined {
+  if (socket.authorized) return undefined;
   const presented = socket.getPeerX509Certificate() !== undefined;
-  if (!presented && role === 'tls') return true;
-  stats.handshakeFailed(presented ? socket.authorizationError.toString() : 'NO_CLIENT_CERTIFICATE');
-  return false;
+  if (!presented) return role === 'tls' ? undefined : { code: 'NO_CLIENT_CERTIFICATE', reason: 'no_client_certificate' };
+  const code = String(socket.authorizationError);
+  return { code, reason: classifyVerifyError(code) };
+}
+
+function classifyVerifyError(code: string): RefusalReason {
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return 'expired';
+  if (/ISSUER|SELF_SIGNED|UNABLE_TO_VERIFY_LEAF_SIGNATURE/.test(code)) return 'unknown_ca';
+  return 'bad_certificate';
 }

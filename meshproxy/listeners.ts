@@ -18,12 +18,12 @@ export function listenOn(server: Server, where: { host: string; port: number } |
   });
 }
 
-/** A transparent listener on `address:port` (IP_TRANSPARENT / IPV6_TRANSPARENT). */
-export async function listenTransparent(server: Server, sockets: TransparentSockets, address: string, port: number): Promise<void> {
+/** A transparent listener on `address:port` (IP_TRANSPARENT / IPV6_TRANSPARENT), with SO_MARK `mark` when non-zero. */
+export async function listenTransparent(server: Server, sockets: TransparentSockets, address: string, port: number, mark = 0): Promise<void> {
   const label = `${address.includes(':') ? `[${address}]` : address}:${port} (transparent)`;
   let fd: number;
   try {
-    fd = sockets.transparentListen(address, port, 1024);
+    fd = sockets.transparentListen(address, port, 1024, mark);
   } catch (err) {
     throw new ListenError(`listening on ${label}: ${describeError(err)}`, { cause: err });
   }

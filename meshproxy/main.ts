@@ -6,7 +6,7 @@
 import { runMain } from '../lib/main.js';
 import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
 import { parseCli } from './cli.js';
-import { meshConfigFromEnv, planFromEnv } from './config.js';
+import { LOG_SUBSYSTEMS, meshConfigFromEnv, planFromEnv } from './config.js';
 import { AnnotationError } from './errors.js';
 import { VERSION } from '../lib/version.js';
 
@@ -17,7 +17,7 @@ async function run(): Promise<number> {
   const cli = await parseCli(process.argv.slice(2));
   if (cli.exited) return 0;
   if (cli.printConfig) return printConfig();
-  const logConfig = logConfigFromEnv(process.env);
+  const logConfig = logConfigFromEnv(process.env, LOG_SUBSYSTEMS);
   logger = createLogger(logConfig, { base: { program: 'meshproxy' } });
   const config = meshConfigFromEnv(process.env);
   // Loaded only here, so that --print-config and --help start fast.

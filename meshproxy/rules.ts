@@ -8,9 +8,27 @@
  *   CONTRAST_IN_REDIRECT per entry: --dport P -j RETURN (plain) | -j TPROXY --on-port 15007 (tls)
  *                       -p tcp -j TPROXY --on-port 15006
  *
- * Our two chains are replaced in one `iptables-restore --noflush` commit, so a restarted sidecar never
+ *   OUTPUT              -p tcp -j CONTRAST_OUT_GUARD
+ *   CONTRAST_OUT_GUARD  -o lo -j RETURN
+ *                       -m mark --mark 0x400000/0x400000 -j RETURN      (the proxy's own sockets)
+ *                       per plain entry: -m conntrack --ctorigdstport P -j RETURN
+ *                       -m conntrack --ctdir REPLY -j DROP
+ *
+ * The guard makes "intercepted ports are reached only through the proxy" a property of the kernel's
+ * rules, true also when no process of ours runs. Without it, a dead or draining proxy lets plaintext
+ * in: TPROXY first looks for a socket of the SYN's own 4-tuple, finds a TIME_WAIT socket that the proxy
+ * left (transparent, since it was accepted through a transparent listener) and, with no listener on
+ * 15006/15007 any more, assigns the SYN to it; TCP's TIME_WAIT handling then gives the SYN to the
+ * application's own listener on the original port. With the guard, the application's answer on an
+ * intercepted port (a packet in the reply direction of an inbound connection, leaving through another
+ * interface than loopback) is dropped unless it comes from a socket carrying the proxy's mark, which
+ * every socket accepted through the proxy's listeners inherits (SO_MARK), together with its SYN-ACK,
+ * resets and TIME_WAIT acknowledgements.
+ *
+ * Our three chains are replaced in one `iptables-restore --noflush` commit, so a restarted sidecar never
  * leaves a window without interception and always ends with exactly one set of rules (also after a
- * configuration change). The PREROUTING jump is appended only if absent, and duplicates are removed.
+ * configuration change). The PREROUTING and OUTPUT jumps are appended only if absent, and duplicates
+ * are removed.
  */
 import type { Iptables } from '../lib/netfilter/iptables.js';
 import type { MeshPlan } from './config-annotations.js';
@@ -18,7 +36,12 @@ import { MTLS_PORT, TLS_PORT } from './config.js';
 
 export const INBOUND_CHAIN = 'CONTRAST_INBOUND';
 export const REDIRECT_CHAIN = 'CONTRAST_IN_REDIRECT';
+export const GUARD_CHAIN = 'CONTRAST_OUT_GUARD';
+/** SO_MARK of the proxy's transparent listeners (inherited by accepted sockets); one bit, matched with a mask. */
+export const PROXY_SOCKET_MARK = 0x400000;
+const MARK = `0x${PROXY_SOCKET_MARK.toString(16)}/0x${PROXY_SOCKET_MARK.toString(16)}`;
 const JUMP: readonly string[] = ['-p', 'tcp', '-j', INBOUND_CHAIN];
+const GUARD_JUMP: readonly string[] = ['-p', 'tcp', '-j', GUARD_CHAIN];
 
 /** The `iptables-restore` input for our two chains. */
 export function ingressRuleset(plan: MeshPlan): string {
@@ -26,6 +49,7 @@ export function ingressRuleset(plan: MeshPlan): string {
     '*mangle',
     `:${INBOUND_CHAIN} - [0:0]`,
     `:${REDIRECT_CHAIN} - [0:0]`,
+    `:${GUARD_CHAIN} - [0:0]`,
     `-A ${INBOUND_CHAIN} -p tcp -i lo -j RETURN`,
     `-A ${INBOUND_CHAIN} -p tcp -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
     `-A ${INBOUND_CHAIN} -p tcp -j ${REDIRECT_CHAIN}`,
@@ -35,33 +59,42 @@ export function ingressRuleset(plan: MeshPlan): string {
       ? `-A ${REDIRECT_CHAIN} -p tcp --dport ${p.port} -j RETURN`
       : `-A ${REDIRECT_CHAIN} -p tcp --dport ${p.port} -j TPROXY --on-port ${TLS_PORT}`);
   }
-  lines.push(`-A ${REDIRECT_CHAIN} -p tcp -j TPROXY --on-port ${MTLS_PORT}`, 'COMMIT', '');
+  lines.push(`-A ${REDIRECT_CHAIN} -p tcp -j TPROXY --on-port ${MTLS_PORT}`);
+  lines.push(`-A ${GUARD_CHAIN} -o lo -j RETURN`, `-A ${GUARD_CHAIN} -m mark --mark ${MARK} -j RETURN`);
+  for (const p of plan.ingress.ports) {
+    if (p.mode === 'plain') lines.push(`-A ${GUARD_CHAIN} -m conntrack --ctorigdstport ${p.port} -j RETURN`);
+  }
+  lines.push(`-A ${GUARD_CHAIN} -m conntrack --ctdir REPLY -j DROP`, 'COMMIT', '');
   return lines.join('\n');
 }
 
 /** Installs (or atomically replaces) the rules with one binary. */
 export async function installIngressRules(iptables: Iptables, plan: MeshPlan): Promise<void> {
   await iptables.restore(ingressRuleset(plan));
-  await ensureSingleJump(iptables);
+  // The guard first: interception without it would be the state this module exists to prevent.
+  await ensureSingleJump(iptables, 'OUTPUT', GUARD_JUMP);
+  await ensureSingleJump(iptables, 'PREROUTING', JUMP);
 }
 
 /** Removes the PREROUTING jump and our chains, if present (ingress DISABLED after an earlier run). */
 export async function removeIngressRules(iptables: Iptables): Promise<boolean> {
   let changed = false;
-  while ((await iptables.run(['-t', 'mangle', '-C', 'PREROUTING', ...JUMP])).code === 0) {
-    await iptables.must(['-t', 'mangle', '-D', 'PREROUTING', ...JUMP]);
-    changed = true;
+  for (const [chain, jump] of [['PREROUTING', JUMP], ['OUTPUT', GUARD_JUMP]] as const) {
+    while ((await iptables.run(['-t', 'mangle', '-C', chain, ...jump])).code === 0) {
+      await iptables.must(['-t', 'mangle', '-D', chain, ...jump]);
+      changed = true;
+    }
   }
-  for (const chain of [INBOUND_CHAIN, REDIRECT_CHAIN]) {
+  for (const chain of [INBOUND_CHAIN, REDIRECT_CHAIN, GUARD_CHAIN]) {
     if ((await iptables.run(['-t', 'mangle', '-F', chain])).code === 0) changed = true;
   }
-  for (const chain of [INBOUND_CHAIN, REDIRECT_CHAIN]) await iptables.run(['-t', 'mangle', '-X', chain]);
+  for (const chain of [INBOUND_CHAIN, REDIRECT_CHAIN, GUARD_CHAIN]) await iptables.run(['-t', 'mangle', '-X', chain]);
   return changed;
 }
 
-async function ensureSingleJump(iptables: Iptables): Promise<void> {
-  const listing = await iptables.must(['-t', 'mangle', '-S', 'PREROUTING']);
-  const count = listing.split('\n').filter((l) => l.trim() === `-A PREROUTING ${JUMP.join(' ')}`).length;
-  if (count === 0) await iptables.must(['-t', 'mangle', '-A', 'PREROUTING', ...JUMP]);
-  for (let i = 1; i < count; i++) await iptables.must(['-t', 'mangle', '-D', 'PREROUTING', ...JUMP]);
+async function ensureSingleJump(iptables: Iptables, chain: string, jump: readonly string[]): Promise<void> {
+  const listing = await iptables.must(['-t', 'mangle', '-S', chain]);
+  const count = listing.split('\n').filter((l) => l.trim() === `-A ${chain} ${jump.join(' ')}`).length;
+  if (count === 0) await iptables.must(['-t', 'mangle', '-A', chain, ...jump]);
+  for (let i = 1; i < count; i++) await iptables.must(['-t', 'mangle', '-D', chain, ...jump]);
 }

@@ -3,23 +3,24 @@
  * removed, and only then the ready file. SIGTERM (or the given signal) stops accepting, drains for a
  * bounded time, closes what is left and resolves 0.
  */
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Server } from 'node:net';
-import { describeError } from '../lib/errors.js';
 import { writeFileAtomic } from '../lib/fs-atomic.js';
 import { subsystemLogger, type Logger } from '../lib/log.js';
-import { createIptables, type Iptables } from '../lib/netfilter/iptables.js';
-import { removeDefaultDeny } from '../lib/netfilter/default-deny.js';
+import { createIptables } from '../lib/netfilter/iptables.js';
 import { TransparentSockets, SocketCallError } from '../lib/native/sockets.js';
 import { createAdmin } from './admin.js';
 import { openCertStore } from './certs.js';
 import { MTLS_PORT, TLS_PORT, type MeshConfig } from './config.js';
 import { createEgress } from './egress.js';
+import { MeshEvents } from './events.js';
 import type { OpenSockets } from './forward.js';
 import { createIngress, type IngressListener, type IngressOptions, type IngressRole } from './ingress.js';
 import { closeServer, listenOn, listenTransparent } from './listeners.js';
+import { prepareNetfilter } from './netfilter.js';
 import { createPlainForwarder } from './plain.js';
-import { installIngressRules, removeIngressRules } from './rules.js';
+import { PROXY_SOCKET_MARK } from './rules.js';
 import { MeshStats } from './stats.js';
 
 export interface MeshproxyDeps {
@@ -42,6 +43,9 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
   const open: OpenSockets = new Set();
   const servers: Server[] = [];
   const ingress: IngressListener[] = [];
+  const ingressEvents = new MeshEvents(subsystemLogger(log, 'ingress'));
+  const egressEvents = new MeshEvents(subsystemLogger(log, 'egress'));
+  const maxPendingHandshakes = config.maxPendingHandshakes ?? defaultPendingLimit();
   let ready = false;
   const certs = await openCertStore({
     dir: config.tlsDir,
@@ -58,12 +62,13 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
     const bound = async (server: Server, where: { host: string; port: number }, label: string): Promise<void> => {
       servers.push(server);
       await listenOn(server, where, label);
-      log.info({ listener: label, address: `${where.host}:${where.port}` }, 'listening');
+      log.info({ listener: label, address: `${where.host.includes(':') ? `[${where.host}]` : where.host}:${where.port}` }, 'listening');
     };
     const newIngress = (role: IngressRole, name: string, target: IngressOptions['target'], guard: ReadonlySet<number>): IngressListener => {
       const i = createIngress({
-        role, certs, stats: stats.listener(name, 'ingress'), log: subsystemLogger(log, 'ingress'), target, loopGuardPorts: guard, open,
-        handshakeTimeoutMs: config.handshakeTimeoutMs, connectTimeoutMs: config.connectTimeoutMs, idleTimeoutMs: config.idleTimeoutMs,
+        role, certs, stats: stats.listener(name, 'ingress'), events: ingressEvents, target, loopGuardPorts: guard, open,
+        handshakeTimeoutMs: config.handshakeTimeoutMs, maxPendingHandshakes,
+        connectTimeoutMs: config.connectTimeoutMs, idleTimeoutMs: config.idleTimeoutMs,
       });
       ingress.push(i);
       return i;
@@ -81,7 +86,8 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
           const server = i.newServer();
           servers.push(server);
           try {
-            await listenTransparent(server, sockets, address, port);
+            // The mark lets the kernel's rules tell the proxy's sockets from the app's (rules.ts).
+            await listenTransparent(server, sockets, address, port, PROXY_SOCKET_MARK);
           } catch (err) {
             const cause = (err as { cause?: unknown }).cause;
             if (address === '::' && cause instanceof SocketCallError && cause.errnoCode === 'EAFNOSUPPORT') {
@@ -91,7 +97,7 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
             }
             throw err;
           }
-          log.info({ listener: name, address: `${address.includes(':') ? `[${address}]` : address}:${port}`, transparent: true }, 'listening');
+          log.info({ listener: name, address: `${address.includes(':') ? `[${address}]` : address}:${port}`, transparent: true, maxPendingHandshakes }, 'listening');
         }
       }
     }
@@ -101,14 +107,14 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
         const name = `explicit:${e.port}`;
         const target = { host: '127.0.0.1', port: e.appPort };
         const server = mode === 'plain'
-          ? createPlainForwarder(target, stats.listener(name, 'ingress'), config.idleTimeoutMs, open)
+          ? createPlainForwarder(target, stats.listener(name, 'ingress'), ingressEvents, config.idleTimeoutMs, open)
           : newIngress(mode === 'tls' ? 'tls' : 'mtls', name, () => target, new Set()).newServer();
         await bound(server, { host: e.host, port: e.port }, `${name} (${mode} -> 127.0.0.1:${e.appPort})`);
       }
     }
     for (const entry of plan.egress) {
       const server = createEgress({
-        entry, certs, stats: stats.listener(entry.name, 'egress'), log: subsystemLogger(log, 'egress'), open,
+        entry, certs, stats: stats.listener(entry.name, 'egress'), events: egressEvents, open,
         connectTimeoutMs: config.connectTimeoutMs, idleTimeoutMs: config.idleTimeoutMs,
       });
       const [host, port] = [entry.listen.slice(0, entry.listen.lastIndexOf(':')), Number(entry.listen.slice(entry.listen.lastIndexOf(':') + 1))];
@@ -118,15 +124,18 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
       const admin = createAdmin({
         ready: () => ready,
         stats,
-        configDump: () => ({ version: deps.version, plan, mode: config.mode, explicitIngress: config.explicitIngress, tlsDir: config.tlsDir, certificateGeneration: certs.generation, ipv6 }),
+        configDump: () => ({ version: deps.version, plan, mode: config.mode, explicitIngress: config.explicitIngress, tlsDir: config.tlsDir, adminAddress: config.adminAddress, maxPendingHandshakes, certificateGeneration: certs.generation, ipv6 }),
       });
-      await bound(admin, { host: '0.0.0.0', port: plan.adminPort }, 'admin');
+      await bound(admin, { host: config.adminAddress, port: plan.adminPort }, 'admin');
     }
 
     if (config.mode === 'transparent') {
       const env = deps.env ?? process.env;
-      await applyNetfilter(createIptables(config.iptables, env), config, 'IPv4', true, log);
-      await applyNetfilter(createIptables(config.ip6tables, env), config, 'IPv6', ipv6, log);
+      const change = await prepareNetfilter(config, [
+        { name: 'IPv4', variable: 'CONTRAST_IPTABLES', iptables: createIptables(config.iptables, env), available: true },
+        { name: 'IPv6', variable: 'CONTRAST_IP6TABLES', iptables: createIptables(config.ip6tables, env), available: ipv6 },
+      ], subsystemLogger(log, 'netfilter'));
+      await change.apply();
     } else {
       log.info('explicit mode: no iptables rules, the default-deny rule is left alone');
     }
@@ -141,6 +150,9 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
   } finally {
     // Stop accepting at once; close callbacks come only when the last connection of a server is gone.
     const closed = Promise.all(servers.map(closeServer));
+    // Connections still in their handshake are strangers so far: not worth waiting for.
+    for (const i of ingress) i.dropPending();
+    log.info({ active: stats.active() }, 'listeners closed, draining');
     await drain(stats, config.drainTimeoutMs);
     for (const s of open) s.destroy();
     certs.close();
@@ -150,27 +162,17 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
   return 0;
 }
 
-/** Rules first, then the default-deny rule, so inbound traffic is always either dropped or intercepted. */
-async function applyNetfilter(iptables: Iptables, config: MeshConfig, family: string, available: boolean, log: Logger): Promise<void> {
-  const nlog = subsystemLogger(log, 'netfilter');
-  if (!config.plan.ingress.disabled) {
-    if (!available) return;
-    await installIngressRules(iptables, config.plan);
-    nlog.info({ iptables: iptables.binary, family }, 'ingress interception rules installed');
-  } else {
-    try {
-      if (await removeIngressRules(iptables)) nlog.info({ iptables: iptables.binary, family }, 'ingress DISABLED: removed interception rules of an earlier run');
-    } catch (err) {
-      if (family === 'IPv4') throw err;
-      nlog.warn({ iptables: iptables.binary, err: describeError(err) }, 'IPv6 rules could not be checked');
-    }
-  }
+/**
+ * Per listener: 1024 handshaking connections, but at most an eighth of the open-file limit, so that
+ * strangers on both TLS listeners and both address families leave most descriptors to mesh clients.
+ */
+function defaultPendingLimit(): number {
   try {
-    await removeDefaultDeny(iptables, nlog);
-  } catch (err) {
-    // IPv4 is where the pod VM installs the rule; without ip6tables there is no IPv6 rule to remove.
-    if (family === 'IPv4' || available) throw err;
-    nlog.warn({ iptables: iptables.binary, err: describeError(err) }, 'IPv6 default-deny rule could not be checked');
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    const soft = m?.[1] === undefined || m[1] === 'unlimited' ? Infinity : Number(m[1]);
+    return Math.max(16, Math.min(1024, Math.floor(soft / 8)));
+  } catch {
+    return 1024;
   }
 }
 

@@ -11,9 +11,14 @@ export class ListenerStats {
   upstreamConnectFailures = 0;
   blackholed = 0;
   sessionsResumed = 0;
+  /** Connections accepted and not yet through the TLS handshake (ingress). */
+  pendingHandshakes = 0;
+  acceptErrors = 0;
   readonly handshakeFailures = new Map<string, number>();
   /** Completed handshakes by negotiated key-exchange group (lib/tls-groups.ts names). */
   readonly handshakeGroups = new Map<string, number>();
+  /** Downstream peers refused before they were served, by reason (ingress). */
+  readonly refused = new Map<string, number>();
 
   constructor(readonly listener: string, readonly direction: 'ingress' | 'egress') {}
 
@@ -23,6 +28,10 @@ export class ListenerStats {
 
   handshakeFailed(reason: string): void {
     this.handshakeFailures.set(reason, (this.handshakeFailures.get(reason) ?? 0) + 1);
+  }
+
+  refusedFor(reason: string): void {
+    this.refused.set(reason, (this.refused.get(reason) ?? 0) + 1);
   }
 }
 
@@ -62,7 +71,9 @@ export class MeshStats {
     const per = (f: (s: ListenerStats) => number): [Record<string, string>, number][] =>
       this.all().map((s) => [{ listener: s.listener, direction: s.direction }, f(s)]);
     metric('meshproxy_connections_total', 'counter', 'Accepted downstream connections.', per((s) => s.connectionsTotal));
-    metric('meshproxy_connections_active', 'gauge', 'Open downstream connections.', per((s) => s.connectionsActive));
+    metric('meshproxy_connections_active', 'gauge', 'Open downstream sockets (handshaking or served).', per((s) => s.connectionsActive));
+    metric('meshproxy_pending_handshakes', 'gauge', 'Downstream sockets still in the TLS handshake.', per((s) => s.pendingHandshakes));
+    metric('meshproxy_accept_errors_total', 'counter', 'Failed accept() calls (e.g. EMFILE).', per((s) => s.acceptErrors));
     metric('meshproxy_received_bytes_total', 'counter', 'Bytes received from downstream.', per((s) => s.bytesReceived));
     metric('meshproxy_sent_bytes_total', 'counter', 'Bytes sent to downstream.', per((s) => s.bytesSent));
     metric('meshproxy_upstream_connect_failures_total', 'counter', 'Failed upstream connections.', per((s) => s.upstreamConnectFailures));
@@ -74,6 +85,9 @@ export class MeshStats {
     const groups: [Record<string, string>, number][] = [];
     for (const s of this.all()) for (const [group, n] of s.handshakeGroups) groups.push([{ listener: s.listener, direction: s.direction, group }, n]);
     metric('meshproxy_tls_handshakes_total', 'counter', 'Completed TLS handshakes by negotiated key-exchange group.', groups);
+    const refused: [Record<string, string>, number][] = [];
+    for (const s of this.all()) for (const [reason, n] of s.refused) refused.push([{ listener: s.listener, direction: s.direction, reason }, n]);
+    metric('meshproxy_refused_total', 'counter', 'Downstream peers refused before being served, by reason.', refused);
     const mem = process.memoryUsage();
     for (const [name, help, value] of [
       ['process_resident_memory_bytes', 'Resident set size.', mem.rss],

@@ -14,7 +14,7 @@ import { ContrastError } from '../errors.js';
 import { loadAddon } from './addon.js';
 
 interface SocketsAddon {
-  transparentListen(family: number, address: string, port: number, backlog: number): number;
+  transparentListen(family: number, address: string, port: number, backlog: number, mark?: number): number;
   originalDestination(fd: number): { family: number; address: string; port: number };
   socketConstants(): Record<string, number>;
 }
@@ -63,12 +63,18 @@ export class TransparentSockets {
     this.addon = addon;
   }
 
-  /** Returns a listening, non-blocking, close-on-exec fd. The caller owns it (net.Server takes it over). */
-  transparentListen(address: string, port: number, backlog = 511): number {
+  /**
+   * Returns a listening, non-blocking, close-on-exec fd. The caller owns it (net.Server takes it over).
+   * A non-zero `mark` becomes the socket's SO_MARK, inherited by every accepted socket.
+   */
+  transparentListen(address: string, port: number, backlog = 511, mark = 0): number {
     const family = isIPv4(address) ? 4 : isIPv6(address) ? 6 : 0;
     if (family === 0) throw new SocketArgumentError(`transparent listener address ${address}: expected an IPv4 or IPv6 address`);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SocketArgumentError(`transparent listener port ${port}: expected 0 to 65535`);
-    return wrap(`transparent listener on ${family === 6 ? `[${address}]` : address}:${port}`, () => this.addon.transparentListen(family, address, port, backlog));
+    if (!Number.isInteger(mark) || mark < 0 || mark > 0xffffffff) throw new SocketArgumentError(`transparent listener mark ${mark}: expected 0 to 0xffffffff`);
+    return wrap(`transparent listener on ${family === 6 ? `[${address}]` : address}:${port}`, () => mark === 0
+      ? this.addon.transparentListen(family, address, port, backlog)
+      : this.addon.transparentListen(family, address, port, backlog, mark));
   }
 
   /** SO_ORIGINAL_DST (IPv4) or IP6T_SO_ORIGINAL_DST (IPv6) of a connected socket's fd. */

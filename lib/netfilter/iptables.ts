@@ -23,8 +23,14 @@ export interface Iptables {
   run(args: readonly string[]): Promise<IptablesResult>;
   /** Runs the binary and rejects with IptablesError on a non-zero exit. */
   must(args: readonly string[]): Promise<string>;
-  /** `<binary>-restore --noflush` with `rules` on stdin: the listed chains are replaced in one commit. */
-  restore(rules: string): Promise<void>;
+  /**
+   * `<binary>-restore --noflush` with `rules` on stdin: the listed chains are replaced in one commit.
+   * `test`: only parse and check (`--test`), change nothing. `flush`: replace the listed tables whole
+   * (without `--noflush`; for putting back what `save()` returned).
+   */
+  restore(rules: string, options?: { readonly test?: boolean; readonly flush?: boolean }): Promise<void>;
+  /** `<binary>-save -t <table>`: the table as `restore()` takes it. */
+  save(table: string): Promise<string>;
 }
 
 export function createIptables(binary: string, env: NodeJS.ProcessEnv = process.env): Iptables {
@@ -45,17 +51,28 @@ export function createIptables(binary: string, env: NodeJS.ProcessEnv = process.
       if (r.code !== 0) throw new IptablesError(`${binary} ${args.join(' ')}: exit ${r.code}: ${r.stderr.trim()}`);
       return r.stdout;
     },
-    restore(rules) {
-      const restoreBinary = `${binary}-restore`;
+    save(table) {
+      const saveBinary = `${binary}-save`;
       return new Promise((resolve, reject) => {
-        const child = spawn(restoreBinary, ['-w', '--noflush'], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+        execFile(saveBinary, ['-t', table], { env, timeout: 30_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+          if (err === null) resolve(stdout);
+          else reject(new IptablesError(`${saveBinary} -t ${table}: ${typeof err.code === 'number' ? `exit ${err.code}: ${stderr.trim()}` : err.message}`, { cause: err }));
+        });
+      });
+    },
+    restore(rules, options = {}) {
+      const restoreBinary = `${binary}-restore`;
+      const args = ['-w', ...(options.flush === true ? [] : ['--noflush']), ...(options.test === true ? ['--test'] : [])];
+      return new Promise((resolve, reject) => {
+        const child = spawn(restoreBinary, args, { env, stdio: ['pipe', 'ignore', 'pipe'] });
         let stderr = '';
         child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
         child.on('error', (err) => { reject(new IptablesError(`running ${restoreBinary}: ${err.message}`, { cause: err })); });
         child.on('close', (code) => {
           if (code === 0) resolve();
-          else reject(new IptablesError(`${restoreBinary} --noflush: exit ${code}: ${stderr.trim()}`));
+          else reject(new IptablesError(`${restoreBinary} ${args.slice(1).join(' ')}: exit ${code}: ${stderr.trim()}`));
         });
+        child.stdin.on('error', () => { /* the exit status reports it */ });
         child.stdin.end(rules);
       });
     },

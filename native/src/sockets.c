@@ -31,12 +31,18 @@ static int get_int(napi_env env, napi_value v, int32_t *out) {
   return napi_get_value_int32(env, v, out) == napi_ok;
 }
 
-/* transparentListen(family: 4 | 6, address: string, port: number, backlog: number): number (fd) */
+/*
+ * transparentListen(family: 4 | 6, address: string, port: number, backlog: number, mark?: number): number (fd)
+ * A non-zero mark is set as SO_MARK: accepted sockets inherit it, and so do their SYN-ACKs, resets and
+ * TIME_WAIT acknowledgements, which lets netfilter rules tell the proxy's packets from the app's.
+ */
 static napi_value transparent_listen(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4) return throw_type(env, "transparentListen(family, address, port, backlog)");
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (argc != 4 && argc != 5)) return throw_type(env, "transparentListen(family, address, port, backlog, mark?)");
   int32_t family, port, backlog;
+  uint32_t mark = 0;
+  if (argc == 5 && napi_get_value_uint32(env, argv[4], &mark) != napi_ok) return throw_type(env, "mark must be a 32-bit unsigned integer");
   char addr[INET6_ADDRSTRLEN + 1];
   size_t len;
   if (!get_int(env, argv[0], &family) || (family != 4 && family != 6)) return throw_type(env, "family must be 4 or 6");
@@ -69,6 +75,7 @@ static napi_value transparent_listen(napi_env env, napi_callback_info info) {
   else if (family == 4 && setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof one) != 0) step = "setsockopt(IP_TRANSPARENT)";
   else if (family == 6 && setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) step = "setsockopt(IPV6_V6ONLY)";
   else if (family == 6 && setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof one) != 0) step = "setsockopt(IPV6_TRANSPARENT)";
+  else if (mark != 0 && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0) step = "setsockopt(SO_MARK)";
   else if (bind(fd, (struct sockaddr *)&ss, sslen) != 0) step = "bind";
   else if (listen(fd, backlog) != 0) step = "listen";
   if (step != NULL) {

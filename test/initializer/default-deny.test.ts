@@ -45,6 +45,7 @@ function nsIptables(ns: string, binary: string, asUser: string[] = []): Iptables
       return r.stdout;
     },
     restore: () => Promise.reject(new Error('not used')),
+    save: () => Promise.reject(new Error('not used')),
   };
 }
 

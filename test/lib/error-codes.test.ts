@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TS_DIRS = ['lib', 'initializer', 'meshproxy', 'runtime-installer', 'port-forwarder', 'dev', 'images'];
 /** Node's own codes that the source only compares against; they are not ours to document. */
-const FOREIGN = new Set(['ERR_STREAM_DESTROYED']);
+const FOREIGN = new Set(['ERR_STREAM_DESTROYED', 'ERR_TLS_HANDSHAKE_TIMEOUT', 'ERR_SSL_HTTP_REQUEST']);
 
 function files(dir: string, ext: RegExp): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -72,3 +72,14 @@ test('text format renders slog-like key=value lines', (t) => {
   t.regex(lines[0]!, /^time=\S+ level=WARN msg="could not get CRL" subsystem=issuer err\.code=E1 tee=snp\n$/);
   t.is(formatText({ time: 't', level: 'INFO', msg: 'a b', v: 'x=y' }), 'time=t level=INFO msg="a b" v="x=y"');
 });
+
+test('parseLogConfig: unknown subsystems are a problem listing the known ones', (t) => {
+  const known = ['certs', 'ingress'];
+  t.deepEqual(parseLogConfig({ CONTRAST_LOG_SUBSYSTEMS: 'ingress, bogus,nope' }, known).problems, [
+    'CONTRAST_LOG_SUBSYSTEMS=ingress, bogus,nope: unknown subsystems bogus, nope, expected * or a comma list of certs, ingress',
+  ]);
+  t.deepEqual(parseLogConfig({ CONTRAST_LOG_SUBSYSTEMS: 'certs,ingress' }, known).problems, []);
+  t.deepEqual(parseLogConfig({ CONTRAST_LOG_SUBSYSTEMS: '*' }, known).problems, []);
+  // Without a list (programs that do not declare theirs) any name is accepted, as before.
+  t.deepEqual(parseLogConfig({ CONTRAST_LOG_SUBSYSTEMS: 'bogus' }).problems, []);
+});

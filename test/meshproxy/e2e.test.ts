@@ -8,8 +8,8 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_DENY_RULE } from '../../lib/netfilter/default-deny.js';
-import { startProxy, waitForFile, type RunningProxy } from './harness.js';
-import { SERVER_V4, SERVER_V6, createNetnsPair, stopChild, waitForLine, type NetnsPair } from './netns.js';
+import { startProxy, waitForFile, waitForLog, waitReady, type RunningProxy } from './harness.js';
+import { CLIENT_V4, SERVER_V4, SERVER_V6, createNetnsPair, stopChild, waitForLine, type NetnsPair } from './netns.js';
 import { createTestPki, issueLeaf, writePair, writeTlsDir, type TestPki } from './pki.js';
 import { APP, FOREIGN_TLS, HTTP_GET, TCP_REQUEST, TLS_REQUEST, nodeScript } from './scripts.js';
 
@@ -27,6 +27,8 @@ interface World {
 }
 
 let world: World | undefined;
+/** What the TLS server outside the mesh printed ("handshake", "received <data>"). */
+const foreignOutput: string[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
 
 function w(): World {
@@ -84,10 +86,13 @@ test.before(async () => {
   const foreign = pair.spawn(pair.server, process.execPath, nodeScript(FOREIGN_TLS, ['8443', foreignPair.cert, foreignPair.key]));
   cleanups.push(() => stopChild(foreign));
   await waitForLine(foreign, (l) => l === 'ready');
+  foreign.stdout?.on('data', (d: Buffer) => { foreignOutput.push(...d.toString().split('\n').filter((l) => l !== '')); });
 
   const serverEnv = {
     CONTRAST_INGRESS_PROXY_CONFIG: SERVER_INGRESS,
     CONTRAST_ADMIN_PORT: ADMIN,
+    // The admin port binds loopback unless configured; this pod exposes it (and exempts it: admin#9901#true).
+    CONTRAST_MESHPROXY_ADMIN_ADDRESS: '0.0.0.0',
     CONTRAST_TLS_DIR: join(dir, 'server-tls'),
     CONTRAST_READY_FILE: join(dir, 'server-ready'),
     CONTRAST_MESHPROXY_DRAIN_TIMEOUT: '5s',
@@ -105,13 +110,8 @@ test.before(async () => {
   cleanups.push(() => stopChild(client.child));
   await waitForFile(join(dir, 'client-ready'), client);
   world = { pair, dir, pki, server, client, serverEnv, files };
-  // The stale file is removed at start; wait for the proxy's own.
-  await waitForFile(serverEnv.CONTRAST_READY_FILE, server);
-  for (;;) {
-    if (server.logs.some((l) => l['msg'] === 'ready')) break;
-    if (server.child.exitCode !== null) throw new Error(JSON.stringify(server.logs));
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  // The stale file is removed at start; wait for the proxy's own (its "ready" line comes after it).
+  await waitReady(server, serverEnv.CONTRAST_READY_FILE);
 });
 
 test.after.always(async () => {
@@ -149,6 +149,30 @@ test.serial('unlisted port: no certificate, another CA and an expired certificat
   t.is(stats.status, 200);
   t.regex(stats.body, /meshproxy_tls_handshake_failures_total\{listener="ingress",direction="ingress",reason="NO_CLIENT_CERTIFICATE"\} [1-9]/);
   t.regex(stats.body, /meshproxy_tls_handshake_failures_total\{listener="ingress",direction="ingress",reason="CERT_HAS_EXPIRED"\} [1-9]/);
+  // Refused strangers: a counter by reason and an INFO line (the ingress subsystem is enabled here).
+  await tcpRequest(SERVER_V4, 9000, 'GET / HTTP/1.0\r\n\r\n');
+  const after = await adminGet('/stats/prometheus');
+  for (const reason of ['no_client_certificate', 'unknown_ca', 'expired', 'plaintext']) {
+    t.regex(after.body, new RegExp(`meshproxy_refused_total\\{listener="ingress",direction="ingress",reason="${reason}"\\} [1-9]`), reason);
+    const line = await waitForLog(w().server, (l) => l['msg'] === 'connection refused' && l['reason'] === reason);
+    t.is(line['level'], 'INFO');
+    t.is(line['listener'], 'ingress');
+    t.is(line['destination'], `${SERVER_V4}:9000`);
+    t.regex(String(line['peer']), new RegExp(`^${CLIENT_V4.replace(/\./g, '\\.')}:\\d+$`));
+  }
+});
+
+test.serial('app not listening: the failure is counted and logged as one WARN line', async (t) => {
+  const r = await tlsRequest(SERVER_V4, 9555, w().files.mesh, 'nobody');
+  t.true(r.secure, 'the mesh client got through the proxy');
+  t.is(r.data, '');
+  const stats = await adminGet('/stats/prometheus');
+  t.regex(stats.body, /meshproxy_upstream_connect_failures_total\{listener="ingress",direction="ingress"\} [1-9]/);
+  const line = await waitForLog(w().server, (l) => l['msg'] === 'connection failed' && l['destination'] === `${SERVER_V4}:9555`);
+  t.is(line['level'], 'WARN');
+  t.is(line['listener'], 'ingress');
+  t.is(line['reason'], 'upstream connect: ECONNREFUSED');
+  t.regex(String(line['peer']), /^10\.200\.1\.1:\d+$/);
 });
 
 test.serial('TLS port serves a client without certificate; plain port passes plaintext', async (t) => {
@@ -210,14 +234,11 @@ test.serial('admin port: /ready, /config_dump', async (t) => {
 test.serial('certificate rotation is picked up for new connections without a restart', async (t) => {
   const { pki, serverEnv, files } = w();
   const rotated = await issueLeaf(pki.meshCA, 'server-rotated');
+  const before = w().server.logs.length;
   await writeTlsDir(serverEnv.CONTRAST_TLS_DIR, pki.meshCA, rotated);
-  let peer = '';
-  for (let i = 0; i < 100 && peer !== 'server-rotated'; i++) {
-    peer = (await tlsRequest(SERVER_V4, 9000, files.mesh)).peer;
-    if (peer !== 'server-rotated') await new Promise((r) => setTimeout(r, 100));
-  }
-  t.is(peer, 'server-rotated');
-  t.true(w().server.logs.some((l) => l['msg'] === 'certificates reloaded'));
+  // The reload is announced once all three files are in place and the new set is in use.
+  await waitForLog(w().server, (l) => l['msg'] === 'certificates reloaded' && w().server.logs.indexOf(l) >= before && JSON.stringify(l['identity']).includes('server-rotated'));
+  t.is((await tlsRequest(SERVER_V4, 9000, files.mesh)).peer, 'server-rotated');
 });
 
 test.serial('SIGTERM drains an open connection, exits 0; a restart leaves exactly one set of rules', async (t) => {
@@ -237,7 +258,7 @@ test.serial('SIGTERM drains an open connection, exits 0; a restart leaves exactl
   t.teardown(() => stopChild(inflight));
   await waitForLine(inflight, (l) => l === 'connected');
   w().server.child.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 300));
+  await waitForLog(w().server, (l) => l['msg'] === 'listeners closed, draining');
   const result = waitForLine(inflight, (l) => l.startsWith('result '));
   inflight.stdin?.write('go\n');
   t.is(await result, `result app 9000 ${SERVER_V4} late`);
@@ -246,7 +267,7 @@ test.serial('SIGTERM drains an open connection, exits 0; a restart leaves exactl
   await rm(serverEnv.CONTRAST_READY_FILE, { force: true });
   const again = startProxy(pair, pair.server, serverEnv);
   cleanups.push(() => stopChild(again.child));
-  await waitForFile(serverEnv.CONTRAST_READY_FILE, again);
+  await waitReady(again, serverEnv.CONTRAST_READY_FILE);
   w().server = again;
   t.is(await rules(pair.server, 'iptables-legacy', 'mangle'), before4);
   t.is(await rules(pair.server, 'ip6tables-legacy', 'mangle'), before6);
@@ -260,6 +281,15 @@ test.serial('SIGTERM drains an open connection, exits 0; a restart leaves exactl
 });
 
 test.serial('egress refuses a remote whose certificate is not from the mesh CA', async (t) => {
+  const { client } = w();
   const r = await tcpRequest('127.0.0.5', 4001, 'secret');
   t.is(r.data, '');
+  // The refusal itself: the egress failed the remote's certificate (one WARN line naming it), and the
+  // remote never received the application's bytes.
+  const line = await waitForLog(client, (l) => l['msg'] === 'connection failed' && l['listener'] === 'foreign');
+  t.is(line['level'], 'WARN');
+  t.is(line['direction'], 'egress');
+  t.is(line['destination'], `${SERVER_V4}:8443`);
+  t.regex(String(line['reason']), /^remote TLS: (UNABLE_TO_GET_ISSUER_CERT_LOCALLY|UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT)$/);
+  t.false(foreignOutput.some((l) => l.startsWith('received')), foreignOutput.join('; '));
 });

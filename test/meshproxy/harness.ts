@@ -13,8 +13,10 @@ export interface RunningProxy {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startProxy(pair: NetnsPair, ns: string, env: Record<string, string>, args: readonly string[] = ['-l', 'debug']): RunningProxy {
-  const child = pair.spawn(ns, process.execPath, ['--import=tsx', MAIN, ...args], {
+/** `prefix`: a command that execs the proxy (e.g. `prlimit --nofile=1200:1200`), so the child's pid stays the proxy's. */
+export function startProxy(pair: NetnsPair, ns: string, env: Record<string, string>, args: readonly string[] = ['-l', 'debug'], prefix: readonly string[] = []): RunningProxy {
+  const argv = [...prefix, process.execPath, '--import=tsx', MAIN, ...args];
+  const child = pair.spawn(ns, argv[0] ?? process.execPath, argv.slice(1), {
     env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', CONTRAST_LOG_LEVEL: 'debug', CONTRAST_LOG_SUBSYSTEMS: '*', XTABLES_LOCKFILE: `/tmp/xtables-${ns}.lock`, ...env },
   });
   const logs: Record<string, unknown>[] = [];
@@ -36,7 +38,7 @@ export function startProxy(pair: NetnsPair, ns: string, env: Record<string, stri
 }
 
 /** Resolves when `path` exists; rejects when the proxy exits first or after the timeout. */
-export async function waitForFile(path: string, proxy: RunningProxy, timeoutMs = 30_000): Promise<void> {
+export async function waitForFile(path: string, proxy: RunningProxy, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -48,4 +50,22 @@ export async function waitForFile(path: string, proxy: RunningProxy, timeoutMs =
       await new Promise((r) => setTimeout(r, 25));
     }
   }
+}
+
+/** Resolves with the first log line (already logged or still to come) that matches; rejects when the proxy exits first or after the timeout. */
+export async function waitForLog(proxy: RunningProxy, match: (line: Record<string, unknown>) => boolean, timeoutMs = 90_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = proxy.logs.find(match);
+    if (found !== undefined) return found;
+    if (proxy.child.exitCode !== null) throw new Error(`meshproxy exited ${proxy.child.exitCode} before the log line: ${JSON.stringify(proxy.logs)}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for a log line: ${JSON.stringify(proxy.logs)}`);
+    await new Promise<void>((resolve) => { proxy.child.stderr?.once('data', () => { resolve(); }); setTimeout(resolve, 100).unref(); });
+  }
+}
+
+/** Waits until the proxy logged `msg` (the ready file is written just before "ready"). */
+export async function waitReady(proxy: RunningProxy, readyFile: string): Promise<void> {
+  await waitForFile(readyFile, proxy);
+  await waitForLog(proxy, (l) => l['msg'] === 'ready');
 }

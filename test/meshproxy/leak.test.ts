@@ -55,7 +55,17 @@ test('10,000 connections leave no growth in file descriptors or memory', async (
     const { stdout } = await pair.exec(pair.server, process.execPath, nodeScript(CONNECT_MANY, ['127.0.0.2', '4001', String(n), '16']));
     t.deepEqual(JSON.parse(stdout), { ok: n, failed: 0 });
   };
-  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 500));
+  const stats = async (): Promise<string> => {
+    const { stdout } = await pair.exec(pair.server, process.execPath, nodeScript(HTTP_GET, ['http://127.0.0.1:19901/stats/prometheus']));
+    return (JSON.parse(stdout) as { body: string }).body;
+  };
+  // Every connection is closed once the gauges are back at 0 (polled, not slept).
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 200; i++) {
+      if (![...(await stats()).matchAll(/meshproxy_connections_active\{[^}]*\} (\d+)/g)].some((m) => m[1] !== '0')) return;
+    }
+    throw new Error('connections stayed active');
+  };
 
   await drive(2_000);
   await settle();
@@ -72,8 +82,7 @@ test('10,000 connections leave no growth in file descriptors or memory', async (
   t.is(fdEnd, fdBase);
   // A leak of 2.5 KiB per connection would add 24 MiB over these 10,000 connections; a leaked socket is far larger.
   t.true(rssEnd - rssBase < 24 * 1024, `RSS grew by ${rssEnd - rssBase} KiB`);
-  const { stdout } = await pair.exec(pair.server, process.execPath, nodeScript(HTTP_GET, ['http://127.0.0.1:19901/stats/prometheus']));
-  const body = (JSON.parse(stdout) as { body: string }).body;
+  const body = await stats();
   t.regex(body, /meshproxy_connections_total\{listener="self",direction="egress"\} 12000\n/);
   t.regex(body, /meshproxy_connections_active\{listener="self",direction="egress"\} 0\n/);
   // Mesh peers resume TLS sessions: all but the first connections.

@@ -13,6 +13,7 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { silentLogger } from '../../lib/log.js';
 import { openCertStore } from '../../meshproxy/certs.js';
 import { createEgress } from '../../meshproxy/egress.js';
+import { MeshEvents } from '../../meshproxy/events.js';
 import { MeshStats } from '../../meshproxy/stats.js';
 import { createTestPki, writeTlsDir } from './pki.js';
 
@@ -57,7 +58,7 @@ test('egress resumes sessions, and takes new tickets at once when the remote res
   const stats = new MeshStats().listener('r', 'egress');
   const egress = createEgress({
     entry: { name: 'r', listen: '127.0.0.2:0', remote: `127.0.0.1:${remotePort}` },
-    certs, stats, log: silentLogger(), connectTimeoutMs: 5000, idleTimeoutMs: 60_000, open: new Set(),
+    certs, stats, events: new MeshEvents(silentLogger()), connectTimeoutMs: 5000, idleTimeoutMs: 60_000, open: new Set(),
   });
   await new Promise<void>((resolve) => { egress.listen(0, '127.0.0.2', resolve); });
   t.teardown(() => close(egress));

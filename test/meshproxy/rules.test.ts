@@ -29,12 +29,17 @@ test('the ruleset has upstream chains and order', (t) => {
     '*mangle',
     ':CONTRAST_INBOUND - [0:0]',
     ':CONTRAST_IN_REDIRECT - [0:0]',
+    ':CONTRAST_OUT_GUARD - [0:0]',
     '-A CONTRAST_INBOUND -p tcp -i lo -j RETURN',
     '-A CONTRAST_INBOUND -p tcp -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN',
     '-A CONTRAST_INBOUND -p tcp -j CONTRAST_IN_REDIRECT',
     '-A CONTRAST_IN_REDIRECT -p tcp --dport 8001 -j TPROXY --on-port 15007',
     '-A CONTRAST_IN_REDIRECT -p tcp --dport 8080 -j RETURN',
     '-A CONTRAST_IN_REDIRECT -p tcp -j TPROXY --on-port 15006',
+    '-A CONTRAST_OUT_GUARD -o lo -j RETURN',
+    '-A CONTRAST_OUT_GUARD -m mark --mark 0x400000/0x400000 -j RETURN',
+    '-A CONTRAST_OUT_GUARD -m conntrack --ctorigdstport 8080 -j RETURN',
+    '-A CONTRAST_OUT_GUARD -m conntrack --ctdir REPLY -j DROP',
     'COMMIT',
     '',
   ].join('\n'));
@@ -50,6 +55,7 @@ test('installing twice, or with a changed plan, leaves exactly one set of rules;
     await installIngressRules(ipt, planA);
     t.is(await show(), once, ipt.binary);
     t.is(once.split('\n').filter((l) => l === '-A PREROUTING -p tcp -j CONTRAST_INBOUND').length, 1);
+    t.is(once.split('\n').filter((l) => l === '-A OUTPUT -p tcp -j CONTRAST_OUT_GUARD').length, 1);
     // A duplicate jump left by an older launcher is removed.
     await ipt.must(['-t', 'mangle', '-A', 'PREROUTING', '-p', 'tcp', '-j', 'CONTRAST_INBOUND']);
     await installIngressRules(ipt, planB);
@@ -57,6 +63,8 @@ test('installing twice, or with a changed plan, leaves exactly one set of rules;
     t.is(changed.split('\n').filter((l) => l === '-A PREROUTING -p tcp -j CONTRAST_INBOUND').length, 1);
     t.false(changed.includes('--dport 8001'));
     t.true(changed.includes('--dport 7000 -j RETURN'));
+    t.true(changed.includes('--ctorigdstport 7000 -j RETURN'));
+    t.false(changed.includes('--ctorigdstport 8080'));
     t.true(await removeIngressRules(ipt));
     t.false((await show()).includes('CONTRAST'));
     t.false(await removeIngressRules(ipt));

@@ -77,14 +77,18 @@ for (const port of ports) for (const host of ['0.0.0.0', '::']) {
 }
 `;
 
-/** A TLS server outside the mesh: argv = port certFile keyFile; answers "foreign <data>". Prints "ready". */
+/**
+ * A TLS server outside the mesh: argv = port certFile keyFile; answers "foreign <data>". Prints "ready",
+ * and "handshake" / "received <data>" for each connection that gets that far.
+ */
 export const FOREIGN_TLS = `
 import { createServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 const [port, cert, key] = process.argv.slice(1);
 createServer({ cert: readFileSync(cert), key: readFileSync(key), allowHalfOpen: true }, (s) => {
   let data = '';
-  s.on('data', (d) => { data += d; });
+  process.stdout.write('handshake\\n');
+  s.on('data', (d) => { data += d; process.stdout.write('received ' + d + '\\n'); });
   s.on('end', () => { s.end('foreign ' + data); });
   s.on('error', () => {});
 }).listen(Number(port), '0.0.0.0', () => { process.stdout.write('ready\\n'); });
@@ -109,4 +113,117 @@ function one() {
   s.on('close', () => { running--; if (data.startsWith('app ')) ok++; else failed++; one(); });
 }
 for (let i = 0; i < concurrency; i++) one();
+`;
+
+/**
+ * An application that answers before reading: on every port in argv (0.0.0.0 and ::) it writes
+ * "bye <port> <peer>" and closes at once, so that the proxy in front of it closes the client side first
+ * (leaving the TIME_WAIT socket on the proxy's side). Prints "ready" once all listen.
+ */
+export const BYE_APP = `
+import { createServer } from 'node:net';
+const ports = process.argv.slice(1).map(Number);
+let pending = ports.length * 2;
+for (const port of ports) for (const host of ['0.0.0.0', '::']) {
+  createServer((s) => { s.on('error', () => {}); s.end('bye ' + port + ' ' + s.remoteAddress); })
+    .listen({ host, port, ipv6Only: host === '::' }, () => { if (--pending === 0) process.stdout.write('ready\\n'); });
+}
+`;
+
+/**
+ * Connections from fixed source ports: argv = host port mode localPorts caFile certFile|- keyFile|-.
+ * mode "plain" writes a plaintext request (without half-closing); "tls" completes a TLS handshake.
+ * Every connection waits until the server closes (or 3 s pass) and then closes. Prints one JSON line
+ * {answers: [...]} with what each connection received (decrypted for tls), "" when nothing came.
+ */
+export const FROM_PORTS = `
+import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { readFileSync } from 'node:fs';
+const [host, port, mode, ports, ca, cert, key] = process.argv.slice(1);
+const one = (localPort) => new Promise((resolve) => {
+  let data = '';
+  const opts = { host, port: Number(port), localPort };
+  const s = mode === 'tls'
+    ? tlsConnect({ ...opts, ca: readFileSync(ca), checkServerIdentity: () => undefined, ...(cert === '-' ? {} : { cert: readFileSync(cert), key: readFileSync(key) }) })
+    : connect(opts, () => { s.write('GET / HTTP/1.0\\r\\n\\r\\n'); });
+  const timer = setTimeout(() => { s.destroy(); }, 3000);
+  s.on('data', (d) => { data += d; });
+  s.on('end', () => { s.end(); });
+  s.on('error', () => {});
+  s.on('close', () => { clearTimeout(timer); resolve(data); });
+});
+const answers = await Promise.all(ports.split(',').map((p) => one(Number(p))));
+process.stdout.write(JSON.stringify({ answers }) + '\\n');
+`;
+
+/**
+ * A stranger flood, bounded in count and time: argv = host ports(comma) fin stall partial trickle
+ * partialFin capMs. Per port: `fin` connections that connect and send FIN at once, `stall` that send
+ * nothing, `partial` that send the start of a ClientHello and wait, `trickle` that send a ClientHello
+ * one byte every 300 ms (which re-arms an idle timer), `partialFin` that send a partial ClientHello
+ * and FIN. No connection is closed by this side within `capMs` of its start; each records whether the
+ * server closed it first. Opens at most 300 at a time. Prints {opened, closedByServer, stillOpen, failed,
+ * openKinds} (openKinds: still open at the cap, by kind and port).
+ */
+export const STRANGER_FLOOD = `
+import { connect } from 'node:net';
+const [host, portList, fin, stall, partial, trickle, partialFin, capMs] = process.argv.slice(1);
+const HELLO = Buffer.from('16030100c8010000c40303' + 'ab'.repeat(40), 'hex');
+const jobs = [];
+for (const port of portList.split(',').map(Number)) {
+  for (const [kind, n] of [['fin', fin], ['stall', stall], ['partial', partial], ['trickle', trickle], ['partialFin', partialFin]]) {
+    for (let i = 0; i < Number(n); i++) jobs.push([kind, port]);
+  }
+}
+let opened = 0, closedByServer = 0, stillOpen = 0, failed = 0, running = 0, next = 0;
+const openKinds = {};
+const one = ([kind, port]) => new Promise((resolve) => {
+  const s = connect({ host, port });
+  let timer, done = false, connected = false;
+  const finish = (byServer) => { if (done) return; done = true; clearInterval(timer); if (byServer) closedByServer++; else { stillOpen++; const k = kind + ':' + port; openKinds[k] = (openKinds[k] ?? 0) + 1; } s.destroy(); resolve(); };
+  s.on('connect', () => {
+    opened++; connected = true;
+    if (kind === 'fin') s.end();
+    else if (kind === 'partial') s.write(HELLO.subarray(0, 20));
+    else if (kind === 'partialFin') s.end(HELLO.subarray(0, 20));
+    else if (kind === 'trickle') { let i = 0; timer = setInterval(() => { if (i < HELLO.length) s.write(HELLO.subarray(i, ++i)); }, 300); }
+  });
+  s.on('data', () => {});
+  s.on('error', () => { if (connected || done) return; failed++; done = true; clearInterval(timer); resolve(); });
+  s.on('close', () => finish(true));
+  setTimeout(() => finish(false), Number(capMs)).unref();
+});
+await new Promise((resolveAll) => {
+  const pump = () => {
+    while (running < 300 && next < jobs.length) { running++; one(jobs[next++]).then(() => { running--; pump(); }); }
+    if (running === 0 && next >= jobs.length) resolveAll();
+  };
+  pump();
+});
+process.stdout.write(JSON.stringify({ opened, closedByServer, stillOpen, failed, openKinds }) + '\\n');
+`;
+
+/**
+ * Mesh client loop: argv = host port caFile certFile keyFile; sends a request every 50 ms until stdin
+ * closes or says "stop", then prints {ok, failed, errors}.
+ */
+export const MESH_LOOP = `
+import { connect } from 'node:tls';
+import { readFileSync } from 'node:fs';
+const [host, port, ca, cert, key] = process.argv.slice(1);
+const opts = { host, port: Number(port), ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), checkServerIdentity: () => undefined };
+let ok = 0, failed = 0, stop = false; const errors = [];
+process.stdin.on('data', () => { stop = true; });
+const once = () => new Promise((resolve) => {
+  let data = '';
+  const s = connect(opts, () => { s.end('mesh'); });
+  s.on('data', (d) => { data += d; });
+  s.on('error', (e) => { errors.push(e.code ?? e.message); });
+  s.setTimeout(15000, () => { errors.push('timeout'); s.destroy(); });
+  s.on('close', () => { if (data.startsWith('app ')) ok++; else failed++; resolve(); });
+});
+while (!stop) { await once(); await new Promise((r) => setTimeout(r, 50)); }
+process.stdout.write(JSON.stringify({ ok, failed, errors: errors.slice(0, 10) }) + '\\n');
+process.exit(0);
 `;

@@ -15,6 +15,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { silentLogger } from '../../lib/log.js';
 import { openCertStore } from '../../meshproxy/certs.js';
 import { createEgress } from '../../meshproxy/egress.js';
+import { MeshEvents } from '../../meshproxy/events.js';
 import { createIngress } from '../../meshproxy/ingress.js';
 import { MeshStats } from '../../meshproxy/stats.js';
 import { freePort, runOpenssl } from '../atls/helpers/openssl-peer.js';
@@ -169,15 +170,15 @@ test('handshakes are counted by group in the Prometheus text (real TLS in this p
   const stats = new MeshStats();
   const appPort = await echoApp(t);
   const ingress = createIngress({
-    role: 'mtls', certs: serverCerts, stats: stats.listener('in', 'ingress'), log: silentLogger(), target: () => ({ host: '127.0.0.1', port: appPort }),
-    loopGuardPorts: new Set(), handshakeTimeoutMs: 5000, connectTimeoutMs: 5000, idleTimeoutMs: 60_000, open: new Set(),
+    role: 'mtls', certs: serverCerts, stats: stats.listener('in', 'ingress'), events: new MeshEvents(silentLogger()), target: () => ({ host: '127.0.0.1', port: appPort }),
+    loopGuardPorts: new Set(), handshakeTimeoutMs: 5000, maxPendingHandshakes: 64, connectTimeoutMs: 5000, idleTimeoutMs: 60_000, open: new Set(),
   });
   const ingressServer = ingress.newServer();
   await new Promise<void>((resolve) => ingressServer.listen(0, '127.0.0.1', resolve));
   t.teardown(() => { ingressServer.close(); });
   const egressServer = createEgress({
     entry: { name: 'out', listen: '127.0.0.1:0', remote: `127.0.0.1:${(ingressServer.address() as AddressInfo).port}` },
-    certs: clientCerts, stats: stats.listener('out', 'egress'), log: silentLogger(), connectTimeoutMs: 5000, idleTimeoutMs: 60_000, open: new Set(),
+    certs: clientCerts, stats: stats.listener('out', 'egress'), events: new MeshEvents(silentLogger()), connectTimeoutMs: 5000, idleTimeoutMs: 60_000, open: new Set(),
   });
   await new Promise<void>((resolve) => egressServer.listen(0, '127.0.0.1', resolve));
   t.teardown(() => { egressServer.close(); });
