@@ -24,6 +24,8 @@ export interface InitializerConfig {
   readonly retryIntervalMs: number;
   /** CONTRAST_SERVICE_MESH_DISABLED: remove the default-deny inbound rule before anything else. */
   readonly serviceMeshDisabled: boolean;
+  /** CRYPTSETUP_DEVICE: the block device of an encrypted persistent volume (secure-pv), if any. */
+  readonly cryptsetupDevice: string | undefined;
 }
 
 export const ENV = Object.freeze({
@@ -33,6 +35,7 @@ export const ENV = Object.freeze({
   doneFile: 'CONTRAST_DONE_FILE',
   retryInterval: 'CONTRAST_RETRY_INTERVAL',
   serviceMeshDisabled: 'CONTRAST_SERVICE_MESH_DISABLED',
+  cryptsetupDevice: 'CRYPTSETUP_DEVICE',
 });
 
 /** Reads every initializer variable; problems stay in the reader (the caller calls `finish`). */
@@ -46,6 +49,8 @@ export function readInitializerConfig(reader: EnvReader): InitializerConfig {
   const retryIntervalMs = reader.duration(ENV.retryInterval, '5s', { min: 1 });
   // Upstream: any non-empty value disables the mesh (the CLI sets `true`).
   const serviceMeshDisabled = reader.optional(ENV.serviceMeshDisabled) !== undefined;
+  // Upstream: an empty value is the same as unset.
+  const cryptsetupDevice = reader.optional(ENV.cryptsetupDevice);
   return {
     coordinator: typeof coordinator === 'object' ? coordinator : { host: '', port: DEFAULT_COORDINATOR_PORT, target: '' },
     tlsDir,
@@ -53,6 +58,7 @@ export function readInitializerConfig(reader: EnvReader): InitializerConfig {
     doneFile,
     retryIntervalMs,
     serviceMeshDisabled,
+    cryptsetupDevice,
   };
 }
 

@@ -48,3 +48,11 @@ export class AttemptTimeoutError extends ContrastError {
     super(`no answer from the Coordinator within ${ms} ms`);
   }
 }
+
+/**
+ * CRYPTSETUP_DEVICE asks for an encrypted persistent volume that this initializer cannot provide. The
+ * pod must not start: its application would write to an unencrypted /state.
+ */
+export class SecureVolumeUnavailableError extends ContrastError {
+  readonly code = 'ERR_INIT_SECURE_PV_UNAVAILABLE';
+}

@@ -9,6 +9,7 @@ import { EnvReader, type Env } from '../lib/config.js';
 import { createLogger, logConfigFromEnv, parseLogConfig, type Logger } from '../lib/log.js';
 import { readInitializerConfig, type InitializerConfig } from './config.js';
 import type { DefaultDenyRemover } from './default-deny.js';
+import { SecureVolumeUnavailableError } from './errors.js';
 import { runInitializer, type CertRequest } from './initializer.js';
 import { packageVersion } from './version.js';
 import { generateWorkloadKey, type WorkloadKey } from './workload-key.js';
@@ -97,6 +98,11 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
     'Initializer started',
   );
 
+  if (config.cryptsetupDevice !== undefined) {
+    throw new SecureVolumeUnavailableError(
+      `CRYPTSETUP_DEVICE=${config.cryptsetupDevice}: encrypted persistent volumes (secure-pv) are not supported by this initializer; refusing to start, so that the pod never writes to an unencrypted /state`,
+    );
+  }
   const key = generateWorkloadKey();
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {

@@ -36,6 +36,7 @@ test('defaults', (t) => {
     doneFile: '/done',
     retryIntervalMs: 5000,
     serviceMeshDisabled: false,
+    cryptsetupDevice: undefined,
   });
 });
 
@@ -47,8 +48,10 @@ test('overrides', (t) => {
     CONTRAST_DONE_FILE: '/t/done',
     CONTRAST_RETRY_INTERVAL: '500ms',
     CONTRAST_SERVICE_MESH_DISABLED: 'true',
+    CRYPTSETUP_DEVICE: '/dev/csi0',
   });
   const config = reader.finish(readInitializerConfig(reader));
+  t.is(config.cryptsetupDevice, '/dev/csi0');
   t.is(config.coordinator.target, '[fd00::5]:9000');
   t.is(config.tlsDir, '/t/tls');
   t.is(config.secretsDir, '/t/sec');

@@ -82,6 +82,20 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
+test('CRYPTSETUP_DEVICE that cannot be served: one ERROR line naming it, exit 1, no done file, nothing written', async (t) => {
+  const { root, env } = await dirs(t);
+  const p = spawnFixture({ ...env, COORDINATOR_HOST: 'coordinator', CRYPTSETUP_DEVICE: '/dev/csi0' });
+  const { code } = await p.exited;
+  t.is(code, 1, p.stderr());
+  const lines = parseLogLines(p.stderr());
+  const errors = lines.filter((l) => l['level'] === 'ERROR');
+  t.is(errors.length, 1);
+  t.is(errors[0]!['code'], 'ERR_INIT_SECURE_PV_UNAVAILABLE');
+  t.regex(String(errors[0]!['msg']), /CRYPTSETUP_DEVICE=\/dev\/csi0/);
+  t.false(lines.some((l) => l['msg'] === 'Initializer done' || l['msg'] === 'Successfully requested cert from Coordinator'));
+  t.deepEqual(await readdir(root), []);
+});
+
 test('a malformed answer is retried and nothing is written until a valid one arrives', async (t) => {
   const { env } = await dirs(t);
   const p = spawnFixture({ ...env, COORDINATOR_HOST: 'c', FIXTURE_BEHAVIOUR: 'malformed:1' });
