@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { EnvReader } from '../lib/config.js';
+import { outputLayoutProblems } from './outputs.js';
 
 export const DEFAULT_COORDINATOR_PORT = 7777;
 
@@ -51,6 +52,9 @@ export function readInitializerConfig(reader: EnvReader): InitializerConfig {
   const serviceMeshDisabled = reader.optional(ENV.serviceMeshDisabled) !== undefined;
   // Upstream: an empty value is the same as unset.
   const cryptsetupDevice = reader.optional(ENV.cryptsetupDevice);
+  if (tlsDir.startsWith('/') && secretsDir.startsWith('/') && doneFile.startsWith('/')) {
+    for (const p of outputLayoutProblems({ tlsDir, secretsDir, doneFile }, ENV)) reader.problem(p);
+  }
   return {
     coordinator: typeof coordinator === 'object' ? coordinator : { host: '', port: DEFAULT_COORDINATOR_PORT, target: '' },
     tlsDir,
