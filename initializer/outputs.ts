@@ -76,8 +76,12 @@ export function planOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: stri
   return files;
 }
 
-/** Writes every planned file, then the done file. Returns the paths written, done file last. */
-export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: string): Promise<string[]> {
+/**
+ * Writes every planned file, then the done file. `beforeDone` runs between the two (the encrypted
+ * volume, which needs the seed file); when it fails, there is no done file. Returns the paths
+ * written, done file last.
+ */
+export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: string, beforeDone?: () => Promise<void>): Promise<string[]> {
   await removeStaleDone(layout.doneFile);
   for (const dir of [layout.tlsDir, layout.secretsDir]) {
     await step(dir, async () => {
@@ -92,6 +96,7 @@ export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPe
     await step(file.path, () => writeFileAtomic(file.path, file.data, { mode: file.mode }));
     written.push(file.path);
   }
+  await beforeDone?.();
   await step(layout.doneFile, async () => {
     await ensureDir(dirname(layout.doneFile));
     await writeFileAtomic(layout.doneFile, '', { mode: MODES.done, skipIfSame: false });
