@@ -172,9 +172,16 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
  */
 export async function holdVolume(volume: OpenVolume, signal: AbortSignal, logger: Logger): Promise<void> {
   logger.info('Idling to keep propagated cryptsetup device mounts alive');
-  if (!signal.aborted) await new Promise<void>((resolve) => { signal.addEventListener('abort', () => {
-    resolve();
-  }, { once: true }); });
+  if (!signal.aborted) {
+    // A signal listener does not keep Node's event loop alive: a timer does, until the signal.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    await new Promise<void>((resolve) => {
+      signal.addEventListener('abort', () => {
+        resolve();
+      }, { once: true });
+    });
+    clearInterval(keepAlive);
+  }
   logger.info({ reason: String(signal.reason) }, 'Unmounting and closing the encrypted volume');
   await volume.close();
   logger.info('Encrypted volume closed');

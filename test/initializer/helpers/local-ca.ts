@@ -21,7 +21,8 @@ export interface LocalCA {
   readonly keys: webcrypto.CryptoKeyPair;
 }
 
-export async function createLocalCA(): Promise<LocalCA> {
+/** `state`: the Coordinator's secret seed and salt (default random), so that restarts derive the same workload secrets. */
+export async function createLocalCA(state: { seed?: Buffer; salt?: Buffer } = {}): Promise<LocalCA> {
   x509.cryptoProvider.set(webcrypto as never);
   const subtle = webcrypto.subtle;
   const rootKeys = await subtle.generateKey(EC384, true, ['sign', 'verify']);
@@ -48,8 +49,8 @@ export async function createLocalCA(): Promise<LocalCA> {
     publicKey: meshKeys.publicKey, signingKey: rootKeys.privateKey, signingAlgorithm: EC384,
     extensions: await caExtensions(meshKeys),
   });
-  const seed = randomBytes(64);
-  const salt = randomBytes(32);
+  const seed = state.seed ?? randomBytes(64);
+  const salt = state.salt ?? randomBytes(32);
 
   async function leafPem(
     signer: webcrypto.CryptoKeyPair, issuerName: string, publicKey: KeyObject, dnsNames: string[],
