@@ -160,6 +160,17 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
         },
       }),
     });
+  } catch (err) {
+    // The volume opened but what followed (the done file) failed: nothing stays mounted.
+    if (volume !== undefined) {
+      await volume.close().catch((closeErr: unknown) => {
+        logger.error({ err: closeErr instanceof Error ? closeErr.message : String(closeErr) }, 'Closing the encrypted volume');
+      });
+    }
+    for (const s of signals) process.removeListener(s, onSignal);
+    throw err;
+  }
+  try {
     if (volume !== undefined) await holdVolume(volume, controller.signal, logger);
   } finally {
     for (const s of signals) process.removeListener(s, onSignal);

@@ -5,6 +5,7 @@
  * sub-command does the same with the seed written before.
  */
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,4 +79,15 @@ test('CRYPTSETUP_DEVICE through the program: failure closes and writes no done f
   t.is((await sub.exited).code, 0, sub.stderr());
   t.deepEqual((await calls()).slice(-2), ['umount ' + join(pvDir, 'state'), 'cryptsetup luksClose']);
   t.true((await head(disk.device)).equals(formatted));
+
+  // The done file cannot be written after the volume was mounted: unmounted and closed again, exit 1.
+  // (An immutable directory for the done file: root cannot create it there; ext4 supports chattr.)
+  const locked = join(root, 'locked');
+  await mkdir(locked);
+  execFileSync('chattr', ['+i', locked]);
+  t.teardown(() => { execFileSync('chattr', ['-i', locked]); });
+  const noDone = spawnFixture({ ...env, CONTRAST_DONE_FILE: join(locked, 'done') });
+  t.is((await noDone.exited).code, 1, noDone.stderr());
+  t.is(parseLogLines(noDone.stderr()).find((l) => l['level'] === 'ERROR')?.['code'], 'ERR_INIT_WRITE');
+  t.deepEqual((await calls()).slice(-3), ['mount -o', 'umount ' + join(pvDir, 'state'), 'cryptsetup luksClose']);
 });
