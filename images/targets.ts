@@ -51,6 +51,13 @@ const IPTABLES = {
   ]) as Record<string, string>,
 };
 
+/** secure-pv: Debian's cryptsetup-bin and e2fsprogs, util-linux's mount, and the probe's test. */
+const SECURE_PV = {
+  tools: ['/usr/sbin/cryptsetup', '/usr/sbin/mke2fs', '/usr/bin/mount', '/usr/bin/umount', '/usr/bin/test'],
+  hostFiles: ['/etc/mke2fs.conf'],
+  links: { '/usr/sbin/mkfs.ext4': 'mke2fs' } as Record<string, string>,
+};
+
 export const TARGETS: readonly ImageTarget[] = Object.freeze([
   {
     name: 'initializer',
@@ -58,11 +65,12 @@ export const TARGETS: readonly ImageTarget[] = Object.freeze([
     launchers: ['initializer'],
     cmd: [],
     env: { PATH, XTABLES_LOCKFILE: '/dev/shm/xtables.lock' },
-    // iptables/ip6tables remove the default-deny rule (CONTRAST_SERVICE_MESH_DISABLED).
-    tools: [...IPTABLES.tools],
+    // iptables/ip6tables remove the default-deny rule (CONTRAST_SERVICE_MESH_DISABLED); secure-pv
+    // (CRYPTSETUP_DEVICE) runs cryptsetup, mkfs.ext4, mount and umount, and its startup probe test.
+    tools: [...IPTABLES.tools, ...SECURE_PV.tools],
     pluginDirs: IPTABLES.pluginDirs,
-    hostFiles: IPTABLES.hostFiles,
-    links: IPTABLES.links,
+    hostFiles: [...IPTABLES.hostFiles, ...SECURE_PV.hostFiles],
+    links: { ...IPTABLES.links, ...SECURE_PV.links },
     files: {},
   },
   {

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import type { EnvReader } from '../lib/config.js';
 import { readTlsGroups } from '../lib/tls-groups.js';
+import { outputLayoutProblems } from './outputs.js';
 
 export const DEFAULT_COORDINATOR_PORT = 7777;
 
@@ -27,6 +28,8 @@ export interface InitializerConfig {
   readonly serviceMeshDisabled: boolean;
   /** CONTRAST_TLS_GROUPS: key-exchange groups of the aTLS client (lib/tls-groups.ts). */
   readonly tlsGroups: string;
+  /** CRYPTSETUP_DEVICE: the block device of an encrypted persistent volume (secure-pv), if any. */
+  readonly cryptsetupDevice: string | undefined;
 }
 
 export const ENV = Object.freeze({
@@ -36,6 +39,7 @@ export const ENV = Object.freeze({
   doneFile: 'CONTRAST_DONE_FILE',
   retryInterval: 'CONTRAST_RETRY_INTERVAL',
   serviceMeshDisabled: 'CONTRAST_SERVICE_MESH_DISABLED',
+  cryptsetupDevice: 'CRYPTSETUP_DEVICE',
 });
 
 /** Reads every initializer variable; problems stay in the reader (the caller calls `finish`). */
@@ -49,6 +53,11 @@ export function readInitializerConfig(reader: EnvReader): InitializerConfig {
   const retryIntervalMs = reader.duration(ENV.retryInterval, '5s', { min: 1 });
   // Upstream: any non-empty value disables the mesh (the CLI sets `true`).
   const serviceMeshDisabled = reader.optional(ENV.serviceMeshDisabled) !== undefined;
+  // Upstream: an empty value is the same as unset.
+  const cryptsetupDevice = reader.optional(ENV.cryptsetupDevice);
+  if (tlsDir.startsWith('/') && secretsDir.startsWith('/') && doneFile.startsWith('/')) {
+    for (const p of outputLayoutProblems({ tlsDir, secretsDir, doneFile }, ENV)) reader.problem(p);
+  }
   return {
     coordinator: typeof coordinator === 'object' ? coordinator : { host: '', port: DEFAULT_COORDINATOR_PORT, target: '' },
     tlsDir,
@@ -57,6 +66,7 @@ export function readInitializerConfig(reader: EnvReader): InitializerConfig {
     retryIntervalMs,
     serviceMeshDisabled,
     tlsGroups: readTlsGroups(reader),
+    cryptsetupDevice,
   };
 }
 

@@ -10,6 +10,7 @@ export const INITIALIZER_ENVIRONMENT: readonly EnvVarDoc[] = Object.freeze([
   { name: 'CONTRAST_DONE_FILE', default: '/done', meaning: 'written last, when everything succeeded (absolute path)' },
   { name: 'CONTRAST_RETRY_INTERVAL', default: '5s', meaning: 'wait after a failed attempt (500ms, 5s, 1m30s; more than 0)' },
   { name: 'CONTRAST_SERVICE_MESH_DISABLED', default: UNSET, meaning: 'any non-empty value: remove the default-deny inbound rule first' },
+  { name: 'CRYPTSETUP_DEVICE', default: UNSET, meaning: 'block device of an encrypted persistent volume (secure-pv annotation: /dev/csi0): LUKS2 with the workload secret seed, mounted at /state, kept until SIGTERM' },
   ...TLS_GROUPS_ENVIRONMENT,
   ...ATTESTATION_ENVIRONMENT,
   ...LOG_ENVIRONMENT,

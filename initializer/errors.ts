@@ -48,3 +48,23 @@ export class AttemptTimeoutError extends ContrastError {
     super(`no answer from the Coordinator within ${ms} ms`);
   }
 }
+
+/**
+ * CRYPTSETUP_DEVICE asks for an encrypted persistent volume that this initializer cannot provide. The
+ * pod must not start: its application would write to an unencrypted /state.
+ */
+export class SecureVolumeUnavailableError extends ContrastError {
+  readonly code = 'ERR_INIT_SECURE_PV_UNAVAILABLE';
+}
+
+export type SecureVolumeErrorCode = 'ERR_INIT_SECURE_PV_HEADER' | 'ERR_INIT_SECURE_PV_FAILED' | 'ERR_INIT_SECURE_PV_KEY';
+
+/** Setting up the encrypted volume failed: the header check, a command (format, open, mkfs, mount), the key. */
+export class SecureVolumeError extends ContrastError {
+  readonly code: SecureVolumeErrorCode;
+
+  constructor(code: SecureVolumeErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}

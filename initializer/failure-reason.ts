@@ -13,6 +13,7 @@ const HINTS: Readonly<Record<string, string>> = Object.freeze({
   ERR_MESHAPI_ATTESTATION_FAILED: 'this pod could not produce its attestation document; check the TEE device and CONTRAST_ATTESTATION',
   ERR_MESHAPI_CALL_FAILED: "check the Coordinator's version and its logs",
   ERR_MESHAPI_MALFORMED: 'the Coordinator sent a malformed answer; check that its version speaks the MeshAPI',
+  ERR_MESHAPI_PROTOCOL: 'the Coordinator broke the gRPC protocol; check that its version speaks the MeshAPI',
   ERR_INIT_RESPONSE_INVALID: 'the Coordinator sent certificates this pod cannot use; check the Coordinator version and its logs',
 });
 

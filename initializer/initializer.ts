@@ -28,6 +28,8 @@ export interface InitializerDeps {
   /** Required when config.serviceMeshDisabled. */
   readonly defaultDeny?: DefaultDenyRemover;
   readonly attemptTimeoutMs?: number;
+  /** Runs after the files and before the done file (the encrypted volume); a failure means no done file. */
+  readonly beforeDone?: () => Promise<void>;
 }
 
 export async function runInitializer(deps: InitializerDeps): Promise<void> {
@@ -66,6 +68,6 @@ export async function runInitializer(deps: InitializerDeps): Promise<void> {
   codeCacheCheckpoint();
   if (signal.aborted) throw new InterruptedError('interrupted before writing');
 
-  const written = await writeOutputs(config, certs, key.pkcs8Pem);
+  const written = await writeOutputs(config, certs, key.pkcs8Pem, deps.beforeDone);
   logger.info({ files: written }, 'Initializer done');
 }

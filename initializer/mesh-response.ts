@@ -5,6 +5,13 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { ResponseInvalidError } from './errors.js';
 
+/**
+ * How far the leaf's notBefore may lie ahead of this pod's clock: a Coordinator that issues with
+ * notBefore = its own "now" must not be refused because its clock runs a little ahead of the pod's.
+ * notAfter is not stretched: an expired certificate is refused.
+ */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
 /** What the Coordinator returns (the fields of NewMeshCertResponse). */
 export interface MeshCerts {
   readonly meshCACert: Buffer;
@@ -56,8 +63,17 @@ export function validateMeshCerts(certs: MeshCerts, publicKey: KeyObject, now: D
   if (!leaf.checkIssued(meshCA) || !leaf.verify(meshCA.publicKey)) {
     throw new ResponseInvalidError('CertChain', `the leaf certificate is not signed by the mesh CA ${meshCA.subject}`);
   }
-  if (new Date(leaf.validTo).getTime() < now.getTime()) {
-    throw new ResponseInvalidError('CertChain', `the leaf certificate expired at ${leaf.validTo}`);
+  const notBefore = new Date(leaf.validFrom);
+  const notAfter = new Date(leaf.validTo);
+  const validity = `(valid from ${notBefore.toISOString()} to ${notAfter.toISOString()}, this pod's clock says ${now.toISOString()})`;
+  if (notBefore.getTime() > now.getTime() + CLOCK_SKEW_MS) {
+    throw new ResponseInvalidError(
+      'CertChain',
+      `the leaf certificate is not valid yet ${validity}; more than ${CLOCK_SKEW_MS / 1000} s ahead of this pod's clock: check the clocks of the Coordinator and this node`,
+    );
+  }
+  if (notAfter.getTime() < now.getTime()) {
+    throw new ResponseInvalidError('CertChain', `the leaf certificate has expired ${validity}`);
   }
   return Object.freeze({ ...certs, leaf, meshCA });
 }

@@ -4,9 +4,9 @@
  * other files do. A done file from an earlier run is removed first, so that a kill while this run
  * replaces files never leaves a done file beside a mix of old and new files.
  */
-import { chmod, readdir, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { ensureDir, syncDir, writeFileAtomic } from '../lib/fs-atomic.js';
+import { chmod, unlink } from 'node:fs/promises';
+import { basename, dirname, join, posix } from 'node:path';
+import { ensureDir, removeStaleTemps, syncDir, writeFileAtomic } from '../lib/fs-atomic.js';
 import { OutputWriteError } from './errors.js';
 import type { MeshCerts } from './mesh-response.js';
 import { errorCode } from '../lib/errors.js';
@@ -33,6 +33,36 @@ export interface PlannedFile {
   readonly mode: number;
 }
 
+/**
+ * Every output must have a path of its own: a done file at `key.pem` would be emptied after the key
+ * was written and the run would still say done. Returns one problem per collision, each naming the
+ * variables involved (the caller reports them as configuration errors). A file may not be a directory
+ * that is used (or one above it); the two directories may be the same, their file names differ.
+ */
+export function outputLayoutProblems(layout: OutputLayout, names: { tlsDir: string; secretsDir: string; doneFile: string }): string[] {
+  interface Output { readonly path: string; readonly what: string; readonly file: boolean }
+  const norm = (p: string): string => posix.normalize(p).replace(/(.)\/+$/, '$1');
+  const outputs: Output[] = [
+    { path: norm(layout.tlsDir), what: `${names.tlsDir}=${layout.tlsDir}`, file: false },
+    { path: norm(layout.secretsDir), what: `${names.secretsDir}=${layout.secretsDir}`, file: false },
+    ...[FILES.meshCA, FILES.certChain, FILES.key, FILES.rootCA].map((f) => ({ path: norm(join(layout.tlsDir, f)), what: `${f} in ${names.tlsDir}`, file: true })),
+    { path: norm(join(layout.secretsDir, FILES.workloadSecretSeed)), what: `${FILES.workloadSecretSeed} in ${names.secretsDir}`, file: true },
+    { path: norm(layout.doneFile), what: `${names.doneFile}=${layout.doneFile}`, file: true },
+  ];
+  const problems: string[] = [];
+  for (const [i, a] of outputs.entries()) {
+    for (const b of outputs.slice(i + 1)) {
+      if (!a.file && !b.file) continue;
+      const clash = a.path === b.path ? 'the same path'
+        : a.file && b.path.startsWith(`${a.path === '/' ? '' : a.path}/`) ? `a file above ${b.path}`
+        : b.file && a.path.startsWith(`${b.path === '/' ? '' : b.path}/`) ? `a file above ${a.path}`
+        : undefined;
+      if (clash !== undefined) problems.push(`${a.what} and ${b.what}: ${clash}; expected a distinct path for each output`);
+    }
+  }
+  return problems;
+}
+
 /** The files in upstream's order (certificates, key, root, secret), without the done file. */
 export function planOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: string): PlannedFile[] {
   const files: PlannedFile[] = [
@@ -47,8 +77,12 @@ export function planOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: stri
   return files;
 }
 
-/** Writes every planned file, then the done file. Returns the paths written, done file last. */
-export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: string): Promise<string[]> {
+/**
+ * Writes every planned file, then the done file. `beforeDone` runs between the two (the encrypted
+ * volume, which needs the seed file); when it fails, there is no done file. Returns the paths
+ * written, done file last.
+ */
+export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: string, beforeDone?: () => Promise<void>): Promise<string[]> {
   await removeStaleDone(layout.doneFile);
   for (const dir of [layout.tlsDir, layout.secretsDir]) {
     await step(dir, async () => {
@@ -63,6 +97,7 @@ export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPe
     await step(file.path, () => writeFileAtomic(file.path, file.data, { mode: file.mode }));
     written.push(file.path);
   }
+  await beforeDone?.();
   await step(layout.doneFile, async () => {
     await ensureDir(dirname(layout.doneFile));
     await writeFileAtomic(layout.doneFile, '', { mode: MODES.done, skipIfSame: false });
@@ -72,23 +107,14 @@ export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPe
 }
 
 /**
- * Temporary files of a run that was killed mid-write (`.<name>.tmp-<hex>`, the naming of
- * lib/fs-atomic): they may hold key material, so they go before this run writes.
+ * What a run that was killed mid-write left under a temporary name (lib/fs-atomic's naming): it may
+ * hold key material, so it goes before this run writes, whatever it is (file, directory, fifo, link).
  */
 async function removeLeftovers(paths: readonly string[]): Promise<void> {
   const byDir = new Map<string, Set<string>>();
   for (const p of paths) byDir.set(dirname(p), (byDir.get(dirname(p)) ?? new Set()).add(basename(p)));
   for (const [dir, names] of byDir) {
-    let entries: string[];
-    try {
-      entries = await readdir(dir);
-    } catch {
-      continue;
-    }
-    for (const entry of entries) {
-      const m = /^\.(.+)\.tmp-[0-9a-f]+$/.exec(entry);
-      if (m?.[1] !== undefined && names.has(m[1])) await step(join(dir, entry), () => unlink(join(dir, entry)));
-    }
+    await step(dir, () => removeStaleTemps(dir, (name) => names.has(name)));
   }
 }
 

@@ -4,11 +4,18 @@
  * certificate source. Commander is only loaded when there are arguments (the pod path has none).
  */
 import type { Command } from 'commander';
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { codeCacheState } from '../lib/code-cache-state.js';
 import { EnvReader, type Env } from '../lib/config.js';
 import { createLogger, logConfigFromEnv, parseLogConfig, type Logger } from '../lib/log.js';
-import { readInitializerConfig, type InitializerConfig } from './config.js';
+import { ENV, readInitializerConfig, type InitializerConfig } from './config.js';
 import type { DefaultDenyRemover } from './default-deny.js';
+import { FILES, MODES } from './outputs.js';
+import { OutputWriteError } from './errors.js';
+import { ensureDir, writeFileAtomic } from '../lib/fs-atomic.js';
+import { checkSecureVolumeAvailable, openSecureVolume, STATE_MOUNT_POINT, type OpenVolume, type VolumeSystem } from './secure-volume.js';
+import type { LuksProfile } from './secure-volume-luks.js';
 import { runInitializer, type CertRequest } from './initializer.js';
 import { VERSION } from '../lib/version.js';
 import { generateWorkloadKey, type WorkloadKey } from './workload-key.js';
@@ -22,8 +29,20 @@ export interface ProgramDeps<A> {
   /** Builds the request for this process (issuer, key, target) once; it is called once per attempt. */
   makeRequest(ctx: { readonly attestation: A; readonly config: InitializerConfig; readonly key: WorkloadKey; readonly logger: Logger }): Promise<CertRequest>;
   defaultDeny?(): DefaultDenyRemover;
+  /** Parts of the encrypted volume (secure-pv) tests replace; the default is the real system at /state. */
+  secureVolume?(): SecureVolumeDeps;
   /** Adds sub-commands (`report`, `report inspect`) to the command line. */
   registerCommands?(program: Command, tools: CommandTools): void | Promise<void>;
+}
+
+export interface SecureVolumeDeps {
+  readonly system?: VolumeSystem;
+  readonly profile?: LuksProfile;
+  readonly mountPoint?: string;
+  readonly mapperDir?: string;
+  readonly headerDir?: string;
+  /** PATH searched for the tools (default: the environment's). */
+  readonly path?: string;
 }
 
 /** What sub-commands get from the program: the environment and a logger made on first use. */
@@ -71,6 +90,14 @@ export async function runProgram<A>(deps: ProgramDeps<A>, ctx: ProgramContext): 
     },
   };
   await deps.registerCommands?.(program, tools);
+  program
+    .command('cryptsetup')
+    .description('set up the LUKS-encrypted block device at <device-path> with the workload secret seed as key, mount it at <mount-point>, write the done file, and keep it mounted until SIGTERM')
+    .requiredOption('-d, --device-path <path>', 'path to the volume device to be encrypted')
+    .requiredOption('-m, --mount-point <path>', 'mount point of decrypted mapper device')
+    .action(async (opts: { devicePath: string; mountPoint: string }) => {
+      await runCryptsetupCommand(deps, ctx, tools.logger(), opts);
+    });
   await parseProgramArgs(program, args, { shortVersionAlias: true });
   return 0;
 }
@@ -100,12 +127,16 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
     'Initializer started',
   );
 
+  const volumeDeps = deps.secureVolume?.() ?? {};
+  const device = config.cryptsetupDevice;
+  if (device !== undefined) await checkSecureVolumeAvailable(device, volumeDeps.path ?? ctx.env['PATH']);
   const key = generateWorkloadKey();
   const controller = new AbortController();
+  let volume: OpenVolume | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
     controller.abort(`received ${sig}`);
-    // Backstop: a stuck handle must not keep an interrupted pod waiting.
-    setTimeout(() => process.exit(), 2000).unref();
+    // Backstop: a stuck handle must not keep an interrupted pod waiting (unless a volume is being closed).
+    if (volume === undefined) setTimeout(() => process.exit(), 2000).unref();
   };
   const signals = ctx.signals ?? ['SIGTERM', 'SIGINT'];
   for (const s of signals) process.once(s, onSignal);
@@ -118,7 +149,94 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
       logger,
       signal: controller.signal,
       ...(config.serviceMeshDisabled ? { defaultDeny: deps.defaultDeny?.() ?? await iptablesRemover(logger) } : {}),
+      ...(device === undefined ? {} : {
+        beforeDone: async () => {
+          logger.info('Setting up encrypted mount');
+          volume = await openSecureVolume({
+            devicePath: device,
+            mountPoint: volumeDeps.mountPoint ?? STATE_MOUNT_POINT,
+            keyFile: join(config.secretsDir, FILES.workloadSecretSeed),
+            logger,
+            ...volumeDeps,
+          });
+          logger.info('Encrypted mount setup done');
+        },
+      }),
     });
+  } catch (err) {
+    // The volume opened but what followed (the done file) failed: nothing stays mounted.
+    if (volume !== undefined) {
+      await volume.close().catch((closeErr: unknown) => {
+        logger.error({ err: closeErr instanceof Error ? closeErr.message : String(closeErr) }, 'Closing the encrypted volume');
+      });
+    }
+    for (const s of signals) process.removeListener(s, onSignal);
+    throw err;
+  }
+  try {
+    if (volume !== undefined) await holdVolume(volume, controller.signal, logger);
+  } finally {
+    for (const s of signals) process.removeListener(s, onSignal);
+  }
+}
+
+/**
+ * The initializer keeps running as a native sidecar while the volume is mounted (the Kata agent would
+ * unmount what an exited container mounted); SIGTERM unmounts and closes it.
+ */
+export async function holdVolume(volume: OpenVolume, signal: AbortSignal, logger: Logger): Promise<void> {
+  logger.info('Idling to keep propagated cryptsetup device mounts alive');
+  if (!signal.aborted) {
+    // A signal listener does not keep Node's event loop alive: a timer does, until the signal.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    await new Promise<void>((resolve) => {
+      signal.addEventListener('abort', () => {
+        resolve();
+      }, { once: true });
+    });
+    clearInterval(keepAlive);
+  }
+  logger.info({ reason: String(signal.reason) }, 'Unmounting and closing the encrypted volume');
+  await volume.close();
+  logger.info('Encrypted volume closed');
+}
+
+/** `initializer cryptsetup -d <device> -m <mount point>`: the volume alone, with the seed an earlier run wrote. */
+async function runCryptsetupCommand<A>(deps: ProgramDeps<A>, ctx: ProgramContext, logger: Logger, opts: { devicePath: string; mountPoint: string }): Promise<void> {
+  const reader = new EnvReader(ctx.env);
+  const secretsDir = reader.string(ENV.secretsDir, '/contrast/secrets');
+  const doneFile = reader.string(ENV.doneFile, '/done');
+  for (const [name, value] of [[ENV.secretsDir, secretsDir], [ENV.doneFile, doneFile], ['--mount-point', opts.mountPoint]] as const) {
+    if (!value.startsWith('/')) reader.problem(`${name}=${value}: expected an absolute path`);
+  }
+  reader.finish({});
+  const volumeDeps = deps.secureVolume?.() ?? {};
+  await checkSecureVolumeAvailable(opts.devicePath, volumeDeps.path ?? ctx.env['PATH']);
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    controller.abort(`received ${sig}`);
+  };
+  const signals = ctx.signals ?? ['SIGTERM', 'SIGINT'];
+  for (const s of signals) process.once(s, onSignal);
+  try {
+    await rm(doneFile, { force: true }).catch((err: unknown) => {
+      throw new OutputWriteError(doneFile, { cause: err });
+    });
+    const volume = await openSecureVolume({
+      ...volumeDeps,
+      devicePath: opts.devicePath,
+      mountPoint: opts.mountPoint,
+      keyFile: join(secretsDir, FILES.workloadSecretSeed),
+      logger,
+    });
+    try {
+      await ensureDir(dirname(doneFile));
+      await writeFileAtomic(doneFile, '', { mode: MODES.done, skipIfSame: false });
+    } catch (err) {
+      await volume.close().catch(() => undefined);
+      throw new OutputWriteError(doneFile, { cause: err });
+    }
+    await holdVolume(volume, controller.signal, logger);
   } finally {
     for (const s of signals) process.removeListener(s, onSignal);
   }

@@ -3,7 +3,7 @@
  * fsync, chmod, rename, fsync the directory. A crash at any moment leaves either the old or the new file
  * under the final name, never a partial one.
  */
-import { open, readFile, rename, unlink, mkdir } from 'node:fs/promises';
+import { open, readFile, readdir, rename, rm, unlink, mkdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
@@ -14,13 +14,57 @@ export interface AtomicWriteOptions {
   readonly skipIfSame?: boolean;
 }
 
+/**
+ * Temporary names, one scheme for every program: `.<final name>.<tag>-<12 hex digits>` in the directory
+ * of the final file. `tmp` is writeFileAtomic's; `contrast-tmp` is the runtime installer's staged
+ * artifacts.
+ */
+export type TempTag = 'tmp' | 'contrast-tmp';
+const TEMP_NAME = /^\.(.+)\.(?:contrast-)?tmp-[0-9a-f]{12}$/;
+
+/** A fresh temporary path beside `path`. */
+export function tempPath(path: string, tag: TempTag = 'tmp'): string {
+  return join(dirname(path), `.${basename(path)}.${tag}-${randomBytes(6).toString('hex')}`);
+}
+
+/** The final name a temporary name stands for, or undefined when `entry` is not a temporary name. */
+export function finalNameOfTemp(entry: string): string | undefined {
+  return TEMP_NAME.exec(entry)?.[1];
+}
+
+/**
+ * Removes what an interrupted earlier run left in `dir` under a temporary name whose final name
+ * `isOurs` accepts. Whatever is found there goes, whatever it is: a file, a directory with its
+ * contents, a fifo, a socket, a symbolic link. Links are never followed: a link is removed as a link,
+ * and a directory's contents are removed without following links inside it (`rm` works on lstat).
+ * A missing `dir` has nothing stale. Returns the names removed.
+ */
+export async function removeStaleTemps(dir: string, isOurs: (finalName: string) => boolean): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const removed: string[] = [];
+  for (const entry of entries.sort()) {
+    const finalName = finalNameOfTemp(entry);
+    if (finalName === undefined || !isOurs(finalName)) continue;
+    // rm works on lstat: a link goes as a link, a directory's links are not followed either.
+    await rm(join(dir, entry), { recursive: true, force: true });
+    removed.push(entry);
+  }
+  return removed;
+}
+
 /** Returns true when the file was (re)written, false when it already matched. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<boolean> {
   const mode = options.mode ?? 0o644;
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   if (options.skipIfSame !== false && (await sameContent(path, bytes, mode))) return false;
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
+  const tmp = tempPath(path);
   const handle = await open(tmp, 'wx', 0o600);
   try {
     await handle.writeFile(bytes);

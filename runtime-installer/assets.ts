@@ -5,12 +5,12 @@
  * the directories staging created. The rename gives a busy executable a new inode, so a running shim
  * keeps its old file (the unlink-and-create semantics upstream applies on ETXTBSY).
  */
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { chmod, copyFile, mkdir, open, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Logger } from '../lib/log.js';
-import { syncDir } from '../lib/fs-atomic.js';
+import { syncDir, tempPath } from '../lib/fs-atomic.js';
 import { FetchError, IntegrityError } from './errors.js';
 import { readFileSource, readHttpSource, type ByteSink, type HttpOptions } from './asset-source.js';
 import type { Sri } from './sri.js';
@@ -61,7 +61,7 @@ export async function stageAsset(spec: AssetSpec, staging: Staging, ctx: StageCo
     staging.assets.push(staged);
     return staged;
   }
-  const temp = join(dirname(spec.dest), `.${basename(spec.dest)}.contrast-tmp-${randomBytes(6).toString('hex')}`);
+  const temp = tempPath(spec.dest, 'contrast-tmp');
   const mode = spec.executable ? 0o755 : current !== undefined ? current.mode & 0o7777 : 0o644;
   try {
     if (spec.integrity === undefined && spec.url.protocol === 'file:') {

@@ -91,12 +91,16 @@ export async function applyContainerdConfig(plan: ContainerdConfigPlan, now = Da
   return { written: true, backup };
 }
 
+/** Whether `entry` is a backup `<name>.<digits>.bak` of the config named `name`. */
+export function isBackupName(entry: string, name: string): boolean {
+  return entry.startsWith(`${name}.`) && /^\d+\.bak$/.test(entry.slice(name.length + 1));
+}
+
 /** Backups `<name>.<digits>.bak` beside the config, oldest first. */
 export async function existingBackups(path: string): Promise<string[]> {
   const name = basename(path);
-  const re = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d+\\.bak$`);
   const entries = await readdir(dirname(path)).catch(() => [] as string[]);
-  return entries.filter((e) => re.test(e)).sort().map((e) => join(dirname(path), e));
+  return entries.filter((e) => isBackupName(e, name)).sort().map((e) => join(dirname(path), e));
 }
 
 async function readOptional(path: string): Promise<string | undefined> {

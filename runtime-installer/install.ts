@@ -3,14 +3,14 @@
  * up to here leaves the host unchanged), then commit artifacts, write the Kata config, replace the
  * containerd config, and restart the unit when needed.
  */
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../lib/log.js';
-import { ensureDir, writeFileAtomic } from '../lib/fs-atomic.js';
+import { ensureDir, removeStaleTemps as removeStaleTempsIn, writeFileAtomic } from '../lib/fs-atomic.js';
 import type { InstallerConfig } from './config.js';
 import { readInputs, onHost } from './inputs.js';
 import { abortStaging, commitStaging, newStaging, stageAsset } from './assets.js';
-import { applyContainerdConfig, changes, planAdd } from './containerd-config.js';
+import { applyContainerdConfig, changes, isBackupName, planAdd } from './containerd-config.js';
 import { kataConfig, renderKataConfig } from './kata-config.js';
 import { restartIfNeeded, type RestartOutcome } from './restart.js';
 import type { ServiceManager } from './systemd.js';
@@ -116,13 +116,11 @@ async function readOptional(path: string): Promise<Buffer | undefined> {
 }
 
 /**
- * Removes temporaries an interrupted earlier run left beside `path`: `.<name>.tmp-<hex>` (atomic
- * writes), `.<name>.contrast-tmp-<hex>` (staged artifacts) and `.<name>.<digits>.bak.tmp-<hex>`
- * (the backup of the containerd config).
+ * Removes what an interrupted earlier run left beside `path` under a temporary name (lib/fs-atomic's
+ * one scheme, whatever the entry is, links never followed): of the file itself (atomic writes, staged
+ * artifacts) and of its backups `<name>.<digits>.bak` (the containerd config's).
  */
 export async function removeStaleTemps(path: string): Promise<void> {
-  const name = basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const re = new RegExp(`^\\.${name}\\.(?:\\d+\\.bak\\.)?(?:contrast-)?tmp-[0-9a-f]{12}$`);
-  const entries = await readdir(dirname(path)).catch(() => [] as string[]);
-  for (const e of entries) if (re.test(e)) await unlink(join(dirname(path), e)).catch(() => undefined);
+  const name = basename(path);
+  await removeStaleTempsIn(dirname(path), (finalName) => finalName === name || isBackupName(finalName, name));
 }

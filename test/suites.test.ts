@@ -11,13 +11,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SYSTEM: readonly string[] = (JSON.parse(readFileSync(join(ROOT, 'test/system-tests.json'), 'utf8')) as { files: string[] }).files;
 
-/** What only a system test may use: namespaces, FUSE emulators, runc, containerd, a D-Bus daemon, image builds. */
+/** What only a system test may use: namespaces, FUSE emulators, runc, containerd, a D-Bus daemon, loop devices, image builds. */
 const SYSTEM_MARKERS: readonly [string, RegExp][] = [
   ['network namespace', /\bnetns\b|\bunshare\b/],
   ['FUSE emulator', /emulators\/harness|mountEmulators/],
   ['runc', /runInImage|['"]runc['"]/],
   ['containerd', /['"]containerd['"]\s*,\s*\[/],
   ['D-Bus daemon', /dbus-daemon/],
+  ['loop device', /['"]losetup['"]/],
   ['bundle or image build', /bundlePrograms|buildImage|['"](umoci|skopeo)['"]/],
 ];
 

@@ -93,6 +93,49 @@ export interface InjectOptions {
   readonly initializerImage: string;
   readonly meshproxyImage: string;
   readonly coordinatorHost: string;
+  /** Names of the owning StatefulSet's volumeClaimTemplates (a secure-pv device may name one). */
+  readonly volumeClaimTemplates?: readonly string[];
+}
+
+export const SECURE_PV_ANNOTATION = `${ANNOTATION_PREFIX}secure-pv`;
+/** Where the initializer sees the secure-pv block device, and where it mounts the decrypted volume. */
+export const SECURE_PV_DEVICE_PATH = '/dev/csi0';
+export const SECURE_PV_MOUNT_PATH = '/state';
+
+/**
+ * The `contrast.edgeless.systems/secure-pv: <device volume>:<mount volume>` annotation, as upstream's
+ * generator applies it: the device volume must be a PVC or iSCSI volume (or a volumeClaimTemplate of the
+ * StatefulSet); the mount volume is an emptyDir (created in memory when absent) that the initializer
+ * mounts the decrypted volume onto at /state with bidirectional propagation, so that the application
+ * containers mounting the same volume see it. The initializer becomes a privileged native sidecar
+ * (restartPolicy Always) with CRYPTSETUP_DEVICE, the block device, 100Mi of memory and the startup
+ * probe `/bin/test -f /done`. Returns the changed container and volumes; throws on a bad annotation.
+ */
+export function applySecurePv(initializer: IContainer, volumes: readonly IVolume[], value: string, claimTemplates: readonly string[] = []): { initializer: IContainer; volumes: IVolume[] } {
+  const parts = value.split(':');
+  const [device, mount] = parts;
+  if (parts.length !== 2 || device === undefined || mount === undefined || device === '' || mount === '') {
+    throw new TypeError(`${SECURE_PV_ANNOTATION}=${JSON.stringify(value)}: secure PV annotation has to be in the format 'device-name:mount-name'`);
+  }
+  const deviceVolume = volumes.find((v) => v.name === device);
+  if (deviceVolume === undefined ? !claimTemplates.includes(device) : deviceVolume.persistentVolumeClaim === undefined && deviceVolume.iscsi === undefined) {
+    throw new TypeError(deviceVolume === undefined ? `device ${JSON.stringify(device)} not found` : `volume ${JSON.stringify(device)} must reference a PVC or iSCSI device`);
+  }
+  const mountVolume = volumes.find((v) => v.name === mount);
+  if (mountVolume !== undefined && mountVolume.emptyDir === undefined) throw new TypeError(`volume ${mount} has to be of type EmptyDir`);
+  return {
+    initializer: {
+      ...initializer,
+      env: [...(initializer.env ?? []), { name: 'CRYPTSETUP_DEVICE', value: SECURE_PV_DEVICE_PATH }],
+      volumeDevices: [{ name: device, devicePath: SECURE_PV_DEVICE_PATH }],
+      volumeMounts: [...(initializer.volumeMounts ?? []), { name: mount, mountPath: SECURE_PV_MOUNT_PATH, mountPropagation: 'Bidirectional' }],
+      securityContext: { privileged: true },
+      resources: { requests: { memory: '100Mi' }, limits: { memory: '100Mi' } },
+      startupProbe: { failureThreshold: 20, periodSeconds: 5, exec: { command: ['/bin/test', '-f', '/done'] } },
+      restartPolicy: 'Always',
+    },
+    volumes: mountVolume === undefined ? [...volumes, { name: mount, emptyDir: { medium: 'Memory' } }] : [...volumes],
+  };
 }
 
 /**
@@ -103,16 +146,22 @@ export function injectContrast(spec: IPodSpec, annotations: Readonly<Record<stri
   const mesh = needsServiceMesh(annotations);
   const ours = new Set(['contrast-initializer', 'contrast-service-mesh']);
   const userInit = (spec.initContainers ?? []).filter((c) => !ours.has(c.name));
+  let initializer = initializerContainer({ image: opts.initializerImage, coordinatorHost: opts.coordinatorHost, serviceMeshDisabled: !mesh });
+  let userVolumes: IVolume[] = [...(spec.volumes ?? [])];
+  const securePv = annotations[SECURE_PV_ANNOTATION];
+  if (securePv !== undefined && securePv !== '') {
+    ({ initializer, volumes: userVolumes } = applySecurePv(initializer, userVolumes, securePv, opts.volumeClaimTemplates));
+  }
   const initContainers: IContainer[] = [
-    initializerContainer({ image: opts.initializerImage, coordinatorHost: opts.coordinatorHost, serviceMeshDisabled: !mesh }),
+    initializer,
     ...userInit,
     ...(mesh ? [meshproxyContainer(opts.meshproxyImage, annotations)] : []),
   ];
-  const existing = (spec.volumes ?? []).find((v) => v.name === SECRETS_VOLUME);
+  const existing = userVolumes.find((v) => v.name === SECRETS_VOLUME);
   if (existing !== undefined && existing.emptyDir === undefined) {
     throw new TypeError(`volume ${SECRETS_VOLUME} has to be of type EmptyDir`);
   }
-  const volumes = existing !== undefined ? [...(spec.volumes ?? [])] : [...(spec.volumes ?? []), secretsVolume()];
+  const volumes = existing !== undefined ? userVolumes : [...userVolumes, secretsVolume()];
   const containers = spec.containers.map((c) => ({
     ...c,
     volumeMounts: [

@@ -96,6 +96,58 @@ function checkResponse(r: NewMeshCertResponse, target: string, publicKey: KeyObj
   if (!leaf.publicKey.equals(publicKey)) throw bad('CertChain: the leaf certificate is not for our key');
 }
 
+/**
+ * The call itself. NewMeshCert is unary, but it is read as a response stream: grpc-js's unary client
+ * reads one message and no further, so a second message would hide the call's status behind it until
+ * the deadline. Read as a stream, a second message is a protocol violation reported at once.
+ */
+function callNewMeshCert(client: Client, opts: NewMeshCertOptions, creds: AtlsChannelCredentials, timeoutMs: number): Promise<NewMeshCertResponse> {
+  return new Promise<NewMeshCertResponse>((resolve, reject) => {
+    let first: NewMeshCertResponse | undefined;
+    let settled = false;
+    const settle = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      opts.signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const call = client.makeServerStreamRequest(
+      NEW_MESH_CERT_PATH,
+      () => encodeNewMeshCertRequest(),
+      (bytes: Buffer) => decodeNewMeshCertResponse(bytes),
+      {},
+      new Metadata(),
+      { deadline: Date.now() + timeoutMs },
+    );
+    call.on('data', (value: NewMeshCertResponse) => {
+      if (first === undefined) {
+        first = value;
+        return;
+      }
+      settle(() => {
+        reject(new MeshApiError('ERR_MESHAPI_PROTOCOL', `Coordinator at ${opts.target} broke the gRPC protocol: a second NewMeshCert response message arrived on a unary call`));
+      });
+      call.cancel();
+    });
+    call.on('error', (err: ServiceError) => {
+      settle(() => {
+        reject(mapError(err, opts.target, creds, opts.signal, timeoutMs));
+      });
+    });
+    call.on('status', (st: { code: GrpcStatus }) => {
+      if (st.code !== GrpcStatus.OK) return; // 'error' reports it
+      settle(() => {
+        if (first === undefined) reject(new MeshApiError('ERR_MESHAPI_PROTOCOL', `Coordinator at ${opts.target} ended the NewMeshCert call without a response message`));
+        else resolve(first);
+      });
+    });
+    const onAbort = (): void => {
+      call.cancel();
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 /** Requests mesh certificates (and the workload secret) from the Coordinator. */
 export async function newMeshCert(opts: NewMeshCertOptions): Promise<MeshCerts> {
   const log = opts.logger ?? silentLogger();
@@ -119,24 +171,7 @@ export async function newMeshCert(opts: NewMeshCertOptions): Promise<MeshCerts> 
     'grpc.keepalive_time_ms': 15_000,
   });
   try {
-    const response = await new Promise<NewMeshCertResponse>((resolve, reject) => {
-      const call = client.makeUnaryRequest(
-        NEW_MESH_CERT_PATH,
-        () => encodeNewMeshCertRequest(),
-        (bytes: Buffer) => decodeNewMeshCertResponse(bytes),
-        {},
-        new Metadata(),
-        { deadline: Date.now() + timeoutMs },
-        (err, value) => {
-          opts.signal?.removeEventListener('abort', onAbort);
-          if (err !== null) reject(mapError(err, opts.target, creds, opts.signal, timeoutMs));
-          else if (value === undefined) reject(new MeshApiError('ERR_MESHAPI_MALFORMED', `Coordinator at ${opts.target} sent no NewMeshCert response`));
-          else resolve(value);
-        },
-      );
-      const onAbort = (): void => { call.cancel(); };
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    const response = await callNewMeshCert(client, opts, creds, timeoutMs);
     checkResponse(response, opts.target, publicKey);
     return {
       meshCACert: response.meshCACert,

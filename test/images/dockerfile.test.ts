@@ -51,6 +51,7 @@ test('the build stage runs the same bundler and assembler, and unpacks every tar
   // Every host tool a target copies comes from a Debian package the stage installs.
   const packages: Record<string, string> = {
     '/usr/sbin/xtables-legacy-multi': 'iptables', '/usr/sbin/xtables-nft-multi': 'iptables', '/usr/bin/test': 'coreutils',
+    '/usr/sbin/cryptsetup': 'cryptsetup-bin', '/usr/sbin/mke2fs': 'e2fsprogs', '/usr/bin/mount': 'mount', '/usr/bin/umount': 'mount',
   };
   for (const tool of TARGETS.flatMap((x) => x.tools)) {
     t.truthy(packages[tool], `no package known for ${tool}`);

@@ -154,3 +154,45 @@ test('annotations pass through as environment, the admin port also as a named po
   t.deepEqual(c.args, ['-l', 'debug']);
   t.throws(() => meshproxyContainer('m', { 'contrast.edgeless.systems/servicemesh-admin-interface-port': 'abc' }), { message: /parsing service mesh admin interface port/ });
 });
+
+test('secure-pv annotation: privileged native-sidecar initializer with the device, /state and the /done probe (as upstream)', (t) => {
+  const ann = { 'contrast.edgeless.systems/secure-pv': 'state:share' };
+  const app: IPodSpec = { ...APP, volumes: [{ name: 'state', persistentVolumeClaim: { claimName: 'data' } }] };
+  const spec = injectContrast(app, ann, INJECT);
+  const init = spec.initContainers![0]!;
+  t.is(init.name, 'contrast-initializer');
+  t.deepEqual(init.env, [
+    { name: 'COORDINATOR_HOST', value: 'coordinator' },
+    { name: 'CONTRAST_SERVICE_MESH_DISABLED', value: 'true' },
+    { name: 'CRYPTSETUP_DEVICE', value: '/dev/csi0' },
+  ]);
+  t.deepEqual(init.volumeDevices, [{ name: 'state', devicePath: '/dev/csi0' }]);
+  t.deepEqual(init.volumeMounts, [{ name: 'contrast-secrets', mountPath: '/contrast' }, { name: 'share', mountPath: '/state', mountPropagation: 'Bidirectional' }]);
+  t.deepEqual(init.securityContext, { privileged: true });
+  t.deepEqual(init.resources, { requests: { memory: '100Mi' }, limits: { memory: '100Mi' } });
+  t.deepEqual(init.startupProbe, { failureThreshold: 20, periodSeconds: 5, exec: { command: ['/bin/test', '-f', '/done'] } });
+  t.is(init.restartPolicy, 'Always');
+  t.deepEqual(spec.volumes, [
+    { name: 'state', persistentVolumeClaim: { claimName: 'data' } },
+    { name: 'share', emptyDir: { medium: 'Memory' } },
+    { name: 'contrast-secrets', emptyDir: { medium: 'Memory' } },
+  ]);
+  t.deepEqual(injectContrast(spec, ann, INJECT), spec, 'idempotent');
+  t.notThrows(() => { validateObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', annotations: ann }, spec } as KubeObject); });
+  // A StatefulSet's claim template may be the device; an existing emptyDir is reused.
+  const sts = injectContrast({ ...APP, volumes: [{ name: 'share', emptyDir: {} }] }, ann, { ...INJECT, volumeClaimTemplates: ['state'] });
+  t.deepEqual(sts.volumes?.map((v) => v.name), ['share', 'contrast-secrets']);
+});
+
+test('secure-pv annotation errors: format, missing device, device not a PVC, mount volume not an emptyDir', (t) => {
+  const pvc = { name: 'state', persistentVolumeClaim: { claimName: 'data' } };
+  const cases: [string, IPodSpec, RegExp][] = [
+    ['state', { ...APP, volumes: [pvc] }, /has to be in the format 'device-name:mount-name'/],
+    ['nope:share', { ...APP, volumes: [pvc] }, /device "nope" not found/],
+    ['cfg:share', { ...APP, volumes: [{ name: 'cfg', configMap: { name: 'x' } }] }, /volume "cfg" must reference a PVC or iSCSI device/],
+    ['state:cfg', { ...APP, volumes: [pvc, { name: 'cfg', configMap: { name: 'x' } }] }, /volume cfg has to be of type EmptyDir/],
+  ];
+  for (const [value, app, expected] of cases) {
+    t.throws(() => injectContrast(app, { 'contrast.edgeless.systems/secure-pv': value }, INJECT), { message: expected }, value);
+  }
+});

@@ -50,6 +50,11 @@ const checks: Record<string, [string[], RegExp][]> = {
     [['/usr/sbin/iptables-nft', '--version'], /iptables v[\d.]+ \(nf_tables\)/],
     [['/usr/sbin/iptables', '--version'], /\(legacy\)/],
     [['/usr/sbin/ip6tables', '--version'], /ip6tables v[\d.]+ \(legacy\)/],
+    [['/usr/sbin/cryptsetup', '--version'], /^cryptsetup 2\./],
+    [['/usr/sbin/mkfs.ext4', '-V'], /mke2fs 1\./],
+    [['/usr/bin/mount', '--version'], /mount from util-linux/],
+    [['/usr/bin/umount', '--version'], /umount from util-linux/],
+    [['/usr/bin/test', '-f', '/usr/share/misc/contrast/version.txt'], /^$/],
   ],
   meshproxy: [
     [['/bin/service-mesh', '--version'], /\d+\.\d+\.\d+|stand-in --version/],

@@ -38,6 +38,7 @@ test('defaults', (t) => {
     retryIntervalMs: 5000,
     serviceMeshDisabled: false,
     tlsGroups: DEFAULT_TLS_GROUPS,
+    cryptsetupDevice: undefined,
   });
 });
 
@@ -61,8 +62,10 @@ test('overrides', (t) => {
     CONTRAST_DONE_FILE: '/t/done',
     CONTRAST_RETRY_INTERVAL: '500ms',
     CONTRAST_SERVICE_MESH_DISABLED: 'true',
+    CRYPTSETUP_DEVICE: '/dev/csi0',
   });
   const config = reader.finish(readInitializerConfig(reader));
+  t.is(config.cryptsetupDevice, '/dev/csi0');
   t.is(config.coordinator.target, '[fd00::5]:9000');
   t.is(config.tlsDir, '/t/tls');
   t.is(config.secretsDir, '/t/sec');
@@ -94,4 +97,35 @@ test('a zero retry interval is rejected (no busy loop)', (t) => {
   const reader = new EnvReader({ COORDINATOR_HOST: 'c', CONTRAST_RETRY_INTERVAL: '0' });
   readInitializerConfig(reader);
   t.is(reader.problems.length, 1);
+});
+
+test('CONTRAST_RETRY_INTERVAL above the longest timer delay: exit-64 problem naming the variable', (t) => {
+  const reader = new EnvReader({ COORDINATOR_HOST: 'c', CONTRAST_RETRY_INTERVAL: '600h' });
+  readInitializerConfig(reader);
+  t.is(reader.problems.length, 1);
+  t.regex(reader.problems[0] ?? '', /^CONTRAST_RETRY_INTERVAL=600h: expected a duration of at most/);
+});
+
+const collisions: [string, Record<string, string>, RegExp][] = [
+  ['done file on key.pem', { CONTRAST_DONE_FILE: '/t/tls/key.pem' }, /^key\.pem in CONTRAST_TLS_DIR and CONTRAST_DONE_FILE=\/t\/tls\/key\.pem: the same path/],
+  ['done file on the seed', { CONTRAST_DONE_FILE: '/t/sec/workload-secret-seed' }, /workload-secret-seed in CONTRAST_SECRETS_DIR and CONTRAST_DONE_FILE=/],
+  ['done file on mesh-ca.pem, spelled with .. and a slash', { CONTRAST_DONE_FILE: '/t/x/../tls/mesh-ca.pem/' }, /mesh-ca\.pem in CONTRAST_TLS_DIR and CONTRAST_DONE_FILE=\/t\/x\/\.\.\/tls\/mesh-ca\.pem\/: the same path/],
+  ['done file is the TLS directory', { CONTRAST_DONE_FILE: '/t/tls' }, /^CONTRAST_TLS_DIR=\/t\/tls and CONTRAST_DONE_FILE=\/t\/tls: the same path/],
+  ['done file above both directories', { CONTRAST_DONE_FILE: '/t' }, /CONTRAST_DONE_FILE=\/t: a file above \/t\/tls/],
+  ['TLS directory at the seed file', { CONTRAST_TLS_DIR: '/t/sec/workload-secret-seed' }, /^CONTRAST_TLS_DIR=\/t\/sec\/workload-secret-seed and workload-secret-seed in CONTRAST_SECRETS_DIR: the same path/],
+];
+for (const [name, env, expected] of collisions) {
+  test(`colliding output paths are a configuration error: ${name}`, (t) => {
+    const reader = new EnvReader({ COORDINATOR_HOST: 'c', CONTRAST_TLS_DIR: '/t/tls', CONTRAST_SECRETS_DIR: '/t/sec', CONTRAST_DONE_FILE: '/t/done', ...env });
+    readInitializerConfig(reader);
+    t.true(reader.problems.length >= 1, 'no problem reported');
+    t.true(reader.problems.some((p) => expected.test(p)), reader.problems.join('\n'));
+    t.true(reader.problems.every((p) => /expected a distinct path for each output$/.test(p)));
+  });
+}
+
+test('one directory for certificates and secret is fine: the file names differ', (t) => {
+  const reader = new EnvReader({ COORDINATOR_HOST: 'c', CONTRAST_TLS_DIR: '/t/all', CONTRAST_SECRETS_DIR: '/t/all/', CONTRAST_DONE_FILE: '/t/all/done' });
+  readInitializerConfig(reader);
+  t.deepEqual(reader.problems, []);
 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { generateWorkloadKey } from '../../initializer/workload-key.js';
-import { parseCertificates, validateMeshCerts, type MeshCerts } from '../../initializer/mesh-response.js';
+import { CLOCK_SKEW_MS, parseCertificates, validateMeshCerts, type MeshCerts } from '../../initializer/mesh-response.js';
 import { ResponseInvalidError } from '../../initializer/errors.js';
 import { createLocalCA } from './helpers/local-ca.js';
 
@@ -43,6 +43,30 @@ for (const [name, certs, field] of cases) {
 test('rejected: an expired leaf', (t) => {
   const err = t.throws(() => validateMeshCerts(valid, key.publicKey, new Date(Date.now() + 2 * 365 * 86400_000)), { instanceOf: ResponseInvalidError });
   t.regex(err.message, /expired/);
+});
+
+test('rejected: a leaf that starts in 5 years; the error names both times and the pod clock', async (t) => {
+  const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000 + 5 * 365 * 86400_000);
+  const notAfter = new Date(notBefore.getTime() + 365 * 86400_000);
+  const future = await ca.issue(key.publicKey, { notBefore, notAfter });
+  const now = new Date();
+  const err = t.throws(() => validateMeshCerts(future, key.publicKey, now), { instanceOf: ResponseInvalidError });
+  t.is(err.code, 'ERR_INIT_RESPONSE_INVALID');
+  t.is(err.field, 'CertChain');
+  t.regex(err.message, /not valid yet/);
+  t.true(err.message.includes(notBefore.toISOString()), err.message);
+  t.true(err.message.includes(notAfter.toISOString()), err.message);
+  t.true(err.message.includes(now.toISOString()), err.message);
+});
+
+test('notBefore ahead of the pod clock: accepted within the skew allowance, refused beyond it', async (t) => {
+  const start = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const certs = await ca.issue(key.publicKey, { notBefore: start, notAfter: new Date(start.getTime() + 86400_000) });
+  // The pod's clock lags the Coordinator's by just under, then just over, the allowance.
+  t.notThrows(() => validateMeshCerts(certs, key.publicKey, new Date(start.getTime() - CLOCK_SKEW_MS + 1000)));
+  t.notThrows(() => validateMeshCerts(certs, key.publicKey, new Date(start.getTime() - CLOCK_SKEW_MS)));
+  const err = t.throws(() => validateMeshCerts(certs, key.publicKey, new Date(start.getTime() - CLOCK_SKEW_MS - 1000)), { instanceOf: ResponseInvalidError });
+  t.regex(err.message, /not valid yet/);
 });
 
 test('every prefix of a PEM field is either rejected or a complete set of blocks', (t) => {

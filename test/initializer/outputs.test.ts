@@ -1,5 +1,6 @@
 import test from 'ava';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile, mkdir, chmod } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, stat, symlink, writeFile, mkdir, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeOutputs, planOutputs } from '../../initializer/outputs.js';
@@ -93,6 +94,30 @@ test('temporary files left by a killed run are removed; unrelated files stay', a
   await writeFile(join(l.tlsDir, '.other.tmp-0123456789ab'), 'not ours');
   await writeOutputs(l, withSecret, key.pkcs8Pem);
   t.deepEqual((await readdir(l.tlsDir)).filter((n) => n.startsWith('.')), ['.other.tmp-0123456789ab']);
+});
+
+test('a directory, a fifo or a link under a temporary name does not stop a restart; links are not followed', async (t) => {
+  const l = await layout(t);
+  const outside = join(l.root, 'outside');
+  await mkdir(outside);
+  await writeFile(join(outside, 'precious'), 'do not touch');
+  await mkdir(join(l.tlsDir, '.key.pem.tmp-0123456789ab', 'inner'), { recursive: true });
+  await writeFile(join(l.tlsDir, '.key.pem.tmp-0123456789ab', 'inner', 'x'), 'x');
+  await symlink(outside, join(l.tlsDir, '.key.pem.tmp-0123456789ab', 'out'));
+  await symlink(outside, join(l.tlsDir, '.certChain.pem.tmp-aaaaaaaaaaaa'));
+  execFileSync('mkfifo', [join(l.tlsDir, '.mesh-ca.pem.tmp-bbbbbbbbbbbb')]);
+  await mkdir(l.secretsDir, { recursive: true });
+  await symlink(join(outside, 'precious'), join(l.secretsDir, '.workload-secret-seed.tmp-cccccccccccc'));
+  await mkdir(join(l.root, '.done.tmp-dddddddddddd'));
+  await writeOutputs(l, withSecret, key.pkcs8Pem);
+  t.deepEqual((await readdir(l.tlsDir)).sort(), ['certChain.pem', 'coordinator-root-ca.pem', 'key.pem', 'mesh-ca.pem']);
+  t.deepEqual(await readdir(l.secretsDir), ['workload-secret-seed']);
+  t.false((await readdir(l.root)).includes('.done.tmp-dddddddddddd'));
+  t.deepEqual(await readdir(outside), ['precious']);
+  t.is(await readFile(join(outside, 'precious'), 'utf8'), 'do not touch');
+  // And again over the result: still nothing stale, the same bytes.
+  await writeOutputs(l, withSecret, key.pkcs8Pem);
+  t.is((await stat(l.doneFile)).size, 0);
 });
 
 test("two pods' written files establish mutual TLS through openssl s_server / s_client", async (t) => {

@@ -55,6 +55,17 @@ test('missing COORDINATOR_HOST: one ERROR line naming it, exit 64, nothing writt
   t.deepEqual(await readdir(root), []);
 });
 
+test('CONTRAST_DONE_FILE on key.pem: exit 64 naming both, nothing written', async (t) => {
+  const { root, env } = await dirs(t);
+  const p = spawnFixture({ ...env, COORDINATOR_HOST: 'coordinator', CONTRAST_DONE_FILE: join(env.CONTRAST_TLS_DIR, 'key.pem') });
+  t.is((await p.exited).code, 64, p.stderr());
+  const errors = parseLogLines(p.stderr()).filter((l) => l['level'] === 'ERROR');
+  t.is(errors.length, 1);
+  t.is(errors[0]!['code'], 'ERR_CONFIG');
+  t.regex(String(errors[0]!['msg']), /key\.pem in CONTRAST_TLS_DIR and CONTRAST_DONE_FILE=\S+key\.pem: the same path/);
+  t.deepEqual(await readdir(root), []);
+});
+
 test('a bad log level is a configuration error too', async (t) => {
   const { env } = await dirs(t);
   const p = spawnFixture({ ...env, COORDINATOR_HOST: 'c', CONTRAST_LOG_LEVEL: 'loud' });
@@ -82,6 +93,20 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
+test('CRYPTSETUP_DEVICE that cannot be served: one ERROR line naming it, exit 1, no done file, nothing written', async (t) => {
+  const { root, env } = await dirs(t);
+  const p = spawnFixture({ ...env, COORDINATOR_HOST: 'coordinator', CRYPTSETUP_DEVICE: '/dev/csi0' });
+  const { code } = await p.exited;
+  t.is(code, 1, p.stderr());
+  const lines = parseLogLines(p.stderr());
+  const errors = lines.filter((l) => l['level'] === 'ERROR');
+  t.is(errors.length, 1);
+  t.is(errors[0]!['code'], 'ERR_INIT_SECURE_PV_UNAVAILABLE');
+  t.regex(String(errors[0]!['msg']), /CRYPTSETUP_DEVICE=\/dev\/csi0/);
+  t.false(lines.some((l) => l['msg'] === 'Initializer done' || l['msg'] === 'Successfully requested cert from Coordinator'));
+  t.deepEqual(await readdir(root), []);
+});
+
 test('a malformed answer is retried and nothing is written until a valid one arrives', async (t) => {
   const { env } = await dirs(t);
   const p = spawnFixture({ ...env, COORDINATOR_HOST: 'c', FIXTURE_BEHAVIOUR: 'malformed:1' });
@@ -90,6 +115,19 @@ test('a malformed answer is retried and nothing is written until a valid one arr
   t.is(warns.length, 1);
   t.is(warns[0]!['code'], 'ERR_INIT_RESPONSE_INVALID');
   t.regex(String(warns[0]!['err']), /not for this pod's key/);
+});
+
+test('a leaf that is not valid yet is refused and retried, not written', async (t) => {
+  const { root, env } = await dirs(t);
+  const p = spawnFixture({ ...env, COORDINATOR_HOST: 'c', FIXTURE_BEHAVIOUR: 'future:1', CONTRAST_RETRY_INTERVAL: '1h' });
+  t.teardown(() => p.child.kill('SIGKILL'));
+  await p.waitForMsg('Requesting cert');
+  const warn = parseLogLines(p.stderr()).find((l) => l['level'] === 'WARN');
+  t.is(warn?.['code'], 'ERR_INIT_RESPONSE_INVALID');
+  t.regex(String(warn?.['err']), /not valid yet \(valid from \S+ to \S+, this pod's clock says \S+\)/);
+  p.child.kill('SIGTERM');
+  t.is((await p.exited).code, 1);
+  t.deepEqual(await readdir(root), []);
 });
 
 test('--version prints the upstream banner', async (t) => {

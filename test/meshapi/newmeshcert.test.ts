@@ -20,6 +20,8 @@ import { meshApiDefinition, meshApiImplementation } from '../../lib/meshapi/serv
 import { pemBlocks } from '../../lib/x509/pem.js';
 import { startCoordinator } from '../../lib/coordinator/coordinator.js';
 import { parseManifest } from '../../lib/coordinator/manifest.js';
+import { decodeNewMeshCertRequest, encodeNewMeshCertResponse, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from '../../lib/meshapi/proto.js';
+import type { ServerWritableStream, ServiceDefinition } from '@grpc/grpc-js';
 import { captureLogs, type LogCapture } from '../atls/helpers/harness.js';
 import { opensslHkdf, runOpenssl } from '../atls/helpers/openssl-peer.js';
 
@@ -196,6 +198,42 @@ test('a response with missing fields or a leaf for another key: ERR_MESHAPI_MALF
   const e2 = await t.throwsAsync(newMeshCert({ target, issuer, privateKey: p256() }), { instanceOf: MeshApiError });
   t.is(e2.code, 'ERR_MESHAPI_MALFORMED');
   t.regex(e2.message, /not for our key/);
+});
+
+test('a response stream with two messages is a protocol violation, reported at once (not at the deadline)', async (t) => {
+  const logs = captureLogs();
+  const issuer = new InsecureIssuer(Buffer.from(HOST, 'hex'));
+  const privateKey = p256();
+  // A real answer from the development Coordinator, sent twice on the same call by a hostile one.
+  const good = await newMeshCert({ target: (await coordinator(t)).target, issuer, privateKey });
+  const twice: ServiceDefinition = {
+    NewMeshCert: {
+      path: NEW_MESH_CERT_PATH, requestStream: false, responseStream: true,
+      requestSerialize: () => Buffer.alloc(0), requestDeserialize: (b: Buffer) => decodeNewMeshCertRequest(b),
+      responseSerialize: (r: NewMeshCertResponse) => encodeNewMeshCertResponse(r), responseDeserialize: (b: Buffer) => b,
+      originalName: 'NewMeshCert',
+    },
+  };
+  const grpcServer = new Server();
+  let calls = 0;
+  grpcServer.addService(twice, {
+    NewMeshCert: (call: ServerWritableStream<unknown, NewMeshCertResponse>) => {
+      calls++;
+      call.write(good);
+      call.write(good);
+      call.end();
+    },
+  });
+  const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
+  const server = createAtlsServer({ validators: [new InsecureValidator()], logger: logs.logger, onConnection: (s) => { injector.injectConnection(s); } });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => { server.close(); grpcServer.forceShutdown(); });
+  const target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // A generous deadline: a client that waits for it reports ERR_MESHAPI_TIMEOUT instead.
+  const err = await t.throwsAsync(newMeshCert({ target, issuer, privateKey, connectTimeoutMs: 120_000 }), { instanceOf: MeshApiError });
+  t.is(err.code, 'ERR_MESHAPI_PROTOCOL');
+  t.regex(err.message, /second NewMeshCert response message/);
+  t.is(calls, 1);
 });
 
 test('an aborted signal: ERR_MESHAPI_ABORTED', async (t) => {

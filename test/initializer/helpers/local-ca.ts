@@ -15,13 +15,14 @@ export interface LocalCA {
   readonly intermediatePem: string;
   readonly seed: Buffer;
   readonly salt: Buffer;
-  issue(publicKey: KeyObject, opts?: { workloadSecretId?: string; dnsNames?: string[] }): Promise<MeshCerts>;
+  issue(publicKey: KeyObject, opts?: { workloadSecretId?: string; dnsNames?: string[]; notBefore?: Date; notAfter?: Date }): Promise<MeshCerts>;
   /** A CA unrelated to this one, for "not signed by the mesh CA" cases. */
   signLeafWith(other: LocalCA, publicKey: KeyObject): Promise<string>;
   readonly keys: webcrypto.CryptoKeyPair;
 }
 
-export async function createLocalCA(): Promise<LocalCA> {
+/** `state`: the Coordinator's secret seed and salt (default random), so that restarts derive the same workload secrets. */
+export async function createLocalCA(state: { seed?: Buffer; salt?: Buffer } = {}): Promise<LocalCA> {
   x509.cryptoProvider.set(webcrypto as never);
   const subtle = webcrypto.subtle;
   const rootKeys = await subtle.generateKey(EC384, true, ['sign', 'verify']);
@@ -48,15 +49,18 @@ export async function createLocalCA(): Promise<LocalCA> {
     publicKey: meshKeys.publicKey, signingKey: rootKeys.privateKey, signingAlgorithm: EC384,
     extensions: await caExtensions(meshKeys),
   });
-  const seed = randomBytes(64);
-  const salt = randomBytes(32);
+  const seed = state.seed ?? randomBytes(64);
+  const salt = state.salt ?? randomBytes(32);
 
-  async function leafPem(signer: webcrypto.CryptoKeyPair, issuerName: string, publicKey: KeyObject, dnsNames: string[]): Promise<string> {
+  async function leafPem(
+    signer: webcrypto.CryptoKeyPair, issuerName: string, publicKey: KeyObject, dnsNames: string[],
+    validity: { notBefore?: Date; notAfter?: Date } = {},
+  ): Promise<string> {
     const spki = publicKey.export({ type: 'spki', format: 'der' });
     const pub = await subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify']);
     const leaf = await x509.X509CertificateGenerator.create({
       serialNumber: serial(), subject: `CN=${dnsNames[0] ?? 'workload'}`, issuer: issuerName,
-      notBefore: new Date(Date.now() - 3600_000), notAfter: new Date(Date.now() + 365 * 86400_000),
+      notBefore: validity.notBefore ?? new Date(Date.now() - 3600_000), notAfter: validity.notAfter ?? new Date(Date.now() + 365 * 86400_000),
       publicKey: pub, signingKey: signer.privateKey, signingAlgorithm: EC384,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
@@ -76,7 +80,7 @@ export async function createLocalCA(): Promise<LocalCA> {
     salt,
     keys: meshKeys,
     async issue(publicKey, opts = {}) {
-      const leaf = await leafPem(meshKeys, meshCA.subject, publicKey, opts.dnsNames ?? ['workload', 'localhost']);
+      const leaf = await leafPem(meshKeys, meshCA.subject, publicKey, opts.dnsNames ?? ['workload', 'localhost'], opts);
       return {
         meshCACert: Buffer.from(ca.meshCAPem),
         certChain: Buffer.from(leaf + ca.intermediatePem),
