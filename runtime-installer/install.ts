@@ -3,15 +3,17 @@
  * up to here leaves the host unchanged), then commit artifacts, write the Kata config, replace the
  * containerd config, and restart the unit when needed.
  */
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../lib/log.js';
-import { ensureDir, writeFileAtomic } from '../lib/fs-atomic.js';
 import type { InstallerConfig } from './config.js';
 import { readInputs, onHost } from './inputs.js';
 import { abortStaging, commitStaging, newStaging, stageAsset } from './assets.js';
-import { applyContainerdConfig, changes, planAdd } from './containerd-config.js';
+import { applyContainerdConfig, changes, planAdd, plannedBackup } from './containerd-config.js';
+import { HostRoot } from './host-root.js';
 import { kataConfig, renderKataConfig } from './kata-config.js';
+import { mergeReceipts, readReceipt, receiptPath, serializeReceipt, RECEIPT_DIR, type ContainerdRuntimeEdit } from './receipt.js';
 import { restartIfNeeded, type RestartOutcome } from './restart.js';
 import type { ServiceManager } from './systemd.js';
 
@@ -21,6 +23,8 @@ export interface InstallDeps {
   readonly log: Logger;
   /** Opens the service manager (systemd over D-Bus in production). */
   readonly serviceManager: (address: string) => Promise<ServiceManager>;
+  /** Opens HOST_MOUNT (default: HostRoot.open with openat2). */
+  readonly hostRoot?: (mount: string) => HostRoot;
 }
 
 export interface InstallResult {
@@ -36,16 +40,34 @@ export async function install(cfg: InstallerConfig, deps: InstallDeps): Promise<
   const inputs = await readInputs(cfg, log);
   const { handler } = inputs;
   log.info({ handler, platform: cfg.platform.name, files: inputs.assets.length }, 'runtime handler');
+  const host = openHost(cfg, deps);
+  try {
+    return await installInto(host, cfg, deps, inputs);
+  } finally {
+    host.close();
+  }
+}
 
+/** Opens HOST_MOUNT and says which resolver confines paths to it. */
+export function openHost(cfg: InstallerConfig, deps: InstallDeps): HostRoot {
+  return (deps.hostRoot ?? ((m: string) => HostRoot.open(m)))(cfg.hostMount);
+}
+
+async function installInto(host: HostRoot, cfg: InstallerConfig, deps: InstallDeps, inputs: Awaited<ReturnType<typeof readInputs>>): Promise<InstallResult> {
+  const { log } = deps;
+  const { handler } = inputs;
   const imagepuller = await readOptional(join(cfg.imagepullerConfigDir, IMAGEPULLER_FILE));
   const imagepullerHostPath = `/opt/edgeless/${handler}/etc/host-config/${IMAGEPULLER_FILE}`;
+  const imagepullerDest = onHost(cfg.hostMount, imagepullerHostPath);
   const kataText = renderKataConfig(kataConfig(cfg.platform, {
     handler,
     debug: inputs.manifest.debugRuntime,
     kernelParams: inputs.manifest.qemuExtraKernelParams,
     imagepullerConfig: imagepuller === undefined ? '' : imagepullerHostPath,
   }));
-  const plan = await planAdd(inputs.containerdConfig, inputs.entry, { debugLevel: inputs.manifest.debugRuntime });
+  const plan = await planAdd(host, inputs.containerdConfig, inputs.entry, { debugLevel: inputs.manifest.debugRuntime });
+  const previous = await readReceipt(host, handler);
+  if (host.resolver === 'walk') log.warn('openat2 is not available (ENOSYS): host paths are resolved by a userspace walk with O_NOFOLLOW');
 
   // Two artifacts at a time: one file's fsync (disk) overlaps with the next one's hashing (CPU).
   const staging = newStaging();
@@ -57,43 +79,75 @@ export async function install(cfg: InstallerConfig, deps: InstallDeps): Promise<
       const spec = inputs.assets[order];
       if (spec === undefined) break;
       try {
-        await removeStaleTemps(spec.dest);
-        const staged = await stageAsset(spec, staging, { log, http: cfg.http }, order);
+        await removeStaleTemps(host, spec.dest);
+        const staged = await stageAsset(spec, staging, { log, http: cfg.http, host }, order);
         log.info({ url: spec.url.href, dest: spec.dest, action: staged.temp === undefined ? 'unchanged' : 'fetched' }, 'artifact');
       } catch (err) {
         failure ??= { err };
       }
     }
   };
+  let backup: string | undefined;
   await Promise.all([worker(), worker()]);
-  if (failure !== undefined) {
-    await abortStaging(staging);
-    throw failure.err;
+  try {
+    if (failure !== undefined) throw failure.err;
+    // Every directory the rest of the install needs exists (and is recorded) before the receipt is written.
+    host.mkdirp(dirname(inputs.kataConfig), 0o755, staging.createdDirs);
+    if (imagepuller !== undefined) host.mkdirp(dirname(imagepullerDest), 0o755, staging.createdDirs);
+    host.mkdirp(host.onHost(RECEIPT_DIR), 0o755, staging.createdDirs);
+    backup = await plannedBackup(host, plan);
+    // The receipt goes down before anything it lists is placed: after a crash it lists a superset.
+    const edit: ContainerdRuntimeEdit = {
+      kind: 'containerd-runtime',
+      path: host.hostPathOf(plan.target),
+      handler,
+      templateCreated: plan.createdFrom !== undefined,
+      ...(plan.createdFrom === undefined ? {} : { templateBaseSha256: sha256(plan.createdFrom) }),
+      ...(backup === undefined ? {} : { backup: host.hostPathOf(backup) }),
+    };
+    const receipt = mergeReceipts(previous, {
+      format: 1,
+      handler,
+      platform: cfg.platform.name,
+      files: [...inputs.assets.map((a) => a.dest), inputs.kataConfig, ...(imagepuller === undefined ? [] : [imagepullerDest])].map((p) => host.hostPathOf(p)),
+      directories: staging.createdDirs.map((d) => host.hostPathOf(d)),
+      configEdits: [edit],
+    });
+    const receiptFile = host.onHost(receiptPath(handler));
+    await removeStaleTemps(host, receiptFile);
+    if (await host.writeFileAtomic(receiptFile, serializeReceipt(receipt), { mode: 0o644 })) log.info({ path: receiptFile }, 'install receipt written');
+  } catch (err) {
+    await abortStaging(staging, host);
+    throw err;
   }
-  const { changed } = await commitStaging(staging);
+  const { changed } = await commitStaging(staging, host);
   log.info({ changed, total: inputs.assets.length }, 'artifacts in place');
 
   if (imagepuller !== undefined) {
-    const dest = onHost(cfg.hostMount, imagepullerHostPath);
-    await ensureDir(dirname(dest));
-    await removeStaleTemps(dest);
-    await writeFileAtomic(dest, imagepuller, { mode: 0o644 });
+    await removeStaleTemps(host, imagepullerDest);
+    await host.writeFileAtomic(imagepullerDest, imagepuller, { mode: 0o644 });
   }
-  await ensureDir(dirname(inputs.kataConfig));
-  await removeStaleTemps(inputs.kataConfig);
-  const kataWritten = await writeFileAtomic(inputs.kataConfig, kataText, { mode: 0o644 });
+  await removeStaleTemps(host, inputs.kataConfig);
+  const kataWritten = await host.writeFileAtomic(inputs.kataConfig, kataText, { mode: 0o644 });
   log.info({ path: inputs.kataConfig, written: kataWritten }, 'kata config');
 
-  await removeStaleTemps(plan.target);
-  const { written, backup } = await applyContainerdConfig(plan);
-  if (backup !== undefined) log.info({ backup }, 'backed up the original containerd config');
+  await removeStaleTemps(host, plan.target);
+  const { written } = await applyContainerdConfig(host, plan, backup);
+  if (written && backup !== undefined) log.info({ backup }, 'backed up the original containerd config');
   log.info({ path: plan.target, written, changed: changes(plan) }, written ? 'containerd config updated' : 'containerd config already up to date');
 
   let restart: RestartOutcome | undefined;
   if (!inputs.target.restartUnit) log.info('restart-systemd-unit is false, not restarting');
-  else restart = await withServiceManager(cfg, deps, (sm) => restartIfNeeded(sm, { units: inputs.target.units, configPath: plan.target, timeoutMs: cfg.restartTimeoutMs }, log));
+  else {
+    const mtimeNs = host.statFollow(plan.target)?.mtimeNs ?? 0n;
+    restart = await withServiceManager(cfg, deps, (sm) => restartIfNeeded(sm, { units: inputs.target.units, configPath: plan.target, configMtimeNs: mtimeNs, timeoutMs: cfg.restartTimeoutMs }, log));
+  }
   log.info({ handler }, 'Installation completed successfully.');
-  return { handler, artifactsChanged: changed, containerdConfigWritten: written, backup, restart };
+  return { handler, artifactsChanged: changed, containerdConfigWritten: written, backup: written ? backup : undefined, restart };
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 export async function withServiceManager<T>(cfg: InstallerConfig, deps: InstallDeps, fn: (sm: ServiceManager) => Promise<T>): Promise<T> {
@@ -117,11 +171,11 @@ async function readOptional(path: string): Promise<Buffer | undefined> {
 /**
  * Removes temporaries an interrupted earlier run left beside `path`: `.<name>.tmp-<hex>` (atomic
  * writes), `.<name>.contrast-tmp-<hex>` (staged artifacts) and `.<name>.<digits>.bak.tmp-<hex>`
- * (the backup of the containerd config).
+ * (the backup of the containerd config). Through the HostRoot: a link is removed, never followed.
  */
-export async function removeStaleTemps(path: string): Promise<void> {
+export async function removeStaleTemps(host: HostRoot, path: string): Promise<void> {
   const name = basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const re = new RegExp(`^\\.${name}\\.(?:\\d+\\.bak\\.)?(?:contrast-)?tmp-[0-9a-f]{12}$`);
-  const entries = await readdir(dirname(path)).catch(() => [] as string[]);
-  for (const e of entries) if (re.test(e)) await unlink(join(dirname(path), e)).catch(() => undefined);
+  const entries = await host.readdir(dirname(path)).catch(() => [] as string[]);
+  for (const e of entries) if (re.test(e)) await host.unlink(join(dirname(path), e)).catch(() => undefined);
 }

@@ -26,7 +26,7 @@ function version(): string {
 function main(): void {
   let log: Logger | undefined;
   runMain(async () => {
-    let action: { kind: 'install' | 'uninstall'; platform: string | undefined } | undefined;
+    let action: { kind: 'install' | 'uninstall'; platform: string | undefined; handler?: string } | undefined;
     const program = new Command('contrast-runtime-installer')
       .description('Installs the Contrast Kata runtime on this node (drop-in for node-installer).')
       .version(version())
@@ -34,8 +34,9 @@ function main(): void {
       .action((platform: string | undefined) => { action = { kind: 'install', platform }; });
     program.command('uninstall')
       .argument('[platform]', 'the platform the runtime was installed for')
-      .description('Removes the runtime entry from the containerd config and the runtime directory')
-      .action((platform: string | undefined) => { action = { kind: 'uninstall', platform }; });
+      .option('--handler <name>', 'the runtime handler to remove (default: from the install receipt)')
+      .description('Removes what the install receipt lists: config edits, files, directories')
+      .action((platform: string | undefined, opts: { handler?: string }) => { action = { kind: 'uninstall', platform, ...(opts.handler === undefined ? {} : { handler: opts.handler }) }; });
     await program.parseAsync(process.argv);
     if (action === undefined) return 0;
     log = createLogger(logConfigFromEnv(process.env), { base: { program: 'runtime-installer' } });
@@ -43,7 +44,7 @@ function main(): void {
     const cfg = parseInstallerConfig(action.platform, process.env);
     const deps = { log, serviceManager: (address: string) => SystemdDBus.connect(address) };
     if (action.kind === 'install') await install(cfg, deps);
-    else await uninstall(cfg, deps);
+    else await uninstall(cfg, deps, action.handler === undefined ? {} : { handler: action.handler });
     return 0;
   }, () => log);
 }
