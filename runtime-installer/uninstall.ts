@@ -76,7 +76,10 @@ export async function uninstall(cfg: InstallerConfig, deps: InstallDeps, options
     const { handler } = receipt;
     log.info({ handler, platform: cfg.platform.name, receipt: host.onHost(receiptPath(handler)) }, 'uninstalling runtime handler');
 
-    // Plan every undo first: an unknown kind or an unreadable config changes nothing.
+    // Plan every undo first: an unknown kind, an unreadable config or a listed path whose directory
+    // leads out of HOST_MOUNT changes nothing.
+    const backups = receipt.configEdits.map((e) => (e as ContainerdRuntimeEdit).backup).filter((b): b is string => typeof b === 'string');
+    for (const p of [...receipt.files, ...backups, ...receipt.directories]) await host.lstat(host.onHost(p));
     const undos: PlannedUndo[] = [];
     for (const edit of receipt.configEdits) {
       const planner = UNDO[edit.kind];
@@ -89,7 +92,6 @@ export async function uninstall(cfg: InstallerConfig, deps: InstallDeps, options
       if (wrote) restartFile ??= u.restartFile;
       log.info({ kind: u.edit.kind, path: host.onHost(u.edit.path), written: wrote }, wrote ? 'config edit undone' : 'config edit already undone');
     }
-    const backups = receipt.configEdits.map((e) => (e as ContainerdRuntimeEdit).backup).filter((b): b is string => typeof b === 'string');
     let removed = 0;
     for (const f of [...receipt.files, ...backups]) {
       const path = host.onHost(f);
@@ -97,10 +99,10 @@ export async function uninstall(cfg: InstallerConfig, deps: InstallDeps, options
       if (await host.unlink(path)) removed++;
     }
     log.info({ files: removed, listed: receipt.files.length + backups.length }, 'files removed');
-    await removeDirs(host, [...receipt.directories, ...receipt.files.flatMap((f) => parentsUnder(f, EDGELESS_DIR))]);
+    // The receipt goes last but one: a crash before this point leaves it for the re-run. Then the
+    // directories install created (the receipt's own among them), deepest first, when empty.
     await host.unlink(host.onHost(receiptPath(handler)));
-    await host.rmdir(host.onHost(RECEIPT_DIR));
-    await host.rmdir(host.onHost(EDGELESS_DIR));
+    await removeDirs(host, [...receipt.directories, ...receipt.files.flatMap((f) => parentsUnder(f, EDGELESS_DIR)), RECEIPT_DIR, EDGELESS_DIR]);
     log.info({ path: host.onHost(`${EDGELESS_DIR}/${handler}`) }, 'runtime directory removed');
     const restart = await restartAfter(host, cfg, deps, inputs, restartFile);
     log.info({ handler }, 'Uninstallation completed successfully.');
