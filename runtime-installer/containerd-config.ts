@@ -90,12 +90,14 @@ export function changes(plan: ContainerdConfigPlan): boolean {
 
 /**
  * The backup `applyContainerdConfig` will write: `<path>.<unix>.bak` of the original before our first
- * change, only when no backup exists yet. Decided up front so that the install receipt can name it.
+ * change, only when no backup exists yet. Decided up front so that the install receipt can name it;
+ * `preferred` is the name an earlier, interrupted run recorded.
  */
-export async function plannedBackup(host: HostRoot, plan: ContainerdConfigPlan, now = Date.now()): Promise<string | undefined> {
+export async function plannedBackup(host: HostRoot, plan: ContainerdConfigPlan, now = Date.now(), preferred?: string): Promise<string | undefined> {
   if (!changes(plan) || plan.current === undefined || plan.current === '') return undefined;
   if ((await existingBackups(host, plan.target)).length > 0) return undefined;
-  return `${plan.target}.${Math.floor(now / 1000)}.bak`;
+  // The name an interrupted earlier run already put into the receipt.
+  return preferred ?? `${plan.target}.${Math.floor(now / 1000)}.bak`;
 }
 
 /** Applies the plan: the backup (when planned), then atomic replace. */

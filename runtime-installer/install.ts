@@ -69,8 +69,50 @@ async function installInto(host: HostRoot, cfg: InstallerConfig, deps: InstallDe
   const previous = await readReceipt(host, handler);
   if (host.resolver === 'walk') log.warn('openat2 is not available (ENOSYS): host paths are resolved by a userspace walk with O_NOFOLLOW');
 
-  // Two artifacts at a time: one file's fsync (disk) overlaps with the next one's hashing (CPU).
+  // The receipt goes down before anything it lists is created or placed, so that after a crash it
+  // lists a superset of what is on the node and a re-run converges on the same receipt.
+  const needed = new Set([...inputs.assets.map((x) => dirname(x.dest)), dirname(inputs.kataConfig), host.onHost(RECEIPT_DIR)]);
+  if (imagepuller !== undefined) needed.add(dirname(imagepullerDest));
+  const missing = await missingDirs(host, [...needed]);
+  const prevEdit = previous?.configEdits.find((e) => e.kind === 'containerd-runtime' && e.path === host.hostPathOf(plan.target)) as ContainerdRuntimeEdit | undefined;
+  const backup = await plannedBackup(host, plan, Date.now(), prevEdit?.backup === undefined ? undefined : host.onHost(prevEdit.backup));
+  const edit: ContainerdRuntimeEdit = {
+    kind: 'containerd-runtime',
+    path: host.hostPathOf(plan.target),
+    handler,
+    templateCreated: plan.createdFrom !== undefined,
+    ...(plan.createdFrom === undefined ? {} : { templateBaseSha256: sha256(plan.createdFrom) }),
+    ...(backup === undefined ? {} : { backup: host.hostPathOf(backup) }),
+  };
+  const receipt = mergeReceipts(previous, {
+    format: 1,
+    handler,
+    platform: cfg.platform.name,
+    files: [...inputs.assets.map((x) => x.dest), inputs.kataConfig, ...(imagepuller === undefined ? [] : [imagepullerDest])].map((p) => host.hostPathOf(p)),
+    directories: missing.map((d) => host.hostPathOf(d)),
+    configEdits: [edit],
+  });
+  const receiptFile = host.onHost(receiptPath(handler));
   const staging = newStaging();
+  let receiptWritten = false;
+  const undo = async () => {
+    if (receiptWritten) {
+      if (previous === undefined) await host.unlink(receiptFile);
+      else await host.writeFileAtomic(receiptFile, serializeReceipt(previous), { mode: 0o644 });
+    }
+    await abortStaging(staging, host);
+  };
+  try {
+    host.mkdirp(host.onHost(RECEIPT_DIR), 0o755, staging.createdDirs);
+    await removeStaleTemps(host, receiptFile);
+    receiptWritten = await host.writeFileAtomic(receiptFile, serializeReceipt(receipt), { mode: 0o644 });
+    if (receiptWritten) log.info({ path: receiptFile }, 'install receipt written');
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+
+  // Two artifacts at a time: one file's fsync (disk) overlaps with the next one's hashing (CPU).
   let next = 0;
   let failure: { err: unknown } | undefined;
   const worker = async () => {
@@ -87,37 +129,13 @@ async function installInto(host: HostRoot, cfg: InstallerConfig, deps: InstallDe
       }
     }
   };
-  let backup: string | undefined;
   await Promise.all([worker(), worker()]);
   try {
     if (failure !== undefined) throw failure.err;
-    // Every directory the rest of the install needs exists (and is recorded) before the receipt is written.
     host.mkdirp(dirname(inputs.kataConfig), 0o755, staging.createdDirs);
     if (imagepuller !== undefined) host.mkdirp(dirname(imagepullerDest), 0o755, staging.createdDirs);
-    host.mkdirp(host.onHost(RECEIPT_DIR), 0o755, staging.createdDirs);
-    backup = await plannedBackup(host, plan);
-    // The receipt goes down before anything it lists is placed: after a crash it lists a superset.
-    const edit: ContainerdRuntimeEdit = {
-      kind: 'containerd-runtime',
-      path: host.hostPathOf(plan.target),
-      handler,
-      templateCreated: plan.createdFrom !== undefined,
-      ...(plan.createdFrom === undefined ? {} : { templateBaseSha256: sha256(plan.createdFrom) }),
-      ...(backup === undefined ? {} : { backup: host.hostPathOf(backup) }),
-    };
-    const receipt = mergeReceipts(previous, {
-      format: 1,
-      handler,
-      platform: cfg.platform.name,
-      files: [...inputs.assets.map((a) => a.dest), inputs.kataConfig, ...(imagepuller === undefined ? [] : [imagepullerDest])].map((p) => host.hostPathOf(p)),
-      directories: staging.createdDirs.map((d) => host.hostPathOf(d)),
-      configEdits: [edit],
-    });
-    const receiptFile = host.onHost(receiptPath(handler));
-    await removeStaleTemps(host, receiptFile);
-    if (await host.writeFileAtomic(receiptFile, serializeReceipt(receipt), { mode: 0o644 })) log.info({ path: receiptFile }, 'install receipt written');
   } catch (err) {
-    await abortStaging(staging, host);
+    await undo();
     throw err;
   }
   const { changed } = await commitStaging(staging, host);
@@ -144,6 +162,19 @@ async function installInto(host: HostRoot, cfg: InstallerConfig, deps: InstallDe
   }
   log.info({ handler }, 'Installation completed successfully.');
   return { handler, artifactsChanged: changed, containerdConfigWritten: written, backup: written ? backup : undefined, restart };
+}
+
+/** The directories among `dirs` and their ancestors that do not exist yet, parents first. */
+async function missingDirs(host: HostRoot, dirs: readonly string[]): Promise<string[]> {
+  const missing = new Set<string>();
+  for (const dir of dirs) {
+    for (let d = dir; d !== host.mount && d.startsWith(host.mount); d = dirname(d)) {
+      if (missing.has(d)) continue;
+      if ((await host.lstat(d)) !== undefined) break;
+      missing.add(d);
+    }
+  }
+  return [...missing].sort((a, b) => a.length - b.length);
 }
 
 export function sha256(text: string): string {

@@ -10,6 +10,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import type { Logger } from '../../lib/log.js';
 import { DEFAULT_HTTP_OPTIONS, readHttpSource, type ByteSink, type HttpOptions } from '../../runtime-installer/asset-source.js';
 import { parseInstallerConfig, parseRate } from '../../runtime-installer/config.js';
 import { createFakeNode, runInstaller, shippedManifest } from './helpers/host.js';
@@ -34,7 +35,7 @@ function collector(): ByteSink & { bytes: number } {
   return sink;
 }
 
-function capture(): { log: ReturnType<typeof pino>; lines: Record<string, unknown>[] } {
+function capture(): { log: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   return { lines, log: pino({ level: 'info' }, { write: (l: string) => { lines.push(JSON.parse(l) as Record<string, unknown>); } }) };
 }
