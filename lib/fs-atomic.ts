@@ -22,9 +22,14 @@ export interface AtomicWriteOptions {
 export type TempTag = 'tmp' | 'contrast-tmp';
 const TEMP_NAME = /^\.(.+)\.(?:contrast-)?tmp-[0-9a-f]{12}$/;
 
+/** A fresh temporary name for the final name `name` (for writers that work in a directory fd). */
+export function tempName(name: string, tag: TempTag = 'tmp'): string {
+  return `.${name}.${tag}-${randomBytes(6).toString('hex')}`;
+}
+
 /** A fresh temporary path beside `path`. */
 export function tempPath(path: string, tag: TempTag = 'tmp'): string {
-  return join(dirname(path), `.${basename(path)}.${tag}-${randomBytes(6).toString('hex')}`);
+  return join(dirname(path), tempName(basename(path), tag));
 }
 
 /** The final name a temporary name stands for, or undefined when `entry` is not a temporary name. */

@@ -6,15 +6,21 @@
  * keeps its old file (the unlink-and-create semantics upstream applies on ETXTBSY).
  */
 import { createHash, type Hash } from 'node:crypto';
-import { chmod, copyFile, mkdir, open, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, fchmodSync, fsync, ftruncate } from 'node:fs';
+import { promisify } from 'node:util';
+import { basename, dirname, join } from 'node:path';
+import { open, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { dirname } from 'node:path';
 import type { Logger } from '../lib/log.js';
-import { syncDir, tempPath } from '../lib/fs-atomic.js';
+import { tempName as newTempName } from '../lib/fs-atomic.js';
 import { FetchError, IntegrityError } from './errors.js';
-import { readFileSource, readHttpSource, type ByteSink, type HttpOptions } from './asset-source.js';
+import { readFdSource, readFileSource, readHttpSource, type ByteSink, type HttpOptions } from './asset-source.js';
+import { readAt, writeAll, type HostRoot } from './host-root.js';
 import type { Sri } from './sri.js';
 import { errorCode, errorMessage } from '../lib/errors.js';
+
+const fsyncAsync = promisify(fsync);
+const ftruncateAsync = promisify(ftruncate);
 
 export interface AssetSpec {
   readonly url: URL;
@@ -44,6 +50,8 @@ export function newStaging(): Staging {
 
 export interface StageContext {
   readonly log: Logger;
+  /** The host filesystem every destination lives in (all access through its directory fds). */
+  readonly host: HostRoot;
   readonly http: HttpOptions;
   readonly signal?: AbortSignal;
 }
@@ -53,30 +61,34 @@ export interface StageContext {
  * Several stages may run concurrently on one Staging.
  */
 export async function stageAsset(spec: AssetSpec, staging: Staging, ctx: StageContext, order = staging.assets.length): Promise<StagedAsset> {
-  await mkdirTracked(dirname(spec.dest), staging.createdDirs);
-  const current = await stat(spec.dest).catch(() => undefined);
+  const { host } = ctx;
+  const dir = dirname(spec.dest);
+  try {
+    host.mkdirp(dir, 0o755, staging.createdDirs);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_HOST_PATH') throw err;
+    throw new FetchError(`creating ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  const current = await host.lstat(spec.dest);
   if (current !== undefined && !current.isFile()) throw new FetchError(`${spec.dest} exists and is not a regular file`);
-  if (current !== undefined && (await upToDate(spec, current.size))) {
+  if (current !== undefined && (await upToDate(spec, current.size, host))) {
     const staged = { spec, order, temp: undefined };
     staging.assets.push(staged);
     return staged;
   }
-  const temp = tempPath(spec.dest, 'contrast-tmp');
+  const tempName = newTempName(basename(spec.dest), 'contrast-tmp');
+  const temp = join(dir, tempName);
   const mode = spec.executable ? 0o755 : current !== undefined ? current.mode & 0o7777 : 0o644;
+  const fd = await host.createExclusive(dir, tempName, 0o600);
   try {
-    if (spec.integrity === undefined && spec.url.protocol === 'file:') {
-      // No digest to check: let the kernel copy (copy_file_range / reflink).
-      await copyFile(fileURLToPath(spec.url), temp).catch((err: unknown) => {
-        throw new FetchError(`reading ${spec.url.href}: ${errorMessage(err)}`, { cause: err });
-      });
-      const fh = await open(temp, 'r+');
-      await fh.sync().finally(() => fh.close());
-    } else {
-      await fetchVerified(spec, temp, ctx);
+    try {
+      await fetchVerified(spec, fd, ctx);
+      fchmodSync(fd, mode);
+    } finally {
+      closeSync(fd);
     }
-    await chmod(temp, mode);
   } catch (err) {
-    await unlink(temp).catch(() => undefined);
+    await host.unlink(temp).catch(() => undefined);
     throw err;
   }
   const staged = { spec, order, temp };
@@ -85,121 +97,102 @@ export async function stageAsset(spec: AssetSpec, staging: Staging, ctx: StageCo
 }
 
 /** Renames every staged file into place and applies 0755 to unchanged executables. */
-export async function commitStaging(staging: Staging): Promise<{ changed: number; unchanged: number }> {
+export async function commitStaging(staging: Staging, host: HostRoot): Promise<{ changed: number; unchanged: number }> {
   let changed = 0;
   const dirs = new Set<string>();
   for (const a of [...staging.assets].sort((x, y) => x.order - y.order)) {
     if (a.temp === undefined) {
-      if (a.spec.executable) await chmod(a.spec.dest, 0o755);
+      if (a.spec.executable) await host.chmod(a.spec.dest, 0o755);
       continue;
     }
-    await rename(a.temp, a.spec.dest);
+    await host.renameIn(dirname(a.spec.dest), basename(a.temp), basename(a.spec.dest));
     dirs.add(dirname(a.spec.dest));
     changed++;
   }
-  for (const d of dirs) await syncDir(d);
+  for (const d of dirs) await host.syncDir(d);
   return { changed, unchanged: staging.assets.length - changed };
 }
 
 /** Removes temporaries and the directories staging created (deepest first, only when empty). */
-export async function abortStaging(staging: Staging): Promise<void> {
-  for (const a of staging.assets) if (a.temp !== undefined) await unlink(a.temp).catch(() => undefined);
+export async function abortStaging(staging: Staging, host: HostRoot): Promise<void> {
+  for (const a of staging.assets) if (a.temp !== undefined) await host.unlink(a.temp).catch(() => undefined);
   // Deepest first (concurrent stages may have recorded a child before its parent).
-  for (const d of [...staging.createdDirs].sort((a, b) => b.length - a.length)) await rmdir(d).catch(() => undefined);
-}
-
-async function mkdirTracked(dir: string, created: string[]): Promise<void> {
-  const missing: string[] = [];
-  for (let d = dir; ; d = dirname(d)) {
-    const st = await stat(d).catch(() => undefined);
-    if (st !== undefined) {
-      if (!st.isDirectory()) throw new FetchError(`${d} exists and is not a directory`);
-      break;
-    }
-    missing.unshift(d);
-    if (dirname(d) === d) break;
-  }
-  for (const d of missing) {
-    try {
-      await mkdir(d, { mode: 0o755 });
-      created.push(d);
-    } catch (err) {
-      // A concurrent stage created it (and recorded it) first.
-      if (errorCode(err) !== 'EEXIST') throw err;
-    }
-  }
+  for (const d of [...staging.createdDirs].sort((a, b) => b.length - a.length)) await host.rmdir(d).catch(() => undefined);
 }
 
 /** With SRI: the destination's digest matches. Without: its bytes equal the `file://` source's. */
-async function upToDate(spec: AssetSpec, size: number): Promise<boolean> {
-  if (spec.integrity !== undefined) {
-    const hash = createHash(spec.integrity.algorithm);
-    await readFileSource(new URL(`file://${encodePath(spec.dest)}`), { reset: () => Promise.resolve(), write: (c) => { hash.update(c); return Promise.resolve(); } });
-    return hash.digest().equals(spec.integrity.digest);
+async function upToDate(spec: AssetSpec, size: number, host: HostRoot): Promise<boolean> {
+  if (spec.integrity === undefined && spec.url.protocol !== 'file:') return false;
+  let srcSize = size;
+  if (spec.integrity === undefined) {
+    srcSize = (await stat(fileURLToPath(spec.url)).catch((err: unknown) => {
+      throw new FetchError(`reading ${spec.url.href}: ${(err as Error).message}`, { cause: err });
+    })).size;
+    if (srcSize !== size) return false;
   }
-  if (spec.url.protocol !== 'file:') return false;
-  const src = fileURLToPath(spec.url);
-  const srcStat = await stat(src).catch((err: unknown) => {
-    throw new FetchError(`reading ${spec.url.href}: ${errorMessage(err)}`, { cause: err });
-  });
-  if (srcStat.size !== size) return false;
-  return sameBytes(src, spec.dest);
+  const fd = host.openRead(spec.dest);
+  if (fd === undefined) return false;
+  try {
+    if (spec.integrity !== undefined) {
+      const hash = createHash(spec.integrity.algorithm);
+      await readFdSource(fd, spec.dest, { reset: () => Promise.resolve(), write: (c) => { hash.update(c); return Promise.resolve(); } });
+      return hash.digest().equals(spec.integrity.digest);
+    }
+    return await sameBytes(fileURLToPath(spec.url), fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
-function encodePath(p: string): string {
-  return p.split('/').map(encodeURIComponent).join('/');
-}
-
-async function sameBytes(a: string, b: string): Promise<boolean> {
-  const [fa, fb] = await Promise.all([open(a, 'r'), open(b, 'r')]);
+async function sameBytes(src: string, destFd: number): Promise<boolean> {
+  const fa = await open(src, 'r');
   try {
     const size = 1 << 20;
     const ba = Buffer.allocUnsafe(size);
     const bb = Buffer.allocUnsafe(size);
-    for (;;) {
-      const [ra, rb] = await Promise.all([fa.read(ba, 0, size, null), fb.read(bb, 0, size, null)]);
-      if (ra.bytesRead !== rb.bytesRead) return false;
-      if (ra.bytesRead === 0) return true;
-      if (!ba.subarray(0, ra.bytesRead).equals(bb.subarray(0, rb.bytesRead))) return false;
+    for (let position = 0; ;) {
+      const [ra, rb] = await Promise.all([fa.read(ba, 0, size, position), readAt(destFd, bb, 0, size, position)]);
+      if (ra.bytesRead !== rb) return false;
+      if (rb === 0) return true;
+      if (!ba.subarray(0, rb).equals(bb.subarray(0, rb))) return false;
+      position += rb;
     }
   } finally {
-    await Promise.all([fa.close(), fb.close()]);
+    await fa.close();
   }
 }
 
-/** Fetches into `temp`, hashing on the way; throws IntegrityError on a digest mismatch. */
-async function fetchVerified(spec: AssetSpec, temp: string, ctx: StageContext): Promise<void> {
-  const fh: FileHandle = await open(temp, 'wx', 0o600);
+/** Fetches into the open temp file `fd`, hashing on the way; throws IntegrityError on a digest mismatch. */
+async function fetchVerified(spec: AssetSpec, fd: number, ctx: StageContext): Promise<void> {
   let hash: Hash | undefined;
   const algorithm = spec.integrity?.algorithm;
+  let position = 0;
+  let written = 0;
   const sink: ByteSink = {
-    async reset() {
-      await fh.truncate(0);
+    reset() {
       hash = algorithm === undefined ? undefined : createHash(algorithm);
       position = 0;
+      return Promise.resolve();
     },
     async write(chunk) {
       hash?.update(chunk);
-      await fh.write(chunk, 0, chunk.length, position);
+      await writeAll(fd, chunk, position);
       position += chunk.length;
+      written = Math.max(written, position);
     },
   };
-  let position = 0;
-  try {
-    if (spec.url.protocol === 'file:') {
-      await sink.reset();
-      await readFileSource(spec.url, sink);
-    } else {
-      await readHttpSource(spec.url, sink, ctx.http, ctx.log, ctx.signal);
-    }
-    if (spec.integrity !== undefined && hash !== undefined) {
-      const got = hash.digest();
-      if (!got.equals(spec.integrity.digest)) {
-        throw new IntegrityError(`${spec.url.href}: content digest ${spec.integrity.algorithm}-${got.toString('base64')} does not match integrity ${spec.integrity.text}`);
-      }
-    }
-    await fh.sync();
-  } finally {
-    await fh.close();
+  if (spec.url.protocol === 'file:') {
+    await sink.reset();
+    await readFileSource(spec.url, sink);
+  } else {
+    await readHttpSource(spec.url, sink, ctx.http, ctx.log, ctx.signal);
   }
+  if (written > position) await ftruncateAsync(fd, position);
+  if (spec.integrity !== undefined && hash !== undefined) {
+    const got = hash.digest();
+    if (!got.equals(spec.integrity.digest)) {
+      throw new IntegrityError(`${spec.url.href}: content digest ${spec.integrity.algorithm}-${got.toString('base64')} does not match integrity ${spec.integrity.text}`);
+    }
+  }
+  await fsyncAsync(fd);
 }

@@ -2,7 +2,7 @@
  * The installer's configuration from the environment, parsed once at the edge.
  */
 import { EnvReader, type Env } from '../lib/config.js';
-import { DEFAULT_HTTP_OPTIONS, type HttpOptions } from './asset-source.js';
+import { DEFAULT_HTTP_OPTIONS, type HttpOptions, type ProxySettings } from './asset-source.js';
 import { parsePlatform, type Platform } from './platforms.js';
 import { DEFAULT_SYSTEM_BUS } from './systemd.js';
 
@@ -36,6 +36,63 @@ export function parseInstallerConfig(platformArg: string | undefined, env: Env):
       attempts,
       timeoutMs: r.duration('CONTRAST_INSTALLER_FETCH_TIMEOUT', '60s', { min: 1 }),
       backoffMs: r.duration('CONTRAST_INSTALLER_FETCH_BACKOFF', '1s'),
+      // 0 (the default): derived from the Content-Length and the minimum rate.
+      deadlineMs: r.duration('CONTRAST_INSTALLER_FETCH_DEADLINE', '0s'),
+      minBytesPerSecond: rate(r, 'CONTRAST_INSTALLER_FETCH_MIN_RATE', DEFAULT_HTTP_OPTIONS.minBytesPerSecond),
+      proxy: proxySettings(r),
     }),
   });
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1000, kb: 1000, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
+
+/** A rate in bytes per second: `500KiB`, `1MiB/s`, `2MB`, `65536`. */
+export function parseRate(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)(?:\/s)?$/i.exec(text.trim());
+  if (m === null) return undefined;
+  const unit = UNITS[(m[2] ?? '').toLowerCase()];
+  if (unit === undefined) return undefined;
+  const n = Math.floor(Number(m[1]) * unit);
+  return n >= 1 && Number.isSafeInteger(n) ? n : undefined;
+}
+
+function rate(r: EnvReader, name: string, fallback: number): number {
+  const found = r.lookup(name);
+  if (found === undefined) return fallback;
+  const n = parseRate(found.value);
+  if (n === undefined) {
+    r.problem(`${name}=${found.value}: expected a rate of at least 1 byte/s such as 512KiB, 1MiB/s or 65536`);
+    return fallback;
+  }
+  return n;
+}
+
+/**
+ * HTTPS_PROXY / HTTP_PROXY / NO_PROXY, lowercase spellings first (as curl and undici read them); an
+ * empty value counts as unset. A proxy must be an http:// or https:// URL.
+ */
+function proxySettings(r: EnvReader): ProxySettings {
+  const get = (upper: string): string | undefined => {
+    for (const name of [upper.toLowerCase(), upper]) {
+      const found = r.lookup(name);
+      if (found !== undefined && found.value.trim() !== '') return found.value.trim();
+    }
+    return undefined;
+  };
+  const url = (upper: string): string | undefined => {
+    const v = get(upper);
+    if (v === undefined) return undefined;
+    let u: URL | undefined;
+    try {
+      u = new URL(v);
+    } catch {
+      u = undefined;
+    }
+    if (u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '') {
+      r.problem(`${upper}=${v}: expected a proxy URL such as http://proxy.example:3128`);
+      return undefined;
+    }
+    return v;
+  };
+  return Object.freeze({ httpProxy: url('HTTP_PROXY'), httpsProxy: url('HTTPS_PROXY'), noProxy: get('NO_PROXY') });
 }

@@ -1,5 +1,5 @@
 /** The variables contrast-runtime-installer reads, for --help and docs/configuration.md (read by config.ts). */
-import { LOG_ENVIRONMENT, type EnvVarDoc } from '../lib/environment.js';
+import { LOG_ENVIRONMENT, UNSET, type EnvVarDoc } from '../lib/environment.js';
 import { DEFAULT_HTTP_OPTIONS } from './asset-source.js';
 import { DEFAULT_SYSTEM_BUS } from './systemd.js';
 
@@ -13,5 +13,13 @@ export const INSTALLER_ENVIRONMENT: readonly EnvVarDoc[] = Object.freeze([
   { name: 'CONTRAST_INSTALLER_FETCH_ATTEMPTS', default: String(DEFAULT_HTTP_OPTIONS.attempts), meaning: 'attempts per http(s) artifact (1 to 20), transient failures retried' },
   { name: 'CONTRAST_INSTALLER_FETCH_BACKOFF', default: '1s', meaning: 'first wait between attempts, doubled after each failure' },
   { name: 'CONTRAST_INSTALLER_FETCH_TIMEOUT', default: '60s', meaning: 'idle timeout of one download attempt' },
+  { name: 'CONTRAST_INSTALLER_FETCH_DEADLINE', default: '0s', meaning: 'total time for one artifact, retries included; 0: derived from its Content-Length at the minimum rate' },
+  { name: 'CONTRAST_INSTALLER_FETCH_MIN_RATE', default: '1MiB/s', meaning: 'the slowest acceptable download rate (512KiB, 1MiB/s, 65536); slower downloads fail' },
+  { name: 'HTTPS_PROXY', default: UNSET, meaning: 'proxy for https:// artifacts (https_proxy wins, as with curl)' },
+  { name: 'HTTP_PROXY', default: UNSET, meaning: 'proxy for http:// artifacts (http_proxy wins)' },
+  { name: 'NO_PROXY', default: UNSET, meaning: 'hosts fetched without the proxy, comma separated (no_proxy wins)' },
+  { name: 'https_proxy', default: UNSET, meaning: 'as HTTPS_PROXY' },
+  { name: 'http_proxy', default: UNSET, meaning: 'as HTTP_PROXY' },
+  { name: 'no_proxy', default: UNSET, meaning: 'as NO_PROXY' },
   ...LOG_ENVIRONMENT,
 ]);

@@ -56,3 +56,18 @@ export class RestartError extends ContrastError {
     this.code = options?.code ?? 'ERR_RESTART';
   }
 }
+
+/** A host path would leave HOST_MOUNT (a link leading out), or a component is not what it must be. */
+export class HostPathError extends ContrastError {
+  readonly code = 'ERR_HOST_PATH';
+}
+
+/** Uninstall found neither an install receipt nor anything of ours on the node. */
+export class NotInstalledError extends ContrastError {
+  readonly code = 'ERR_NOT_INSTALLED';
+}
+
+/** The install receipt on the host cannot be read or names something outside our reach. */
+export class ReceiptError extends ContrastError {
+  readonly code = 'ERR_RECEIPT';
+}

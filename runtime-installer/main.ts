@@ -17,7 +17,7 @@ import { VERSION } from '../lib/version.js';
 function main(): void {
   let log: Logger | undefined;
   runMain(async () => {
-    let action: { kind: 'install' | 'uninstall'; platform: string } | undefined;
+    let action: { kind: 'install' | 'uninstall'; platform: string; handler?: string } | undefined;
     const platforms = PLATFORMS.map((p) => p.name).join(', ');
     const program = programCommand({
       name: 'contrast-runtime-installer',
@@ -29,8 +29,9 @@ function main(): void {
       .action((platform: string) => { action = { kind: 'install', platform }; });
     program.command('uninstall')
       .argument('<platform>', 'the platform the runtime was installed for')
-      .description('Removes the runtime entry from the containerd config and the runtime directory')
-      .action((platform: string) => { action = { kind: 'uninstall', platform }; });
+      .option('--handler <name>', 'the runtime handler to remove (default: from the install receipt)')
+      .description('Removes what the install receipt lists: config edits, files, directories')
+      .action((platform: string, opts: { handler?: string }) => { action = { kind: 'uninstall', platform, ...(opts.handler === undefined ? {} : { handler: opts.handler }) }; });
     if (await parseProgramArgs(program, process.argv.slice(2))) return 0;
     if (action === undefined) return 0;
     log = createLogger(logConfigFromEnv(process.env), { base: { program: 'runtime-installer' } });
@@ -38,7 +39,7 @@ function main(): void {
     const cfg = parseInstallerConfig(action.platform, process.env);
     const deps = { log, serviceManager: (address: string) => SystemdDBus.connect(address) };
     if (action.kind === 'install') await install(cfg, deps);
-    else await uninstall(cfg, deps);
+    else await uninstall(cfg, deps, action.handler === undefined ? {} : { handler: action.handler });
     return 0;
   }, () => log);
 }

@@ -11,6 +11,8 @@ export interface RestartPlan {
   readonly units: readonly string[];
   /** The containerd config file that was written (the `.tmpl` in template mode). */
   readonly configPath: string;
+  /** Its mtime, when the caller already has it (read through the host's directory fds). */
+  readonly configMtimeNs?: bigint;
   readonly timeoutMs: number;
 }
 
@@ -25,7 +27,7 @@ export async function restartIfNeeded(sm: ServiceManager, plan: RestartPlan, log
   if (chosen === undefined) {
     throw new RestartError(`no systemd unit with a name in [${plan.units.join(', ')}] found`, { code: 'ERR_NO_UNIT' });
   }
-  const mtimeUs = (await stat(plan.configPath, { bigint: true })).mtimeNs / 1000n;
+  const mtimeUs = (plan.configMtimeNs ?? (await stat(plan.configPath, { bigint: true })).mtimeNs) / 1000n;
   if (chosen.activeState === 'active' && chosen.activeEnterTimestampUs > mtimeUs) {
     log.info({ unit: chosen.name, activeSinceUs: chosen.activeEnterTimestampUs.toString(), configMtimeUs: mtimeUs.toString() }, 'unit already runs with the newest config, not restarting');
     return { action: 'skipped', unit: chosen.name };

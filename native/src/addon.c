@@ -18,6 +18,7 @@ static const char *errno_name(int err) {
     E(ENODEV) E(ENOTDIR) E(EISDIR) E(EINVAL) E(ENOTTY) E(ENOSPC) E(ENOSYS) E(ENOTSOCK) E(ENOPROTOOPT)
     E(EOPNOTSUPP) E(EADDRINUSE) E(EADDRNOTAVAIL) E(ENOTCONN) E(ECONNREFUSED) E(ECONNRESET) E(ETIMEDOUT)
     E(EAFNOSUPPORT) E(EMSGSIZE) E(E2BIG) E(ERANGE) E(EINTR) E(EPROTO) E(ENXIO)
+    E(EXDEV) E(ELOOP) E(ENOTEMPTY) E(EROFS) E(ENAMETOOLONG) E(EMLINK)
 #undef E
     default: return "EUNKNOWN";
   }
@@ -42,6 +43,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (contrast_init_tee(env, exports) == NULL) return NULL;
   if (contrast_init_sockets(env, exports) == NULL) return NULL;
   if (contrast_init_tls(env, exports) == NULL) return NULL;
+  if (contrast_init_fsat(env, exports) == NULL) return NULL;
   return exports;
 }
 

@@ -8,6 +8,7 @@
 napi_value contrast_init_tee(napi_env env, napi_value exports);
 napi_value contrast_init_sockets(napi_env env, napi_value exports);
 napi_value contrast_init_tls(napi_env env, napi_value exports);
+napi_value contrast_init_fsat(napi_env env, napi_value exports);
 
 /* Throws a JS Error with `code` (e.g. "ENOTTY") and numeric `errno`; returns NULL for convenience. */
 napi_value contrast_throw_errno(napi_env env, const char *syscall, int err);

@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { abortStaging, commitStaging, newStaging, stageAsset, type AssetSpec } from '../../runtime-installer/assets.js';
+import { DEFAULT_HTTP_OPTIONS } from '../../runtime-installer/asset-source.js';
+import { HostRoot } from '../../runtime-installer/host-root.js';
 import { parseSri, type Sri } from '../../runtime-installer/sri.js';
 import { silentLogger } from '../../lib/log.js';
 
-const http = { attempts: 3, timeoutMs: 2000, backoffMs: 20, progressIntervalMs: 50 };
+const http = { ...DEFAULT_HTTP_OPTIONS, attempts: 3, timeoutMs: 2000, backoffMs: 20, progressIntervalMs: 50 };
 
 function sri(data: Buffer, alg: 'sha256' | 'sha384' | 'sha512' = 'sha256'): Sri {
   const s = parseSri(`${alg}-${createHash(alg).update(data).digest('base64')}`);
@@ -25,15 +27,28 @@ function tmp(t: ExecutionContext): string {
   return dir;
 }
 
-async function install(specs: AssetSpec[], log = silentLogger()) {
-  const staging = newStaging();
+/** Stages and commits inside the HostRoot of `root` (default: the directory of the first spec's test dir). */
+async function install(specs: AssetSpec[], log = silentLogger(), root = rootOf(specs)) {
+  const host = HostRoot.open(root);
   try {
-    for (const s of specs) await stageAsset(s, staging, { log, http });
-  } catch (err) {
-    await abortStaging(staging);
-    throw err;
+    const staging = newStaging();
+    try {
+      for (const s of specs) await stageAsset(s, staging, { log, http, host });
+    } catch (err) {
+      await abortStaging(staging, host);
+      throw err;
+    }
+    return await commitStaging(staging, host);
+  } finally {
+    host.close();
   }
-  return commitStaging(staging);
+}
+
+/** The test's temporary directory: every destination lives below it. */
+function rootOf(specs: AssetSpec[]): string {
+  const m = /^(.*\/ri-assets-[^/]+)\//.exec(specs[0]?.dest ?? '');
+  if (m === null) throw new Error('destinations must lie in a tmp() directory');
+  return m[1] as string;
 }
 
 function serve(t: ExecutionContext, handler: (path: string, res: ServerResponse, hit: number) => void): Promise<string> {

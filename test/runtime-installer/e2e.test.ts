@@ -230,6 +230,17 @@ const badCases: BadCase[] = [
     re: /absent\.toml does not exist/,
   },
   {
+    // Valid TOML (a comment pads it to 50 MB), refused by size before it is read.
+    name: 'containerd config above 1 MiB',
+    prepare: (n) => {
+      n.writeManifest(shippedManifest(n));
+      const path = join(n.host, 'etc/containerd/config.toml');
+      writeFileSync(path, `${readFileSync(path, 'utf8')}\n#${'x'.repeat(50 * 1024 * 1024)}\n`);
+    },
+    code: 'ERR_CONTAINERD_CONFIG',
+    re: /config\.toml has 5\d{7} bytes: expected at most 1048576 bytes \(1 MiB\); it is not read/,
+  },
+  {
     name: 'invalid containerd config',
     prepare: (n) => {
       n.writeManifest(shippedManifest(n));

@@ -39,7 +39,10 @@ test('killed at random points, the installer leaves old-or-new state and a re-ru
   const installed = readFileSync(cfgPath, 'utf8');
   t.not(installed, original);
   const finalTree = snapshotTree(n.host);
-  const stripBackupName = (tree: Record<string, string>) => JSON.stringify(Object.entries(tree).map(([k, v]) => [k.replace(/\.\d+\.bak$/, '.N.bak'), v]));
+  // The backup's name carries the time of the run; the receipt names it too (and must name the one there).
+  const receiptFile = join(n.host, `opt/edgeless/.receipts/${HANDLER}.json`);
+  const finalReceipt = readFileSync(receiptFile, 'utf8');
+  const stripBackupName = (tree: Record<string, string>, receipt: string) => JSON.stringify(Object.entries(tree).map(([k, v]) => [k.replace(/\.\d+\.bak$/, '.N.bak'), k.includes('/.receipts/') ? receipt.replace(/\.\d+\.bak/g, '.N.bak') : v]));
 
   const outcomes = { old: 0, new: 0 };
   for (let i = 0; i < ITERATIONS; i++) {
@@ -60,7 +63,10 @@ test('killed at random points, the installer leaves old-or-new state and a re-ru
     const rerun = await runInstaller(['Metal-QEMU-SNP'], n.env());
     t.is(rerun.code, 0, `iteration ${i} (killed: ${killed.signal ?? `exit ${killed.code}`}): ${rerun.stderr}`);
     t.is(readFileSync(cfgPath, 'utf8'), installed);
-    t.is(stripBackupName(snapshotTree(n.host)), stripBackupName(finalTree), `iteration ${i}: converged, no temporaries left`);
+    const receipt = readFileSync(receiptFile, 'utf8');
+    t.is(stripBackupName(snapshotTree(n.host), receipt), stripBackupName(finalTree, finalReceipt), `iteration ${i}: converged, no temporaries left`);
+    const [backup] = readdirSync(join(n.host, 'etc/containerd')).filter((f) => f.endsWith('.bak'));
+    t.true(receipt.includes(`"backup": "/etc/containerd/${backup ?? '?'}"`), `iteration ${i}: the receipt names the backup there`);
   }
   t.log(`full run ${fullMs} ms, config written at ${writeMs} ms; config found old ${outcomes.old}×, new ${outcomes.new}×`);
 });

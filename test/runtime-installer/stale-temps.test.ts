@@ -1,9 +1,10 @@
-/** The installer's stale-temporary sweep is lib/fs-atomic's: anything under a temporary name goes, links are not followed. */
+/** The installer's stale-temporary sweep uses lib/fs-atomic's naming through the HostRoot: anything under a temporary name goes, links are not followed. */
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HostRoot } from '../../runtime-installer/host-root.js';
 import { removeStaleTemps } from '../../runtime-installer/install.js';
 
 test('temporaries of the file and of its backups go, whatever they are; others and the outside stay', async (t) => {
@@ -24,7 +25,9 @@ test('temporaries of the file and of its backups go, whatever they are; others a
   const keep = ['.config.toml.x.bak.tmp-0123456789ab', '.other.toml.tmp-0123456789ab', 'config.toml', 'config.toml.1700000000.bak'];
   for (const k of keep.slice(0, 2)) await writeFile(join(etc, k), 'keep');
 
-  await removeStaleTemps(join(etc, 'config.toml'));
+  const host = HostRoot.open(root);
+  t.teardown(() => { host.close(); });
+  await removeStaleTemps(host, join(etc, 'config.toml'));
   t.deepEqual((await readdir(etc)).sort(), [...keep].sort());
   t.deepEqual(await readdir(outside), ['precious']);
   t.is(await readFile(join(outside, 'precious'), 'utf8'), 'do not touch');

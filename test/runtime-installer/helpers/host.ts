@@ -99,10 +99,14 @@ export interface RunResult {
   readonly lines: Record<string, unknown>[];
 }
 
-/** Runs the installer program (through tsx); `killAfterMs` sends SIGKILL after that delay. */
-export function runInstaller(args: string[], env: Record<string, string>, killAfterMs?: number): Promise<RunResult> {
+/**
+ * Runs the installer program (through tsx); `killAfterMs` sends SIGKILL after that delay; `prefix`
+ * is a command line the program runs under (e.g. unshare).
+ */
+export function runInstaller(args: string[], env: Record<string, string>, killAfterMs?: number, prefix: readonly string[] = []): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env, cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [...prefix, process.execPath, '--import', 'tsx', MAIN, ...args];
+    const child = spawn(argv[0] as string, argv.slice(1), { env, cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
     child.stdout.on('data', (c: Buffer) => { stderr += c.toString(); });
