@@ -14,6 +14,7 @@ import { applyContainerdConfig, changes, planAdd } from './containerd-config.js'
 import { kataConfig, renderKataConfig } from './kata-config.js';
 import { restartIfNeeded, type RestartOutcome } from './restart.js';
 import type { ServiceManager } from './systemd.js';
+import { NODE_LABEL_VALUE, nodeLabelKey, patchNodeLabel } from './node-label.js';
 
 export const IMAGEPULLER_FILE = 'contrast-imagepuller.toml';
 
@@ -45,7 +46,8 @@ export async function install(cfg: InstallerConfig, deps: InstallDeps): Promise<
     kernelParams: inputs.manifest.qemuExtraKernelParams,
     imagepullerConfig: imagepuller === undefined ? '' : imagepullerHostPath,
   }));
-  const plan = await planAdd(inputs.containerdConfig, inputs.entry, { debugLevel: inputs.manifest.debugRuntime });
+  const plan = await planAdd(inputs.containerdConfig, inputs.entry, { debugLevel: inputs.manifest.debugRuntime }, inputs.snapshotter);
+  if (inputs.snapshotter !== undefined) log.info({ snapshotter: inputs.snapshotter.pluginName, address: inputs.snapshotter.address }, 'proxy snapshotter');
 
   // Two artifacts at a time: one file's fsync (disk) overlaps with the next one's hashing (CPU).
   const staging = newStaging();
@@ -92,6 +94,9 @@ export async function install(cfg: InstallerConfig, deps: InstallDeps): Promise<
   let restart: RestartOutcome | undefined;
   if (!inputs.target.restartUnit) log.info('restart-systemd-unit is false, not restarting');
   else restart = await withServiceManager(cfg, deps, (sm) => restartIfNeeded(sm, { units: inputs.target.units, configPath: plan.target, timeoutMs: cfg.restartTimeoutMs }, log));
+  // Last: only a node whose runtime is in place gets the label the RuntimeClass selects on.
+  if (cfg.nodeLabel === undefined) log.info('NODE_NAME not set, not labelling the node');
+  else await patchNodeLabel(cfg.nodeLabel, nodeLabelKey(handler), NODE_LABEL_VALUE, log);
   log.info({ handler }, 'Installation completed successfully.');
   return { handler, artifactsChanged: changed, containerdConfigWritten: written, backup, restart };
 }
