@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join, resolve } from 'node:path';
 import { allManifests, DEFAULT_MANIFEST_OPTIONS, fileComment } from './manifests.js';
 import { readInstallerImage } from './installer-image.js';
-import { platformByName, type Platform } from './platforms.js';
+import { platformByName } from './platforms.js';
 import { DEFAULT_SNAPSHOTTER_IMAGES } from './runtime.js';
 import { UnknownProgramError } from '../errors.js';
 import { renderFile } from './render.js';
@@ -36,7 +36,7 @@ function run(argv: readonly string[]): number {
     const p = platformByName(n.trim());
     if (p === undefined) throw new UnknownProgramError(`--platforms ${n}: unknown platform`);
     return p;
-  }) as Platform[] | undefined;
+  });
   const snapshotterImages = { ...DEFAULT_SNAPSHOTTER_IMAGES };
   for (const kv of o.snapshotterImage) {
     const [kind, img] = [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)];

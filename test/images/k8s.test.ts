@@ -178,8 +178,8 @@ test('RuntimeClass selects the node label its installer sets; the DaemonSet name
     t.is(binding.roleRef.name, role.metadata!.name!);
     t.is(policy.spec?.matchConditions?.[0]?.expression, `request.userInfo.username == 'system:serviceaccount:kube-system:${handler}-nodeinstaller'`);
     t.regex(policy.spec!.validations![0]!.expression, /authentication\.kubernetes\.io\/node-name'\]\[0\] == request\.name/);
-    t.is(policyBinding.spec?.policyName, policy.metadata!.name!);
-    for (const o of [rc, sa, role, binding, policy, policyBinding, ds]) t.notThrows(() => { validateObject(o as KubeObject); });
+    t.is(policyBinding.spec.policyName, policy.metadata!.name!);
+    for (const o of [rc, sa, role, binding, policy, policyBinding, ds]) t.notThrows(() => { validateObject(o); });
   }
 });
 
@@ -197,7 +197,7 @@ test('seed generation: the snapshotter sidecar replaces pause, with its sockets 
   t.true(nydus.containers[0]!.args!.includes(`--root=/var/lib/nydus-snapshotter/${n}`));
   t.true(nydus.containers[0]!.args!.includes(`--nydus-overlayfs-path=/opt/edgeless/${n}/bin/nydus-overlayfs`));
   t.deepEqual(nydus.volumes?.find((v) => v.name === 'var-lib-nydus-snapshotter')?.hostPath, { path: `/var/lib/nydus-snapshotter/${n}`, type: 'DirectoryOrCreate' });
-  t.notThrows(() => { validateObject(installerDaemonSet('K3s-QEMU-TDX', { ...RUNTIME, snapshotter: 'nydus' }) as KubeObject); });
+  t.notThrows(() => { validateObject(installerDaemonSet('K3s-QEMU-TDX', { ...RUNTIME, snapshotter: 'nydus' })); });
 });
 
 test('an installer image with artifacts: its handler, snapshotter, base digest and own digest go into the YAML; without, a comment says so', (t) => {
