@@ -50,16 +50,17 @@ async function run(argv: readonly string[]): Promise<number> {
   const bundleDir = resolve(root, opts.bundleDir ?? defaultBundleDir(root));
   const outDir = resolve(root, opts.out ?? defaultImagesDir(root));
   const programs = targets.map((t) => programByName(t.program)).filter((p): p is Program => p !== undefined);
-  if (opts.bundle) await bundlePrograms({ root, outDir: bundleDir, programs, requireAll: strict });
 
   const cache = newBuildCache();
   let installerBase: InstallerBase | undefined;
   const work = opts.installerBase === undefined ? undefined : mkdtempSync(join(tmpdir(), 'contrast-installer-base-'));
   try {
+    // The base first: a bad one fails before anything is bundled.
     if (opts.installerBase !== undefined && work !== undefined && targets.some((t) => t.name === 'runtime-installer')) {
       installerBase = await fetchInstallerBase(opts.installerBase, { workDir: work, tlsVerify: !opts.installerBaseInsecure });
       process.stdout.write(`base     runtime-installer  ${installerBase.ref.text} (${installerBase.digest}), ${installerBase.layers.length} layers, runtime hash ${installerBase.embedded.runtimeHash}${installerBase.embedded.snapshotter === undefined ? '' : `, snapshotter ${installerBase.embedded.snapshotter}`}\n`);
     }
+    if (opts.bundle) await bundlePrograms({ root, outDir: bundleDir, programs, requireAll: strict });
     await buildTargets(targets, { strict, bundleDir, outDir, epoch, cache, installerBase });
   } finally {
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
