@@ -23,7 +23,9 @@ import { defaultBundleDir, defaultImagesDir, repoRoot } from './paths.js';
 import { ConfigError, describeError } from '../lib/errors.js';
 import { VERSION } from '../port-forwarder/version.js';
 import { tolerateClosedStdout } from './stdout.js';
-import { fetchInstallerBase, parseBaseRef, type InstallerBase } from './installer-base.js';
+import { fetchInstallerBase, InstallerBaseError, parseBaseRef, type InstallerBase } from './installer-base.js';
+import { readFile } from 'node:fs/promises';
+import { deriveEmbeddedHandler } from '../runtime-installer/embedded-handler.js';
 
 async function run(argv: readonly string[]): Promise<number> {
   const cmd = new Command('images')
@@ -34,9 +36,12 @@ async function run(argv: readonly string[]): Promise<number> {
     .option('--require-all', 'fail when a target\'s program is not in the tree', false)
     .option('--installer-base <ref>', 'build runtime-installer on upstream\'s node-installer image: docker://host/repo@sha256:..., oci:DIR[:TAG] or oci-archive:FILE[:TAG]')
     .option('--installer-base-insecure', 'fetch a docker:// base without TLS verification (a registry on loopback)', false)
+    .option('--installer-manifest <file>', 'Dockerfile path: the base\'s install manifest, copied out of the FROM stage that provides the base layers (embeds the handler, adds no layers)')
+    .option('--installer-base-name <ref>', 'with --installer-manifest: the pinned base reference (name@sha256:...) for the labels')
     .argument('[target...]', `targets (default: all of ${TARGETS.map((t) => t.name).join(', ')})`)
     .parse(argv, { from: 'user' });
-  const opts = cmd.opts<{ out?: string; bundleDir?: string; bundle: boolean; requireAll: boolean; installerBase?: string; installerBaseInsecure: boolean }>();
+  const opts = cmd.opts<{ out?: string; bundleDir?: string; bundle: boolean; requireAll: boolean; installerBase?: string; installerBaseInsecure: boolean; installerManifest?: string; installerBaseName?: string }>();
+  if (opts.installerBase !== undefined && opts.installerManifest !== undefined) throw new InstallerBaseError('--installer-base and --installer-manifest: expected one of them');
   // A malformed reference is refused before anything is bundled.
   if (opts.installerBase !== undefined) parseBaseRef(opts.installerBase);
   const epoch = epochFromEnv(process.env['SOURCE_DATE_EPOCH']);
@@ -60,6 +65,7 @@ async function run(argv: readonly string[]): Promise<number> {
       installerBase = await fetchInstallerBase(opts.installerBase, { workDir: work, tlsVerify: !opts.installerBaseInsecure });
       process.stdout.write(`base     runtime-installer  ${installerBase.ref.text} (${installerBase.digest}), ${installerBase.layers.length} layers, runtime hash ${installerBase.embedded.runtimeHash}${installerBase.embedded.snapshotter === undefined ? '' : `, snapshotter ${installerBase.embedded.snapshotter}`}\n`);
     }
+    if (opts.installerManifest !== undefined) installerBase = await installerBaseFromManifest(opts.installerManifest, opts.installerBaseName);
     if (opts.bundle) await bundlePrograms({ root, outDir: bundleDir, programs, requireAll: strict });
     await buildTargets(targets, { strict, bundleDir, outDir, epoch, cache, installerBase });
   } finally {
@@ -82,6 +88,28 @@ async function buildTargets(targets: readonly ImageTarget[], o: { strict: boolea
       process.stdout.write(`note     runtime-installer  carries no Kata artifacts: build it with --installer-base docker://ghcr.io/edgelesssys/contrast/node-installer-kata@sha256:<digest> to deploy it\n`);
     }
   }
+}
+
+/**
+ * The Dockerfile's way: the base's layers come from its `FROM <base> AS artifacts` stage, so only the
+ * handler is derived here, from the manifest copied out of that stage; no layers are added.
+ */
+async function installerBaseFromManifest(file: string, name: string | undefined): Promise<InstallerBase> {
+  const digest = /@(sha256:[0-9a-f]{64})$/.exec(name ?? '')?.[1];
+  if (name === undefined || digest === undefined) throw new InstallerBaseError(`--installer-base-name ${name ?? '(missing)'}: expected the base pinned by digest, name@sha256:<64 hex digits>`);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    throw new InstallerBaseError(`--installer-manifest ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  let embedded;
+  try {
+    embedded = deriveEmbeddedHandler(bytes, file);
+  } catch (err) {
+    throw new InstallerBaseError((err as Error).message, { cause: err });
+  }
+  return { ref: { text: name, transport: 'docker', digest }, digest, layers: [], configDir: '/config', manifestBytes: bytes, embedded };
 }
 
 function epochFromEnv(value: string | undefined): number {
