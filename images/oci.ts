@@ -3,7 +3,7 @@
  * blobs. JSON documents are serialised with a fixed key order, so equal inputs give equal digests.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const MEDIA = {
@@ -22,6 +22,11 @@ export interface Descriptor {
 export interface LayerBlob {
   /** The compressed blob. */
   readonly gzip: Buffer;
+  /**
+   * A layer taken over from a base image as it is: its blob file, descriptor and media type (`gzip`
+   * is then empty and unused).
+   */
+  readonly base?: { readonly file: string; readonly digest: string; readonly size: number; readonly mediaType: string };
   /** sha256 of the uncompressed tar (the config's diff_id). */
   readonly diffId: string;
   /** What the layer holds, for the config history. */
@@ -60,7 +65,13 @@ export async function writeImageLayout(dir: string, ref: string, layers: readonl
   };
 
   const layerDescriptors: Descriptor[] = [];
-  for (const layer of layers) layerDescriptors.push(await put(MEDIA.layerGzip, layer.gzip));
+  for (const layer of layers) {
+    if (layer.base === undefined) layerDescriptors.push(await put(MEDIA.layerGzip, layer.gzip));
+    else {
+      await copyFile(layer.base.file, join(dir, 'blobs', 'sha256', layer.base.digest.slice('sha256:'.length)));
+      layerDescriptors.push({ mediaType: layer.base.mediaType, digest: layer.base.digest, size: layer.base.size });
+    }
+  }
 
   const created = new Date(image.created * 1000).toISOString().replace(/\.000Z$/, 'Z');
   const config = {

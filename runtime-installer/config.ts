@@ -5,6 +5,8 @@ import { EnvReader, type Env } from '../lib/config.js';
 import { DEFAULT_HTTP_OPTIONS, type HttpOptions, type ProxySettings } from './asset-source.js';
 import { parsePlatform, type Platform } from './platforms.js';
 import { DEFAULT_SYSTEM_BUS } from './systemd.js';
+import { EMBEDDED_HANDLER_PATH } from './embedded-handler.js';
+import { DEFAULT_SERVICE_ACCOUNT_DIR, type NodeLabelConfig } from './node-label.js';
 
 export interface InstallerConfig {
   readonly platform: Platform;
@@ -16,6 +18,12 @@ export interface InstallerConfig {
   readonly busAddress: string;
   readonly restartTimeoutMs: number;
   readonly http: HttpOptions;
+  /** The handler value the image build embedded (absent outside the image: derived from the manifest). */
+  readonly embeddedHandlerPath: string;
+  /** CONTRAST_RUNTIME_HANDLER: the handler the generated DaemonSet expects; a different one is an error. */
+  readonly expectedHandler: string | undefined;
+  /** Node labelling through the API server; undefined without NODE_NAME (not in a cluster). */
+  readonly nodeLabel: NodeLabelConfig | undefined;
 }
 
 /** Parses env; the platform argument is parsed first (PlatformError), env problems together (ConfigError). */
@@ -23,6 +31,11 @@ export function parseInstallerConfig(platformArg: string | undefined, env: Env):
   const platform = parsePlatform(platformArg);
   const r = new EnvReader(env);
   const attempts = r.integer('CONTRAST_INSTALLER_FETCH_ATTEMPTS', { min: 1, max: 20 }) ?? DEFAULT_HTTP_OPTIONS.attempts;
+  const nodeName = r.optional('NODE_NAME');
+  const apiHost = r.optional('KUBERNETES_SERVICE_HOST');
+  const apiPort = r.integer('KUBERNETES_SERVICE_PORT', { min: 1, max: 65535 }) ?? 443;
+  if (nodeName !== undefined && apiHost === undefined) r.problem('KUBERNETES_SERVICE_HOST: expected the API server address (set by Kubernetes in every pod) when NODE_NAME is set');
+  const serviceAccountDir = r.string('CONTRAST_SERVICE_ACCOUNT_DIR', DEFAULT_SERVICE_ACCOUNT_DIR);
   return r.finish({
     platform,
     configDir: r.string('CONFIG_DIR', '/config'),
@@ -40,6 +53,14 @@ export function parseInstallerConfig(platformArg: string | undefined, env: Env):
       deadlineMs: r.duration('CONTRAST_INSTALLER_FETCH_DEADLINE', '0s'),
       minBytesPerSecond: rate(r, 'CONTRAST_INSTALLER_FETCH_MIN_RATE', DEFAULT_HTTP_OPTIONS.minBytesPerSecond),
       proxy: proxySettings(r),
+    }),
+    embeddedHandlerPath: r.string('CONTRAST_RUNTIME_HANDLER_FILE', EMBEDDED_HANDLER_PATH),
+    expectedHandler: r.optional('CONTRAST_RUNTIME_HANDLER'),
+    nodeLabel: nodeName === undefined || apiHost === undefined ? undefined : Object.freeze({
+      nodeName,
+      apiServer: `https://${apiHost.includes(':') ? `[${apiHost}]` : apiHost}:${apiPort}`,
+      serviceAccountDir,
+      timeoutMs: r.duration('CONTRAST_INSTALLER_API_TIMEOUT', '30s', { min: 1 }),
     }),
   });
 }

@@ -9,6 +9,7 @@ import { ContainerdConfigError } from './errors.js';
 import type { HostRoot } from './host-root.js';
 import { addRuntime, editTemplate, removeRuntime, type EditOptions, type RuntimeEntry } from './containerd-edit.js';
 import { errorCode, errorMessage } from '../lib/errors.js';
+import { addSnapshotterConfig, removeSnapshotterConfig, type SnapshotterSetup } from './snapshotter.js';
 
 /** The largest containerd config (or template) the installer reads: 1 MiB (real ones have a few KiB). */
 export const MAX_CONTAINERD_CONFIG_BYTES = 1024 * 1024;
@@ -63,24 +64,29 @@ export async function planContainerdConfig(
   return { target: path, current, next: edit(base, source), mode: baseMode ?? 0o644, templateMode, createdFrom };
 }
 
-export function planAdd(host: HostRoot, path: string, entry: RuntimeEntry, options: EditOptions): Promise<ContainerdConfigPlan> {
+/**
+ * Our runtime entry, then (seed generation) the snapshotter's proxy plugin as a separate step.
+ */
+export function planAdd(host: HostRoot, path: string, entry: RuntimeEntry, options: EditOptions, snapshotter?: SnapshotterSetup): Promise<ContainerdConfigPlan> {
+  const withSnapshotter = (text: string, source: string, criId?: string) => (snapshotter === undefined ? text : addSnapshotterConfig(text, snapshotter, source, criId));
   return planContainerdConfig(
     host,
     path,
-    (text, source) => addRuntime(text, entry, source, options),
+    (text, source) => withSnapshotter(addRuntime(text, entry, source, options), source),
     // In a template with directives the base config may define [debug]; it is left alone.
-    (text, source, criId) => addRuntime(text, entry, source, { criId }),
+    (text, source, criId) => withSnapshotter(addRuntime(text, entry, source, { criId }), source, criId),
   );
 }
 
-export async function planRemove(host: HostRoot, path: string, handler: string): Promise<ContainerdConfigPlan | undefined> {
+export async function planRemove(host: HostRoot, path: string, handler: string, snapshotter?: SnapshotterSetup): Promise<ContainerdConfigPlan | undefined> {
   const templateMode = path.endsWith('.tmpl');
   if (templateMode && (await readOptional(host, path)) === undefined) return undefined;
+  const withoutSnapshotter = (text: string, source: string) => (snapshotter === undefined ? text : removeSnapshotterConfig(text, snapshotter, source));
   return planContainerdConfig(
     host,
     path,
-    (text, source) => removeRuntime(text, handler, source),
-    (text, source, criId) => removeRuntime(text, handler, source, criId),
+    (text, source) => withoutSnapshotter(removeRuntime(text, handler, source), source),
+    (text, source, criId) => withoutSnapshotter(removeRuntime(text, handler, source, criId), source),
   );
 }
 

@@ -20,6 +20,8 @@ export interface RuntimeEntry {
   readonly podAnnotations: readonly string[];
   readonly privilegedWithoutHostDevices: boolean;
   readonly configPath: string;
+  /** Seed generation: the proxy snapshotter this runtime uses (`tardev-<handler>`, `nydus-<handler>`). */
+  readonly snapshotter?: string | undefined;
 }
 
 export interface EditOptions {
@@ -70,6 +72,7 @@ export function renderEntry(criId: string, entry: RuntimeEntry, indent: Indent =
     `${k}runtime_path = ${JSON.stringify(entry.runtimePath)}`,
     `${k}pod_annotations = [${entry.podAnnotations.map((a) => JSON.stringify(a)).join(', ')}]`,
     `${k}privileged_without_host_devices = ${entry.privilegedWithoutHostDevices}`,
+    ...(entry.snapshotter === undefined ? [] : [`${k}snapshotter = ${JSON.stringify(entry.snapshotter)}`]),
     '',
     `${indent.optionsHeader}[${header}.options]`,
     `${indent.optionsKey}ConfigPath = ${JSON.stringify(entry.configPath)}`,
@@ -101,6 +104,7 @@ function entryValue(entry: RuntimeEntry): TomlTable {
     runtime_path: entry.runtimePath,
     pod_annotations: [...entry.podAnnotations],
     privileged_without_host_devices: entry.privilegedWithoutHostDevices,
+    ...(entry.snapshotter === undefined ? {} : { snapshotter: entry.snapshotter }),
     options: { ConfigPath: entry.configPath },
   };
 }
@@ -170,7 +174,7 @@ function scan(text: string, source: string): TableHeader[] {
 }
 
 /** Replaces (or removes, with block '') every table under `path`, or inserts the block at a fitting place. */
-function spliceEntry(text: string, path: readonly string[], block: string, source: string): string {
+function spliceEntry(text: string, path: readonly string[], block: string, source: string, anchors?: readonly (readonly string[])[]): string {
   const headers = scan(text, source);
   const spans: Span[] = [];
   headers.forEach((h, k) => {
@@ -195,21 +199,99 @@ function spliceEntry(text: string, path: readonly string[], block: string, sourc
     return out;
   }
   if (block === '') return text;
-  const at = insertionPoint(text, headers, path);
+  const at = insertionPoint(text, headers, anchors ?? [path.slice(0, 4), path.slice(0, 2)]);
   const head = text.slice(0, at);
   const sep = head === '' ? '' : head.endsWith('\n') ? '\n' : '\n\n';
   return head + sep + block + text.slice(at);
 }
 
 /** After the last table of the runtimes map, else of the CRI plugin, else the end of the text. */
-function insertionPoint(text: string, headers: readonly TableHeader[], path: readonly string[]): number {
-  for (const prefix of [path.slice(0, 4), path.slice(0, 2)]) {
+function insertionPoint(text: string, headers: readonly TableHeader[], anchors: readonly (readonly string[])[]): number {
+  for (const prefix of anchors) {
     for (let k = headers.length - 1; k >= 0; k--) {
       const h = headers[k];
       if (h !== undefined && hasPrefix(h.path, prefix)) return sectionContentEnd(text, h, headers[k + 1]?.start ?? text.length);
     }
   }
   return text.length;
+}
+
+/** A plain table of scalar keys, e.g. `[proxy_plugins."tardev-<handler>"]`. */
+export type ScalarTable = Readonly<Record<string, string | boolean>>;
+
+function renderScalar(v: string | boolean): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+/**
+ * Adds or replaces the table at `path` (with its keys only) losslessly; it goes after the last table
+ * starting with `anchor`, else at the end. Verified like addRuntime: nothing else may change.
+ */
+export function putTable(text: string, path: readonly string[], values: ScalarTable, source: string, anchor: readonly string[] = path.slice(0, 1)): string {
+  const before = parseConfig(text, source);
+  const expected = canonical(before) as Record<string, unknown>;
+  setPath(expected, path, { ...values });
+  if (isDeepStrictEqual(canonical(before), expected)) return text;
+  const block = [`[${path.map(formatKey).join('.')}]`, ...Object.entries(values).map(([k, v]) => `  ${formatKey(k)} = ${renderScalar(v)}`), ''].join('\n');
+  const out = spliceEntry(text, path, block, source, [anchor]);
+  verify(out, expected, source, `adding table ${path.join('.')}`);
+  return out;
+}
+
+/** Removes the table at `path` (and parents it leaves empty, semantically); unchanged when absent. */
+export function dropTable(text: string, path: readonly string[], source: string): string {
+  const before = parseConfig(text, source);
+  if (getPath(before, path) === undefined) return text;
+  const out = spliceEntry(text, path, '', source);
+  let after: unknown;
+  try {
+    after = canonical(parse(out));
+  } catch (err) {
+    throw new ContainerdConfigError(`${source}: removing ${path.join('.')} would leave invalid TOML; it is not in a form that can be edited losslessly`, { cause: err });
+  }
+  if (!isDeepStrictEqual(withoutPath(after, path), withoutPath(canonical(before), path)) || getPath(after, path) !== undefined) {
+    throw new ContainerdConfigError(`${source}: ${path.join('.')} is not defined as its own table; refusing to edit it`);
+  }
+  return out;
+}
+
+/**
+ * Sets scalar keys in the table at `path` (created after the last table under `anchor` when missing),
+ * keeping every other byte; keys that already have the value are left alone. Verified.
+ */
+export function setTableKeys(text: string, path: readonly string[], values: ScalarTable, source: string, anchor: readonly string[]): string {
+  const before = parseConfig(text, source);
+  const expected = canonical(before) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(values)) setPath(expected, [...path, k], v);
+  if (isDeepStrictEqual(canonical(before), expected)) return text;
+  const headers = scan(text, source);
+  const k = headers.findIndex((h) => !h.arrayTable && h.path.length === path.length && hasPrefix(h.path, path));
+  let out: string;
+  if (k === -1) {
+    const block = [`[${path.map(formatKey).join('.')}]`, ...Object.entries(values).map(([key, v]) => `  ${formatKey(key)} = ${renderScalar(v)}`), ''].join('\n');
+    out = spliceEntry(text, path, block, source, [anchor]);
+  } else {
+    const h = headers[k];
+    if (h === undefined) return text;
+    out = text;
+    for (const [key, v] of Object.entries(values)) {
+      if (getPath(before, [...path, key]) === v) continue;
+      const end = scan(out, source)[k + 1]?.start ?? out.length;
+      const body = out.slice(h.lineEnd, end);
+      const esc = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const m = new RegExp(`^([ \\t]*)(?:${esc}|"${esc}"|'${esc}')[ \\t]*=.*$`, 'm').exec(body);
+      if (m !== null) {
+        const at = h.lineEnd + m.index;
+        out = `${out.slice(0, at)}${m[1] ?? ''}${formatKey(key)} = ${renderScalar(v)}${out.slice(at + m[0].length)}`;
+      } else {
+        const indent = /^([ \t]*)[A-Za-z0-9_"'-]/m.exec(body)?.[1] ?? '  ';
+        const nl = h.lineEnd === out.length && !out.endsWith('\n') ? '\n' : '';
+        out = `${out.slice(0, h.lineEnd)}${nl}${indent}${formatKey(key)} = ${renderScalar(v)}\n${out.slice(h.lineEnd)}`;
+      }
+    }
+  }
+  verify(out, expected, source, `setting ${Object.keys(values).join(', ')} in ${path.join('.')}`);
+  return out;
 }
 
 /** Sets `level = "debug"` in the `[debug]` table, creating the line or table when missing. */

@@ -21,5 +21,12 @@ export const INSTALLER_ENVIRONMENT: readonly EnvVarDoc[] = Object.freeze([
   { name: 'https_proxy', default: UNSET, meaning: 'as HTTPS_PROXY' },
   { name: 'http_proxy', default: UNSET, meaning: 'as HTTP_PROXY' },
   { name: 'no_proxy', default: UNSET, meaning: 'as NO_PROXY' },
+  { name: 'CONTRAST_RUNTIME_HANDLER_FILE', default: '/usr/share/misc/contrast/runtime-handler.json', meaning: 'the handler value the image build embedded; absent outside an image built on a base' },
+  { name: 'CONTRAST_RUNTIME_HANDLER', default: UNSET, meaning: 'the handler the generated DaemonSet was made for; another handler is ERR_HANDLER_MISMATCH before anything changes' },
+  { name: 'NODE_NAME', default: UNSET, meaning: 'this node (downward API); set: the node is labelled runtime.contrast.edgeless.systems/<handler>=true' },
+  { name: 'KUBERNETES_SERVICE_HOST', default: UNSET, meaning: 'the API server (set by Kubernetes); required with NODE_NAME' },
+  { name: 'KUBERNETES_SERVICE_PORT', default: '443', meaning: 'the API server port' },
+  { name: 'CONTRAST_SERVICE_ACCOUNT_DIR', default: '/var/run/secrets/kubernetes.io/serviceaccount', meaning: 'token and ca.crt of the DaemonSet service account' },
+  { name: 'CONTRAST_INSTALLER_API_TIMEOUT', default: '30s', meaning: 'per API server request' },
   ...LOG_ENVIRONMENT,
 ]);

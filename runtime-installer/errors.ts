@@ -9,6 +9,16 @@ export class ManifestError extends ContrastError {
   readonly code = 'ERR_MANIFEST';
 }
 
+/** The DaemonSet was generated for another runtime handler than the one this image installs. */
+export class HandlerMismatchError extends ContrastError {
+  readonly code = 'ERR_HANDLER_MISMATCH';
+}
+
+/** The API server refused or failed the node label update, or the service account files are missing. */
+export class NodeLabelError extends ContrastError {
+  readonly code = 'ERR_NODE_LABEL';
+}
+
 /** A target-config file is empty, unknown or has an invalid value. */
 export class TargetConfigError extends ContrastError {
   readonly code = 'ERR_TARGET_CONFIG';

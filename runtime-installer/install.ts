@@ -18,6 +18,7 @@ import { mergeReceipts, readReceipt, receiptPath, serializeReceipt, RECEIPT_DIR,
 import { restartIfNeeded, type RestartOutcome } from './restart.js';
 import type { ServiceManager } from './systemd.js';
 import { errorCode } from '../lib/errors.js';
+import { NODE_LABEL_VALUE, nodeLabelKey, patchNodeLabel } from './node-label.js';
 
 export const IMAGEPULLER_FILE = 'contrast-imagepuller.toml';
 
@@ -67,7 +68,8 @@ async function installInto(host: HostRoot, cfg: InstallerConfig, deps: InstallDe
     kernelParams: inputs.manifest.qemuExtraKernelParams,
     imagepullerConfig: imagepuller === undefined ? '' : imagepullerHostPath,
   }));
-  const plan = await planAdd(host, inputs.containerdConfig, inputs.entry, { debugLevel: inputs.manifest.debugRuntime });
+  const plan = await planAdd(host, inputs.containerdConfig, inputs.entry, { debugLevel: inputs.manifest.debugRuntime }, inputs.snapshotter);
+  if (inputs.snapshotter !== undefined) log.info({ snapshotter: inputs.snapshotter.pluginName, address: inputs.snapshotter.address }, 'proxy snapshotter');
   const previous = await readReceipt(host, handler);
   if (host.resolver === 'walk') log.warn('openat2 is not available (ENOSYS): host paths are resolved by a userspace walk with O_NOFOLLOW');
 
@@ -85,6 +87,7 @@ async function installInto(host: HostRoot, cfg: InstallerConfig, deps: InstallDe
     templateCreated: plan.createdFrom !== undefined,
     ...(plan.createdFrom === undefined ? {} : { templateBaseSha256: sha256(plan.createdFrom) }),
     ...(backup === undefined ? {} : { backup: host.hostPathOf(backup) }),
+    ...(inputs.snapshotter === undefined ? {} : { snapshotter: inputs.snapshotter.kind }),
   };
   const receipt = mergeReceipts(previous, {
     format: 1,
@@ -162,6 +165,9 @@ async function installInto(host: HostRoot, cfg: InstallerConfig, deps: InstallDe
     const mtimeNs = host.statFollow(plan.target)?.mtimeNs ?? 0n;
     restart = await withServiceManager(cfg, deps, (sm) => restartIfNeeded(sm, { units: inputs.target.units, configPath: plan.target, configMtimeNs: mtimeNs, timeoutMs: cfg.restartTimeoutMs }, log));
   }
+  // Last: only a node whose runtime is in place gets the label the RuntimeClass selects on.
+  if (cfg.nodeLabel === undefined) log.info('NODE_NAME not set, not labelling the node');
+  else await patchNodeLabel(cfg.nodeLabel, nodeLabelKey(handler), NODE_LABEL_VALUE, log);
   log.info({ handler }, 'Installation completed successfully.');
   return { handler, artifactsChanged: changed, containerdConfigWritten: written, backup: written ? backup : undefined, restart };
 }

@@ -24,11 +24,19 @@ export interface InstallManifest {
   readonly debugRuntime: boolean;
   readonly qemuExtraKernelParams: string;
   readonly runtimeHandlerName: string | undefined;
+  /**
+   * Seed generation (Contrast v1.2): the snapshotter the runtime uses, served by a DaemonSet sidecar
+   * (`tardev` on AKS-CLH-SNP, `nydus` on bare metal). Absent in the newest generation (guest pull).
+   */
+  readonly snapshotter: Snapshotter | undefined;
   /** sha256 of the manifest bytes, hex; feeds the derived handler name. */
   readonly sha256: string;
 }
 
 type Json = Record<string, unknown>;
+
+export const SNAPSHOTTERS = ['tardev', 'nydus'] as const;
+export type Snapshotter = typeof SNAPSHOTTERS[number];
 
 function field(obj: Json, name: string): unknown {
   if (Object.hasOwn(obj, name)) return obj[name];
@@ -68,12 +76,17 @@ export function parseManifest(bytes: Buffer, source: string): InstallManifest {
   if (handler !== undefined && handler !== '' && (typeof handler !== 'string' || !HANDLER_NAME.test(handler))) {
     problems.push(`runtimeHandlerName=${JSON.stringify(handler)}: expected a DNS label (lowercase letters, digits, '-', at most 63)`);
   }
+  const snapshotter = field(raw, 'snapshotter') ?? '';
+  if (snapshotter !== '' && !(SNAPSHOTTERS as readonly unknown[]).includes(snapshotter)) {
+    problems.push(`snapshotter=${JSON.stringify(snapshotter)}: expected one of ${SNAPSHOTTERS.join(', ')} (or no snapshotter: guest pull)`);
+  }
   if (problems.length > 0) throw new ManifestError(`${source}: ${problems.join('; ')}`);
   return Object.freeze({
     files: Object.freeze(files),
     debugRuntime: debugRuntime === true,
     qemuExtraKernelParams: typeof params === 'string' ? params : '',
     runtimeHandlerName: typeof handler === 'string' && handler !== '' ? handler : undefined,
+    snapshotter: snapshotter === '' ? undefined : snapshotter as Snapshotter,
     sha256: createHash('sha256').update(bytes).digest('hex'),
   });
 }

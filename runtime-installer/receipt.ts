@@ -17,6 +17,7 @@
  */
 import type { HostRoot } from './host-root.js';
 import { ReceiptError } from './errors.js';
+import type { Snapshotter } from './manifest.js';
 
 export const RECEIPT_FORMAT = 1;
 /** Host directory of the receipts. */
@@ -42,6 +43,8 @@ export interface ContainerdRuntimeEdit extends ConfigEdit {
   readonly templateBaseSha256?: string;
   /** Host path of the backup `<config>.<unix>.bak` install wrote before its first change. */
   readonly backup?: string;
+  /** The proxy snapshotter (seed generation) wired in with the runtime: its plugin entry leaves with ours. */
+  readonly snapshotter?: Snapshotter;
 }
 
 export interface Receipt {

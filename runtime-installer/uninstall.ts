@@ -9,6 +9,7 @@
  * of the manifest's handler (its runtime entry, /opt/edgeless/<handler>) is removed with a warning;
  * with nothing found, NotInstalledError.
  */
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { InstallerConfig } from './config.js';
 import { readInputs, type Inputs } from './inputs.js';
@@ -18,6 +19,8 @@ import type { HostRoot } from './host-root.js';
 import { openHost, removeStaleTemps, sha256, withServiceManager, type InstallDeps } from './install.js';
 import { EDGELESS_DIR, listReceipts, readReceipt, receiptPath, RECEIPT_DIR, type ConfigEdit, type ContainerdRuntimeEdit, type Receipt } from './receipt.js';
 import { restartIfNeeded, type RestartOutcome } from './restart.js';
+import { nodeLabelKey, patchNodeLabel } from './node-label.js';
+import { snapshotterSetup, type SnapshotterSetup } from './snapshotter.js';
 
 export interface UninstallResult {
   readonly handler: string;
@@ -36,6 +39,8 @@ interface PlannedUndo {
   readonly apply: () => Promise<boolean>;
   /** The file whose mtime decides the restart (when apply wrote). */
   readonly restartFile: string | undefined;
+  /** The proxy snapshotter install wired in with this edit, whose state goes after the files. */
+  readonly snapshotter?: SnapshotterSetup;
 }
 
 type UndoPlanner = (host: HostRoot, edit: ConfigEdit) => Promise<PlannedUndo>;
@@ -49,13 +54,15 @@ async function planContainerdRuntimeUndo(host: HostRoot, raw: ConfigEdit): Promi
   const edit = raw as ContainerdRuntimeEdit;
   if (typeof edit.handler !== 'string') throw new ReceiptError(`install receipt: containerd-runtime edit of ${edit.path}: expected a handler`);
   const target = host.onHost(edit.path);
-  const plan = await planRemove(host, target, edit.handler);
-  if (plan === undefined || plan.current === undefined) return { edit, apply: () => Promise.resolve(false), restartFile: undefined };
+  const snapshotter = edit.snapshotter === undefined ? undefined : snapshotterSetup(edit.snapshotter, edit.handler);
+  const plan = await planRemove(host, target, edit.handler, snapshotter);
+  if (plan === undefined || plan.current === undefined) return { edit, apply: () => Promise.resolve(false), restartFile: undefined, ...(snapshotter === undefined ? {} : { snapshotter }) };
   // A template install created goes when, without our entry, it is what install created it from.
   const deleteTemplate = edit.templateCreated && edit.templateBaseSha256 === sha256(plan.next);
   return {
     edit,
     restartFile: target,
+    ...(snapshotter === undefined ? {} : { snapshotter }),
     apply: async () => {
       if (deleteTemplate) {
         await host.unlink(target);
@@ -75,6 +82,8 @@ export async function uninstall(cfg: InstallerConfig, deps: InstallDeps, options
     if (receipt === undefined) return await legacyUninstall(host, cfg, deps, inputs, options.handler ?? inputs.handler);
     const { handler } = receipt;
     log.info({ handler, platform: cfg.platform.name, receipt: host.onHost(receiptPath(handler)) }, 'uninstalling runtime handler');
+    // First: no new pods are scheduled here once the label is gone.
+    if (cfg.nodeLabel !== undefined) await patchNodeLabel(cfg.nodeLabel, nodeLabelKey(handler), null, log);
 
     // Plan every undo first: an unknown kind, an unreadable config or a listed path whose directory
     // leads out of HOST_MOUNT changes nothing.
@@ -99,6 +108,7 @@ export async function uninstall(cfg: InstallerConfig, deps: InstallDeps, options
       if (await host.unlink(path)) removed++;
     }
     log.info({ files: removed, listed: receipt.files.length + backups.length }, 'files removed');
+    for (const u of undos) if (u.snapshotter !== undefined) await removeSnapshotterState(host, u.snapshotter, log);
     // The receipt goes last but one: a crash before this point leaves it for the re-run. Then the
     // directories install created (the receipt's own among them), deepest first, when empty.
     await host.unlink(host.onHost(receiptPath(handler)));
@@ -128,18 +138,21 @@ async function chooseReceipt(host: HostRoot, cfg: InstallerConfig, inputs: Input
 async function legacyUninstall(host: HostRoot, cfg: InstallerConfig, deps: InstallDeps, inputs: Inputs, handler: string): Promise<UninstallResult> {
   const { log } = deps;
   const base = host.onHost(`${EDGELESS_DIR}/${handler}`);
-  const plan: ContainerdConfigPlan | undefined = await planRemove(host, inputs.containerdConfig, handler);
+  const snapshotter = inputs.snapshotter === undefined ? undefined : snapshotterSetup(inputs.snapshotter.kind, handler);
+  const plan: ContainerdConfigPlan | undefined = await planRemove(host, inputs.containerdConfig, handler, snapshotter);
   const hasDir = (await host.lstat(base)) !== undefined;
   if ((plan === undefined || !changes(plan)) && !hasDir) {
     throw new NotInstalledError(`nothing to uninstall: no install receipt in ${host.onHost(RECEIPT_DIR)}, no runtime entry ${handler} in ${plan?.target ?? inputs.containerdConfig}, no ${base}`);
   }
   log.warn({ handler }, `no install receipt for ${handler}: removing its runtime entry and ${base} as found`);
+  if (cfg.nodeLabel !== undefined) await patchNodeLabel(cfg.nodeLabel, nodeLabelKey(handler), null, log);
   const written = plan !== undefined && changes(plan) ? (await applyContainerdConfig(host, plan, undefined)).written : false;
   log.info({ path: inputs.containerdConfig, written }, written ? 'runtime entry removed from the containerd config' : 'no runtime entry in the containerd config');
   if (inputs.kataConfig.startsWith(`${base}/`) || inputs.handler === handler) await host.unlink(inputs.kataConfig);
   await host.removeTree(base);
   await host.rmdir(host.onHost(EDGELESS_DIR));
   log.info({ path: base }, 'runtime directory removed');
+  if (snapshotter !== undefined) await removeSnapshotterState(host, snapshotter, log);
   const restart = await restartAfter(host, cfg, deps, inputs, written && plan !== undefined ? plan.target : undefined);
   log.info({ handler }, 'Uninstallation completed successfully.');
   return { handler, containerdConfigWritten: written, restart };
@@ -164,4 +177,24 @@ function parentsUnder(file: string, top: string): string[] {
 async function removeDirs(host: HostRoot, dirs: readonly string[]): Promise<void> {
   const unique = [...new Set(dirs)].sort((a, b) => b.split('/').length - a.split('/').length || b.localeCompare(a));
   for (const d of unique) await host.rmdir(host.onHost(d));
+}
+
+/** The snapshotter's state, unless the sidecar still has something mounted there (then it is left). */
+async function removeSnapshotterState(host: HostRoot, setup: SnapshotterSetup, log: InstallDeps['log']): Promise<void> {
+  const state = host.onHost(setup.stateDir);
+  const mounted = await mountsUnder(state);
+  if (mounted.length > 0) {
+    log.warn({ path: state, mounts: mounted.slice(0, 5) }, 'snapshotter state still has mounts (is the sidecar running?), left in place');
+    return;
+  }
+  await host.removeTree(state);
+  log.info({ path: state }, 'snapshotter state removed');
+}
+
+/** Mount points at or below `dir` (from /proc/self/mountinfo; octal escapes decoded). */
+async function mountsUnder(dir: string): Promise<string[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const points = text.split('\n').map((l) => l.split(' ')[4]).filter((p): p is string => p !== undefined)
+    .map((p) => p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+  return points.filter((p) => p === dir || p.startsWith(`${dir}/`));
 }

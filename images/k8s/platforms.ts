@@ -4,9 +4,18 @@
  */
 import { createHash } from 'node:crypto';
 
-export type Platform = 'Metal-QEMU-SNP' | 'Metal-QEMU-SNP-GPU' | 'Metal-QEMU-TDX' | 'Metal-QEMU-TDX-GPU';
+export type NewestPlatform = 'Metal-QEMU-SNP' | 'Metal-QEMU-SNP-GPU' | 'Metal-QEMU-TDX' | 'Metal-QEMU-TDX-GPU';
+/** The seed generation's platforms (Contrast v1.2), whose runtimes use a snapshotter sidecar. */
+export type SeedPlatform = 'AKS-CLH-SNP' | 'K3s-QEMU-SNP' | 'K3s-QEMU-SNP-GPU' | 'K3s-QEMU-TDX' | 'RKE2-QEMU-TDX';
+export type Platform = NewestPlatform | SeedPlatform;
 
-export const PLATFORMS: readonly Platform[] = ['Metal-QEMU-SNP', 'Metal-QEMU-SNP-GPU', 'Metal-QEMU-TDX', 'Metal-QEMU-TDX-GPU'];
+export const PLATFORMS: readonly NewestPlatform[] = ['Metal-QEMU-SNP', 'Metal-QEMU-SNP-GPU', 'Metal-QEMU-TDX', 'Metal-QEMU-TDX-GPU'];
+export const SEED_PLATFORMS: readonly SeedPlatform[] = ['AKS-CLH-SNP', 'K3s-QEMU-SNP', 'K3s-QEMU-SNP-GPU', 'K3s-QEMU-TDX', 'RKE2-QEMU-TDX'];
+
+/** Case-insensitive lookup among both generations. */
+export function platformByName(name: string): Platform | undefined {
+  return [...PLATFORMS, ...SEED_PLATFORMS].find((p) => p.toLowerCase() === name.toLowerCase());
+}
 
 export function isGpu(p: Platform): boolean {
   return p.endsWith('-GPU');
@@ -14,6 +23,7 @@ export function isGpu(p: Platform): boolean {
 
 /** Guest memory the Kata config gives a pod VM by default (MiB). */
 export function defaultMemoryMiB(p: Platform): number {
+  if (p === 'AKS-CLH-SNP') return 256;
   return isGpu(p) ? 1024 : 512;
 }
 

@@ -8,6 +8,11 @@ import { RuntimeClass } from 'kubernetes-models/node.k8s.io/v1/RuntimeClass';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import { ValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
+import { ValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
 import { ContrastError, errorMessage } from '../../lib/errors.js';
 import type { KubeObject } from './manifests.js';
 
@@ -28,6 +33,11 @@ export function validators(): ReadonlyMap<string, Validator> {
     ['v1/ConfigMap', construct((d) => new ConfigMap(d))],
     ['v1/Pod', construct((d) => new Pod(d))],
     ['v1/Service', construct((d) => new Service(d))],
+    ['v1/ServiceAccount', construct((d) => new ServiceAccount(d))],
+    ['rbac.authorization.k8s.io/v1/ClusterRole', construct((d) => new ClusterRole(d))],
+    ['rbac.authorization.k8s.io/v1/ClusterRoleBinding', construct((d) => new ClusterRoleBinding(d))],
+    ['admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy', construct((d) => new ValidatingAdmissionPolicy(d))],
+    ['admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding', construct((d) => new ValidatingAdmissionPolicyBinding(d))],
   ]);
 }
 

@@ -23,13 +23,15 @@ function stages(text: string): Stage[] {
   return out;
 }
 
-test('one FROM scratch stage per image target, with the entry point and environment of images/targets.ts', (t) => {
+test('one runtime stage per image target, with the entry point and environment of images/targets.ts', (t) => {
   const all = stages(DOCKERFILE);
-  t.deepEqual(all.map((s) => s.name), ['build', ...TARGETS.map((x) => x.name)]);
+  t.deepEqual(all.map((s) => s.name), ['artifacts', 'build', 'installer-build', ...TARGETS.map((x) => x.name)]);
   for (const target of TARGETS) {
     const stage = all.find((s) => s.name === target.name)!;
-    t.is(stage.from, 'scratch', target.name);
-    t.true(stage.lines.includes(`COPY --from=build /rootfs/${target.name}/ /`), target.name);
+    const installer = target.name === 'runtime-installer';
+    // The runtime installer keeps the layers of upstream's node-installer image; the others are FROM scratch.
+    t.is(stage.from, installer ? 'artifacts' : 'scratch', target.name);
+    t.true(stage.lines.includes(`COPY --from=${installer ? 'installer-build' : 'build'} /rootfs/${target.name}/ /`), target.name);
     const entry = stage.lines.find((l) => l.startsWith('ENTRYPOINT'));
     t.deepEqual(JSON.parse(entry!.slice('ENTRYPOINT'.length)), [`/bin/${target.launchers[0]!}`], target.name);
     const env = Object.fromEntries(stage.lines.filter((l) => l.startsWith('ENV ')).map((l) => {
@@ -58,4 +60,16 @@ test('the build stage runs the same bundler and assembler, and unpacks every tar
     t.regex(text, new RegExp(`\\b${packages[tool]!}\\b`), tool);
   }
   t.regex(text, /\bbinutils\b/, 'strip');
+});
+
+test('the artifacts stage is upstream\'s node-installer image given by digest; the handler comes from its manifest', (t) => {
+  const all = stages(DOCKERFILE);
+  t.is(all[0]!.from, '${INSTALLER_BASE}');
+  t.regex(DOCKERFILE, /^ARG INSTALLER_BASE$/m);
+  const ib = all.find((s) => s.name === 'installer-build')!;
+  t.is(ib.from, 'build');
+  const text = ib.lines.join('\n');
+  t.true(text.includes('COPY --from=artifacts /config/contrast-node-install.json /installer-base/contrast-node-install.json'));
+  t.regex(text, /npm run images -- --no-bundle\s+--installer-manifest \/installer-base\/contrast-node-install\.json --installer-base-name "\$\{INSTALLER_BASE\}" runtime-installer/);
+  t.true(all.find((s) => s.name === 'runtime-installer')!.lines.includes('LABEL org.opencontainers.image.base.name="${INSTALLER_BASE}"'));
 });

@@ -6,12 +6,17 @@ import { parseAllDocuments } from 'yaml';
 import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import type { IRuntimeClass } from 'kubernetes-models/node.k8s.io/v1/RuntimeClass';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
-import { allManifests, DEFAULT_MANIFEST_OPTIONS, type KubeObject, type ManifestOptions } from '../../images/k8s/manifests.js';
+import { allManifests, DEFAULT_MANIFEST_OPTIONS, fileComment, type KubeObject, type ManifestOptions } from '../../images/k8s/manifests.js';
 import { renderFile } from '../../images/k8s/render.js';
 import { validateObject } from '../../images/k8s/validate.js';
 import { injectContrast, meshproxyContainer } from '../../images/k8s/pod-snippets.js';
 import { PLATFORMS, runtimeHandler } from '../../images/k8s/platforms.js';
-import { installerDaemonSet, runtimeClass } from '../../images/k8s/runtime.js';
+import { installerDaemonSet, runtimeClass, runtimeObjects } from '../../images/k8s/runtime.js';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import type { IValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
+import type { IValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
 import { targetByName } from '../../images/targets.js';
 import { VERSION } from '../../lib/version.js';
 
@@ -37,7 +42,7 @@ test('the files in images/k8s/generated are what the generator writes, and parse
   t.deepEqual(readdirSync(GENERATED).sort(), [...files.keys()].sort());
   for (const [file, objects] of files) {
     const text = readFileSync(join(GENERATED, file), 'utf8');
-    t.is(text, renderFile(objects), `${file} is stale: run npm run manifests`);
+    t.is(text, renderFile(objects, fileComment(file, OPTS)), `${file} is stale: run npm run manifests`);
     const docs = parseAllDocuments(text).map((d) => d.toJS() as KubeObject);
     t.deepEqual(docs, JSON.parse(JSON.stringify(objects)) as KubeObject[], file);
     // What kubectl would read from the file validates as well.
@@ -195,4 +200,62 @@ test('secure-pv annotation errors: format, missing device, device not a PVC, mou
   for (const [value, app, expected] of cases) {
     t.throws(() => injectContrast(app, { 'contrast.edgeless.systems/secure-pv': value }, INJECT), { message: expected }, value);
   }
+});
+
+test('RuntimeClass selects the node label its installer sets; the DaemonSet names the same handler and runs as its service account', (t) => {
+  for (const p of PLATFORMS) {
+    const [rc, sa, role, binding, policy, policyBinding, ds] = runtimeObjects(p, RUNTIME) as [IRuntimeClass, IServiceAccount, IClusterRole, IClusterRoleBinding, IValidatingAdmissionPolicy, IValidatingAdmissionPolicyBinding, IDaemonSet];
+    const handler = `contrast-cc-${p.toLowerCase()}-1a2b3c4d`;
+    t.deepEqual(rc.scheduling?.nodeSelector, { [`runtime.contrast.edgeless.systems/${handler}`]: 'true' });
+    const pod = ds.spec!.template.spec!;
+    t.is(pod.serviceAccountName, `${handler}-nodeinstaller`);
+    t.is(sa.metadata?.name, pod.serviceAccountName);
+    t.deepEqual(pod.initContainers![0]!.env, [
+      { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+      { name: 'CONTRAST_RUNTIME_HANDLER', value: handler },
+    ]);
+    // get and patch on nodes, nothing else.
+    t.deepEqual(role.rules, [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'patch'] }]);
+    t.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: sa.metadata!.name!, namespace: 'kube-system' }]);
+    t.is(binding.roleRef.name, role.metadata!.name!);
+    t.is(policy.spec?.matchConditions?.[0]?.expression, `request.userInfo.username == 'system:serviceaccount:kube-system:${handler}-nodeinstaller'`);
+    t.regex(policy.spec!.validations![0]!.expression, /authentication\.kubernetes\.io\/node-name'\]\[0\] == request\.name/);
+    t.is(policyBinding.spec.policyName, policy.metadata!.name!);
+    for (const o of [rc, sa, role, binding, policy, policyBinding, ds]) t.notThrows(() => { validateObject(o); });
+  }
+});
+
+test('seed generation: the snapshotter sidecar replaces pause, with its sockets and mounts', (t) => {
+  const tardev = installerDaemonSet('AKS-CLH-SNP', { ...RUNTIME, snapshotter: 'tardev' }).spec!.template.spec!;
+  const h = 'contrast-cc-aks-clh-snp-1a2b3c4d';
+  t.deepEqual(tardev.containers.map((c) => c.name), ['tardev-snapshotter']);
+  t.deepEqual(tardev.containers[0]!.args, ['tardev-snapshotter', `/var/lib/containerd/io.containerd.snapshotter.v1.tardev-${h}`, `/host/run/containerd/tardev-snapshotter-${h}.sock`, '/host/var/run/containerd/containerd.sock']);
+  t.deepEqual(tardev.containers[0]!.volumeMounts?.map((m) => m.mountPath), ['/host', '/var/lib/containerd']);
+  t.deepEqual(tardev.volumes?.find((v) => v.name === 'var-lib-containerd')?.hostPath, { path: '/var/lib/containerd', type: 'Directory' });
+  const nydus = installerDaemonSet('K3s-QEMU-TDX', { ...RUNTIME, snapshotter: 'nydus' }).spec!.template.spec!;
+  const n = 'contrast-cc-k3s-qemu-tdx-1a2b3c4d';
+  t.deepEqual(nydus.containers.map((c) => c.name), ['nydus-snapshotter']);
+  t.true(nydus.containers[0]!.args!.includes(`--address=/host/run/containerd/containerd-nydus-grpc-${n}.sock`));
+  t.true(nydus.containers[0]!.args!.includes(`--root=/var/lib/nydus-snapshotter/${n}`));
+  t.true(nydus.containers[0]!.args!.includes(`--nydus-overlayfs-path=/opt/edgeless/${n}/bin/nydus-overlayfs`));
+  t.deepEqual(nydus.volumes?.find((v) => v.name === 'var-lib-nydus-snapshotter')?.hostPath, { path: `/var/lib/nydus-snapshotter/${n}`, type: 'DirectoryOrCreate' });
+  t.notThrows(() => { validateObject(installerDaemonSet('K3s-QEMU-TDX', { ...RUNTIME, snapshotter: 'nydus' })); });
+});
+
+test('an installer image with artifacts: its handler, snapshotter, base digest and own digest go into the YAML; without, a comment says so', (t) => {
+  const installer = { artifacts: true, runtimeHash: 'cafe0123', runtimeHandlerName: undefined, snapshotter: 'nydus' as const, baseName: 'docker://r/x@sha256:' + 'a'.repeat(64), baseDigest: 'sha256:' + 'a'.repeat(64), digest: 'sha256:' + 'b'.repeat(64) };
+  const opts = { ...OPTS, installer };
+  const files = allManifests(opts);
+  t.deepEqual([...files.keys()].filter((f) => f.startsWith('runtime-')).sort(), ['runtime-k3s-qemu-snp-gpu.yaml', 'runtime-k3s-qemu-snp.yaml', 'runtime-k3s-qemu-tdx.yaml', 'runtime-rke2-qemu-tdx.yaml']);
+  const objs = files.get('runtime-k3s-qemu-snp.yaml')!;
+  const rc = objs[0] as IRuntimeClass;
+  const ds = objs.at(-1) as IDaemonSet;
+  t.is(rc.handler, 'contrast-cc-k3s-qemu-snp-cafe0123');
+  t.is(ds.metadata?.annotations?.['contrast.edgeless.systems/installer-base-digest'], installer.baseDigest);
+  t.is(ds.spec!.template.spec!.initContainers![0]!.image, `localhost/contrast-ts/runtime-installer:${VERSION}@${installer.digest}`);
+  t.regex(fileComment('runtime-k3s-qemu-snp.yaml', opts).join('\n'), /built on docker:\/\/r\/x@sha256:a+/);
+  t.regex(fileComment('runtime-metal-qemu-snp.yaml', OPTS).join('\n'), /carries no Kata artifacts/);
+  t.regex(readFileSync(join(GENERATED, 'runtime-metal-qemu-snp.yaml'), 'utf8'), /carries no Kata artifacts[\s\S]*--installer-base/);
+  const named = allManifests({ ...OPTS, installer: { ...installer, snapshotter: undefined, runtimeHandlerName: 'my-runtime' } });
+  t.is((named.get('runtime-metal-qemu-tdx.yaml')![0] as IRuntimeClass).handler, 'my-runtime');
 });
