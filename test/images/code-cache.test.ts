@@ -42,7 +42,7 @@ function initializerBundle(): Promise<string> {
 /** Runs `node <dir>/main.cjs` (no tsx, a clean environment) to its exit. */
 function runBundle(dir: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [join(dir, 'main.cjs')], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [join(dir, 'main.cjs')], { env: { PATH: process.env['PATH'] ?? '', CONTRAST_LOG_FORMAT: 'json', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
     const timer = setTimeout(() => { child.kill('SIGKILL'); }, 60_000);

@@ -15,7 +15,7 @@ export interface RunningProxy {
 
 export function startProxy(pair: NetnsPair, ns: string, env: Record<string, string>, args: readonly string[] = ['-l', 'debug']): RunningProxy {
   const child = pair.spawn(ns, process.execPath, ['--import=tsx', MAIN, ...args], {
-    env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', CONTRAST_LOG_LEVEL: 'debug', CONTRAST_LOG_SUBSYSTEMS: '*', XTABLES_LOCKFILE: `/tmp/xtables-${ns}.lock`, ...env },
+    env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', CONTRAST_LOG_LEVEL: 'debug', CONTRAST_LOG_FORMAT: 'json', CONTRAST_LOG_SUBSYSTEMS: '*', XTABLES_LOCKFILE: `/tmp/xtables-${ns}.lock`, ...env },
   });
   const logs: Record<string, unknown>[] = [];
   let buf = '';
