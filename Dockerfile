@@ -16,7 +16,7 @@
 FROM node:20-bookworm AS build
 # Tools the images carry (copied with their shared libraries by images/build.ts) and strip.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends iptables coreutils binutils python3 build-essential \
+ && apt-get install -y --no-install-recommends iptables busybox-static bash socat binutils python3 build-essential \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./

@@ -20,6 +20,8 @@ import { sha256, writeImageLayout, type LayerBlob, type WrittenImage } from './o
 import { BUNDLE_DIR, NODE_PATH, launcherScript, type ImageTarget } from './targets.js';
 import { ADDON_FILE, PACKAGE_NAME, bundleEntry, programByName } from './programs.js';
 import { HostFileError, ImageTooLargeError, ProgramMissingError } from './errors.js';
+import { LICENCE_INDEX, OWN_LICENCE, debianOwners, prefixLicence } from './licences.js';
+import { repoRoot } from './paths.js';
 
 /** Upper bound for one image, compressed (issue 8). */
 export const MAX_COMPRESSED_BYTES = 45 * 1000 * 1000;
@@ -70,6 +72,7 @@ export async function buildImage(target: ImageTarget, options: BuildOptions): Pr
   cache.base ??= nodeLayer(options);
   const base = cache.base;
   const layer = programLayer(target, base, bundle, options.version);
+  addLicences(layer, base, options.node ?? process.execPath, target);
   const blobs = [
     compress(base, options.epoch, 'node runtime: /usr/bin/node and its shared libraries', cache.gzip),
     compress(layer, options.epoch, `${target.name}: tools, ${BUNDLE_DIR}/${target.program}/ (bundle, addon), launchers`, cache.gzip),
@@ -107,6 +110,7 @@ function nodeLayer(options: BuildOptions): LayerContents {
   const data = options.strip === false ? readFileSync(hostNode) : strippedCopy(hostNode);
   layer.add({ type: 'file', path: NODE_PATH, mode: 0o755, data });
   for (const lib of sharedLibraries(hostNode)) addHostPath(layer, lib);
+  for (const copyright of licenceFiles(hostFilesIn(layer), hostNode).values()) addHostPath(layer, copyright.file);
   return layer;
 }
 
@@ -129,6 +133,61 @@ function programLayer(target: ImageTarget, base: LayerContents, bundle: string, 
   // inlined by the bundler) find this one from /usr/lib/contrast/<program>/ (`../package.json`).
   layer.add({ type: 'file', path: `${BUNDLE_DIR}/package.json`, mode: 0o644, data: Buffer.from(JSON.stringify({ name: PACKAGE_NAME, version, private: true }) + '\n') });
   return layer;
+}
+
+/** In-image paths of the files copied from this machine (everything but our own files). */
+function hostFilesIn(layer: LayerContents, ours: ReadonlySet<string> = new Set()): string[] {
+  return layer.sorted()
+    .filter((e) => e.type === 'file')
+    .map((e) => `/${e.path}`)
+    .filter((p) => /^\/usr\/(s?bin|lib|lib64)\//.test(p) || p === '/etc/protocols')
+    .filter((p) => !p.startsWith(`${BUNDLE_DIR}/`) && !p.startsWith('/usr/share/') && !ours.has(p));
+}
+
+interface LicenceSource { readonly file: string; readonly component: string }
+
+/** Licence file per in-image host file: its Debian package's copyright, or Node's prefix LICENSE. */
+function licenceFiles(files: readonly string[], hostNode: string): Map<string, LicenceSource> {
+  const asked = files.map((f) => (f === NODE_PATH ? hostNode : f));
+  const owners = debianOwners(asked);
+  const out = new Map<string, LicenceSource>();
+  files.forEach((f, i) => {
+    const owner = owners.get(asked[i] ?? f);
+    if (owner !== undefined) {
+      if (!existsSync(owner.copyright)) throw new HostFileError(`${f}: Debian package ${owner.pkg} has no ${owner.copyright} on this machine`);
+      out.set(f, { file: owner.copyright, component: `${owner.pkg} ${owner.version} (Debian)` });
+    } else if (f === NODE_PATH) {
+      out.set(f, { file: prefixLicence(hostNode), component: `Node.js ${process.versions.node}` });
+    } else {
+      throw new HostFileError(`${f}: no Debian package owns it: expected a licence text to ship in the image`);
+    }
+  });
+  return out;
+}
+
+/**
+ * The licence texts of what the program layer adds (Debian copyright files of its tools and
+ * libraries), the suite's LICENSE, and the index of every component in both layers.
+ */
+function addLicences(layer: LayerContents, base: LayerContents, hostNode: string, target: ImageTarget): void {
+  const program = target.program;
+  const launchers = new Set(target.launchers.map((l) => `/usr/bin/${l}`));
+  const all = licenceFiles([...new Set([...hostFilesIn(base), ...hostFilesIn(layer, launchers)])].sort(), hostNode);
+  for (const source of all.values()) addHostPath(layer, source.file);
+  const own = join(repoRoot(), 'LICENSE');
+  if (!existsSync(own)) throw new HostFileError(`${own} missing: expected the suite's licence text`);
+  layer.add({ type: 'file', path: OWN_LICENCE, mode: 0o644, data: readFileSync(own) });
+  const lines = [
+    'Licences of everything in this image.',
+    '',
+    `Our code (${BUNDLE_DIR}/, launchers, the addon contrast_native.node): Apache-2.0, /${OWN_LICENCE}`,
+    `npm packages bundled into ${BUNDLE_DIR}/${program}/: ${BUNDLE_DIR}/${program}/THIRD-PARTY-LICENSES.txt`,
+    '',
+    'Files copied from Debian packages (file <TAB> package <TAB> licence text):',
+    ...[...all].map(([file, source]) => `${file}\t${source.component}\t${source.file}`),
+    '',
+  ];
+  layer.add({ type: 'file', path: LICENCE_INDEX, mode: 0o644, data: Buffer.from(lines.join('\n')) });
 }
 
 function compress(layer: LayerContents, epoch: number, createdBy: string, cache: Map<string, Buffer>): LayerBlob {

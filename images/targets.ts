@@ -1,8 +1,9 @@
 /**
  * What each image holds. One place for the Dockerfile's runtime stages and images/build.ts alike:
  * entry points, environment, and the host tools beside Node that a program runs (iptables for the
- * mesh and the initializer's default-deny removal, `test` for the meshproxy's startup probe). The
- * runtime installer talks to systemd over D-Bus itself and needs no tool.
+ * mesh and the initializer's default-deny removal) or that upstream's pod specs run in the image
+ * (images/upstream-commands.ts: busybox `sh`, `sleep`, `test`; bash and socat). The runtime installer
+ * talks to systemd over D-Bus itself and needs no tool.
  */
 import { bundleEntry, programByName, type ProgramName } from './programs.js';
 
@@ -49,6 +50,18 @@ const IPTABLES = {
   ]) as Record<string, string>,
 };
 
+/**
+ * busybox-static (Debian `busybox-static`, no shared libraries) with only the applets upstream's
+ * commands use: `/bin/sh -c "sleep inf"` (image-store holder), `/bin/test -f /done`, `test -f /ready`.
+ */
+const BUSYBOX = {
+  tools: ['/usr/bin/busybox'],
+  links: { '/usr/bin/sh': 'busybox', '/usr/bin/sleep': 'busybox', '/usr/bin/test': 'busybox' } as Record<string, string>,
+};
+
+/** Upstream's port-forwarder pods run `/bin/bash -c "... socat ..."` (Debian `bash`, `socat`). */
+const SOCAT = { tools: ['/usr/bin/bash', '/usr/bin/socat'] };
+
 export const TARGETS: readonly ImageTarget[] = Object.freeze([
   {
     name: 'initializer',
@@ -57,10 +70,10 @@ export const TARGETS: readonly ImageTarget[] = Object.freeze([
     cmd: [],
     env: { PATH, XTABLES_LOCKFILE: '/dev/shm/xtables.lock' },
     // iptables/ip6tables remove the default-deny rule (CONTRAST_SERVICE_MESH_DISABLED).
-    tools: [...IPTABLES.tools],
+    tools: [...IPTABLES.tools, ...BUSYBOX.tools],
     pluginDirs: IPTABLES.pluginDirs,
     hostFiles: IPTABLES.hostFiles,
-    links: IPTABLES.links,
+    links: { ...IPTABLES.links, ...BUSYBOX.links },
     files: {},
   },
   {
@@ -70,10 +83,10 @@ export const TARGETS: readonly ImageTarget[] = Object.freeze([
     launchers: ['service-mesh', 'meshproxy'],
     cmd: [],
     env: { PATH, XTABLES_LOCKFILE: '/dev/shm/xtables.lock' },
-    tools: [...IPTABLES.tools, '/usr/bin/test'],
+    tools: [...IPTABLES.tools, ...BUSYBOX.tools],
     pluginDirs: IPTABLES.pluginDirs,
     hostFiles: IPTABLES.hostFiles,
-    links: IPTABLES.links,
+    links: { ...IPTABLES.links, ...BUSYBOX.links },
     files: {},
   },
   {
@@ -91,10 +104,11 @@ export const TARGETS: readonly ImageTarget[] = Object.freeze([
   {
     name: 'port-forwarder',
     program: 'port-forwarder',
+    // The entry point stays our relay; upstream's generated pods override the command with bash + socat.
     launchers: ['port-forwarder'],
     cmd: [],
     env: { PATH },
-    tools: [],
+    tools: [...SOCAT.tools],
     pluginDirs: [],
     hostFiles: [],
     links: {},
