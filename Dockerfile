@@ -32,7 +32,7 @@ FROM ${INSTALLER_BASE} AS artifacts
 FROM node:26.12.1-bookworm AS build
 # Tools the images carry (copied with their shared libraries by images/build.ts) and strip.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends iptables coreutils cryptsetup-bin e2fsprogs mount binutils python3 build-essential \
+ && apt-get install -y --no-install-recommends iptables coreutils cryptsetup-bin e2fsprogs mount busybox-static bash socat binutils python3 build-essential \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./

@@ -4,6 +4,8 @@ export default {
   extensions: { ts: 'module' },
   nodeArguments: ['--import=tsx'],
   workerThreads: false,
+  // Tests parse log lines as JSON; the programs' default is text, as upstream's (docs/configuration.md).
+  environmentVariables: { CONTRAST_LOG_FORMAT: 'json' },
   concurrency: 2,
   timeout: '3m',
 };

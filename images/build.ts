@@ -1,17 +1,18 @@
 /**
- * `npm run images [-- [--no-bundle] [--out DIR] [--require-all] [--installer-base REF] [target...]]`
+ * `npm run images [-- [--no-bundle] [--out DIR] [--require-all] [--installer-base REF] [--registry R] [--upstream-replacements F] [target...]]`
  *
  * Bundles the programs (unless --no-bundle), then writes one OCI layout per image target to
  * dist/images-oci/<target>, and prints each manifest digest and compressed size. Targets whose
  * program is not in the tree yet are reported as missing; naming one, or --require-all, makes that
- * an error. SOURCE_DATE_EPOCH sets the timestamps (default 0).
+ * an error. SOURCE_DATE_EPOCH sets the timestamps (default 0). Writes `<out>/image-replacements.txt`
+ * for `contrast generate --image-replacements`, naming the built images by digest under --registry.
  *
  * --installer-base REF builds the runtime-installer image on upstream's node-installer image (skopeo
  * transport syntax: docker://host/repo@sha256:..., oci:DIR[:TAG], oci-archive:FILE[:TAG]); without it
  * that image carries no artifacts.
  */
 import { Command } from 'commander';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { bundlePrograms } from './bundler.js';
@@ -20,12 +21,14 @@ import { bundleEntry, programByName, type Program } from '../lib/programs.js';
 import { TARGETS, targetByName, type ImageTarget } from './targets.js';
 import { UnknownProgramError } from './errors.js';
 import { defaultBundleDir, defaultImagesDir, repoRoot } from './paths.js';
-import { ConfigError, describeError } from '../lib/errors.js';
+import { ConfigError, describeError, errorMessage } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 import { tolerateClosedStdout } from './stdout.js';
 import { fetchInstallerBase, InstallerBaseError, parseBaseRef, type InstallerBase } from './installer-base.js';
 import { readFile } from 'node:fs/promises';
 import { deriveEmbeddedHandler } from '../runtime-installer/embedded-handler.js';
+import { REPLACEMENTS_FILE, replacementsText, validateRegistry, type BuiltReference } from './replacements.js';
+import { DEFAULT_MANIFEST_OPTIONS } from './k8s/manifests.js';
 
 async function run(argv: readonly string[]): Promise<number> {
   const cmd = new Command('images')
@@ -38,13 +41,19 @@ async function run(argv: readonly string[]): Promise<number> {
     .option('--installer-base-insecure', 'fetch a docker:// base without TLS verification (a registry on loopback)', false)
     .option('--installer-manifest <file>', 'Dockerfile path: the base\'s install manifest, copied out of the FROM stage that provides the base layers (embeds the handler, adds no layers)')
     .option('--installer-base-name <ref>', 'with --installer-manifest: the pinned base reference (name@sha256:...) for the labels')
+    .option('--registry <prefix>', 'where the images will be pushed, for image-replacements.txt', DEFAULT_MANIFEST_OPTIONS.registry)
+    .option('--upstream-replacements <file>', 'upstream\'s release image list, kept for the images we do not build')
     .argument('[target...]', `targets (default: all of ${TARGETS.map((t) => t.name).join(', ')})`)
     .parse(argv, { from: 'user' });
-  const opts = cmd.opts<{ out?: string; bundleDir?: string; bundle: boolean; requireAll: boolean; installerBase?: string; installerBaseInsecure: boolean; installerManifest?: string; installerBaseName?: string }>();
+  const opts = cmd.opts<{ out?: string; bundleDir?: string; bundle: boolean; requireAll: boolean; installerBase?: string; installerBaseInsecure: boolean; installerManifest?: string; installerBaseName?: string; registry: string; upstreamReplacements?: string }>();
   if (opts.installerBase !== undefined && opts.installerManifest !== undefined) throw new InstallerBaseError('--installer-base and --installer-manifest: expected one of them');
   // A malformed reference is refused before anything is bundled.
   if (opts.installerBase !== undefined) parseBaseRef(opts.installerBase);
   const epoch = epochFromEnv(process.env['SOURCE_DATE_EPOCH']);
+  // Refused before anything is built: a bad registry or an unreadable upstream list.
+  const registry = validateRegistry(opts.registry);
+  const upstream = opts.upstreamReplacements === undefined ? undefined : { text: readUpstream(opts.upstreamReplacements), source: opts.upstreamReplacements };
+  if (upstream !== undefined) replacementsText(registry, VERSION, [], upstream);
   const root = repoRoot();
   const targets: ImageTarget[] = cmd.args.length === 0 ? [...TARGETS] : cmd.args.map((n) => {
     const t = targetByName(n);
@@ -67,15 +76,17 @@ async function run(argv: readonly string[]): Promise<number> {
     }
     if (opts.installerManifest !== undefined) installerBase = await installerBaseFromManifest(opts.installerManifest, opts.installerBaseName);
     if (opts.bundle) await bundlePrograms({ root, outDir: bundleDir, programs, requireAll: strict });
-    await buildTargets(targets, { strict, bundleDir, outDir, epoch, cache, installerBase });
+    const built = await buildTargets(targets, { strict, bundleDir, outDir, epoch, cache, installerBase });
+    writeReplacements(outDir, registry, built, upstream);
   } finally {
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
   }
   return 0;
 }
 
-async function buildTargets(targets: readonly ImageTarget[], o: { strict: boolean; bundleDir: string; outDir: string; epoch: number; cache: ReturnType<typeof newBuildCache>; installerBase: InstallerBase | undefined }): Promise<void> {
+async function buildTargets(targets: readonly ImageTarget[], o: { strict: boolean; bundleDir: string; outDir: string; epoch: number; cache: ReturnType<typeof newBuildCache>; installerBase: InstallerBase | undefined }): Promise<BuiltReference[]> {
   const { strict, bundleDir, outDir, epoch, cache, installerBase } = o;
+  const built: BuiltReference[] = [];
   for (const target of targets) {
     const program = programByName(target.program);
     if (!strict && (program === undefined || !existsSync(join(bundleDir, target.program, bundleEntry(program))))) {
@@ -87,7 +98,18 @@ async function buildTargets(targets: readonly ImageTarget[], o: { strict: boolea
     if (target.name === 'runtime-installer' && installerBase === undefined) {
       process.stdout.write(`note     runtime-installer  carries no Kata artifacts: build it with --installer-base docker://ghcr.io/edgelesssys/contrast/node-installer-kata@sha256:<digest> to deploy it\n`);
     }
+    built.push({ target: target.name, digest: image.manifest.digest });
   }
+  return built;
+}
+
+/** `<out>/image-replacements.txt` for `contrast generate --image-replacements`, written atomically. */
+function writeReplacements(outDir: string, registry: string, built: readonly BuiltReference[], upstream: { text: string; source: string } | undefined): void {
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, REPLACEMENTS_FILE);
+  writeFileSync(`${file}.tmp`, replacementsText(registry, VERSION, built, upstream));
+  renameSync(`${file}.tmp`, file);
+  process.stdout.write(`wrote    ${file} (contrast generate --image-replacements; push each image to ${registry}/<target>:${VERSION})\n`);
 }
 
 /**
@@ -101,15 +123,23 @@ async function installerBaseFromManifest(file: string, name: string | undefined)
   try {
     bytes = await readFile(file);
   } catch (err) {
-    throw new InstallerBaseError(`--installer-manifest ${file}: ${(err as Error).message}`, { cause: err });
+    throw new InstallerBaseError(`--installer-manifest ${file}: ${errorMessage(err)}`, { cause: err });
   }
   let embedded;
   try {
     embedded = deriveEmbeddedHandler(bytes, file);
   } catch (err) {
-    throw new InstallerBaseError((err as Error).message, { cause: err });
+    throw new InstallerBaseError(errorMessage(err), { cause: err });
   }
   return { ref: { text: name, transport: 'docker', digest }, digest, layers: [], configDir: '/config', manifestBytes: bytes, embedded };
+}
+
+function readUpstream(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`--upstream-replacements ${path}: cannot read it (${errorMessage(err)})`]);
+  }
 }
 
 function epochFromEnv(value: string | undefined): number {

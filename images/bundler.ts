@@ -25,6 +25,7 @@ import { ADDON_BUILD_PATH, ADDON_FILE, PROGRAMS, bundleEntry, type Program } fro
 import { AddonMissingError, BundleFailedError, ProgramMissingError } from './errors.js';
 import { CODE_CACHE_BUNDLE, CODE_CACHE_FILE } from './code-cache/files.js';
 import { trainCodeCache } from './code-cache/train.js';
+import { BUNDLE_LICENCES_FILE, bundleLicenceText, npmPackagesOf } from './licences.js';
 
 /**
  * Bundled CommonJS dependencies call `require`, `__filename` and `__dirname`, which an ES module does
@@ -186,9 +187,11 @@ async function bundleOne(root: string, outDir: string, program: Program, addonSo
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   let inputs = 0;
+  let inputNames: string[] = [];
   try {
     const result = await build(esbuildOptions(root, program, dir));
-    inputs = Object.keys(result.metafile?.inputs ?? {}).length;
+    inputNames = Object.keys(result.metafile?.inputs ?? {});
+    inputs = inputNames.length;
     if (program.layout === 'cjs-code-cache') {
       await wrapForLoader(join(dir, CODE_CACHE_BUNDLE));
       await build(loaderOptions(root, dir));
@@ -198,6 +201,8 @@ async function bundleOne(root: string, outDir: string, program: Program, addonSo
     const lines = errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text));
     throw new BundleFailedError(`bundling ${program.name} (${program.entry}) failed${lines.length > 0 ? `:\n  ${lines.join('\n  ')}` : ''}`, { cause: err });
   }
+  // The licence texts of the npm packages inside, for the image to carry (images/licences.ts).
+  await writeFile(join(dir, BUNDLE_LICENCES_FILE), bundleLicenceText(root, npmPackagesOf(inputNames)));
   // The addon and assets sit beside the code before a training run loads them.
   await copyFile(addonSource, join(dir, ADDON_FILE));
   for (const asset of program.assets) {

@@ -24,6 +24,8 @@ import { HostFileError, ImageTooLargeError, ProgramMissingError } from './errors
 import { errorMessage } from '../lib/errors.js';
 import type { InstallerBase } from './installer-base.js';
 import { EMBEDDED_HANDLER_PATH, LABELS, serializeEmbeddedHandler } from '../runtime-installer/embedded-handler.js';
+import { LICENCE_INDEX, OWN_LICENCE, debianOwners } from './licences.js';
+import { repoRoot } from './paths.js';
 
 /**
  * Upper bound for one image, compressed (issue 8: 45 MB on Node 20). Raised to 50 MB with the move to
@@ -86,6 +88,7 @@ export async function buildImage(target: ImageTarget, options: BuildOptions): Pr
   if (installerBase !== undefined) {
     layer.add({ type: 'file', path: EMBEDDED_HANDLER_PATH.slice(1), mode: 0o644, data: Buffer.from(serializeEmbeddedHandler(installerBase.embedded)) });
   }
+  addLicences(layer, base, options.node ?? pinnedNode(), target);
   const blobs = [
     compress(base, options.epoch, 'node runtime: /usr/bin/node and its shared libraries', cache.gzip),
     compress(layer, options.epoch, `${target.name}: tools, ${BUNDLE_DIR}/${target.program}/ (bundle, addon), launchers`, cache.gzip),
@@ -145,6 +148,7 @@ function nodeLayer(options: BuildOptions): LayerContents {
   layer.add({ type: 'file', path: NODE_PATH, mode: 0o755, data });
   layer.add({ type: 'file', path: NODE_LICENSE_PATH, mode: 0o644, data: readFileSync(node.license) });
   for (const lib of sharedLibraries(node.binary)) addHostPath(layer, lib);
+  for (const copyright of licenceFiles(hostFilesIn(layer), node).values()) if (!copyright.inImage) addHostPath(layer, copyright.file);
   return layer;
 }
 
@@ -164,6 +168,65 @@ function programLayer(target: ImageTarget, base: LayerContents, bundle: string, 
   }
   layer.add({ type: 'file', path: 'usr/share/misc/contrast/version.txt', mode: 0o644, data: Buffer.from(`${version}\n`) });
   return layer;
+}
+
+/** In-image paths of the files copied from this machine (everything but our own files). */
+function hostFilesIn(layer: LayerContents, ours: ReadonlySet<string> = new Set()): string[] {
+  return layer.sorted()
+    .filter((e) => e.type === 'file')
+    .map((e) => `/${e.path}`)
+    .filter((p) => /^\/usr\/(s?bin|lib|lib64)\//.test(p) || p === '/etc/protocols')
+    .filter((p) => !p.startsWith(`${BUNDLE_DIR}/`) && !p.startsWith('/usr/share/') && !ours.has(p));
+}
+
+/** A licence text: a host file copied into the image at its own path, or (`inImage`) already there. */
+interface LicenceSource { readonly file: string; readonly component: string; readonly inImage?: boolean }
+
+interface NodeFiles { readonly binary: string; readonly license: string; readonly version?: string }
+
+/** Licence file per in-image host file: its Debian package's copyright, or the pinned Node's LICENSE. */
+function licenceFiles(files: readonly string[], node: NodeFiles): Map<string, LicenceSource> {
+  const asked = files.map((f) => (f === NODE_PATH ? node.binary : f));
+  const owners = debianOwners(asked);
+  const out = new Map<string, LicenceSource>();
+  files.forEach((f, i) => {
+    const owner = owners.get(asked[i] ?? f);
+    if (owner !== undefined) {
+      if (!existsSync(owner.copyright)) throw new HostFileError(`${f}: Debian package ${owner.pkg} has no ${owner.copyright} on this machine`);
+      out.set(f, { file: owner.copyright, component: `${owner.pkg} ${owner.version} (Debian)` });
+    } else if (f === NODE_PATH) {
+      // The node-runtime layer carries it at NODE_LICENSE_PATH.
+      out.set(f, { file: NODE_LICENSE_PATH, component: `Node.js ${node.version ?? process.versions.node}`, inImage: true });
+    } else {
+      throw new HostFileError(`${f}: no Debian package owns it: expected a licence text to ship in the image`);
+    }
+  });
+  return out;
+}
+
+/**
+ * The licence texts of what the program layer adds (Debian copyright files of its tools and
+ * libraries), the suite's LICENSE, and the index of every component in both layers.
+ */
+function addLicences(layer: LayerContents, base: LayerContents, node: NodeFiles, target: ImageTarget): void {
+  const program = target.program;
+  const launchers = new Set(target.launchers.map((l) => `/usr/bin/${l}`));
+  const all = licenceFiles([...new Set([...hostFilesIn(base), ...hostFilesIn(layer, launchers)])].sort(), node);
+  for (const source of all.values()) if (source.inImage !== true) addHostPath(layer, source.file);
+  const own = join(repoRoot(), 'LICENSE');
+  if (!existsSync(own)) throw new HostFileError(`${own} missing: expected the suite's licence text`);
+  layer.add({ type: 'file', path: OWN_LICENCE, mode: 0o644, data: readFileSync(own) });
+  const lines = [
+    'Licences of everything in this image.',
+    '',
+    `Our code (${BUNDLE_DIR}/, launchers, the addon contrast_native.node): Apache-2.0, /${OWN_LICENCE}`,
+    `npm packages bundled into ${BUNDLE_DIR}/${program}/: ${BUNDLE_DIR}/${program}/THIRD-PARTY-LICENSES.txt`,
+    '',
+    'Files copied from Debian packages (file <TAB> package <TAB> licence text):',
+    ...[...all].map(([file, source]) => `${file}\t${source.component}\t${source.file}`),
+    '',
+  ];
+  layer.add({ type: 'file', path: LICENCE_INDEX, mode: 0o644, data: Buffer.from(lines.join('\n')) });
 }
 
 function compress(layer: LayerContents, epoch: number, createdBy: string, cache: Map<string, Buffer>): LayerBlob {

@@ -1,8 +1,9 @@
 /**
  * What each image holds. One place for the Dockerfile's runtime stages and images/build.ts alike:
  * entry points, environment, and the host tools beside Node that a program runs (iptables for the
- * mesh and the initializer's default-deny removal, `test` for the meshproxy's startup probe). The
- * runtime installer talks to systemd over D-Bus itself and needs no tool.
+ * mesh and the initializer's default-deny removal) or that upstream's pod specs run in the image
+ * (images/upstream-commands.ts: busybox `sh`, `sleep`, `test`; bash and socat). The runtime installer
+ * talks to systemd over D-Bus itself and needs no tool.
  */
 import { bundleEntry, programByName, type ProgramName } from '../lib/programs.js';
 
@@ -51,12 +52,24 @@ const IPTABLES = {
   ]) as Record<string, string>,
 };
 
-/** secure-pv: Debian's cryptsetup-bin and e2fsprogs, util-linux's mount, and the probe's test. */
+/** secure-pv: Debian's cryptsetup-bin and e2fsprogs, util-linux's mount (the probe's test is busybox's). */
 const SECURE_PV = {
-  tools: ['/usr/sbin/cryptsetup', '/usr/sbin/mke2fs', '/usr/bin/mount', '/usr/bin/umount', '/usr/bin/test'],
+  tools: ['/usr/sbin/cryptsetup', '/usr/sbin/mke2fs', '/usr/bin/mount', '/usr/bin/umount'],
   hostFiles: ['/etc/mke2fs.conf'],
   links: { '/usr/sbin/mkfs.ext4': 'mke2fs' } as Record<string, string>,
 };
+
+/**
+ * busybox-static (Debian `busybox-static`, no shared libraries) with only the applets upstream's
+ * commands use: `/bin/sh -c "sleep inf"` (image-store holder), `/bin/test -f /done`, `test -f /ready`.
+ */
+const BUSYBOX = {
+  tools: ['/usr/bin/busybox'],
+  links: { '/usr/bin/sh': 'busybox', '/usr/bin/sleep': 'busybox', '/usr/bin/test': 'busybox' } as Record<string, string>,
+};
+
+/** Upstream's port-forwarder pods run `/bin/bash -c "... socat ..."` (Debian `bash`, `socat`). */
+const SOCAT = { tools: ['/usr/bin/bash', '/usr/bin/socat'] };
 
 export const TARGETS: readonly ImageTarget[] = Object.freeze([
   {
@@ -66,11 +79,11 @@ export const TARGETS: readonly ImageTarget[] = Object.freeze([
     cmd: [],
     env: { PATH, XTABLES_LOCKFILE: '/dev/shm/xtables.lock' },
     // iptables/ip6tables remove the default-deny rule (CONTRAST_SERVICE_MESH_DISABLED); secure-pv
-    // (CRYPTSETUP_DEVICE) runs cryptsetup, mkfs.ext4, mount and umount, and its startup probe test.
-    tools: [...IPTABLES.tools, ...SECURE_PV.tools],
+    // (CRYPTSETUP_DEVICE) runs cryptsetup, mkfs.ext4, mount and umount; busybox for upstream's commands.
+    tools: [...IPTABLES.tools, ...SECURE_PV.tools, ...BUSYBOX.tools],
     pluginDirs: IPTABLES.pluginDirs,
     hostFiles: [...IPTABLES.hostFiles, ...SECURE_PV.hostFiles],
-    links: { ...IPTABLES.links, ...SECURE_PV.links },
+    links: { ...IPTABLES.links, ...SECURE_PV.links, ...BUSYBOX.links },
     files: {},
   },
   {
@@ -80,10 +93,10 @@ export const TARGETS: readonly ImageTarget[] = Object.freeze([
     launchers: ['service-mesh', 'meshproxy'],
     cmd: [],
     env: { PATH, XTABLES_LOCKFILE: '/dev/shm/xtables.lock' },
-    tools: [...IPTABLES.tools, '/usr/bin/test'],
+    tools: [...IPTABLES.tools, ...BUSYBOX.tools],
     pluginDirs: IPTABLES.pluginDirs,
     hostFiles: IPTABLES.hostFiles,
-    links: IPTABLES.links,
+    links: { ...IPTABLES.links, ...BUSYBOX.links },
     files: {},
   },
   {
@@ -101,10 +114,11 @@ export const TARGETS: readonly ImageTarget[] = Object.freeze([
   {
     name: 'port-forwarder',
     program: 'port-forwarder',
+    // The entry point stays our relay; upstream's generated pods override the command with bash + socat.
     launchers: ['port-forwarder'],
     cmd: [],
     env: { PATH },
-    tools: [],
+    tools: [...SOCAT.tools],
     pluginDirs: [],
     hostFiles: [],
     links: {},

@@ -18,7 +18,7 @@ export const UNSET = '(unset)';
 /** lib/log.ts: every program. */
 export const LOG_ENVIRONMENT: readonly EnvVarDoc[] = Object.freeze([
   { name: 'CONTRAST_LOG_LEVEL', default: 'info', meaning: 'debug, info, warn or error' },
-  { name: 'CONTRAST_LOG_FORMAT', default: 'json', meaning: 'json (one JSON object a line) or text (key=value, like upstream)' },
+  { name: 'CONTRAST_LOG_FORMAT', default: 'text', meaning: 'text (key=value, like upstream) or json (one JSON object a line); another value: a WARN, then text' },
   { name: 'CONTRAST_LOG_SUBSYSTEMS', default: UNSET, meaning: 'subsystems that log below WARN: * or a comma list (issuer, validator, atls, ...)' },
 ]);
 

@@ -3,7 +3,9 @@
  *
  * Environment (upstream names and semantics):
  * - CONTRAST_LOG_LEVEL: debug | info (default, also empty) | warn | error, case-insensitive.
- * - CONTRAST_LOG_FORMAT: json (default, also empty) | text (slog-like `key=value` lines).
+ * - CONTRAST_LOG_FORMAT: text (default, also empty: slog-like `key=value` lines) | json, case-insensitive.
+ *   Any other value falls back to text, as upstream does, and the logger's first line is a WARN
+ *   naming the value.
  * - CONTRAST_LOG_SUBSYSTEMS: `*` or a comma list. A named subsystem logs WARN and above unless listed.
  *
  * No transport worker thread is started: short-lived programs must start fast, and container logs
@@ -21,6 +23,8 @@ export interface LogConfig {
   readonly format: LogFormat;
   /** `'*'` enables every subsystem at `level`; otherwise the listed names. */
   readonly subsystems: '*' | ReadonlySet<string>;
+  /** Settings that were not understood but are not fatal; createLogger logs each once at WARN. */
+  readonly warnings?: readonly string[];
 }
 
 export type Logger = PinoLogger;
@@ -47,10 +51,10 @@ export function parseLogConfig(env: NodeJS.ProcessEnv, knownSubsystems?: readonl
     else problems.push(`CONTRAST_LOG_LEVEL=${env['CONTRAST_LOG_LEVEL'] ?? ''}: invalid log level, expected one of debug, info, warn, error`);
   }
   const rawFormat = (env['CONTRAST_LOG_FORMAT'] ?? '').trim().toLowerCase();
-  let format: LogFormat = 'json';
-  if (rawFormat === 'text') format = 'text';
-  else if (rawFormat !== '' && rawFormat !== 'json') {
-    problems.push(`CONTRAST_LOG_FORMAT=${env['CONTRAST_LOG_FORMAT'] ?? ''}: expected json or text`);
+  const format: LogFormat = rawFormat === 'json' ? 'json' : 'text';
+  const warnings: string[] = [];
+  if (rawFormat !== '' && rawFormat !== 'json' && rawFormat !== 'text') {
+    warnings.push(`CONTRAST_LOG_FORMAT=${env['CONTRAST_LOG_FORMAT'] ?? ''} is not json or text: logging as text`);
   }
   const rawSubsystems = (env['CONTRAST_LOG_SUBSYSTEMS'] ?? '').trim();
   const subsystems: LogConfig['subsystems'] = rawSubsystems === '*'
@@ -62,7 +66,7 @@ export function parseLogConfig(env: NodeJS.ProcessEnv, knownSubsystems?: readonl
       problems.push(`CONTRAST_LOG_SUBSYSTEMS=${env['CONTRAST_LOG_SUBSYSTEMS'] ?? ''}: unknown subsystem${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}, expected * or a comma list of ${knownSubsystems.join(', ')}`);
     }
   }
-  return { config: { level, format, subsystems }, problems };
+  return { config: { level, format, subsystems, ...(warnings.length > 0 ? { warnings } : {}) }, problems };
 }
 
 /** Like parseLogConfig, but throws a ConfigError. */
@@ -96,6 +100,7 @@ export function createLogger(config: LogConfig, options: LoggerOptions = {}): Lo
   );
   // pino children inherit from their parent's object, so every descendant sees the configuration.
   Object.defineProperty(root, kConfig, { value: config, enumerable: false });
+  for (const warning of config.warnings ?? []) root.warn(warning);
   return root;
 }
 

@@ -4,14 +4,14 @@
  */
 import { ConfigError, describeError, errorCode } from './errors.js';
 import type { Logger } from './log.js';
-import { createLogger } from './log.js';
+import { createLogger, parseLogConfig } from './log.js';
 
 export const EXIT_CONFIG = 64;
 export const EXIT_FAILURE = 1;
 
 /**
- * Runs `run()`. A rejection is logged as one ERROR line through `logger()` (or a bare JSON logger if
- * the logger itself could not be configured) and sets the exit code.
+ * Runs `run()`. A rejection is logged as one ERROR line through `logger()` (or a bare logger in the
+ * requested format, text by default, if the logger itself could not be configured) and sets the exit code.
  */
 export function runMain(run: () => Promise<number | undefined>, logger: () => Logger | undefined): void {
   run().then(
@@ -19,7 +19,7 @@ export function runMain(run: () => Promise<number | undefined>, logger: () => Lo
       process.exitCode = code ?? 0;
     },
     (err: unknown) => {
-      const log = logger() ?? createLogger({ level: 'info', format: 'json', subsystems: new Set() });
+      const log = logger() ?? createLogger({ level: 'info', format: parseLogConfig(process.env).config.format, subsystems: new Set() });
       log.error({ code: errorCode(err) }, describeError(err));
       process.exitCode = err instanceof ConfigError ? EXIT_CONFIG : EXIT_FAILURE;
     },

@@ -6,12 +6,18 @@
  *   volume at /contrast, dialing COORDINATOR_HOST;
  * - the meshproxy as a native sidecar (init container with restartPolicy Always) appended at the
  *   end, with NET_ADMIN, a startup probe on /ready and the service-mesh annotations as environment;
- * - the `contrast-secrets` volume, an in-memory emptyDir.
+ * - the `contrast-secrets` volume, an in-memory emptyDir;
+ * - with the image store (`--inject-image-store` upstream, `imageStore` here) the `pvc-holder`
+ *   sidecar in the initializer image and an ephemeral block volume of `image-store-size` (10Gi).
+ * Annotations honoured as upstream's generator does: `skip-initializer: "true"` (no initializer),
+ * `image-store-size` (`"0"`: no image store), `workload-secret-id` (workloadSecretId()), the
+ * service-mesh ones. (`secure-pv` is the encrypted-volume work's.)
  */
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import { UPSTREAM_COMMANDS } from '../upstream-commands.js';
 
 export const ANNOTATION_PREFIX = 'contrast.edgeless.systems/';
 export const SECRETS_VOLUME = 'contrast-secrets';
@@ -43,7 +49,8 @@ export function initializerContainer(opts: InitializerOptions): IContainer {
     name: 'contrast-initializer',
     image: opts.image,
     env,
-    resources: { requests: { memory: '50Mi' } },
+    // Upstream v1.17: 50 Mi request and limit (the limit also sizes the pod VM under Kata).
+    resources: { requests: { memory: '50Mi' }, limits: { memory: '50Mi' } },
     // NET_ADMIN: removing the pod VM's default-deny rule when no sidecar does it.
     securityContext: { capabilities: { add: ['NET_ADMIN'] } },
     volumeMounts: [{ name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT }],
@@ -83,7 +90,7 @@ export function meshproxyContainer(image: string, annotations: Readonly<Record<s
     args: ['-l', 'debug'],
     env,
     securityContext: { privileged: true, capabilities: { add: ['NET_ADMIN'] } },
-    startupProbe: { exec: { command: ['test', '-f', '/ready'] }, initialDelaySeconds: 1, periodSeconds: 5, failureThreshold: 5 },
+    startupProbe: { exec: { command: upstreamArgv('meshproxy-startup-probe') }, initialDelaySeconds: 1, periodSeconds: 5, failureThreshold: 5 },
     volumeMounts: [{ name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT }],
     ...(adminPort !== undefined && adminPort !== 0 ? { ports: [{ name: 'contrast-admin', containerPort: adminPort }] } : {}),
   };
@@ -95,6 +102,8 @@ export interface InjectOptions {
   readonly coordinatorHost: string;
   /** Names of the owning StatefulSet's volumeClaimTemplates (a secure-pv device may name one). */
   readonly volumeClaimTemplates?: readonly string[];
+  /** Add the secure image store (upstream's `contrast generate --inject-image-store`); default false. */
+  readonly imageStore?: boolean;
 }
 
 export const SECURE_PV_ANNOTATION = `${ANNOTATION_PREFIX}secure-pv`;
@@ -138,13 +147,63 @@ export function applySecurePv(initializer: IContainer, volumes: readonly IVolume
   };
 }
 
+export const SKIP_INITIALIZER_ANNOTATION = `${ANNOTATION_PREFIX}skip-initializer`;
+export const IMAGE_STORE_SIZE_ANNOTATION = `${ANNOTATION_PREFIX}image-store-size`;
+export const WORKLOAD_SECRET_ID_ANNOTATION = `${ANNOTATION_PREFIX}workload-secret-id`;
+export const IMAGE_STORE_VOLUME = 'image-store';
+export const IMAGE_STORE_HOLDER = 'pvc-holder';
+export const DEFAULT_IMAGE_STORE_SIZE = '10Gi';
+
+function upstreamArgv(id: string): string[] {
+  const c = UPSTREAM_COMMANDS.find((x) => x.id === id);
+  if (c === undefined) throw new Error(`images/upstream-commands.ts has no ${id}`);
+  return [...c.argv];
+}
+
+/**
+ * The workload secret ID of a pod-bearing object, as upstream's CLI puts it into the manifest: the
+ * `workload-secret-id` annotation when set, else `<group or "core">/<version>/<Kind>/<namespace>/<name>`.
+ */
+export function workloadSecretId(obj: { apiVersion: string; kind: string; namespace?: string; name: string }, annotations: Readonly<Record<string, string>>): string {
+  const explicit = annotations[WORKLOAD_SECRET_ID_ANNOTATION];
+  if (explicit !== undefined && explicit !== '') return explicit;
+  const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['core', obj.apiVersion];
+  return `${group ?? 'core'}/${version ?? ''}/${obj.kind}/${obj.namespace ?? 'default'}/${obj.name}`;
+}
+
+/** The image-store holder (upstream `AddImageStore`): keeps the block device attached to the pod VM. */
+export function imageStoreHolder(initializerImage: string): IContainer {
+  return {
+    name: IMAGE_STORE_HOLDER,
+    image: initializerImage,
+    command: upstreamArgv('image-store-holder'),
+    restartPolicy: 'Always',
+    securityContext: { privileged: true },
+    resources: { requests: { memory: '50Mi' }, limits: { memory: '50Mi' } },
+    volumeDevices: [{ devicePath: '/dev/image_store', name: IMAGE_STORE_VOLUME }],
+  };
+}
+
+export function imageStoreVolume(size: string): IVolume {
+  if (!/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/.test(size)) {
+    throw new RangeError(`${IMAGE_STORE_SIZE_ANNOTATION}=${JSON.stringify(size)}: expected a Kubernetes quantity such as 10Gi, or "0" for no image store`);
+  }
+  return {
+    name: IMAGE_STORE_VOLUME,
+    ephemeral: { volumeClaimTemplate: { spec: { volumeMode: 'Block', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: size } } } } },
+  };
+}
+
 /**
  * Adds the initializer (first), the mesh sidecar (last, when annotated) and the secrets volume to a
  * pod spec, replacing earlier copies of them; the input is not modified.
  */
 export function injectContrast(spec: IPodSpec, annotations: Readonly<Record<string, string>>, opts: InjectOptions): IPodSpec {
   const mesh = needsServiceMesh(annotations);
-  const ours = new Set(['contrast-initializer', 'contrast-service-mesh']);
+  const skipInitializer = annotations[SKIP_INITIALIZER_ANNOTATION] === 'true';
+  const storeSize = annotations[IMAGE_STORE_SIZE_ANNOTATION] ?? '';
+  const store = opts.imageStore === true && storeSize !== '0' ? imageStoreVolume(storeSize === '' ? DEFAULT_IMAGE_STORE_SIZE : storeSize) : undefined;
+  const ours = new Set(['contrast-initializer', 'contrast-service-mesh', IMAGE_STORE_HOLDER]);
   const userInit = (spec.initContainers ?? []).filter((c) => !ours.has(c.name));
   let initializer = initializerContainer({ image: opts.initializerImage, coordinatorHost: opts.coordinatorHost, serviceMeshDisabled: !mesh });
   let userVolumes: IVolume[] = [...(spec.volumes ?? [])];
@@ -153,7 +212,8 @@ export function injectContrast(spec: IPodSpec, annotations: Readonly<Record<stri
     ({ initializer, volumes: userVolumes } = applySecurePv(initializer, userVolumes, securePv, opts.volumeClaimTemplates));
   }
   const initContainers: IContainer[] = [
-    initializer,
+    ...(store !== undefined ? [imageStoreHolder(opts.initializerImage)] : []),
+    ...(skipInitializer ? [] : [initializer]),
     ...userInit,
     ...(mesh ? [meshproxyContainer(opts.meshproxyImage, annotations)] : []),
   ];
@@ -161,7 +221,8 @@ export function injectContrast(spec: IPodSpec, annotations: Readonly<Record<stri
   if (existing !== undefined && existing.emptyDir === undefined) {
     throw new TypeError(`volume ${SECRETS_VOLUME} has to be of type EmptyDir`);
   }
-  const volumes = existing !== undefined ? userVolumes : [...userVolumes, secretsVolume()];
+  const withSecrets = existing !== undefined ? userVolumes : [...userVolumes, secretsVolume()];
+  const volumes = store !== undefined && !withSecrets.some((v) => v.name === IMAGE_STORE_VOLUME) ? [...withSecrets, store] : withSecrets;
   const containers = spec.containers.map((c) => ({
     ...c,
     volumeMounts: [

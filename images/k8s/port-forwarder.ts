@@ -26,7 +26,8 @@ export function portForwarderPod(opts: PortForwarderOptions): IPod {
         image: opts.image,
         env: [...env, { name: 'FORWARD_HOST', value: opts.forwardHost }],
         ports: opts.ports.map((p) => ({ containerPort: p })),
-        resources: { requests: { memory: '50Mi' } },
+        // Upstream's port-forwarder: 50 Mi memory request and limit.
+        resources: { requests: { memory: '50Mi' }, limits: { memory: '50Mi' } },
       }],
     },
   };

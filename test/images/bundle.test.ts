@@ -1,4 +1,5 @@
 import test from 'ava';
+import { BUNDLE_LICENCES_FILE } from '../../images/licences.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,9 +51,9 @@ test('every program in the tree bundles, runs --version from the bundle, and mis
     if (o.status !== 'built') continue;
     t.is(o.outfile, join(out, o.program, bundleEntry(program)));
     if (program.layout === 'esm-split') {
-      t.deepEqual(readdirSync(o.dir).filter((f) => !/^(main|chunk-[A-Z0-9]+)\.mjs$/.test(f)), [ADDON_FILE], `${o.program}: only the entry, chunks and the addon`);
+      t.deepEqual(readdirSync(o.dir).filter((f) => !/^(main|chunk-[A-Z0-9]+)\.mjs$/.test(f)), [ADDON_FILE, BUNDLE_LICENCES_FILE].sort(), `${o.program}: only the entry, chunks, the addon and the npm licences`);
     } else {
-      t.deepEqual(readdirSync(o.dir).sort(), [ADDON_FILE, 'main.cjs', CODE_CACHE_FILE, CODE_CACHE_BUNDLE].sort(), `${o.program}: loader, bundle, code cache, addon`);
+      t.deepEqual(readdirSync(o.dir).sort(), [ADDON_FILE, BUNDLE_LICENCES_FILE, 'main.cjs', CODE_CACHE_FILE, CODE_CACHE_BUNDLE].sort(), `${o.program}: loader, bundle, code cache, addon, npm licences`);
       t.true((o.codeCacheBytes ?? 0) > 100_000, `${o.program}: a trained code cache (${o.codeCacheBytes} bytes)`);
     }
     const r = spawnSync(process.execPath, [o.outfile, '--version'], { cwd: '/', encoding: 'utf8', env: { PATH: process.env['PATH'] } });

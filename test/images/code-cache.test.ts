@@ -4,6 +4,7 @@
  * does its whole pod path from it, and equally without the cache or with one V8 rejects. A failed
  * training leaves no cache behind.
  */
+import { BUNDLE_LICENCES_FILE } from '../../images/licences.js';
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -42,7 +43,7 @@ function initializerBundle(): Promise<string> {
 /** Runs `node <dir>/main.cjs` (no tsx, a clean environment) to its exit. */
 function runBundle(dir: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [join(dir, 'main.cjs')], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [join(dir, 'main.cjs')], { env: { PATH: process.env['PATH'] ?? '', CONTRAST_LOG_FORMAT: 'json', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
     const timer = setTimeout(() => { child.kill('SIGKILL'); }, 60_000);
@@ -76,7 +77,7 @@ async function podRun(t: import('ava').ExecutionContext, dir: string, label: str
 
 test('the trained code cache is accepted, and the bundled initializer does its whole pod path', async (t) => {
   const dir = await initializerBundle();
-  t.deepEqual(readdirSync(dir).sort(), ['contrast_native.node', 'main.cjs', CODE_CACHE_FILE, CODE_CACHE_BUNDLE].sort());
+  t.deepEqual(readdirSync(dir).sort(), ['contrast_native.node', BUNDLE_LICENCES_FILE, 'main.cjs', CODE_CACHE_FILE, CODE_CACHE_BUNDLE].sort());
   t.is(await podRun(t, dir, 'accepted'), 'accepted');
 });
 

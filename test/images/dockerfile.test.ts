@@ -52,8 +52,9 @@ test('the build stage runs the same bundler and assembler, and unpacks every tar
   for (const target of TARGETS) t.true(text.includes(`"${target.name}"`), target.name);
   // Every host tool a target copies comes from a Debian package the stage installs.
   const packages: Record<string, string> = {
-    '/usr/sbin/xtables-legacy-multi': 'iptables', '/usr/sbin/xtables-nft-multi': 'iptables', '/usr/bin/test': 'coreutils',
+    '/usr/sbin/xtables-legacy-multi': 'iptables', '/usr/sbin/xtables-nft-multi': 'iptables',
     '/usr/sbin/cryptsetup': 'cryptsetup-bin', '/usr/sbin/mke2fs': 'e2fsprogs', '/usr/bin/mount': 'mount', '/usr/bin/umount': 'mount',
+    '/usr/bin/busybox': 'busybox-static', '/usr/bin/bash': 'bash', '/usr/bin/socat': 'socat',
   };
   for (const tool of TARGETS.flatMap((x) => x.tools)) {
     t.truthy(packages[tool], `no package known for ${tool}`);

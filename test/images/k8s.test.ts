@@ -6,10 +6,12 @@ import { parseAllDocuments } from 'yaml';
 import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import type { IRuntimeClass } from 'kubernetes-models/node.k8s.io/v1/RuntimeClass';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import type { IPod } from 'kubernetes-models/v1/Pod';
 import { allManifests, DEFAULT_MANIFEST_OPTIONS, fileComment, type KubeObject, type ManifestOptions } from '../../images/k8s/manifests.js';
 import { renderFile } from '../../images/k8s/render.js';
 import { validateObject } from '../../images/k8s/validate.js';
-import { injectContrast, meshproxyContainer } from '../../images/k8s/pod-snippets.js';
+import { injectContrast, meshproxyContainer, workloadSecretId } from '../../images/k8s/pod-snippets.js';
+import { UPSTREAM_COMMANDS } from '../../images/upstream-commands.js';
 import { PLATFORMS, runtimeHandler } from '../../images/k8s/platforms.js';
 import { installerDaemonSet, runtimeClass, runtimeObjects } from '../../images/k8s/runtime.js';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
@@ -122,7 +124,7 @@ test('injection with mesh annotations: initializer first, user init containers k
   t.is(mesh.restartPolicy, 'Always');
   t.deepEqual(mesh.securityContext?.capabilities?.add, ['NET_ADMIN']);
   t.deepEqual(mesh.startupProbe?.exec?.command, ['test', '-f', '/ready']);
-  t.true(targetByName('meshproxy')!.tools.includes('/usr/bin/test'), 'the image carries the probe\'s test binary');
+  t.is(targetByName('meshproxy')!.links['/usr/bin/test'], 'busybox', 'the image carries the probe\'s test (busybox applet)');
   t.deepEqual(mesh.env, [], 'an empty ingress annotation sets no variable');
   t.deepEqual(spec.volumes, [{ name: 'contrast-secrets', emptyDir: { medium: 'Memory' } }]);
   t.deepEqual(spec.containers[0]!.volumeMounts, [{ name: 'contrast-secrets', mountPath: '/contrast' }]);
@@ -258,4 +260,49 @@ test('an installer image with artifacts: its handler, snapshotter, base digest a
   t.regex(readFileSync(join(GENERATED, 'runtime-metal-qemu-snp.yaml'), 'utf8'), /carries no Kata artifacts[\s\S]*--installer-base/);
   const named = allManifests({ ...OPTS, installer: { ...installer, snapshotter: undefined, runtimeHandlerName: 'my-runtime' } });
   t.is((named.get('runtime-metal-qemu-tdx.yaml')![0] as IRuntimeClass).handler, 'my-runtime');
+});
+
+test('skip-initializer: "true" leaves the initializer out (the mesh sidecar and secrets volume stay), other values do not', (t) => {
+  const ann = { 'contrast.edgeless.systems/skip-initializer': 'true', 'contrast.edgeless.systems/servicemesh-ingress': '' };
+  const spec = injectContrast(APP, ann, INJECT);
+  t.deepEqual(spec.initContainers!.map((c) => c.name), ['user-init', 'contrast-service-mesh']);
+  t.deepEqual(spec.volumes, [{ name: 'contrast-secrets', emptyDir: { medium: 'Memory' } }]);
+  const notSkipped = injectContrast(APP, { 'contrast.edgeless.systems/skip-initializer': 'false' }, INJECT);
+  t.is(notSkipped.initContainers![0]!.name, 'contrast-initializer');
+});
+
+test('the image store: pvc-holder in the initializer image running upstream\'s command, image-store-size, "0" disables', (t) => {
+  const spec = injectContrast(APP, {}, { ...INJECT, imageStore: true });
+  t.deepEqual(spec.initContainers!.map((c) => c.name), ['pvc-holder', 'contrast-initializer', 'user-init']);
+  const holder = spec.initContainers![0]!;
+  t.is(holder.image, INJECT.initializerImage);
+  t.deepEqual(holder.command, [...UPSTREAM_COMMANDS.find((c) => c.id === 'image-store-holder')!.argv]);
+  t.deepEqual(holder.command, ['/bin/sh', '-c', 'sleep inf']);
+  t.is(holder.restartPolicy, 'Always');
+  t.deepEqual(holder.resources, { requests: { memory: '50Mi' }, limits: { memory: '50Mi' } });
+  t.deepEqual(holder.volumeDevices, [{ devicePath: '/dev/image_store', name: 'image-store' }]);
+  const volume = spec.volumes!.find((v) => v.name === 'image-store')!;
+  t.is(volume.ephemeral?.volumeClaimTemplate?.spec.resources?.requests?.['storage'], '10Gi');
+  t.is(volume.ephemeral?.volumeClaimTemplate?.spec.volumeMode, 'Block');
+  const sized = injectContrast(APP, { 'contrast.edgeless.systems/image-store-size': '250Gi' }, { ...INJECT, imageStore: true });
+  t.is(sized.volumes!.find((v) => v.name === 'image-store')!.ephemeral?.volumeClaimTemplate?.spec.resources?.requests?.['storage'], '250Gi');
+  t.deepEqual(injectContrast(sized, { 'contrast.edgeless.systems/image-store-size': '250Gi' }, { ...INJECT, imageStore: true }), sized, 'idempotent');
+  const off = injectContrast(APP, { 'contrast.edgeless.systems/image-store-size': '0' }, { ...INJECT, imageStore: true });
+  t.false(off.initContainers!.some((c) => c.name === 'pvc-holder'));
+  t.false(off.volumes!.some((v) => v.name === 'image-store'));
+  t.false(injectContrast(APP, {}, INJECT).initContainers!.some((c) => c.name === 'pvc-holder'), 'off unless asked for');
+  t.throws(() => injectContrast(APP, { 'contrast.edgeless.systems/image-store-size': 'lots' }, { ...INJECT, imageStore: true }), { message: /image-store-size="lots": expected a Kubernetes quantity/ });
+});
+
+test('workload-secret-id: the annotation, else <group or core>/<version>/<Kind>/<namespace>/<name>', (t) => {
+  t.is(workloadSecretId({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'web' }, {}), 'apps/v1/Deployment/default/web');
+  t.is(workloadSecretId({ apiVersion: 'v1', kind: 'Pod', namespace: 'ns', name: 'p' }, {}), 'core/v1/Pod/ns/p');
+  t.is(workloadSecretId({ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db' }, { 'contrast.edgeless.systems/workload-secret-id': 'shared-db' }), 'shared-db');
+});
+
+test('upstream\'s memory: 50 Mi request and limit for the initializer and the port-forwarder', (t) => {
+  const spec = injectContrast(APP, {}, INJECT);
+  t.deepEqual(spec.initContainers![0]!.resources, { requests: { memory: '50Mi' }, limits: { memory: '50Mi' } });
+  const pf = allManifests({ ...DEFAULT_MANIFEST_OPTIONS, version: '0.0.0' }).get('port-forwarder-coordinator.yaml')![0] as unknown as IPod;
+  t.deepEqual(pf.spec!.containers[0]!.resources, { requests: { memory: '50Mi' }, limits: { memory: '50Mi' } });
 });

@@ -7,13 +7,15 @@ function capture(config: LogConfig) {
   return { log, lines };
 }
 
-const table: { name: string; env: Record<string, string>; level?: string; format?: string; problem?: RegExp }[] = [
-  { name: 'defaults', env: {}, level: 'info', format: 'json' },
+const table: { name: string; env: Record<string, string>; level?: string; format?: string; problem?: RegExp; warning?: RegExp }[] = [
+  { name: 'defaults (text, as upstream)', env: {}, level: 'info', format: 'text' },
+  { name: 'empty format is text', env: { CONTRAST_LOG_FORMAT: '' }, format: 'text' },
+  { name: 'json on request, case-insensitive', env: { CONTRAST_LOG_FORMAT: 'JSON' }, format: 'json' },
   { name: 'empty level is info', env: { CONTRAST_LOG_LEVEL: '' }, level: 'info' },
   { name: 'case-insensitive', env: { CONTRAST_LOG_LEVEL: 'DeBuG' }, level: 'debug' },
   { name: 'text format', env: { CONTRAST_LOG_FORMAT: 'text' }, format: 'text' },
   { name: 'bad level', env: { CONTRAST_LOG_LEVEL: 'verbose' }, problem: /^CONTRAST_LOG_LEVEL=verbose: invalid log level/ },
-  { name: 'bad format', env: { CONTRAST_LOG_FORMAT: 'xml' }, problem: /^CONTRAST_LOG_FORMAT=xml: expected json or text/ },
+  { name: 'unknown format falls back to text with a warning', env: { CONTRAST_LOG_FORMAT: 'xml' }, format: 'text', warning: /^CONTRAST_LOG_FORMAT=xml is not json or text: logging as text$/ },
 ];
 
 for (const row of table) {
@@ -25,6 +27,12 @@ for (const row of table) {
       return;
     }
     t.deepEqual(problems, []);
+    if (row.warning) {
+      t.is(config.warnings?.length, 1);
+      t.regex(config.warnings![0]!, row.warning);
+    } else {
+      t.is(config.warnings, undefined);
+    }
     if (row.level) t.is(config.level, row.level as typeof config.level);
     if (row.format) t.is(config.format, row.format as typeof config.format);
   });
@@ -82,4 +90,13 @@ test('parseLogConfig: unknown subsystems are a problem listing the known ones', 
   t.deepEqual(parseLogConfig({ CONTRAST_LOG_SUBSYSTEMS: '*' }, known).problems, []);
   // Without a list (programs that do not declare theirs) any name is accepted, as before.
   t.deepEqual(parseLogConfig({ CONTRAST_LOG_SUBSYSTEMS: 'bogus' }).problems, []);
+});
+
+test('an unknown CONTRAST_LOG_FORMAT: one WARN naming the value, then text lines', (t) => {
+  const { config } = parseLogConfig({ CONTRAST_LOG_FORMAT: 'logfmt' });
+  const { log, lines } = capture(config);
+  log.info({ port: 1 }, 'hello');
+  t.is(lines.length, 2);
+  t.regex(lines[0]!, /^time=\S+ level=WARN msg="CONTRAST_LOG_FORMAT=logfmt is not json or text: logging as text"\n$/);
+  t.regex(lines[1]!, /^time=\S+ level=INFO msg=hello port=1\n$/);
 });

@@ -17,7 +17,7 @@ export interface RunningProxy {
 export function startProxy(pair: NetnsPair, ns: string, env: Record<string, string>, args: readonly string[] = ['-l', 'debug'], prefix: readonly string[] = []): RunningProxy {
   const argv = [...prefix, process.execPath, '--import=tsx', MAIN, ...args];
   const child = pair.spawn(ns, argv[0] ?? process.execPath, argv.slice(1), {
-    env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', CONTRAST_LOG_LEVEL: 'debug', CONTRAST_LOG_SUBSYSTEMS: '*', XTABLES_LOCKFILE: `/tmp/xtables-${ns}.lock`, ...env },
+    env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', CONTRAST_LOG_LEVEL: 'debug', CONTRAST_LOG_FORMAT: 'json', CONTRAST_LOG_SUBSYSTEMS: '*', XTABLES_LOCKFILE: `/tmp/xtables-${ns}.lock`, ...env },
   });
   const logs: Record<string, unknown>[] = [];
   let buf = '';

@@ -13,16 +13,30 @@ test('--version prints the version and exits 0', (t) => {
   t.regex(r.stdout, /^Contrast port-forwarder \d+\.\d+\.\d+/);
 });
 
-test('bad configuration: exit 64, one ERROR line naming every problem, nothing bound', (t) => {
+test('bad configuration: exit 64, one ERROR line (text by default, as upstream) naming every problem', (t) => {
   const r = spawnSync(NODE[0]!, NODE.slice(1), { encoding: 'utf8', env: { PATH: process.env['PATH'], LISTEN_PORT: '0' } });
   t.is(r.status, 64);
   const lines = r.stderr.trim().split('\n');
+  t.is(lines.length, 1);
+  t.regex(lines[0]!, /^time=\S+ level=ERROR msg="[^"]*FORWARD_HOST is not set[^"]*" program=port-forwarder code=ERR_CONFIG$/);
+});
+
+test('CONTRAST_LOG_FORMAT=json: the same ERROR line as JSON; an unknown format: one WARN naming it, then text', (t) => {
+  const json = spawnSync(NODE[0]!, NODE.slice(1), { encoding: 'utf8', env: { PATH: process.env['PATH'], LISTEN_PORT: '0', CONTRAST_LOG_FORMAT: 'json' } });
+  t.is(json.status, 64);
+  const lines = json.stderr.trim().split('\n');
   t.is(lines.length, 1);
   const rec = JSON.parse(lines[0]!) as { level: string; code: string; msg: string };
   t.is(rec.level, 'ERROR');
   t.is(rec.code, 'ERR_CONFIG');
   t.regex(rec.msg, /FORWARD_HOST is not set/);
   t.regex(rec.msg, /LISTEN_PORT=0: expected an integer from 1 to 65535/);
+  const odd = spawnSync(NODE[0]!, NODE.slice(1), { encoding: 'utf8', env: { PATH: process.env['PATH'], LISTEN_PORT: '0', CONTRAST_LOG_FORMAT: 'yaml' } });
+  t.is(odd.status, 64);
+  const oddLines = odd.stderr.trim().split('\n');
+  t.is(oddLines.length, 2, odd.stderr);
+  t.regex(oddLines[0]!, /^time=\S+ level=WARN msg="CONTRAST_LOG_FORMAT=yaml is not json or text: logging as text" program=port-forwarder$/);
+  t.regex(oddLines[1]!, /^time=\S+ level=ERROR msg="[^"]*FORWARD_HOST is not set/);
 });
 
 test('relays on loopback and exits 0 on SIGTERM', async (t) => {
@@ -40,7 +54,7 @@ test('relays on loopback and exits 0 on SIGTERM', async (t) => {
   const child = spawn(NODE[0]!, NODE.slice(1), {
     env: {
       PATH: process.env['PATH'], LISTEN_ADDRESS: '127.0.0.1', LISTEN_PORT: String(listenPort),
-      FORWARD_HOST: '127.0.0.1', FORWARD_PORT: String((target.address() as AddressInfo).port),
+      FORWARD_HOST: '127.0.0.1', FORWARD_PORT: String((target.address() as AddressInfo).port), CONTRAST_LOG_FORMAT: 'json',
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

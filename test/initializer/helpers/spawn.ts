@@ -18,7 +18,7 @@ export interface Spawned {
 export function spawnFixture(env: Record<string, string>, args: string[] = [], script = FIXTURE, prefix: string[] = []): Spawned {
   const argv = [...prefix, process.execPath, '--import=tsx', script, ...args];
   const child = spawn(argv[0]!, argv.slice(1), {
-    env: { PATH: process.env['PATH'] ?? '', ...env },
+    env: { PATH: process.env['PATH'] ?? '', CONTRAST_LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

@@ -61,6 +61,7 @@ export function createFakeNode(containerdFixture = 'containerd-v2.toml', configP
     env(extra = {}) {
       return {
         PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+        CONTRAST_LOG_FORMAT: 'json',
         CONFIG_DIR: configDir,
         HOST_MOUNT: host,
         TARGET_CONFIG_DIR: targetConfigDir,
