@@ -2,12 +2,13 @@
  * The contrast-dev command tree. Sub-commands live in dev/commands/*.ts and are registered in
  * buildProgram (another helper adds `demo` the same way).
  *   coordinator   the development Coordinator (MeshAPI over aTLS)
+ *   coordinator rotate   a new mesh CA for the running Coordinator (SIGHUP)
  */
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { ConfigError } from '../lib/errors.js';
 import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
-import { registerCoordinatorCommand } from './commands/coordinator.js';
+import { registerCoordinatorCommand, registerRotateCommand } from './commands/coordinator.js';
 import { registerDemoCommand } from './commands/demo.js';
 
 function version(): string {
@@ -34,7 +35,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .version(version())
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  registerCoordinatorCommand(program, deps);
+  registerRotateCommand(registerCoordinatorCommand(program, deps), deps);
   registerDemoCommand(program, deps);
   return program;
 }

@@ -7,8 +7,8 @@ import type { Logger } from '../lib/log.js';
 import type { InitializerConfig } from './config.js';
 import type { DefaultDenyRemover } from './default-deny.js';
 import { InterruptedError } from './errors.js';
-import { validateMeshCerts, type MeshCerts } from './mesh-response.js';
-import { writeOutputs } from './outputs.js';
+import { validateMeshCerts, type MeshCerts, type ValidatedMeshCerts } from './mesh-response.js';
+import { writeOutputs, type TlsWriter } from './outputs.js';
 import { retryUntilSuccess } from './retry.js';
 import type { WorkloadKey } from './workload-key.js';
 
@@ -28,9 +28,12 @@ export interface InitializerDeps {
   /** Required when config.serviceMeshDisabled. */
   readonly defaultDeny?: DefaultDenyRemover;
   readonly attemptTimeoutMs?: number;
+  /** Renewal mode: writes the TLS directory's files as one generation. */
+  readonly writeTls?: TlsWriter;
 }
 
-export async function runInitializer(deps: InitializerDeps): Promise<void> {
+/** Resolves with the answer it wrote. */
+export async function runInitializer(deps: InitializerDeps): Promise<ValidatedMeshCerts> {
   const { config, key, logger, signal } = deps;
   if (config.serviceMeshDisabled) {
     logger.info('CONTRAST_SERVICE_MESH_DISABLED set, removing default deny rule');
@@ -66,6 +69,7 @@ export async function runInitializer(deps: InitializerDeps): Promise<void> {
   codeCacheCheckpoint();
   if (signal.aborted) throw new InterruptedError('interrupted before writing');
 
-  const written = await writeOutputs(config, certs, key.pkcs8Pem);
+  const written = await writeOutputs(config, certs, key.pkcs8Pem, deps.writeTls);
   logger.info({ files: written }, 'Initializer done');
+  return certs;
 }

@@ -46,8 +46,17 @@ export function planOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: stri
   return files;
 }
 
-/** Writes every planned file, then the done file. Returns the paths written, done file last. */
-export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: string): Promise<string[]> {
+/**
+ * Writes the files of the TLS directory in one go (renewal mode: as one generation, see
+ * tls-generation.ts); returns the paths written.
+ */
+export type TlsWriter = (files: readonly PlannedFile[]) => Promise<string[]>;
+
+/**
+ * Writes every planned file, then the done file. Returns the paths written, done file last. With
+ * `writeTls`, the files of the TLS directory go through it instead of one by one.
+ */
+export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: string, writeTls?: TlsWriter): Promise<string[]> {
   await removeStaleDone(layout.doneFile);
   for (const dir of [layout.tlsDir, layout.secretsDir]) {
     await step(dir, async () => {
@@ -56,9 +65,14 @@ export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPe
     });
   }
   const planned = planOutputs(layout, certs, keyPem);
+  const inTlsDir = (f: PlannedFile): boolean => dirname(f.path) === layout.tlsDir && basename(f.path) !== FILES.workloadSecretSeed;
   await removeLeftovers([...planned.map((f) => f.path), join(layout.secretsDir, FILES.workloadSecretSeed), layout.doneFile]);
   const written: string[] = [];
-  for (const file of planned) {
+  if (writeTls !== undefined) {
+    const tls = planned.filter(inTlsDir);
+    await step(layout.tlsDir, async () => { written.push(...await writeTls(tls)); });
+  }
+  for (const file of planned.filter((f) => writeTls === undefined || !inTlsDir(f))) {
     await step(file.path, () => writeFileAtomic(file.path, file.data, { mode: file.mode }));
     written.push(file.path);
   }

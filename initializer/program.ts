@@ -9,7 +9,8 @@ import { EnvReader, type Env } from '../lib/config.js';
 import { createLogger, logConfigFromEnv, parseLogConfig, type Logger } from '../lib/log.js';
 import { readInitializerConfig, type InitializerConfig } from './config.js';
 import type { DefaultDenyRemover } from './default-deny.js';
-import { runInitializer, type CertRequest } from './initializer.js';
+import { ATTEMPT_TIMEOUT_MS, runInitializer, type CertRequest } from './initializer.js';
+import { readRenewalConfig, type RenewalConfig } from './renewal-config.js';
 import { packageVersion } from './version.js';
 import { generateWorkloadKey, type WorkloadKey } from './workload-key.js';
 
@@ -81,6 +82,7 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
   logger.info({ logLevel: log.config.level }, 'Logger initialized');
 
   const config = readInitializerConfig(reader);
+  const renewal = readRenewalConfig(reader, config.tlsDir);
   const attestation = deps.readAttestation(reader);
   reader.finish({});
   logger.info(
@@ -91,6 +93,7 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
       secretsDir: config.secretsDir,
       doneFile: config.doneFile,
       retryIntervalMs: config.retryIntervalMs,
+      ...(renewal === undefined ? {} : { renewalIntervalMs: renewal.intervalMs, renewalAt: renewal.at, renewalSignalFile: renewal.signalFile }),
       ...deps.describeAttestation?.(attestation),
       ...withCodeCache(),
     },
@@ -108,17 +111,55 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
   for (const s of signals) process.once(s, onSignal);
   try {
     const request = await deps.makeRequest({ attestation, config, key, logger });
-    await runInitializer({
+    const sidecar = renewal === undefined ? undefined : await renewalSidecar(config, renewal, key);
+    const certs = await runInitializer({
       config,
       key,
       request,
       logger,
       signal: controller.signal,
       ...(config.serviceMeshDisabled ? { defaultDeny: deps.defaultDeny?.() ?? await iptablesRemover(logger) } : {}),
+      ...(sidecar === undefined ? {} : { writeTls: sidecar.writeFirst }),
     });
+    // Native-sidecar duties after the done file run until SIGTERM/SIGINT, side by side.
+    await Promise.all([
+      sidecar?.run({ certs, request, logger, signal: controller.signal }),
+    ]);
   } finally {
     for (const s of signals) process.removeListener(s, onSignal);
   }
+}
+
+/**
+ * Renewal mode (CONTRAST_RENEWAL_INTERVAL): the first set is written as generation (current + 1) of the
+ * TLS directory, then the renewal loop runs until the signal ends it. Loaded only in this mode.
+ */
+async function renewalSidecar(config: InitializerConfig, renewal: RenewalConfig, key: WorkloadKey): Promise<{
+  writeFirst: (files: readonly { path: string; data: string | Buffer; mode: number }[]) => Promise<string[]>;
+  run(ctx: { certs: Awaited<ReturnType<typeof runInitializer>>; request: CertRequest; logger: Logger; signal: AbortSignal }): Promise<void>;
+}> {
+  const [{ currentGeneration, writeGeneration }, { generationWriter, runRenewal, tlsFiles }, { fileTrigger }] = await Promise.all([
+    import('./tls-generation.js'),
+    import('./renewal.js'),
+    import('./renewal-trigger.js'),
+  ]);
+  const first = (await currentGeneration(config.tlsDir)) + 1;
+  return {
+    writeFirst: (files) => writeGeneration(config.tlsDir, tlsFiles(files), first),
+    run: ({ certs, request, logger, signal }) => runRenewal({
+      renewal,
+      retryIntervalMs: config.retryIntervalMs,
+      target: config.coordinator.target,
+      key,
+      request,
+      logger,
+      signal,
+      initial: { certs, generation: first },
+      write: generationWriter(config, key.pkcs8Pem),
+      trigger: fileTrigger(renewal.signalFile),
+      attemptTimeoutMs: ATTEMPT_TIMEOUT_MS,
+    }),
+  };
 }
 
 /** iptables (and node:child_process) are loaded only for pods without a service mesh. */

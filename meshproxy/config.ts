@@ -7,6 +7,7 @@
  */
 import { isIP } from 'node:net';
 import { EnvReader, type Env } from '../lib/config.js';
+import { defaultRenewalSignalFile, RENEWAL_SIGNAL_ENV } from '../lib/renewal-signal.js';
 import { parseAdminPort, parseEgress, parseIngress, type MeshPlan } from './config-annotations.js';
 import { AnnotationError } from './errors.js';
 
@@ -39,6 +40,10 @@ export interface MeshConfig {
   readonly connectTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** After a mesh CA change, how long the previous mesh CA stays trusted too (0: not at all). */
+  readonly caGraceMs: number;
+  /** Where unknown-CA failures request a renewal from the initializer (lib/renewal-signal.ts). */
+  readonly renewalSignalFile: string;
 }
 
 /** Parses the annotation variables; each problem is `NAME=value: problem`, egress first (as upstream). */
@@ -80,9 +85,12 @@ export function meshConfigFromEnv(env: Env): MeshConfig {
   if (mode === 'transparent' && explicitIngress.length > 0) {
     r.problem(`CONTRAST_MESHPROXY_INGRESS_LISTEN=${env['CONTRAST_MESHPROXY_INGRESS_LISTEN'] ?? ''}: expected only with CONTRAST_MESHPROXY_MODE=explicit`);
   }
+  const tlsDir = r.string('CONTRAST_TLS_DIR', '/contrast/tls-config');
+  const renewalSignalFile = r.string(RENEWAL_SIGNAL_ENV, defaultRenewalSignalFile(tlsDir));
+  if (!renewalSignalFile.startsWith('/')) r.problem(`${RENEWAL_SIGNAL_ENV}=${renewalSignalFile}: expected an absolute path`);
   return r.finish({
     plan,
-    tlsDir: r.string('CONTRAST_TLS_DIR', '/contrast/tls-config'),
+    tlsDir,
     readyFile: r.string('CONTRAST_READY_FILE', '/ready'),
     mode,
     explicitIngress,
@@ -92,6 +100,8 @@ export function meshConfigFromEnv(env: Env): MeshConfig {
     connectTimeoutMs: r.duration('CONTRAST_MESHPROXY_CONNECT_TIMEOUT', '5s', { min: 1 }),
     handshakeTimeoutMs: r.duration('CONTRAST_MESHPROXY_HANDSHAKE_TIMEOUT', '10s', { min: 1 }),
     idleTimeoutMs: r.duration('CONTRAST_MESHPROXY_IDLE_TIMEOUT', '1h', { min: 1 }),
+    caGraceMs: r.duration('CONTRAST_MESHPROXY_CA_GRACE', '10m'),
+    renewalSignalFile,
   });
 }
 

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Logger } from '../lib/log.js';
 import type { CertStore } from './certs.js';
+import type { RenewalRequester } from './renewal-request.js';
 import { splitRemote, type EgressEntry } from './config-annotations.js';
 import { account, forward, track, type OpenSockets } from './forward.js';
 import type { ListenerStats } from './stats.js';
@@ -23,6 +24,8 @@ export interface EgressOptions {
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly open: OpenSockets;
+  /** Told about handshake failures, to request a renewal on unknown-CA peers. */
+  readonly renewal?: RenewalRequester;
 }
 
 export function createEgress(options: EgressOptions): Server {
@@ -80,6 +83,7 @@ export function createEgress(options: EgressOptions): Server {
       if (!secured) {
         stats.upstreamConnectFailures += 1;
         if (/SSL|CERT|TLS|VERIFY|SIGNATURE/.test(err.code ?? '')) stats.handshakeFailed(err.code ?? 'HANDSHAKE_ERROR');
+        options.renewal?.failed(err.code, options.entry.remote);
         session = undefined;
       }
       down.destroy();

@@ -8,10 +8,12 @@
  * 127.0.0.1:<app port>. A connection whose destination is a proxy port itself is closed at once (loop
  * guard), before any TLS.
  */
+import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../lib/log.js';
 import type { CertStore } from './certs.js';
+import type { RenewalRequester } from './renewal-request.js';
 import { account, forward, track, type OpenSockets } from './forward.js';
 import type { ListenerStats } from './stats.js';
 
@@ -30,6 +32,8 @@ export interface IngressOptions {
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly open: OpenSockets;
+  /** Told about handshake failures, to request a renewal on unknown-CA peers. */
+  readonly renewal?: RenewalRequester;
 }
 
 export interface IngressListener {
@@ -47,12 +51,14 @@ export function createIngress(options: IngressOptions): IngressListener {
     rejectUnauthorized: false,
     handshakeTimeout: options.handshakeTimeoutMs,
   });
-  tls.on('tlsClientError', (err: Error & { code?: string }) => {
+  tls.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
     stats.handshakeFailed(err.code ?? 'HANDSHAKE_ERROR');
+    options.renewal?.failed(err.code, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
     stats.connectionsActive -= 1;
   });
   tls.on('secureConnection', (down: TLSSocket) => {
     if (!authorized(down, role, stats)) {
+      if (!down.authorized) options.renewal?.failed(String(down.authorizationError), `${down.remoteAddress ?? '?'}:${down.remotePort ?? '?'}`);
       down.destroy();
       stats.connectionsActive -= 1;
       return;
@@ -86,6 +92,8 @@ export function createIngress(options: IngressOptions): IngressListener {
     newServer: () => createServer({ allowHalfOpen: true, noDelay: true }, accept),
     refresh() {
       tls.setSecureContext(options.certs.tlsOptions);
+      // Tickets resume without verifying the client again: none may outlive the trust they were made under.
+      tls.setTicketKeys(randomBytes(48));
     },
   };
 }

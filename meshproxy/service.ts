@@ -19,6 +19,7 @@ import type { OpenSockets } from './forward.js';
 import { createIngress, type IngressListener, type IngressOptions, type IngressRole } from './ingress.js';
 import { closeServer, listenOn, listenTransparent } from './listeners.js';
 import { createPlainForwarder } from './plain.js';
+import { createRenewalRequester } from './renewal-request.js';
 import { installIngressRules, removeIngressRules } from './rules.js';
 import { MeshStats } from './stats.js';
 
@@ -46,12 +47,15 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
   const certs = await openCertStore({
     dir: config.tlsDir,
     log: subsystemLogger(log, 'certs'),
+    graceMs: config.caGraceMs,
+    announce: log,
     onReload: () => {
       stats.certificateReloads += 1;
       for (const i of ingress) i.refresh();
     },
   });
-  log.info({ dir: config.tlsDir, identity: certs.identity }, 'certificates loaded');
+  log.info({ dir: config.tlsDir, identity: certs.identity, meshCA: certs.trust.current, caGraceMs: config.caGraceMs }, 'certificates loaded');
+  const renewal = createRenewalRequester({ file: config.renewalSignalFile, tlsDir: config.tlsDir, log });
 
   try {
     const bound = async (server: Server, where: { host: string; port: number }, label: string): Promise<void> => {
@@ -61,7 +65,7 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
     };
     const newIngress = (role: IngressRole, name: string, target: IngressOptions['target'], guard: ReadonlySet<number>): IngressListener => {
       const i = createIngress({
-        role, certs, stats: stats.listener(name, 'ingress'), log: subsystemLogger(log, 'ingress'), target, loopGuardPorts: guard, open,
+        role, certs, stats: stats.listener(name, 'ingress'), log: subsystemLogger(log, 'ingress'), target, loopGuardPorts: guard, open, renewal,
         handshakeTimeoutMs: config.handshakeTimeoutMs, connectTimeoutMs: config.connectTimeoutMs, idleTimeoutMs: config.idleTimeoutMs,
       });
       ingress.push(i);
@@ -107,7 +111,7 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
     }
     for (const entry of plan.egress) {
       const server = createEgress({
-        entry, certs, stats: stats.listener(entry.name, 'egress'), log: subsystemLogger(log, 'egress'), open,
+        entry, certs, stats: stats.listener(entry.name, 'egress'), log: subsystemLogger(log, 'egress'), open, renewal,
         connectTimeoutMs: config.connectTimeoutMs, idleTimeoutMs: config.idleTimeoutMs,
       });
       const [host, port] = [entry.listen.slice(0, entry.listen.lastIndexOf(':')), Number(entry.listen.slice(entry.listen.lastIndexOf(':') + 1))];
@@ -117,7 +121,7 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
       const admin = createAdmin({
         ready: () => ready,
         stats,
-        configDump: () => ({ version: deps.version, plan, mode: config.mode, explicitIngress: config.explicitIngress, tlsDir: config.tlsDir, certificateGeneration: certs.generation, ipv6 }),
+        configDump: () => ({ version: deps.version, plan, mode: config.mode, explicitIngress: config.explicitIngress, tlsDir: config.tlsDir, certificateGeneration: certs.generation, trustedMeshCAs: certs.trust, caGraceMs: config.caGraceMs, ipv6 }),
       });
       await bound(admin, { host: '0.0.0.0', port: plan.adminPort }, 'admin');
     }
