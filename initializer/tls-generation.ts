@@ -14,8 +14,9 @@
  * (every upstream path now resolves to the new set at once); (3) the per-file symlinks, created where
  * missing; (4) `generation` replaced atomically; (5) generations older than N-1 removed. A reader that
  * resolves `..data` once and reads from that directory always sees one complete generation; a reader
- * that opens the upstream paths one by one may straddle a switch and should compare `generation`
- * before and after. A crash leaves `..data` on the old or the new generation, never on a partial one.
+ * that opens the upstream paths one by one may straddle a switch and should compare `..data/generation`
+ * before and after (the top-level `generation` changes only after the switch: it says "generation N is
+ * complete", for watchers). A crash leaves `..data` on the old or the new generation, never a partial one.
  */
 import { lstat, readFile, readdir, readlink, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
