@@ -38,7 +38,7 @@ test('layout: ..gen-N with the files, ..data pointing to it, upstream names as s
 
   await writeGeneration(dir, set('two'), 2);
   await writeGeneration(dir, set('three'), 3);
-  t.is(await readFile(join(dir, 'certChain.pem'), 'utf8'), set('three')[1]?.data);
+  t.is(await readFile(join(dir, 'certChain.pem'), 'utf8'), set('three')[1]?.data ?? '');
   t.is(await currentGeneration(dir), 3);
   t.deepEqual((await readdir(dir)).filter((e) => e.startsWith('..gen-')).sort(), ['..gen-2', '..gen-3'], 'the previous generation is kept, older ones go');
   t.deepEqual((await readdir(dir)).filter((e) => e.includes('.tmp-')), [], 'no temporary files left');
@@ -50,7 +50,7 @@ test('regular files of a run without renewal become symlinks into the first gene
   for (const n of NAMES) await writeFile(join(dir, n), 'old');
   await writeGeneration(dir, set('one'), 1);
   for (const n of NAMES) t.true((await lstat(join(dir, n))).isSymbolicLink(), n);
-  t.is(await readFile(join(dir, 'key.pem'), 'utf8'), set('one')[2]?.data);
+  t.is(await readFile(join(dir, 'key.pem'), 'utf8'), set('one')[2]?.data ?? '');
 });
 
 test('a generation directory left by a run killed before its switch is rebuilt, not trusted', async (t) => {
@@ -60,7 +60,7 @@ test('a generation directory left by a run killed before its switch is rebuilt, 
   await writeFile(join(dir, '..gen-2', 'certChain.pem'), 'half written');
   await writeFile(join(dir, '.certChain.pem.tmp-abcdef'), 'stale');
   await writeGeneration(dir, set('two'), 2);
-  t.is(await readFile(join(dir, 'certChain.pem'), 'utf8'), set('two')[1]?.data);
+  t.is(await readFile(join(dir, 'certChain.pem'), 'utf8'), set('two')[1]?.data ?? '');
   t.deepEqual((await readdir(dir)).filter((e) => e.includes('.tmp-')), []);
 });
 
