@@ -93,10 +93,11 @@ export function registerCoordinatorCommand(program: Command, deps: CoordinatorCo
         listen: flags.listen, manifest, stateDir, validators, logger,
         minVersion: flags.minTlsVersion === '1.2' ? 'TLSv1.2' : 'TLSv1.3',
       });
-      await writeFileAtomic(join(stateDir, PID_FILE), `${process.pid}\n`, { mode: 0o644, skipIfSame: false });
       const stopRotating = onSighup(() => {
         coordinator.rotate().catch((err: unknown) => { logger.error({ err: describeError(err) }, 'Mesh CA rotation failed; the previous mesh CA stays'); });
       });
+      // Written once SIGHUP is handled: whoever reads the pid may signal at once.
+      await writeFileAtomic(join(stateDir, PID_FILE), `${process.pid}\n`, { mode: 0o644, skipIfSame: false });
       deps.onListening?.(coordinator);
       try {
         await (deps.stopSignal ?? untilSignal)();
@@ -114,9 +115,12 @@ export function registerRotateCommand(coordinator: Command, deps: CoordinatorCom
   return coordinator
     .command('rotate')
     .description("rotate the running Coordinator's mesh CA (new key, same root), as a manifest update or recovery does")
-    .requiredOption('--state-dir <dir>', 'the --state-dir of the running Coordinator')
+    .option('--state-dir <dir>', 'the --state-dir of the running Coordinator (required)')
     .option('--timeout <duration>', 'how long to wait for the new mesh CA', '10s')
-    .action(async (flags: { stateDir: string; timeout: string }) => {
+    .action(async (_opts: unknown, command: Command) => {
+      // `coordinator` has a --state-dir of its own and commander gives it the value: read both levels.
+      const flags = command.optsWithGlobals<{ stateDir?: string; timeout: string }>();
+      if (flags.stateDir === undefined) throw new ConfigError(["required option '--state-dir <dir>' not specified"]);
       const timeoutMs = parseDuration(flags.timeout);
       if (timeoutMs === undefined || timeoutMs <= 0) throw new ConfigError([`--timeout=${flags.timeout}: expected a duration such as 10s`]);
       const pid = await runningPid(flags.stateDir);
