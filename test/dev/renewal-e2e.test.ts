@@ -13,9 +13,10 @@
  */
 import test from 'ava';
 import { X509Certificate } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProcessGroup } from '../../dev/demo-processes.js';
+import { writeFileAtomic } from '../../lib/fs-atomic.js';
 import {
   coordinatorFor, echo, eventually, logLines, openThrough, planPods, startApp, startPod, talks, tlsSnapshot, workDir,
 } from './renewal-pods.js';
@@ -100,7 +101,8 @@ test('Coordinator outage during renewal: WARN lines, the old set untouched, the 
 
   await first.close();
   // The meshproxy's request (as after an unknown-CA failure): renew now.
-  await writeFile(join(a.dir, 'contrast', 'renewal-request'), 'test: renew now\n');
+  // Written by rename, as the meshproxy writes it (lib/fs-atomic).
+  await writeFileAtomic(join(a.dir, 'contrast', 'renewal-request'), 'test: renew now\n');
   const log = join(a.dir, 'initializer.log');
   t.true(await eventually(async () => (await logLines(log, 'Renewing cert failed, keeping the current certificates')).length >= 2, STEP_MS), 'WARN lines while the Coordinator is down');
   const warns = await logLines(log, 'Renewing cert failed, keeping the current certificates');
