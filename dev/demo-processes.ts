@@ -58,6 +58,11 @@ export class ProcessGroup {
     return entry;
   }
 
+  /** The children started so far. */
+  running(): readonly Child[] {
+    return this.children;
+  }
+
   /** SIGTERM to every child still running, SIGKILL after `graceMs`; resolves when all have exited. */
   async stopAll(graceMs = 5000): Promise<void> {
     await Promise.all(this.children.map(async (c) => {

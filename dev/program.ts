@@ -2,11 +2,12 @@
  * The contrast-dev command tree. Sub-commands live in dev/commands/*.ts and are registered in
  * buildProgram (another helper adds `demo` the same way).
  *   coordinator   the development Coordinator (MeshAPI over aTLS)
+ *   coordinator rotate   a new mesh CA for the running Coordinator (SIGHUP)
  */
 import type { Command } from 'commander';
 import { parseProgramArgs, programCommand } from '../lib/cli.js';
 import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
-import { registerCoordinatorCommand } from './commands/coordinator.js';
+import { registerCoordinatorCommand, registerRotateCommand } from './commands/coordinator.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { DEV_ENVIRONMENT } from './environment.js';
 
@@ -22,7 +23,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     description: 'Contrast development tools: a development Coordinator and local demos.',
     environment: DEV_ENVIRONMENT,
   });
-  registerCoordinatorCommand(program, deps);
+  registerRotateCommand(registerCoordinatorCommand(program, deps), deps);
   registerDemoCommand(program, deps);
   return program;
 }

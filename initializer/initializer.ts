@@ -7,8 +7,8 @@ import type { Logger } from '../lib/log.js';
 import type { InitializerConfig } from './config.js';
 import type { DefaultDenyRemover } from './default-deny.js';
 import { InterruptedError } from './errors.js';
-import { validateMeshCerts, type MeshCerts } from './mesh-response.js';
-import { writeOutputs } from './outputs.js';
+import { validateMeshCerts, type MeshCerts, type ValidatedMeshCerts } from './mesh-response.js';
+import { writeOutputs, type TlsWriter } from './outputs.js';
 import { retryUntilSuccess } from './retry.js';
 import type { WorkloadKey } from './workload-key.js';
 
@@ -30,9 +30,12 @@ export interface InitializerDeps {
   readonly attemptTimeoutMs?: number;
   /** Runs after the files and before the done file (the encrypted volume); a failure means no done file. */
   readonly beforeDone?: () => Promise<void>;
+  /** Renewal mode: writes the TLS directory's files as one generation. */
+  readonly writeTls?: TlsWriter;
 }
 
-export async function runInitializer(deps: InitializerDeps): Promise<void> {
+/** Resolves with the answer it wrote. */
+export async function runInitializer(deps: InitializerDeps): Promise<ValidatedMeshCerts> {
   const { config, key, logger, signal } = deps;
   if (config.serviceMeshDisabled) {
     logger.info('CONTRAST_SERVICE_MESH_DISABLED set, removing default deny rule');
@@ -68,6 +71,7 @@ export async function runInitializer(deps: InitializerDeps): Promise<void> {
   codeCacheCheckpoint();
   if (signal.aborted) throw new InterruptedError('interrupted before writing');
 
-  const written = await writeOutputs(config, certs, key.pkcs8Pem, deps.beforeDone);
+  const written = await writeOutputs(config, certs, key.pkcs8Pem, { ...(deps.writeTls === undefined ? {} : { writeTls: deps.writeTls }), ...(deps.beforeDone === undefined ? {} : { beforeDone: deps.beforeDone }) });
   logger.info({ files: written }, 'Initializer done');
+  return certs;
 }

@@ -78,11 +78,21 @@ export function planOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: stri
 }
 
 /**
- * Writes every planned file, then the done file. `beforeDone` runs between the two (the encrypted
- * volume, which needs the seed file); when it fails, there is no done file. Returns the paths
- * written, done file last.
+ * Writes the files of the TLS directory in one go (renewal mode: as one generation, see
+ * tls-generation.ts); returns the paths written.
  */
-export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: string, beforeDone?: () => Promise<void>): Promise<string[]> {
+export type TlsWriter = (files: readonly PlannedFile[]) => Promise<string[]>;
+
+export interface OutputHooks {
+  /** The files of the TLS directory go through it instead of one by one (renewal mode). */
+  readonly writeTls?: TlsWriter;
+  /** Runs after the files and before the done file (the encrypted volume, which needs the seed file); when it fails, there is no done file. */
+  readonly beforeDone?: () => Promise<void>;
+}
+
+/** Writes every planned file, then the done file. Returns the paths written, done file last. */
+export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: string, hooks: OutputHooks = {}): Promise<string[]> {
+  const { writeTls, beforeDone } = hooks;
   await removeStaleDone(layout.doneFile);
   for (const dir of [layout.tlsDir, layout.secretsDir]) {
     await step(dir, async () => {
@@ -91,9 +101,14 @@ export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPe
     });
   }
   const planned = planOutputs(layout, certs, keyPem);
+  const inTlsDir = (f: PlannedFile): boolean => dirname(f.path) === layout.tlsDir && basename(f.path) !== FILES.workloadSecretSeed;
   await removeLeftovers([...planned.map((f) => f.path), join(layout.secretsDir, FILES.workloadSecretSeed), layout.doneFile]);
   const written: string[] = [];
-  for (const file of planned) {
+  if (writeTls !== undefined) {
+    const tls = planned.filter(inTlsDir);
+    await step(layout.tlsDir, async () => { written.push(...await writeTls(tls)); });
+  }
+  for (const file of planned.filter((f) => writeTls === undefined || !inTlsDir(f))) {
     await step(file.path, () => writeFileAtomic(file.path, file.data, { mode: file.mode }));
     written.push(file.path);
   }

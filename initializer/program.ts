@@ -8,6 +8,7 @@ import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { codeCacheState } from '../lib/code-cache-state.js';
 import { EnvReader, type Env } from '../lib/config.js';
+import { errorMessage } from '../lib/errors.js';
 import { createLogger, logConfigFromEnv, parseLogConfig, type Logger } from '../lib/log.js';
 import { ENV, readInitializerConfig, type InitializerConfig } from './config.js';
 import type { DefaultDenyRemover } from './default-deny.js';
@@ -16,7 +17,8 @@ import { OutputWriteError } from './errors.js';
 import { ensureDir, writeFileAtomic } from '../lib/fs-atomic.js';
 import { checkSecureVolumeAvailable, openSecureVolume, STATE_MOUNT_POINT, type OpenVolume, type VolumeSystem } from './secure-volume.js';
 import type { LuksProfile } from './secure-volume-luks.js';
-import { runInitializer, type CertRequest } from './initializer.js';
+import { ATTEMPT_TIMEOUT_MS, runInitializer, type CertRequest } from './initializer.js';
+import { readRenewalConfig, type RenewalConfig } from './renewal-config.js';
 import { VERSION } from '../lib/version.js';
 import { generateWorkloadKey, type WorkloadKey } from './workload-key.js';
 
@@ -111,6 +113,7 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
   logger.info({ logLevel: log.config.level }, 'Logger initialized');
 
   const config = readInitializerConfig(reader);
+  const renewal = readRenewalConfig(reader, config.tlsDir);
   const attestation = deps.readAttestation(reader);
   reader.finish({});
   logger.info(
@@ -121,6 +124,7 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
       secretsDir: config.secretsDir,
       doneFile: config.doneFile,
       retryIntervalMs: config.retryIntervalMs,
+      ...(renewal === undefined ? {} : { renewalIntervalMs: renewal.intervalMs, renewalAt: renewal.at, renewalSignalFile: renewal.signalFile }),
       ...deps.describeAttestation?.(attestation),
       ...withCodeCache(),
     },
@@ -140,15 +144,20 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
   };
   const signals = ctx.signals ?? ['SIGTERM', 'SIGINT'];
   for (const s of signals) process.once(s, onSignal);
+  let request: CertRequest;
+  let sidecar: Awaited<ReturnType<typeof renewalSidecar>> | undefined;
+  let certs: Awaited<ReturnType<typeof runInitializer>>;
   try {
-    const request = await deps.makeRequest({ attestation, config, key, logger });
-    await runInitializer({
+    request = await deps.makeRequest({ attestation, config, key, logger });
+    sidecar = renewal === undefined ? undefined : await renewalSidecar(config, renewal, key);
+    certs = await runInitializer({
       config,
       key,
       request,
       logger,
       signal: controller.signal,
       ...(config.serviceMeshDisabled ? { defaultDeny: deps.defaultDeny?.() ?? await iptablesRemover(logger) } : {}),
+      ...(sidecar === undefined ? {} : { writeTls: sidecar.writeFirst }),
       ...(device === undefined ? {} : {
         beforeDone: async () => {
           logger.info('Setting up encrypted mount');
@@ -167,14 +176,25 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
     // The volume opened but what followed (the done file) failed: nothing stays mounted.
     if (volume !== undefined) {
       await volume.close().catch((closeErr: unknown) => {
-        logger.error({ err: closeErr instanceof Error ? closeErr.message : String(closeErr) }, 'Closing the encrypted volume');
+        logger.error({ err: errorMessage(closeErr) }, 'Closing the encrypted volume');
       });
     }
     for (const s of signals) process.removeListener(s, onSignal);
     throw err;
   }
   try {
-    if (volume !== undefined) await holdVolume(volume, controller.signal, logger);
+    // Native-sidecar duties after the done file run until SIGTERM/SIGINT, side by side: holding the
+    // encrypted volume and renewing the certificates. One that fails ends the other (the volume is
+    // closed), then its error is the program's.
+    const duties = [
+      volume === undefined ? undefined : holdVolume(volume, controller.signal, logger),
+      sidecar?.run({ certs, request, logger, signal: controller.signal }),
+    ].filter((d): d is Promise<void> => d !== undefined).map((d) => d.catch((err: unknown) => {
+      controller.abort('a sidecar duty failed');
+      throw err;
+    }));
+    const failed = (await Promise.allSettled(duties)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   } finally {
     for (const s of signals) process.removeListener(s, onSignal);
   }
@@ -240,6 +260,38 @@ async function runCryptsetupCommand<A>(deps: ProgramDeps<A>, ctx: ProgramContext
   } finally {
     for (const s of signals) process.removeListener(s, onSignal);
   }
+}
+
+/**
+ * Renewal mode (CONTRAST_RENEWAL_INTERVAL): the first set is written as generation (current + 1) of the
+ * TLS directory, then the renewal loop runs until the signal ends it. Loaded only in this mode.
+ */
+async function renewalSidecar(config: InitializerConfig, renewal: RenewalConfig, key: WorkloadKey): Promise<{
+  writeFirst: (files: readonly { path: string; data: string | Buffer; mode: number }[]) => Promise<string[]>;
+  run(ctx: { certs: Awaited<ReturnType<typeof runInitializer>>; request: CertRequest; logger: Logger; signal: AbortSignal }): Promise<void>;
+}> {
+  const [{ currentGeneration, writeGeneration }, { generationWriter, runRenewal, tlsFiles }, { fileTrigger }] = await Promise.all([
+    import('./tls-generation.js'),
+    import('./renewal.js'),
+    import('./renewal-trigger.js'),
+  ]);
+  const first = (await currentGeneration(config.tlsDir)) + 1;
+  return {
+    writeFirst: (files) => writeGeneration(config.tlsDir, tlsFiles(files), first),
+    run: ({ certs, request, logger, signal }) => runRenewal({
+      renewal,
+      retryIntervalMs: config.retryIntervalMs,
+      target: config.coordinator.target,
+      key,
+      request,
+      logger,
+      signal,
+      initial: { certs, generation: first },
+      write: generationWriter(config, key.pkcs8Pem),
+      trigger: fileTrigger(renewal.signalFile),
+      attemptTimeoutMs: ATTEMPT_TIMEOUT_MS,
+    }),
+  };
 }
 
 /** iptables (and node:child_process) are loaded only for pods without a service mesh. */

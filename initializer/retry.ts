@@ -52,8 +52,8 @@ export async function retryUntilSuccess<T>(attempt: Attempt<T>, opts: RetryOptio
   }
 }
 
-/** Runs one attempt under its own signal; settles at once on abort even if the attempt ignores it. */
-async function runAttempt<T>(attempt: Attempt<T>, opts: RetryOptions): Promise<T> {
+/** Runs one attempt under its own signal and budget; settles at once on abort even if the attempt ignores it. */
+export async function runAttempt<T>(attempt: Attempt<T>, opts: RetryOptions): Promise<T> {
   const controller = new AbortController();
   let rejectEarly: (err: unknown) => void = () => undefined;
   const early = new Promise<never>((_, reject) => {

@@ -8,6 +8,7 @@
 import { isIP } from 'node:net';
 import { EnvReader, type Env } from '../lib/config.js';
 import { readTlsGroups } from '../lib/tls-groups.js';
+import { defaultRenewalSignalFile, RENEWAL_SIGNAL_ENV } from '../lib/renewal-signal.js';
 import { parseAdminPort, parseEgress, parseIngress, type MeshPlan } from './config-annotations.js';
 import { AnnotationError } from './errors.js';
 
@@ -49,6 +50,10 @@ export interface MeshConfig {
   readonly maxPendingHandshakes: number | undefined;
   /** Address of the admin HTTP server (loopback unless configured). */
   readonly adminAddress: string;
+  /** After a mesh CA change, how long the previous mesh CA stays trusted too (0: not at all). */
+  readonly caGraceMs: number;
+  /** Where unknown-CA failures request a renewal from the initializer (lib/renewal-signal.ts). */
+  readonly renewalSignalFile: string;
 }
 
 /** Parses the annotation variables; each problem is `NAME=value: problem`, egress first (as upstream). */
@@ -90,9 +95,12 @@ export function meshConfigFromEnv(env: Env): MeshConfig {
   if (mode === 'transparent' && explicitIngress.length > 0) {
     r.problem(`CONTRAST_MESHPROXY_INGRESS_LISTEN=${env['CONTRAST_MESHPROXY_INGRESS_LISTEN'] ?? ''}: expected only with CONTRAST_MESHPROXY_MODE=explicit`);
   }
+  const tlsDir = r.string('CONTRAST_TLS_DIR', '/contrast/tls-config');
+  const renewalSignalFile = r.string(RENEWAL_SIGNAL_ENV, defaultRenewalSignalFile(tlsDir));
+  if (!renewalSignalFile.startsWith('/')) r.problem(`${RENEWAL_SIGNAL_ENV}=${renewalSignalFile}: expected an absolute path`);
   return r.finish({
     plan,
-    tlsDir: r.string('CONTRAST_TLS_DIR', '/contrast/tls-config'),
+    tlsDir,
     readyFile: r.string('CONTRAST_READY_FILE', '/ready'),
     mode,
     explicitIngress,
@@ -105,6 +113,8 @@ export function meshConfigFromEnv(env: Env): MeshConfig {
     tlsGroups: readTlsGroups(r),
     maxPendingHandshakes: r.integer('CONTRAST_MESHPROXY_MAX_PENDING_HANDSHAKES', { min: 1, max: 1_000_000 }),
     adminAddress: adminAddress(r),
+    caGraceMs: r.duration('CONTRAST_MESHPROXY_CA_GRACE', '10m'),
+    renewalSignalFile,
   });
 }
 

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { negotiatedGroup } from '../lib/tls-groups.js';
 import type { CertStore } from './certs.js';
+import type { RenewalRequester } from './renewal-request.js';
 import { splitRemote, type EgressEntry } from './config-annotations.js';
 import { endpoint, type MeshEvents } from './events.js';
 import { account, forward, track, type OpenSockets } from './forward.js';
@@ -24,6 +25,8 @@ export interface EgressOptions {
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly open: OpenSockets;
+  /** Told about handshake failures, to request a renewal on unknown-CA peers. */
+  readonly renewal?: RenewalRequester;
 }
 
 export function createEgress(options: EgressOptions): Server {
@@ -87,6 +90,7 @@ export function createEgress(options: EgressOptions): Server {
         const tlsFailure = /SSL|CERT|TLS|VERIFY|SIGNATURE|ISSUER/.test(code);
         stats.upstreamConnectFailures += 1;
         if (tlsFailure) stats.handshakeFailed(code);
+        options.renewal?.failed(err.code, options.entry.remote);
         session = undefined;
         const ctx = { listener: options.entry.name, direction: 'egress' as const, peer: endpoint(down.remoteAddress, down.remotePort), destination: options.entry.remote };
         options.events.failed(ctx, `${tlsFailure ? 'remote TLS' : /ENOTFOUND|EAI_/.test(code) ? 'DNS' : 'connect'}: ${code}`);

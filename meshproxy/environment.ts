@@ -16,6 +16,8 @@ export const MESHPROXY_ENVIRONMENT: readonly EnvVarDoc[] = Object.freeze([
   { name: 'CONTRAST_MESHPROXY_CONNECT_TIMEOUT', default: '5s', meaning: 'connecting to an upstream' },
   { name: 'CONTRAST_MESHPROXY_HANDSHAKE_TIMEOUT', default: '10s', meaning: 'a TLS handshake (a deadline from accept)' },
   { name: 'CONTRAST_MESHPROXY_IDLE_TIMEOUT', default: '1h', meaning: 'an idle connection is closed after this' },
+  { name: 'CONTRAST_MESHPROXY_CA_GRACE', default: '10m', meaning: 'after a mesh CA change, how long the previous mesh CA stays trusted beside the new one; 0: not at all' },
+  { name: 'CONTRAST_RENEWAL_SIGNAL_FILE', default: '/contrast/renewal-request', meaning: 'where unknown-CA failures request a renewal from the initializer (renewal-request beside CONTRAST_TLS_DIR)' },
   { name: 'CONTRAST_MESHPROXY_MAX_PENDING_HANDSHAKES', default: UNSET, meaning: 'connections per ingress listener still in their TLS handshake, over it the oldest is dropped; unset: 1024, at most 1/8 of the open-file limit (at least 16)' },
   ...TLS_GROUPS_ENVIRONMENT,
   ...LOG_ENVIRONMENT,

@@ -15,12 +15,14 @@
  * (a mesh client's handshake takes milliseconds, so the oldest are the stalled ones). Refused and
  * dropped connections are reset (RST), which leaves no TIME_WAIT socket behind.
  */
+import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { negotiatedGroup } from '../lib/tls-groups.js';
 import type { CertStore } from './certs.js';
 import { endpoint, type ConnectionContext, type MeshEvents } from './events.js';
 import { countBytes, forward, track, type OpenSockets } from './forward.js';
+import type { RenewalRequester } from './renewal-request.js';
 import type { ListenerStats } from './stats.js';
 
 export type IngressRole = 'mtls' | 'tls';
@@ -39,6 +41,8 @@ export interface IngressOptions {
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly open: OpenSockets;
+  /** Told about handshake failures, to request a renewal on unknown-CA peers. */
+  readonly renewal?: RenewalRequester;
 }
 
 export interface IngressListener {
@@ -94,6 +98,7 @@ export function createIngress(options: IngressOptions): IngressListener {
     const raw = parentOf(socket);
     const code = err.code ?? 'HANDSHAKE_ERROR';
     if (code !== 'ECONNRESET' && code !== 'ERR_TLS_HANDSHAKE_TIMEOUT') stats.handshakeFailed(code);
+    options.renewal?.failed(err.code, endpoint(socket.remoteAddress ?? raw?.remoteAddress, socket.remotePort ?? raw?.remotePort));
     if (raw !== undefined) refuse(raw, classifyHandshakeError(code), code);
     socket.destroy();
   });
@@ -106,6 +111,7 @@ export function createIngress(options: IngressOptions): IngressListener {
     }
     const verdict = authorize(down, role);
     if (verdict !== undefined) {
+      if (!down.authorized) options.renewal?.failed(String(down.authorizationError), p.ctx.peer);
       stats.handshakeFailed(verdict.code);
       stats.refusedFor(verdict.reason);
       events.refused(p.ctx, verdict.reason, verdict.code);
@@ -188,6 +194,8 @@ export function createIngress(options: IngressOptions): IngressListener {
     },
     refresh() {
       tls.setSecureContext(options.certs.tlsOptions);
+      // Tickets resume without verifying the client again: none may outlive the trust they were made under.
+      tls.setTicketKeys(randomBytes(48));
     },
     dropPending() {
       for (const raw of [...pending.keys()]) {

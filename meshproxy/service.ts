@@ -21,6 +21,7 @@ import { closeServer, listenOn, listenTransparent } from './listeners.js';
 import { prepareNetfilter } from './netfilter.js';
 import { createPlainForwarder } from './plain.js';
 import { PROXY_SOCKET_MARK } from './rules.js';
+import { createRenewalRequester } from './renewal-request.js';
 import { MeshStats } from './stats.js';
 
 export interface MeshproxyDeps {
@@ -51,12 +52,15 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
     dir: config.tlsDir,
     groups: config.tlsGroups,
     log: subsystemLogger(log, 'certs'),
+    graceMs: config.caGraceMs,
+    announce: log,
     onReload: () => {
       stats.certificateReloads += 1;
       for (const i of ingress) i.refresh();
     },
   });
-  log.info({ dir: config.tlsDir, identity: certs.identity }, 'certificates loaded');
+  log.info({ dir: config.tlsDir, identity: certs.identity, meshCA: certs.trust.current, caGraceMs: config.caGraceMs }, 'certificates loaded');
+  const renewal = createRenewalRequester({ file: config.renewalSignalFile, tlsDir: config.tlsDir, log });
 
   try {
     const bound = async (server: Server, where: { host: string; port: number }, label: string): Promise<void> => {
@@ -66,7 +70,7 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
     };
     const newIngress = (role: IngressRole, name: string, target: IngressOptions['target'], guard: ReadonlySet<number>): IngressListener => {
       const i = createIngress({
-        role, certs, stats: stats.listener(name, 'ingress'), events: ingressEvents, target, loopGuardPorts: guard, open,
+        role, certs, stats: stats.listener(name, 'ingress'), events: ingressEvents, target, loopGuardPorts: guard, open, renewal,
         handshakeTimeoutMs: config.handshakeTimeoutMs, maxPendingHandshakes,
         connectTimeoutMs: config.connectTimeoutMs, idleTimeoutMs: config.idleTimeoutMs,
       });
@@ -114,7 +118,7 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
     }
     for (const entry of plan.egress) {
       const server = createEgress({
-        entry, certs, stats: stats.listener(entry.name, 'egress'), events: egressEvents, open,
+        entry, certs, stats: stats.listener(entry.name, 'egress'), events: egressEvents, open, renewal,
         connectTimeoutMs: config.connectTimeoutMs, idleTimeoutMs: config.idleTimeoutMs,
       });
       const [host, port] = [entry.listen.slice(0, entry.listen.lastIndexOf(':')), Number(entry.listen.slice(entry.listen.lastIndexOf(':') + 1))];
@@ -124,7 +128,7 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
       const admin = createAdmin({
         ready: () => ready,
         stats,
-        configDump: () => ({ version: deps.version, plan, mode: config.mode, explicitIngress: config.explicitIngress, tlsDir: config.tlsDir, adminAddress: config.adminAddress, maxPendingHandshakes, certificateGeneration: certs.generation, ipv6 }),
+        configDump: () => ({ version: deps.version, plan, mode: config.mode, explicitIngress: config.explicitIngress, tlsDir: config.tlsDir, adminAddress: config.adminAddress, maxPendingHandshakes, certificateGeneration: certs.generation, trustedMeshCAs: certs.trust, caGraceMs: config.caGraceMs, ipv6 }),
       });
       await bound(admin, { host: config.adminAddress, port: plan.adminPort }, 'admin');
     }

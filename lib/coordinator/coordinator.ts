@@ -7,6 +7,7 @@
  * hash <hex> not found in manifest"), a mesh certificate is issued for the peer's TLS key, CertChain =
  * leaf then intermediate, and the workload secret is derived when the policy names a WorkloadSecretID.
  */
+import { X509Certificate } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
 import type { Issuer, Validator } from '../attestation/types.js';
@@ -21,7 +22,7 @@ import { decodeSnpDocument } from '../attestation/snp-document.js';
 import { toPem } from '../x509/pem.js';
 import { deriveWorkloadSecret } from './workload-secret.js';
 import type { DevManifest } from './manifest.js';
-import { prepareState, type CoordinatorState } from './state.js';
+import { prepareState, rotateMeshCa, type CoordinatorState } from './state.js';
 
 export interface CoordinatorOptions {
   /** HOST:PORT ([v6]:PORT for IPv6; port 0 picks a free one). */
@@ -39,6 +40,8 @@ export interface CoordinatorOptions {
 export interface RunningCoordinator {
   address: string;
   port: number;
+  /** Replaces the mesh CA (new key, same root); later answers carry it. Resolves with its PEM. */
+  rotate(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -48,6 +51,10 @@ export function parseListen(value: string, what = '--listen'): { host: string; p
   const port = m === null ? NaN : Number(m[3]);
   if (m === null || !(port >= 0 && port <= 65535)) throw new ConfigError([`${what}=${value}: expected HOST:PORT (e.g. 127.0.0.1:7777 or [::1]:7777)`]);
   return { host: m[1] ?? m[2] ?? '', port };
+}
+
+function fingerprint(pem: string): string {
+  return new X509Certificate(pem).fingerprint256;
 }
 
 function peerKey(address: string | undefined, port: number | undefined): string {
@@ -89,7 +96,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const { host, port } = parseListen(opts.listen);
   if (opts.validators.length === 0) throw new ConfigError(['manifest referenceValues: accept no attestation document kind']);
   const log = opts.logger;
-  const state = await prepareState(opts.stateDir);
+  let state = await prepareState(opts.stateDir);
   const peers = new Map<string, AttestedPeer>();
   const sockets = new Set<Socket>();
 
@@ -127,6 +134,12 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   return {
     address: addr.address,
     port: addr.port,
+    rotate: async () => {
+      const previous = state;
+      state = await rotateMeshCa(opts.stateDir, state);
+      log.info({ oldMeshCA: fingerprint(previous.meshCAPem), newMeshCA: fingerprint(state.meshCAPem), root: fingerprint(state.rootCAPem) }, 'Mesh CA rotated (same root)');
+      return state.meshCAPem;
+    },
     close: async () => {
       await new Promise<void>((resolve) => {
         atlsServer.close(() => { resolve(); });

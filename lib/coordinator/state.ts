@@ -4,7 +4,8 @@
  *   root-ca.key   0600  PKCS#8 PEM of the root CA key (P-384); created once, kept across restarts
  *   root-ca.pem   0644  root CA certificate (stable while root-ca.key is)
  *   secrets.json  0600  {"seed": <128 hex>, "salt": <64 hex>} for workload secrets; created once
- *   mesh-ca.pem   0644  mesh CA certificate of this run (new P-384 key per start, i.e. per manifest)
+ *   mesh-ca.pem   0644  mesh CA certificate of this run (new P-384 key per start, i.e. per manifest,
+ *                       and per rotation: SIGHUP or `contrast-dev coordinator rotate`)
  *   intermediate-ca.pem 0644  the mesh CA key certified by the root (second half of CertChain)
  *
  * Clients receive exactly the bytes of mesh-ca.pem and root-ca.pem, so tests can compare.
@@ -27,6 +28,8 @@ export interface CoordinatorState {
   readonly meshCAPem: string;
   readonly intermediatePem: string;
   readonly meshCAKey: KeyObject;
+  /** Kept in memory so that the mesh CA can be rotated under the same root. */
+  readonly rootKey: KeyObject;
   readonly seed: Buffer;
   readonly salt: Buffer;
 }
@@ -89,11 +92,23 @@ export async function prepareState(dir: string): Promise<CoordinatorState> {
   await ensureDir(dir, 0o700);
   const { seed, salt } = await loadSecrets(join(dir, 'secrets.json'));
   const { rootKey, rootCAPem } = await loadRoot(dir);
+  return { rootCAPem, rootKey, seed, salt, ...await newMeshCa(dir, rootKey) };
+}
+
+/**
+ * A new mesh CA (new key, new self-signed certificate and intermediate) under the same root, seed and
+ * salt: what a manifest update or a recovery does to the upstream Coordinator's CA.
+ */
+export async function rotateMeshCa(dir: string, state: CoordinatorState): Promise<CoordinatorState> {
+  return { ...state, ...await newMeshCa(dir, state.rootKey) };
+}
+
+async function newMeshCa(dir: string, rootKey: KeyObject): Promise<Pick<CoordinatorState, 'meshCAPem' | 'intermediatePem' | 'meshCAKey'>> {
   const meshCAKey = await newP384Key();
   const { meshCACert, intermediateCert } = await createMeshCa(rootKey, meshCAKey);
   const meshCAPem = toPem(meshCACert, 'CERTIFICATE');
   const intermediatePem = toPem(intermediateCert, 'CERTIFICATE');
   await writeFileAtomic(join(dir, 'mesh-ca.pem'), meshCAPem, { mode: 0o644 });
   await writeFileAtomic(join(dir, 'intermediate-ca.pem'), intermediatePem, { mode: 0o644 });
-  return { rootCAPem, meshCAPem, intermediatePem, meshCAKey, seed, salt };
+  return { meshCAPem, intermediatePem, meshCAKey };
 }

@@ -49,7 +49,12 @@ test('the demo shows certificates, an mTLS request, a refused client and timings
   t.is(out.match(/chain verifies against mesh CA and root: yes/g)?.length, 2);
   t.regex(out, /client -> web over mTLS: HTTP 200 "hello from the web app \(you asked for \/hello\)"/);
   t.regex(out, /client without mesh certificate -> web: refused/);
-  t.regex(out, /\[5\] Timings\n( {2}.+ ms\n){6}/);
+  t.regex(out, /Coordinator: new mesh CA [0-9A-F:]+ \(was [0-9A-F:]+\), same root/);
+  t.regex(out, /pod web: renewed in place after \d+ ms \(generation 2, the new mesh CA\), no restart/);
+  t.regex(out, /pod client: renewed in place after \d+ ms \(generation 2, the new mesh CA\), no restart/);
+  t.regex(out, /connection opened before the rotation: still open, HTTP 200/);
+  t.regex(out, /client -> web over mTLS on the new certificates: HTTP 200/);
+  t.regex(out, /\[6\] Timings\n( {2}.+ ms\n){7}/);
   const work = /work directory: (\S+)/.exec(out)?.[1];
   t.truthy(work);
   t.false(existsSync(work!), 'work directory removed');
