@@ -26,7 +26,7 @@ import { VERSION } from '../lib/version.js';
 import { tolerateClosedStdout } from './stdout.js';
 import { fetchInstallerBase, InstallerBaseError, parseBaseRef, type InstallerBase } from './installer-base.js';
 import { readFile } from 'node:fs/promises';
-import { deriveEmbeddedHandler } from '../runtime-installer/embedded-handler.js';
+import { deriveEmbeddedHandler } from '../lib/node-install/embedded-handler.js';
 import { REPLACEMENTS_FILE, replacementsText, validateRegistry, type BuiltReference } from './replacements.js';
 import { DEFAULT_MANIFEST_OPTIONS } from './k8s/manifests.js';
 

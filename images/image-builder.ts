@@ -23,7 +23,7 @@ import { ADDON_FILE, bundleEntry, programByName } from '../lib/programs.js';
 import { HostFileError, ImageTooLargeError, ProgramMissingError } from './errors.js';
 import { errorMessage } from '../lib/errors.js';
 import type { InstallerBase } from './installer-base.js';
-import { EMBEDDED_HANDLER_PATH, LABELS, serializeEmbeddedHandler } from '../runtime-installer/embedded-handler.js';
+import { EMBEDDED_HANDLER_PATH, LABELS, serializeEmbeddedHandler } from '../lib/node-install/embedded-handler.js';
 import { LICENCE_INDEX, OWN_LICENCE, debianOwners } from './licences.js';
 import { repoRoot } from './paths.js';
 
@@ -74,7 +74,7 @@ export interface BuiltImage extends WrittenImage {
 export async function buildImage(target: ImageTarget, options: BuildOptions): Promise<BuiltImage> {
   const bundle = join(options.bundleDir, target.program);
   const program = programByName(target.program);
-  if (program === undefined) throw new ProgramMissingError(`${target.name}: program ${target.program} is not in images/programs.ts`);
+  if (program === undefined) throw new ProgramMissingError(`${target.name}: program ${target.program} is not in lib/programs.ts`);
   const entry = join(bundle, bundleEntry(program));
   const addon = join(bundle, ADDON_FILE);
   if (!existsSync(entry)) throw new ProgramMissingError(`${target.name}: bundle ${entry} missing: expected npm run bundle to have built ${target.program}`);

@@ -11,9 +11,9 @@ import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readFile, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
-import { ContrastError } from '../lib/errors.js';
-import { parseManifest } from '../runtime-installer/manifest.js';
-import { embeddedHandlerOf, type EmbeddedHandler } from '../runtime-installer/embedded-handler.js';
+import { ContrastError, errorMessage } from '../lib/errors.js';
+import { parseManifest } from '../lib/node-install/manifest.js';
+import { embeddedHandlerOf, type EmbeddedHandler } from '../lib/node-install/embedded-handler.js';
 
 const run = promisify(execFile);
 
@@ -108,7 +108,7 @@ export async function fetchInstallerBase(refText: string, opts: { workDir: strin
   try {
     parsed = parseManifest(manifestBytes, `${ref.text} ${manifestPath}`);
   } catch (err) {
-    throw new InstallerBaseError((err as Error).message, { cause: err });
+    throw new InstallerBaseError(errorMessage(err), { cause: err });
   }
   const problems: string[] = [];
   for (const [i, f] of parsed.files.entries()) {
@@ -119,7 +119,7 @@ export async function fetchInstallerBase(refText: string, opts: { workDir: strin
       real = await resolveInRoot(rootfs, inImage);
       if (!(await lstat(real)).isFile()) throw new Error('not a regular file');
     } catch (err) {
-      problems.push(`files[${i}].url=${f.url.href}: not a file in the image (${(err as Error).message})`);
+      problems.push(`files[${i}].url=${f.url.href}: not a file in the image (${errorMessage(err)})`);
       continue;
     }
     if (f.integrity !== undefined) {

@@ -11,7 +11,7 @@
  * `/usr/share/doc/contrast/THIRD-PARTY.txt` lists each component with where its licence text is.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { HostFileError } from './errors.js';
 

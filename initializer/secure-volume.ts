@@ -15,6 +15,7 @@ import { delimiter, join } from 'node:path';
 import type { Logger } from '../lib/log.js';
 import { SecureVolumeError, SecureVolumeUnavailableError } from './errors.js';
 import { checkBinaryHeader, formatArgs, SECTOR_SIZE, UPSTREAM_PROFILE, verifyHeaderJson, type LuksProfile } from './secure-volume-luks.js';
+import { errorCode } from '../lib/errors.js';
 
 export interface CommandResult {
   readonly code: number | null;
@@ -201,7 +202,7 @@ export async function isExt4(path: string): Promise<boolean> {
     await fh.read(buf, 0, 2, 1080);
     return buf.readUInt16LE(0) === 0xef53;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EIO') return false;
+    if (errorCode(err) === 'EIO') return false;
     throw err;
   } finally {
     await fh.close();

@@ -6,6 +6,7 @@
 import { open, readFile, readdir, rename, rm, unlink, mkdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
+import { errorCode } from './errors.js';
 
 export interface AtomicWriteOptions {
   /** File mode of the result (default 0o644). Applied before the rename. */
@@ -49,7 +50,7 @@ export async function removeStaleTemps(dir: string, isOurs: (finalName: string) 
   try {
     entries = await readdir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (errorCode(err) === 'ENOENT') return [];
     throw err;
   }
   const removed: string[] = [];

@@ -6,7 +6,6 @@
  * Environment: FORWARD_HOST (required), LISTEN_PORT or LISTEN_PORTS, FORWARD_PORT, LISTEN_ADDRESS,
  * CONNECT_TIMEOUT, CONTRAST_LOG_*. Exit 0 on SIGTERM/SIGINT, 64 on bad configuration, 1 otherwise.
  */
-import { once } from 'node:events';
 import { parseProgramArgs, programCommand } from '../lib/cli.js';
 import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
 import { runMain } from '../lib/main.js';

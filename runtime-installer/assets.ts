@@ -16,7 +16,7 @@ import { tempName as newTempName } from '../lib/fs-atomic.js';
 import { FetchError, IntegrityError } from './errors.js';
 import { readFdSource, readFileSource, readHttpSource, type ByteSink, type HttpOptions } from './asset-source.js';
 import { readAt, writeAll, type HostRoot } from './host-root.js';
-import type { Sri } from './sri.js';
+import type { Sri } from '../lib/node-install/sri.js';
 import { errorCode, errorMessage } from '../lib/errors.js';
 
 const fsyncAsync = promisify(fsync);
@@ -66,8 +66,8 @@ export async function stageAsset(spec: AssetSpec, staging: Staging, ctx: StageCo
   try {
     host.mkdirp(dir, 0o755, staging.createdDirs);
   } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_HOST_PATH') throw err;
-    throw new FetchError(`creating ${dir}: ${(err as Error).message}`, { cause: err });
+    if (errorCode(err) === 'ERR_HOST_PATH') throw err;
+    throw new FetchError(`creating ${dir}: ${errorMessage(err)}`, { cause: err });
   }
   const current = await host.lstat(spec.dest);
   if (current !== undefined && !current.isFile()) throw new FetchError(`${spec.dest} exists and is not a regular file`);
@@ -126,7 +126,7 @@ async function upToDate(spec: AssetSpec, size: number, host: HostRoot): Promise<
   let srcSize = size;
   if (spec.integrity === undefined) {
     srcSize = (await stat(fileURLToPath(spec.url)).catch((err: unknown) => {
-      throw new FetchError(`reading ${spec.url.href}: ${(err as Error).message}`, { cause: err });
+      throw new FetchError(`reading ${spec.url.href}: ${errorMessage(err)}`, { cause: err });
     })).size;
     if (srcSize !== size) return false;
   }

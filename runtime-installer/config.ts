@@ -5,7 +5,7 @@ import { EnvReader, type Env } from '../lib/config.js';
 import { DEFAULT_HTTP_OPTIONS, type HttpOptions, type ProxySettings } from './asset-source.js';
 import { parsePlatform, type Platform } from './platforms.js';
 import { DEFAULT_SYSTEM_BUS } from './systemd.js';
-import { EMBEDDED_HANDLER_PATH } from './embedded-handler.js';
+import { EMBEDDED_HANDLER_PATH } from '../lib/node-install/embedded-handler.js';
 import { DEFAULT_SERVICE_ACCOUNT_DIR, type NodeLabelConfig } from './node-label.js';
 
 export interface InstallerConfig {

@@ -9,7 +9,8 @@ import { ContainerdConfigError } from './errors.js';
 import type { HostRoot } from './host-root.js';
 import { addRuntime, editTemplate, removeRuntime, type EditOptions, type RuntimeEntry } from './containerd-edit.js';
 import { errorCode, errorMessage } from '../lib/errors.js';
-import { addSnapshotterConfig, removeSnapshotterConfig, type SnapshotterSetup } from './snapshotter.js';
+import { addSnapshotterConfig, removeSnapshotterConfig } from './snapshotter.js';
+import { type SnapshotterSetup } from '../lib/node-install/snapshotter.js';
 
 /** The largest containerd config (or template) the installer reads: 1 MiB (real ones have a few KiB). */
 export const MAX_CONTAINERD_CONFIG_BYTES = 1024 * 1024;

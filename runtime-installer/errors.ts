@@ -4,11 +4,6 @@
  */
 import { ContrastError } from '../lib/errors.js';
 
-/** The install manifest (`contrast-node-install.json`) is missing, not JSON or fails validation. */
-export class ManifestError extends ContrastError {
-  readonly code = 'ERR_MANIFEST';
-}
-
 /** The DaemonSet was generated for another runtime handler than the one this image installs. */
 export class HandlerMismatchError extends ContrastError {
   readonly code = 'ERR_HANDLER_MISMATCH';

@@ -16,6 +16,7 @@ import { join, posix, resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
 import { FsAt, FsAtCallError, type FsAtStat } from '../lib/native/fsat.js';
 import { HostPathError } from './errors.js';
+import { errorMessage } from '../lib/errors.js';
 
 const writeAsync = promisify(write);
 const fsyncAsync = promisify(fsync);
@@ -56,7 +57,7 @@ export class HostRoot {
     try {
       fd = fs.openat(c.AT_FDCWD, abs, c.O_RDONLY | c.O_DIRECTORY);
     } catch (err) {
-      throw new HostPathError(`HOST_MOUNT=${mount}: expected a directory (${(err as Error).message})`, { cause: err });
+      throw new HostPathError(`HOST_MOUNT=${mount}: expected a directory (${errorMessage(err)})`, { cause: err });
     }
     return new HostRoot(abs, fs, fd, options.resolver ?? 'openat2');
   }

@@ -6,14 +6,15 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Logger } from '../lib/log.js';
 import type { InstallerConfig } from './config.js';
-import { HandlerMismatchError, ManifestError } from './errors.js';
-import { hostPathOf, parseManifest, runtimeHandlerName, type InstallManifest } from './manifest.js';
-import { handlerForPlatform, readEmbeddedHandler } from './embedded-handler.js';
+import { HandlerMismatchError } from './errors.js';
+import { ManifestError } from '../lib/node-install/errors.js';
+import { hostPathOf, parseManifest, runtimeHandlerName, type InstallManifest } from '../lib/node-install/manifest.js';
+import { handlerForPlatform, readEmbeddedHandler } from '../lib/node-install/embedded-handler.js';
 import { defaultKataConfigPath, readTargetConfig, type TargetConfig } from './target-config.js';
 import type { AssetSpec } from './assets.js';
 import type { RuntimeEntry } from './containerd-edit.js';
 import { errorCode, errorMessage } from '../lib/errors.js';
-import { snapshotterSetup, type SnapshotterSetup } from './snapshotter.js';
+import { snapshotterSetup, type SnapshotterSetup } from '../lib/node-install/snapshotter.js';
 
 export const MANIFEST_FILE = 'contrast-node-install.json';
 

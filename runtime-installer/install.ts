@@ -18,7 +18,8 @@ import { mergeReceipts, readReceipt, receiptPath, serializeReceipt, RECEIPT_DIR,
 import { restartIfNeeded, type RestartOutcome } from './restart.js';
 import type { ServiceManager } from './systemd.js';
 import { errorCode } from '../lib/errors.js';
-import { NODE_LABEL_VALUE, nodeLabelKey, patchNodeLabel } from './node-label.js';
+import { patchNodeLabel } from './node-label.js';
+import { NODE_LABEL_VALUE, nodeLabelKey } from '../lib/node-install/node-label.js';
 
 export const IMAGEPULLER_FILE = 'contrast-imagepuller.toml';
 

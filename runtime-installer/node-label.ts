@@ -13,11 +13,9 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import type { Logger } from '../lib/log.js';
 import { NodeLabelError } from './errors.js';
+import { errorMessage } from '../lib/errors.js';
 
 export const DEFAULT_SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-/** Prefix of the per-handler node label; the name part is the handler (a DNS label, at most 63). */
-export const NODE_LABEL_PREFIX = 'runtime.contrast.edgeless.systems/';
-export const NODE_LABEL_VALUE = 'true';
 
 export interface NodeLabelConfig {
   readonly nodeName: string;
@@ -26,10 +24,6 @@ export interface NodeLabelConfig {
   /** Holds `token` and `ca.crt` (the pod's service-account mount). */
   readonly serviceAccountDir: string;
   readonly timeoutMs: number;
-}
-
-export function nodeLabelKey(handler: string): string {
-  return `${NODE_LABEL_PREFIX}${handler}`;
 }
 
 /** Sets (value) or removes (null) the label on this node; returns whether the node existed. */
@@ -65,7 +59,7 @@ async function readServiceAccountFile(cfg: NodeLabelConfig, name: string): Promi
   try {
     return await readFile(path);
   } catch (err) {
-    throw new NodeLabelError(`reading ${path}: ${(err as Error).message}: expected the service account token and CA of the DaemonSet's pod (automountServiceAccountToken)`, { cause: err });
+    throw new NodeLabelError(`reading ${path}: ${errorMessage(err)}: expected the service account token and CA of the DaemonSet's pod (automountServiceAccountToken)`, { cause: err });
   }
 }
 

@@ -17,7 +17,8 @@
  */
 import type { HostRoot } from './host-root.js';
 import { ReceiptError } from './errors.js';
-import type { Snapshotter } from './manifest.js';
+import type { Snapshotter } from '../lib/node-install/manifest.js';
+import { errorMessage } from '../lib/errors.js';
 
 export const RECEIPT_FORMAT = 1;
 /** Host directory of the receipts. */
@@ -100,7 +101,7 @@ export function parseReceipt(text: string, source: string, handler?: string): Re
   try {
     v = JSON.parse(text);
   } catch (err) {
-    throw new ReceiptError(`install receipt ${source}: expected JSON (${(err as Error).message})`, { cause: err });
+    throw new ReceiptError(`install receipt ${source}: expected JSON (${errorMessage(err)})`, { cause: err });
   }
   const bad = (what: string) => new ReceiptError(`install receipt ${source}: ${what}`);
   if (typeof v !== 'object' || v === null) throw bad('expected an object');

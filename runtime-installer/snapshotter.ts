@@ -14,35 +14,8 @@
  * settings are shared by every runtime and stay on uninstall (like `debug.level`).
  * The newest generation has no snapshotter: Kata pulls images in the guest.
  */
-import type { Snapshotter } from './manifest.js';
+import type { SnapshotterSetup } from '../lib/node-install/snapshotter.js';
 import { CRI_V2, criPluginId, dropTable, parseConfig, putTable, setTableKeys } from './containerd-edit.js';
-
-export interface SnapshotterSetup {
-  readonly kind: Snapshotter;
-  /** Name of the proxy plugin and the runtime's `snapshotter` value. */
-  readonly pluginName: string;
-  /** Host path of the sidecar's gRPC socket (containerd's `proxy_plugins.<name>.address`). */
-  readonly address: string;
-  /** Host path of the snapshotter's state (the sidecar's root), removed on uninstall. */
-  readonly stateDir: string;
-}
-
-export function snapshotterSetup(kind: Snapshotter, handler: string): SnapshotterSetup {
-  if (kind === 'tardev') {
-    return Object.freeze({
-      kind,
-      pluginName: `tardev-${handler}`,
-      address: `/run/containerd/tardev-snapshotter-${handler}.sock`,
-      stateDir: `/var/lib/containerd/io.containerd.snapshotter.v1.tardev-${handler}`,
-    });
-  }
-  return Object.freeze({
-    kind,
-    pluginName: `nydus-${handler}`,
-    address: `/run/containerd/containerd-nydus-grpc-${handler}.sock`,
-    stateDir: `/var/lib/nydus-snapshotter/${handler}`,
-  });
-}
 
 /** The CRI images table for the config's version. */
 function imagesTable(criId: string): string[] {

@@ -19,8 +19,9 @@ import type { HostRoot } from './host-root.js';
 import { openHost, removeStaleTemps, sha256, withServiceManager, type InstallDeps } from './install.js';
 import { EDGELESS_DIR, listReceipts, readReceipt, receiptPath, RECEIPT_DIR, type ConfigEdit, type ContainerdRuntimeEdit, type Receipt } from './receipt.js';
 import { restartIfNeeded, type RestartOutcome } from './restart.js';
-import { nodeLabelKey, patchNodeLabel } from './node-label.js';
-import { snapshotterSetup, type SnapshotterSetup } from './snapshotter.js';
+import { patchNodeLabel } from './node-label.js';
+import { nodeLabelKey } from '../lib/node-install/node-label.js';
+import { snapshotterSetup, type SnapshotterSetup } from '../lib/node-install/snapshotter.js';
 
 export interface UninstallResult {
   readonly handler: string;

@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ContrastError } from '../../lib/errors.js';
-import { LABELS } from '../../runtime-installer/embedded-handler.js';
-import { SNAPSHOTTERS, type Snapshotter } from '../../runtime-installer/manifest.js';
+import { ContrastError, errorMessage } from '../../lib/errors.js';
+import { LABELS } from '../../lib/node-install/embedded-handler.js';
+import { SNAPSHOTTERS, type Snapshotter } from '../../lib/node-install/manifest.js';
 
 export class InstallerImageError extends ContrastError {
   readonly code = 'ERR_INSTALLER_IMAGE';
@@ -36,7 +36,7 @@ export function readInstallerImage(layoutDir: string): InstallerImageInfo {
     const config = JSON.parse(readFileSync(blob(manifest.config.digest), 'utf8')) as { config?: { Labels?: Record<string, string> } };
     labels = config.config?.Labels ?? {};
   } catch (err) {
-    throw new InstallerImageError(`--installer-image ${layoutDir}: expected the OCI layout npm run images wrote for runtime-installer: ${(err as Error).message}`, { cause: err });
+    throw new InstallerImageError(`--installer-image ${layoutDir}: expected the OCI layout npm run images wrote for runtime-installer: ${errorMessage(err)}`, { cause: err });
   }
   const artifacts = labels[LABELS.artifacts];
   if (artifacts !== 'true' && artifacts !== 'false') throw new InstallerImageError(`--installer-image ${layoutDir}: label ${LABELS.artifacts} missing: expected a runtime-installer image built by npm run images`);

@@ -2,21 +2,16 @@
  * Every manifest this repository ships, as typed objects grouped by output file. images/k8s/generate.ts
  * writes them as YAML; the tests validate each object against the Kubernetes API schemas.
  */
+import type { KubeObject } from './kube-object.js';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IService } from 'kubernetes-models/v1/Service';
 import { PLATFORMS, SEED_PLATFORMS, versionRuntimeHash, type Platform } from './platforms.js';
 import { DEFAULT_SNAPSHOTTER_IMAGES, handlerOf, runtimeObjects, targetConfigPreset, type RuntimeOptions } from './runtime.js';
 import type { InstallerImageInfo } from './installer-image.js';
-import type { Snapshotter } from '../../runtime-installer/manifest.js';
+import type { Snapshotter } from '../../lib/node-install/manifest.js';
 import { ANNOTATION_PREFIX, injectContrast, type InjectOptions } from './pod-snippets.js';
 import { portForwarderPod } from './port-forwarder.js';
 
-/** A Kubernetes object: enough structure for validation and serialisation. */
-export interface KubeObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata?: { readonly name?: string };
-}
 
 export interface ManifestOptions {
   readonly version: string;

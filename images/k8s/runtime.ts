@@ -14,10 +14,10 @@ import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k
 import type { IValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
 import type { IValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
 import { overheadMemory, runtimeHandler, type Platform } from './platforms.js';
-import type { KubeObject } from './manifests.js';
-import { NODE_LABEL_VALUE, nodeLabelKey } from '../../runtime-installer/node-label.js';
-import { snapshotterSetup } from '../../runtime-installer/snapshotter.js';
-import type { Snapshotter } from '../../runtime-installer/manifest.js';
+import type { KubeObject } from './kube-object.js';
+import { NODE_LABEL_VALUE, nodeLabelKey } from '../../lib/node-install/node-label.js';
+import { snapshotterSetup } from '../../lib/node-install/snapshotter.js';
+import type { Snapshotter } from '../../lib/node-install/manifest.js';
 
 export interface RuntimeOptions {
   readonly runtimeHash: string;

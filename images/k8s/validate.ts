@@ -14,7 +14,7 @@ import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/
 import { ValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
 import { ValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
 import { ContrastError, errorMessage } from '../../lib/errors.js';
-import type { KubeObject } from './manifests.js';
+import type { KubeObject } from './kube-object.js';
 
 export class ManifestInvalidError extends ContrastError {
   readonly code = 'ERR_MANIFEST_INVALID';

@@ -43,7 +43,7 @@ test('reload publishes a new context, keeps the old one when the new files are b
 
 test('unusable sets are refused at load, each error naming the file and the problem', async (t) => {
   const pki = await createTestPki();
-  const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' });
   const rows: { name: string; file: string; change: (dir: string) => Promise<void>; expect: RegExp }[] = [
     { name: 'RSA key beside an EC chain', file: 'key.pem', change: (d) => writeFile(join(d, 'key.pem'), rsaKey), expect: /rsa key does not belong to the first certificate .*ec key/ },
     { name: 'key of another certificate', file: 'key.pem', change: (d) => writeFile(join(d, 'key.pem'), pki.client.keyPem), expect: /does not belong to the first certificate/ },

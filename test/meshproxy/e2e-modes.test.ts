@@ -112,7 +112,7 @@ test('unusable certificates at start: ERR_MESH_CERTIFICATES naming the file, no 
   const dir = await tempDir(t);
   const unchanged = await closedPod(pair);
   const pki = await createTestPki();
-  const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' });
   for (const [name, file, content] of [['RSA key beside an EC chain', 'key.pem', rsaKey], ['empty mesh CA', 'mesh-ca.pem', ''], ['mesh CA not PEM', 'mesh-ca.pem', 'hello\n']] as const) {
     const tls = join(dir, name.replace(/ /g, '-'));
     await writeTlsDir(tls, pki.meshCA, pki.server);

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { abortStaging, commitStaging, newStaging, stageAsset, type AssetSpec } from '../../runtime-installer/assets.js';
 import { DEFAULT_HTTP_OPTIONS } from '../../runtime-installer/asset-source.js';
 import { HostRoot } from '../../runtime-installer/host-root.js';
-import { parseSri, type Sri } from '../../runtime-installer/sri.js';
+import { parseSri, type Sri } from '../../lib/node-install/sri.js';
 import { silentLogger } from '../../lib/log.js';
 
 const http = { ...DEFAULT_HTTP_OPTIONS, attempts: 3, timeoutMs: 2000, backoffMs: 20, progressIntervalMs: 50 };

@@ -7,7 +7,7 @@ import test from 'ava';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deriveEmbeddedHandler, handlerForPlatform, serializeEmbeddedHandler } from '../../runtime-installer/embedded-handler.js';
+import { deriveEmbeddedHandler, handlerForPlatform, serializeEmbeddedHandler } from '../../lib/node-install/embedded-handler.js';
 import { createFakeNode, runInstaller, shippedManifest, snapshotTree } from './helpers/host.js';
 
 test('the embedded value names the handler; a replaced manifest or another expected handler changes nothing', async (t) => {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseManifest, runtimeHandlerName, hostPathOf } from '../../runtime-installer/manifest.js';
+import { parseManifest, runtimeHandlerName, hostPathOf } from '../../lib/node-install/manifest.js';
 import { parsePlatform, PLATFORMS } from '../../runtime-installer/platforms.js';
 import { readTargetConfig, defaultKataConfigPath } from '../../runtime-installer/target-config.js';
 

@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { ManifestError } from './errors.js';
 import { parseManifest, type InstallManifest } from './manifest.js';
+import { errorMessage, errorCode } from '../errors.js';
 
 /** In-image path of the embedded handler file. */
 export const EMBEDDED_HANDLER_PATH = '/usr/share/misc/contrast/runtime-handler.json';
@@ -68,14 +69,14 @@ export async function readEmbeddedHandler(path: string): Promise<EmbeddedHandler
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ManifestError(`reading the embedded runtime handler ${path}: ${(err as Error).message}`, { cause: err });
+    if (errorCode(err) === 'ENOENT') return undefined;
+    throw new ManifestError(`reading the embedded runtime handler ${path}: ${errorMessage(err)}`, { cause: err });
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new ManifestError(`${path}: expected the JSON the image build wrote: ${(err as Error).message}`);
+    throw new ManifestError(`${path}: expected the JSON the image build wrote: ${errorMessage(err)}`);
   }
   const o = raw as Record<string, unknown>;
   const str = (k: string) => (typeof o[k] === 'string' ? o[k] : undefined);

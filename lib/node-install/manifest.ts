@@ -5,8 +5,7 @@
 import { createHash } from 'node:crypto';
 import { ManifestError } from './errors.js';
 import { parseSri, type Sri } from './sri.js';
-import type { Platform } from './platforms.js';
-import { errorMessage } from '../lib/errors.js';
+import { errorMessage } from '../errors.js';
 
 export const RUNTIME_NAME_PLACEHOLDER = '@@runtimeName@@';
 const RUNTIME_BASE_PLACEHOLDER = '@@runtimeBase@@';
@@ -132,7 +131,7 @@ function parseFile(entry: unknown, at: string, problems: string[]): ManifestFile
  * The runtime handler name: the manifest's `runtimeHandlerName` when present, otherwise
  * `contrast-cc-<platform>-<first 8 hex of sha256(manifest)>`.
  */
-export function runtimeHandlerName(manifest: InstallManifest, platform: Platform): string {
+export function runtimeHandlerName(manifest: InstallManifest, platform: { readonly name: string }): string {
   return manifest.runtimeHandlerName ?? `contrast-cc-${platform.name.toLowerCase()}-${manifest.sha256.slice(0, 8)}`;
 }
 
