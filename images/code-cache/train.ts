@@ -118,8 +118,9 @@ async function trainInitializer(options: TrainOptions, work: string, cacheOut: s
       CONTRAST_CODE_CACHE_NAME: `${BUNDLE_DIR}/initializer/${CODE_CACHE_BUNDLE}`,
     });
     if (!existsSync(done)) throw new CodeCacheTrainingError('initializer: the training run exited 0 without writing its done file');
-    // A failed attempt (its one WARN line) means the run compiled the retry path as well.
-    return !stderr.includes('"msg":"Requesting cert"');
+    // A failed attempt (its one WARN line, text as in the image, or JSON) means the run compiled the
+    // retry path as well.
+    return !/msg="Requesting cert"|"msg":"Requesting cert"/.test(stderr);
   } finally {
     await coordinator.close();
   }

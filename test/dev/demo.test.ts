@@ -72,7 +72,7 @@ test('without the native addon the demo stops at once with a clear error and sta
   const tmp = join(ROOT, 'node_modules', '.cache', `demo-noaddon-${process.pid}`);
   const r = spawnSync(process.execPath, ['--import=tsx', MAIN, 'demo'], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', TMPDIR: tmp, CONTRAST_NATIVE_ADDON: '/nonexistent/contrast_native.node' },
+    env: { PATH: process.env['PATH'] ?? '', TMPDIR: tmp, CONTRAST_NATIVE_ADDON: '/nonexistent/contrast_native.node', CONTRAST_LOG_FORMAT: 'json' },
     encoding: 'utf8',
     timeout: 60_000,
   });

@@ -80,8 +80,10 @@ test('10,000 connections leave no growth in file descriptors or memory', async (
   const rssEnd = await rssKiB(pid);
   t.log(`fds ${fdBase} -> ${fdEnd}; RSS ${rssBase} -> ${rssMid} -> ${rssEnd} KiB`);
   t.is(fdEnd, fdBase);
-  // A leak of 2.5 KiB per connection would add 24 MiB over these 10,000 connections; a leaked socket is far larger.
-  t.true(rssEnd - rssBase < 24 * 1024, `RSS grew by ${rssEnd - rssBase} KiB`);
+  // The first 5,000 let V8's heap and the allocator grow to their working size (Node 26: about 30 MiB,
+  // kept); a leak keeps growing after that. A leak of 2.5 KiB per connection would add 12 MiB over the
+  // second 5,000; a leaked socket is far larger.
+  t.true(rssEnd - rssMid < 12 * 1024, `RSS grew by ${rssEnd - rssMid} KiB over the second 5,000 connections (${rssBase} -> ${rssMid} -> ${rssEnd} KiB)`);
   const body = await stats();
   t.regex(body, /meshproxy_connections_total\{listener="self",direction="egress"\} 12000\n/);
   t.regex(body, /meshproxy_connections_active\{listener="self",direction="egress"\} 0\n/);
