@@ -70,7 +70,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   try {
     say('Contrast demo: a confidential mesh on this machine');
     say('  ATTESTATION: INSECURE. No TEE is used; each pod only claims its host data. For demonstration only.');
-    say(`  work directory: ${work}`);
+    say(`  work directory: ${work} (logs of every process, certificates; removed at the end unless --keep)`);
     const pods: Pod[] = ['web', 'client'].map((name) => ({
       name,
       hostData: createHash('sha256').update(`contrast demo pod ${name}`).digest('hex'),
@@ -112,7 +112,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         CONTRAST_RENEWAL_INTERVAL: RENEWAL_INTERVAL,
       }, join(work, `initializer-${pod.name}.log`));
       await timed(`initializer ${pod.name}`, () => waitForFile(join(work, pod.name, 'done'), child, opts.stepTimeoutMs));
-      await describePod(pod, say, timings[`initializer ${pod.name}`] ?? 0);
+      await describePod(pod, `${pod.name}/tls-config/{certChain,key,mesh-ca,coordinator-root-ca}.pem, ${pod.name}/secrets/workload-secret-seed, then ${pod.name}/done`, say, timings[`initializer ${pod.name}`] ?? 0);
     }
 
     // 3. The app behind pod web's meshproxy; pod client's meshproxy offers it on a local egress port.
@@ -158,7 +158,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 
     // 5. Without a mesh certificate, the web pod's meshproxy refuses the connection.
     const refusal = await tryWithoutCertificate(ingressPort, join(web.tlsDir, TLS_FILES.meshCA), opts.stepTimeoutMs);
-    say(`  client without mesh certificate -> web: ${refusal.refused ? `refused (${refusal.reason})` : `NOT refused: ${refusal.reason}`}`);
+    say(`  client without mesh certificate -> web: ${refusal.refused ? `refused by web's meshproxy (${refusal.reason})` : `NOT refused: ${refusal.reason}`}`);
     if (!requestSucceeded) throw new DemoStepError(`the request over mTLS answered HTTP ${first.status}:\n${logTail(join(work, 'meshproxy-client.log'))}`);
     if (!refusal.refused) throw new DemoStepError(`a client without mesh certificate was not refused: ${refusal.reason}`);
 
@@ -201,11 +201,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     await group.stopAll();
     for (const close of closers.reverse()) await close();
     if (!opts.keep) await rm(work, { recursive: true, force: true });
-    else say(`(kept ${work})`);
+    else say(`(kept ${work}: initializer-*.log, meshproxy-*.log, and each pod's tls-config/ and secrets/)`);
   }
 }
 
-async function describePod(pod: Pod, say: (l: string) => void, ms: number): Promise<void> {
+async function describePod(pod: Pod, written: string, say: (l: string) => void, ms: number): Promise<void> {
   const read = (f: string): Promise<string> => readFile(join(pod.tlsDir, f), 'utf8');
   const chain = parsePemBundle(await read(TLS_FILES.certChain));
   const meshCa = new X509Certificate(await read(TLS_FILES.meshCA));
@@ -216,7 +216,9 @@ async function describePod(pod: Pod, say: (l: string) => void, ms: number): Prom
   say(`  pod ${pod.name}: attested (insecure document, host data ${pod.hostData.slice(0, 16)}...) in ${ms.toFixed(0)} ms`);
   say(`    certificate  subject ${s.subject}; SANs ${s.sans.join(', ')}; ${s.keyType}; valid until ${s.notAfter}`);
   for (const [i, c] of chain.slice(1).entries()) say(`    chain[${i + 1}]     ${summarise(c).subject}, issued by ${summarise(c).issuer}`);
-  say(`    mesh CA      ${summarise(meshCa).subject} (self-signed); root ${summarise(root).subject}`);
+  say(`    wrote        ${written} (in the work directory)`);
+  // The mesh CA's key is certified twice: self-signed (the anchor pods trust) and by the root (chain[1]).
+  say(`    mesh CA      ${summarise(meshCa).subject} (self-signed: the anchor pods trust; chain[1] is the same key certified by the root ${summarise(root).subject})`);
   say(`    chain verifies against mesh CA and root: ${chainVerifies(chain, meshCa, root) ? 'yes' : 'NO'}`);
 }
 
@@ -296,9 +298,7 @@ function tryWithoutCertificate(port: number, caFile: string, timeoutMs: number):
     let handshake = false;
     socket.on('secureConnect', () => { handshake = true; });
     socket.on('close', () => {
-      done(true, failure ?? (handshake
-        ? 'the client finished its side of the TLS 1.3 handshake, the server closed the connection without a byte of the app'
-        : 'the server closed the connection during the handshake'));
+      done(true, failure ?? (handshake ? 'closed after the handshake, no app bytes' : 'closed during the handshake'));
     });
   }));
 }

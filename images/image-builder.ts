@@ -28,10 +28,12 @@ import { LICENCE_INDEX, OWN_LICENCE, debianOwners } from './licences.js';
 import { repoRoot } from './paths.js';
 
 /**
- * Upper bound for one image, compressed (issue 8: 45 MB on Node 20). Raised to 50 MB with the move to
- * Node 26 (issue 14): its binary is 117 MB stripped, 42 MB compressed, against Node 20's 86 / 36 MB.
+ * Upper bound for one image, compressed (issue 8: 45 MB on Node 20; 50 MB with Node 26, whose binary is
+ * 42 MB compressed). 55 MB since the images also carry what upstream's pod specs run in them and the
+ * licence texts: the initializer's secure-pv tools (cryptsetup with libcrypto, e2fsprogs, mount) and
+ * busybox make its own layer 6.2 MB, the port-forwarder's bash and socat 4.0 MB.
  */
-export const MAX_COMPRESSED_BYTES = 50 * 1000 * 1000;
+export const MAX_COMPRESSED_BYTES = 55 * 1000 * 1000;
 
 export interface BuildOptions {
   /** Output of the bundler: `<program>/` with its entry, code and the addon. */

@@ -50,8 +50,11 @@ export interface IngressListener {
   newServer(): Server;
   /** Applies the store's current certificates to new handshakes. */
   refresh(): void;
-  /** Resets every connection still in its handshake (draining: strangers are not waited for). */
-  dropPending(): void;
+  /**
+   * Draining: connections still in their handshake get at most DRAIN_HANDSHAKE_GRACE_MS more to finish
+   * it (mesh clients do; strangers are then reset, not waited for).
+   */
+  shortenPending(): void;
 }
 
 /** Why a stranger was refused; the `reason` label of meshproxy_refused_total. */
@@ -62,7 +65,16 @@ export type RefusalReason =
 interface Pending {
   readonly ctx: ConnectionContext;
   readonly timer: NodeJS.Timeout;
+  /** Date.now() when the handshake deadline passes. */
+  readonly deadline: number;
 }
+
+/**
+ * While draining, how long a connection still in its handshake may take to finish it. A mesh client's
+ * TLS 1.3 handshake takes milliseconds, but the client counts itself connected one flight before the
+ * proxy does, so a SIGTERM in between must not reset it; a stranger is reset after this at the latest.
+ */
+export const DRAIN_HANDSHAKE_GRACE_MS = 2000;
 
 export function createIngress(options: IngressOptions): IngressListener {
   const { stats, role, events } = options;
@@ -171,7 +183,7 @@ export function createIngress(options: IngressOptions): IngressListener {
       destination: endpoint(dest.host, dest.port),
     };
     const timer = setTimeout(() => { refuse(raw, 'handshake_timeout'); }, options.handshakeTimeoutMs);
-    pending.set(raw, { ctx, timer });
+    pending.set(raw, { ctx, timer, deadline: Date.now() + options.handshakeTimeoutMs });
     stats.pendingHandshakes += 1;
     if (pending.size > options.maxPendingHandshakes) {
       const oldest = pending.keys().next().value;
@@ -197,10 +209,13 @@ export function createIngress(options: IngressOptions): IngressListener {
       // Tickets resume without verifying the client again: none may outlive the trust they were made under.
       tls.setTicketKeys(randomBytes(48));
     },
-    dropPending() {
-      for (const raw of [...pending.keys()]) {
-        settle(raw);
-        reset(raw);
+    shortenPending() {
+      const until = Date.now() + Math.min(DRAIN_HANDSHAKE_GRACE_MS, options.handshakeTimeoutMs);
+      for (const [raw, p] of pending) {
+        if (p.deadline <= until) continue;
+        clearTimeout(p.timer);
+        // Same key: the map keeps its oldest-first order.
+        pending.set(raw, { ctx: p.ctx, deadline: until, timer: setTimeout(() => { refuse(raw, 'handshake_timeout'); }, until - Date.now()) });
       }
     },
   };

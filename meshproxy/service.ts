@@ -154,8 +154,8 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
   } finally {
     // Stop accepting at once; close callbacks come only when the last connection of a server is gone.
     const closed = Promise.all(servers.map(closeServer));
-    // Connections still in their handshake are strangers so far: not worth waiting for.
-    for (const i of ingress) i.dropPending();
+    // Connections still in their handshake are strangers so far: not worth waiting for long.
+    for (const i of ingress) i.shortenPending();
     log.info({ active: stats.active() }, 'listeners closed, draining');
     await drain(stats, config.drainTimeoutMs);
     for (const s of open) s.destroy();

@@ -21,6 +21,7 @@ import { EDGELESS_DIR, listReceipts, readReceipt, receiptPath, RECEIPT_DIR, type
 import { restartIfNeeded, type RestartOutcome } from './restart.js';
 import { patchNodeLabel } from './node-label.js';
 import { nodeLabelKey } from '../lib/node-install/node-label.js';
+import { SNAPSHOTTERS } from '../lib/node-install/manifest.js';
 import { snapshotterSetup, type SnapshotterSetup } from '../lib/node-install/snapshotter.js';
 
 export interface UninstallResult {
@@ -54,6 +55,9 @@ export const UNDO: Readonly<Record<string, UndoPlanner>> = Object.freeze({
 async function planContainerdRuntimeUndo(host: HostRoot, raw: ConfigEdit): Promise<PlannedUndo> {
   const edit = raw as ContainerdRuntimeEdit;
   if (typeof edit.handler !== 'string') throw new ReceiptError(`install receipt: containerd-runtime edit of ${edit.path}: expected a handler`);
+  if (edit.snapshotter !== undefined && !(SNAPSHOTTERS as readonly unknown[]).includes(edit.snapshotter)) {
+    throw new ReceiptError(`install receipt: containerd-runtime edit of ${edit.path}: snapshotter=${edit.snapshotter}: expected one of ${SNAPSHOTTERS.join(', ')}`);
+  }
   const target = host.onHost(edit.path);
   const snapshotter = edit.snapshotter === undefined ? undefined : snapshotterSetup(edit.snapshotter, edit.handler);
   const plan = await planRemove(host, target, edit.handler, snapshotter);

@@ -11,6 +11,7 @@
  */
 import { ContrastError } from '../errors.js';
 import { loadAddon } from './addon.js';
+import { NativeCallError } from './call-error.js';
 
 interface FsAtAddon {
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
@@ -57,17 +58,8 @@ export interface FsAtStat {
 }
 
 /** A failed system call, with the errno name as `errnoCode` (e.g. EXDEV, ENOENT, ELOOP). */
-export class FsAtCallError extends ContrastError {
+export class FsAtCallError extends NativeCallError {
   readonly code = 'ERR_NATIVE_FS';
-  constructor(
-    message: string,
-    readonly errnoCode: string,
-    readonly errno: number,
-    readonly syscall: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export class FsAtArgumentError extends ContrastError {

@@ -12,6 +12,7 @@
 import { isIPv4, isIPv6, type Socket } from 'node:net';
 import { ContrastError } from '../errors.js';
 import { loadAddon } from './addon.js';
+import { NativeCallError } from './call-error.js';
 
 interface SocketsAddon {
   transparentListen(family: number, address: string, port: number, backlog: number, mark?: number): number;
@@ -26,17 +27,8 @@ export interface SocketAddress {
 }
 
 /** A failed socket system call, with the errno name as `errnoCode` (e.g. EPERM, EADDRINUSE). */
-export class SocketCallError extends ContrastError {
+export class SocketCallError extends NativeCallError {
   readonly code = 'ERR_NATIVE_SOCKET';
-  constructor(
-    message: string,
-    readonly errnoCode: string,
-    readonly errno: number,
-    readonly syscall: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export class SocketArgumentError extends ContrastError {

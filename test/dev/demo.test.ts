@@ -47,6 +47,9 @@ test('the demo shows certificates, an mTLS request, a refused client and timings
   t.regex(out, /subject CN=client; SANs DNS:client/);
   t.regex(out, /CN=system:coordinator:intermediate, issued by CN=system:coordinator:root/);
   t.is(out.match(/chain verifies against mesh CA and root: yes/g)?.length, 2);
+  t.regex(out, /wrote {8}web\/tls-config\/\{certChain,key,mesh-ca,coordinator-root-ca\}\.pem, web\/secrets\/workload-secret-seed, then web\/done/);
+  t.regex(out, /mesh CA {6}CN=system:coordinator:intermediate \(self-signed: the anchor pods trust; chain\[1\] is the same key certified by the root/);
+  t.regex(out, /work directory: \S+ \(logs of every process, certificates; removed at the end unless --keep\)/);
   t.regex(out, /client -> web over mTLS: HTTP 200 "hello from the web app \(you asked for \/hello\)"/);
   t.regex(out, /client without mesh certificate -> web: refused/);
   t.regex(out, /Coordinator: new mesh CA [0-9A-F:]+ \(was [0-9A-F:]+\), same root/);
@@ -72,7 +75,7 @@ test('without the native addon the demo stops at once with a clear error and sta
   const tmp = join(ROOT, 'node_modules', '.cache', `demo-noaddon-${process.pid}`);
   const r = spawnSync(process.execPath, ['--import=tsx', MAIN, 'demo'], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', TMPDIR: tmp, CONTRAST_NATIVE_ADDON: '/nonexistent/contrast_native.node' },
+    env: { PATH: process.env['PATH'] ?? '', TMPDIR: tmp, CONTRAST_NATIVE_ADDON: '/nonexistent/contrast_native.node', CONTRAST_LOG_FORMAT: 'json' },
     encoding: 'utf8',
     timeout: 60_000,
   });

@@ -37,7 +37,8 @@ export async function runBundle(t: ExecutionContext, bundle: string, opts: { arg
   const imageEnv = Object.fromEntries(config.process.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
   config.process.terminal = false;
   config.process.args = [...opts.argv];
-  config.process.env = Object.entries({ ...imageEnv, ...opts.env }).map(([k, v]) => `${k}=${v}`);
+  // JSON log lines for the assertions (the programs' default is text, as upstream's).
+  config.process.env = Object.entries({ ...imageEnv, CONTRAST_LOG_FORMAT: 'json', ...opts.env }).map(([k, v]) => `${k}=${v}`);
   config.process.capabilities = { bounding: CAPS, effective: CAPS, permitted: CAPS };
   config.linux.namespaces = config.linux.namespaces.filter((n) => n.type !== 'network');
   config.mounts = config.mounts.filter((m) => !opts.mounts.some((o) => o.destination === m.destination));

@@ -7,38 +7,19 @@
 import test from 'ava';
 import { runInImage } from './runc.js';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { bundlePrograms } from '../../images/bundler.js';
-import { buildImage, newBuildCache, type BuiltImage } from '../../images/image-builder.js';
-import { PROGRAMS, type Program } from '../../lib/programs.js';
+import { join } from 'node:path';
+import type { BuiltImage } from '../../images/image-builder.js';
+import { buildWithStandIns } from './stand-in-images.js';
 import { TARGETS, type ImageTarget } from '../../images/targets.js';
 import { UPSTREAM_COMMANDS } from '../../images/upstream-commands.js';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const WORK = mkdtempSync(join(tmpdir(), `images-tools-${process.pid}-`));
 test.after.always(() => { rmSync(WORK, { recursive: true, force: true }); });
 
-async function buildWithStandIns(): Promise<Map<string, BuiltImage>> {
-  const bundleDir = join(WORK, 'bundle');
-  const standIn = { name: 'port-forwarder', entry: 'test/images/fixtures/stand-in.ts', bin: 'x', assets: [] } as unknown as Program;
-  await bundlePrograms({ root: ROOT, outDir: join(WORK, 'stand-in'), programs: [standIn] });
-  const real = PROGRAMS.filter((p) => existsSync(join(ROOT, p.entry)));
-  await bundlePrograms({ root: ROOT, outDir: bundleDir, programs: real });
-  for (const p of PROGRAMS) {
-    if (!real.includes(p)) cpSync(join(WORK, 'stand-in', 'port-forwarder'), join(bundleDir, p.name), { recursive: true });
-  }
-  const images = new Map<string, BuiltImage>();
-  const cache = newBuildCache();
-  for (const target of TARGETS) {
-    images.set(target.name, await buildImage(target, { bundleDir, outDir: join(WORK, 'oci'), version: '0.0.0-test', epoch: 0, cache }));
-  }
-  return images;
-}
 
-const built = buildWithStandIns();
+const built = buildWithStandIns(WORK);
 
 function run(t: import('ava').ExecutionContext, target: ImageTarget, image: BuiltImage, argv: readonly string[]): { status: number | null; out: string } {
   const r = runInImage(t, { layout: image.dir, ref: target.name, work: WORK, argv });

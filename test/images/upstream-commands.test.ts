@@ -8,14 +8,12 @@
 import test, { type ExecutionContext } from 'ava';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundlePrograms } from '../../images/bundler.js';
-import { buildImage, newBuildCache, type BuiltImage } from '../../images/image-builder.js';
-import { PROGRAMS, type Program } from '../../lib/programs.js';
+import { buildWithStandIns } from './stand-in-images.js';
 import { TARGETS } from '../../images/targets.js';
 import { UPSTREAM_COMMANDS, type UpstreamCommand } from '../../images/upstream-commands.js';
 import { LICENCE_INDEX, OWN_LICENCE } from '../../images/licences.js';
@@ -25,21 +23,7 @@ const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const WORK = mkdtempSync(join(tmpdir(), `images-upstream-${process.pid}-`));
 test.after.always(() => { rmSync(WORK, { recursive: true, force: true }); });
 
-async function buildAll(): Promise<Map<string, BuiltImage>> {
-  const bundleDir = join(WORK, 'bundle');
-  const standIn = { name: 'port-forwarder', entry: 'test/images/fixtures/stand-in.ts', bin: 'x', assets: [], layout: 'esm-split' } as unknown as Program;
-  await bundlePrograms({ root: ROOT, outDir: join(WORK, 'stand-in'), programs: [standIn] });
-  const real = PROGRAMS.filter((p) => existsSync(join(ROOT, p.entry)));
-  await bundlePrograms({ root: ROOT, outDir: bundleDir, programs: real });
-  for (const p of PROGRAMS) {
-    if (!real.includes(p)) cpSync(join(WORK, 'stand-in', 'port-forwarder'), join(bundleDir, p.name), { recursive: true });
-  }
-  const images = new Map<string, BuiltImage>();
-  const cache = newBuildCache();
-  for (const target of TARGETS) images.set(target.name, await buildImage(target, { bundleDir, outDir: join(WORK, 'oci'), version: '0.0.0-test', epoch: 0, cache }));
-  return images;
-}
-const built = buildAll();
+const built = buildWithStandIns(WORK);
 
 function command(id: string): UpstreamCommand {
   const c = UPSTREAM_COMMANDS.find((x) => x.id === id);

@@ -1,5 +1,5 @@
 /**
- * 10,000 connections opened and closed through the proxy (egress -> mutual TLS -> ingress -> app, all
+ * 17,000 connections opened and closed through the proxy (egress -> mutual TLS -> ingress -> app, all
  * in one meshproxy process, explicit mode on loopback inside a network namespace) leave no growth in
  * file descriptors and no memory growth beyond a small bound.
  */
@@ -27,7 +27,7 @@ async function rssKiB(pid: number): Promise<number> {
   return min;
 }
 
-test('10,000 connections leave no growth in file descriptors or memory', async (t) => {
+test('17,000 connections leave no growth in file descriptors or memory', async (t) => {
   t.timeout(240_000);
   const pair = await createNetnsPair('lk');
   t.teardown(() => pair.destroy());
@@ -70,24 +70,27 @@ test('10,000 connections leave no growth in file descriptors or memory', async (
   await drive(2_000);
   await settle();
   const fdBase = await fds(pid);
-  const rssBase = await rssKiB(pid);
-  await drive(5_000);
-  await settle();
-  const rssMid = await rssKiB(pid);
-  await drive(5_000);
-  await settle();
+  // RSS after each round of 5,000. The first round lets V8's heap and the allocator grow to their
+  // working size (Node 26: up to about 40 MiB, kept, and not at the same point in every run).
+  const rss = [await rssKiB(pid)];
+  for (let round = 0; round < 3; round++) {
+    await drive(5_000);
+    await settle();
+    rss.push(await rssKiB(pid));
+  }
   const fdEnd = await fds(pid);
-  const rssEnd = await rssKiB(pid);
-  t.log(`fds ${fdBase} -> ${fdEnd}; RSS ${rssBase} -> ${rssMid} -> ${rssEnd} KiB`);
+  t.log(`fds ${fdBase} -> ${fdEnd}; RSS ${rss.join(' -> ')} KiB`);
   t.is(fdEnd, fdBase);
-  // A leak of 2.5 KiB per connection would add 24 MiB over these 10,000 connections; a leaked socket is far larger.
-  t.true(rssEnd - rssBase < 24 * 1024, `RSS grew by ${rssEnd - rssBase} KiB`);
+  // A leak grows in every round: 2.5 KiB per connection would add 12 MiB to each of the last two (a
+  // leaked socket is far larger). Heap growth that settles does not show in both.
+  const growth = Math.min(rss[2]! - rss[1]!, rss[3]! - rss[2]!);
+  t.true(growth < 12 * 1024, `RSS grew by at least ${growth} KiB in each of the last two rounds of 5,000 (${rss.join(' -> ')} KiB)`);
   const body = await stats();
-  t.regex(body, /meshproxy_connections_total\{listener="self",direction="egress"\} 12000\n/);
+  t.regex(body, /meshproxy_connections_total\{listener="self",direction="egress"\} 17000\n/);
   t.regex(body, /meshproxy_connections_active\{listener="self",direction="egress"\} 0\n/);
   // Mesh peers resume TLS sessions: all but the first connections.
   const resumed = Number(/meshproxy_tls_sessions_resumed_total\{listener="self",direction="egress"\} (\d+)/.exec(body)?.[1]);
-  t.true(resumed >= 11_900, `resumed ${resumed}`);
+  t.true(resumed >= 16_900, `resumed ${resumed}`);
   t.regex(body, /meshproxy_connections_active\{listener="explicit:9443",direction="ingress"\} 0\n/);
   proxy.child.kill('SIGTERM');
   t.is(await proxy.exited, 0);

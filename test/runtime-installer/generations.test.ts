@@ -92,6 +92,9 @@ for (const c of CASES) {
     } else {
       t.true(r.lines.some((l) => l['msg'] === 'proxy snapshotter' && l['snapshotter'] === `${c.snapshotter}-${handler}`));
     }
+    // The receipt records the snapshotter with the runtime edit: uninstall takes the proxy plugin out from it.
+    const receipt = JSON.parse(readFileSync(join(n.host, `opt/edgeless/.receipts/${handler}.json`), 'utf8')) as { configEdits: { kind: string; snapshotter?: string }[] };
+    t.deepEqual(receipt.configEdits.map((e) => [e.kind, e.snapshotter]), [['containerd-runtime', c.snapshotter]]);
     // containerd itself accepts it and sees the proxy plugin.
     const dump = parse(await containerdConfigDump(written));
     const plugin = c.snapshotter === undefined ? undefined : `${c.snapshotter}-${handler}`;

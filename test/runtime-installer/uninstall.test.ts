@@ -110,3 +110,21 @@ test('a receipt with an edit this version cannot undo is refused before anything
   t.regex(String(errorsOf(r2)[0]?.['msg']), /future-edit/);
   t.deepEqual(snapshotTree(n.host), before);
 });
+
+test('a receipt naming a snapshotter this version does not know is refused before anything changes', async (t) => {
+  const n = node(t);
+  const handler = 'contrast-cc-metal-qemu-snp-rcpt0006';
+  n.writeManifest(shippedManifest(n, { handler }));
+  const r1 = await runInstaller(['Metal-QEMU-SNP'], n.env());
+  t.is(r1.code, 0, r1.stderr);
+  const path = join(n.host, `opt/edgeless/.receipts/${handler}.json`);
+  const receipt = JSON.parse(readFileSync(path, 'utf8')) as { configEdits: Record<string, unknown>[] };
+  receipt.configEdits[0]!['snapshotter'] = 'overlay-of-the-future';
+  writeFileSync(path, JSON.stringify(receipt));
+  const before = snapshotTree(n.host);
+  const r2 = await runInstaller(['uninstall', 'Metal-QEMU-SNP'], n.env());
+  t.is(r2.code, 1, r2.stderr);
+  t.is(errorsOf(r2)[0]?.['code'], 'ERR_RECEIPT');
+  t.regex(String(errorsOf(r2)[0]?.['msg']), /snapshotter=overlay-of-the-future: expected one of tardev, nydus/);
+  t.deepEqual(snapshotTree(n.host), before);
+});
