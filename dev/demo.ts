@@ -18,8 +18,9 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { Agent, createServer as createHttpServer, get as httpGet, type Server } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { silentLogger } from '../lib/log.js';
+import { DEFAULT_SECRETS_DIR, DEFAULT_TLS_DIR, TLS_FILES } from '../lib/pod-layout.js';
 import { loadAddon } from '../lib/native/addon.js';
 import { createValidators } from '../lib/attestation/validators.js';
 import { startCoordinator, type RunningCoordinator } from '../lib/coordinator/coordinator.js';
@@ -73,8 +74,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const pods: Pod[] = ['web', 'client'].map((name) => ({
       name,
       hostData: createHash('sha256').update(`contrast demo pod ${name}`).digest('hex'),
-      tlsDir: join(work, name, 'tls-config'),
-      secretsDir: join(work, name, 'secrets'),
+      tlsDir: join(work, name, basename(DEFAULT_TLS_DIR)),
+      secretsDir: join(work, name, basename(DEFAULT_SECRETS_DIR)),
     }));
     for (const pod of pods) await mkdir(join(work, pod.name), { recursive: true });
 
@@ -156,7 +157,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     timings[`${n} more requests (new connection each)`] = performance.now() - t0;
 
     // 5. Without a mesh certificate, the web pod's meshproxy refuses the connection.
-    const refusal = await tryWithoutCertificate(ingressPort, join(web.tlsDir, 'mesh-ca.pem'), opts.stepTimeoutMs);
+    const refusal = await tryWithoutCertificate(ingressPort, join(web.tlsDir, TLS_FILES.meshCA), opts.stepTimeoutMs);
     say(`  client without mesh certificate -> web: ${refusal.refused ? `refused by web's meshproxy (${refusal.reason})` : `NOT refused: ${refusal.reason}`}`);
     if (!requestSucceeded) throw new DemoStepError(`the request over mTLS answered HTTP ${first.status}:\n${logTail(join(work, 'meshproxy-client.log'))}`);
     if (!refusal.refused) throw new DemoStepError(`a client without mesh certificate was not refused: ${refusal.reason}`);
@@ -168,7 +169,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     closers.push(() => { agent.destroy(); return Promise.resolve(); });
     const url = `http://127.137.0.1:${egressPort}/kept-alive`;
     await httpGetText(url, opts.stepTimeoutMs, agent);
-    const oldCa = fingerprint(await readFile(join(web.tlsDir, 'mesh-ca.pem'), 'utf8'));
+    const oldCa = fingerprint(await readFile(join(web.tlsDir, TLS_FILES.meshCA), 'utf8'));
     const newCa = fingerprint(await coordinator.rotate());
     say(`  Coordinator: new mesh CA ${newCa} (was ${oldCa}), same root`);
     const renewedAt = performance.now();
@@ -178,7 +179,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     }));
     timings['both pods renewed after the rotation'] = performance.now() - renewedAt;
     for (const [i, pod] of pods.entries()) {
-      const ca = fingerprint(await readFile(join(pod.tlsDir, 'mesh-ca.pem'), 'utf8'));
+      const ca = fingerprint(await readFile(join(pod.tlsDir, TLS_FILES.meshCA), 'utf8'));
       say(`  pod ${pod.name}: renewed in place after ${(renewedIn[i] ?? 0).toFixed(0)} ms (generation 2, ${ca === newCa ? 'the new mesh CA' : 'NOT the new mesh CA'}), no restart`);
     }
     const kept = await httpGetText(url, opts.stepTimeoutMs, agent);
@@ -206,11 +207,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 
 async function describePod(pod: Pod, written: string, say: (l: string) => void, ms: number): Promise<void> {
   const read = (f: string): Promise<string> => readFile(join(pod.tlsDir, f), 'utf8');
-  const chain = parsePemBundle(await read('certChain.pem'));
-  const meshCa = new X509Certificate(await read('mesh-ca.pem'));
-  const root = new X509Certificate(await read('coordinator-root-ca.pem'));
+  const chain = parsePemBundle(await read(TLS_FILES.certChain));
+  const meshCa = new X509Certificate(await read(TLS_FILES.meshCA));
+  const root = new X509Certificate(await read(TLS_FILES.rootCA));
   const leaf = chain[0];
-  if (leaf === undefined) throw new DemoStepError(`${pod.name}: certChain.pem holds no certificate`);
+  if (leaf === undefined) throw new DemoStepError(`${pod.name}: ${TLS_FILES.certChain} holds no certificate`);
   const s = summarise(leaf);
   say(`  pod ${pod.name}: attested (insecure document, host data ${pod.hostData.slice(0, 16)}...) in ${ms.toFixed(0)} ms`);
   say(`    certificate  subject ${s.subject}; SANs ${s.sans.join(', ')}; ${s.keyType}; valid until ${s.notAfter}`);

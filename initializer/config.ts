@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import type { EnvReader } from '../lib/config.js';
 import { readTlsGroups } from '../lib/tls-groups.js';
 import { outputLayoutProblems } from './outputs.js';
+import { DEFAULT_SECRETS_DIR, DEFAULT_TLS_DIR } from '../lib/pod-layout.js';
 
 export const DEFAULT_COORDINATOR_PORT = 7777;
 
@@ -47,8 +48,8 @@ export function readInitializerConfig(reader: EnvReader): InitializerConfig {
   const rawHost = reader.required(ENV.coordinatorHost, 'the Coordinator as host or host:port (port 7777 when absent)');
   const coordinator = rawHost === '' ? undefined : parseCoordinatorHost(rawHost);
   if (typeof coordinator === 'string') reader.problem(`${ENV.coordinatorHost}=${rawHost}: expected ${coordinator}`);
-  const tlsDir = absolutePath(reader, ENV.tlsDir, '/contrast/tls-config');
-  const secretsDir = absolutePath(reader, ENV.secretsDir, '/contrast/secrets');
+  const tlsDir = absolutePath(reader, ENV.tlsDir, DEFAULT_TLS_DIR);
+  const secretsDir = absolutePath(reader, ENV.secretsDir, DEFAULT_SECRETS_DIR);
   const doneFile = absolutePath(reader, ENV.doneFile, '/done');
   const retryIntervalMs = reader.duration(ENV.retryInterval, '5s', { min: 1 });
   // Upstream: any non-empty value disables the mesh (the CLI sets `true`).

@@ -10,14 +10,10 @@ import { ensureDir, removeStaleTemps, syncDir, writeFileAtomic } from '../lib/fs
 import { OutputWriteError } from './errors.js';
 import type { MeshCerts } from './mesh-response.js';
 import { errorCode } from '../lib/errors.js';
+import { TLS_FILES, WORKLOAD_SECRET_SEED_FILE } from '../lib/pod-layout.js';
 
-export const FILES = Object.freeze({
-  meshCA: 'mesh-ca.pem',
-  certChain: 'certChain.pem',
-  key: 'key.pem',
-  rootCA: 'coordinator-root-ca.pem',
-  workloadSecretSeed: 'workload-secret-seed',
-});
+/** The output files' names (lib/pod-layout.ts). */
+export const FILES = Object.freeze({ ...TLS_FILES, workloadSecretSeed: WORKLOAD_SECRET_SEED_FILE });
 
 export const MODES = Object.freeze({ dir: 0o755, cert: 0o444, secret: 0o400, done: 0o644 });
 

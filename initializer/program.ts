@@ -13,6 +13,7 @@ import { createLogger, logConfigFromEnv, parseLogConfig, type Logger } from '../
 import { ENV, readInitializerConfig, type InitializerConfig } from './config.js';
 import type { DefaultDenyRemover } from './default-deny.js';
 import { FILES, MODES } from './outputs.js';
+import { DEFAULT_SECRETS_DIR } from '../lib/pod-layout.js';
 import { OutputWriteError } from './errors.js';
 import { ensureDir, writeFileAtomic } from '../lib/fs-atomic.js';
 import { checkSecureVolumeAvailable, openSecureVolume, STATE_MOUNT_POINT, type OpenVolume, type VolumeSystem } from './secure-volume.js';
@@ -224,7 +225,7 @@ export async function holdVolume(volume: OpenVolume, signal: AbortSignal, logger
 /** `initializer cryptsetup -d <device> -m <mount point>`: the volume alone, with the seed an earlier run wrote. */
 async function runCryptsetupCommand<A>(deps: ProgramDeps<A>, ctx: ProgramContext, logger: Logger, opts: { devicePath: string; mountPoint: string }): Promise<void> {
   const reader = new EnvReader(ctx.env);
-  const secretsDir = reader.string(ENV.secretsDir, '/contrast/secrets');
+  const secretsDir = reader.string(ENV.secretsDir, DEFAULT_SECRETS_DIR);
   const doneFile = reader.string(ENV.doneFile, '/done');
   for (const [name, value] of [[ENV.secretsDir, secretsDir], [ENV.doneFile, doneFile], ['--mount-point', opts.mountPoint]] as const) {
     if (!value.startsWith('/')) reader.problem(`${name}=${value}: expected an absolute path`);

@@ -4,13 +4,13 @@
  * that would be ignored silently is a configuration error).
  */
 import type { EnvReader } from '../lib/config.js';
-import { defaultRenewalSignalFile, RENEWAL_SIGNAL_ENV } from '../lib/renewal-signal.js';
+import { defaultRenewalSignalFile, RENEWAL_SIGNAL_ENV } from '../lib/pod-layout.js';
 
 export interface RenewalConfig {
   readonly intervalMs: number;
   /** Fraction of the leaf certificate's lifetime after which it is renewed. */
   readonly at: number;
-  /** The meshproxy's request for an immediate renewal (lib/renewal-signal.ts). */
+  /** The meshproxy's request for an immediate renewal (lib/pod-layout.ts). */
   readonly signalFile: string;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The initializer's side of the renewal request (lib/renewal-signal.ts): waits until the request file
+ * The initializer's side of the renewal request (lib/pod-layout.ts): waits until the request file
  * appears, then reads and removes it and answers with its content (the meshproxy's reason). The file's
  * directory is watched, with a poll once a second as a safety net (a watch can miss events, or the
  * directory may not exist yet).

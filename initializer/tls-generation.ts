@@ -22,7 +22,7 @@ import { lstat, readFile, readdir, readlink, rename, rm, symlink, unlink } from 
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ensureDir, syncDir, writeFileAtomic } from '../lib/fs-atomic.js';
-import { TLS_DATA_LINK, TLS_GENERATION_FILE } from '../lib/renewal-signal.js';
+import { TLS_DATA_LINK, TLS_GENERATION_FILE } from '../lib/pod-layout.js';
 
 export interface GenerationFile {
   /** A plain file name inside the TLS directory. */

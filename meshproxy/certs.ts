@@ -18,12 +18,12 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { describeError } from '../lib/errors.js';
 import { DEFAULT_TLS_GROUPS } from '../lib/tls-groups.js';
 import type { Logger } from '../lib/log.js';
-import { TLS_DATA_LINK } from '../lib/renewal-signal.js';
+import { TLS_DATA_LINK, TLS_FILES } from '../lib/pod-layout.js';
 import { CertificateError } from './errors.js';
 
-export const CERT_CHAIN_FILE = 'certChain.pem';
-export const KEY_FILE = 'key.pem';
-export const MESH_CA_FILE = 'mesh-ca.pem';
+export const CERT_CHAIN_FILE = TLS_FILES.certChain;
+export const KEY_FILE = TLS_FILES.key;
+export const MESH_CA_FILE = TLS_FILES.meshCA;
 
 /** The PEM inputs, for servers that build their own context (tls.Server.setSecureContext). */
 export interface TlsFiles {

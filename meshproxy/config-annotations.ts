@@ -19,18 +19,44 @@ export interface IngressPort {
   readonly mode: PortMode;
 }
 
+/** A parsed address: an IP or DNS name (IPv6 without brackets) and a port. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface EgressEntry {
   readonly name: string;
-  /** `127.x.y.z:port` */
-  readonly listen: string;
-  /** `host:port` with a decimal port (IPv6 hosts in brackets). */
-  readonly remote: string;
+  /** A 127/8 address and a port 1..65535. */
+  readonly listen: HostPort;
+  /** A DNS name or an IP address and a port 1..65535. */
+  readonly remote: HostPort;
 }
 
 export interface MeshPlan {
   readonly ingress: { readonly disabled: boolean; readonly ports: readonly IngressPort[] };
   readonly egress: readonly EgressEntry[];
   readonly adminPort: number | null;
+}
+
+/** The plan as --print-config and the admin's /config_dump show it: addresses as `host:port`. */
+export interface MeshPlanJson {
+  readonly ingress: { readonly disabled: boolean; readonly ports: readonly IngressPort[] };
+  readonly egress: readonly { readonly name: string; readonly listen: string; readonly remote: string }[];
+  readonly adminPort: number | null;
+}
+
+/** `host:port`, IPv6 hosts in brackets. */
+export function formatHostPort(address: HostPort): string {
+  return `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+}
+
+export function planToJson(plan: MeshPlan): MeshPlanJson {
+  return {
+    ingress: plan.ingress,
+    egress: plan.egress.map((e) => ({ name: e.name, listen: formatHostPort(e.listen), remote: formatHostPort(e.remote) })),
+    adminPort: plan.adminPort,
+  };
 }
 
 export interface AnnotationValues {
@@ -150,12 +176,11 @@ export function parseEgress(value: string, problems: string[]): EgressEntry[] {
     if (name === '') problems.push(`egress entry ${piece}: name is empty`);
     else if (names.has(name)) problems.push(`egress entry ${piece}: name ${name} is already used by entry ${names.get(name) ?? ''}`);
     if (listen !== undefined && listens.has(listenText)) problems.push(`egress entry ${piece}: listen address ${listenText} is already used by entry ${listens.get(listenText) ?? ''}`);
-    if (problems.length !== before) continue;
+    if (problems.length !== before || listen === undefined || remote === undefined) continue;
     names.set(name, piece);
     listens.set(listenText, piece);
-    // The remote is normalised (`+080` -> `80`), so that the plan can be dialled as printed.
-    const host = remote?.host ?? '';
-    out.push({ name, listen: listenText, remote: `${host.includes(':') ? `[${host}]` : host}:${remotePort}` });
+    // The remote port is normalised (`+080` -> 80), so that the plan is printed as it is dialled.
+    out.push({ name, listen: { host: listen.ip, port: listen.port }, remote: { host: remote.host, port: remotePort } });
   }
   return out;
 }
@@ -196,11 +221,4 @@ export function parseAnnotations(values: AnnotationValues): MeshPlan {
     egress,
     adminPort,
   };
-}
-
-/** Splits a plan's `host:port` (IPv6 in brackets) for dialling. */
-export function splitRemote(remote: string): { host: string; port: number } {
-  const colon = remote.lastIndexOf(':');
-  const host = remote.slice(0, colon);
-  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(remote.slice(colon + 1)) };
 }

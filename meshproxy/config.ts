@@ -8,7 +8,7 @@
 import { isIP } from 'node:net';
 import { EnvReader, type Env } from '../lib/config.js';
 import { readTlsGroups } from '../lib/tls-groups.js';
-import { defaultRenewalSignalFile, RENEWAL_SIGNAL_ENV } from '../lib/renewal-signal.js';
+import { DEFAULT_TLS_DIR, defaultRenewalSignalFile, RENEWAL_SIGNAL_ENV } from '../lib/pod-layout.js';
 import { parseAdminPort, parseEgress, parseIngress, type MeshPlan } from './config-annotations.js';
 import { AnnotationError } from './errors.js';
 
@@ -52,7 +52,7 @@ export interface MeshConfig {
   readonly adminAddress: string;
   /** After a mesh CA change, how long the previous mesh CA stays trusted too (0: not at all). */
   readonly caGraceMs: number;
-  /** Where unknown-CA failures request a renewal from the initializer (lib/renewal-signal.ts). */
+  /** Where unknown-CA failures request a renewal from the initializer (lib/pod-layout.ts). */
   readonly renewalSignalFile: string;
 }
 
@@ -95,7 +95,7 @@ export function meshConfigFromEnv(env: Env): MeshConfig {
   if (mode === 'transparent' && explicitIngress.length > 0) {
     r.problem(`CONTRAST_MESHPROXY_INGRESS_LISTEN=${env['CONTRAST_MESHPROXY_INGRESS_LISTEN'] ?? ''}: expected only with CONTRAST_MESHPROXY_MODE=explicit`);
   }
-  const tlsDir = r.string('CONTRAST_TLS_DIR', '/contrast/tls-config');
+  const tlsDir = r.string('CONTRAST_TLS_DIR', DEFAULT_TLS_DIR);
   const renewalSignalFile = r.string(RENEWAL_SIGNAL_ENV, defaultRenewalSignalFile(tlsDir));
   if (!renewalSignalFile.startsWith('/')) r.problem(`${RENEWAL_SIGNAL_ENV}=${renewalSignalFile}: expected an absolute path`);
   return r.finish({

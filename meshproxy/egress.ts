@@ -9,7 +9,7 @@ import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'n
 import { negotiatedGroup } from '../lib/tls-groups.js';
 import type { CertStore } from './certs.js';
 import type { RenewalRequester } from './renewal-request.js';
-import { splitRemote, type EgressEntry } from './config-annotations.js';
+import { formatHostPort, type EgressEntry } from './config-annotations.js';
 import { endpoint, type MeshEvents } from './events.js';
 import { account, forward, track, type OpenSockets } from './forward.js';
 import type { ListenerStats } from './stats.js';
@@ -31,7 +31,8 @@ export interface EgressOptions {
 
 export function createEgress(options: EgressOptions): Server {
   const { stats, certs } = options;
-  const { host, port } = splitRemote(options.entry.remote);
+  const { host, port } = options.entry.remote;
+  const remote = formatHostPort(options.entry.remote);
   /** The last session ticket from this remote, with the certificate generation it was made under. */
   let session: { ticket: Buffer; generation: number; at: number } | undefined;
   // A 256 KiB writable highWaterMark: forward() corks the accepted socket across a round of TLS records.
@@ -74,7 +75,7 @@ export function createEgress(options: EgressOptions): Server {
       const resumed = up.isSessionReused();
       const group = negotiatedGroup(up) ?? 'none';
       stats.handshaked(group);
-      options.events.handshake({ listener: stats.listener, remote: options.entry.remote, protocol: up.getProtocol(), group, resumed });
+      options.events.handshake({ listener: stats.listener, remote, protocol: up.getProtocol(), group, resumed });
       if (resumed) stats.sessionsResumed += 1;
       // The remote did not take our ticket (say, it restarted with new ticket keys): TLS 1.3 tickets
       // arrive after the handshake, so listening now still catches this connection's.
@@ -90,9 +91,9 @@ export function createEgress(options: EgressOptions): Server {
         const tlsFailure = /SSL|CERT|TLS|VERIFY|SIGNATURE|ISSUER/.test(code);
         stats.upstreamConnectFailures += 1;
         if (tlsFailure) stats.handshakeFailed(code);
-        options.renewal?.failed(err.code, options.entry.remote);
+        options.renewal?.failed(err.code, remote);
         session = undefined;
-        const ctx = { listener: options.entry.name, direction: 'egress' as const, peer: endpoint(down.remoteAddress, down.remotePort), destination: options.entry.remote };
+        const ctx = { listener: options.entry.name, direction: 'egress' as const, peer: endpoint(down.remoteAddress, down.remotePort), destination: remote };
         options.events.failed(ctx, `${tlsFailure ? 'remote TLS' : /ENOTFOUND|EAI_/.test(code) ? 'DNS' : 'connect'}: ${code}`);
       }
       down.destroy();

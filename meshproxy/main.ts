@@ -8,6 +8,7 @@ import { createLogger, logConfigFromEnv, type Logger } from '../lib/log.js';
 import { parseCli } from './cli.js';
 import { LOG_SUBSYSTEMS, meshConfigFromEnv, planFromEnv } from './config.js';
 import { AnnotationError } from './errors.js';
+import { planToJson } from './config-annotations.js';
 import { VERSION } from '../lib/version.js';
 
 let logger: Logger | undefined;
@@ -30,7 +31,7 @@ async function run(): Promise<number> {
 
 function printConfig(): number {
   try {
-    process.stdout.write(JSON.stringify(planFromEnv(process.env)) + '\n');
+    process.stdout.write(JSON.stringify(planToJson(planFromEnv(process.env))) + '\n');
     return 0;
   } catch (err) {
     if (!(err instanceof AnnotationError)) throw err;

@@ -1,7 +1,7 @@
 /**
  * Asking the initializer for an immediate renewal when peers fail with an unknown CA (a peer's
  * certificate does not chain to any mesh CA we trust: one of us has not renewed after a mesh CA change).
- * The request is the file of lib/renewal-signal.ts, written atomically. Only in renewal mode (the TLS
+ * The request is the file of lib/pod-layout.ts, written atomically. Only in renewal mode (the TLS
  * directory has a `generation` file: someone reads the request), at most once per MIN_GAP_MS.
  */
 import { access } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describeError } from '../lib/errors.js';
 import { writeFileAtomic } from '../lib/fs-atomic.js';
 import type { Logger } from '../lib/log.js';
-import { TLS_GENERATION_FILE } from '../lib/renewal-signal.js';
+import { TLS_GENERATION_FILE } from '../lib/pod-layout.js';
 
 /** Verification results (ours) and TLS alerts (the peer's) that mean "this CA is not known". */
 export const UNKNOWN_CA_CODES: ReadonlySet<string> = new Set([

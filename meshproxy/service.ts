@@ -13,6 +13,7 @@ import { TransparentSockets, SocketCallError } from '../lib/native/sockets.js';
 import { createAdmin } from './admin.js';
 import { openCertStore } from './certs.js';
 import { MTLS_PORT, TLS_PORT, type MeshConfig } from './config.js';
+import { formatHostPort, planToJson } from './config-annotations.js';
 import { createEgress } from './egress.js';
 import { MeshEvents } from './events.js';
 import type { OpenSockets } from './forward.js';
@@ -66,7 +67,7 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
     const bound = async (server: Server, where: { host: string; port: number }, label: string): Promise<void> => {
       servers.push(server);
       await listenOn(server, where, label);
-      log.info({ listener: label, address: `${where.host.includes(':') ? `[${where.host}]` : where.host}:${where.port}` }, 'listening');
+      log.info({ listener: label, address: formatHostPort(where) }, 'listening');
     };
     const newIngress = (role: IngressRole, name: string, target: IngressOptions['target'], guard: ReadonlySet<number>): IngressListener => {
       const i = createIngress({
@@ -121,14 +122,13 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
         entry, certs, stats: stats.listener(entry.name, 'egress'), events: egressEvents, open, renewal,
         connectTimeoutMs: config.connectTimeoutMs, idleTimeoutMs: config.idleTimeoutMs,
       });
-      const [host, port] = [entry.listen.slice(0, entry.listen.lastIndexOf(':')), Number(entry.listen.slice(entry.listen.lastIndexOf(':') + 1))];
-      await bound(server, { host, port }, `egress ${entry.name} -> ${entry.remote}`);
+      await bound(server, entry.listen, `egress ${entry.name} -> ${formatHostPort(entry.remote)}`);
     }
     if (plan.adminPort !== null) {
       const admin = createAdmin({
         ready: () => ready,
         stats,
-        configDump: () => ({ version: deps.version, plan, mode: config.mode, explicitIngress: config.explicitIngress, tlsDir: config.tlsDir, adminAddress: config.adminAddress, maxPendingHandshakes, certificateGeneration: certs.generation, trustedMeshCAs: certs.trust, caGraceMs: config.caGraceMs, ipv6 }),
+        configDump: () => ({ version: deps.version, plan: planToJson(plan), mode: config.mode, explicitIngress: config.explicitIngress, tlsDir: config.tlsDir, adminAddress: config.adminAddress, maxPendingHandshakes, certificateGeneration: certs.generation, trustedMeshCAs: certs.trust, caGraceMs: config.caGraceMs, ipv6 }),
       });
       await bound(admin, { host: config.adminAddress, port: plan.adminPort }, 'admin');
     }

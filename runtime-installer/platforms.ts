@@ -2,17 +2,15 @@
  * Platforms the installer knows, their predicates, and the legacy (pre-target-config) host defaults.
  * Names are matched case-insensitively; `Platform.name` keeps upstream's spelling.
  */
+import { factsOf, PLATFORM_TABLE, type Hypervisor, type PlatformFacts, type PlatformName, type Tee } from '../lib/node-install/platforms.js';
 import { PlatformError } from './errors.js';
 
-export type Hypervisor = 'qemu' | 'clh';
-export type Tee = 'snp' | 'tdx';
+export type { Hypervisor, Tee };
 
-export interface Platform {
+/** A row of the shared platform table (lib/node-install/platforms.ts) with the installer's host defaults. */
+export interface Platform extends PlatformFacts {
   /** Upstream spelling, e.g. `Metal-QEMU-SNP`. */
   readonly name: string;
-  readonly hypervisor: Hypervisor;
-  readonly tee: Tee;
-  readonly gpu: boolean;
   /** Host-relative defaults; legacy K3s/RKE2 names carry their pre-#1692 paths and units. */
   readonly defaults: {
     readonly containerdConfigPath: string;
@@ -27,21 +25,16 @@ const CONTAINERD_UNITS = ['containerd.service'];
 const K3S_UNITS = ['k3s.service', 'k3s-agent.service'];
 const RKE2_UNITS = ['rke2-server.service', 'rke2-agent.service'];
 
-function p(name: string, hypervisor: Hypervisor, tee: Tee, gpu: boolean, cfg: string, units: readonly string[]): Platform {
-  return Object.freeze({ name, hypervisor, tee, gpu, defaults: Object.freeze({ containerdConfigPath: cfg, units }) });
+/** Host defaults by the platform's distribution (the name's first word). */
+function hostDefaults(name: PlatformName): Platform['defaults'] {
+  if (name.startsWith('K3s-')) return { containerdConfigPath: K3S_TEMPLATE, units: K3S_UNITS };
+  if (name.startsWith('RKE2-')) return { containerdConfigPath: RKE2_TEMPLATE, units: RKE2_UNITS };
+  return { containerdConfigPath: ETC_CONTAINERD, units: CONTAINERD_UNITS };
 }
 
-export const PLATFORMS: readonly Platform[] = Object.freeze([
-  p('Metal-QEMU-SNP', 'qemu', 'snp', false, ETC_CONTAINERD, CONTAINERD_UNITS),
-  p('Metal-QEMU-SNP-GPU', 'qemu', 'snp', true, ETC_CONTAINERD, CONTAINERD_UNITS),
-  p('Metal-QEMU-TDX', 'qemu', 'tdx', false, ETC_CONTAINERD, CONTAINERD_UNITS),
-  p('Metal-QEMU-TDX-GPU', 'qemu', 'tdx', true, ETC_CONTAINERD, CONTAINERD_UNITS),
-  p('AKS-CLH-SNP', 'clh', 'snp', false, ETC_CONTAINERD, CONTAINERD_UNITS),
-  p('K3s-QEMU-SNP', 'qemu', 'snp', false, K3S_TEMPLATE, K3S_UNITS),
-  p('K3s-QEMU-SNP-GPU', 'qemu', 'snp', true, K3S_TEMPLATE, K3S_UNITS),
-  p('K3s-QEMU-TDX', 'qemu', 'tdx', false, K3S_TEMPLATE, K3S_UNITS),
-  p('RKE2-QEMU-TDX', 'qemu', 'tdx', false, RKE2_TEMPLATE, RKE2_UNITS),
-]);
+export const PLATFORMS: readonly Platform[] = Object.freeze(
+  PLATFORM_TABLE.map((row) => Object.freeze({ ...factsOf(row.name), defaults: Object.freeze(hostDefaults(row.name)) })),
+);
 
 /** Case-insensitive lookup; throws PlatformError naming the input and the accepted names. */
 export function parsePlatform(text: string | undefined): Platform {
@@ -59,8 +52,7 @@ export function kataConfigFileName(platform: Platform): string {
   return `configuration-${platform.hypervisor}-${platform.tee}.toml`;
 }
 
-/** Default guest memory in MiB (1024 for GPU platforms, 256 for the historic AKS CLH platform, 512 otherwise). */
+/** Default guest memory in MiB, from the shared platform table (the RuntimeClass overhead uses it too). */
 export function defaultMemoryMiB(platform: Platform): number {
-  if (platform.gpu) return 1024;
-  return platform.hypervisor === 'clh' ? 256 : 512;
+  return platform.guestMemoryMiB;
 }

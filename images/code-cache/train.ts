@@ -13,11 +13,12 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { CodeCacheTrainingError } from '../errors.js';
 import { CODE_CACHE_BUNDLE } from './files.js';
 import { pinnedNode } from '../node-runtime.js';
 import type { ProgramName } from '../../lib/programs.js';
+import { DEFAULT_TLS_DIR } from '../../lib/pod-layout.js';
 import { BUNDLE_DIR } from '../targets.js';
 import { TRAINING_HASH_SEED_FLAG } from './flags.cjs';
 
@@ -110,7 +111,7 @@ async function trainInitializer(options: TrainOptions, work: string, cacheOut: s
     const done = join(work, 'pod', 'done');
     const stderr = await runChild(options, {
       COORDINATOR_HOST: `127.0.0.1:${coordinator.port}`,
-      CONTRAST_TLS_DIR: join(work, 'pod', 'tls-config'),
+      CONTRAST_TLS_DIR: join(work, 'pod', basename(DEFAULT_TLS_DIR)),
       CONTRAST_SECRETS_DIR: join(work, 'pod', 'secrets'),
       CONTRAST_DONE_FILE: done,
       CONTRAST_RETRY_INTERVAL: '1s',

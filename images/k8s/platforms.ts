@@ -1,35 +1,38 @@
 /**
  * Platforms the runtime is installed for, and the names derived from them (upstream
- * `internal/platforms`, `internal/manifest/runtimehandler.go`).
+ * `internal/platforms`, `internal/manifest/runtimehandler.go`). The platforms and their guest memory
+ * come from the one table in lib/node-install/platforms.ts, which the installer's Kata config uses too.
  */
 import { createHash } from 'node:crypto';
+import {
+  factsOf, PLATFORM_TABLE, POD_OVERHEAD_MIB, type NewestPlatformName, type PlatformName, type SeedPlatformName,
+} from '../../lib/node-install/platforms.js';
 
-export type NewestPlatform = 'Metal-QEMU-SNP' | 'Metal-QEMU-SNP-GPU' | 'Metal-QEMU-TDX' | 'Metal-QEMU-TDX-GPU';
+export type NewestPlatform = NewestPlatformName;
 /** The seed generation's platforms (Contrast v1.2), whose runtimes use a snapshotter sidecar. */
-export type SeedPlatform = 'AKS-CLH-SNP' | 'K3s-QEMU-SNP' | 'K3s-QEMU-SNP-GPU' | 'K3s-QEMU-TDX' | 'RKE2-QEMU-TDX';
-export type Platform = NewestPlatform | SeedPlatform;
+export type SeedPlatform = SeedPlatformName;
+export type Platform = PlatformName;
 
-export const PLATFORMS: readonly NewestPlatform[] = ['Metal-QEMU-SNP', 'Metal-QEMU-SNP-GPU', 'Metal-QEMU-TDX', 'Metal-QEMU-TDX-GPU'];
-export const SEED_PLATFORMS: readonly SeedPlatform[] = ['AKS-CLH-SNP', 'K3s-QEMU-SNP', 'K3s-QEMU-SNP-GPU', 'K3s-QEMU-TDX', 'RKE2-QEMU-TDX'];
+export const PLATFORMS: readonly NewestPlatform[] = PLATFORM_TABLE.flatMap((p) => (p.generation === 'newest' ? [p.name] : []));
+export const SEED_PLATFORMS: readonly SeedPlatform[] = PLATFORM_TABLE.flatMap((p) => (p.generation === 'seed' ? [p.name] : []));
 
 /** Case-insensitive lookup among both generations. */
 export function platformByName(name: string): Platform | undefined {
-  return [...PLATFORMS, ...SEED_PLATFORMS].find((p) => p.toLowerCase() === name.toLowerCase());
+  return PLATFORM_TABLE.find((p) => p.name.toLowerCase() === name.toLowerCase())?.name;
 }
 
 export function isGpu(p: Platform): boolean {
-  return p.endsWith('-GPU');
+  return factsOf(p).gpu;
 }
 
 /** Guest memory the Kata config gives a pod VM by default (MiB). */
 export function defaultMemoryMiB(p: Platform): number {
-  if (p === 'AKS-CLH-SNP') return 256;
-  return isGpu(p) ? 1024 : 512;
+  return factsOf(p).guestMemoryMiB;
 }
 
 /** RuntimeClass pod overhead: guest memory + 170 MiB (Kata shim ~70 MiB, QEMU ~100 MiB). */
 export function overheadMemory(p: Platform): string {
-  return `${defaultMemoryMiB(p) + 170}Mi`;
+  return `${defaultMemoryMiB(p) + POD_OVERHEAD_MIB}Mi`;
 }
 
 /** `contrast-cc-<platform lowercase>-<8 hex>`: the containerd runtime handler and RuntimeClass name. */

@@ -18,10 +18,11 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import { UPSTREAM_COMMANDS } from '../upstream-commands.js';
+import { CONTRAST_DIR } from '../../lib/pod-layout.js';
 
 export const ANNOTATION_PREFIX = 'contrast.edgeless.systems/';
 export const SECRETS_VOLUME = 'contrast-secrets';
-export const SECRETS_MOUNT = '/contrast';
+export const SECRETS_MOUNT = CONTRAST_DIR;
 
 /** Annotation -> sidecar environment variable. */
 export const MESH_ANNOTATIONS: Readonly<Record<string, string>> = {

@@ -58,7 +58,7 @@ export async function atlsConnect(socket: Socket, options: AtlsClientOptions): P
       } catch (err) {
         throw new AtlsError('ERR_ATLS_ISSUE_FAILED', `issuing ${options.issuer.kind} attestation document: ${errorMessage(err)}`, { cause: err });
       }
-      const certificate = await createAtlsCertificate({
+      const certificate = createAtlsCertificate({
         privateKey: options.privateKey,
         publicKey,
         document: { oid: options.issuer.oid, value: document },

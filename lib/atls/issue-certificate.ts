@@ -10,7 +10,6 @@ import { ecCurve } from '../x509/webcrypto.js';
 import { bitString, explicit, octetString, oid, printableString, sequence, set, time, unsignedInteger } from '../x509/der.js';
 import { AtlsError } from './errors.js';
 import { spkiDer } from './report-data.js';
-import { toError } from '../errors.js';
 
 export const ATLS_SUBJECT = 'CN=Contrast';
 const VALIDITY_MS = 2 * 60 * 60 * 1000;
@@ -35,13 +34,9 @@ export interface AtlsCertificateParams {
   readonly now?: Date;
 }
 
-/** Builds the DER certificate (async to keep the contract of a WebCrypto-based implementation). */
-export function createAtlsCertificate(params: AtlsCertificateParams): Promise<Buffer> {
-  try {
-    return Promise.resolve(buildCertificate(params));
-  } catch (err) {
-    return Promise.reject(toError(err));
-  }
+/** Builds the DER certificate. */
+export function createAtlsCertificate(params: AtlsCertificateParams): Buffer {
+  return buildCertificate(params);
 }
 
 function buildCertificate(params: AtlsCertificateParams): Buffer {

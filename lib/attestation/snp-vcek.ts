@@ -6,12 +6,37 @@ import 'reflect-metadata';
 import { X509Certificate as PeculiarCertificate } from '@peculiar/x509';
 import type { X509Certificate } from 'node:crypto';
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
-import { derIa5String, derUnsignedInteger } from './der.js';
+import { DerError, readWhole, TAG } from '../x509/der.js';
 import { sameBytes, hex } from './bytes.js';
 import { tcbParts, type SnpReport } from './snp-report.js';
 import { errorMessage } from '../errors.js';
 
 const PREFIX = '1.3.6.1.4.1.3704.1.';
+
+/** The content of the one DER value of `tag` that is all of `buf` (the shared reader, lib/x509/der.ts). */
+function derContent(buf: Uint8Array, tag: number, what: string): Buffer {
+  try {
+    return readWhole(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength), tag, what).content;
+  } catch (err) {
+    if (err instanceof DerError) throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, err.message, { cause: err });
+    throw err;
+  }
+}
+
+/** A non-negative DER INTEGER of up to 6 bytes (AMD SPLs may be 2 bytes: 00 D9). */
+function derUnsignedInteger(buf: Uint8Array, what: string): number {
+  const content = derContent(buf, TAG.INTEGER, what);
+  if (content.length === 0 || content.length > 7 || ((content[0] ?? 0) & 0x80) !== 0) {
+    throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `${what}: expected a small non-negative INTEGER`);
+  }
+  let v = 0;
+  for (const b of content) v = v * 256 + b;
+  return v;
+}
+
+function derIa5String(buf: Uint8Array, what: string): string {
+  return derContent(buf, TAG.IA5_STRING, what).toString('latin1');
+}
 
 export interface VcekInfo {
   readonly structVersion?: number;

@@ -111,7 +111,7 @@ export async function handleAtlsConnection(socket: Socket, options: AtlsServerOp
     const document = options.issuer === undefined
       ? undefined
       : { oid: options.issuer.oid, value: await untilAborted(options.issuer.issue(reportDataFor(key.spki, clientNonce), abort.signal), abort.signal) };
-    const certDer = await createAtlsCertificate({ privateKey: key.privateKey, publicKey: key.publicKey, spki: key.spki, ...(document === undefined ? {} : { document }) });
+    const certDer = createAtlsCertificate({ privateKey: key.privateKey, publicKey: key.publicKey, spki: key.spki, ...(document === undefined ? {} : { document }) });
     const context = createSecureContext({
       key: key.privateKeyPem,
       cert: toPem(certDer, 'CERTIFICATE'),

@@ -67,7 +67,7 @@ function claimsOf(peer: AttestedPeer): Array<{ oid: string; value: Buffer }> {
   return snpClaims(decodeSnpDocument(peer.rawDocument.value).report);
 }
 
-async function answer(peer: AttestedPeer | undefined, manifest: DevManifest, state: CoordinatorState, log: Logger, remote: string): Promise<NewMeshCertResponse> {
+function answer(peer: AttestedPeer | undefined, manifest: DevManifest, state: CoordinatorState, log: Logger, remote: string): NewMeshCertResponse {
   if (peer === undefined) throw new MeshApiStatus(GrpcStatus.UNAUTHENTICATED, 'no attested peer for this connection');
   const hostData = Buffer.from(peer.document.hostData).toString('hex');
   const policy = manifest.policies.get(hostData);
@@ -75,7 +75,7 @@ async function answer(peer: AttestedPeer | undefined, manifest: DevManifest, sta
     log.warn({ remote, reason: 'ERR_POLICY_NOT_FOUND', hostData, kind: peer.document.kind }, 'NewMeshCert denied');
     throw new MeshApiStatus(GrpcStatus.PERMISSION_DENIED, `policy hash ${hostData} not found in manifest`);
   }
-  const leaf = await issueMeshCert({
+  const leaf = issueMeshCert({
     extraExtensions: claimsOf(peer),
     issuerKey: state.meshCAKey,
     subjectPublicKey: peer.publicKey,

@@ -20,7 +20,6 @@ import {
 import { randomSerialHex } from './atls-client-certificate.js';
 import { spkiDer } from '../atls/report-data.js';
 import { ecCurve, KeyTypeError } from '../x509/webcrypto.js';
-import { toError } from '../errors.js';
 
 export const WORKLOAD_SECRET_ID_OID = '1.3.9901.3.1';
 const HOUR_MS = 3600_000;
@@ -104,15 +103,7 @@ export function keyIdentifier(spki: Buffer): Buffer {
   return createHash('sha1').update(bits.content.subarray(1)).digest();
 }
 
-export function issueMeshCert(params: MeshCertParams): Promise<Buffer> {
-  try {
-    return Promise.resolve(buildMeshCert(params));
-  } catch (err) {
-    return Promise.reject(toError(err));
-  }
-}
-
-function buildMeshCert(params: MeshCertParams): Buffer {
+export function issueMeshCert(params: MeshCertParams): Buffer {
   // The same key checks (and KeyTypeError messages) as the WebCrypto import this replaced.
   if (params.issuerKey.type !== 'private') throw new KeyTypeError(`signing key: expected a private key, got ${params.issuerKey.type}`);
   ecCurve(params.issuerKey, 'signing key');

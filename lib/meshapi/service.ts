@@ -15,7 +15,8 @@ export class MeshApiStatus extends ContrastError {
 }
 
 /** `peer` is grpc-js's "address:port" of the connection the call arrived on. */
-export type NewMeshCertHandler = (peer: string) => Promise<NewMeshCertResponse>;
+/** Answers for one peer; may answer at once or later, and a throw is the call's error either way. */
+export type NewMeshCertHandler = (peer: string) => NewMeshCertResponse | Promise<NewMeshCertResponse>;
 
 export const meshApiDefinition: ServiceDefinition = {
   NewMeshCert: {
@@ -33,7 +34,7 @@ export const meshApiDefinition: ServiceDefinition = {
 export function meshApiImplementation(handler: NewMeshCertHandler): UntypedServiceImplementation {
   return {
     NewMeshCert: (call: ServerUnaryCall<unknown, NewMeshCertResponse>, callback: sendUnaryData<NewMeshCertResponse>) => {
-      handler(call.getPeer()).then((r) => { callback(null, r); }, (err: unknown) => {
+      Promise.resolve().then(() => handler(call.getPeer())).then((r) => { callback(null, r); }, (err: unknown) => {
         if (err instanceof MeshApiStatus) callback({ code: err.grpcCode, details: err.message });
         else callback({ code: GrpcStatus.INTERNAL, details: errorMessage(err) });
       });

@@ -142,6 +142,7 @@ export function directoryString(e: Element): string {
     case TAG.T61_STRING:
       return e.content.toString('latin1');
     case TAG.BMP_STRING: {
+      if (e.content.length % 2 !== 0) throw new DerError(`BMPString of ${e.content.length} bytes: expected an even length`);
       const le = Buffer.from(e.content);
       le.swap16();
       return le.toString('utf16le');

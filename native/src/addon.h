@@ -1,4 +1,4 @@
-/* Shared declarations of the contrast_native addon. Each area registers its functions in its own file. */
+/* The addon's areas, each registering its functions in its own file; addon.c calls these at load. */
 #ifndef CONTRAST_ADDON_H
 #define CONTRAST_ADDON_H
 
@@ -9,11 +9,5 @@ napi_value contrast_init_tee(napi_env env, napi_value exports);
 napi_value contrast_init_sockets(napi_env env, napi_value exports);
 napi_value contrast_init_tls(napi_env env, napi_value exports);
 napi_value contrast_init_fsat(napi_env env, napi_value exports);
-
-/* Throws a JS Error with `code` (e.g. "ENOTTY") and numeric `errno`; returns NULL for convenience. */
-napi_value contrast_throw_errno(napi_env env, const char *syscall, int err);
-
-/* Registers a function property on `exports`. Returns false after throwing. */
-int contrast_export(napi_env env, napi_value exports, const char *name, napi_callback cb);
 
 #endif

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <linux/openat2.h>
 #include "addon.h"
+#include "napi-util.h"
 
 #ifndef SYS_openat2
 #define SYS_openat2 437
@@ -29,8 +30,7 @@
 #define MAX_PATH_ARG 4096
 
 static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
-  return NULL;
+  return contrast_throw_type(env, "ERR_INVALID_ARG_VALUE", msg);
 }
 
 static int get_fd(napi_env env, napi_value v, int *out) {
@@ -39,10 +39,6 @@ static int get_fd(napi_env env, napi_value v, int *out) {
   if (n < 0 && n != AT_FDCWD) return 0;
   *out = n;
   return 1;
-}
-
-static int get_int(napi_env env, napi_value v, int32_t *out) {
-  return napi_get_value_int32(env, v, out) == napi_ok;
 }
 
 /* Copies a JS string into buf; refuses embedded NULs and overlong strings. */
@@ -76,7 +72,7 @@ static napi_value fs_openat2(napi_env env, napi_callback_info info) {
   char path[MAX_PATH_ARG];
   if (!get_fd(env, argv[0], &dirfd)) return throw_type(env, "dirfd must be a file descriptor");
   if (!get_path(env, argv[1], path, sizeof path)) return throw_type(env, "path must be a non-empty string without NUL");
-  if (!get_int(env, argv[2], &flags) || !get_int(env, argv[3], &mode) || !get_int(env, argv[4], &resolve) || mode < 0 || resolve < 0) return throw_type(env, "flags, mode and resolve must be integers");
+  if (!contrast_get_int32(env, argv[2], &flags) || !contrast_get_int32(env, argv[3], &mode) || !contrast_get_int32(env, argv[4], &resolve) || mode < 0 || resolve < 0) return throw_type(env, "flags, mode and resolve must be integers");
   struct open_how how;
   memset(&how, 0, sizeof how);
   how.flags = (uint64_t)(uint32_t)flags | O_CLOEXEC;
@@ -100,7 +96,7 @@ static napi_value fs_openat(napi_env env, napi_callback_info info) {
   char path[MAX_PATH_ARG];
   if (!get_fd(env, argv[0], &dirfd)) return throw_type(env, "dirfd must be a file descriptor");
   if (!get_path(env, argv[1], path, sizeof path)) return throw_type(env, "path must be a non-empty string without NUL");
-  if (!get_int(env, argv[2], &flags) || !get_int(env, argv[3], &mode) || mode < 0) return throw_type(env, "flags and mode must be integers");
+  if (!contrast_get_int32(env, argv[2], &flags) || !contrast_get_int32(env, argv[3], &mode) || mode < 0) return throw_type(env, "flags and mode must be integers");
   int fd;
   do fd = openat(dirfd, path, flags | O_CLOEXEC, (mode_t)mode);
   while (fd < 0 && errno == EINTR);
@@ -118,7 +114,7 @@ static napi_value fs_mkdirat(napi_env env, napi_callback_info info) {
   char name[MAX_PATH_ARG];
   if (!get_fd(env, argv[0], &dirfd)) return throw_type(env, "dirfd must be a file descriptor");
   if (!get_path(env, argv[1], name, sizeof name)) return throw_type(env, "name must be a non-empty string without NUL");
-  if (!get_int(env, argv[2], &mode) || mode < 0) return throw_type(env, "mode must be a non-negative integer");
+  if (!contrast_get_int32(env, argv[2], &mode) || mode < 0) return throw_type(env, "mode must be a non-negative integer");
   if (mkdirat(dirfd, name, (mode_t)mode) != 0) return contrast_throw_errno(env, "mkdirat", errno);
   return undefined(env);
 }
@@ -146,7 +142,7 @@ static napi_value fs_unlinkat(napi_env env, napi_callback_info info) {
   char name[MAX_PATH_ARG];
   if (!get_fd(env, argv[0], &dirfd)) return throw_type(env, "dirfd must be a file descriptor");
   if (!get_path(env, argv[1], name, sizeof name)) return throw_type(env, "name must be a non-empty string without NUL");
-  if (!get_int(env, argv[2], &flags) || (flags != 0 && flags != AT_REMOVEDIR)) return throw_type(env, "flags must be 0 or AT_REMOVEDIR");
+  if (!contrast_get_int32(env, argv[2], &flags) || (flags != 0 && flags != AT_REMOVEDIR)) return throw_type(env, "flags must be 0 or AT_REMOVEDIR");
   if (unlinkat(dirfd, name, flags) != 0) return contrast_throw_errno(env, "unlinkat", errno);
   return undefined(env);
 }
@@ -177,7 +173,7 @@ static napi_value fs_fstatat(napi_env env, napi_callback_info info) {
   int32_t flags;
   char name[MAX_PATH_ARG];
   if (!get_fd(env, argv[0], &dirfd)) return throw_type(env, "dirfd must be a file descriptor");
-  if (!get_int(env, argv[2], &flags)) return throw_type(env, "flags must be an integer");
+  if (!contrast_get_int32(env, argv[2], &flags)) return throw_type(env, "flags must be an integer");
   size_t len;
   if (napi_get_value_string_utf8(env, argv[1], name, sizeof name, &len) != napi_ok || len >= sizeof name - 1 || strlen(name) != len) return throw_type(env, "name must be a string without NUL");
   if (len == 0 && !(flags & AT_EMPTY_PATH)) return throw_type(env, "an empty name needs AT_EMPTY_PATH");

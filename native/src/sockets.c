@@ -14,6 +14,7 @@
 #include <linux/netfilter_ipv4.h>      /* SO_ORIGINAL_DST */
 #include <linux/netfilter_ipv6/ip6_tables.h> /* IP6T_SO_ORIGINAL_DST */
 #include "addon.h"
+#include "napi-util.h"
 
 #ifndef IP_TRANSPARENT
 #define IP_TRANSPARENT 19
@@ -23,12 +24,7 @@
 #endif
 
 static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
-  return NULL;
-}
-
-static int get_int(napi_env env, napi_value v, int32_t *out) {
-  return napi_get_value_int32(env, v, out) == napi_ok;
+  return contrast_throw_type(env, "ERR_INVALID_ARG_VALUE", msg);
 }
 
 /*
@@ -45,10 +41,10 @@ static napi_value transparent_listen(napi_env env, napi_callback_info info) {
   if (argc == 5 && napi_get_value_uint32(env, argv[4], &mark) != napi_ok) return throw_type(env, "mark must be a 32-bit unsigned integer");
   char addr[INET6_ADDRSTRLEN + 1];
   size_t len;
-  if (!get_int(env, argv[0], &family) || (family != 4 && family != 6)) return throw_type(env, "family must be 4 or 6");
+  if (!contrast_get_int32(env, argv[0], &family) || (family != 4 && family != 6)) return throw_type(env, "family must be 4 or 6");
   if (napi_get_value_string_utf8(env, argv[1], addr, sizeof addr, &len) != napi_ok || len >= sizeof addr - 1) return throw_type(env, "address must be an IP address string");
-  if (!get_int(env, argv[2], &port) || port < 0 || port > 65535) return throw_type(env, "port must be 0..65535");
-  if (!get_int(env, argv[3], &backlog) || backlog < 1) return throw_type(env, "backlog must be positive");
+  if (!contrast_get_int32(env, argv[2], &port) || port < 0 || port > 65535) return throw_type(env, "port must be 0..65535");
+  if (!contrast_get_int32(env, argv[3], &backlog) || backlog < 1) return throw_type(env, "backlog must be positive");
 
   struct sockaddr_storage ss;
   socklen_t sslen;
@@ -93,7 +89,7 @@ static napi_value original_destination(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   int32_t fd;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || !get_int(env, argv[0], &fd) || fd < 0) {
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || !contrast_get_int32(env, argv[0], &fd) || fd < 0) {
     return throw_type(env, "originalDestination(fd) needs a non-negative file descriptor");
   }
   struct sockaddr_storage local;

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include "addon.h"
+#include "napi-util.h"
 
 /* ---- ABI (mirrors the uapi headers; checked by test/native/tee-abi.test.ts) ---- */
 
@@ -260,8 +261,7 @@ static void complete(napi_env env, napi_status status, void *data) {
 }
 
 static napi_value type_error(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-  return NULL;
+  return contrast_throw_type(env, "ERR_INVALID_ARG_TYPE", msg);
 }
 
 /* Reads (device: string, reportData: 64-byte buffer) into a new work item. */

@@ -23,6 +23,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include "addon.h"
+#include "napi-util.h"
 
 enum cert_state { CERT_NONE = 0, CERT_PENDING = 1, CERT_PROVIDED = 2, CERT_DECLINED = 3 };
 
@@ -39,15 +40,6 @@ typedef struct {
 #define MAX_READ (64 * 1024)
 
 /* ---- errors ---- */
-
-static napi_value throw_code(napi_env env, const char *code, const char *message) {
-  napi_value c, m, e;
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, c, m, &e);
-  napi_throw(env, e);
-  return NULL;
-}
 
 /* OpenSSL 3.0 names the TLS 1.3 alerts "unknown"; name them here. */
 static const char *alert_name(int alert) {
@@ -126,17 +118,17 @@ static tls_client *get_client(napi_env env, napi_callback_info info, size_t want
   size_t argc = want;
   napi_value args[4];
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc < want || want < 1) {
-    throw_code(env, "ERR_TLS_INVALID_ARG", "missing arguments");
+    contrast_throw_code(env, "ERR_TLS_INVALID_ARG", "missing arguments");
     return NULL;
   }
   void *data = NULL;
   if (napi_get_value_external(env, args[0], &data) != napi_ok || data == NULL) {
-    throw_code(env, "ERR_TLS_INVALID_ARG", "expected a TLS session handle");
+    contrast_throw_code(env, "ERR_TLS_INVALID_ARG", "expected a TLS session handle");
     return NULL;
   }
   tls_client *c = data;
   if (c->ssl == NULL) {
-    throw_code(env, "ERR_TLS_STATE", "TLS session already freed");
+    contrast_throw_code(env, "ERR_TLS_STATE", "TLS session already freed");
     return NULL;
   }
   for (size_t i = 0; i < want; i++) argv[i] = args[i];
@@ -149,7 +141,7 @@ static int get_buffer(napi_env env, napi_value v, const char *name, void **data,
   if (napi_is_buffer(env, v, &is) != napi_ok || !is || napi_get_buffer_info(env, v, data, len) != napi_ok) {
     char msg[128];
     snprintf(msg, sizeof msg, "%s: expected a Buffer", name);
-    throw_code(env, "ERR_TLS_INVALID_ARG", msg);
+    contrast_throw_code(env, "ERR_TLS_INVALID_ARG", msg);
     return 0;
   }
   return 1;
@@ -183,7 +175,7 @@ static napi_value tls_create(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value opts;
   if (napi_get_cb_info(env, info, &argc, &opts, NULL, NULL) != napi_ok || argc < 1) {
-    return throw_code(env, "ERR_TLS_INVALID_ARG", "expected an options object");
+    return contrast_throw_code(env, "ERR_TLS_INVALID_ARG", "expected an options object");
   }
   napi_value v;
   napi_valuetype t;
@@ -195,14 +187,14 @@ static napi_value tls_create(napi_env env, napi_callback_info info) {
     napi_get_value_int32(env, v, &max_version);
   }
   if (min_version < TLS1_2_VERSION || max_version > TLS1_3_VERSION || min_version > max_version) {
-    return throw_code(env, "ERR_TLS_INVALID_ARG", "minVersion/maxVersion: expected 0x0303 (TLS 1.2) .. 0x0304 (TLS 1.3), min <= max");
+    return contrast_throw_code(env, "ERR_TLS_INVALID_ARG", "minVersion/maxVersion: expected 0x0303 (TLS 1.2) .. 0x0304 (TLS 1.3), min <= max");
   }
 
   char server_name[256] = "";
   if (napi_get_named_property(env, opts, "serverName", &v) == napi_ok && napi_typeof(env, v, &t) == napi_ok && t == napi_string) {
     size_t len = 0;
     napi_get_value_string_utf8(env, v, NULL, 0, &len);
-    if (len == 0 || len > 255) return throw_code(env, "ERR_TLS_INVALID_ARG", "serverName: expected 1..255 bytes");
+    if (len == 0 || len > 255) return contrast_throw_code(env, "ERR_TLS_INVALID_ARG", "serverName: expected 1..255 bytes");
     napi_get_value_string_utf8(env, v, server_name, sizeof server_name, &len);
   }
   void *alpn = NULL;
@@ -215,13 +207,13 @@ static napi_value tls_create(napi_env env, napi_callback_info info) {
   if (napi_get_named_property(env, opts, "groups", &v) == napi_ok && napi_typeof(env, v, &t) == napi_ok && t == napi_string) {
     size_t len = 0;
     napi_get_value_string_utf8(env, v, NULL, 0, &len);
-    if (len == 0 || len >= sizeof groups) return throw_code(env, "ERR_TLS_INVALID_ARG", "groups: expected 1..511 bytes");
+    if (len == 0 || len >= sizeof groups) return contrast_throw_code(env, "ERR_TLS_INVALID_ARG", "groups: expected 1..511 bytes");
     napi_get_value_string_utf8(env, v, groups, sizeof groups, &len);
   }
 
   ERR_clear_error();
   tls_client *c = calloc(1, sizeof *c);
-  if (c == NULL) return throw_code(env, "ERR_TLS_PROTOCOL", "out of memory");
+  if (c == NULL) return contrast_throw_code(env, "ERR_TLS_PROTOCOL", "out of memory");
   c->ctx = SSL_CTX_new(TLS_client_method());
   if (c->ctx == NULL) goto fail;
   if (!SSL_CTX_set_min_proto_version(c->ctx, min_version) || !SSL_CTX_set_max_proto_version(c->ctx, max_version)) goto fail;
@@ -234,7 +226,7 @@ static napi_value tls_create(napi_env env, napi_callback_info info) {
     client_free(c);
     free(c);
     ERR_clear_error();
-    return throw_code(env, "ERR_TLS_INVALID_ARG", "groups: expected TLS groups known to OpenSSL, separated by ':'");
+    return contrast_throw_code(env, "ERR_TLS_INVALID_ARG", "groups: expected TLS groups known to OpenSSL, separated by ':'");
   }
   c->ssl = SSL_new(c->ctx);
   if (c->ssl == NULL) goto fail;
@@ -301,7 +293,7 @@ static napi_value tls_take_output(napi_env env, napi_callback_info info) {
   void *data;
   if (napi_create_buffer(env, pending, &data, &out) != napi_ok) return NULL;
   int n = BIO_read(c->wbio, data, (int)pending);
-  if (n != (int)pending) return throw_code(env, "ERR_TLS_PROTOCOL", "draining output buffer failed");
+  if (n != (int)pending) return contrast_throw_code(env, "ERR_TLS_PROTOCOL", "draining output buffer failed");
   return out;
 }
 
@@ -310,7 +302,7 @@ static napi_value tls_handshake(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   tls_client *c = get_client(env, info, 1, argv);
   if (c == NULL) return NULL;
-  if (c->cert_state == CERT_PENDING) return throw_code(env, "ERR_TLS_STATE", "handshake paused: a client certificate must be provided or declined first");
+  if (c->cert_state == CERT_PENDING) return contrast_throw_code(env, "ERR_TLS_STATE", "handshake paused: a client certificate must be provided or declined first");
   int r = SSL_do_handshake(c->ssl);
   const char *status;
   if (r == 1) {
@@ -360,26 +352,26 @@ static napi_value tls_set_certificate(napi_env env, napi_callback_info info) {
   size_t cert_len, key_len;
   if (!get_buffer(env, argv[1], "certificate", &cert_data, &cert_len)) return NULL;
   if (!get_buffer(env, argv[2], "key", &key_data, &key_len)) return NULL;
-  if (c->cert_state != CERT_PENDING) return throw_code(env, "ERR_TLS_STATE", "no certificate was requested");
+  if (c->cert_state != CERT_PENDING) return contrast_throw_code(env, "ERR_TLS_STATE", "no certificate was requested");
   const unsigned char *p = cert_data;
   X509 *x = d2i_X509(NULL, &p, (long)cert_len);
   if (x == NULL) {
     ERR_clear_error();
-    return throw_code(env, "ERR_TLS_CERTIFICATE", "certificate: expected DER X.509");
+    return contrast_throw_code(env, "ERR_TLS_CERTIFICATE", "certificate: expected DER X.509");
   }
   p = key_data;
   EVP_PKEY *k = d2i_AutoPrivateKey(NULL, &p, (long)key_len);
   if (k == NULL) {
     X509_free(x);
     ERR_clear_error();
-    return throw_code(env, "ERR_TLS_CERTIFICATE", "key: expected DER PKCS#8 private key");
+    return contrast_throw_code(env, "ERR_TLS_CERTIFICATE", "key: expected DER PKCS#8 private key");
   }
   int ok = SSL_use_certificate(c->ssl, x) == 1 && SSL_use_PrivateKey(c->ssl, k) == 1 && SSL_check_private_key(c->ssl) == 1;
   X509_free(x);
   EVP_PKEY_free(k);
   if (!ok) {
     ERR_clear_error();
-    return throw_code(env, "ERR_TLS_CERTIFICATE", "certificate and key do not match or are unusable");
+    return contrast_throw_code(env, "ERR_TLS_CERTIFICATE", "certificate and key do not match or are unusable");
   }
   c->cert_state = CERT_PROVIDED;
   return NULL;
@@ -390,7 +382,7 @@ static napi_value tls_decline_certificate(napi_env env, napi_callback_info info)
   napi_value argv[1];
   tls_client *c = get_client(env, info, 1, argv);
   if (c == NULL) return NULL;
-  if (c->cert_state != CERT_PENDING) return throw_code(env, "ERR_TLS_STATE", "no certificate was requested");
+  if (c->cert_state != CERT_PENDING) return contrast_throw_code(env, "ERR_TLS_STATE", "no certificate was requested");
   c->cert_state = CERT_DECLINED;
   return NULL;
 }
@@ -401,7 +393,7 @@ static napi_value tls_read(napi_env env, napi_callback_info info) {
   tls_client *c = get_client(env, info, 1, argv);
   if (c == NULL) return NULL;
   unsigned char *buf = malloc(MAX_READ);
-  if (buf == NULL) return throw_code(env, "ERR_TLS_PROTOCOL", "out of memory");
+  if (buf == NULL) return contrast_throw_code(env, "ERR_TLS_PROTOCOL", "out of memory");
   size_t used = 0;
   int e = SSL_ERROR_NONE;
   while (used < MAX_READ) {
@@ -509,7 +501,7 @@ static napi_value tls_free(napi_env env, napi_callback_info info) {
   void *data = NULL;
   if (napi_get_cb_info(env, info, &argc, &arg, NULL, NULL) != napi_ok || argc < 1 ||
       napi_get_value_external(env, arg, &data) != napi_ok || data == NULL) {
-    return throw_code(env, "ERR_TLS_INVALID_ARG", "expected a TLS session handle");
+    return contrast_throw_code(env, "ERR_TLS_INVALID_ARG", "expected a TLS session handle");
   }
   client_free(data);
   return NULL;

@@ -26,15 +26,15 @@ async function samples(): Promise<Array<[string, Buffer]>> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const meshKey = await newP384Key();
   return [
-    ['aTLS certificate', await createAtlsCertificate({ privateKey, publicKey, document: { oid: '1.3.9901.2.3', value: Buffer.alloc(300, 7) } })],
-    ['aTLS certificate after 2049', await createAtlsCertificate({ privateKey, publicKey, document: { oid: '1.3.9901.2.1', value: Buffer.alloc(1) }, now: new Date('2050-01-01T00:30:00Z') })],
+    ['aTLS certificate', createAtlsCertificate({ privateKey, publicKey, document: { oid: '1.3.9901.2.3', value: Buffer.alloc(300, 7) } })],
+    ['aTLS certificate after 2049', createAtlsCertificate({ privateKey, publicKey, document: { oid: '1.3.9901.2.1', value: Buffer.alloc(1) }, now: new Date('2050-01-01T00:30:00Z') })],
     ['critical and non-critical extensions', await generated([
       new Extension('1.3.9901.2.2', false, Buffer.from('doc')), new Extension('1.2.3.4', true, Buffer.from([5, 0])),
       new ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.1']), new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
       new BasicConstraintsExtension(true, 2, true),
     ], new Date('1999-12-31T23:59:59Z'), new Date('2051-02-03T04:05:06Z'))],
     ['no extensions', await generated([], new Date('2026-01-01T00:00:00Z'), new Date('2027-01-01T00:00:00Z'))],
-    ['mesh certificate', await issueMeshCert({ issuerKey: meshKey, subjectPublicKey: publicKey, sans: ['a', '10.0.0.1'], workloadSecretID: 'w' })],
+    ['mesh certificate', issueMeshCert({ issuerKey: meshKey, subjectPublicKey: publicKey, sans: ['a', '10.0.0.1'], workloadSecretID: 'w' })],
     ['mesh CA certificate', (await createMeshCa(await newP384Key(), meshKey)).meshCACert],
   ];
 }

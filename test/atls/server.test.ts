@@ -101,7 +101,7 @@ test('openssl s_client offering another aTLS version is turned away before TLS',
 });
 
 /** Builds a client certificate for the server nonce with a twist. */
-type Twist = (ctx: { privateKey: KeyObject; publicKey: KeyObject; serverNonce: Buffer }) => Promise<Buffer | null>;
+type Twist = (ctx: { privateKey: KeyObject; publicKey: KeyObject; serverNonce: Buffer }) => Buffer | null | Promise<Buffer | null>;
 
 async function document(publicKey: KeyObject, serverNonce: Buffer): Promise<{ oid: string; value: Uint8Array }> {
   return { oid: DOCUMENT_OIDS.insecure, value: await new InsecureIssuer(HOST).issue(reportDataFor(spkiDer(publicKey), serverNonce)) };

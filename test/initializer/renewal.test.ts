@@ -59,11 +59,11 @@ async function harness(t: { teardown(f: () => Promise<void>): void }, opts: { st
       },
     },
   };
-  const answer = async (): Promise<MeshCerts> => {
-    const leaf = await issueMeshCert({ issuerKey: h.state.meshCAKey, subjectPublicKey: key.publicKey, sans: ['pod'] });
+  const answer = (): MeshCerts => {
+    const leaf = issueMeshCert({ issuerKey: h.state.meshCAKey, subjectPublicKey: key.publicKey, sans: ['pod'] });
     return { meshCACert: Buffer.from(h.state.meshCAPem), certChain: Buffer.from(toPem(leaf, 'CERTIFICATE') + h.state.intermediatePem), rootCACert: Buffer.from(h.state.rootCAPem), workloadSecret: Buffer.alloc(0) };
   };
-  const initial = validateMeshCerts(await answer(), key.publicKey);
+  const initial = validateMeshCerts(answer(), key.publicKey);
   const notBefore = new Date(initial.leaf.validFrom).getTime();
   h.clock.t = opts.startAt?.(notBefore, new Date(initial.leaf.validTo).getTime()) ?? notBefore + HOUR;
   const trigger: RenewalTrigger = {
@@ -81,10 +81,9 @@ async function harness(t: { teardown(f: () => Promise<void>): void }, opts: { st
     retryIntervalMs: 5000,
     target: 'coordinator:7777',
     key,
-    request: async () => {
+    request: () => {
       const next = h.script.shift() ?? 'ok';
-      if (next instanceof Error) throw next;
-      return answer();
+      return next instanceof Error ? Promise.reject(next) : Promise.resolve(answer());
     },
     logger,
     signal: stop.signal,

@@ -4,7 +4,7 @@
  * AnnotationError whose problems are clean, non-empty lines.
  */
 import test from 'ava';
-import { parseAnnotations, type MeshPlan } from '../../meshproxy/config-annotations.js';
+import { parseAnnotations, parseEgress, planToJson, type MeshPlan } from '../../meshproxy/config-annotations.js';
 import { AnnotationError } from '../../meshproxy/errors.js';
 import { prng } from '../helpers/prng.js';
 
@@ -31,6 +31,10 @@ function randomValue(next: () => number): string {
   return s;
 }
 
+function validPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
+}
+
 function checkPlan(plan: MeshPlan): string | undefined {
   const ports = new Set<number>();
   for (const p of plan.ingress.ports) {
@@ -44,11 +48,13 @@ function checkPlan(plan: MeshPlan): string | undefined {
   for (const e of plan.egress) {
     if (e.name === '' || names.has(e.name)) return `egress name ${e.name}`;
     names.add(e.name);
-    const m = /^127\.(\d+)\.(\d+)\.(\d+):(\d+)$/.exec(e.listen);
-    if (m === null || Number(m[4]) < 1 || Number(m[4]) > 65535) return `egress listen ${e.listen}`;
-    const port = Number(/:(\d+)$/.exec(e.remote)?.[1]);
-    if (!(port >= 1 && port <= 65535)) return `egress remote ${e.remote}`;
+    if (!/^127\.\d+\.\d+\.\d+$/.test(e.listen.host) || !validPort(e.listen.port)) return `egress listen ${JSON.stringify(e.listen)}`;
+    if (e.remote.host === '' || e.remote.host.startsWith('[') || !validPort(e.remote.port)) return `egress remote ${JSON.stringify(e.remote)}`;
   }
+  // The printed plan reads back into the same parsed plan: the addresses are printed as they are dialled.
+  const printed = planToJson(plan).egress.map((e) => `${e.name}#${e.listen}#${e.remote}`).join('##');
+  const problems: string[] = [];
+  if (JSON.stringify(parseEgress(printed, problems)) !== JSON.stringify(plan.egress) || problems.length > 0) return `egress round trip ${printed}`;
   if (plan.adminPort !== null && (plan.adminPort < 1 || plan.adminPort > 65535)) return `admin ${plan.adminPort}`;
   return undefined;
 }

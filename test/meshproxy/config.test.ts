@@ -2,6 +2,7 @@
 import test from 'ava';
 import { ConfigError } from '../../lib/errors.js';
 import { meshConfigFromEnv } from '../../meshproxy/config.js';
+import { parseAnnotations, planToJson } from '../../meshproxy/config-annotations.js';
 
 test('defaults follow upstream', (t) => {
   const c = meshConfigFromEnv({});
@@ -40,4 +41,16 @@ test('every problem is listed, each naming its variable', (t) => {
 test('explicit listeners are refused in transparent mode', (t) => {
   const err = t.throws(() => meshConfigFromEnv({ CONTRAST_MESHPROXY_INGRESS_LISTEN: '0.0.0.0:9443=8443' }), { instanceOf: ConfigError });
   t.true(err.problems[0]?.includes('expected only with CONTRAST_MESHPROXY_MODE=explicit'));
+});
+
+test('egress addresses are kept parsed: host and port, IPv6 without brackets, port normalised', (t) => {
+  const plan = parseAnnotations({ ingress: '', admin: '', egress: 'a#127.0.0.2:4001#backend.default:+080##b#127.9.0.1:443#[fd00::1]:0443' });
+  t.deepEqual(plan.egress, [
+    { name: 'a', listen: { host: '127.0.0.2', port: 4001 }, remote: { host: 'backend.default', port: 80 } },
+    { name: 'b', listen: { host: '127.9.0.1', port: 443 }, remote: { host: 'fd00::1', port: 443 } },
+  ]);
+  t.deepEqual(planToJson(plan).egress, [
+    { name: 'a', listen: '127.0.0.2:4001', remote: 'backend.default:80' },
+    { name: 'b', listen: '127.9.0.1:443', remote: '[fd00::1]:443' },
+  ]);
 });

@@ -57,7 +57,7 @@ test('egress resumes sessions, and takes new tickets at once when the remote res
   t.teardown(() => close(remote));
   const stats = new MeshStats().listener('r', 'egress');
   const egress = createEgress({
-    entry: { name: 'r', listen: '127.0.0.2:0', remote: `127.0.0.1:${remotePort}` },
+    entry: { name: 'r', listen: { host: '127.0.0.2', port: 0 }, remote: { host: '127.0.0.1', port: remotePort } },
     certs, stats, events: new MeshEvents(silentLogger()), connectTimeoutMs: 5000, idleTimeoutMs: 60_000, open: new Set(),
   });
   await new Promise<void>((resolve) => { egress.listen(0, '127.0.0.2', resolve); });

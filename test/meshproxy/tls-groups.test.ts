@@ -177,7 +177,7 @@ test('handshakes are counted by group in the Prometheus text (real TLS in this p
   await new Promise<void>((resolve) => ingressServer.listen(0, '127.0.0.1', resolve));
   t.teardown(() => { ingressServer.close(); });
   const egressServer = createEgress({
-    entry: { name: 'out', listen: '127.0.0.1:0', remote: `127.0.0.1:${(ingressServer.address() as AddressInfo).port}` },
+    entry: { name: 'out', listen: { host: '127.0.0.1', port: 0 }, remote: { host: '127.0.0.1', port: (ingressServer.address() as AddressInfo).port } },
     certs: clientCerts, stats: stats.listener('out', 'egress'), events: new MeshEvents(silentLogger()), connectTimeoutMs: 5000, idleTimeoutMs: 60_000, open: new Set(),
   });
   await new Promise<void>((resolve) => egressServer.listen(0, '127.0.0.1', resolve));

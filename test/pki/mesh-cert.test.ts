@@ -55,7 +55,7 @@ test('mesh certificate profile', async (t) => {
   const meshKey = await newP384Key();
   const peer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const now = new Date('2026-06-01T12:00:00Z');
-  const der = await issueMeshCert({
+  const der = issueMeshCert({
     issuerKey: meshKey, subjectPublicKey: peer.publicKey, now,
     sans: ['10.0.0.7', 'web', 'spiffe://cluster/ns/web', '*', 'fd00::1', 'web.default.svc'],
     workloadSecretID: 'apps/v1/Deployment/default/web',
@@ -83,7 +83,7 @@ test('mesh certificate profile', async (t) => {
 });
 
 test('mesh certificate without WorkloadSecretID carries no 1.3.9901.3.1 extension', async (t) => {
-  const der = await issueMeshCert({ issuerKey: await newP384Key(), subjectPublicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey, sans: ['db'] });
+  const der = issueMeshCert({ issuerKey: await newP384Key(), subjectPublicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey, sans: ['db'] });
   t.is(new PeculiarCert(der).getExtension(WORKLOAD_SECRET_ID_OID), null);
 });
 
