@@ -4,9 +4,10 @@
  * with runs in an unlimited group, against the development Coordinator (insecure attestation).
  *
  *   npm run bundle && sudo node --import tsx bench/initializer/memory.ts [--rounds 7] [--cold-rounds 5]
- *     [--limit-mib 50] [--node-option <flag>]...
+ *     [--limit-mib 50] [--loop-readahead-kib 128] [--unpack-in <dir>] [--node-option <flag>]...
+ *     [--only '<warm|cold> <peer name>']...
  *
- * Needs root (cgroups, drop_caches). Builds the initializer image from dist/bundle (npm run bundle)
+ * Needs root (cgroups, drop_caches, a loop device). Builds the initializer image from dist/bundle (npm run bundle)
  * into a temporary OCI layout, unpacks it with umoci, and starts `<rootfs>/usr/bin/node
  * <rootfs>/usr/lib/contrast/initializer/main.cjs` through the image's own dynamic loader and
  * libraries (no chroot: /proc and /sys stay the host's, so Node sees its cgroup limit as in a pod).
@@ -20,6 +21,11 @@
  *         charged for) the file pages it touches: as with a disk-backed image store. Peers: bare
  *         `node -e 0` from the image in the limit (the floor), the initializer unlimited and in the
  *         limit. Target: initializer in the limit ≤ 3x bare node in the limit, no OOM kill.
+ *         Run twice: with the rootfs on the host's disk as it is (--unpack-in: another directory),
+ *         and on a fresh ext4 on a loop device whose readahead is --loop-readahead-kib (default the
+ *         kernel's 128 KiB; 0 skips it). The readahead decides how much one page fault on the Node
+ *         binary reads and charges to the group: a few MiB per fault (some virtual disks) thrash a
+ *         50 MiB group that 128 KiB does not.
  *
  * Per peer: median wall ms (spawn to exit), p10–p90, ratios, the group's peak usage (file pages and
  * anonymous memory; v1 memory.max_usage_in_bytes, v2 memory.peak), failcnt (times the usage hit the
@@ -49,6 +55,9 @@ const { values } = parseArgs({
     'cold-rounds': { type: 'string', default: '5' },
     'limit-mib': { type: 'string', default: '50' },
     'node-option': { type: 'string', multiple: true, default: [] },
+    only: { type: 'string', multiple: true, default: [] },
+    'unpack-in': { type: 'string' },
+    'loop-readahead-kib': { type: 'string', default: '128' },
   },
 });
 const rounds = Number(values.rounds);
@@ -85,8 +94,17 @@ interface Sample {
   readonly codeCache: string;
 }
 
+interface Rootfs {
+  readonly label: string;
+  readonly rootfs: string;
+  /** The image's dynamic loader, its library directories, its Node binary. */
+  readonly node: readonly string[];
+  readonly entry: string;
+}
+
 interface PeerSpec {
   readonly name: string;
+  readonly disk: Rootfs;
   readonly limited: boolean;
   readonly bare: boolean;
 }
@@ -113,18 +131,57 @@ function filesUnder(dir: string): string[] {
   return out;
 }
 
+/** read_ahead_kb of the block device holding path (a partition's is its disk's), or '?'. */
+function readaheadKib(path: string): string {
+  const dev = statSync(path).dev;
+  const id = `${(dev & 0xfff00) >> 8}:${(dev & 0xff) | ((dev >> 12) & 0xfff00)}`;
+  for (const f of [`/sys/dev/block/${id}/queue/read_ahead_kb`, `/sys/dev/block/${id}/../queue/read_ahead_kb`, `/sys/class/bdi/${id}/read_ahead_kb`]) {
+    if (existsSync(f)) return readFileSync(f, 'utf8').trim();
+  }
+  return '?';
+}
+
+/** A fresh ext4 on a loop device with the given readahead, mounted; unmounted and detached by the cleanups. */
+function loopDisk(kib: number): string {
+  const img = join(work, 'disk.img');
+  const mnt = join(work, 'disk');
+  mkdirSync(mnt);
+  execFileSync('truncate', ['-s', '512M', img]);
+  execFileSync('mkfs.ext4', ['-q', '-F', img]);
+  const dev = execFileSync('losetup', ['--find', '--show', '--direct-io=on', img], { encoding: 'utf8' }).trim();
+  cleanups.unshift(() => execFileSync('losetup', ['-d', dev]));
+  writeFileSync(`/sys/block/${dev.replace('/dev/', '')}/queue/read_ahead_kb`, String(kib));
+  execFileSync('mount', [dev, mnt]);
+  cleanups.unshift(() => execFileSync('umount', [mnt]));
+  return mnt;
+}
+
 try {
   // The image, as npm run images builds it, from the existing bundle.
   const target = targetByName('initializer')!;
   const image = await buildImage(target, { bundleDir, outDir: join(work, 'oci'), version: VERSION, epoch: 0, cache: newBuildCache(), maxCompressedBytes: Number.MAX_SAFE_INTEGER });
-  const unpacked = join(work, 'unpacked');
-  execFileSync('umoci', ['unpack', '--image', `${image.dir}:${target.name}`, unpacked], { stdio: 'ignore' });
-  const rootfs = join(unpacked, 'rootfs');
-  const loader = ['/lib64/ld-linux-x86-64.so.2', '/usr/lib64/ld-linux-x86-64.so.2'].map((p) => join(rootfs, p)).find((p) => existsSync(p));
-  if (loader === undefined) throw new Error(`${rootfs}: no dynamic loader at /lib64/ld-linux-x86-64.so.2`);
-  const libraryPath = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64'].map((p) => join(rootfs, p)).filter((p) => existsSync(p)).join(':');
-  const node = [loader, '--library-path', libraryPath, join(rootfs, NODE_PATH)];
-  const entry = join(rootfs, BUNDLE_DIR, 'initializer', 'main.cjs');
+  const unpackAt = (dir: string, label: string): Rootfs => {
+    const unpacked = mkdtempSync(join(dir, `bench-init-mem-${suffix}-`));
+    cleanups.unshift(() => { rmSync(unpacked, { recursive: true, force: true }); });
+    rmSync(unpacked, { recursive: true });
+    execFileSync('umoci', ['unpack', '--image', `${image.dir}:${target.name}`, unpacked], { stdio: 'ignore' });
+    const rootfs = join(unpacked, 'rootfs');
+    const loader = ['/lib64/ld-linux-x86-64.so.2', '/usr/lib64/ld-linux-x86-64.so.2'].map((p) => join(rootfs, p)).find((p) => existsSync(p));
+    if (loader === undefined) throw new Error(`${rootfs}: no dynamic loader at /lib64/ld-linux-x86-64.so.2`);
+    const libraryPath = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64'].map((p) => join(rootfs, p)).filter((p) => existsSync(p)).join(':');
+    return { label, rootfs, node: [loader, '--library-path', libraryPath, join(rootfs, NODE_PATH)], entry: join(rootfs, BUNDLE_DIR, 'initializer', 'main.cjs') };
+  };
+  // The host's disk (where the temporary directory is), as it is: its readahead decides how much a
+  // page fault on the Node binary reads (and charges to the group) at once.
+  const hostDisk = unpackAt(values['unpack-in'] ?? work, `host disk, readahead ${readaheadKib(values['unpack-in'] ?? work)} KiB`);
+  const disks = [hostDisk];
+  if (values['loop-readahead-kib'] !== '0') {
+    // A loop device (direct I/O: no second page cache for its backing file) with the given readahead,
+    // default the kernel's 128 KiB: a disk as most nodes have it.
+    const mnt = loopDisk(Number(values['loop-readahead-kib']));
+    disks.push(unpackAt(mnt, `loop device, readahead ${readaheadKib(mnt)} KiB`));
+  }
+  const rootfs = hostDisk.rootfs;
   const nodeBytes = statSync(join(rootfs, NODE_PATH)).size;
   const bundleFiles = readdirSync(join(rootfs, BUNDLE_DIR, 'initializer')).map((f) => `${f} ${(statSync(join(rootfs, BUNDLE_DIR, 'initializer', f)).size / 1024).toFixed(0)} KiB`);
 
@@ -144,6 +201,7 @@ try {
     const group = createMemoryCgroup(`bench-init-mem-${suffix}-${id}`, peer.limited ? limitBytes : undefined);
     const pod = join(pods, `pod-${id}`);
     mkdirSync(pod);
+    const { node, entry } = peer.disk;
     const argv = peer.bare ? [...node, '-e', '0'] : [...node, ...nodeOptions, entry];
     const env: Record<string, string> = peer.bare
       ? { PATH: '/usr/bin:/bin' }
@@ -191,7 +249,10 @@ try {
     writeFileSync('/proc/sys/vm/drop_caches', '3');
   };
 
-  const condition = async (label: string, peers: readonly PeerSpec[], count: number, before: () => void): Promise<string> => {
+  const condition = async (label: string, all: readonly PeerSpec[], count: number, before: () => void): Promise<string> => {
+    // --only <text>: just the peers whose name has one of the texts (for quick experiments).
+    const peers = values.only.length === 0 ? all : all.filter((p) => values.only.some((o) => `${label.split(' ')[0]!} ${p.name}`.includes(o)));
+    if (peers.length === 0) return `${label}: skipped (--only)`;
     const load0 = await loadAverage();
     const samples = peers.map(() => [] as Sample[]);
     // One unmeasured round first (the Coordinator's own first requests).
@@ -236,17 +297,20 @@ try {
     for (const f of files) readFileSync(f);
   };
   warm();
-  const warmTable = await condition('warm (image files in the page cache, charged outside the run\'s group)', [
-    { name: 'initializer, unlimited', limited: false, bare: false },
-    { name: `initializer, ${limitName}`, limited: true, bare: false },
+  const warmTable = await condition(`warm (${hostDisk.label}; image files in the page cache, charged outside the run's group)`, [
+    { name: 'initializer, unlimited', disk: hostDisk, limited: false, bare: false },
+    { name: `initializer, ${limitName}`, disk: hostDisk, limited: true, bare: false },
   ], rounds, () => undefined);
   process.stdout.write(`${warmTable}\n\n`);
-  const coldTable = await condition('cold (caches dropped before every run)', [
-    { name: `node -e 0, ${limitName}`, limited: true, bare: true },
-    { name: 'initializer, unlimited', limited: false, bare: false },
-    { name: `initializer, ${limitName}`, limited: true, bare: false },
-  ], coldRounds, dropCaches);
-  process.stdout.write(`${coldTable}\n\n`);
+  // The slow disk last: the loop device's condition first.
+  for (const disk of [...disks].reverse()) {
+    const coldTable = await condition(`cold (${disk.label}; caches dropped before every run)`, [
+      { name: `node -e 0, ${limitName}`, disk, limited: true, bare: true },
+      { name: 'initializer, unlimited', disk, limited: false, bare: false },
+      { name: `initializer, ${limitName}`, disk, limited: true, bare: false },
+    ], coldRounds, dropCaches);
+    process.stdout.write(`${coldTable}\n\n`);
+  }
   process.stdout.write([
     `cgroup v${memoryCgroupVersion()}, limit ${limitBytes} bytes, image node ${mib(nodeBytes)} MiB, bundle: ${bundleFiles.join(', ')}`,
     `node options: ${nodeOptions.length === 0 ? '(none)' : nodeOptions.join(' ')}; ${new Date().toISOString()}`,
