@@ -164,7 +164,10 @@ process.stdout.write(JSON.stringify({ answers }) + '\\n');
  * one byte every 300 ms (which re-arms an idle timer), `partialFin` that send a partial ClientHello
  * and FIN. No connection is closed by this side within `capMs` of its start; each records whether the
  * server closed it first. Opens at most 300 at a time. Prints {opened, closedByServer, stillOpen, failed,
- * openKinds} (openKinds: still open at the cap, by kind and port).
+ * openKinds, failedKinds} (openKinds: still open at the cap, by kind and port; failedKinds: connect
+ * errors by code). A reset that arrives before this process saw its connect complete (ECONNRESET from
+ * connect: the kernel had completed the handshake, the server then reset it, e.g. shed under overload)
+ * counts as opened and closed by the server; any other connect error is a failure.
  */
 export const STRANGER_FLOOD = `
 import { connect } from 'node:net';
@@ -177,7 +180,7 @@ for (const port of portList.split(',').map(Number)) {
   }
 }
 let opened = 0, closedByServer = 0, stillOpen = 0, failed = 0, running = 0, next = 0;
-const openKinds = {};
+const openKinds = {}, failedKinds = {};
 const one = ([kind, port]) => new Promise((resolve) => {
   const s = connect({ host, port });
   let timer, done = false, connected = false;
@@ -190,7 +193,11 @@ const one = ([kind, port]) => new Promise((resolve) => {
     else if (kind === 'trickle') { let i = 0; timer = setInterval(() => { if (i < HELLO.length) s.write(HELLO.subarray(i, ++i)); }, 300); }
   });
   s.on('data', () => {});
-  s.on('error', () => { if (connected || done) return; failed++; done = true; clearInterval(timer); resolve(); });
+  s.on('error', (e) => {
+    if (connected || done) return;
+    if (e.code === 'ECONNRESET') { opened++; connected = true; return; } // the close that follows counts it
+    failed++; failedKinds[e.code ?? e.message] = (failedKinds[e.code ?? e.message] ?? 0) + 1; done = true; clearInterval(timer); resolve();
+  });
   s.on('close', () => finish(true));
   setTimeout(() => finish(false), Number(capMs)).unref();
 });
@@ -201,29 +208,49 @@ await new Promise((resolveAll) => {
   };
   pump();
 });
-process.stdout.write(JSON.stringify({ opened, closedByServer, stillOpen, failed, openKinds }) + '\\n');
+process.stdout.write(JSON.stringify({ opened, closedByServer, stillOpen, failed, openKinds, failedKinds }) + '\\n');
 `;
 
 /**
  * Mesh client loop: argv = host port caFile certFile keyFile; sends a request every 50 ms until stdin
- * closes or says "stop", then prints {ok, failed, errors}.
+ * closes or says "stop", then prints {ok, failed, slowestMs, connectRetries, errors}. As a real client
+ * does (Envoy's connect_timeout), a TCP connect that gets no answer within 5 s is abandoned and
+ * retried, twice at most, and counted in connectRetries; every other error, a reset, a TLS failure or
+ * 15 s without progress after the connect, fails the request. Errors name the phase (tcp, tls,
+ * response) and the time taken.
  */
 export const MESH_LOOP = `
 import { connect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 const [host, port, ca, cert, key] = process.argv.slice(1);
 const opts = { host, port: Number(port), ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), checkServerIdentity: () => undefined };
-let ok = 0, failed = 0, stop = false; const errors = [];
+let ok = 0, failed = 0, stop = false, slowest = 0, connectRetries = 0; const errors = [];
 process.stdin.on('data', () => { stop = true; });
-const once = () => new Promise((resolve) => {
-  let data = '';
-  const s = connect(opts, () => { s.end('mesh'); });
+// Resolves 'ok', 'failed' or 'retry' (no answer to the TCP connect within 5 s).
+const attempt = () => new Promise((resolve) => {
+  let data = '', phase = 'tcp', retry = false;
+  const start = Date.now();
+  const s = connect(opts, () => { phase = 'response'; s.end('mesh'); });
+  const connectTimer = setTimeout(() => { retry = true; s.destroy(); }, 5000);
+  s.once('connect', () => { phase = 'tls'; clearTimeout(connectTimer); });
   s.on('data', (d) => { data += d; });
-  s.on('error', (e) => { errors.push(e.code ?? e.message); });
-  s.setTimeout(15000, () => { errors.push('timeout'); s.destroy(); });
-  s.on('close', () => { if (data.startsWith('app ')) ok++; else failed++; resolve(); });
+  s.on('error', (e) => { errors.push((e.code ?? e.message) + ' in ' + phase + ' after ' + (Date.now() - start) + ' ms'); });
+  s.setTimeout(15000, () => { errors.push('timeout in ' + phase + ' from port ' + s.localPort); s.destroy(); });
+  s.on('close', () => {
+    clearTimeout(connectTimer);
+    slowest = Math.max(slowest, Date.now() - start);
+    resolve(data.startsWith('app ') ? 'ok' : retry ? 'retry' : 'failed');
+  });
 });
+const once = async () => {
+  for (let tries = 0; ; tries++) {
+    const r = await attempt();
+    if (r === 'retry' && tries < 2) { connectRetries++; continue; }
+    if (r === 'ok') ok++; else { failed++; if (r === 'retry') errors.push('no answer to the TCP connect, 3 tries'); }
+    return;
+  }
+};
 while (!stop) { await once(); await new Promise((r) => setTimeout(r, 50)); }
-process.stdout.write(JSON.stringify({ ok, failed, errors: errors.slice(0, 10) }) + '\\n');
+process.stdout.write(JSON.stringify({ ok, failed, slowestMs: slowest, connectRetries, errors: errors.slice(0, 10) }) + '\\n');
 process.exit(0);
 `;
