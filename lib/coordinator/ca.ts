@@ -12,7 +12,7 @@ import {
   AuthorityKeyIdentifierExtension, BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension,
   SubjectKeyIdentifierExtension, X509CertificateGenerator,
 } from '@peculiar/x509';
-import { randomSerialHex } from './atls-client-certificate.js';
+import { randomSerial } from '../x509/build-certificate.js';
 import { cryptoProvider, ecCurve, KeyTypeError, signingKey, verifyingKey } from '../x509/webcrypto.js';
 
 export const ROOT_CA_NAME = 'CN=system:coordinator:root';
@@ -35,7 +35,7 @@ async function caCertificate(params: {
   const subjectPublic = createPublicKey(params.subjectKey);
   const issuerPublic = createPublicKey(params.issuerKey);
   const cert = await X509CertificateGenerator.create({
-    serialNumber: randomSerialHex(),
+    serialNumber: randomSerial().toString('hex'),
     subject: params.subject,
     issuer: params.issuer,
     notBefore: new Date(params.now.getTime() - 3600_000),
