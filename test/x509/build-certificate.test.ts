@@ -13,6 +13,10 @@ import {
 import { buildCertificate, keyIdentifier, OID, spkiOf, type CertificateSpec } from '../../lib/x509/build-certificate.js';
 import { toPem } from '../../lib/x509/pem.js';
 
+function opensslText(der: Buffer): string {
+  return execFileSync('openssl', ['x509', '-noout', '-text'], { input: toPem(der, 'CERTIFICATE') }).toString();
+}
+
 const issuer = generateKeyPairSync('ec', { namedCurve: 'P-384' });
 const subject = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
@@ -43,7 +47,6 @@ test('every field comes out as asked (@peculiar/x509 and node:crypto read it bac
   t.true(node.publicKey.equals(subject.publicKey));
   t.true(node.verify(issuer.publicKey));
   const p = new PeculiarX509(der);
-  t.is(p.signatureAlgorithm.hash.name, 'SHA-384');
   t.deepEqual([...p.extensions].map((e) => e.type), ['2.5.29.15', '2.5.29.37', '2.5.29.19', '2.5.29.35', '2.5.29.17', '1.3.9901.3.1', '1.2.3.4']);
   const ku = p.getExtension(KeyUsagesExtension);
   t.is(ku?.usages, KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment);
@@ -61,7 +64,7 @@ test('every field comes out as asked (@peculiar/x509 and node:crypto read it bac
 });
 
 test('openssl x509 -text reads the same fields', (t) => {
-  const text = execFileSync('openssl', ['x509', '-noout', '-text'], { input: toPem(buildCertificate(base), 'CERTIFICATE') }).toString();
+  const text = opensslText(buildCertificate(base));
   t.regex(text, /Version: 3 \(0x2\)/);
   t.regex(text, /Serial Number: 50159747054 \(0xbadc0ffee\)/);
   t.regex(text, /Signature Algorithm: ecdsa-with-SHA384/);
@@ -82,7 +85,7 @@ test('self-signed by default; a CA with keyCertSign; no extension fields writes 
   t.true(node.checkIssued(node));
   t.regex(node.serialNumber, /^[0-7][0-9A-F]{31}$/);
   t.is(new PeculiarX509(plain).extensions.length, 0);
-  t.is(new PeculiarX509(plain).signatureAlgorithm.hash.name, 'SHA-256');
+  t.regex(opensslText(plain), /Signature Algorithm: ecdsa-with-SHA256/);
   const ca = new PeculiarX509(buildCertificate({ ...base, keyUsage: ['keyCertSign', 'cRLSign', 'decipherOnly'], basicConstraints: { ca: true } }));
   t.is(ca.getExtension(KeyUsagesExtension)?.usages, KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign | KeyUsageFlags.decipherOnly);
   t.true(ca.getExtension(BasicConstraintsExtension)?.ca);
