@@ -6,7 +6,7 @@
  * the description against it). Unknown fields are skipped, missing ones decode as empty, the last
  * occurrence of a field wins (proto3). test/meshapi checks the bytes against protoc and protobufjs.
  */
-import { decodeMessage, type MessageDescription } from '../protobuf/message.js';
+import { decodeMessage, describe, type MessageDescription } from '../protobuf/message.js';
 import { ProtoWriter } from '../protobuf/writer.js';
 import { errorMessage } from '../errors.js';
 import { MeshApiError } from './errors.js';
@@ -23,13 +23,7 @@ export interface NewMeshCertResponse {
 /** meshapi.NewMeshCertRequest: field 1 is reserved; nothing is known. */
 export const NEW_MESH_CERT_REQUEST: MessageDescription = { name: 'meshapi.NewMeshCertRequest', fields: {} };
 
-export const NEW_MESH_CERT_RESPONSE: MessageDescription = {
-  name: 'meshapi.NewMeshCertResponse',
-  fields: {
-    1: { name: 'MeshCACert', type: 'bytes' }, 2: { name: 'CertChain', type: 'bytes' },
-    3: { name: 'RootCACert', type: 'bytes' }, 4: { name: 'WorkloadSecret', type: 'bytes' },
-  },
-};
+export const NEW_MESH_CERT_RESPONSE = describe('meshapi.NewMeshCertResponse', 'MeshCACert:bytes CertChain:bytes RootCACert:bytes WorkloadSecret:bytes');
 
 function decode(desc: MessageDescription, bytes: Uint8Array): Record<string, unknown> {
   try {

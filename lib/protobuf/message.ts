@@ -28,6 +28,29 @@ export interface MessageDescription {
 
 export type DecodedMessage = Record<string, unknown>;
 
+const SCALARS: ReadonlySet<string> = new Set(['uint32', 'int32', 'enum', 'uint64', 'fixed32', 'fixed64', 'bytes', 'string', 'map<string,bytes>']);
+
+/**
+ * A description written like the .proto's field list: whitespace-separated `name:type` in field-number
+ * order, numbered from 1 on; `N=name:type` sets the number (for gaps), `type[]` is repeated, and a type
+ * that is not a scalar names an entry of `nested`. E.g. `describe('x.Y', 'a:uint32 b:bytes[] 5=c:Z', { Z })`.
+ */
+export function describe(name: string, fieldList: string, nested: Readonly<Record<string, MessageDescription>> = {}): MessageDescription {
+  const fields: Record<number, FieldDescription> = {};
+  let next = 1;
+  for (const token of fieldList.trim().split(/\s+/)) {
+    const m = /^(?:(\d+)=)?(\w+):([\w<>,]+?)(\[\])?$/.exec(token);
+    if (m === null) throw new TypeError(`${name}: field ${JSON.stringify(token)}: expected [N=]name:type[[]]`);
+    const [, num, fieldName = '', type = '', repeated] = m;
+    const number = num === undefined ? next : Number(num);
+    const resolved = SCALARS.has(type) ? type as FieldDescription['type'] : nested[type];
+    if (resolved === undefined) throw new TypeError(`${name}.${fieldName}: unknown type ${type}`);
+    fields[number] = repeated === undefined ? { name: fieldName, type: resolved } : { name: fieldName, type: resolved, repeated: true };
+    next = number + 1;
+  }
+  return { name, fields };
+}
+
 const WIRE_OF: Readonly<Record<ScalarType, number>> = {
   uint32: WIRE.VARINT, int32: WIRE.VARINT, enum: WIRE.VARINT, uint64: WIRE.VARINT,
   fixed32: WIRE.I32, fixed64: WIRE.I64, bytes: WIRE.LEN, string: WIRE.LEN,

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import protobuf from 'protobufjs';
-import { decodeMessage, encodeMessage, type DecodedMessage, type MessageDescription } from '../../lib/protobuf/message.js';
+import { decodeMessage, describe, encodeMessage, type DecodedMessage, type MessageDescription } from '../../lib/protobuf/message.js';
 import { SNP_ATTESTATION, TDX_QUOTE_V4 } from '../../lib/attestation/document-messages.js';
 import { NEW_MESH_CERT_REQUEST, NEW_MESH_CERT_RESPONSE } from '../../lib/meshapi/wire.js';
 import { longToBigint, REFERENCE_ROOT, u64 } from './protobufjs-reference.js';
@@ -143,3 +143,11 @@ for (const desc of TOP) {
     }
   });
 }
+
+test('describe(): numbering, gaps, repeated and nested types; a bad field list is refused', (t) => {
+  const Inner = describe('x.Inner', 'v:uint32');
+  const d = describe('x.Outer', 'a:uint32 b:bytes[] 5=c:Inner d:map<string,bytes>', { Inner });
+  t.deepEqual(d.fields, { 1: { name: 'a', type: 'uint32' }, 2: { name: 'b', type: 'bytes', repeated: true }, 5: { name: 'c', type: Inner }, 6: { name: 'd', type: 'map<string,bytes>' } });
+  t.throws(() => describe('x.Bad', 'a:Nowhere'), { instanceOf: TypeError });
+  t.throws(() => describe('x.Bad', 'a-uint32'), { instanceOf: TypeError });
+});
