@@ -1,12 +1,12 @@
 /**
- * The one X.509 v3 certificate builder: the aTLS certificate, the server's nonce CA and the mesh
- * (workload) certificate are all written here, as DER by hand and signed with node:crypto, so that no
+ * The one X.509 v3 certificate builder: the aTLS certificate, the server's nonce CA, the mesh
+ * (workload) certificate and the Coordinator's CA certificates are all written here, as DER by hand and signed with node:crypto, so that no
  * ASN.1 library or WebCrypto import sits on those paths. Synchronous: it returns the certificate.
  *
  * Field choices are the ones @peculiar/x509's generator made for the certificates this replaced:
  * v3, a positive serial, names of one CN each as PrintableString where the value allows it and
  * UTF8String otherwise, validity as UTCTime through 2049, extensions in the order KeyUsage (critical),
- * ExtKeyUsage, BasicConstraints (critical), AuthorityKeyIdentifier, SubjectAltName, then the extra
+ * ExtKeyUsage, BasicConstraints (critical), SubjectKeyIdentifier, AuthorityKeyIdentifier, SubjectAltName, then the extra
  * extensions as given. ecdsa-with-SHA256 for a P-256 signing key, ecdsa-with-SHA384 for P-384 (unless
  * `hash` says otherwise).
  */
@@ -63,6 +63,8 @@ export interface CertificateSpec {
   readonly extKeyUsage?: readonly string[];
   /** BasicConstraints, written critical. */
   readonly basicConstraints?: { readonly ca: boolean };
+  /** Writes SubjectKeyIdentifier = SHA-1 of the certified key's public key bits. */
+  readonly subjectKeyIdentifier?: boolean;
   /** Writes AuthorityKeyIdentifier = SHA-1 of the signing key's public key bits. */
   readonly authorityKeyIdentifier?: boolean;
   /** SANs, classified by `classifySan`; none writes no SubjectAltName extension. */
@@ -82,6 +84,7 @@ export const OID = {
   keyUsage: '2.5.29.15',
   extKeyUsage: '2.5.29.37',
   basicConstraints: '2.5.29.19',
+  subjectKeyId: '2.5.29.14',
   authorityKeyId: '2.5.29.35',
   subjectAltName: '2.5.29.17',
   serverAuth: '1.3.6.1.5.5.7.3.1',
@@ -197,7 +200,7 @@ function checkSpec(spec: CertificateSpec): void {
   }
 }
 
-function extensionList(spec: CertificateSpec, signingSpki: () => Buffer): Buffer[] | undefined {
+function extensionList(spec: CertificateSpec, subjectSpki: Buffer, signingSpki: () => Buffer): Buffer[] | undefined {
   const out: Buffer[] = [];
   if (spec.keyUsage !== undefined) out.push(extension(OID.keyUsage, true, keyUsageBits(spec.keyUsage)));
   if (spec.extKeyUsage !== undefined) {
@@ -206,6 +209,7 @@ function extensionList(spec: CertificateSpec, signingSpki: () => Buffer): Buffer
   if (spec.basicConstraints !== undefined) {
     out.push(extension(OID.basicConstraints, true, spec.basicConstraints.ca ? sequence(boolean(true)) : sequence()));
   }
+  if (spec.subjectKeyIdentifier === true) out.push(extension(OID.subjectKeyId, false, octetString(keyIdentifier(subjectSpki))));
   if (spec.authorityKeyIdentifier === true) {
     out.push(extension(OID.authorityKeyId, false, sequence(implicit(0, keyIdentifier(signingSpki())))));
   }
@@ -216,7 +220,7 @@ function extensionList(spec: CertificateSpec, signingSpki: () => Buffer): Buffer
     out.push(e.critical === true ? sequence(id, boolean(true), octetString(e.value)) : sequence(id, octetString(e.value)));
   }
   const anyField = spec.keyUsage !== undefined || spec.extKeyUsage !== undefined || spec.basicConstraints !== undefined
-    || spec.authorityKeyIdentifier === true || names.length > 0 || spec.extensions !== undefined;
+    || spec.subjectKeyIdentifier === true || spec.authorityKeyIdentifier === true || names.length > 0 || spec.extensions !== undefined;
   return anyField ? out : undefined;
 }
 
@@ -231,7 +235,8 @@ export function buildCertificate(spec: CertificateSpec): Buffer {
   const algorithm = sequence(oid(hash === 'sha384' ? OID.ecdsaWithSha384 : OID.ecdsaWithSha256));
   const subject = commonNameDer(spec.subject);
   const issuer = spec.issuer === undefined ? subject : commonNameDer(spec.issuer);
-  const extensions = extensionList(spec, () => spkiOf(spec.signingKey));
+  const spki = spec.spki === undefined ? spkiOf(subjectPublic) : Buffer.from(spec.spki.buffer, spec.spki.byteOffset, spec.spki.byteLength);
+  const extensions = extensionList(spec, spki, () => spkiOf(spec.signingKey));
   const tbs = sequence(
     explicit(0, unsignedInteger(Buffer.from([2]))), // v3
     unsignedInteger(spec.serial ?? randomSerial()),
@@ -239,7 +244,7 @@ export function buildCertificate(spec: CertificateSpec): Buffer {
     issuer,
     sequence(time(spec.notBefore), time(spec.notAfter)),
     subject,
-    spec.spki ?? spkiOf(subjectPublic),
+    spki,
     ...(extensions === undefined ? [] : [explicit(3, sequence(...extensions))]),
   );
   const signature = sign(hash, tbs, { key: spec.signingKey, dsaEncoding: 'der' });

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import {
   AuthorityKeyIdentifierExtension, BasicConstraintsExtension, ExtendedKeyUsageExtension, KeyUsageFlags, KeyUsagesExtension,
-  SubjectAlternativeNameExtension, X509Certificate as PeculiarX509,
+  SubjectAlternativeNameExtension, SubjectKeyIdentifierExtension, X509Certificate as PeculiarX509,
 } from '@peculiar/x509';
 import { buildCertificate, keyIdentifier, OID, spkiOf, type CertificateSpec } from '../../lib/x509/build-certificate.js';
 import { toPem } from '../../lib/x509/pem.js';
@@ -78,7 +78,7 @@ test('openssl x509 -text reads the same fields', (t) => {
   t.regex(text, /NIST CURVE: P-256/);
 });
 
-test('self-signed by default; a CA with keyCertSign; no extension fields writes no extensions', (t) => {
+test('self-signed by default; a CA with keyCertSign and a subject key identifier; no extension fields writes no extensions', (t) => {
   const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const plain = buildCertificate({ subject: 'Contrast', notBefore: new Date(), notAfter: new Date(Date.now() + 1000), publicKey: key.publicKey, signingKey: key.privateKey });
   const node = new X509Certificate(plain);
@@ -86,7 +86,8 @@ test('self-signed by default; a CA with keyCertSign; no extension fields writes 
   t.regex(node.serialNumber, /^[0-7][0-9A-F]{31}$/);
   t.is(new PeculiarX509(plain).extensions.length, 0);
   t.regex(opensslText(plain), /Signature Algorithm: ecdsa-with-SHA256/);
-  const ca = new PeculiarX509(buildCertificate({ ...base, keyUsage: ['keyCertSign', 'cRLSign', 'decipherOnly'], basicConstraints: { ca: true } }));
+  const ca = new PeculiarX509(buildCertificate({ ...base, keyUsage: ['keyCertSign', 'cRLSign', 'decipherOnly'], basicConstraints: { ca: true }, subjectKeyIdentifier: true }));
+  t.is(ca.getExtension(SubjectKeyIdentifierExtension)?.keyId, keyIdentifier(spkiOf(subject.publicKey)).toString('hex'));
   t.is(ca.getExtension(KeyUsagesExtension)?.usages, KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign | KeyUsageFlags.decipherOnly);
   t.true(ca.getExtension(BasicConstraintsExtension)?.ca);
   const empty = buildCertificate({ subject: undefined, notBefore: new Date(), notAfter: new Date(), publicKey: key.publicKey, signingKey: key.privateKey, extensions: [] });
