@@ -11,23 +11,17 @@ import { createAtlsCertificate } from './issue-certificate.js';
 import { AtlsError } from './errors.js';
 import { newNonce, nonceAlpn, nonceSni, serverNonceFrom } from './nonce.js';
 import { reportDataFor, spkiDer } from './report-data.js';
-import { tlsConnect, type TlsClientStream } from './tls-client.js';
+import { tlsConnect, type TlsClientStream, type TlsConnectOptions } from './tls-client.js';
 import { tlsGroupName } from '../tls-groups.js';
-import type { TlsVersion } from '../native/tls.js';
 import { errorMessage } from '../errors.js';
 
-export interface AtlsClientOptions {
+/** The TLS options pass through to tlsConnect; `groups` is CONTRAST_TLS_GROUPS (lib/tls-groups.ts). */
+export interface AtlsClientOptions extends Pick<TlsConnectOptions, 'minVersion' | 'maxVersion' | 'groups' | 'timeoutMs' | 'signal'> {
   readonly issuer: Issuer;
   /** P-256 key of the client certificate (the workload key, reused across attempts). */
   readonly privateKey: KeyObject;
   /** Application protocols after the nonce protocol; default ['h2']. */
   readonly alpn?: readonly string[];
-  readonly minVersion?: TlsVersion;
-  readonly maxVersion?: TlsVersion;
-  /** Key-exchange groups, an OpenSSL groups list (CONTRAST_TLS_GROUPS, lib/tls-groups.ts). */
-  readonly groups?: string;
-  readonly timeoutMs?: number;
-  readonly signal?: AbortSignal;
   readonly logger?: Logger;
   /** Overrides the fresh random nonce (tests). */
   readonly nonce?: Uint8Array;

@@ -2,7 +2,7 @@
  * Platform detection and the issuer factory. Order in `auto` mode: configfs-tsm (provider sev_guest
  * or tdx_guest), then /dev/sev-guest, then insecure if explicitly allowed. Paths come from the config,
  * so tests point them at emulated devices. Each issuer is imported only when its platform is selected,
- * so a process loads the document encoders (protobufjs) of the TEE it runs on and nothing else.
+ * so a process loads the document encoders of the TEE it runs on and nothing else.
  */
 import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from '../log.js';

@@ -1,14 +1,14 @@
 /**
  * The SEV-SNP attestation document's encoder: protobuf `sevsnp.Attestation` (report, optional certificate
- * chain, product) written with the hand-written pb-writer.ts, so that the issuing path loads no protobuf
+ * chain, product) written with lib/protobuf/writer.ts, so that the issuing path loads no protobuf
  * library. The bytes equal protobufjs' (and Go's) encoding: fields by number, proto3 zero scalars and
  * empty bytes in the report left out, the product's machine_stepping wrapper always present.
- * The decoder is in snp-document.ts (on protobufjs), which re-exports everything here.
+ * The decoder is in snp-document.ts (on lib/protobuf), which re-exports everything here.
  */
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
 import { cpuid1EaxFromFms, type SnpReport } from './snp-report.js';
 import { SEV_PRODUCT_ENUM, type SnpProduct } from './snp-product.js';
-import { PbWriter } from './pb-writer.js';
+import { ProtoWriter } from '../protobuf/writer.js';
 
 /** `certificate_chain.extras` key of the AMD CRL (upstream SNPCertChainExtrasCRLKey). */
 export const SNP_CRL_EXTRAS_KEY = '00569ee4-e480-4fba-bbf4-45b629901180';
@@ -34,24 +34,24 @@ function invalid(field: string): AttestationError {
 }
 
 /** A uint32 field left out when zero; a non-integer is an error (as protobufjs' verify has it). */
-function u32z(w: PbWriter, field: number, v: number, name: string): void {
+function u32z(w: ProtoWriter, field: number, v: number, name: string): void {
   if (!Number.isInteger(v)) throw invalid(name);
   if (v !== 0) w.uint32(field, v);
 }
 
 /** A uint64 field left out when zero, as Go does. */
-function u64z(w: PbWriter, field: number, v: bigint): void {
+function u64z(w: ProtoWriter, field: number, v: bigint): void {
   if (v !== 0n) w.uint64(field, v);
 }
 
 /** A bytes field left out when empty, as Go does. */
-function bytesz(w: PbWriter, field: number, b: Uint8Array): void {
+function bytesz(w: ProtoWriter, field: number, b: Uint8Array): void {
   if (b.length !== 0) w.bytes(field, b);
 }
 
 /** `sevsnp.Report` (upstream ReportToProto), fields 1–31 in order. */
-function reportMessage(r: SnpReport): PbWriter {
-  const w = new PbWriter();
+function reportMessage(r: SnpReport): ProtoWriter {
+  const w = new ProtoWriter();
   const u32 = (field: number, v: number, name: string): void => { u32z(w, field, v, `report.${name}`); };
   u32(1, r.version, 'version');
   u32(2, r.guestSvn, 'guest_svn');
@@ -88,8 +88,8 @@ function reportMessage(r: SnpReport): PbWriter {
 }
 
 /** `sevsnp.CertificateChain`: every present certificate is written (even an empty one), then the extras map. */
-function chainMessage(c: SnpCertificateChain): PbWriter {
-  const w = new PbWriter();
+function chainMessage(c: SnpCertificateChain): ProtoWriter {
+  const w = new ProtoWriter();
   if (c.vcek !== undefined) w.bytes(1, c.vcek);
   if (c.ask !== undefined) w.bytes(2, c.ask);
   if (c.ark !== undefined) w.bytes(3, c.ark);
@@ -99,13 +99,13 @@ function chainMessage(c: SnpCertificateChain): PbWriter {
 }
 
 export function encodeSnpDocument(doc: SnpDocument): Buffer {
-  const w = new PbWriter().message(1, reportMessage(doc.report));
+  const w = new ProtoWriter().message(1, reportMessage(doc.report));
   const c = doc.chain;
   if (c !== undefined && (c.vcek ?? c.vlek ?? c.ask ?? c.ark) !== undefined) w.message(2, chainMessage(c));
-  const product = new PbWriter();
+  const product = new ProtoWriter();
   const name = SEV_PRODUCT_ENUM[doc.product] as number | undefined;
   if (name !== undefined && name !== 0) product.int32(1, name);
-  const stepping = new PbWriter();
+  const stepping = new ProtoWriter();
   u32z(stepping, 1, doc.machineStepping ?? 0, 'product.machine_stepping.value');
   product.message(3, stepping);
   return w.message(3, product).finish();

@@ -1,13 +1,13 @@
 /**
  * The SEV-SNP attestation document: protobuf `sevsnp.Attestation` (report, optional certificate chain,
- * product) decoded back to the raw report bytes for verification, on protobufjs. The encoder and the
+ * product) decoded back to the raw report bytes for verification, on lib/protobuf. The encoder and the
  * document types are in snp-document-encode.ts (no protobuf library, for the issuing path) and are
  * re-exported here; issuing code imports them from there.
  */
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
 import { fmsFromCpuid1Eax, parseSnpReport, SNP_REPORT_SIZE } from './snp-report.js';
 import { SEV_PRODUCT_ENUM, type SnpProduct } from './snp-product.js';
-import { decodeMessage, SnpAttestationType, toBigint } from './proto.js';
+import { decodeDocumentMessage, SNP_ATTESTATION, toBigint } from './proto.js';
 import type { SnpCertificateChain, SnpDocument } from './snp-document-encode.js';
 
 export { encodeSnpDocument, SNP_CRL_EXTRAS_KEY, type SnpCertificateChain, type SnpDocument } from './snp-document-encode.js';
@@ -78,7 +78,7 @@ function optBytes(m: Record<string, unknown> | undefined, name: string): Buffer 
 
 export function decodeSnpDocument(bytes: Uint8Array): SnpDocument {
   const what = 'SEV-SNP attestation document';
-  const m = decodeMessage(SnpAttestationType, bytes, what);
+  const m = decodeDocumentMessage(SNP_ATTESTATION, bytes, what);
   const report = m['report'] as Record<string, unknown> | null | undefined;
   if (report === null || report === undefined) throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${what}: no report (field 1)`);
   const parsed = parseSnpReport(reportBytesFromMessage(report, `${what} report`));

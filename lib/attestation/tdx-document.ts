@@ -1,11 +1,11 @@
 /**
  * The TDX attestation document: protobuf `tdx.QuoteV4` with the field layout of the Coordinator's
- * go-tdx-guest fork (repeated rtmrs = 11, report_data = 12) decoded back to quote bytes, on protobufjs.
+ * go-tdx-guest fork (repeated rtmrs = 11, report_data = 12) decoded back to quote bytes, on lib/protobuf.
  * The encoder is tdx-document-encode.ts (no protobuf library, for the issuing path), re-exported here.
  */
 import { AttestationError, ATTESTATION_ERROR_CODES } from './errors.js';
 import { parseTdxQuote, TDX_BODY_V4_SIZE, TDX_HEADER_SIZE, TDX_QE_REPORT_SIZE, type TdxQuote } from './tdx-quote.js';
-import { decodeMessage, TdxQuoteV4Type } from './proto.js';
+import { decodeDocumentMessage, TDX_QUOTE_V4 } from './proto.js';
 
 export { encodeTdxDocument } from './tdx-document-encode.js';
 
@@ -35,7 +35,7 @@ function num(m: Record<string, unknown>, name: string): number {
 
 /** Rebuilds the raw quote (upstream QuoteToAbiBytes) and parses it, so verification runs over real bytes. */
 export function decodeTdxDocument(input: Uint8Array): TdxQuote {
-  const m = decodeMessage(TdxQuoteV4Type, input, WHAT);
+  const m = decodeDocumentMessage(TDX_QUOTE_V4, input, WHAT);
   const h = sub(m, 'header', 'QuoteV4');
   const body = sub(m, 'td_quote_body', 'QuoteV4');
   const sd = sub(m, 'signed_data', 'QuoteV4');

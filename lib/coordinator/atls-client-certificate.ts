@@ -14,7 +14,7 @@ import { spkiDer } from '../atls/report-data.js';
 import { AtlsError } from '../atls/errors.js';
 
 // The sender's side lives in issue-certificate.ts (no ASN.1 library on the client path).
-export { ATLS_SUBJECT, createAtlsCertificate, randomSerialHex, type AtlsCertificateParams } from '../atls/issue-certificate.js';
+export { ATLS_SUBJECT, createAtlsCertificate, type AtlsCertificateParams } from '../atls/issue-certificate.js';
 
 const ATTESTATION_OID_PREFIX = '1.3.9901.2.';
 const EKU_OID = '2.5.29.37';

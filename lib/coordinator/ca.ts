@@ -5,15 +5,10 @@
  * by the mesh CA key chains to either. All keys are ECDSA P-384, signatures ecdsa-with-SHA384, 10 years,
  * KeyUsage certSign + digitalSignature, BasicConstraints CA:true.
  */
-import 'reflect-metadata';
-import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import {
-  AuthorityKeyIdentifierExtension, BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension,
-  SubjectKeyIdentifierExtension, X509CertificateGenerator,
-} from '@peculiar/x509';
-import { randomSerialHex } from './atls-client-certificate.js';
-import { cryptoProvider, ecCurve, KeyTypeError, signingKey, verifyingKey } from '../x509/webcrypto.js';
+import { buildCertificate } from '../x509/build-certificate.js';
+import { ecCurve, KeyTypeError } from '../x509/webcrypto.js';
 
 export const ROOT_CA_NAME = 'CN=system:coordinator:root';
 export const INTERMEDIATE_NAME = 'CN=system:coordinator:intermediate';
@@ -29,32 +24,26 @@ function requireP384(key: KeyObject, what: string): void {
   if (ecCurve(key, what) !== 'P-384') throw new KeyTypeError(`${what}: expected an ECDSA P-384 key`);
 }
 
-async function caCertificate(params: {
-  subject: string; issuer: string; subjectKey: KeyObject; issuerKey: KeyObject; now: Date;
-}): Promise<Buffer> {
-  const subjectPublic = createPublicKey(params.subjectKey);
-  const issuerPublic = createPublicKey(params.issuerKey);
-  const cert = await X509CertificateGenerator.create({
-    serialNumber: randomSerialHex(),
-    subject: params.subject,
-    issuer: params.issuer,
+/** A CA certificate written by lib/x509/build-certificate.ts; names are `CN=...` strings. */
+function caCertificate(params: { subject: string; issuer: string; subjectKey: KeyObject; issuerKey: KeyObject; now: Date }): Buffer {
+  const cn = (name: string): string => name.slice('CN='.length);
+  return buildCertificate({
+    subject: cn(params.subject),
+    issuer: cn(params.issuer),
     notBefore: new Date(params.now.getTime() - 3600_000),
     notAfter: new Date(params.now.getTime() + TEN_YEARS_MS),
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-384' },
-    publicKey: await verifyingKey(subjectPublic),
-    signingKey: await signingKey(params.issuerKey),
-    extensions: [
-      new BasicConstraintsExtension(true, undefined, true),
-      new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.digitalSignature, true),
-      await SubjectKeyIdentifierExtension.create(await verifyingKey(subjectPublic), false, cryptoProvider),
-      await AuthorityKeyIdentifierExtension.create(await verifyingKey(issuerPublic), false, cryptoProvider),
-    ],
-  }, cryptoProvider);
-  return Buffer.from(cert.rawData);
+    publicKey: params.subjectKey,
+    signingKey: params.issuerKey,
+    hash: 'sha384',
+    keyUsage: ['digitalSignature', 'keyCertSign'],
+    basicConstraints: { ca: true },
+    subjectKeyIdentifier: true,
+    authorityKeyIdentifier: true,
+  });
 }
 
 /** Self-signed root CA certificate (DER) for `rootKey`. */
-export async function createRootCa(rootKey: KeyObject, now: Date = new Date()): Promise<Buffer> {
+export function createRootCa(rootKey: KeyObject, now: Date = new Date()): Buffer {
   requireP384(rootKey, 'root CA key');
   return caCertificate({ subject: ROOT_CA_NAME, issuer: ROOT_CA_NAME, subjectKey: rootKey, issuerKey: rootKey, now });
 }
@@ -66,10 +55,10 @@ export interface MeshCa {
   readonly intermediateCert: Buffer;
 }
 
-export async function createMeshCa(rootKey: KeyObject, meshCAKey: KeyObject, now: Date = new Date()): Promise<MeshCa> {
+export function createMeshCa(rootKey: KeyObject, meshCAKey: KeyObject, now: Date = new Date()): MeshCa {
   requireP384(rootKey, 'root CA key');
   requireP384(meshCAKey, 'mesh CA key');
-  const meshCACert = await caCertificate({ subject: INTERMEDIATE_NAME, issuer: INTERMEDIATE_NAME, subjectKey: meshCAKey, issuerKey: meshCAKey, now });
-  const intermediateCert = await caCertificate({ subject: INTERMEDIATE_NAME, issuer: ROOT_CA_NAME, subjectKey: meshCAKey, issuerKey: rootKey, now });
+  const meshCACert = caCertificate({ subject: INTERMEDIATE_NAME, issuer: INTERMEDIATE_NAME, subjectKey: meshCAKey, issuerKey: meshCAKey, now });
+  const intermediateCert = caCertificate({ subject: INTERMEDIATE_NAME, issuer: ROOT_CA_NAME, subjectKey: meshCAKey, issuerKey: rootKey, now });
   return { meshCACert, intermediateCert };
 }

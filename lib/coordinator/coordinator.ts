@@ -15,7 +15,7 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createAtlsServer, type AttestedPeer } from './atls-server.js';
 import { MeshApiStatus, meshApiDefinition, meshApiImplementation } from '../meshapi/service.js';
-import type { NewMeshCertResponse } from '../meshapi/proto.js';
+import type { NewMeshCertResponse } from '../meshapi/wire.js';
 import { issueMeshCert } from './mesh-cert.js';
 import { snpClaims } from './snp-claims.js';
 import { decodeSnpDocument } from '../attestation/snp-document.js';

@@ -81,7 +81,7 @@ async function loadRoot(dir: string): Promise<{ rootKey: KeyObject; rootCAPem: s
   }
   let rootCAPem = keyPem === undefined ? undefined : await readIfExists(certPath);
   if (rootCAPem === undefined) {
-    rootCAPem = toPem(await createRootCa(rootKey), 'CERTIFICATE');
+    rootCAPem = toPem(createRootCa(rootKey), 'CERTIFICATE');
     await writeFileAtomic(certPath, rootCAPem, { mode: 0o644 });
   }
   return { rootKey, rootCAPem };
@@ -105,7 +105,7 @@ export async function rotateMeshCa(dir: string, state: CoordinatorState): Promis
 
 async function newMeshCa(dir: string, rootKey: KeyObject): Promise<Pick<CoordinatorState, 'meshCAPem' | 'intermediatePem' | 'meshCAKey'>> {
   const meshCAKey = await newP384Key();
-  const { meshCACert, intermediateCert } = await createMeshCa(rootKey, meshCAKey);
+  const { meshCACert, intermediateCert } = createMeshCa(rootKey, meshCAKey);
   const meshCAPem = toPem(meshCACert, 'CERTIFICATE');
   const intermediatePem = toPem(intermediateCert, 'CERTIFICATE');
   await writeFileAtomic(join(dir, 'mesh-ca.pem'), meshCAPem, { mode: 0o644 });

@@ -5,7 +5,7 @@
  */
 import { status as GrpcStatus, type ServiceDefinition, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { ContrastError, errorMessage } from '../errors.js';
-import { decodeNewMeshCertRequest, decodeNewMeshCertResponse, encodeNewMeshCertRequest, encodeNewMeshCertResponse, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from './proto.js';
+import { decodeNewMeshCertRequest, decodeNewMeshCertResponse, encodeNewMeshCertRequest, encodeNewMeshCertResponse, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from './wire.js';
 
 export class MeshApiStatus extends ContrastError {
   readonly code = 'ERR_MESHAPI_STATUS';

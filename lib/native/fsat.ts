@@ -11,7 +11,7 @@
  */
 import { ContrastError } from '../errors.js';
 import { loadAddon } from './addon.js';
-import { NativeCallError } from './call-error.js';
+import { callNative, NativeCallError } from './call-error.js';
 
 interface FsAtAddon {
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
@@ -69,15 +69,7 @@ export class FsAtArgumentError extends ContrastError {
 const S_IFMT = 0o170000;
 
 function wrap<T>(what: string, call: () => T): T {
-  try {
-    return call();
-  } catch (err) {
-    const e = err as { code?: unknown; errno?: unknown; syscall?: unknown; message?: unknown };
-    if (typeof e.errno === 'number' && typeof e.code === 'string') {
-      throw new FsAtCallError(`${what}: ${String(e.message)}`, e.code, e.errno, typeof e.syscall === 'string' ? e.syscall : '', { cause: err });
-    }
-    throw new FsAtArgumentError(`${what}: ${String(e.message)}`, { cause: err });
-  }
+  return callNative(what, call, FsAtCallError, FsAtArgumentError);
 }
 
 function checkFd(fd: number, what: string, constants: FsAtConstants): void {

@@ -12,7 +12,7 @@
 import { isIPv4, isIPv6, type Socket } from 'node:net';
 import { ContrastError } from '../errors.js';
 import { loadAddon } from './addon.js';
-import { NativeCallError } from './call-error.js';
+import { callNative, NativeCallError } from './call-error.js';
 
 interface SocketsAddon {
   transparentListen(family: number, address: string, port: number, backlog: number, mark?: number): number;
@@ -36,15 +36,7 @@ export class SocketArgumentError extends ContrastError {
 }
 
 function wrap<T>(what: string, call: () => T): T {
-  try {
-    return call();
-  } catch (err) {
-    const e = err as { code?: unknown; errno?: unknown; syscall?: unknown; message?: unknown };
-    if (typeof e.errno === 'number' && typeof e.code === 'string') {
-      throw new SocketCallError(`${what}: ${String(e.message)}`, e.code, e.errno, typeof e.syscall === 'string' ? e.syscall : '', { cause: err });
-    }
-    throw new SocketArgumentError(`${what}: ${String(e.message)}`, { cause: err });
-  }
+  return callNative(what, call, SocketCallError, SocketArgumentError);
 }
 
 /** Sockets API bound to the loaded addon. */

@@ -35,7 +35,7 @@ async function samples(): Promise<Array<[string, Buffer]>> {
     ], new Date('1999-12-31T23:59:59Z'), new Date('2051-02-03T04:05:06Z'))],
     ['no extensions', await generated([], new Date('2026-01-01T00:00:00Z'), new Date('2027-01-01T00:00:00Z'))],
     ['mesh certificate', issueMeshCert({ issuerKey: meshKey, subjectPublicKey: publicKey, sans: ['a', '10.0.0.1'], workloadSecretID: 'w' })],
-    ['mesh CA certificate', (await createMeshCa(await newP384Key(), meshKey)).meshCACert],
+    ['mesh CA certificate', createMeshCa(await newP384Key(), meshKey).meshCACert],
   ];
 }
 

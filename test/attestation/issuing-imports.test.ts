@@ -1,10 +1,11 @@
 /**
  * The issuing path (what the initializer loads on SEV-SNP and TDX pods: platform.ts and the issuer
  * modules it imports dynamically) must not load protobufjs or the document schemas: the documents are
- * encoded by pb-writer.ts. Checked twice: statically, on esbuild's metafile of a bundle that follows
+ * encoded by lib/protobuf/writer.ts (and since lib/protobuf replaced protobufjs at run time, no
+ * program loads protobufjs). Checked twice: statically, on esbuild's metafile of a bundle that follows
  * static and dynamic imports from platform.ts; and at run time, in a fresh Node process that loads the
  * issuing modules, encodes both documents, and looks for protobufjs in the module cache (with a positive
- * control: loading the decoders must put it there).
+ * control: importing protobufjs, as the tests' reference adapter does, must put it there).
  */
 import test from 'ava';
 import { build } from 'esbuild';
@@ -12,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const FORBIDDEN = [/node_modules\/protobufjs\//, /node_modules\/@protobufjs\//, /^lib\/attestation\/proto(-text)?\.ts$/];
+const FORBIDDEN = [/node_modules\/protobufjs\//, /node_modules\/@protobufjs\//, /^lib\/attestation\/(proto|document-messages)\.ts$/, /^lib\/protobuf\/message\.ts$/];
 
 test('the bundle of platform.ts and the SNP/TDX issuer modules holds no protobufjs and no schemas', async (t) => {
   const result = await build({
@@ -23,7 +24,7 @@ test('the bundle of platform.ts and the SNP/TDX issuer modules holds no protobuf
     external: ['*.node'],
   });
   const inputs = Object.keys(result.metafile.inputs);
-  t.true(inputs.includes('lib/attestation/snp-issuer.ts') && inputs.includes('lib/attestation/tdx-issuer.ts') && inputs.includes('lib/attestation/pb-writer.ts'),
+  t.true(inputs.includes('lib/attestation/snp-issuer.ts') && inputs.includes('lib/attestation/tdx-issuer.ts') && inputs.includes('lib/protobuf/writer.ts'),
     'the dynamic imports of platform.ts are followed');
   const bad = inputs.filter((p) => FORBIDDEN.some((re) => re.test(p)));
   const importers = bad.map((p) => `${p} <- ${Object.entries(result.metafile.inputs).filter(([, v]) => v.imports.some((i) => i.path === p)).map(([k]) => k).join(', ')}`);
@@ -50,14 +51,17 @@ const tdx = encodeTdxDocument(parseTdxQuote(readFileSync('test/fixtures/attestat
 seen.issuing = loaded();
 seen.encoded = snp.length > 0 && tdx.length > 0;
 await import('./lib/attestation/snp-document.ts');
+seen.lib = loaded();
+await import('./test/protobuf/protobufjs-reference.ts');
 seen.decoders = loaded();
 process.stdout.write(JSON.stringify(seen));
 `;
 
 test('a fresh process that loads the issuing modules and encodes both documents has not loaded protobufjs', (t) => {
   const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD], { cwd: ROOT, encoding: 'utf8' });
-  const seen = JSON.parse(out) as { issuing: string[]; encoded: boolean; decoders: string[] };
+  const seen = JSON.parse(out) as { issuing: string[]; encoded: boolean; lib: string[]; decoders: string[] };
   t.true(seen.encoded);
   t.deepEqual(seen.issuing, []);
-  t.true(seen.decoders.length > 0, 'positive control: the decoders load protobufjs, and the check sees it');
+  t.deepEqual(seen.lib, [], 'the decoders are on lib/protobuf too');
+  t.true(seen.decoders.length > 0, 'positive control: the protobufjs reference adapter loads it, and the check sees it');
 });

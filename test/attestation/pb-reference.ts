@@ -1,5 +1,5 @@
 /**
- * The document encoders as they were on protobufjs (before pb-writer.ts), kept verbatim as the reference
+ * The document encoders as they were on protobufjs (before lib/protobuf/writer.ts), kept verbatim as the reference
  * that the hand-written encoders must equal byte for byte (pb-writer.test.ts).
  */
 import { AttestationError, ATTESTATION_ERROR_CODES } from '../../lib/attestation/errors.js';
@@ -7,7 +7,7 @@ import { cpuid1EaxFromFms, type SnpReport } from '../../lib/attestation/snp-repo
 import { SEV_PRODUCT_ENUM } from '../../lib/attestation/snp-product.js';
 import type { SnpDocument } from '../../lib/attestation/snp-document.js';
 import type { TdxQuote } from '../../lib/attestation/tdx-quote.js';
-import { omitZero, SnpAttestationType, TdxQuoteV4Type, u64 } from '../../lib/attestation/proto.js';
+import { omitZero, SnpAttestationType, TdxQuoteV4Type, u64 } from '../protobuf/protobufjs-reference.js';
 
 /** Zero u64s are left out, as Go does. */
 function u64z(v: bigint): ReturnType<typeof u64> | undefined {

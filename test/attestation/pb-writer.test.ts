@@ -5,14 +5,14 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import protobuf from 'protobufjs';
-import { PbWriter } from '../../lib/attestation/pb-writer.js';
+import { ProtoWriter } from '../../lib/protobuf/writer.js';
 import { parseSnpReport, SNP_REPORT_SIZE, type SnpReport } from '../../lib/attestation/snp-report.js';
 import { decodeSnpDocument, encodeSnpDocument, SNP_CRL_EXTRAS_KEY, type SnpDocument } from '../../lib/attestation/snp-document.js';
 import { parseTdxQuote, TDX_QE_REPORT_SIZE } from '../../lib/attestation/tdx-quote.js';
 import { decodeTdxDocument, encodeTdxDocument } from '../../lib/attestation/tdx-document.js';
 import type { SnpProduct } from '../../lib/attestation/snp-product.js';
 import { ATTESTATION_ERROR_CODES as C } from '../../lib/attestation/errors.js';
-import { u64 } from '../../lib/attestation/proto.js';
+import { u64 } from '../protobuf/protobufjs-reference.js';
 import { protobufjsSnpDocument, protobufjsTdxDocument } from './pb-reference.js';
 import { fixtureText, milanReport, milanVcek, milanAskArk, tdxQuote, throwsCode } from './helpers.js';
 import { prng } from '../helpers/prng.js';
@@ -52,10 +52,10 @@ function sameSnp(t: ExecutionContext, doc: SnpDocument, label: string): Buffer {
 
 // --- the writer itself, against protobufjs' Writer -------------------------------------------------
 
-test('PbWriter: varints, u64 edges, bytes, strings and nested messages equal protobufjs Writer', (t) => {
+test('ProtoWriter: varints, u64 edges, bytes, strings and nested messages equal protobufjs Writer', (t) => {
   const r = new Rand(seedOf());
   for (let i = 0; i < ROUNDS; i++) {
-    const ours = new PbWriter();
+    const ours = new ProtoWriter();
     const theirs = protobuf.Writer.create();
     for (let j = 0, n = r.int(8); j < n; j++) {
       const field = r.pick([1, 2, 15, 16, 31, 2047, 2048, 536870911]);

@@ -20,7 +20,7 @@ import { meshApiDefinition, meshApiImplementation } from '../../lib/meshapi/serv
 import { pemBlocks } from '../../lib/x509/pem.js';
 import { startCoordinator } from '../../lib/coordinator/coordinator.js';
 import { parseManifest } from '../../lib/coordinator/manifest.js';
-import { decodeNewMeshCertRequest, encodeNewMeshCertResponse, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from '../../lib/meshapi/proto.js';
+import { decodeNewMeshCertRequest, encodeNewMeshCertResponse, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from '../../lib/meshapi/wire.js';
 import type { ServerWritableStream, ServiceDefinition } from '@grpc/grpc-js';
 import { captureLogs, type LogCapture } from '../atls/helpers/harness.js';
 import { opensslHkdf, runOpenssl } from '../atls/helpers/openssl-peer.js';

@@ -1,14 +1,17 @@
 /**
- * A small protobuf writer, written by hand so that the issuing path (the initializer on SEV-SNP and TDX)
- * loads no protobuf library: varints (u32, enum/int32, u64 as bigint), length-delimited bytes, strings
- * and nested messages, and `map<string, bytes>` entries. Every method writes its field unconditionally;
- * which fields are left out (proto3 zero values) is the caller's rule, as in the document encoders.
- * The output equals protobufjs' (and Go's) encoding of the same fields in the same order; the documents'
- * tests compare both byte for byte. The decoders stay on protobufjs (proto.ts).
+ * The protobuf wire-format writer (with reader.ts, the project's one protobuf codec; no protobuf library
+ * is loaded at run time, so the issuing path of the initializer stays small): varints (u32, enum/int32,
+ * u64 as bigint), fixed 32/64-bit values, length-delimited bytes, strings and nested messages, and
+ * `map<string, bytes>` entries. Every method writes its field unconditionally; which fields are left out
+ * (proto3 zero values) is the caller's rule, as in the document encoders. The output equals protobufjs'
+ * (and Go's) encoding of the same fields in the same order; test/protobuf and the documents' tests
+ * compare both byte for byte.
  */
 
 const WIRE_VARINT = 0;
 const WIRE_BYTES = 2;
+const WIRE_I64 = 1;
+const WIRE_I32 = 5;
 
 /** Appends `v` (0 ≤ v < 2^64) as a base-128 varint. */
 function pushVarint(out: number[], v: bigint): void {
@@ -31,7 +34,7 @@ function pushVarint32(out: number[], v: number): void {
 }
 
 /** One message under construction; `finish()` returns its bytes. Nest with `message(field, sub)`. */
-export class PbWriter {
+export class ProtoWriter {
   private readonly parts: Buffer[] = [];
   private head: number[] = [];
   private size = 0;
@@ -71,6 +74,24 @@ export class PbWriter {
     return this;
   }
 
+  /** `fixed32` field; the value is taken modulo 2^32. */
+  fixed32(field: number, v: number): this {
+    this.key(field, WIRE_I32);
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v >>> 0);
+    this.head.push(...b);
+    return this;
+  }
+
+  /** `fixed64` field; the value is taken modulo 2^64. */
+  fixed64(field: number, v: bigint): this {
+    this.key(field, WIRE_I64);
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt.asUintN(64, v));
+    this.head.push(...b);
+    return this;
+  }
+
   /** `bytes` field (an empty value is written too: a key and length 0). */
   bytes(field: number, b: Uint8Array): this {
     this.key(field, WIRE_BYTES);
@@ -88,7 +109,7 @@ export class PbWriter {
   }
 
   /** Nested message field (an empty message is written too: a key and length 0). */
-  message(field: number, sub: PbWriter): this {
+  message(field: number, sub: ProtoWriter): this {
     return this.bytes(field, sub.finish());
   }
 
@@ -97,7 +118,7 @@ export class PbWriter {
     for (const k of Object.keys(map)) {
       const v = map[k];
       if (v === undefined) continue;
-      this.message(field, new PbWriter().string(1, k).bytes(2, v));
+      this.message(field, new ProtoWriter().string(1, k).bytes(2, v));
     }
     return this;
   }
