@@ -3,7 +3,7 @@
  *
  *   PREROUTING          -p tcp -j CONTRAST_INBOUND
  *   CONTRAST_INBOUND    -p tcp -i lo -j RETURN
- *                       -p tcp -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN
+ *                       -p tcp ! --syn -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN
  *                       -p tcp -j CONTRAST_IN_REDIRECT
  *   CONTRAST_IN_REDIRECT per entry: --dport P -j RETURN (plain) | -j TPROXY --on-port 15007 (tls)
  *                       -p tcp -j TPROXY --on-port 15006
@@ -24,6 +24,14 @@
  * interface than loopback) is dropped unless it comes from a socket carrying the proxy's mark, which
  * every socket accepted through the proxy's listeners inherits (SO_MARK), together with its SYN-ACK,
  * resets and TIME_WAIT acknowledgements.
+ *
+ * SYNs always go through TPROXY (`! --syn` on the ESTABLISHED shortcut, which upstream's rule lacks): a
+ * client whose connection the proxy refused with a reset may come back from the same source port while
+ * conntrack still holds the closed entry (10 s). Conntrack does not reopen an entry that the server's
+ * reset closed; it ignores the SYN and reports it ESTABLISHED, so the shortcut would hand the SYN to the
+ * application's own listener (plaintext without the guard; with it, a connection that hangs until the
+ * client gives up). Through TPROXY the SYN reaches the proxy's listener, and conntrack follows the
+ * SYN-ACK.
  *
  * Our three chains are replaced in one `iptables-restore --noflush` commit, so a restarted sidecar never
  * leaves a window without interception and always ends with exactly one set of rules (also after a
@@ -51,7 +59,7 @@ export function ingressRuleset(plan: MeshPlan): string {
     `:${REDIRECT_CHAIN} - [0:0]`,
     `:${GUARD_CHAIN} - [0:0]`,
     `-A ${INBOUND_CHAIN} -p tcp -i lo -j RETURN`,
-    `-A ${INBOUND_CHAIN} -p tcp -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+    `-A ${INBOUND_CHAIN} -p tcp -m tcp ! --syn -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
     `-A ${INBOUND_CHAIN} -p tcp -j ${REDIRECT_CHAIN}`,
   ];
   for (const p of plan.ingress.ports) {

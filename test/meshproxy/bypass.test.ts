@@ -154,3 +154,28 @@ test('while draining after SIGTERM, plaintext from the same source ports never r
   t.is(await result, `result app 9000 ${SERVER_V4} late`, 'the in-flight connection was served to its end');
   t.is(await proxy.exited, 0);
 });
+
+/**
+ * The same 4-tuple the other way round: a client whose connection the live proxy refused (reset) comes
+ * back from the same source port within conntrack's 10 s for a closed entry. Conntrack does not reopen
+ * an entry that the server's reset closed; it ignores the new SYN and reports it ESTABLISHED. A rule that
+ * returns ESTABLISHED packets before TPROXY (as upstream's does) then hands the SYN to the application,
+ * whose SYN-ACK the guard drops: the client hangs (without the guard it would talk plaintext to the app).
+ * SYNs therefore always go through TPROXY.
+ */
+test('a mesh client reconnecting from the source port of a refused connection is served', async (t) => {
+  t.timeout(120_000);
+  const s = await setup(t, 'br');
+  const proxy = startProxy(s.pair, s.pair.server, s.env);
+  t.teardown(() => stopChild(proxy.child));
+  await waitReady(proxy, s.readyFile);
+  for (const target of TARGETS) {
+    const ports = portPool();
+    const refused = await fromPorts(s, target, 'plain', ports, false);
+    t.is(refused.filter((a) => a !== '').length, 0, `${target.label}: plaintext is refused`);
+    const served = await fromPorts(s, target, 'tls', ports, true);
+    t.deepEqual(served.map((a) => a.startsWith(`bye ${target.port}`)), ports.map(() => true), `${target.label}: the same source ports are served right after: ${JSON.stringify(served)}`);
+  }
+  proxy.child.kill('SIGTERM');
+  t.is(await proxy.exited, 0);
+});

@@ -31,7 +31,7 @@ test('the ruleset has upstream chains and order', (t) => {
     ':CONTRAST_IN_REDIRECT - [0:0]',
     ':CONTRAST_OUT_GUARD - [0:0]',
     '-A CONTRAST_INBOUND -p tcp -i lo -j RETURN',
-    '-A CONTRAST_INBOUND -p tcp -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN',
+    '-A CONTRAST_INBOUND -p tcp -m tcp ! --syn -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN',
     '-A CONTRAST_INBOUND -p tcp -j CONTRAST_IN_REDIRECT',
     '-A CONTRAST_IN_REDIRECT -p tcp --dport 8001 -j TPROXY --on-port 15007',
     '-A CONTRAST_IN_REDIRECT -p tcp --dport 8080 -j RETURN',
