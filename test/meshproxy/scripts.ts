@@ -213,44 +213,28 @@ process.stdout.write(JSON.stringify({ opened, closedByServer, stillOpen, failed,
 
 /**
  * Mesh client loop: argv = host port caFile certFile keyFile; sends a request every 50 ms until stdin
- * closes or says "stop", then prints {ok, failed, slowestMs, connectRetries, errors}. As a real client
- * does (Envoy's connect_timeout), a TCP connect that gets no answer within 5 s is abandoned and
- * retried, twice at most, and counted in connectRetries; every other error, a reset, a TLS failure or
- * 15 s without progress after the connect, fails the request. Errors name the phase (tcp, tls,
- * response) and the time taken.
+ * closes or says "stop", then prints {ok, failed, slowestMs, errors}. Any error fails the request: a
+ * reset, a TLS failure, or 15 s without progress; errors name the phase (tcp, tls, response), the time
+ * taken and the source port.
  */
 export const MESH_LOOP = `
 import { connect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 const [host, port, ca, cert, key] = process.argv.slice(1);
 const opts = { host, port: Number(port), ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), checkServerIdentity: () => undefined };
-let ok = 0, failed = 0, stop = false, slowest = 0, connectRetries = 0; const errors = [];
+let ok = 0, failed = 0, stop = false, slowest = 0; const errors = [];
 process.stdin.on('data', () => { stop = true; });
-// Resolves 'ok', 'failed' or 'retry' (no answer to the TCP connect within 5 s).
-const attempt = () => new Promise((resolve) => {
-  let data = '', phase = 'tcp', retry = false;
+const once = () => new Promise((resolve) => {
+  let data = '', phase = 'tcp';
   const start = Date.now();
   const s = connect(opts, () => { phase = 'response'; s.end('mesh'); });
-  const connectTimer = setTimeout(() => { retry = true; s.destroy(); }, 5000);
-  s.once('connect', () => { phase = 'tls'; clearTimeout(connectTimer); });
+  s.once('connect', () => { phase = 'tls'; });
   s.on('data', (d) => { data += d; });
-  s.on('error', (e) => { errors.push((e.code ?? e.message) + ' in ' + phase + ' after ' + (Date.now() - start) + ' ms'); });
+  s.on('error', (e) => { errors.push((e.code ?? e.message) + ' in ' + phase + ' after ' + (Date.now() - start) + ' ms from port ' + s.localPort); });
   s.setTimeout(15000, () => { errors.push('timeout in ' + phase + ' from port ' + s.localPort); s.destroy(); });
-  s.on('close', () => {
-    clearTimeout(connectTimer);
-    slowest = Math.max(slowest, Date.now() - start);
-    resolve(data.startsWith('app ') ? 'ok' : retry ? 'retry' : 'failed');
-  });
+  s.on('close', () => { slowest = Math.max(slowest, Date.now() - start); if (data.startsWith('app ')) ok++; else failed++; resolve(); });
 });
-const once = async () => {
-  for (let tries = 0; ; tries++) {
-    const r = await attempt();
-    if (r === 'retry' && tries < 2) { connectRetries++; continue; }
-    if (r === 'ok') ok++; else { failed++; if (r === 'retry') errors.push('no answer to the TCP connect, 3 tries'); }
-    return;
-  }
-};
 while (!stop) { await once(); await new Promise((r) => setTimeout(r, 50)); }
-process.stdout.write(JSON.stringify({ ok, failed, slowestMs: slowest, connectRetries, errors: errors.slice(0, 10) }) + '\\n');
+process.stdout.write(JSON.stringify({ ok, failed, slowestMs: slowest, errors: errors.slice(0, 10) }) + '\\n');
 process.exit(0);
 `;
