@@ -67,7 +67,7 @@ export function holdTimers(minDelayMs: number): () => void {
     // util.promisify(setTimeout) keeps resolving through node:timers/promises.
     const custom = (schedule as unknown as Record<symbol, unknown>)[promisify.custom];
     if (custom !== undefined) Object.defineProperty(replacement, promisify.custom, { value: custom });
-    return replacement as Schedule;
+    return replacement;
   };
   const clearingVersion = (clear: (timer?: NodeJS.Timeout | string | number) => void) => (timer?: NodeJS.Timeout | string | number): void => {
     held.delete(timer);
@@ -93,10 +93,10 @@ export function holdTimers(minDelayMs: number): () => void {
     });
   };
 
-  globalThis.setTimeout = holdingVersion(real.setTimeout as unknown as Schedule) as unknown as typeof globalThis.setTimeout;
-  globalThis.setInterval = holdingVersion(real.setInterval as unknown as Schedule) as unknown as typeof globalThis.setInterval;
-  globalThis.clearTimeout = clearingVersion(real.clearTimeout) as typeof globalThis.clearTimeout;
-  globalThis.clearInterval = clearingVersion(real.clearInterval) as typeof globalThis.clearInterval;
+  globalThis.setTimeout = holdingVersion(real.setTimeout) as unknown as typeof globalThis.setTimeout;
+  globalThis.setInterval = holdingVersion(real.setInterval) as unknown as typeof globalThis.setInterval;
+  globalThis.clearTimeout = clearingVersion(real.clearTimeout);
+  globalThis.clearInterval = clearingVersion(real.clearInterval);
   // node:timers exports the same functions as the globals; modules that import them get these too.
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- installed before the program loads node:timers
   const timers = require('node:timers') as Record<string, unknown>;
