@@ -3,7 +3,12 @@
  * CONTRAST_CODE_CACHE_OUT set, so that its loader writes a V8 code cache holding the bytecode of every
  * function that path compiled. The cache is only valid for the Node binary that ran the training, so
  * the training uses the binary the images are assembled from (the pinned one of package.json), with the
- * flags of flags.cts, and repeats until two runs agree, so that two builds write the same bytes.
+ * flags of flags.cts, and repeats until two runs agree, so that two builds write the same bytes. Two
+ * passes: a first run compiles from source, and every counted run starts from its cache
+ * (CONTRAST_CODE_CACHE_IN); in every run the loader holds timer callbacks until the cache is written
+ * (hold-timers.cts; CONTRAST_CODE_CACHE_HOLD_MS, default 10 ms). These variables, like
+ * CONTRAST_CODE_CACHE_OUT and _NAME, are the trainer's and the loader's alone, not configuration of
+ * the program (docs/images.md).
  *
  * initializer: the pod path against a development Coordinator on loopback (insecure attestation: the
  * TEE issuers' device code is small and compiles on first use), from start to done file.
@@ -45,7 +50,7 @@ interface TrainingCache {
   readonly seed?: string;
 }
 
-/** Runs until two plain runs wrote the same bytes; at most this many. */
+/** Runs until two plain counted runs wrote the same bytes; at most this many (and as many first passes). */
 const MAX_RUNS = 4;
 
 const TRAINERS: Partial<Record<ProgramName, Trainer>> = { initializer: trainInitializer };
