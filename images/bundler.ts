@@ -158,6 +158,11 @@ function loaderOptions(root: string, outdir: string): BuildOptions {
   return { ...commonOptions(root), entryPoints: [{ in: join(root, CODE_CACHE_LOADER), out: 'main' }], outdir, outExtension: { '.js': '.cjs' }, format: 'cjs', charset: 'ascii' };
 }
 
+/** Writes the loader `main.cjs` of a code-cached bundle into `outdir` (also for tests' stand-in programs). */
+export async function buildCodeCacheLoader(root: string, outdir: string): Promise<void> {
+  await build(loaderOptions(root, outdir));
+}
+
 export async function bundlePrograms(options: BundleOptions): Promise<BundleReport> {
   const programs = options.programs ?? PROGRAMS;
   const addonSource = options.addon ?? join(options.root, ADDON_BUILD_PATH);
@@ -194,7 +199,7 @@ async function bundleOne(root: string, outDir: string, program: Program, addonSo
     inputs = inputNames.length;
     if (program.layout === 'cjs-code-cache') {
       await wrapForLoader(join(dir, CODE_CACHE_BUNDLE));
-      await build(loaderOptions(root, dir));
+      await buildCodeCacheLoader(root, dir);
     }
   } catch (err) {
     const errors = (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ?? [];

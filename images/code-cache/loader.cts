@@ -11,9 +11,15 @@
  * File format: "CCC1", SHA-256 of the payload (32 bytes), the V8 cache. V8 does not checksum a code
  * cache in release builds, and a damaged one crashes the process: the digest is checked first.
  *
- * CONTRAST_CODE_CACHE_OUT=<file> (the bundler's training run only) writes a fresh cache to <file> at
- * the program's checkpoint (lib/code-cache-state.ts) or at exit, holding every function compiled by
- * then; CONTRAST_CODE_CACHE_NAME names the script in it.
+ * Training (the bundler's train.ts only; internal, not configuration of the program):
+ * - CONTRAST_CODE_CACHE_OUT=<file> writes a fresh cache to <file> at the program's checkpoint
+ *   (lib/code-cache-state.ts) or at exit, holding every function compiled by then;
+ *   CONTRAST_CODE_CACHE_NAME names the script in it. A training run reads no `program.cache` beside
+ *   the loader (a stray one would leak into the new cache), only:
+ * - CONTRAST_CODE_CACHE_IN=<file>: the cache to start from (the trainer's first pass); V8 must accept
+ *   it, or the run fails;
+ * - CONTRAST_CODE_CACHE_HOLD_MS=<ms>: timers of at least this delay are held until the cache is
+ *   written (hold-timers.cts; default HOLD_MIN_DELAY_MS).
  *
  * Deliberately plain: built-in modules only, nothing that the program itself would load later.
  */
@@ -24,6 +30,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 import { CODE_CACHE_V8_FLAGS } from './flags.cjs';
+import { HOLD_MIN_DELAY_MS, holdTimers } from './hold-timers.cjs';
 
 /** The bundle and its cache, beside this loader (images/bundler.ts writes them under these names). */
 const PROGRAM_FILE = 'program.cjs';
@@ -73,18 +80,31 @@ function holdTiering(): void {
   session.post('Profiler.startPreciseCoverage', { callCount: true, detailed: false });
 }
 
+/** A training run's environment variable, or undefined when unset or empty. */
+function trainingVariable(name: string): string | undefined {
+  const v = process.env[name];
+  return v !== undefined && v !== '' ? v : undefined;
+}
+
 function load(dir: string): void {
   const file = join(dir, PROGRAM_FILE);
-  const framed = readCache(join(dir, CACHE_FILE));
+  const training = trainingVariable('CONTRAST_CODE_CACHE_OUT');
+  const cacheIn = training === undefined ? join(dir, CACHE_FILE) : trainingVariable('CONTRAST_CODE_CACHE_IN');
+  const framed = cacheIn === undefined ? undefined : readCache(cacheIn);
   const cachedData = framed === undefined ? undefined : unframe(framed);
   // The training run's flags (see flags.cts): without them V8 would reject the cache.
   for (const flag of CODE_CACHE_V8_FLAGS) setFlagsFromString(flag);
   // esbuild writes the bundle as ASCII: latin1 is the cheapest exact decoding (one-byte V8 string).
   // The bundler wrote it as `(function (exports, require, module, __filename, __dirname) {...})`.
   const source = readFileSync(file, 'latin1');
-  const out = process.env['CONTRAST_CODE_CACHE_OUT'];
-  const training = out !== undefined && out !== '' ? out : undefined;
-  if (training !== undefined) holdTiering();
+  let releaseTimers: (() => void) | undefined;
+  if (training !== undefined) {
+    holdTiering();
+    const holdMs = trainingVariable('CONTRAST_CODE_CACHE_HOLD_MS');
+    const minDelayMs = holdMs === undefined ? HOLD_MIN_DELAY_MS : Number(holdMs);
+    if (!(minDelayMs >= 0)) throw new Error(`code-cache training: CONTRAST_CODE_CACHE_HOLD_MS=${holdMs}: expected a number of milliseconds`);
+    releaseTimers = holdTimers(minDelayMs);
+  }
   const script = new Script(source, {
     // The cache records the script's name, which stack traces then show: a training run uses the
     // file's path in the image, not the directory the bundler trained in (reproducible images).
@@ -93,6 +113,10 @@ function load(dir: string): void {
   });
   const state: CodeCacheState = framed === undefined ? 'absent' : cachedData === undefined || script.cachedDataRejected === true ? 'rejected' : 'accepted';
   (globalThis as Record<symbol, unknown>)[CODE_CACHE_STATE] = state;
+  if (training !== undefined && cacheIn !== undefined && state !== 'accepted') {
+    // The trainer's second pass must start from its first pass's cache, else its runs are not alike.
+    throw new Error(`code-cache training: the cache to start from, ${cacheIn}, is ${state === 'absent' ? 'missing' : 'rejected by V8'}`);
+  }
   if (training !== undefined) {
     // At the program's checkpoint (its start-up path done), else at exit; whichever comes first.
     let written = false;
@@ -100,6 +124,8 @@ function load(dir: string): void {
       if (written) return;
       written = true;
       writeFileSync(training, frame(script.createCachedData()));
+      // The cache is taken: timers held so far may run now.
+      releaseTimers?.();
     };
     (globalThis as Record<symbol, unknown>)[CODE_CACHE_CHECKPOINT] = write;
     process.once('exit', write);

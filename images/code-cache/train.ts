@@ -3,7 +3,12 @@
  * CONTRAST_CODE_CACHE_OUT set, so that its loader writes a V8 code cache holding the bytecode of every
  * function that path compiled. The cache is only valid for the Node binary that ran the training, so
  * the training uses the binary the images are assembled from (the pinned one of package.json), with the
- * flags of flags.cts, and repeats until two runs agree, so that two builds write the same bytes.
+ * flags of flags.cts, and repeats until two runs agree, so that two builds write the same bytes. Two
+ * passes: a first run compiles from source, and every counted run starts from its cache
+ * (CONTRAST_CODE_CACHE_IN); in every run the loader holds timer callbacks until the cache is written
+ * (hold-timers.cts; CONTRAST_CODE_CACHE_HOLD_MS, default 10 ms). These variables, like
+ * CONTRAST_CODE_CACHE_OUT and _NAME, are the trainer's and the loader's alone, not configuration of
+ * the program (docs/images.md).
  *
  * initializer: the pod path against a development Coordinator on loopback (insecure attestation: the
  * TEE issuers' device code is small and compiles on first use), from start to done file.
@@ -37,9 +42,15 @@ export interface TrainOptions {
  * One training run: runs the program, which leaves its cache at `cacheOut`. Resolves false when the
  * run took a path other than the plain start-up path (e.g. it had to retry), so its cache does not count.
  */
-type Trainer = (options: TrainOptions, workDir: string, cacheOut: string) => Promise<boolean>;
+type Trainer = (options: TrainOptions, workDir: string, cache: TrainingCache) => Promise<boolean>;
 
-/** Runs until two plain runs wrote the same bytes; at most this many. */
+/** Where a run writes its cache, and the cache it starts from (none: compiled from source). */
+interface TrainingCache {
+  readonly out: string;
+  readonly seed?: string;
+}
+
+/** Runs until two plain counted runs wrote the same bytes; at most this many (and as many first passes). */
 const MAX_RUNS = 4;
 
 const TRAINERS: Partial<Record<ProgramName, Trainer>> = { initializer: trainInitializer };
@@ -53,39 +64,61 @@ const TRAINERS: Partial<Record<ProgramName, Trainer>> = { initializer: trainInit
 export async function trainCodeCache(program: ProgramName, options: TrainOptions): Promise<number> {
   const trainer = TRAINERS[program];
   if (trainer === undefined) throw new CodeCacheTrainingError(`${program}: no code-cache training run is defined`);
-  // One run first whose cache does not count: it warms this process's Coordinator code up, so that the
-  // counted runs do not wait on a cold Coordinator (a slow first answer lets the program run code that
-  // waits, which then lands in its cache too; two such runs would agree on it).
-  await trainOnce(trainer, program, options);
-  const caches: Buffer[] = [];
-  let offPath = 0;
-  for (let run = 0; run < MAX_RUNS; run++) {
-    const cache = await trainOnce(trainer, program, options);
-    if (cache === undefined) {
-      offPath++;
-      continue;
-    }
-    if (caches.some((c) => c.equals(cache))) {
-      // Written beside the final name, then renamed: a failed training leaves no cache behind.
-      const tmp = `${options.cacheFile}.training-${process.pid}`;
-      try {
-        await writeFile(tmp, cache);
-        await rename(tmp, options.cacheFile);
-      } finally {
-        await rm(tmp, { force: true });
+  const seedDir = await mkdtemp(join(tmpdir(), `contrast-code-cache-${program}-seed-`));
+  try {
+    // First pass, whose cache does not count: it warms this process's Coordinator code up, so that the
+    // counted runs do not wait on a cold Coordinator (a slow first answer lets the program run code that
+    // waits, which then lands in its cache too; two such runs would agree on it). Its cache is the seed
+    // of the counted runs: each starts from it, so that every function they hold was deserialized from
+    // the same bytes. V8 numbers functions in the order they are created (the SharedFunctionInfo's
+    // unique id, which the cache stores): compiled from source, two functions whose first calls race
+    // (a gRPC status and our answer's handler) get their numbers in either order, and two runs differed
+    // in those bytes; deserialized, they are numbered in the cache's order. A seed from a run that had
+    // to retry would carry the retry path into every cache: such a run is repeated (within MAX_RUNS).
+    const seed = join(seedDir, 'seed.cache');
+    let runs = 0;
+    for (;;) {
+      runs++;
+      const first = await trainOnce(trainer, program, options);
+      if (first !== undefined) {
+        await writeFile(seed, first);
+        break;
       }
-      return cache.length;
+      if (runs >= MAX_RUNS) throw new CodeCacheTrainingError(`${program}: ${runs} first-pass training runs all left the start-up path (they had to retry); no cache to start from`);
     }
-    caches.push(cache);
+    const caches: Buffer[] = [];
+    let offPath = 0;
+    for (let run = 0; run < MAX_RUNS; run++) {
+      const cache = await trainOnce(trainer, program, options, seed);
+      if (cache === undefined) {
+        offPath++;
+        continue;
+      }
+      if (caches.some((c) => c.equals(cache))) {
+        // Written beside the final name, then renamed: a failed training leaves no cache behind.
+        const tmp = `${options.cacheFile}.training-${process.pid}`;
+        try {
+          await writeFile(tmp, cache);
+          await rename(tmp, options.cacheFile);
+        } finally {
+          await rm(tmp, { force: true });
+        }
+        return cache.length;
+      }
+      caches.push(cache);
+    }
+    throw new CodeCacheTrainingError(`${program}: ${MAX_RUNS} training runs gave no two equal code caches (${caches.length} different, ${offPath} off the start-up path); the bundle would not be reproducible`);
+  } finally {
+    await rm(seedDir, { recursive: true, force: true });
   }
-  throw new CodeCacheTrainingError(`${program}: ${MAX_RUNS} training runs gave no two equal code caches (${caches.length} different, ${offPath} off the start-up path); the bundle would not be reproducible`);
 }
 
-async function trainOnce(trainer: Trainer, program: ProgramName, options: TrainOptions): Promise<Buffer | undefined> {
+/** One run; `seed`, when given, is the cache the run starts from (CONTRAST_CODE_CACHE_IN). */
+async function trainOnce(trainer: Trainer, program: ProgramName, options: TrainOptions, seed?: string): Promise<Buffer | undefined> {
   const work = await mkdtemp(join(tmpdir(), `contrast-code-cache-${program}-`));
   try {
     const out = join(work, 'program.cache');
-    const plain = await trainer(options, work, out);
+    const plain = await trainer(options, work, { out, ...(seed === undefined ? {} : { seed }) });
     if (!existsSync(out)) throw new CodeCacheTrainingError(`${program}: the training run exited without writing a code cache`);
     return plain ? await readFile(out) : undefined;
   } finally {
@@ -93,7 +126,7 @@ async function trainOnce(trainer: Trainer, program: ProgramName, options: TrainO
   }
 }
 
-async function trainInitializer(options: TrainOptions, work: string, cacheOut: string): Promise<boolean> {
+async function trainInitializer(options: TrainOptions, work: string, cache: TrainingCache): Promise<boolean> {
   const [{ startCoordinator }, { InsecureValidator }, { silentLogger }] = await Promise.all([
     import('../../lib/coordinator/coordinator.js'),
     import('../../lib/attestation/insecure.js'),
@@ -119,7 +152,8 @@ async function trainInitializer(options: TrainOptions, work: string, cacheOut: s
       CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true',
       CONTRAST_INSECURE_HOST_DATA: hostData.toString('hex'),
       CONTRAST_LOG_LEVEL: 'warn',
-      CONTRAST_CODE_CACHE_OUT: cacheOut,
+      CONTRAST_CODE_CACHE_OUT: cache.out,
+      ...(cache.seed === undefined ? {} : { CONTRAST_CODE_CACHE_IN: cache.seed }),
       CONTRAST_CODE_CACHE_NAME: `${BUNDLE_DIR}/initializer/${CODE_CACHE_BUNDLE}`,
     });
     if (!existsSync(done)) throw new CodeCacheTrainingError('initializer: the training run exited 0 without writing its done file');

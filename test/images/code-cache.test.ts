@@ -127,7 +127,8 @@ function fakeProgram(t: import('ava').ExecutionContext, body: string): string {
 const runsOf = (dir: string): number => Number(readFileSync(join(dir, 'runs'), 'utf8'));
 
 test('the training repeats until two runs agree, and a run that had to retry does not count', async (t) => {
-  // Run 0 retried (its WARN line), run 1 wrote "A", run 2 "B", run 3 "A" again: "A" it is, after 4 runs.
+  // First pass: run 0 retried (its WARN line), so run 1 is the seed. Counted: run 2 wrote "B", run 3
+  // "A", run 4 "A" again: "A" it is, after 5 runs.
   const dir = fakeProgram(t, [
     "if (run === 0) process.stderr.write(JSON.stringify({ level: 'WARN', msg: 'Requesting cert' }) + '\\n');",
     "fs.writeFileSync(process.env.CONTRAST_CODE_CACHE_OUT, run === 2 ? 'B' : 'A');",
@@ -135,6 +136,19 @@ test('the training repeats until two runs agree, and a run that had to retry doe
   const cacheFile = join(dir, CODE_CACHE_FILE);
   t.is(await trainCodeCache('initializer', { dir, cacheFile }), 1);
   t.is(readFileSync(cacheFile, 'utf8'), 'A');
+  t.is(runsOf(dir), 5);
+});
+
+test('the counted runs start from the first plain run\'s cache', async (t) => {
+  // Each run writes the cache it started from (CONTRAST_CODE_CACHE_IN) after its own run number.
+  const dir = fakeProgram(t, [
+    "if (run === 0) process.stderr.write(JSON.stringify({ level: 'WARN', msg: 'Requesting cert' }) + '\\n');",
+    "const seed = process.env.CONTRAST_CODE_CACHE_IN;",
+    "fs.writeFileSync(process.env.CONTRAST_CODE_CACHE_OUT, seed === undefined ? 'first ' + run : 'from ' + fs.readFileSync(seed, 'utf8'));",
+  ].join('\n'));
+  const cacheFile = join(dir, CODE_CACHE_FILE);
+  t.is(await trainCodeCache('initializer', { dir, cacheFile }), 'from first 1'.length);
+  t.is(readFileSync(cacheFile, 'utf8'), 'from first 1', 'run 0 retried: run 1 is the seed of runs 2 and 3');
   t.is(runsOf(dir), 4);
 });
 
