@@ -24,7 +24,9 @@ function count(target: string, outcome: string): void {
 }
 
 function fail(target: string, input: Buffer, err: unknown): never {
-  console.error(`UNTYPED in ${target} (seed ${seed}): ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  console.error(
+    `UNTYPED in ${target} (seed ${seed}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+  );
   console.error(`input (${input.length} bytes): ${input.toString('hex')}`);
   process.exit(1);
 }
@@ -57,7 +59,12 @@ async function main(): Promise<void> {
   }
   console.log(`seed ${seed}: ${iterations} inputs in ${seconds}s, no untyped exceptions`);
   for (const [target, m] of counts) {
-    console.log(`  ${target.padEnd(22)} ${[...m].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}=${n}`).join(' ')}`);
+    console.log(
+      `  ${target.padEnd(22)} ${[...m]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${k}=${n}`)
+        .join(' ')}`,
+    );
   }
 }
 

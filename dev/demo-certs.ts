@@ -17,18 +17,33 @@ export function parsePemBundle(pem: string): X509Certificate[] {
 }
 
 export function summarise(cert: X509Certificate): CertSummary {
-  const oneLine = (dn: string): string => dn.split('\n').filter((s) => s !== '').join(', ');
+  const oneLine = (dn: string): string =>
+    dn
+      .split('\n')
+      .filter((s) => s !== '')
+      .join(', ');
   const sans = (cert.subjectAltName ?? '').split(', ').filter((s) => s !== '');
   const key = cert.publicKey.asymmetricKeyDetails;
   const keyType = `${cert.publicKey.asymmetricKeyType ?? '?'}${key?.namedCurve !== undefined ? ` ${key.namedCurve}` : ''}`;
-  return { subject: oneLine(cert.subject), issuer: oneLine(cert.issuer), sans, notAfter: cert.validTo, keyType, fingerprint: cert.fingerprint256.slice(0, 23) };
+  return {
+    subject: oneLine(cert.subject),
+    issuer: oneLine(cert.issuer),
+    sans,
+    notAfter: cert.validTo,
+    keyType,
+    fingerprint: cert.fingerprint256.slice(0, 23),
+  };
 }
 
 /**
  * The pod's chain as a verifier sees it: the leaf is signed by the mesh CA's key (the intermediate
  * has the same key), and the intermediate by the Coordinator root.
  */
-export function chainVerifies(chain: readonly X509Certificate[], meshCa: X509Certificate, root: X509Certificate): boolean {
+export function chainVerifies(
+  chain: readonly X509Certificate[],
+  meshCa: X509Certificate,
+  root: X509Certificate,
+): boolean {
   const [leaf, intermediate] = chain;
   if (leaf === undefined || intermediate === undefined) return false;
   return leaf.verify(meshCa.publicKey) && leaf.checkIssued(meshCa) && intermediate.verify(root.publicKey);

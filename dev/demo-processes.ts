@@ -20,9 +20,14 @@ export type DemoProgram = 'initializer' | 'meshproxy';
  * The command that runs one of our programs from this checkout: source and dist/ have
  * <program>/main.{ts,js}; from a bundle (npm run bundle), the sibling bundle's entry.
  */
-export function programCommand(program: DemoProgram, here: string = import.meta.url): { command: string; args: string[] } {
+export function programCommand(
+  program: DemoProgram,
+  here: string = import.meta.url,
+): { command: string; args: string[] } {
   const fromSource = here.endsWith('.ts');
-  const file = here.endsWith('.mjs') ? bundleEntry(programByName(program) ?? { layout: 'esm-split' }) : `main.${fromSource ? 'ts' : 'js'}`;
+  const file = here.endsWith('.mjs')
+    ? bundleEntry(programByName(program) ?? { layout: 'esm-split' })
+    : `main.${fromSource ? 'ts' : 'js'}`;
   const entry = fileURLToPath(new URL(`../${program}/${file}`, here));
   return { command: process.execPath, args: fromSource ? ['--import', 'tsx', entry] : [entry] };
 }
@@ -65,13 +70,17 @@ export class ProcessGroup {
 
   /** SIGTERM to every child still running, SIGKILL after `graceMs`; resolves when all have exited. */
   async stopAll(graceMs = 5000): Promise<void> {
-    await Promise.all(this.children.map(async (c) => {
-      if (c.process.exitCode !== null || c.process.signalCode !== null) return;
-      c.process.kill('SIGTERM');
-      const timer = setTimeout(() => { c.process.kill('SIGKILL'); }, graceMs);
-      await c.exited;
-      clearTimeout(timer);
-    }));
+    await Promise.all(
+      this.children.map(async (c) => {
+        if (c.process.exitCode !== null || c.process.signalCode !== null) return;
+        c.process.kill('SIGTERM');
+        const timer = setTimeout(() => {
+          c.process.kill('SIGKILL');
+        }, graceMs);
+        await c.exited;
+        clearTimeout(timer);
+      }),
+    );
   }
 }
 
@@ -85,11 +94,23 @@ export function logTail(file: string, lines = 8): string {
 export async function waitForFile(path: string, child: Child, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exitCode: number | undefined;
-  void child.exited.then((c) => { exitCode = c; });
+  void child.exited.then((c) => {
+    exitCode = c;
+  });
   for (;;) {
-    if (await stat(path).then(() => true, () => false)) return;
-    if (exitCode !== undefined) throw new DemoStepError(`${child.name} exited with ${exitCode} before writing ${path}:\n${logTail(child.logFile)}`);
-    if (Date.now() > deadline) throw new DemoStepError(`${child.name} did not write ${path} within ${timeoutMs} ms:\n${logTail(child.logFile)}`);
+    if (
+      await stat(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    if (exitCode !== undefined)
+      throw new DemoStepError(
+        `${child.name} exited with ${exitCode} before writing ${path}:\n${logTail(child.logFile)}`,
+      );
+    if (Date.now() > deadline)
+      throw new DemoStepError(`${child.name} did not write ${path} within ${timeoutMs} ms:\n${logTail(child.logFile)}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -99,9 +120,15 @@ export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => { resolve(); });
+    server.listen(0, '127.0.0.1', () => {
+      resolve();
+    });
   });
   const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => { server.close(() => { resolve(); }); });
+  await new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+  });
   return port;
 }

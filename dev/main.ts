@@ -6,7 +6,13 @@ import { run } from './program.js';
 
 function main(): void {
   let logger: Logger | undefined;
-  runMain(() => run(process.argv, (l) => { logger = l; }), () => logger);
+  runMain(
+    () =>
+      run(process.argv, (l) => {
+        logger = l;
+      }),
+    () => logger,
+  );
 }
 
 main();

@@ -18,7 +18,8 @@ function selectPrograms(names: readonly string[]): Program[] {
   if (names.length === 0) return [...PROGRAMS];
   return names.map((n) => {
     const p = programByName(n);
-    if (p === undefined) throw new UnknownProgramError(`unknown program ${n}: expected one of ${PROGRAMS.map((x) => x.name).join(', ')}`);
+    if (p === undefined)
+      throw new UnknownProgramError(`unknown program ${n}: expected one of ${PROGRAMS.map((x) => x.name).join(', ')}`);
     return p;
   });
 }
@@ -42,9 +43,10 @@ async function run(argv: readonly string[]): Promise<number> {
   for (const o of report.outcomes) {
     if (o.status === 'built') {
       const cache = o.codeCacheBytes === undefined ? '' : `, code cache ${(o.codeCacheBytes / 1024).toFixed(0)} KiB`;
-      process.stdout.write(`built    ${o.program.padEnd(18)} ${o.outfile} (${(o.entryBytes / 1024).toFixed(0)} KiB + ${o.chunks} chunks, ${(o.bytes / 1024).toFixed(0)} KiB in all, ${o.inputs} modules${cache})\n`);
-    }
-    else process.stdout.write(`missing  ${o.program.padEnd(18)} ${o.entry} is not in the tree yet: not bundled\n`);
+      process.stdout.write(
+        `built    ${o.program.padEnd(18)} ${o.outfile} (${(o.entryBytes / 1024).toFixed(0)} KiB + ${o.chunks} chunks, ${(o.bytes / 1024).toFixed(0)} KiB in all, ${o.inputs} modules${cache})\n`,
+      );
+    } else process.stdout.write(`missing  ${o.program.padEnd(18)} ${o.entry} is not in the tree yet: not bundled\n`);
   }
   process.stdout.write(`addon    ${report.addon}\n`);
   return 0;
@@ -52,7 +54,9 @@ async function run(argv: readonly string[]): Promise<number> {
 
 tolerateClosedStdout();
 run(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (err: unknown) => {
     process.stderr.write(`bundle: ${describeError(err)}\n`);
     process.exitCode = 1;

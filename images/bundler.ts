@@ -71,15 +71,19 @@ export const BUNDLE_EXTERNAL: readonly string[] = ['@grpc/proto-loader'];
 
 export type BundleOutcome =
   | {
-    readonly program: string; readonly status: 'built';
-    /** The program's directory and its entry module. */
-    readonly dir: string; readonly outfile: string;
-    /** Bytes of all JavaScript files (entry + chunks), the entry alone, and the number of chunks. */
-    readonly bytes: number; readonly entryBytes: number; readonly chunks: number;
-    readonly inputs: number;
-    /** cjs-code-cache: bytes of the trained V8 code cache. */
-    readonly codeCacheBytes?: number;
-  }
+      readonly program: string;
+      readonly status: 'built';
+      /** The program's directory and its entry module. */
+      readonly dir: string;
+      readonly outfile: string;
+      /** Bytes of all JavaScript files (entry + chunks), the entry alone, and the number of chunks. */
+      readonly bytes: number;
+      readonly entryBytes: number;
+      readonly chunks: number;
+      readonly inputs: number;
+      /** cjs-code-cache: bytes of the trained V8 code cache. */
+      readonly codeCacheBytes?: number;
+    }
   | { readonly program: string; readonly status: 'missing'; readonly entry: string };
 
 export interface BundleReport {
@@ -155,7 +159,14 @@ async function wrapForLoader(file: string): Promise<void> {
 
 /** The loader (main.cjs) of a code-cached bundle: built-in modules only. */
 function loaderOptions(root: string, outdir: string): BuildOptions {
-  return { ...commonOptions(root), entryPoints: [{ in: join(root, CODE_CACHE_LOADER), out: 'main' }], outdir, outExtension: { '.js': '.cjs' }, format: 'cjs', charset: 'ascii' };
+  return {
+    ...commonOptions(root),
+    entryPoints: [{ in: join(root, CODE_CACHE_LOADER), out: 'main' }],
+    outdir,
+    outExtension: { '.js': '.cjs' },
+    format: 'cjs',
+    charset: 'ascii',
+  };
 }
 
 /** Writes the loader `main.cjs` of a code-cached bundle into `outdir` (also for tests' stand-in programs). */
@@ -186,7 +197,12 @@ export async function bundlePrograms(options: BundleOptions): Promise<BundleRepo
   return { outcomes, addon: addonSource };
 }
 
-async function bundleOne(root: string, outDir: string, program: Program, addonSource: string): Promise<Extract<BundleOutcome, { status: 'built' }>> {
+async function bundleOne(
+  root: string,
+  outDir: string,
+  program: Program,
+  addonSource: string,
+): Promise<Extract<BundleOutcome, { status: 'built' }>> {
   const dir = join(outDir, program.name);
   const outfile = join(dir, bundleEntry(program));
   await rm(dir, { recursive: true, force: true });
@@ -202,9 +218,13 @@ async function bundleOne(root: string, outDir: string, program: Program, addonSo
       await buildCodeCacheLoader(root, dir);
     }
   } catch (err) {
-    const errors = (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ?? [];
+    const errors =
+      (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ?? [];
     const lines = errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text));
-    throw new BundleFailedError(`bundling ${program.name} (${program.entry}) failed${lines.length > 0 ? `:\n  ${lines.join('\n  ')}` : ''}`, { cause: err });
+    throw new BundleFailedError(
+      `bundling ${program.name} (${program.entry}) failed${lines.length > 0 ? `:\n  ${lines.join('\n  ')}` : ''}`,
+      { cause: err },
+    );
   }
   // The licence texts of the npm packages inside, for the image to carry (images/licences.ts).
   await writeFile(join(dir, BUNDLE_LICENCES_FILE), bundleLicenceText(root, npmPackagesOf(inputNames)));
@@ -221,5 +241,8 @@ async function bundleOne(root: string, outDir: string, program: Program, addonSo
   const chunks = files.filter((f) => f.startsWith('chunk-')).length;
   const built = { program: program.name, status: 'built', dir, outfile, bytes, entryBytes, chunks, inputs } as const;
   if (program.layout !== 'cjs-code-cache') return built;
-  return { ...built, codeCacheBytes: await trainCodeCache(program.name, { dir, cacheFile: join(dir, CODE_CACHE_FILE) }) };
+  return {
+    ...built,
+    codeCacheBytes: await trainCodeCache(program.name, { dir, cacheFile: join(dir, CODE_CACHE_FILE) }),
+  };
 }

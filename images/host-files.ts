@@ -83,7 +83,8 @@ export function parseLdd(binary: string, out: string): string[] {
     const arrow = /^(\S+) => (.+?)(?: \(0x[0-9a-f]+\))?$/.exec(line);
     if (arrow !== null) {
       const target = arrow[2] ?? '';
-      if (target === 'not found') throw new HostFileError(`${binary}: shared library ${arrow[1] ?? ''} not found on this machine`);
+      if (target === 'not found')
+        throw new HostFileError(`${binary}: shared library ${arrow[1] ?? ''} not found on this machine`);
       if (target.startsWith('/')) libs.push(target);
       continue;
     }
@@ -122,7 +123,11 @@ export function sharedLibrariesOfMany(files: readonly string[]): string[] {
   } catch (err) {
     // ldd exits 1 when any file is not dynamic; its stdout still lists the others.
     out = (err as { stdout?: string }).stdout ?? '';
-    if (out === '') throw new HostFileError(`ldd on ${files.length} files in ${posix.dirname(files[0] ?? '')} failed: ${errorMessage(err)}`, { cause: err });
+    if (out === '')
+      throw new HostFileError(
+        `ldd on ${files.length} files in ${posix.dirname(files[0] ?? '')} failed: ${errorMessage(err)}`,
+        { cause: err },
+      );
   }
   const libs = new Set<string>();
   for (const section of out.split(/^(?=\S.*:$)/m)) {

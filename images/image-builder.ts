@@ -76,11 +76,16 @@ export interface BuiltImage extends WrittenImage {
 export async function buildImage(target: ImageTarget, options: BuildOptions): Promise<BuiltImage> {
   const bundle = join(options.bundleDir, target.program);
   const program = programByName(target.program);
-  if (program === undefined) throw new ProgramMissingError(`${target.name}: program ${target.program} is not in lib/programs.ts`);
+  if (program === undefined)
+    throw new ProgramMissingError(`${target.name}: program ${target.program} is not in lib/programs.ts`);
   const entry = join(bundle, bundleEntry(program));
   const addon = join(bundle, ADDON_FILE);
-  if (!existsSync(entry)) throw new ProgramMissingError(`${target.name}: bundle ${entry} missing: expected npm run bundle to have built ${target.program}`);
-  if (!existsSync(addon)) throw new ProgramMissingError(`${target.name}: addon ${addon} missing: expected npm run bundle to have copied it`);
+  if (!existsSync(entry))
+    throw new ProgramMissingError(
+      `${target.name}: bundle ${entry} missing: expected npm run bundle to have built ${target.program}`,
+    );
+  if (!existsSync(addon))
+    throw new ProgramMissingError(`${target.name}: addon ${addon} missing: expected npm run bundle to have copied it`);
 
   const cache = options.cache ?? newBuildCache();
   cache.base ??= nodeLayer(options);
@@ -88,17 +93,28 @@ export async function buildImage(target: ImageTarget, options: BuildOptions): Pr
   const installerBase = target.name === 'runtime-installer' ? options.installerBase : undefined;
   const layer = programLayer(target, base, bundle, options.version);
   if (installerBase !== undefined) {
-    layer.add({ type: 'file', path: EMBEDDED_HANDLER_PATH.slice(1), mode: 0o644, data: Buffer.from(serializeEmbeddedHandler(installerBase.embedded)) });
+    layer.add({
+      type: 'file',
+      path: EMBEDDED_HANDLER_PATH.slice(1),
+      mode: 0o644,
+      data: Buffer.from(serializeEmbeddedHandler(installerBase.embedded)),
+    });
   }
   addLicences(layer, base, options.node ?? pinnedNode(), target);
   const blobs = [
     compress(base, options.epoch, 'node runtime: /usr/bin/node and its shared libraries', cache.gzip),
-    compress(layer, options.epoch, `${target.name}: tools, ${BUNDLE_DIR}/${target.program}/ (bundle, addon), launchers`, cache.gzip),
+    compress(
+      layer,
+      options.epoch,
+      `${target.name}: tools, ${BUNDLE_DIR}/${target.program}/ (bundle, addon), launchers`,
+      cache.gzip,
+    ),
   ];
   // The budget covers our layers; the base's artifacts are upstream's.
   const compressed = blobs.reduce((n, b) => n + b.gzip.length, 0);
   const max = options.maxCompressedBytes ?? MAX_COMPRESSED_BYTES;
-  if (compressed > max) throw new ImageTooLargeError(`${target.name}: ${compressed} bytes compressed, expected at most ${max}`);
+  if (compressed > max)
+    throw new ImageTooLargeError(`${target.name}: ${compressed} bytes compressed, expected at most ${max}`);
 
   const baseBlobs: LayerBlob[] = (installerBase?.layers ?? []).map((l, i) => ({
     gzip: Buffer.alloc(0),
@@ -130,27 +146,40 @@ function installerLabels(b: InstallerBase | undefined): Record<string, string> {
     [LABELS.baseName]: b.ref.text,
     [LABELS.baseDigest]: b.digest,
     [LABELS.runtimeHash]: b.embedded.runtimeHash,
-    ...(b.embedded.runtimeHandlerName === undefined ? {} : { [LABELS.runtimeHandlerName]: b.embedded.runtimeHandlerName }),
+    ...(b.embedded.runtimeHandlerName === undefined
+      ? {}
+      : { [LABELS.runtimeHandlerName]: b.embedded.runtimeHandlerName }),
     ...(b.embedded.snapshotter === undefined ? {} : { [LABELS.snapshotter]: b.embedded.snapshotter }),
   };
 }
 
 function nodeLayer(options: BuildOptions): LayerContents {
   const layer = new LayerContents();
-  for (const [link, to] of [['bin', 'usr/bin'], ['sbin', 'usr/sbin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64']] as const) {
+  for (const [link, to] of [
+    ['bin', 'usr/bin'],
+    ['sbin', 'usr/sbin'],
+    ['lib', 'usr/lib'],
+    ['lib64', 'usr/lib64'],
+  ] as const) {
     layer.add({ type: 'symlink', path: link, target: to });
   }
   layer.add({ type: 'dir', path: 'tmp', mode: 0o1777 });
   for (const d of ['etc', 'proc', 'sys', 'dev', 'run', 'var/tmp']) layer.add({ type: 'dir', path: d, mode: 0o755 });
   layer.add({ type: 'file', path: 'etc/nsswitch.conf', mode: 0o644, data: Buffer.from('hosts: files dns\n') });
-  layer.add({ type: 'file', path: 'etc/passwd', mode: 0o644, data: Buffer.from('root:x:0:0:root:/root:/usr/sbin/nologin\n') });
+  layer.add({
+    type: 'file',
+    path: 'etc/passwd',
+    mode: 0o644,
+    data: Buffer.from('root:x:0:0:root:/root:/usr/sbin/nologin\n'),
+  });
   layer.add({ type: 'file', path: 'etc/group', mode: 0o644, data: Buffer.from('root:x:0:\n') });
   const node = options.node ?? pinnedNode();
   const data = options.strip === false ? readFileSync(node.binary) : strippedCopy(node.binary);
   layer.add({ type: 'file', path: NODE_PATH, mode: 0o755, data });
   layer.add({ type: 'file', path: NODE_LICENSE_PATH, mode: 0o644, data: readFileSync(node.license) });
   for (const lib of sharedLibraries(node.binary)) addHostPath(layer, lib);
-  for (const copyright of licenceFiles(hostFilesIn(layer), node).values()) if (!copyright.inImage) addHostPath(layer, copyright.file);
+  for (const copyright of licenceFiles(hostFilesIn(layer), node).values())
+    if (!copyright.inImage) addHostPath(layer, copyright.file);
   return layer;
 }
 
@@ -160,21 +189,38 @@ function programLayer(target: ImageTarget, base: LayerContents, bundle: string, 
   for (const dir of target.pluginDirs) addPluginDirectory(layer, dir);
   for (const file of target.hostFiles) addHostPath(layer, file);
   for (const [path, to] of Object.entries(target.links)) layer.add({ type: 'symlink', path, target: to });
-  for (const [path, content] of Object.entries(target.files)) layer.add({ type: 'file', path, mode: 0o644, data: Buffer.from(content) });
+  for (const [path, content] of Object.entries(target.files))
+    layer.add({ type: 'file', path, mode: 0o644, data: Buffer.from(content) });
   // Every file of the bundle directory (the bundler empties it first): entry, chunks, addon, assets.
   for (const name of readdirSync(bundle).sort()) {
-    layer.add({ type: 'file', path: `${BUNDLE_DIR}/${target.program}/${name}`, mode: name.endsWith('.node') ? 0o755 : 0o644, data: readFileSync(join(bundle, name)) });
+    layer.add({
+      type: 'file',
+      path: `${BUNDLE_DIR}/${target.program}/${name}`,
+      mode: name.endsWith('.node') ? 0o755 : 0o644,
+      data: readFileSync(join(bundle, name)),
+    });
   }
   for (const launcher of target.launchers) {
-    layer.add({ type: 'file', path: `usr/bin/${launcher}`, mode: 0o755, data: Buffer.from(launcherScript(target.program)) });
+    layer.add({
+      type: 'file',
+      path: `usr/bin/${launcher}`,
+      mode: 0o755,
+      data: Buffer.from(launcherScript(target.program)),
+    });
   }
-  layer.add({ type: 'file', path: 'usr/share/misc/contrast/version.txt', mode: 0o644, data: Buffer.from(`${version}\n`) });
+  layer.add({
+    type: 'file',
+    path: 'usr/share/misc/contrast/version.txt',
+    mode: 0o644,
+    data: Buffer.from(`${version}\n`),
+  });
   return layer;
 }
 
 /** In-image paths of the files copied from this machine (everything but our own files). */
 function hostFilesIn(layer: LayerContents, ours: ReadonlySet<string> = new Set()): string[] {
-  return layer.sorted()
+  return layer
+    .sorted()
     .filter((e) => e.type === 'file')
     .map((e) => `/${e.path}`)
     .filter((p) => /^\/usr\/(s?bin|lib|lib64)\//.test(p) || p === '/etc/protocols')
@@ -182,9 +228,17 @@ function hostFilesIn(layer: LayerContents, ours: ReadonlySet<string> = new Set()
 }
 
 /** A licence text: a host file copied into the image at its own path, or (`inImage`) already there. */
-interface LicenceSource { readonly file: string; readonly component: string; readonly inImage?: boolean }
+interface LicenceSource {
+  readonly file: string;
+  readonly component: string;
+  readonly inImage?: boolean;
+}
 
-interface NodeFiles { readonly binary: string; readonly license: string; readonly version?: string }
+interface NodeFiles {
+  readonly binary: string;
+  readonly license: string;
+  readonly version?: string;
+}
 
 /** Licence file per in-image host file: its Debian package's copyright, or the pinned Node's LICENSE. */
 function licenceFiles(files: readonly string[], node: NodeFiles): Map<string, LicenceSource> {
@@ -194,11 +248,16 @@ function licenceFiles(files: readonly string[], node: NodeFiles): Map<string, Li
   files.forEach((f, i) => {
     const owner = owners.get(asked[i] ?? f);
     if (owner !== undefined) {
-      if (!existsSync(owner.copyright)) throw new HostFileError(`${f}: Debian package ${owner.pkg} has no ${owner.copyright} on this machine`);
+      if (!existsSync(owner.copyright))
+        throw new HostFileError(`${f}: Debian package ${owner.pkg} has no ${owner.copyright} on this machine`);
       out.set(f, { file: owner.copyright, component: `${owner.pkg} ${owner.version} (Debian)` });
     } else if (f === NODE_PATH) {
       // The node-runtime layer carries it at NODE_LICENSE_PATH.
-      out.set(f, { file: NODE_LICENSE_PATH, component: `Node.js ${node.version ?? process.versions.node}`, inImage: true });
+      out.set(f, {
+        file: NODE_LICENSE_PATH,
+        component: `Node.js ${node.version ?? process.versions.node}`,
+        inImage: true,
+      });
     } else {
       throw new HostFileError(`${f}: no Debian package owns it: expected a licence text to ship in the image`);
     }
@@ -250,7 +309,9 @@ export function strippedCopy(binary: string): Buffer {
     try {
       execFileSync('strip', ['--strip-all', '-o', out, binary], { stdio: ['ignore', 'ignore', 'pipe'] });
     } catch (err) {
-      throw new HostFileError(`strip --strip-all ${binary} failed (binutils installed?): ${errorMessage(err)}`, { cause: err });
+      throw new HostFileError(`strip --strip-all ${binary} failed (binutils installed?): ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
     return readFileSync(out);
   } finally {

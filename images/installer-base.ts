@@ -37,11 +37,15 @@ export function parseBaseRef(text: string): BaseRef {
   const docker = /^docker:\/\/([^@\s]+)@(sha256:[0-9a-f]{64})$/.exec(text);
   if (docker !== null) return { text, transport: 'docker', digest: docker[2] };
   if (text.startsWith('docker://')) {
-    throw new InstallerBaseError(`--installer-base ${text}: expected a digest, docker://host/repo@sha256:<64 hex digits> (a tag can move; the base is pinned by digest)`);
+    throw new InstallerBaseError(
+      `--installer-base ${text}: expected a digest, docker://host/repo@sha256:<64 hex digits> (a tag can move; the base is pinned by digest)`,
+    );
   }
   const local = /^(oci|oci-archive):([^:\s]+)(?::[^\s]*)?$/.exec(text);
   if (local !== null) return { text, transport: local[1] as 'oci' | 'oci-archive', digest: undefined };
-  throw new InstallerBaseError(`--installer-base ${text}: expected skopeo transport syntax: docker://host/repo@sha256:<digest>, oci:DIR[:TAG] or oci-archive:FILE[:TAG]`);
+  throw new InstallerBaseError(
+    `--installer-base ${text}: expected skopeo transport syntax: docker://host/repo@sha256:<digest>, oci:DIR[:TAG] or oci-archive:FILE[:TAG]`,
+  );
 }
 
 export interface BaseLayer {
@@ -64,14 +68,27 @@ export interface InstallerBase {
   readonly embedded: EmbeddedHandler;
 }
 
-interface OciDescriptor { mediaType: string; digest: string; size: number }
+interface OciDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+}
 
 /** Fetches `ref` with skopeo into `workDir` and checks what it carries. */
-export async function fetchInstallerBase(refText: string, opts: { workDir: string; tlsVerify?: boolean }): Promise<InstallerBase> {
+export async function fetchInstallerBase(
+  refText: string,
+  opts: { workDir: string; tlsVerify?: boolean },
+): Promise<InstallerBase> {
   const ref = parseBaseRef(refText);
   const layout = join(opts.workDir, 'base-layout');
   await mkdir(opts.workDir, { recursive: true });
-  const args = ['copy', '--quiet', ...(opts.tlsVerify === false && ref.transport === 'docker' ? ['--src-tls-verify=false'] : []), ref.text, `oci:${layout}:base`];
+  const args = [
+    'copy',
+    '--quiet',
+    ...(opts.tlsVerify === false && ref.transport === 'docker' ? ['--src-tls-verify=false'] : []),
+    ref.text,
+    `oci:${layout}:base`,
+  ];
   try {
     await run('skopeo', args, { maxBuffer: 16 << 20 });
   } catch (err) {
@@ -79,14 +96,33 @@ export async function fetchInstallerBase(refText: string, opts: { workDir: strin
     throw new InstallerBaseError(`skopeo ${args.join(' ')}: ${(e.stderr ?? e.message).trim()}`, { cause: err });
   }
   const blob = (d: string) => join(layout, 'blobs', ...d.split(':'));
-  const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: (OciDescriptor & { annotations?: Record<string, string> })[] };
-  const desc = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 'base') ?? index.manifests[0];
+  const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as {
+    manifests: (OciDescriptor & { annotations?: Record<string, string> })[];
+  };
+  const desc =
+    index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 'base') ?? index.manifests[0];
   if (desc === undefined) throw new InstallerBaseError(`${ref.text}: the fetched layout has no image manifest`);
-  const manifest = JSON.parse(await readFile(blob(desc.digest), 'utf8')) as { config: OciDescriptor; layers: OciDescriptor[] };
-  const config = JSON.parse(await readFile(blob(manifest.config.digest), 'utf8')) as { config?: { Env?: string[] }; rootfs: { diff_ids: string[] } };
-  if (manifest.layers.length !== config.rootfs.diff_ids.length) throw new InstallerBaseError(`${ref.text}: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids`);
-  const layers = manifest.layers.map((l, i) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size, file: blob(l.digest), diffId: config.rootfs.diff_ids[i] ?? '' }));
-  const configDir = (config.config?.Env ?? []).find((e) => e.startsWith('CONFIG_DIR='))?.slice('CONFIG_DIR='.length) || '/config';
+  const manifest = JSON.parse(await readFile(blob(desc.digest), 'utf8')) as {
+    config: OciDescriptor;
+    layers: OciDescriptor[];
+  };
+  const config = JSON.parse(await readFile(blob(manifest.config.digest), 'utf8')) as {
+    config?: { Env?: string[] };
+    rootfs: { diff_ids: string[] };
+  };
+  if (manifest.layers.length !== config.rootfs.diff_ids.length)
+    throw new InstallerBaseError(
+      `${ref.text}: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids`,
+    );
+  const layers = manifest.layers.map((l, i) => ({
+    mediaType: l.mediaType,
+    digest: l.digest,
+    size: l.size,
+    file: blob(l.digest),
+    diffId: config.rootfs.diff_ids[i] ?? '',
+  }));
+  const configDir =
+    (config.config?.Env ?? []).find((e) => e.startsWith('CONFIG_DIR='))?.slice('CONFIG_DIR='.length) || '/config';
 
   // Unpacked once, to read and check the install manifest against the files the image really has.
   const bundle = join(opts.workDir, 'base-bundle');
@@ -102,7 +138,10 @@ export async function fetchInstallerBase(refText: string, opts: { workDir: strin
   try {
     manifestBytes = await readFile(await resolveInRoot(rootfs, manifestPath));
   } catch (err) {
-    throw new InstallerBaseError(`${ref.text}: no install manifest at ${manifestPath}: expected upstream's node-installer image (its layers carry the artifacts and ${MANIFEST_NAME})`, { cause: err });
+    throw new InstallerBaseError(
+      `${ref.text}: no install manifest at ${manifestPath}: expected upstream's node-installer image (its layers carry the artifacts and ${MANIFEST_NAME})`,
+      { cause: err },
+    );
   }
   let parsed;
   try {
@@ -124,11 +163,21 @@ export async function fetchInstallerBase(refText: string, opts: { workDir: strin
     }
     if (f.integrity !== undefined) {
       const got = await digestOf(real, f.integrity.algorithm);
-      if (!got.equals(f.integrity.digest)) problems.push(`files[${i}].url=${f.url.href}: content does not match integrity ${f.integrity.text} (got ${got.toString('base64')})`);
+      if (!got.equals(f.integrity.digest))
+        problems.push(
+          `files[${i}].url=${f.url.href}: content does not match integrity ${f.integrity.text} (got ${got.toString('base64')})`,
+        );
     }
   }
   if (problems.length > 0) throw new InstallerBaseError(`${ref.text} ${manifestPath}: ${problems.join('; ')}`);
-  return { ref, digest: ref.digest ?? desc.digest, layers, configDir, manifestBytes, embedded: embeddedHandlerOf(parsed) };
+  return {
+    ref,
+    digest: ref.digest ?? desc.digest,
+    layers,
+    configDir,
+    manifestBytes,
+    embedded: embeddedHandlerOf(parsed),
+  };
 }
 
 /** `path` inside `root`, following symbolic links (absolute ones relative to `root`), never leaving it. */

@@ -39,11 +39,22 @@ export function bundleLicenceText(root: string, packages: ReadonlyMap<string, st
   const parts = ['Third-party npm packages in this bundle, with their licence texts.\n'];
   for (const [name, dir] of packages) {
     const abs = posix.join(root, dir);
-    const pkg = JSON.parse(readFileSync(posix.join(abs, 'package.json'), 'utf8')) as { version?: string; license?: unknown };
-    const files = readdirSync(abs).filter((f) => LICENCE_NAME.test(f) && statSync(posix.join(abs, f)).isFile()).sort();
-    if (files.length === 0) throw new HostFileError(`npm package ${name} (${dir}) has no LICENSE/LICENCE/COPYING file: expected a licence text to ship in the image`);
-    parts.push(`\n==== ${name} ${pkg.version ?? '?'} (${typeof pkg.license === 'string' ? pkg.license : 'see text'}) ====\n`);
-    for (const f of files) parts.push(`---- ${f} ----\n${readFileSync(posix.join(abs, f), 'utf8').replace(/\r\n/g, '\n').trimEnd()}\n`);
+    const pkg = JSON.parse(readFileSync(posix.join(abs, 'package.json'), 'utf8')) as {
+      version?: string;
+      license?: unknown;
+    };
+    const files = readdirSync(abs)
+      .filter((f) => LICENCE_NAME.test(f) && statSync(posix.join(abs, f)).isFile())
+      .sort();
+    if (files.length === 0)
+      throw new HostFileError(
+        `npm package ${name} (${dir}) has no LICENSE/LICENCE/COPYING file: expected a licence text to ship in the image`,
+      );
+    parts.push(
+      `\n==== ${name} ${pkg.version ?? '?'} (${typeof pkg.license === 'string' ? pkg.license : 'see text'}) ====\n`,
+    );
+    for (const f of files)
+      parts.push(`---- ${f} ----\n${readFileSync(posix.join(abs, f), 'utf8').replace(/\r\n/g, '\n').trimEnd()}\n`);
   }
   return parts.join('');
 }
@@ -68,7 +79,11 @@ export function debianOwners(paths: readonly string[]): Map<string, DebianOwner 
   }
   let out = '';
   try {
-    out = execFileSync('dpkg-query', ['-S', ...variants.keys()], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 24 });
+    out = execFileSync('dpkg-query', ['-S', ...variants.keys()], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      maxBuffer: 1 << 24,
+    });
   } catch (err) {
     out = (err as { stdout?: string }).stdout ?? ''; // exit 1 when some path is not owned
   }
@@ -87,10 +102,10 @@ export function debianOwners(paths: readonly string[]): Map<string, DebianOwner 
       result.set(p, undefined);
       continue;
     }
-    if (!versions.has(pkg)) versions.set(pkg, execFileSync('dpkg-query', ['-W', '-f', '${Version}', pkg], { encoding: 'utf8' }).trim());
+    if (!versions.has(pkg))
+      versions.set(pkg, execFileSync('dpkg-query', ['-W', '-f', '${Version}', pkg], { encoding: 'utf8' }).trim());
     const base = pkg.replace(/:.*$/, '');
     result.set(p, { pkg: base, version: versions.get(pkg) ?? '', copyright: `/usr/share/doc/${base}/copyright` });
   }
   return result;
 }
-

@@ -30,15 +30,23 @@ export interface PinnedNode {
  * A range instead of an exact version, or an installed package of another version, is an error.
  */
 export function pinnedNode(root: string = repoRoot()): PinnedNode {
-  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies?: Record<string, string> };
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    devDependencies?: Record<string, string>;
+  };
   const version = manifest.devDependencies?.[NODE_PACKAGE];
   if (version === undefined || !/^\d+\.\d+\.\d+$/.test(version)) {
-    throw new NodeRuntimeError(`package.json devDependencies.${NODE_PACKAGE}=${String(version)}: expected an exact version (x.y.z)`);
+    throw new NodeRuntimeError(
+      `package.json devDependencies.${NODE_PACKAGE}=${String(version)}: expected an exact version (x.y.z)`,
+    );
   }
   const dir = join(root, 'node_modules', NODE_PACKAGE);
   const installed = join(dir, 'package.json');
-  if (!existsSync(installed)) throw new NodeRuntimeError(`${dir} is missing: expected npm ci to have installed ${NODE_PACKAGE}@${version}`);
+  if (!existsSync(installed))
+    throw new NodeRuntimeError(`${dir} is missing: expected npm ci to have installed ${NODE_PACKAGE}@${version}`);
   const got = (JSON.parse(readFileSync(installed, 'utf8')) as { version?: string }).version;
-  if (got !== version) throw new NodeRuntimeError(`${dir} holds ${NODE_PACKAGE}@${String(got)}, expected ${version} as pinned in package.json: run npm ci`);
+  if (got !== version)
+    throw new NodeRuntimeError(
+      `${dir} holds ${NODE_PACKAGE}@${String(got)}, expected ${version} as pinned in package.json: run npm ci`,
+    );
   return { version, dir, binary: join(dir, 'bin', 'node'), license: join(dir, 'LICENSE') };
 }

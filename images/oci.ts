@@ -55,7 +55,12 @@ export function sha256(data: Buffer | string): string {
 }
 
 /** Writes one image into a fresh layout at `dir` (replacing what was there), tagged `ref`. */
-export async function writeImageLayout(dir: string, ref: string, layers: readonly LayerBlob[], image: ImageConfig): Promise<WrittenImage> {
+export async function writeImageLayout(
+  dir: string,
+  ref: string,
+  layers: readonly LayerBlob[],
+  image: ImageConfig,
+): Promise<WrittenImage> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
   const put = async (mediaType: string, data: Buffer): Promise<Descriptor> => {
@@ -102,11 +107,13 @@ export async function writeImageLayout(dir: string, ref: string, layers: readonl
   const index = {
     schemaVersion: 2,
     mediaType: MEDIA.index,
-    manifests: [{
-      ...manifestDescriptor,
-      annotations: { 'org.opencontainers.image.ref.name': ref },
-      platform: { architecture: 'amd64', os: 'linux' },
-    }],
+    manifests: [
+      {
+        ...manifestDescriptor,
+        annotations: { 'org.opencontainers.image.ref.name': ref },
+        platform: { architecture: 'amd64', os: 'linux' },
+      },
+    ],
   };
   await writeFile(join(dir, 'index.json'), JSON.stringify(index));
   await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));

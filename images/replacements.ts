@@ -25,10 +25,13 @@ const LINE = /([^\s=]+)\s*=\s*(\S+)/;
 /** A registry and path prefix such as `ghcr.io/acme/contrast-ts` or `127.0.0.1:5000/x`: lower case, no tag, no digest. */
 export function validateRegistry(value: string): string {
   const component = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-  const host = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\\[[0-9a-fA-F:]+\\])(?::[0-9]+)?';
+  const host =
+    '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\\[[0-9a-fA-F:]+\\])(?::[0-9]+)?';
   const re = new RegExp(`^${host}(?:/${component})*$`);
   if (!re.test(value) || value.length > 200) {
-    throw new ConfigError([`--registry ${JSON.stringify(value)}: expected an image reference prefix such as ghcr.io/acme/contrast-ts (host[:port]/path, lower-case path, no tag or digest)`]);
+    throw new ConfigError([
+      `--registry ${JSON.stringify(value)}: expected an image reference prefix such as ghcr.io/acme/contrast-ts (host[:port]/path, lower-case path, no tag or digest)`,
+    ]);
   }
   return value;
 }
@@ -39,16 +42,25 @@ export function parseReplacements(text: string, source: string): Map<string, str
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
     const m = LINE.exec(line);
-    if (m === null) throw new ConfigError([`${source}: invalid image line ${JSON.stringify(line)}: expected <image>=<replacement>`]);
+    if (m === null)
+      throw new ConfigError([`${source}: invalid image line ${JSON.stringify(line)}: expected <image>=<replacement>`]);
     out.set(m[1] ?? '', m[2] ?? '');
   }
   return out;
 }
 
-export interface BuiltReference { readonly target: TargetName; readonly digest: string }
+export interface BuiltReference {
+  readonly target: TargetName;
+  readonly digest: string;
+}
 
 /** The file's text: our images by digest, then upstream's lines for every other image. */
-export function replacementsText(registry: string, version: string, built: readonly BuiltReference[], upstream?: { text: string; source: string }): string {
+export function replacementsText(
+  registry: string,
+  version: string,
+  built: readonly BuiltReference[],
+  upstream?: { text: string; source: string },
+): string {
   const ours = new Map<string, string>();
   for (const b of built) {
     const key = UPSTREAM_IMAGES[b.target];
@@ -62,7 +74,9 @@ export function replacementsText(registry: string, version: string, built: reado
     lines.push(`# Upstream's images we do not replace, from ${upstream.source}:`);
     for (const [k, v] of parseReplacements(upstream.text, upstream.source)) if (!ours.has(k)) lines.push(`${k}=${v}`);
   } else {
-    lines.push("# No upstream list given (--upstream-replacements): add upstream's release lines for the other images (coordinator, ...).");
+    lines.push(
+      "# No upstream list given (--upstream-replacements): add upstream's release lines for the other images (coordinator, ...).",
+    );
   }
   return lines.join('\n') + '\n';
 }

@@ -15,8 +15,12 @@ const BLOCK = 512;
 
 /** Normalises an in-image path to the tar form: relative, no `.`/`..`, no trailing slash. */
 export function tarPath(path: string): string {
-  const norm = posix.normalize('/' + path).slice(1).replace(/\/+$/, '');
-  if (norm === '' || norm.split('/').includes('..')) throw new LayerEntryError(`path ${JSON.stringify(path)}: expected a path inside the image`);
+  const norm = posix
+    .normalize('/' + path)
+    .slice(1)
+    .replace(/\/+$/, '');
+  if (norm === '' || norm.split('/').includes('..'))
+    throw new LayerEntryError(`path ${JSON.stringify(path)}: expected a path inside the image`);
   return norm;
 }
 
@@ -35,12 +39,14 @@ export class LayerContents {
     const normalised = { ...entry, path } as LayerEntry;
     const lower = this.below?.get(path);
     if (lower !== undefined) {
-      if (!sameEntry(lower, normalised)) throw new LayerEntryError(`${path}: differs from the lower layer's ${describeDifference(lower, normalised)}`);
+      if (!sameEntry(lower, normalised))
+        throw new LayerEntryError(`${path}: differs from the lower layer's ${describeDifference(lower, normalised)}`);
       return;
     }
     const existing = this.entries.get(path);
     if (existing !== undefined) {
-      if (!sameEntry(existing, normalised)) throw new LayerEntryError(`${path}: added twice with different ${describeDifference(existing, normalised)}`);
+      if (!sameEntry(existing, normalised))
+        throw new LayerEntryError(`${path}: added twice with different ${describeDifference(existing, normalised)}`);
       return;
     }
     this.entries.set(path, normalised);
@@ -67,7 +73,8 @@ export class LayerContents {
       for (let dir = posix.dirname(path); dir !== '.'; dir = posix.dirname(dir)) {
         const e = all.get(dir);
         if (e === undefined) all.set(dir, { type: 'dir', path: dir, mode: 0o755 });
-        else if (e.type !== 'dir' ) throw new LayerEntryError(`${dir}: is a ${e.type} but ${path} needs it to be a directory`);
+        else if (e.type !== 'dir')
+          throw new LayerEntryError(`${dir}: is a ${e.type} but ${path} needs it to be a directory`);
       }
     }
     return [...all.values()].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
@@ -101,14 +108,22 @@ export function writeTar(entries: readonly LayerEntry[], mtime: number): Buffer 
     if (Buffer.byteLength(linkname) > 100) pax.push(['linkpath', linkname]);
     if (pax.length > 0) {
       const body = Buffer.from(pax.map(([k, v]) => paxRecord(k, v)).join(''));
-      parts.push(header({ name: 'PaxHeader', prefix: '', mode: 0o644, size: body.length, mtime, typeflag: 'x', linkname: '' }), pad(body));
+      parts.push(
+        header({ name: 'PaxHeader', prefix: '', mode: 0o644, size: body.length, mtime, typeflag: 'x', linkname: '' }),
+        pad(body),
+      );
     }
-    parts.push(header({
-      name: split?.name ?? name.slice(-99),
-      prefix: split?.prefix ?? '',
-      mode, size, mtime, typeflag,
-      linkname: Buffer.byteLength(linkname) > 100 ? '' : linkname,
-    }));
+    parts.push(
+      header({
+        name: split?.name ?? name.slice(-99),
+        prefix: split?.prefix ?? '',
+        mode,
+        size,
+        mtime,
+        typeflag,
+        linkname: Buffer.byteLength(linkname) > 100 ? '' : linkname,
+      }),
+    );
     if (e.type === 'file') parts.push(pad(e.data));
   }
   parts.push(Buffer.alloc(BLOCK * 2));

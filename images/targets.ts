@@ -44,11 +44,13 @@ const IPTABLES = {
   pluginDirs: ['/usr/lib/x86_64-linux-gnu/xtables'],
   hostFiles: ['/etc/protocols'],
   links: Object.fromEntries([
-    ...['iptables', 'ip6tables'].flatMap((t) => ['', '-save', '-restore'].flatMap((s) => [
-      [`/usr/sbin/${t}-legacy${s}`, 'xtables-legacy-multi'],
-      [`/usr/sbin/${t}-nft${s}`, 'xtables-nft-multi'],
-      [`/usr/sbin/${t}${s}`, `${t}-legacy${s}`],
-    ])),
+    ...['iptables', 'ip6tables'].flatMap((t) =>
+      ['', '-save', '-restore'].flatMap((s) => [
+        [`/usr/sbin/${t}-legacy${s}`, 'xtables-legacy-multi'],
+        [`/usr/sbin/${t}-nft${s}`, 'xtables-nft-multi'],
+        [`/usr/sbin/${t}${s}`, `${t}-legacy${s}`],
+      ]),
+    ),
   ]) as Record<string, string>,
 };
 
@@ -65,7 +67,10 @@ const SECURE_PV = {
  */
 const BUSYBOX = {
   tools: ['/usr/bin/busybox'],
-  links: { '/usr/bin/sh': 'busybox', '/usr/bin/sleep': 'busybox', '/usr/bin/test': 'busybox' } as Record<string, string>,
+  links: { '/usr/bin/sh': 'busybox', '/usr/bin/sleep': 'busybox', '/usr/bin/test': 'busybox' } as Record<
+    string,
+    string
+  >,
 };
 
 /** Upstream's port-forwarder pods run `/bin/bash -c "... socat ..."` (Debian `bash`, `socat`). */

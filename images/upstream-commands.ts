@@ -29,7 +29,8 @@ export const UPSTREAM_COMMANDS: readonly UpstreamCommand[] = Object.freeze([
     kind: 'command',
     argv: ['/bin/sh', '-c', 'sleep inf'],
     env: [],
-    source: 'internal/kuberesource/mutators.go AddImageStore: container "pvc-holder" (secure image store, --inject-image-store)',
+    source:
+      'internal/kuberesource/mutators.go AddImageStore: container "pvc-holder" (secure image store, --inject-image-store)',
     effect: 'stays up until SIGTERM',
   },
   {
@@ -38,7 +39,8 @@ export const UPSTREAM_COMMANDS: readonly UpstreamCommand[] = Object.freeze([
     kind: 'startupProbe',
     argv: ['/bin/test', '-f', '/done'],
     env: [],
-    source: 'internal/kuberesource/mutators.go addCryptsetupConfig: startup probe of the initializer sidecar (secure-pv annotation)',
+    source:
+      'internal/kuberesource/mutators.go addCryptsetupConfig: startup probe of the initializer sidecar (secure-pv annotation)',
     effect: 'exit 0 when /done exists, non-zero otherwise',
   },
   {
@@ -54,7 +56,11 @@ export const UPSTREAM_COMMANDS: readonly UpstreamCommand[] = Object.freeze([
     id: 'port-forwarder-single',
     target: 'port-forwarder',
     kind: 'command',
-    argv: ['/bin/bash', '-c', 'echo Starting port-forward with socat; exec socat -d -d TCP-LISTEN:${LISTEN_PORT},fork TCP:${FORWARD_HOST}:${FORWARD_PORT}'],
+    argv: [
+      '/bin/bash',
+      '-c',
+      'echo Starting port-forward with socat; exec socat -d -d TCP-LISTEN:${LISTEN_PORT},fork TCP:${FORWARD_HOST}:${FORWARD_PORT}',
+    ],
     env: ['LISTEN_PORT', 'FORWARD_HOST', 'FORWARD_PORT'],
     source: 'internal/kuberesource/parts.go PortForwarder + WithListenPort + WithForwardTarget',
     effect: 'forwards TCP from LISTEN_PORT to FORWARD_HOST:FORWARD_PORT',
@@ -63,9 +69,14 @@ export const UPSTREAM_COMMANDS: readonly UpstreamCommand[] = Object.freeze([
     id: 'port-forwarder-multi',
     target: 'port-forwarder',
     kind: 'command',
-    argv: ['/bin/bash', '-c', 'echo Starting port-forward with socat; for port in ${LISTEN_PORTS}; do socat -d -d TCP-LISTEN:$port,fork TCP:${FORWARD_HOST}:$port & done; wait'],
+    argv: [
+      '/bin/bash',
+      '-c',
+      'echo Starting port-forward with socat; for port in ${LISTEN_PORTS}; do socat -d -d TCP-LISTEN:$port,fork TCP:${FORWARD_HOST}:$port & done; wait',
+    ],
     env: ['LISTEN_PORTS', 'FORWARD_HOST', 'FORWARD_PORT'],
-    source: 'internal/kuberesource/parts.go PortForwarderMultiplePorts + WithListenPorts (PortForwarderForService: FORWARD_PORT=-1, ignored)',
+    source:
+      'internal/kuberesource/parts.go PortForwarderMultiplePorts + WithListenPorts (PortForwarderForService: FORWARD_PORT=-1, ignored)',
     effect: 'forwards each port of LISTEN_PORTS to the same port on FORWARD_HOST',
   },
 ]);

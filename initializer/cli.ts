@@ -24,7 +24,14 @@ export function main(): void {
             const issuer = await createIssuer(attestation, subsystemLogger(log, 'issuer'));
             const atlsLogger = subsystemLogger(log, 'atlscredentials');
             return (signal) =>
-              newMeshCert({ target: config.coordinator.target, issuer, privateKey: key.privateKey, signal, logger: atlsLogger, tlsGroups: config.tlsGroups });
+              newMeshCert({
+                target: config.coordinator.target,
+                issuer,
+                privateKey: key.privateKey,
+                signal,
+                logger: atlsLogger,
+                tlsGroups: config.tlsGroups,
+              });
           },
           async registerCommands(program, tools) {
             const { registerReportCommand } = await import('./report-command.js');

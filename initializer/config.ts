@@ -60,7 +60,8 @@ export function readInitializerConfig(reader: EnvReader): InitializerConfig {
     for (const p of outputLayoutProblems({ tlsDir, secretsDir, doneFile }, ENV)) reader.problem(p);
   }
   return {
-    coordinator: typeof coordinator === 'object' ? coordinator : { host: '', port: DEFAULT_COORDINATOR_PORT, target: '' },
+    coordinator:
+      typeof coordinator === 'object' ? coordinator : { host: '', port: DEFAULT_COORDINATOR_PORT, target: '' },
     tlsDir,
     secretsDir,
     doneFile,
@@ -71,7 +72,8 @@ export function readInitializerConfig(reader: EnvReader): InitializerConfig {
   };
 }
 
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 /**
  * `host`, `host:port`, `[v6]`, `[v6]:port`, or a bare IPv6 literal (what upstream's JoinHostPort accepts).
@@ -91,7 +93,8 @@ export function parseCoordinatorHost(text: string): CoordinatorAddress | string 
     host = value;
   } else {
     const colon = value.lastIndexOf(':');
-    if (colon >= 0 && value.indexOf(':') !== colon) return 'IPv6 literals in brackets when a port is given, such as [fd00::1]:7777';
+    if (colon >= 0 && value.indexOf(':') !== colon)
+      return 'IPv6 literals in brackets when a port is given, such as [fd00::1]:7777';
     host = colon >= 0 ? value.slice(0, colon) : value;
     portText = colon >= 0 ? value.slice(colon + 1) : undefined;
     if (isIP(host) !== 4 && !HOSTNAME.test(host)) return 'a host name or IP address, optionally followed by :port';

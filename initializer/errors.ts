@@ -57,7 +57,8 @@ export class SecureVolumeUnavailableError extends ContrastError {
   readonly code = 'ERR_INIT_SECURE_PV_UNAVAILABLE';
 }
 
-export type SecureVolumeErrorCode = 'ERR_INIT_SECURE_PV_HEADER' | 'ERR_INIT_SECURE_PV_FAILED' | 'ERR_INIT_SECURE_PV_KEY';
+export type SecureVolumeErrorCode =
+  'ERR_INIT_SECURE_PV_HEADER' | 'ERR_INIT_SECURE_PV_FAILED' | 'ERR_INIT_SECURE_PV_KEY';
 
 /** Setting up the encrypted volume failed: the header check, a command (format, open, mkfs, mount), the key. */
 export class SecureVolumeError extends ContrastError {

@@ -6,15 +6,19 @@ import { describeError, errorCode } from '../lib/errors.js';
 
 const HINTS: Readonly<Record<string, string>> = Object.freeze({
   ERR_MESHAPI_UNAVAILABLE: 'check that the Coordinator is running and that COORDINATOR_HOST points to it',
-  ERR_MESHAPI_PERMISSION_DENIED: "the Coordinator's manifest has no policy for this pod's host data; set a manifest that contains it",
-  ERR_ATLS_HANDSHAKE_REJECTED: "the Coordinator rejected this pod's attestation; check that a manifest is set and that its reference values match this platform",
+  ERR_MESHAPI_PERMISSION_DENIED:
+    "the Coordinator's manifest has no policy for this pod's host data; set a manifest that contains it",
+  ERR_ATLS_HANDSHAKE_REJECTED:
+    "the Coordinator rejected this pod's attestation; check that a manifest is set and that its reference values match this platform",
   ERR_MESHAPI_TIMEOUT: 'the Coordinator did not answer in time; check its load and the network path',
   ERR_INIT_ATTEMPT_TIMEOUT: 'the Coordinator did not answer in time; check its load and the network path',
-  ERR_MESHAPI_ATTESTATION_FAILED: 'this pod could not produce its attestation document; check the TEE device and CONTRAST_ATTESTATION',
+  ERR_MESHAPI_ATTESTATION_FAILED:
+    'this pod could not produce its attestation document; check the TEE device and CONTRAST_ATTESTATION',
   ERR_MESHAPI_CALL_FAILED: "check the Coordinator's version and its logs",
   ERR_MESHAPI_MALFORMED: 'the Coordinator sent a malformed answer; check that its version speaks the MeshAPI',
   ERR_MESHAPI_PROTOCOL: 'the Coordinator broke the gRPC protocol; check that its version speaks the MeshAPI',
-  ERR_INIT_RESPONSE_INVALID: 'the Coordinator sent certificates this pod cannot use; check the Coordinator version and its logs',
+  ERR_INIT_RESPONSE_INVALID:
+    'the Coordinator sent certificates this pod cannot use; check the Coordinator version and its logs',
 });
 
 /**

@@ -39,7 +39,8 @@ export async function runInitializer(deps: InitializerDeps): Promise<ValidatedMe
   const { config, key, logger, signal } = deps;
   if (config.serviceMeshDisabled) {
     logger.info('CONTRAST_SERVICE_MESH_DISABLED set, removing default deny rule');
-    if (deps.defaultDeny === undefined) throw new Error('CONTRAST_SERVICE_MESH_DISABLED set but no default-deny remover was wired');
+    if (deps.defaultDeny === undefined)
+      throw new Error('CONTRAST_SERVICE_MESH_DISABLED set but no default-deny remover was wired');
     const removedFrom = await deps.defaultDeny.remove();
     logger.info({ removedFrom }, 'Default deny rule removed');
   }
@@ -71,7 +72,10 @@ export async function runInitializer(deps: InitializerDeps): Promise<ValidatedMe
   codeCacheCheckpoint();
   if (signal.aborted) throw new InterruptedError('interrupted before writing');
 
-  const written = await writeOutputs(config, certs, key.pkcs8Pem, { ...(deps.writeTls === undefined ? {} : { writeTls: deps.writeTls }), ...(deps.beforeDone === undefined ? {} : { beforeDone: deps.beforeDone }) });
+  const written = await writeOutputs(config, certs, key.pkcs8Pem, {
+    ...(deps.writeTls === undefined ? {} : { writeTls: deps.writeTls }),
+    ...(deps.beforeDone === undefined ? {} : { beforeDone: deps.beforeDone }),
+  });
   logger.info({ files: written }, 'Initializer done');
   return certs;
 }

@@ -35,16 +35,24 @@ export function parseCertificates(field: string, pem: Buffer): X509Certificate[]
   let last = 0;
   for (const m of text.matchAll(PEM_BLOCK)) {
     const between = text.slice(last, m.index);
-    if (between.trim() !== '') throw new ResponseInvalidError(field, `unexpected text before PEM block ${certs.length + 1}`);
-    if (m[1] !== 'CERTIFICATE') throw new ResponseInvalidError(field, `PEM block ${certs.length + 1} is "${m[1] ?? ''}", expected CERTIFICATE`);
+    if (between.trim() !== '')
+      throw new ResponseInvalidError(field, `unexpected text before PEM block ${certs.length + 1}`);
+    if (m[1] !== 'CERTIFICATE')
+      throw new ResponseInvalidError(field, `PEM block ${certs.length + 1} is "${m[1] ?? ''}", expected CERTIFICATE`);
     try {
       certs.push(new X509Certificate(m[0]));
     } catch (err) {
-      throw new ResponseInvalidError(field, `PEM block ${certs.length + 1} is not a valid X.509 certificate`, { cause: err });
+      throw new ResponseInvalidError(field, `PEM block ${certs.length + 1} is not a valid X.509 certificate`, {
+        cause: err,
+      });
     }
     last = m.index + m[0].length;
   }
-  if (text.slice(last).trim() !== '') throw new ResponseInvalidError(field, certs.length === 0 ? 'expected PEM CERTIFICATE blocks' : 'unexpected text after the last PEM block');
+  if (text.slice(last).trim() !== '')
+    throw new ResponseInvalidError(
+      field,
+      certs.length === 0 ? 'expected PEM CERTIFICATE blocks' : 'unexpected text after the last PEM block',
+    );
   if (certs.length === 0) throw new ResponseInvalidError(field, 'empty, expected PEM CERTIFICATE blocks');
   return certs;
 }
@@ -57,7 +65,10 @@ export function validateMeshCerts(certs: MeshCerts, publicKey: KeyObject, now: D
   const leaf = chain[0];
   if (meshCA === undefined || leaf === undefined) throw new ResponseInvalidError('CertChain', 'empty');
   if (!leaf.publicKey.equals(publicKey)) {
-    throw new ResponseInvalidError('CertChain', `the leaf certificate (${leaf.subject || 'no subject'}) is not for this pod's key`);
+    throw new ResponseInvalidError(
+      'CertChain',
+      `the leaf certificate (${leaf.subject || 'no subject'}) is not for this pod's key`,
+    );
   }
   if (!meshCA.ca) throw new ResponseInvalidError('MeshCACert', `${meshCA.subject} is not a CA certificate`);
   if (!leaf.checkIssued(meshCA) || !leaf.verify(meshCA.publicKey)) {

@@ -35,25 +35,45 @@ export interface PlannedFile {
  * variables involved (the caller reports them as configuration errors). A file may not be a directory
  * that is used (or one above it); the two directories may be the same, their file names differ.
  */
-export function outputLayoutProblems(layout: OutputLayout, names: { tlsDir: string; secretsDir: string; doneFile: string }): string[] {
-  interface Output { readonly path: string; readonly what: string; readonly file: boolean }
+export function outputLayoutProblems(
+  layout: OutputLayout,
+  names: { tlsDir: string; secretsDir: string; doneFile: string },
+): string[] {
+  interface Output {
+    readonly path: string;
+    readonly what: string;
+    readonly file: boolean;
+  }
   const norm = (p: string): string => posix.normalize(p).replace(/(.)\/+$/, '$1');
   const outputs: Output[] = [
     { path: norm(layout.tlsDir), what: `${names.tlsDir}=${layout.tlsDir}`, file: false },
     { path: norm(layout.secretsDir), what: `${names.secretsDir}=${layout.secretsDir}`, file: false },
-    ...[FILES.meshCA, FILES.certChain, FILES.key, FILES.rootCA].map((f) => ({ path: norm(join(layout.tlsDir, f)), what: `${f} in ${names.tlsDir}`, file: true })),
-    { path: norm(join(layout.secretsDir, FILES.workloadSecretSeed)), what: `${FILES.workloadSecretSeed} in ${names.secretsDir}`, file: true },
+    ...[FILES.meshCA, FILES.certChain, FILES.key, FILES.rootCA].map((f) => ({
+      path: norm(join(layout.tlsDir, f)),
+      what: `${f} in ${names.tlsDir}`,
+      file: true,
+    })),
+    {
+      path: norm(join(layout.secretsDir, FILES.workloadSecretSeed)),
+      what: `${FILES.workloadSecretSeed} in ${names.secretsDir}`,
+      file: true,
+    },
     { path: norm(layout.doneFile), what: `${names.doneFile}=${layout.doneFile}`, file: true },
   ];
   const problems: string[] = [];
   for (const [i, a] of outputs.entries()) {
     for (const b of outputs.slice(i + 1)) {
       if (!a.file && !b.file) continue;
-      const clash = a.path === b.path ? 'the same path'
-        : a.file && b.path.startsWith(`${a.path === '/' ? '' : a.path}/`) ? `a file above ${b.path}`
-        : b.file && a.path.startsWith(`${b.path === '/' ? '' : b.path}/`) ? `a file above ${a.path}`
-        : undefined;
-      if (clash !== undefined) problems.push(`${a.what} and ${b.what}: ${clash}; expected a distinct path for each output`);
+      const clash =
+        a.path === b.path
+          ? 'the same path'
+          : a.file && b.path.startsWith(`${a.path === '/' ? '' : a.path}/`)
+            ? `a file above ${b.path}`
+            : b.file && a.path.startsWith(`${b.path === '/' ? '' : b.path}/`)
+              ? `a file above ${a.path}`
+              : undefined;
+      if (clash !== undefined)
+        problems.push(`${a.what} and ${b.what}: ${clash}; expected a distinct path for each output`);
     }
   }
   return problems;
@@ -68,7 +88,11 @@ export function planOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: stri
     { path: join(layout.tlsDir, FILES.rootCA), data: certs.rootCACert, mode: MODES.cert },
   ];
   if (certs.workloadSecret.length > 0) {
-    files.push({ path: join(layout.secretsDir, FILES.workloadSecretSeed), data: certs.workloadSecret.toString('hex'), mode: MODES.secret });
+    files.push({
+      path: join(layout.secretsDir, FILES.workloadSecretSeed),
+      data: certs.workloadSecret.toString('hex'),
+      mode: MODES.secret,
+    });
   }
   return files;
 }
@@ -87,7 +111,12 @@ export interface OutputHooks {
 }
 
 /** Writes every planned file, then the done file. Returns the paths written, done file last. */
-export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPem: string, hooks: OutputHooks = {}): Promise<string[]> {
+export async function writeOutputs(
+  layout: OutputLayout,
+  certs: MeshCerts,
+  keyPem: string,
+  hooks: OutputHooks = {},
+): Promise<string[]> {
   const { writeTls, beforeDone } = hooks;
   await removeStaleDone(layout.doneFile);
   for (const dir of [layout.tlsDir, layout.secretsDir]) {
@@ -97,12 +126,19 @@ export async function writeOutputs(layout: OutputLayout, certs: MeshCerts, keyPe
     });
   }
   const planned = planOutputs(layout, certs, keyPem);
-  const inTlsDir = (f: PlannedFile): boolean => dirname(f.path) === layout.tlsDir && basename(f.path) !== FILES.workloadSecretSeed;
-  await removeLeftovers([...planned.map((f) => f.path), join(layout.secretsDir, FILES.workloadSecretSeed), layout.doneFile]);
+  const inTlsDir = (f: PlannedFile): boolean =>
+    dirname(f.path) === layout.tlsDir && basename(f.path) !== FILES.workloadSecretSeed;
+  await removeLeftovers([
+    ...planned.map((f) => f.path),
+    join(layout.secretsDir, FILES.workloadSecretSeed),
+    layout.doneFile,
+  ]);
   const written: string[] = [];
   if (writeTls !== undefined) {
     const tls = planned.filter(inTlsDir);
-    await step(layout.tlsDir, async () => { written.push(...await writeTls(tls)); });
+    await step(layout.tlsDir, async () => {
+      written.push(...(await writeTls(tls)));
+    });
   }
   for (const file of planned.filter((f) => writeTls === undefined || !inTlsDir(f))) {
     await step(file.path, () => writeFileAtomic(file.path, file.data, { mode: file.mode }));

@@ -16,7 +16,13 @@ import { FILES, MODES } from './outputs.js';
 import { DEFAULT_SECRETS_DIR } from '../lib/pod-layout.js';
 import { OutputWriteError } from './errors.js';
 import { ensureDir, writeFileAtomic } from '../lib/fs-atomic.js';
-import { checkSecureVolumeAvailable, openSecureVolume, STATE_MOUNT_POINT, type OpenVolume, type VolumeSystem } from './secure-volume.js';
+import {
+  checkSecureVolumeAvailable,
+  openSecureVolume,
+  STATE_MOUNT_POINT,
+  type OpenVolume,
+  type VolumeSystem,
+} from './secure-volume.js';
 import type { LuksProfile } from './secure-volume-luks.js';
 import { ATTEMPT_TIMEOUT_MS, runInitializer, type CertRequest } from './initializer.js';
 import { readRenewalConfig, type RenewalConfig } from './renewal-config.js';
@@ -30,7 +36,12 @@ export interface ProgramDeps<A> {
   /** For the start-up line: which TEE is used. */
   describeAttestation?(attestation: A): Record<string, unknown>;
   /** Builds the request for this process (issuer, key, target) once; it is called once per attempt. */
-  makeRequest(ctx: { readonly attestation: A; readonly config: InitializerConfig; readonly key: WorkloadKey; readonly logger: Logger }): Promise<CertRequest>;
+  makeRequest(ctx: {
+    readonly attestation: A;
+    readonly config: InitializerConfig;
+    readonly key: WorkloadKey;
+    readonly logger: Logger;
+  }): Promise<CertRequest>;
   defaultDeny?(): DefaultDenyRemover;
   /** Parts of the encrypted volume (secure-pv) tests replace; the default is the real system at /state. */
   secureVolume?(): SecureVolumeDeps;
@@ -70,17 +81,19 @@ export async function runProgram<A>(deps: ProgramDeps<A>, ctx: ProgramContext): 
     await runDefault(deps, ctx);
     return 0;
   }
-  const [{ parseProgramArgs, programCommand }, { INITIALIZER_ENVIRONMENT }] = await Promise.all([import('../lib/cli.js'), import('./environment.js')]);
+  const [{ parseProgramArgs, programCommand }, { INITIALIZER_ENVIRONMENT }] = await Promise.all([
+    import('../lib/cli.js'),
+    import('./environment.js'),
+  ]);
   const program = programCommand({
     name: 'initializer',
     title: 'initializer',
     description: 'Attests this pod to the Contrast Coordinator and writes its mesh certificates and workload secret.',
     environment: INITIALIZER_ENVIRONMENT,
     versionFooter: 'Report issues at https://github.com/edgelesssys/contrast/issues',
-  })
-    .action(async () => {
-      await runDefault(deps, ctx);
-    });
+  }).action(async () => {
+    await runDefault(deps, ctx);
+  });
   let commandLogger: Logger | undefined;
   const tools: CommandTools = {
     env: ctx.env,
@@ -95,7 +108,9 @@ export async function runProgram<A>(deps: ProgramDeps<A>, ctx: ProgramContext): 
   await deps.registerCommands?.(program, tools);
   program
     .command('cryptsetup')
-    .description('set up the LUKS-encrypted block device at <device-path> with the workload secret seed as key, mount it at <mount-point>, write the done file, and keep it mounted until SIGTERM')
+    .description(
+      'set up the LUKS-encrypted block device at <device-path> with the workload secret seed as key, mount it at <mount-point>, write the done file, and keep it mounted until SIGTERM',
+    )
     .requiredOption('-d, --device-path <path>', 'path to the volume device to be encrypted')
     .requiredOption('-m, --mount-point <path>', 'mount point of decrypted mapper device')
     .action(async (opts: { devicePath: string; mountPoint: string }) => {
@@ -125,7 +140,9 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
       secretsDir: config.secretsDir,
       doneFile: config.doneFile,
       retryIntervalMs: config.retryIntervalMs,
-      ...(renewal === undefined ? {} : { renewalIntervalMs: renewal.intervalMs, renewalAt: renewal.at, renewalSignalFile: renewal.signalFile }),
+      ...(renewal === undefined
+        ? {}
+        : { renewalIntervalMs: renewal.intervalMs, renewalAt: renewal.at, renewalSignalFile: renewal.signalFile }),
       ...deps.describeAttestation?.(attestation),
       ...withCodeCache(),
     },
@@ -157,21 +174,23 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
       request,
       logger,
       signal: controller.signal,
-      ...(config.serviceMeshDisabled ? { defaultDeny: deps.defaultDeny?.() ?? await iptablesRemover(logger) } : {}),
+      ...(config.serviceMeshDisabled ? { defaultDeny: deps.defaultDeny?.() ?? (await iptablesRemover(logger)) } : {}),
       ...(sidecar === undefined ? {} : { writeTls: sidecar.writeFirst }),
-      ...(device === undefined ? {} : {
-        beforeDone: async () => {
-          logger.info('Setting up encrypted mount');
-          volume = await openSecureVolume({
-            devicePath: device,
-            mountPoint: volumeDeps.mountPoint ?? STATE_MOUNT_POINT,
-            keyFile: join(config.secretsDir, FILES.workloadSecretSeed),
-            logger,
-            ...volumeDeps,
-          });
-          logger.info('Encrypted mount setup done');
-        },
-      }),
+      ...(device === undefined
+        ? {}
+        : {
+            beforeDone: async () => {
+              logger.info('Setting up encrypted mount');
+              volume = await openSecureVolume({
+                devicePath: device,
+                mountPoint: volumeDeps.mountPoint ?? STATE_MOUNT_POINT,
+                keyFile: join(config.secretsDir, FILES.workloadSecretSeed),
+                logger,
+                ...volumeDeps,
+              });
+              logger.info('Encrypted mount setup done');
+            },
+          }),
     });
   } catch (err) {
     // The volume opened but what followed (the done file) failed: nothing stays mounted.
@@ -190,10 +209,14 @@ async function runDefault<A>(deps: ProgramDeps<A>, ctx: ProgramContext): Promise
     const duties = [
       volume === undefined ? undefined : holdVolume(volume, controller.signal, logger),
       sidecar?.run({ certs, request, logger, signal: controller.signal }),
-    ].filter((d): d is Promise<void> => d !== undefined).map((d) => d.catch((err: unknown) => {
-      controller.abort('a sidecar duty failed');
-      throw err;
-    }));
+    ]
+      .filter((d): d is Promise<void> => d !== undefined)
+      .map((d) =>
+        d.catch((err: unknown) => {
+          controller.abort('a sidecar duty failed');
+          throw err;
+        }),
+      );
     const failed = (await Promise.allSettled(duties)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
   } finally {
@@ -211,9 +234,13 @@ export async function holdVolume(volume: OpenVolume, signal: AbortSignal, logger
     // A signal listener does not keep Node's event loop alive: a timer does, until the signal.
     const keepAlive = setInterval(() => undefined, 1 << 30);
     await new Promise<void>((resolve) => {
-      signal.addEventListener('abort', () => {
-        resolve();
-      }, { once: true });
+      signal.addEventListener(
+        'abort',
+        () => {
+          resolve();
+        },
+        { once: true },
+      );
     });
     clearInterval(keepAlive);
   }
@@ -223,11 +250,20 @@ export async function holdVolume(volume: OpenVolume, signal: AbortSignal, logger
 }
 
 /** `initializer cryptsetup -d <device> -m <mount point>`: the volume alone, with the seed an earlier run wrote. */
-async function runCryptsetupCommand<A>(deps: ProgramDeps<A>, ctx: ProgramContext, logger: Logger, opts: { devicePath: string; mountPoint: string }): Promise<void> {
+async function runCryptsetupCommand<A>(
+  deps: ProgramDeps<A>,
+  ctx: ProgramContext,
+  logger: Logger,
+  opts: { devicePath: string; mountPoint: string },
+): Promise<void> {
   const reader = new EnvReader(ctx.env);
   const secretsDir = reader.string(ENV.secretsDir, DEFAULT_SECRETS_DIR);
   const doneFile = reader.string(ENV.doneFile, '/done');
-  for (const [name, value] of [[ENV.secretsDir, secretsDir], [ENV.doneFile, doneFile], ['--mount-point', opts.mountPoint]] as const) {
+  for (const [name, value] of [
+    [ENV.secretsDir, secretsDir],
+    [ENV.doneFile, doneFile],
+    ['--mount-point', opts.mountPoint],
+  ] as const) {
     if (!value.startsWith('/')) reader.problem(`${name}=${value}: expected an absolute path`);
   }
   reader.finish({});
@@ -267,31 +303,38 @@ async function runCryptsetupCommand<A>(deps: ProgramDeps<A>, ctx: ProgramContext
  * Renewal mode (CONTRAST_RENEWAL_INTERVAL): the first set is written as generation (current + 1) of the
  * TLS directory, then the renewal loop runs until the signal ends it. Loaded only in this mode.
  */
-async function renewalSidecar(config: InitializerConfig, renewal: RenewalConfig, key: WorkloadKey): Promise<{
+async function renewalSidecar(
+  config: InitializerConfig,
+  renewal: RenewalConfig,
+  key: WorkloadKey,
+): Promise<{
   writeFirst: (files: readonly { path: string; data: string | Buffer; mode: number }[]) => Promise<string[]>;
-  run(ctx: { certs: Awaited<ReturnType<typeof runInitializer>>; request: CertRequest; logger: Logger; signal: AbortSignal }): Promise<void>;
+  run(ctx: {
+    certs: Awaited<ReturnType<typeof runInitializer>>;
+    request: CertRequest;
+    logger: Logger;
+    signal: AbortSignal;
+  }): Promise<void>;
 }> {
-  const [{ currentGeneration, writeGeneration }, { generationWriter, runRenewal, tlsFiles }, { fileTrigger }] = await Promise.all([
-    import('./tls-generation.js'),
-    import('./renewal.js'),
-    import('./renewal-trigger.js'),
-  ]);
+  const [{ currentGeneration, writeGeneration }, { generationWriter, runRenewal, tlsFiles }, { fileTrigger }] =
+    await Promise.all([import('./tls-generation.js'), import('./renewal.js'), import('./renewal-trigger.js')]);
   const first = (await currentGeneration(config.tlsDir)) + 1;
   return {
     writeFirst: (files) => writeGeneration(config.tlsDir, tlsFiles(files), first),
-    run: ({ certs, request, logger, signal }) => runRenewal({
-      renewal,
-      retryIntervalMs: config.retryIntervalMs,
-      target: config.coordinator.target,
-      key,
-      request,
-      logger,
-      signal,
-      initial: { certs, generation: first },
-      write: generationWriter(config, key.pkcs8Pem),
-      trigger: fileTrigger(renewal.signalFile),
-      attemptTimeoutMs: ATTEMPT_TIMEOUT_MS,
-    }),
+    run: ({ certs, request, logger, signal }) =>
+      runRenewal({
+        renewal,
+        retryIntervalMs: config.retryIntervalMs,
+        target: config.coordinator.target,
+        key,
+        request,
+        logger,
+        signal,
+        initial: { certs, generation: first },
+        write: generationWriter(config, key.pkcs8Pem),
+        trigger: fileTrigger(renewal.signalFile),
+        attemptTimeoutMs: ATTEMPT_TIMEOUT_MS,
+      }),
   };
 }
 

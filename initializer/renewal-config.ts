@@ -30,8 +30,12 @@ export function readRenewalConfig(reader: EnvReader, tlsDir: string): RenewalCon
   const atText = reader.optional(RENEWAL_ENV.at);
   const signalText = reader.optional(RENEWAL_ENV.signalFile);
   if (interval === undefined) {
-    for (const [name, value] of [[RENEWAL_ENV.at, atText], [RENEWAL_ENV.signalFile, signalText]] as const) {
-      if (value !== undefined) reader.problem(`${name}=${value}: expected only with ${RENEWAL_ENV.interval} (renewal mode)`);
+    for (const [name, value] of [
+      [RENEWAL_ENV.at, atText],
+      [RENEWAL_ENV.signalFile, signalText],
+    ] as const) {
+      if (value !== undefined)
+        reader.problem(`${name}=${value}: expected only with ${RENEWAL_ENV.interval} (renewal mode)`);
     }
     return undefined;
   }
@@ -40,7 +44,10 @@ export function readRenewalConfig(reader: EnvReader, tlsDir: string): RenewalCon
   if (atText !== undefined) {
     const n = /^\s*(0?\.\d+|0|1(\.0*)?)\s*$/.test(atText) ? Number(atText) : NaN;
     if (n > 0 && n < 1) at = n;
-    else reader.problem(`${RENEWAL_ENV.at}=${atText}: expected a fraction of the certificate's lifetime above 0 and below 1, such as 0.66`);
+    else
+      reader.problem(
+        `${RENEWAL_ENV.at}=${atText}: expected a fraction of the certificate's lifetime above 0 and below 1, such as 0.66`,
+      );
   }
   const signalFile = signalText ?? defaultRenewalSignalFile(tlsDir);
   if (!signalFile.startsWith('/')) reader.problem(`${RENEWAL_ENV.signalFile}=${signalFile}: expected an absolute path`);

@@ -46,7 +46,12 @@ export function jittered(ms: number, random: number): number {
 export type WakeReason = 'expiry' | 'interval';
 
 /** The next regular wake-up: whichever of expiry and the jittered interval comes first. */
-export function nextCheck(now: number, validity: Validity, timing: RenewalTiming, random: number): { delayMs: number; reason: WakeReason } {
+export function nextCheck(
+  now: number,
+  validity: Validity,
+  timing: RenewalTiming,
+  random: number,
+): { delayMs: number; reason: WakeReason } {
   const untilDue = Math.max(0, renewalDueAt(validity, timing.at) - now);
   const interval = jittered(timing.intervalMs, random);
   const [delayMs, reason]: [number, WakeReason] = untilDue <= interval ? [untilDue, 'expiry'] : [interval, 'interval'];

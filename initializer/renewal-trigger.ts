@@ -54,8 +54,12 @@ export function fileTrigger(file: string, pollMs = TRIGGER_POLL_MS): RenewalTrig
         };
         const timer = setInterval(check, pollMs);
         try {
-          watcher = watch(dirname(file), (_event, name) => { if (name === null || name === basename(file)) check(); });
-          watcher.on('error', () => { watcher?.close(); });
+          watcher = watch(dirname(file), (_event, name) => {
+            if (name === null || name === basename(file)) check();
+          });
+          watcher.on('error', () => {
+            watcher?.close();
+          });
         } catch {
           // no directory (yet): the poll covers it
         }

@@ -64,24 +64,36 @@ export async function runRenewal(deps: RenewalDeps): Promise<void> {
   const { logger, signal, renewal } = deps;
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? Math.random;
-  const timing: RenewalTiming = { intervalMs: renewal.intervalMs, at: renewal.at, retryIntervalMs: deps.retryIntervalMs };
+  const timing: RenewalTiming = {
+    intervalMs: renewal.intervalMs,
+    at: renewal.at,
+    retryIntervalMs: deps.retryIntervalMs,
+  };
   let current = deps.initial.certs;
   let generation = deps.initial.generation;
   let failures = 0;
   let lastAttemptAt = -Infinity;
   logger.info(
-    { generation, intervalMs: renewal.intervalMs, renewalAt: renewal.at, dueAt: new Date(renewalDueAt(validity(current), renewal.at)).toISOString(), signalFile: renewal.signalFile },
+    {
+      generation,
+      intervalMs: renewal.intervalMs,
+      renewalAt: renewal.at,
+      dueAt: new Date(renewalDueAt(validity(current), renewal.at)).toISOString(),
+      signalFile: renewal.signalFile,
+    },
     'Renewal mode: staying to renew certificates',
   );
   while (!signal.aborted) {
-    const plan = failures > 0
-      ? { delayMs: backoff(failures, timing, random()), reason: 'retry' }
-      : nextCheck(clock.now(), validity(current), timing, random());
+    const plan =
+      failures > 0
+        ? { delayMs: backoff(failures, timing, random()), reason: 'retry' }
+        : nextCheck(clock.now(), validity(current), timing, random());
     let reason: string;
     try {
       reason = await wake(plan, deps.trigger, clock, signal);
       const sinceLast = clock.now() - lastAttemptAt;
-      if (reason.startsWith('meshproxy') && sinceLast < SIGNAL_COOLDOWN_MS) await clock.sleep(SIGNAL_COOLDOWN_MS - sinceLast, signal);
+      if (reason.startsWith('meshproxy') && sinceLast < SIGNAL_COOLDOWN_MS)
+        await clock.sleep(SIGNAL_COOLDOWN_MS - sinceLast, signal);
     } catch {
       break;
     }
@@ -89,8 +101,15 @@ export async function runRenewal(deps: RenewalDeps): Promise<void> {
     let next: ValidatedMeshCerts;
     try {
       next = await runAttempt(
-        async (attemptSignal) => validateMeshCerts(await deps.request(attemptSignal), deps.key.publicKey, new Date(clock.now())),
-        { intervalMs: deps.retryIntervalMs, attemptTimeoutMs: deps.attemptTimeoutMs, signal, logger, target: deps.target },
+        async (attemptSignal) =>
+          validateMeshCerts(await deps.request(attemptSignal), deps.key.publicKey, new Date(clock.now())),
+        {
+          intervalMs: deps.retryIntervalMs,
+          attemptTimeoutMs: deps.attemptTimeoutMs,
+          signal,
+          logger,
+          target: deps.target,
+        },
       );
     } catch (err) {
       // The attempt may have ended because of SIGTERM (checked anew: it changed while we waited).
@@ -98,7 +117,14 @@ export async function runRenewal(deps: RenewalDeps): Promise<void> {
       if (isPermanentFailure(err)) throw err;
       failures += 1;
       logger.warn(
-        { err: failureReason(err, deps.target), code: errorCode(err), reason, attempt: failures, retryInMs: backoff(failures, timing, 1), keeping: generation },
+        {
+          err: failureReason(err, deps.target),
+          code: errorCode(err),
+          reason,
+          attempt: failures,
+          retryInMs: backoff(failures, timing, 1),
+          keeping: generation,
+        },
         'Renewing cert failed, keeping the current certificates',
       );
       continue;
@@ -110,13 +136,19 @@ export async function runRenewal(deps: RenewalDeps): Promise<void> {
       continue;
     }
     if (!next.workloadSecret.equals(current.workloadSecret)) {
-      logger.warn({ generation }, 'The Coordinator sent a different workload secret; the seed written at start is kept (restart the pod to take the new one)');
+      logger.warn(
+        { generation },
+        'The Coordinator sent a different workload secret; the seed written at start is kept (restart the pod to take the new one)',
+      );
     }
     try {
       await deps.write(next, generation + 1);
     } catch (err) {
       failures += 1;
-      logger.warn({ err: failureReason(err, deps.target), code: errorCode(err), attempt: failures, keeping: generation }, 'Writing renewed certificates failed, keeping the current certificates');
+      logger.warn(
+        { err: failureReason(err, deps.target), code: errorCode(err), attempt: failures, keeping: generation },
+        'Writing renewed certificates failed, keeping the current certificates',
+      );
       continue;
     }
     logger.info(
@@ -137,7 +169,12 @@ export async function runRenewal(deps: RenewalDeps): Promise<void> {
 }
 
 /** Sleeps for the plan, or less when the trigger fires; resolves with why it woke. */
-async function wake(plan: { delayMs: number; reason: string }, trigger: RenewalTrigger, clock: Clock, signal: AbortSignal): Promise<string> {
+async function wake(
+  plan: { delayMs: number; reason: string },
+  trigger: RenewalTrigger,
+  clock: Clock,
+  signal: AbortSignal,
+): Promise<string> {
   const controller = new AbortController();
   const both = AbortSignal.any([signal, controller.signal]);
   try {
@@ -156,7 +193,11 @@ function validity(certs: ValidatedMeshCerts): Validity {
 
 /** A new mesh CA, intermediate or root: what peers verify against. */
 function caChanged(a: ValidatedMeshCerts, b: ValidatedMeshCerts): boolean {
-  const tail = (c: ValidatedMeshCerts): string => c.certChain.toString('latin1').replace(/^[\s\S]*?-----END CERTIFICATE-----/, '').trim();
+  const tail = (c: ValidatedMeshCerts): string =>
+    c.certChain
+      .toString('latin1')
+      .replace(/^[\s\S]*?-----END CERTIFICATE-----/, '')
+      .trim();
   return !a.meshCACert.equals(b.meshCACert) || !a.rootCACert.equals(b.rootCACert) || tail(a) !== tail(b);
 }
 
@@ -175,9 +216,14 @@ export function tlsFiles(files: readonly PlannedFile[]): { name: string; data: s
 }
 
 /** Writes generation `n` of the TLS directory from a validated answer. */
-export function generationWriter(config: InitializerConfig, keyPem: string): (certs: ValidatedMeshCerts, n: number) => Promise<string[]> {
+export function generationWriter(
+  config: InitializerConfig,
+  keyPem: string,
+): (certs: ValidatedMeshCerts, n: number) => Promise<string[]> {
   return (certs, n) => {
-    const files = planOutputs(config, certs, keyPem).filter((f) => dirname(f.path) === config.tlsDir && basename(f.path) !== FILES.workloadSecretSeed);
+    const files = planOutputs(config, certs, keyPem).filter(
+      (f) => dirname(f.path) === config.tlsDir && basename(f.path) !== FILES.workloadSecretSeed,
+    );
     return writeGeneration(config.tlsDir, tlsFiles(files), n);
   };
 }

@@ -32,12 +32,20 @@ async function readInput(path: string, what: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (err) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.INVALID_ARGUMENT, `${what} ${path}: cannot read (${errorCode(err) ?? errorMessage(err)})`, { cause: err });
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.INVALID_ARGUMENT,
+      `${what} ${path}: cannot read (${errorCode(err) ?? errorMessage(err)})`,
+      { cause: err },
+    );
   }
 }
 
 export function registerReportCommand(program: Command, deps: ReportCommandDeps): Command {
-  const out = deps.stdout ?? ((s: string) => { process.stdout.write(s); });
+  const out =
+    deps.stdout ??
+    ((s: string) => {
+      process.stdout.write(s);
+    });
   const report = program
     .command('report')
     .description('issue an attestation document over all-zero report data and print it base64')

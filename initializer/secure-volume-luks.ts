@@ -17,14 +17,22 @@ export interface LuksProfile {
 }
 
 /** Upstream's parameters: what a volume formatted by upstream's initializer carries, and what ours writes. */
-export const UPSTREAM_PROFILE: LuksProfile = Object.freeze({ name: 'upstream', integrity: 'hmac(sha256)', keySize: 96 });
+export const UPSTREAM_PROFILE: LuksProfile = Object.freeze({
+  name: 'upstream',
+  integrity: 'hmac(sha256)',
+  keySize: 96,
+});
 
 /**
  * The same without dm-integrity, for kernels without device-mapper (this project's CI machines, where
  * `luksFormat --integrity` cannot format the integrity superblock). Never the default; only tests
  * inject it.
  */
-export const NO_INTEGRITY_PROFILE: LuksProfile = Object.freeze({ name: 'no-integrity (test kernels without dm-integrity)', integrity: undefined, keySize: 64 });
+export const NO_INTEGRITY_PROFILE: LuksProfile = Object.freeze({
+  name: 'no-integrity (test kernels without dm-integrity)',
+  integrity: undefined,
+  keySize: 64,
+});
 
 export const SECTOR_SIZE = 4096;
 
@@ -47,9 +55,14 @@ export function formatArgs(profile: LuksProfile, devicePath: string, keyFile: st
 /** The binary header: LUKS magic and version 2 (upstream's first check of the backup file). */
 export function checkBinaryHeader(header: Uint8Array, where: string): void {
   const magic = Buffer.from(header.subarray(0, 6));
-  if (!magic.equals(Buffer.from('LUKS\xba\xbe', 'latin1'))) throw new SecureVolumeError('ERR_INIT_SECURE_PV_HEADER', `${where}: no primary LUKS header (magic ${magic.toString('hex')})`);
+  if (!magic.equals(Buffer.from('LUKS\xba\xbe', 'latin1')))
+    throw new SecureVolumeError(
+      'ERR_INIT_SECURE_PV_HEADER',
+      `${where}: no primary LUKS header (magic ${magic.toString('hex')})`,
+    );
   const version = header.length >= 8 ? Buffer.from(header).readUInt16BE(6) : -1;
-  if (version !== 2) throw new SecureVolumeError('ERR_INIT_SECURE_PV_HEADER', `${where}: LUKS version ${version}, expected 2`);
+  if (version !== 2)
+    throw new SecureVolumeError('ERR_INIT_SECURE_PV_HEADER', `${where}: LUKS version ${version}, expected 2`);
 }
 
 type Json = Record<string, unknown>;
@@ -69,9 +82,12 @@ export function verifyHeaderJson(text: string, profile: LuksProfile, where: stri
   }
   const problems: string[] = [];
   const expect = (what: string, actual: unknown, wanted: unknown): void => {
-    if (JSON.stringify(actual) !== JSON.stringify(wanted)) problems.push(`${what} is ${JSON.stringify(actual)}, expected ${JSON.stringify(wanted)}`);
+    if (JSON.stringify(actual) !== JSON.stringify(wanted))
+      problems.push(`${what} is ${JSON.stringify(actual)}, expected ${JSON.stringify(wanted)}`);
   };
-  const unknownTop = Object.keys(meta).filter((k) => !['keyslots', 'tokens', 'segments', 'digests', 'config'].includes(k));
+  const unknownTop = Object.keys(meta).filter(
+    (k) => !['keyslots', 'tokens', 'segments', 'digests', 'config'].includes(k),
+  );
   expect('top-level sections beyond keyslots/tokens/segments/digests/config', unknownTop, []);
   expect('keyslots', keysOf(meta['keyslots']), ['0']);
   const ks = obj(obj(meta['keyslots'])['0']);
@@ -97,7 +113,11 @@ export function verifyHeaderJson(text: string, profile: LuksProfile, where: stri
   if (profile.integrity === undefined) expect('segment 0 integrity', seg['integrity'], undefined);
   else {
     const integrity = obj(seg['integrity']);
-    expect('segment 0 integrity', [integrity['type'], integrity['journal_encryption'], integrity['journal_integrity']], [profile.integrity, 'none', 'none']);
+    expect(
+      'segment 0 integrity',
+      [integrity['type'], integrity['journal_encryption'], integrity['journal_integrity']],
+      [profile.integrity, 'none', 'none'],
+    );
   }
   expect('digests', keysOf(meta['digests']), ['0']);
   const dg = obj(obj(meta['digests'])['0']);
@@ -105,8 +125,12 @@ export function verifyHeaderJson(text: string, profile: LuksProfile, where: stri
   expect('digest 0 keyslots', dg['keyslots'], ['0']);
   expect('digest 0 segments', dg['segments'], ['0']);
   expect('digest 0 hash', dg['hash'], 'sha256');
-  if (typeof dg['salt'] !== 'string' || dg['salt'] === '' || typeof dg['digest'] !== 'string' || dg['digest'] === '') problems.push('digest 0 salt or digest is empty');
+  if (typeof dg['salt'] !== 'string' || dg['salt'] === '' || typeof dg['digest'] !== 'string' || dg['digest'] === '')
+    problems.push('digest 0 salt or digest is empty');
   if (problems.length > 0) {
-    throw new SecureVolumeError('ERR_INIT_SECURE_PV_HEADER', `${where}: the LUKS header is not the one this volume was formatted with (${profile.name} profile), refusing to open it: ${problems.join('; ')}`);
+    throw new SecureVolumeError(
+      'ERR_INIT_SECURE_PV_HEADER',
+      `${where}: the LUKS header is not the one this volume was formatted with (${profile.name} profile), refusing to open it: ${problems.join('; ')}`,
+    );
   }
 }

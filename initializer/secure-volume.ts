@@ -14,7 +14,14 @@ import { access, mkdir, open, rm, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { Logger } from '../lib/log.js';
 import { SecureVolumeError, SecureVolumeUnavailableError } from './errors.js';
-import { checkBinaryHeader, formatArgs, SECTOR_SIZE, UPSTREAM_PROFILE, verifyHeaderJson, type LuksProfile } from './secure-volume-luks.js';
+import {
+  checkBinaryHeader,
+  formatArgs,
+  SECTOR_SIZE,
+  UPSTREAM_PROFILE,
+  verifyHeaderJson,
+  type LuksProfile,
+} from './secure-volume-luks.js';
 import { errorCode } from '../lib/errors.js';
 
 export interface CommandResult {
@@ -52,7 +59,10 @@ export function realVolumeSystem(env: NodeJS.ProcessEnv = process.env): VolumeSy
 
 /** upstream: hex(sha256(devicePath + mountPoint))[:16]. */
 export function mappingName(devicePath: string, mountPoint: string): string {
-  return createHash('sha256').update(devicePath + mountPoint).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(devicePath + mountPoint)
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /**
@@ -63,16 +73,25 @@ export async function checkSecureVolumeAvailable(devicePath: string, pathVariabl
   const dirs = (pathVariable ?? '').split(delimiter).filter((d) => d !== '');
   const missing: string[] = [];
   for (const tool of TOOLS) {
-    const found = await Promise.any(dirs.map((d) => access(join(d, tool), fsConstants.X_OK))).then(() => true, () => false);
+    const found = await Promise.any(dirs.map((d) => access(join(d, tool), fsConstants.X_OK))).then(
+      () => true,
+      () => false,
+    );
     if (!found) missing.push(tool);
   }
   const st = await stat(devicePath).catch(() => undefined);
   const problems = [
     ...(missing.length > 0 ? [`${missing.join(', ')} not found on PATH`] : []),
-    ...(st === undefined ? [`${devicePath} does not exist`] : st.isBlockDevice() ? [] : [`${devicePath} is not a block device`]),
+    ...(st === undefined
+      ? [`${devicePath} does not exist`]
+      : st.isBlockDevice()
+        ? []
+        : [`${devicePath} is not a block device`]),
   ];
   if (problems.length > 0) {
-    throw new SecureVolumeUnavailableError(`CRYPTSETUP_DEVICE=${devicePath}: cannot set up the encrypted volume (${problems.join('; ')}); refusing to start, so that the pod never writes to an unencrypted ${STATE_MOUNT_POINT}`);
+    throw new SecureVolumeUnavailableError(
+      `CRYPTSETUP_DEVICE=${devicePath}: cannot set up the encrypted volume (${problems.join('; ')}); refusing to start, so that the pod never writes to an unencrypted ${STATE_MOUNT_POINT}`,
+    );
   }
 }
 
@@ -104,26 +123,43 @@ export async function openSecureVolume(opts: SecureVolumeOptions): Promise<OpenV
     const r = await system.run(file, args).catch((err: unknown) => {
       throw new SecureVolumeError('ERR_INIT_SECURE_PV_FAILED', `${what}: cannot run ${file}`, { cause: err });
     });
-    if (r.code !== 0) throw new SecureVolumeError('ERR_INIT_SECURE_PV_FAILED', `${what}: ${file} ${args[0] ?? ''} exited ${String(r.code)}: ${(r.stderr || r.stdout).trim()}`);
+    if (r.code !== 0)
+      throw new SecureVolumeError(
+        'ERR_INIT_SECURE_PV_FAILED',
+        `${what}: ${file} ${args[0] ?? ''} exited ${String(r.code)}: ${(r.stderr || r.stdout).trim()}`,
+      );
     return r.stdout;
   };
 
   const key = await stat(opts.keyFile).catch(() => undefined);
   if (key === undefined || !key.isFile() || key.size === 0) {
-    throw new SecureVolumeError('ERR_INIT_SECURE_PV_KEY', `no workload secret seed at ${opts.keyFile} to use as the volume key (the Coordinator sends one only for pods with a workload secret ID)`);
+    throw new SecureVolumeError(
+      'ERR_INIT_SECURE_PV_KEY',
+      `no workload secret seed at ${opts.keyFile} to use as the volume key (the Coordinator sends one only for pods with a workload secret ID)`,
+    );
   }
 
   const luks = await system.run('cryptsetup', ['isLuks', '--verbose', opts.devicePath]);
   if (luks.code !== 0 && luks.code !== 1) {
-    throw new SecureVolumeError('ERR_INIT_SECURE_PV_FAILED', `checking whether ${opts.devicePath} holds a LUKS header: cryptsetup isLuks exited ${String(luks.code)}: ${luks.stderr.trim()}`);
+    throw new SecureVolumeError(
+      'ERR_INIT_SECURE_PV_FAILED',
+      `checking whether ${opts.devicePath} holds a LUKS header: cryptsetup isLuks exited ${String(luks.code)}: ${luks.stderr.trim()}`,
+    );
   }
   if (luks.code === 1) {
     // Never format a device that holds a LUKS header, even if isLuks says otherwise.
     if (await hasLuksMagic(opts.devicePath)) {
-      throw new SecureVolumeError('ERR_INIT_SECURE_PV_FAILED', `${opts.devicePath}: cryptsetup isLuks says no LUKS header, but the device starts with one; refusing to format it`);
+      throw new SecureVolumeError(
+        'ERR_INIT_SECURE_PV_FAILED',
+        `${opts.devicePath}: cryptsetup isLuks says no LUKS header, but the device starts with one; refusing to format it`,
+      );
     }
     log.info('Device is not a LUKS device, formatting it');
-    await run(`formatting ${opts.devicePath} as LUKS2`, 'cryptsetup', formatArgs(profile, opts.devicePath, opts.keyFile));
+    await run(
+      `formatting ${opts.devicePath} as LUKS2`,
+      'cryptsetup',
+      formatArgs(profile, opts.devicePath, opts.keyFile),
+    );
     log.info('Device formatted successfully');
   } else {
     log.info('Device is already a LUKS device');
@@ -134,11 +170,27 @@ export async function openSecureVolume(opts: SecureVolumeOptions): Promise<OpenV
   log.info({ mappingName: name }, 'Opening LUKS device');
   try {
     await mkdir(headerDir, { recursive: true, mode: 0o700 });
-    await run(`backing up the LUKS header of ${opts.devicePath}`, 'cryptsetup', ['luksHeaderBackup', opts.devicePath, '--header-backup-file', headerPath]);
+    await run(`backing up the LUKS header of ${opts.devicePath}`, 'cryptsetup', [
+      'luksHeaderBackup',
+      opts.devicePath,
+      '--header-backup-file',
+      headerPath,
+    ]);
     checkBinaryHeader(await readHead(headerPath), headerPath);
-    const dump = await run(`reading the LUKS header backup ${headerPath}`, 'cryptsetup', ['luksDump', `--header=${headerPath}`, '--dump-json-metadata', '/dev/null']);
+    const dump = await run(`reading the LUKS header backup ${headerPath}`, 'cryptsetup', [
+      'luksDump',
+      `--header=${headerPath}`,
+      '--dump-json-metadata',
+      '/dev/null',
+    ]);
     verifyHeaderJson(dump, profile, opts.devicePath);
-    await run(`opening ${opts.devicePath} as ${name}`, 'cryptsetup', ['luksOpen', `--header=${headerPath}`, `--key-file=${opts.keyFile}`, opts.devicePath, name]);
+    await run(`opening ${opts.devicePath} as ${name}`, 'cryptsetup', [
+      'luksOpen',
+      `--header=${headerPath}`,
+      `--key-file=${opts.keyFile}`,
+      opts.devicePath,
+      name,
+    ]);
   } finally {
     await rm(headerPath, { force: true });
   }
@@ -153,19 +205,32 @@ export async function openSecureVolume(opts: SecureVolumeOptions): Promise<OpenV
       log.info('ext4 filesystem present on device');
     } else {
       log.info('No ext4 filesystem identified, creating new ext4 filesystem');
-      const dryRun = await run(`planning ext4 on ${mapperPath}`, 'mkfs.ext4', ['-b', String(SECTOR_SIZE), '-F', '-n', mapperPath]);
+      const dryRun = await run(`planning ext4 on ${mapperPath}`, 'mkfs.ext4', [
+        '-b',
+        String(SECTOR_SIZE),
+        '-F',
+        '-n',
+        mapperPath,
+      ]);
       await zeroBlocks(mapperPath, [...superblockBackups(dryRun), 0]);
       await run(`creating ext4 on ${mapperPath}`, 'mkfs.ext4', ['-b', String(SECTOR_SIZE), mapperPath]);
       log.info('Created ext4 filesystem on device');
     }
     await mkdir(opts.mountPoint, { recursive: true, mode: 0o755 });
-    await run(`mounting ${mapperPath} at ${opts.mountPoint}`, 'mount', ['-o', 'sync,data=journal', mapperPath, opts.mountPoint]);
+    await run(`mounting ${mapperPath} at ${opts.mountPoint}`, 'mount', [
+      '-o',
+      'sync,data=journal',
+      mapperPath,
+      opts.mountPoint,
+    ]);
   } catch (err) {
     log.info('An error occurred, closing LUKS device');
     await closeMapping().catch((closeErr: unknown) => {
       log.error({ err: closeErr instanceof Error ? closeErr.message : String(closeErr) }, 'Closing LUKS device');
     });
-    throw err instanceof SecureVolumeError ? err : new SecureVolumeError('ERR_INIT_SECURE_PV_FAILED', `setting up ext4 on ${mapperPath}`, { cause: err });
+    throw err instanceof SecureVolumeError
+      ? err
+      : new SecureVolumeError('ERR_INIT_SECURE_PV_FAILED', `setting up ext4 on ${mapperPath}`, { cause: err });
   }
   log.info('Mount point set up successfully');
   return {

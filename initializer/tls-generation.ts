@@ -46,14 +46,20 @@ export async function currentGeneration(tlsDir: string): Promise<number> {
 }
 
 /** Writes `files` as generation `n` of `tlsDir` (see the module comment); returns the paths written. */
-export async function writeGeneration(tlsDir: string, files: readonly GenerationFile[], n: number, dirMode = 0o755): Promise<string[]> {
+export async function writeGeneration(
+  tlsDir: string,
+  files: readonly GenerationFile[],
+  n: number,
+  dirMode = 0o755,
+): Promise<string[]> {
   if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`generation ${n}: expected an integer of at least 1`);
   await ensureDir(tlsDir, dirMode);
   await sweepTemporary(tlsDir);
   const genName = `${GEN_PREFIX}${n}`;
   const genDir = join(tlsDir, genName);
   // A directory of this number can only be a leftover of a run killed before its switch.
-  if ((await readlink(join(tlsDir, TLS_DATA_LINK)).catch(() => undefined)) !== genName) await rm(genDir, { recursive: true, force: true });
+  if ((await readlink(join(tlsDir, TLS_DATA_LINK)).catch(() => undefined)) !== genName)
+    await rm(genDir, { recursive: true, force: true });
   await ensureDir(genDir, dirMode);
   for (const f of files) await writeFileAtomic(join(genDir, f.name), f.data, { mode: f.mode });
   await writeFileAtomic(join(genDir, TLS_GENERATION_FILE), `${n}\n`, { mode: 0o444 });
@@ -62,7 +68,8 @@ export async function writeGeneration(tlsDir: string, files: readonly Generation
   await replaceWithSymlink(tlsDir, TLS_DATA_LINK, genName);
   for (const f of files) {
     const target = join(TLS_DATA_LINK, f.name);
-    if ((await readlink(join(tlsDir, f.name)).catch(() => undefined)) !== target) await replaceWithSymlink(tlsDir, f.name, target);
+    if ((await readlink(join(tlsDir, f.name)).catch(() => undefined)) !== target)
+      await replaceWithSymlink(tlsDir, f.name, target);
   }
   await writeFileAtomic(join(tlsDir, TLS_GENERATION_FILE), `${n}\n`, { mode: 0o444, skipIfSame: false });
   await removeOldGenerations(tlsDir, n - 1);

@@ -45,7 +45,11 @@ function defaultNote(value: string): string {
 export function programCommand(spec: ProgramSpec): Command {
   const program = new Command(spec.name)
     .description(spec.description)
-    .version(`Contrast ${spec.title} ${VERSION}${spec.versionFooter === undefined ? '' : `\n${spec.versionFooter}`}`, '-V, --version', 'print the version and exit')
+    .version(
+      `Contrast ${spec.title} ${VERSION}${spec.versionFooter === undefined ? '' : `\n${spec.versionFooter}`}`,
+      '-V, --version',
+      'print the version and exit',
+    )
     .helpOption('-h, --help', 'print this help, with the environment variables, and exit')
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -59,7 +63,11 @@ export function programCommand(spec: ProgramSpec): Command {
  * version was printed (the caller exits 0), false when an action ran or none was chosen; rejects with
  * a ConfigError on a usage error, and with whatever an action threw.
  */
-export async function parseProgramArgs(program: Command, argv: readonly string[], options: { shortVersionAlias?: boolean } = {}): Promise<boolean> {
+export async function parseProgramArgs(
+  program: Command,
+  argv: readonly string[],
+  options: { shortVersionAlias?: boolean } = {},
+): Promise<boolean> {
   // `-v` as well, where upstream's cobra programs accept it.
   const args = options.shortVersionAlias === true ? argv.map((a) => (a === '-v' ? '-V' : a)) : [...argv];
   try {
@@ -73,6 +81,9 @@ export async function parseProgramArgs(program: Command, argv: readonly string[]
 }
 
 function usageError(program: Command, err: CommanderError): ConfigError {
-  const what = err.message.replace(/^error: /, '').replace(/\n+/g, ' ').trim();
+  const what = err.message
+    .replace(/^error: /, '')
+    .replace(/\n+/g, ' ')
+    .trim();
   return new ConfigError([`${program.name()}: ${what} (see ${program.name()} --help)`]);
 }

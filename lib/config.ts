@@ -84,11 +84,15 @@ export class EnvReader {
     const ms = parseDuration(text);
     const max = Math.min(opts.max ?? MAX_TIMER_MS, MAX_TIMER_MS);
     if (ms === undefined || ms < (opts.min ?? 0)) {
-      this.problems.push(`${found?.name ?? first(names)}=${text}: expected a duration such as 500ms, 5s or 1m30s${opts.min !== undefined ? ` of at least ${opts.min}ms` : ''}`);
+      this.problems.push(
+        `${found?.name ?? first(names)}=${text}: expected a duration such as 500ms, 5s or 1m30s${opts.min !== undefined ? ` of at least ${opts.min}ms` : ''}`,
+      );
       return parseDuration(fallback) ?? 0;
     }
     if (ms > max) {
-      this.problems.push(`${found?.name ?? first(names)}=${text}: expected a duration of at most ${formatMs(max)} (${max}ms)${max === MAX_TIMER_MS ? ', the longest a timer can wait' : ''}`);
+      this.problems.push(
+        `${found?.name ?? first(names)}=${text}: expected a duration of at most ${formatMs(max)} (${max}ms)${max === MAX_TIMER_MS ? ', the longest a timer can wait' : ''}`,
+      );
       return Math.min(parseDuration(fallback) ?? 0, max);
     }
     return ms;

@@ -20,7 +20,11 @@ export class ConfigError extends ContrastError {
   readonly problems: readonly string[];
 
   constructor(problems: readonly string[]) {
-    super(problems.length === 1 ? (problems[0] ?? '') : `${problems.length} configuration problems:\n  ${problems.join('\n  ')}`);
+    super(
+      problems.length === 1
+        ? (problems[0] ?? '')
+        : `${problems.length} configuration problems:\n  ${problems.join('\n  ')}`,
+    );
     this.problems = problems;
   }
 }

@@ -65,7 +65,11 @@ export async function removeStaleTemps(dir: string, isOurs: (finalName: string) 
 }
 
 /** Returns true when the file was (re)written, false when it already matched. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<boolean> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+): Promise<boolean> {
   const mode = options.mode ?? 0o644;
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   if (options.skipIfSame !== false && (await sameContent(path, bytes, mode))) return false;

@@ -33,8 +33,16 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /** Paths whose values never reach a log line. */
 export const REDACTED_PATHS: readonly string[] = [
-  'key', 'privateKey', 'workloadSecret', 'seed', 'secret',
-  '*.key', '*.privateKey', '*.workloadSecret', '*.seed', '*.secret',
+  'key',
+  'privateKey',
+  'workloadSecret',
+  'seed',
+  'secret',
+  '*.key',
+  '*.privateKey',
+  '*.workloadSecret',
+  '*.seed',
+  '*.secret',
 ];
 
 /**
@@ -42,13 +50,19 @@ export const REDACTED_PATHS: readonly string[] = [
  * With `knownSubsystems`, a name in CONTRAST_LOG_SUBSYSTEMS that the program does not have is a problem
  * (a typo would otherwise silently keep that subsystem at WARN).
  */
-export function parseLogConfig(env: NodeJS.ProcessEnv, knownSubsystems?: readonly string[]): { config: LogConfig; problems: string[] } {
+export function parseLogConfig(
+  env: NodeJS.ProcessEnv,
+  knownSubsystems?: readonly string[],
+): { config: LogConfig; problems: string[] } {
   const problems: string[] = [];
   const rawLevel = (env['CONTRAST_LOG_LEVEL'] ?? '').trim().toLowerCase();
   let level: LogLevel = 'info';
   if (rawLevel !== '') {
     if ((LEVELS as readonly string[]).includes(rawLevel)) level = rawLevel as LogLevel;
-    else problems.push(`CONTRAST_LOG_LEVEL=${env['CONTRAST_LOG_LEVEL'] ?? ''}: invalid log level, expected one of debug, info, warn, error`);
+    else
+      problems.push(
+        `CONTRAST_LOG_LEVEL=${env['CONTRAST_LOG_LEVEL'] ?? ''}: invalid log level, expected one of debug, info, warn, error`,
+      );
   }
   const rawFormat = (env['CONTRAST_LOG_FORMAT'] ?? '').trim().toLowerCase();
   const format: LogFormat = rawFormat === 'json' ? 'json' : 'text';
@@ -57,13 +71,21 @@ export function parseLogConfig(env: NodeJS.ProcessEnv, knownSubsystems?: readonl
     warnings.push(`CONTRAST_LOG_FORMAT=${env['CONTRAST_LOG_FORMAT'] ?? ''} is not json or text: logging as text`);
   }
   const rawSubsystems = (env['CONTRAST_LOG_SUBSYSTEMS'] ?? '').trim();
-  const subsystems: LogConfig['subsystems'] = rawSubsystems === '*'
-    ? '*'
-    : new Set(rawSubsystems.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+  const subsystems: LogConfig['subsystems'] =
+    rawSubsystems === '*'
+      ? '*'
+      : new Set(
+          rawSubsystems
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== ''),
+        );
   if (knownSubsystems !== undefined && subsystems !== '*') {
     const unknown = [...subsystems].filter((s) => !knownSubsystems.includes(s));
     if (unknown.length > 0) {
-      problems.push(`CONTRAST_LOG_SUBSYSTEMS=${env['CONTRAST_LOG_SUBSYSTEMS'] ?? ''}: unknown subsystem${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}, expected * or a comma list of ${knownSubsystems.join(', ')}`);
+      problems.push(
+        `CONTRAST_LOG_SUBSYSTEMS=${env['CONTRAST_LOG_SUBSYSTEMS'] ?? ''}: unknown subsystem${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}, expected * or a comma list of ${knownSubsystems.join(', ')}`,
+      );
     }
   }
   return { config: { level, format, subsystems, ...(warnings.length > 0 ? { warnings } : {}) }, problems };
@@ -158,7 +180,8 @@ export function formatText(record: Record<string, unknown>): string {
 function flatten(value: Record<string, unknown>, prefix: string, out: string[]): void {
   for (const [key, v] of Object.entries(value)) {
     const name = prefix + key;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) flatten(v as Record<string, unknown>, `${name}.`, out);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v))
+      flatten(v as Record<string, unknown>, `${name}.`, out);
     else out.push(`${name}=${quote(typeof v === 'string' ? v : JSON.stringify(v))}`);
   }
 }

@@ -19,7 +19,9 @@ export function runMain(run: () => Promise<number | undefined>, logger: () => Lo
       process.exitCode = code ?? 0;
     },
     (err: unknown) => {
-      const log = logger() ?? createLogger({ level: 'info', format: parseLogConfig(process.env).config.format, subsystems: new Set() });
+      const log =
+        logger() ??
+        createLogger({ level: 'info', format: parseLogConfig(process.env).config.format, subsystems: new Set() });
       log.error({ code: errorCode(err) }, describeError(err));
       process.exitCode = err instanceof ConfigError ? EXIT_CONFIG : EXIT_FAILURE;
     },

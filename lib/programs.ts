@@ -31,13 +31,30 @@ export interface Program {
 }
 
 export const PROGRAMS: readonly Program[] = Object.freeze([
-  { name: 'initializer', entry: 'initializer/main.ts', bin: 'contrast-initializer', assets: [], layout: 'cjs-code-cache' },
+  {
+    name: 'initializer',
+    entry: 'initializer/main.ts',
+    bin: 'contrast-initializer',
+    assets: [],
+    layout: 'cjs-code-cache',
+  },
   { name: 'meshproxy', entry: 'meshproxy/main.ts', bin: 'contrast-meshproxy', assets: [], layout: 'esm-split' },
-  { name: 'runtime-installer', entry: 'runtime-installer/main.ts', bin: 'contrast-runtime-installer', assets: [], layout: 'esm-split' },
+  {
+    name: 'runtime-installer',
+    entry: 'runtime-installer/main.ts',
+    bin: 'contrast-runtime-installer',
+    assets: [],
+    layout: 'esm-split',
+  },
   { name: 'contrast-dev', entry: 'dev/main.ts', bin: 'contrast-dev', assets: [], layout: 'esm-split' },
-  { name: 'port-forwarder', entry: 'port-forwarder/main.ts', bin: 'contrast-port-forwarder', assets: [], layout: 'esm-split' },
+  {
+    name: 'port-forwarder',
+    entry: 'port-forwarder/main.ts',
+    bin: 'contrast-port-forwarder',
+    assets: [],
+    layout: 'esm-split',
+  },
 ]);
-
 
 /** The name of the compiled addon, copied into every program's bundle directory (lib/native/addon.ts looks there first). */
 export const ADDON_FILE = 'contrast_native.node';

@@ -34,7 +34,8 @@ export function readTlsGroups(r: EnvReader): string {
 /** Undefined when OpenSSL accepts `list`, else what was expected. */
 export function checkTlsGroups(list: string): string | undefined {
   const expected = `expected TLS groups known to OpenSSL ${process.versions.openssl} separated by ':' (e.g. ${DEFAULT_TLS_GROUPS})`;
-  if (!/^[A-Za-z0-9_*?:/ -]+$/.test(list) || list.split(/[:/]/).some((g) => g.replace(/^[*?]+/, '').trim() === '')) return expected;
+  if (!/^[A-Za-z0-9_*?:/ -]+$/.test(list) || list.split(/[:/]/).some((g) => g.replace(/^[*?]+/, '').trim() === ''))
+    return expected;
   try {
     createSecureContext({ ecdhCurve: list });
     return undefined;
@@ -45,16 +46,32 @@ export function checkTlsGroups(list: string): string | undefined {
 
 /** TLS NamedGroup code points (IANA) -> the names used in logs and counters. */
 const GROUP_NAMES: ReadonlyMap<number, string> = new Map([
-  [0x0017, 'secp256r1'], [0x0018, 'secp384r1'], [0x0019, 'secp521r1'],
-  [0x001d, 'X25519'], [0x001e, 'X448'],
-  [0x0100, 'ffdhe2048'], [0x0101, 'ffdhe3072'], [0x0102, 'ffdhe4096'], [0x0103, 'ffdhe6144'], [0x0104, 'ffdhe8192'],
-  [0x11eb, 'SecP256r1MLKEM768'], [0x11ec, 'X25519MLKEM768'], [0x11ed, 'SecP384r1MLKEM1024'],
-  [0x0200, 'MLKEM512'], [0x0201, 'MLKEM768'], [0x0202, 'MLKEM1024'],
+  [0x0017, 'secp256r1'],
+  [0x0018, 'secp384r1'],
+  [0x0019, 'secp521r1'],
+  [0x001d, 'X25519'],
+  [0x001e, 'X448'],
+  [0x0100, 'ffdhe2048'],
+  [0x0101, 'ffdhe3072'],
+  [0x0102, 'ffdhe4096'],
+  [0x0103, 'ffdhe6144'],
+  [0x0104, 'ffdhe8192'],
+  [0x11eb, 'SecP256r1MLKEM768'],
+  [0x11ec, 'X25519MLKEM768'],
+  [0x11ed, 'SecP384r1MLKEM1024'],
+  [0x0200, 'MLKEM512'],
+  [0x0201, 'MLKEM768'],
+  [0x0202, 'MLKEM1024'],
 ]);
 
 /** OpenSSL's curve names (getEphemeralKeyInfo) for the same groups. */
 const ALIASES: ReadonlyMap<string, string> = new Map([
-  ['prime256v1', 'secp256r1'], ['P-256', 'secp256r1'], ['P-384', 'secp384r1'], ['P-521', 'secp521r1'], ['x25519', 'X25519'], ['x448', 'X448'],
+  ['prime256v1', 'secp256r1'],
+  ['P-256', 'secp256r1'],
+  ['P-384', 'secp384r1'],
+  ['P-521', 'secp521r1'],
+  ['x25519', 'X25519'],
+  ['x448', 'X448'],
 ]);
 
 /** One name per group, whichever OpenSSL API named it. */
@@ -73,7 +90,8 @@ export function groupName(codePoint: number): string {
  */
 export function negotiatedGroup(socket: TLSSocket): string | undefined {
   const info = socket.getEphemeralKeyInfo();
-  if (info !== null && typeof info === 'object' && 'name' in info && typeof info.name === 'string') return tlsGroupName(info.name);
+  if (info !== null && typeof info === 'object' && 'name' in info && typeof info.name === 'string')
+    return tlsGroupName(info.name);
   const session = socket.getSession();
   if (session === undefined) return undefined;
   const id = sessionKexGroup(session);
@@ -89,7 +107,8 @@ export function sessionKexGroup(der: Buffer): number | undefined {
   while (at < end) {
     const field = header(der, at);
     if (field === undefined) return undefined;
-    if (der[at] === 0xb3) { // [19] constructed, holding an INTEGER
+    if (der[at] === 0xb3) {
+      // [19] constructed, holding an INTEGER
       const int = header(der, field.body);
       if (int === undefined || der[field.body] !== 0x02 || int.length < 1 || int.length > 4) return undefined;
       return der.subarray(int.body, int.body + int.length).reduce((n, b) => n * 256 + b, 0);

@@ -27,7 +27,9 @@ export function createAdmin(state: AdminState): Server {
     } else if (path === '/stats/prometheus') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(state.stats.prometheus());
     } else if (path === '/config_dump') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(state.configDump(), null, 2) + '\n');
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(state.configDump(), null, 2) + '\n');
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('endpoints: /ready /stats/prometheus /config_dump\n');
     }

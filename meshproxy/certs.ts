@@ -77,7 +77,10 @@ async function load(dir: string, groups: string): Promise<Loaded> {
     const leaf = new X509Certificate(cert);
     return { context, files, digest, identity: { subject: leaf.subject.replace(/\n/g, ', '), validTo: leaf.validTo } };
   } catch (err) {
-    throw new CertificateError(`loading certificates from ${dir} (${CERT_CHAIN_FILE}, ${KEY_FILE}, ${MESH_CA_FILE}): ${describeError(err)}`, { cause: err });
+    throw new CertificateError(
+      `loading certificates from ${dir} (${CERT_CHAIN_FILE}, ${KEY_FILE}, ${MESH_CA_FILE}): ${describeError(err)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -86,12 +89,17 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE---
 /** The certificates of a PEM file, in order; throws naming the file when there is none or one is broken. */
 function pemCertificates(path: string, pem: Buffer): X509Certificate[] {
   const blocks = pem.toString('latin1').match(PEM_CERTIFICATE) ?? [];
-  if (blocks.length === 0) throw new CertificateError(`${path}: ${pem.length === 0 ? 'the file is empty' : 'no PEM certificate in the file'}, expected one or more -----BEGIN CERTIFICATE----- blocks`);
+  if (blocks.length === 0)
+    throw new CertificateError(
+      `${path}: ${pem.length === 0 ? 'the file is empty' : 'no PEM certificate in the file'}, expected one or more -----BEGIN CERTIFICATE----- blocks`,
+    );
   return blocks.map((block, i) => {
     try {
       return new X509Certificate(block);
     } catch (err) {
-      throw new CertificateError(`${path}: certificate ${i + 1} cannot be parsed: ${describeError(err)}`, { cause: err });
+      throw new CertificateError(`${path}: certificate ${i + 1} cannot be parsed: ${describeError(err)}`, {
+        cause: err,
+      });
     }
   });
 }
@@ -108,10 +116,14 @@ function validate(dir: string, cert: Buffer, key: Buffer, ca: Buffer): void {
   try {
     privateKey = createPrivateKey(key);
   } catch (err) {
-    throw new CertificateError(`${join(dir, KEY_FILE)}: not a readable private key: ${describeError(err)}`, { cause: err });
+    throw new CertificateError(`${join(dir, KEY_FILE)}: not a readable private key: ${describeError(err)}`, {
+      cause: err,
+    });
   }
   if (leaf === undefined || !leaf.checkPrivateKey(privateKey)) {
-    throw new CertificateError(`${join(dir, KEY_FILE)}: the ${privateKey.asymmetricKeyType ?? 'unknown'} key does not belong to the first certificate of ${join(dir, CERT_CHAIN_FILE)} (${leaf?.publicKey.asymmetricKeyType ?? 'unknown'} key, ${leaf?.subject.replace(/\n/g, ', ') ?? ''})`);
+    throw new CertificateError(
+      `${join(dir, KEY_FILE)}: the ${privateKey.asymmetricKeyType ?? 'unknown'} key does not belong to the first certificate of ${join(dir, CERT_CHAIN_FILE)} (${leaf?.publicKey.asymmetricKeyType ?? 'unknown'} key, ${leaf?.subject.replace(/\n/g, ', ') ?? ''})`,
+    );
   }
 }
 
@@ -162,7 +174,10 @@ export async function openCertStore(options: CertStoreOptions): Promise<CertStor
 
   const endGrace = (): void => {
     if (previous === undefined) return;
-    announce.info({ dir, previousMeshCA: caFingerprint(previous.ca), meshCA: caFingerprint(loaded.files.ca) }, 'grace window over: the previous mesh CA is no longer trusted');
+    announce.info(
+      { dir, previousMeshCA: caFingerprint(previous.ca), meshCA: caFingerprint(loaded.files.ca) },
+      'grace window over: the previous mesh CA is no longer trusted',
+    );
     previous = undefined;
     effective = loaded;
     generation += 1;
@@ -187,8 +202,16 @@ export async function openCertStore(options: CertStoreOptions): Promise<CertStor
         log.info({ dir, generation, identity: loaded.identity }, 'certificates reloaded');
         if (caChanged) {
           announce.info(
-            { dir, oldMeshCA: caFingerprint(oldCa), newMeshCA: caFingerprint(next.files.ca), graceMs, previousTrustedUntil: previous?.until.toISOString() },
-            graceMs > 0 ? 'mesh CA changed: trusting the previous mesh CA too until the grace window ends' : 'mesh CA changed: the previous mesh CA is no longer trusted (no grace window)',
+            {
+              dir,
+              oldMeshCA: caFingerprint(oldCa),
+              newMeshCA: caFingerprint(next.files.ca),
+              graceMs,
+              previousTrustedUntil: previous?.until.toISOString(),
+            },
+            graceMs > 0
+              ? 'mesh CA changed: trusting the previous mesh CA too until the grace window ends'
+              : 'mesh CA changed: the previous mesh CA is no longer trusted (no grace window)',
           );
         }
         options.onReload?.(generation);
@@ -202,12 +225,17 @@ export async function openCertStore(options: CertStoreOptions): Promise<CertStor
   /** The last reload failure logged: a broken set is reported once, not on every poll. */
   let lastFailure: string | undefined;
   const quietReload = (): void => {
-    reload().then(() => { lastFailure = undefined; }, (err: unknown) => {
-      const text = describeError(err);
-      if (text === lastFailure) return;
-      lastFailure = text;
-      log.warn({ dir, err: text }, 'certificate reload failed, keeping the current certificates');
-    });
+    reload().then(
+      () => {
+        lastFailure = undefined;
+      },
+      (err: unknown) => {
+        const text = describeError(err);
+        if (text === lastFailure) return;
+        lastFailure = text;
+        log.warn({ dir, err: text }, 'certificate reload failed, keeping the current certificates');
+      },
+    );
   };
   let debounce: NodeJS.Timeout | undefined;
   try {
@@ -216,7 +244,9 @@ export async function openCertStore(options: CertStoreOptions): Promise<CertStor
       debounce = setTimeout(quietReload, 200);
       debounce.unref();
     });
-    watcher.on('error', (err) => { log.warn({ dir, err: describeError(err) }, 'watching the certificate directory failed; polling only'); });
+    watcher.on('error', (err) => {
+      log.warn({ dir, err: describeError(err) }, 'watching the certificate directory failed; polling only');
+    });
   } catch (err) {
     log.warn({ dir, err: describeError(err) }, 'cannot watch the certificate directory; polling only');
   }
@@ -226,14 +256,24 @@ export async function openCertStore(options: CertStoreOptions): Promise<CertStor
     timer.unref();
   }
   return {
-    get current() { return effective.context; },
-    get tlsOptions() { return effective.files; },
-    get identity() { return loaded.identity; },
-    get generation() { return generation; },
+    get current() {
+      return effective.context;
+    },
+    get tlsOptions() {
+      return effective.files;
+    },
+    get identity() {
+      return loaded.identity;
+    },
+    get generation() {
+      return generation;
+    },
     get trust() {
       return {
         current: caFingerprint(loaded.files.ca),
-        ...(previous === undefined ? {} : { previous: caFingerprint(previous.ca), previousUntil: previous.until.toISOString() }),
+        ...(previous === undefined
+          ? {}
+          : { previous: caFingerprint(previous.ca), previousUntil: previous.until.toISOString() }),
       };
     },
     reload,

@@ -54,7 +54,11 @@ export function formatHostPort(address: HostPort): string {
 export function planToJson(plan: MeshPlan): MeshPlanJson {
   return {
     ingress: plan.ingress,
-    egress: plan.egress.map((e) => ({ name: e.name, listen: formatHostPort(e.listen), remote: formatHostPort(e.remote) })),
+    egress: plan.egress.map((e) => ({
+      name: e.name,
+      listen: formatHostPort(e.listen),
+      remote: formatHostPort(e.remote),
+    })),
     adminPort: plan.adminPort,
   };
 }
@@ -66,8 +70,18 @@ export interface AnnotationValues {
 }
 
 const GO_BOOL: Readonly<Record<string, boolean>> = {
-  '1': true, t: true, T: true, TRUE: true, true: true, True: true,
-  '0': false, f: false, F: false, FALSE: false, false: false, False: false,
+  '1': true,
+  t: true,
+  T: true,
+  TRUE: true,
+  true: true,
+  True: true,
+  '0': false,
+  f: false,
+  F: false,
+  FALSE: false,
+  false: false,
+  False: false,
 };
 
 /** Go strconv.Atoi syntax: optional sign, decimal digits only. */
@@ -100,7 +114,8 @@ export function parseIngress(value: string, problems: string[]): IngressPort[] |
     const port = atoi(portText);
     const disableTLS = Object.hasOwn(GO_BOOL, tlsText) ? GO_BOOL[tlsText] : undefined;
     if (port === undefined) problems.push(`invalid listen port: ${portText}`);
-    else if (!inPortRange(port)) problems.push(`ingress entry ${piece}: listen port ${portText} is out of range, expected 1 to 65535`);
+    else if (!inPortRange(port))
+      problems.push(`ingress entry ${piece}: listen port ${portText} is out of range, expected 1 to 65535`);
     if (disableTLS === undefined) problems.push(`invalid disable TLS: ${tlsText}`);
     if (port === undefined || !inPortRange(port) || disableTLS === undefined) continue;
     const previous = seen.get(port);
@@ -160,8 +175,10 @@ export function parseEgress(value: string, problems: string[]): EgressEntry[] {
     const listen = parseListen(listenText);
     if (listen === undefined) problems.push(`invalid listen address: ${listenText}`);
     else if (!listen.v4) problems.push(`listen address ${listen.ip} is not in local CIDR 127.0.0.1/8`);
-    else if (!listen.ip.startsWith('127.')) problems.push(`listen address ${listen.ip} is not in local CIDR 127.0.0.1/8`);
-    else if (listen.port === 0) problems.push(`egress entry ${piece}: listen port 0 is out of range, expected 1 to 65535`);
+    else if (!listen.ip.startsWith('127.'))
+      problems.push(`listen address ${listen.ip} is not in local CIDR 127.0.0.1/8`);
+    else if (listen.port === 0)
+      problems.push(`egress entry ${piece}: listen port 0 is out of range, expected 1 to 65535`);
     const remote = splitHostPort(remoteText);
     let remotePort = 0;
     if (remote === undefined) problems.push(`invalid remote domain: ${remoteText}`);
@@ -169,13 +186,20 @@ export function parseEgress(value: string, problems: string[]): EgressEntry[] {
       const port = atoi(remote.port);
       remotePort = port ?? 0;
       if (port === undefined) problems.push(`invalid remote port: ${remote.port}`);
-      else if (!inPortRange(port)) problems.push(`egress entry ${piece}: remote port ${remote.port} is out of range, expected 1 to 65535`);
-      if (remote.host === '') problems.push(`egress entry ${piece}: remote host is empty, expected a DNS name or an IP address`);
-      else if (!validHost(remote.host, remoteText.startsWith('['))) problems.push(`egress entry ${piece}: remote host ${remote.host} is not a DNS name or an IP address`);
+      else if (!inPortRange(port))
+        problems.push(`egress entry ${piece}: remote port ${remote.port} is out of range, expected 1 to 65535`);
+      if (remote.host === '')
+        problems.push(`egress entry ${piece}: remote host is empty, expected a DNS name or an IP address`);
+      else if (!validHost(remote.host, remoteText.startsWith('[')))
+        problems.push(`egress entry ${piece}: remote host ${remote.host} is not a DNS name or an IP address`);
     }
     if (name === '') problems.push(`egress entry ${piece}: name is empty`);
-    else if (names.has(name)) problems.push(`egress entry ${piece}: name ${name} is already used by entry ${names.get(name) ?? ''}`);
-    if (listen !== undefined && listens.has(listenText)) problems.push(`egress entry ${piece}: listen address ${listenText} is already used by entry ${listens.get(listenText) ?? ''}`);
+    else if (names.has(name))
+      problems.push(`egress entry ${piece}: name ${name} is already used by entry ${names.get(name) ?? ''}`);
+    if (listen !== undefined && listens.has(listenText))
+      problems.push(
+        `egress entry ${piece}: listen address ${listenText} is already used by entry ${listens.get(listenText) ?? ''}`,
+      );
     if (problems.length !== before || listen === undefined || remote === undefined) continue;
     names.set(name, piece);
     listens.set(listenText, piece);
@@ -188,7 +212,10 @@ export function parseEgress(value: string, problems: string[]): EgressEntry[] {
 /** A DNS name (letters, digits, `-`, `_`, dots), an IPv4 address, or a bracketed IPv6 address. */
 function validHost(host: string, bracketed: boolean): boolean {
   if (bracketed) return isIPv6(host);
-  return isIPv4(host) || /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(host);
+  return (
+    isIPv4(host) ||
+    /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(host)
+  );
 }
 
 export function parseAdminPort(value: string, problems: string[]): number | null {

@@ -93,11 +93,14 @@ export function meshConfigFromEnv(env: Env): MeshConfig {
   const mode = r.oneOf('CONTRAST_MESHPROXY_MODE', ['transparent', 'explicit'] as const, 'transparent');
   const explicitIngress = parseExplicit(r, env['CONTRAST_MESHPROXY_INGRESS_LISTEN'] ?? '');
   if (mode === 'transparent' && explicitIngress.length > 0) {
-    r.problem(`CONTRAST_MESHPROXY_INGRESS_LISTEN=${env['CONTRAST_MESHPROXY_INGRESS_LISTEN'] ?? ''}: expected only with CONTRAST_MESHPROXY_MODE=explicit`);
+    r.problem(
+      `CONTRAST_MESHPROXY_INGRESS_LISTEN=${env['CONTRAST_MESHPROXY_INGRESS_LISTEN'] ?? ''}: expected only with CONTRAST_MESHPROXY_MODE=explicit`,
+    );
   }
   const tlsDir = r.string('CONTRAST_TLS_DIR', DEFAULT_TLS_DIR);
   const renewalSignalFile = r.string(RENEWAL_SIGNAL_ENV, defaultRenewalSignalFile(tlsDir));
-  if (!renewalSignalFile.startsWith('/')) r.problem(`${RENEWAL_SIGNAL_ENV}=${renewalSignalFile}: expected an absolute path`);
+  if (!renewalSignalFile.startsWith('/'))
+    r.problem(`${RENEWAL_SIGNAL_ENV}=${renewalSignalFile}: expected an absolute path`);
   return r.finish({
     plan,
     tlsDir,
@@ -122,20 +125,28 @@ function adminAddress(r: EnvReader): string {
   const found = r.lookup('CONTRAST_MESHPROXY_ADMIN_ADDRESS');
   if (found === undefined) return '127.0.0.1';
   const v = found.value.trim().replace(/^\[(.*)\]$/, '$1');
-  if (isIP(v) === 0) r.problem(`${found.name}=${found.value}: expected an IP address to bind the admin port to, e.g. 127.0.0.1 or 0.0.0.0`);
+  if (isIP(v) === 0)
+    r.problem(
+      `${found.name}=${found.value}: expected an IP address to bind the admin port to, e.g. 127.0.0.1 or 0.0.0.0`,
+    );
   return v;
 }
 
 /** `host:port=appPort` entries separated by commas; IPv6 hosts in brackets. */
 function parseExplicit(r: EnvReader, text: string): ExplicitIngress[] {
   const out: ExplicitIngress[] = [];
-  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const item of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})=(\d{1,5})$/.exec(item);
     const host = m?.[1] ?? m?.[2] ?? '';
     const port = Number(m?.[3]);
     const appPort = Number(m?.[4]);
     if (m === null || isIP(host) === 0 || port < 1 || port > 65535 || appPort < 1 || appPort > 65535) {
-      r.problem(`CONTRAST_MESHPROXY_INGRESS_LISTEN=${text}: entry ${item}: expected <ip>:<port>=<app port>, e.g. 0.0.0.0:9443=8443`);
+      r.problem(
+        `CONTRAST_MESHPROXY_INGRESS_LISTEN=${text}: entry ${item}: expected <ip>:<port>=<app port>, e.g. 0.0.0.0:9443=8443`,
+      );
       continue;
     }
     out.push({ host, port, appPort });

@@ -59,13 +59,19 @@ export function createEgress(options: EgressOptions): Server {
     if (cached !== undefined) (up as TLSSocket & { setSession(ticket: Buffer): void }).setSession(cached.ticket);
     // TLS 1.3 tickets can be resumed many times: take new ones (serialised per ticket, and the server
     // sends two per full handshake) only when there is none or it is getting old.
-    const remember = (ticket: Buffer): void => { session = { ticket, generation, at: Date.now() }; };
+    const remember = (ticket: Buffer): void => {
+      session = { ticket, generation, at: Date.now() };
+    };
     if (cached === undefined || Date.now() - cached.at > TICKET_REFRESH_MS) up.on('session', remember);
     track(options.open, up);
-    const timer = setTimeout(() => { up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })); }, options.connectTimeoutMs);
+    const timer = setTimeout(() => {
+      up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
+    }, options.connectTimeoutMs);
     // Bytes flow only after the handshake: ending a TLS socket that is still handshaking would send
     // its FIN too early. Until then the accepted socket buffers what the application sends.
-    const early = (): void => { up.destroy(); };
+    const early = (): void => {
+      up.destroy();
+    };
     down.once('close', early);
     down.once('error', early);
     let secured = false;
@@ -93,8 +99,16 @@ export function createEgress(options: EgressOptions): Server {
         if (tlsFailure) stats.handshakeFailed(code);
         options.renewal?.failed(err.code, remote);
         session = undefined;
-        const ctx = { listener: options.entry.name, direction: 'egress' as const, peer: endpoint(down.remoteAddress, down.remotePort), destination: remote };
-        options.events.failed(ctx, `${tlsFailure ? 'remote TLS' : /ENOTFOUND|EAI_/.test(code) ? 'DNS' : 'connect'}: ${code}`);
+        const ctx = {
+          listener: options.entry.name,
+          direction: 'egress' as const,
+          peer: endpoint(down.remoteAddress, down.remotePort),
+          destination: remote,
+        };
+        options.events.failed(
+          ctx,
+          `${tlsFailure ? 'remote TLS' : /ENOTFOUND|EAI_/.test(code) ? 'DNS' : 'connect'}: ${code}`,
+        );
       }
       down.destroy();
     });

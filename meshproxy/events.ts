@@ -33,15 +33,30 @@ export class MeshEvents {
   ) {}
 
   failed(ctx: ConnectionContext, reason: string): void {
-    this.emit('warn', `${ctx.listener}\0failed\0${reason.split(':')[0] ?? ''}`, { ...ctx, reason }, 'connection failed');
+    this.emit(
+      'warn',
+      `${ctx.listener}\0failed\0${reason.split(':')[0] ?? ''}`,
+      { ...ctx, reason },
+      'connection failed',
+    );
   }
 
   refused(ctx: ConnectionContext, reason: string, detail?: string): void {
-    this.emit('info', `${ctx.listener}\0refused\0${reason}`, { ...ctx, reason, ...(detail === undefined ? {} : { detail }) }, 'connection refused');
+    this.emit(
+      'info',
+      `${ctx.listener}\0refused\0${reason}`,
+      { ...ctx, reason, ...(detail === undefined ? {} : { detail }) },
+      'connection refused',
+    );
   }
 
   shed(ctx: ConnectionContext, pending: number, limit: number): void {
-    this.emit('warn', `${ctx.listener}\0shed`, { ...ctx, reason: 'overload', pending, limit }, 'pending handshakes over the limit, dropped the oldest');
+    this.emit(
+      'warn',
+      `${ctx.listener}\0shed`,
+      { ...ctx, reason: 'overload', pending, limit },
+      'pending handshakes over the limit, dropped the oldest',
+    );
   }
 
   acceptFailed(listener: string, err: string): void {

@@ -16,7 +16,9 @@ export type OpenSockets = Set<ForwardSocket>;
 /** Registers a socket in `open` until it closes. */
 export function track(open: OpenSockets, socket: ForwardSocket): void {
   open.add(socket);
-  socket.once('close', () => { open.delete(socket); });
+  socket.once('close', () => {
+    open.delete(socket);
+  });
 }
 
 export function forward(down: ForwardSocket, up: ForwardSocket, idleMs: number): void {
@@ -30,7 +32,9 @@ export function forward(down: ForwardSocket, up: ForwardSocket, idleMs: number):
   up.setTimeout(idleMs, teardown);
   // Once one side is fully closed the connection is over; a lingering half of the other goes too.
   down.once('close', teardown);
-  up.once('close', () => { if (!down.writableFinished) down.destroy(); });
+  up.once('close', () => {
+    if (!down.writableFinished) down.destroy();
+  });
   // Replies are the bulk direction; requests go out at once.
   coalesce(up, down);
   down.pipe(up);
@@ -64,8 +68,13 @@ function coalesce(src: Duplex, dst: Duplex): void {
 type Counted = Duplex & { readonly bytesRead: number; readonly bytesWritten: number };
 
 /** Counts a downstream connection as active until it closes, then adds its bytes. */
-export function account(down: Counted, stats: { connectionsActive: number; bytesReceived: number; bytesSent: number }): void {
-  down.once('close', () => { stats.connectionsActive -= 1; });
+export function account(
+  down: Counted,
+  stats: { connectionsActive: number; bytesReceived: number; bytesSent: number },
+): void {
+  down.once('close', () => {
+    stats.connectionsActive -= 1;
+  });
   countBytes(down, stats);
 }
 

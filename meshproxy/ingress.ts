@@ -59,8 +59,15 @@ export interface IngressListener {
 
 /** Why a stranger was refused; the `reason` label of meshproxy_refused_total. */
 export type RefusalReason =
-  | 'no_client_certificate' | 'unknown_ca' | 'expired' | 'bad_certificate'
-  | 'plaintext' | 'tls_error' | 'handshake_timeout' | 'closed_before_handshake' | 'overload';
+  | 'no_client_certificate'
+  | 'unknown_ca'
+  | 'expired'
+  | 'bad_certificate'
+  | 'plaintext'
+  | 'tls_error'
+  | 'handshake_timeout'
+  | 'closed_before_handshake'
+  | 'overload';
 
 interface Pending {
   readonly ctx: ConnectionContext;
@@ -110,7 +117,10 @@ export function createIngress(options: IngressOptions): IngressListener {
     const raw = parentOf(socket);
     const code = err.code ?? 'HANDSHAKE_ERROR';
     if (code !== 'ECONNRESET' && code !== 'ERR_TLS_HANDSHAKE_TIMEOUT') stats.handshakeFailed(code);
-    options.renewal?.failed(err.code, endpoint(socket.remoteAddress ?? raw?.remoteAddress, socket.remotePort ?? raw?.remotePort));
+    options.renewal?.failed(
+      err.code,
+      endpoint(socket.remoteAddress ?? raw?.remoteAddress, socket.remotePort ?? raw?.remotePort),
+    );
     if (raw !== undefined) refuse(raw, classifyHandshakeError(code), code);
     socket.destroy();
   });
@@ -143,7 +153,9 @@ export function createIngress(options: IngressOptions): IngressListener {
     const up = connect({ host: dest.host, port: dest.port, allowHalfOpen: true, noDelay: true });
     track(options.open, up);
     let connected = false;
-    const timer = setTimeout(() => { up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })); }, options.connectTimeoutMs);
+    const timer = setTimeout(() => {
+      up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
+    }, options.connectTimeoutMs);
     up.once('connect', () => {
       connected = true;
       clearTimeout(timer);
@@ -152,7 +164,10 @@ export function createIngress(options: IngressOptions): IngressListener {
       clearTimeout(timer);
       if (connected) return;
       stats.upstreamConnectFailures += 1;
-      events.failed({ ...p.ctx, destination: endpoint(dest.host, dest.port) }, `upstream connect: ${err.code ?? err.message}`);
+      events.failed(
+        { ...p.ctx, destination: endpoint(dest.host, dest.port) },
+        `upstream connect: ${err.code ?? err.message}`,
+      );
     });
     // A plain socket may be written and ended while it connects: forward at once.
     forward(down, up, options.idleTimeoutMs);
@@ -174,7 +189,9 @@ export function createIngress(options: IngressOptions): IngressListener {
       stats.refusedFor('closed_before_handshake');
       events.refused(p.ctx, 'closed_before_handshake');
     });
-    raw.on('error', () => { /* the close that follows does the accounting */ });
+    raw.on('error', () => {
+      /* the close that follows does the accounting */
+    });
     const dest = options.target(raw);
     const ctx: ConnectionContext = {
       listener: stats.listener,
@@ -182,7 +199,9 @@ export function createIngress(options: IngressOptions): IngressListener {
       peer: endpoint(raw.remoteAddress, raw.remotePort),
       destination: endpoint(dest.host, dest.port),
     };
-    const timer = setTimeout(() => { refuse(raw, 'handshake_timeout'); }, options.handshakeTimeoutMs);
+    const timer = setTimeout(() => {
+      refuse(raw, 'handshake_timeout');
+    }, options.handshakeTimeoutMs);
     pending.set(raw, { ctx, timer, deadline: Date.now() + options.handshakeTimeoutMs });
     stats.pendingHandshakes += 1;
     if (pending.size > options.maxPendingHandshakes) {
@@ -215,7 +234,13 @@ export function createIngress(options: IngressOptions): IngressListener {
         if (p.deadline <= until) continue;
         clearTimeout(p.timer);
         // Same key: the map keeps its oldest-first order.
-        pending.set(raw, { ctx: p.ctx, deadline: until, timer: setTimeout(() => { refuse(raw, 'handshake_timeout'); }, until - Date.now()) });
+        pending.set(raw, {
+          ctx: p.ctx,
+          deadline: until,
+          timer: setTimeout(() => {
+            refuse(raw, 'handshake_timeout');
+          }, until - Date.now()),
+        });
       }
     },
   };
@@ -224,7 +249,7 @@ export function createIngress(options: IngressOptions): IngressListener {
 /** The accepted TCP socket under a server-side TLSSocket (Node keeps it as `_parent`). */
 function parentOf(socket: TLSSocket): Socket | undefined {
   const parent = (socket as unknown as { _parent?: unknown })._parent;
-  return parent !== null && typeof parent === 'object' && 'resetAndDestroy' in parent ? parent as Socket : undefined;
+  return parent !== null && typeof parent === 'object' && 'resetAndDestroy' in parent ? (parent as Socket) : undefined;
 }
 
 /** Closes with RST (no TIME_WAIT socket is left); falls back to a plain destroy. */
@@ -237,7 +262,8 @@ function reset(raw: Socket): void {
   }
 }
 
-const NOT_TLS = /HTTP_REQUEST|HTTPS_PROXY_REQUEST|WRONG_VERSION_NUMBER|UNKNOWN_PROTOCOL|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE|UNSUPPORTED_PROTOCOL/;
+const NOT_TLS =
+  /HTTP_REQUEST|HTTPS_PROXY_REQUEST|WRONG_VERSION_NUMBER|UNKNOWN_PROTOCOL|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE|UNSUPPORTED_PROTOCOL/;
 
 function classifyHandshakeError(code: string): RefusalReason {
   if (code === 'ECONNRESET') return 'closed_before_handshake';
@@ -250,7 +276,8 @@ function classifyHandshakeError(code: string): RefusalReason {
 function authorize(socket: TLSSocket, role: IngressRole): { code: string; reason: RefusalReason } | undefined {
   if (socket.authorized) return undefined;
   const presented = socket.getPeerX509Certificate() !== undefined;
-  if (!presented) return role === 'tls' ? undefined : { code: 'NO_CLIENT_CERTIFICATE', reason: 'no_client_certificate' };
+  if (!presented)
+    return role === 'tls' ? undefined : { code: 'NO_CLIENT_CERTIFICATE', reason: 'no_client_certificate' };
   const code = String(socket.authorizationError);
   return { code, reason: classifyVerifyError(code) };
 }

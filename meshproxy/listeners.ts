@@ -13,9 +13,15 @@ import { ListenError } from './errors.js';
  */
 export const LISTEN_BACKLOG = 1024;
 
-export function listenOn(server: Server, where: { host: string; port: number } | { fd: number }, label: string): Promise<void> {
+export function listenOn(
+  server: Server,
+  where: { host: string; port: number } | { fd: number },
+  label: string,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => { reject(new ListenError(`listening on ${label}: ${describeError(err)}`, { cause: err })); };
+    const onError = (err: Error): void => {
+      reject(new ListenError(`listening on ${label}: ${describeError(err)}`, { cause: err }));
+    };
     server.once('error', onError);
     const listening = (): void => {
       server.off('error', onError);
@@ -28,7 +34,13 @@ export function listenOn(server: Server, where: { host: string; port: number } |
 }
 
 /** A transparent listener on `address:port` (IP_TRANSPARENT / IPV6_TRANSPARENT), with SO_MARK `mark` when non-zero. */
-export async function listenTransparent(server: Server, sockets: TransparentSockets, address: string, port: number, mark = 0): Promise<void> {
+export async function listenTransparent(
+  server: Server,
+  sockets: TransparentSockets,
+  address: string,
+  port: number,
+  mark = 0,
+): Promise<void> {
   const label = `${address.includes(':') ? `[${address}]` : address}:${port} (transparent)`;
   let fd: number;
   try {
@@ -41,7 +53,12 @@ export async function listenTransparent(server: Server, sockets: TransparentSock
 
 export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
-    if (!server.listening) { resolve(); return; }
-    server.close(() => { resolve(); });
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => {
+      resolve();
+    });
   });
 }

@@ -38,7 +38,11 @@ export interface NetfilterChange {
  * Checks, without changing anything: each binary runs, the ruleset parses (`-restore --test`), the
  * ready file's directory exists and is writable. Problems naming their variables are a ConfigError.
  */
-export async function prepareNetfilter(config: MeshConfig, families: readonly Family[], log: Logger): Promise<NetfilterChange> {
+export async function prepareNetfilter(
+  config: MeshConfig,
+  families: readonly Family[],
+  log: Logger,
+): Promise<NetfilterChange> {
   const problems: string[] = [];
   const saved: Saved[] = [];
   for (const family of families) {
@@ -48,7 +52,10 @@ export async function prepareNetfilter(config: MeshConfig, families: readonly Fa
       saved.push({ family, mangle, hadDeny: await hasDefaultDeny(family.iptables), changed: false });
     } catch (err) {
       if (!family.available) {
-        log.warn({ iptables: family.iptables.binary, family: family.name, err: describeError(err) }, 'IPv6 rules cannot be checked; IPv6 is not available on this host');
+        log.warn(
+          { iptables: family.iptables.binary, family: family.name, err: describeError(err) },
+          'IPv6 rules cannot be checked; IPv6 is not available on this host',
+        );
         continue;
       }
       problems.push(`${family.variable}=${family.iptables.binary}: ${describeError(err)}`);
@@ -59,7 +66,9 @@ export async function prepareNetfilter(config: MeshConfig, families: readonly Fa
     if (!(await stat(readyDir)).isDirectory()) throw new Error(`${readyDir} is not a directory`);
     await access(readyDir, constants.W_OK);
   } catch (err) {
-    problems.push(`CONTRAST_READY_FILE=${config.readyFile}: expected a path in an existing, writable directory: ${describeError(err)}`);
+    problems.push(
+      `CONTRAST_READY_FILE=${config.readyFile}: expected a path in an existing, writable directory: ${describeError(err)}`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -84,7 +93,10 @@ async function applyFamily(family: Family, config: MeshConfig, log: Logger): Pro
     await installIngressRules(iptables, config.plan);
     log.info({ iptables: iptables.binary, family: name }, 'ingress interception rules installed');
   } else if (await removeIngressRules(iptables)) {
-    log.info({ iptables: iptables.binary, family: name }, 'ingress DISABLED: removed interception rules of an earlier run');
+    log.info(
+      { iptables: iptables.binary, family: name },
+      'ingress DISABLED: removed interception rules of an earlier run',
+    );
   }
   await removeDefaultDeny(iptables, log);
 }
@@ -97,9 +109,15 @@ async function rollback(saved: readonly Saved[], log: Logger): Promise<void> {
     try {
       await iptables.restore(s.mangle, { flush: true });
       if (s.hadDeny && !(await hasDefaultDeny(iptables))) await insertDefaultDeny(iptables);
-      log.warn({ iptables: iptables.binary, family: name, defaultDeny: s.hadDeny }, 'start failed: restored the previous rules');
+      log.warn(
+        { iptables: iptables.binary, family: name, defaultDeny: s.hadDeny },
+        'start failed: restored the previous rules',
+      );
     } catch (err) {
-      log.error({ iptables: iptables.binary, family: name, err: describeError(err) }, 'start failed and the previous rules could not be restored');
+      log.error(
+        { iptables: iptables.binary, family: name, err: describeError(err) },
+        'start failed and the previous rules could not be restored',
+      );
     }
   }
 }

@@ -29,7 +29,12 @@ export interface RenewalRequester {
   failed(code: string | undefined, where: string): void;
 }
 
-export function createRenewalRequester(opts: { file: string; tlsDir: string; log: Logger; now?: () => number }): RenewalRequester {
+export function createRenewalRequester(opts: {
+  file: string;
+  tlsDir: string;
+  log: Logger;
+  now?: () => number;
+}): RenewalRequester {
   const now = opts.now ?? Date.now;
   let last = -Infinity;
   return {

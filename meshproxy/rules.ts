@@ -63,9 +63,11 @@ export function ingressRuleset(plan: MeshPlan): string {
     `-A ${INBOUND_CHAIN} -p tcp -j ${REDIRECT_CHAIN}`,
   ];
   for (const p of plan.ingress.ports) {
-    lines.push(p.mode === 'plain'
-      ? `-A ${REDIRECT_CHAIN} -p tcp --dport ${p.port} -j RETURN`
-      : `-A ${REDIRECT_CHAIN} -p tcp --dport ${p.port} -j TPROXY --on-port ${TLS_PORT}`);
+    lines.push(
+      p.mode === 'plain'
+        ? `-A ${REDIRECT_CHAIN} -p tcp --dport ${p.port} -j RETURN`
+        : `-A ${REDIRECT_CHAIN} -p tcp --dport ${p.port} -j TPROXY --on-port ${TLS_PORT}`,
+    );
   }
   lines.push(`-A ${REDIRECT_CHAIN} -p tcp -j TPROXY --on-port ${MTLS_PORT}`);
   lines.push(`-A ${GUARD_CHAIN} -o lo -j RETURN`, `-A ${GUARD_CHAIN} -m mark --mark ${MARK} -j RETURN`);
@@ -87,7 +89,10 @@ export async function installIngressRules(iptables: Iptables, plan: MeshPlan): P
 /** Removes the PREROUTING jump and our chains, if present (ingress DISABLED after an earlier run). */
 export async function removeIngressRules(iptables: Iptables): Promise<boolean> {
   let changed = false;
-  for (const [chain, jump] of [['PREROUTING', JUMP], ['OUTPUT', GUARD_JUMP]] as const) {
+  for (const [chain, jump] of [
+    ['PREROUTING', JUMP],
+    ['OUTPUT', GUARD_JUMP],
+  ] as const) {
     while ((await iptables.run(['-t', 'mangle', '-C', chain, ...jump])).code === 0) {
       await iptables.must(['-t', 'mangle', '-D', chain, ...jump]);
       changed = true;

@@ -38,7 +38,10 @@ export interface MeshproxyDeps {
 export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Promise<number> {
   const { log } = deps;
   const { plan } = config;
-  log.info({ version: deps.version, mode: config.mode, plan, ignoredArgs: deps.ignoredArgs }, 'Contrast service-mesh proxy (meshproxy) starting');
+  log.info(
+    { version: deps.version, mode: config.mode, plan, ignoredArgs: deps.ignoredArgs },
+    'Contrast service-mesh proxy (meshproxy) starting',
+  );
   await rm(config.readyFile, { force: true });
 
   const stats = new MeshStats();
@@ -60,7 +63,10 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
       for (const i of ingress) i.refresh();
     },
   });
-  log.info({ dir: config.tlsDir, identity: certs.identity, meshCA: certs.trust.current, caGraceMs: config.caGraceMs }, 'certificates loaded');
+  log.info(
+    { dir: config.tlsDir, identity: certs.identity, meshCA: certs.trust.current, caGraceMs: config.caGraceMs },
+    'certificates loaded',
+  );
   const renewal = createRenewalRequester({ file: config.renewalSignalFile, tlsDir: config.tlsDir, log });
 
   try {
@@ -69,11 +75,25 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
       await listenOn(server, where, label);
       log.info({ listener: label, address: formatHostPort(where) }, 'listening');
     };
-    const newIngress = (role: IngressRole, name: string, target: IngressOptions['target'], guard: ReadonlySet<number>): IngressListener => {
+    const newIngress = (
+      role: IngressRole,
+      name: string,
+      target: IngressOptions['target'],
+      guard: ReadonlySet<number>,
+    ): IngressListener => {
       const i = createIngress({
-        role, certs, stats: stats.listener(name, 'ingress'), events: ingressEvents, target, loopGuardPorts: guard, open, renewal,
-        handshakeTimeoutMs: config.handshakeTimeoutMs, maxPendingHandshakes,
-        connectTimeoutMs: config.connectTimeoutMs, idleTimeoutMs: config.idleTimeoutMs,
+        role,
+        certs,
+        stats: stats.listener(name, 'ingress'),
+        events: ingressEvents,
+        target,
+        loopGuardPorts: guard,
+        open,
+        renewal,
+        handshakeTimeoutMs: config.handshakeTimeoutMs,
+        maxPendingHandshakes,
+        connectTimeoutMs: config.connectTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
       });
       ingress.push(i);
       return i;
@@ -83,8 +103,14 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
     if (config.mode === 'transparent' && !plan.ingress.disabled) {
       const sockets = deps.sockets ?? new TransparentSockets();
       const guard = new Set([MTLS_PORT, TLS_PORT]);
-      const original = (s: { localAddress?: string | undefined; localPort?: number | undefined }): { host: string; port: number } => ({ host: s.localAddress ?? '', port: s.localPort ?? 0 });
-      for (const [role, port, name] of [['mtls', MTLS_PORT, 'ingress'], ['tls', TLS_PORT, 'ingressWithoutClientAuth']] as const) {
+      const original = (s: {
+        localAddress?: string | undefined;
+        localPort?: number | undefined;
+      }): { host: string; port: number } => ({ host: s.localAddress ?? '', port: s.localPort ?? 0 });
+      for (const [role, port, name] of [
+        ['mtls', MTLS_PORT, 'ingress'],
+        ['tls', TLS_PORT, 'ingressWithoutClientAuth'],
+      ] as const) {
         const i = newIngress(role, name, original, guard);
         for (const address of ['0.0.0.0', '::']) {
           if (address === '::' && !ipv6) continue;
@@ -102,7 +128,15 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
             }
             throw err;
           }
-          log.info({ listener: name, address: `${address.includes(':') ? `[${address}]` : address}:${port}`, transparent: true, maxPendingHandshakes }, 'listening');
+          log.info(
+            {
+              listener: name,
+              address: `${address.includes(':') ? `[${address}]` : address}:${port}`,
+              transparent: true,
+              maxPendingHandshakes,
+            },
+            'listening',
+          );
         }
       }
     }
@@ -111,16 +145,23 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
         const mode = plan.ingress.ports.find((p) => p.port === e.appPort)?.mode ?? 'mtls';
         const name = `explicit:${e.port}`;
         const target = { host: '127.0.0.1', port: e.appPort };
-        const server = mode === 'plain'
-          ? createPlainForwarder(target, stats.listener(name, 'ingress'), ingressEvents, config.idleTimeoutMs, open)
-          : newIngress(mode === 'tls' ? 'tls' : 'mtls', name, () => target, new Set()).newServer();
+        const server =
+          mode === 'plain'
+            ? createPlainForwarder(target, stats.listener(name, 'ingress'), ingressEvents, config.idleTimeoutMs, open)
+            : newIngress(mode === 'tls' ? 'tls' : 'mtls', name, () => target, new Set()).newServer();
         await bound(server, { host: e.host, port: e.port }, `${name} (${mode} -> 127.0.0.1:${e.appPort})`);
       }
     }
     for (const entry of plan.egress) {
       const server = createEgress({
-        entry, certs, stats: stats.listener(entry.name, 'egress'), events: egressEvents, open, renewal,
-        connectTimeoutMs: config.connectTimeoutMs, idleTimeoutMs: config.idleTimeoutMs,
+        entry,
+        certs,
+        stats: stats.listener(entry.name, 'egress'),
+        events: egressEvents,
+        open,
+        renewal,
+        connectTimeoutMs: config.connectTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
       });
       await bound(server, entry.listen, `egress ${entry.name} -> ${formatHostPort(entry.remote)}`);
     }
@@ -128,17 +169,43 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
       const admin = createAdmin({
         ready: () => ready,
         stats,
-        configDump: () => ({ version: deps.version, plan: planToJson(plan), mode: config.mode, explicitIngress: config.explicitIngress, tlsDir: config.tlsDir, adminAddress: config.adminAddress, maxPendingHandshakes, certificateGeneration: certs.generation, trustedMeshCAs: certs.trust, caGraceMs: config.caGraceMs, ipv6 }),
+        configDump: () => ({
+          version: deps.version,
+          plan: planToJson(plan),
+          mode: config.mode,
+          explicitIngress: config.explicitIngress,
+          tlsDir: config.tlsDir,
+          adminAddress: config.adminAddress,
+          maxPendingHandshakes,
+          certificateGeneration: certs.generation,
+          trustedMeshCAs: certs.trust,
+          caGraceMs: config.caGraceMs,
+          ipv6,
+        }),
       });
       await bound(admin, { host: config.adminAddress, port: plan.adminPort }, 'admin');
     }
 
     if (config.mode === 'transparent') {
       const env = deps.env ?? process.env;
-      const change = await prepareNetfilter(config, [
-        { name: 'IPv4', variable: 'CONTRAST_IPTABLES', iptables: createIptables(config.iptables, env), available: true },
-        { name: 'IPv6', variable: 'CONTRAST_IP6TABLES', iptables: createIptables(config.ip6tables, env), available: ipv6 },
-      ], subsystemLogger(log, 'netfilter'));
+      const change = await prepareNetfilter(
+        config,
+        [
+          {
+            name: 'IPv4',
+            variable: 'CONTRAST_IPTABLES',
+            iptables: createIptables(config.iptables, env),
+            available: true,
+          },
+          {
+            name: 'IPv6',
+            variable: 'CONTRAST_IP6TABLES',
+            iptables: createIptables(config.ip6tables, env),
+            available: ipv6,
+          },
+        ],
+        subsystemLogger(log, 'netfilter'),
+      );
       await change.apply();
     } else {
       log.info('explicit mode: no iptables rules, the default-deny rule is left alone');
@@ -150,7 +217,10 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
 
     await stopped(deps.stop);
     ready = false;
-    log.info({ drainTimeoutMs: config.drainTimeoutMs, active: stats.active() }, 'stopping: no new connections, draining');
+    log.info(
+      { drainTimeoutMs: config.drainTimeoutMs, active: stats.active() },
+      'stopping: no new connections, draining',
+    );
   } finally {
     // Stop accepting at once; close callbacks come only when the last connection of a server is gone.
     const closed = Promise.all(servers.map(closeServer));
@@ -184,7 +254,14 @@ function stopped(signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     if (signal !== undefined) {
       if (signal.aborted) resolve();
-      else signal.addEventListener('abort', () => { resolve(); }, { once: true });
+      else
+        signal.addEventListener(
+          'abort',
+          () => {
+            resolve();
+          },
+          { once: true },
+        );
       return;
     }
     const done = (): void => {

@@ -37,12 +37,16 @@ export function forwarderConfigFromEnv(env: Env): Readonly<ForwarderConfig> {
   if (r.lookup('LISTEN_PORT') !== undefined && list !== undefined) {
     r.problem(`LISTEN_PORTS=${list}: expected either LISTEN_PORT or LISTEN_PORTS, not both`);
   } else if (list !== undefined) {
-    if (forwardPort !== undefined) r.problem(`FORWARD_PORT=${forwardPort}: expected only together with LISTEN_PORT (LISTEN_PORTS forwards each port to itself)`);
+    if (forwardPort !== undefined)
+      r.problem(
+        `FORWARD_PORT=${forwardPort}: expected only together with LISTEN_PORT (LISTEN_PORTS forwards each port to itself)`,
+      );
     const words = list.split(/[\s,]+/).filter((w) => w !== '');
     if (words.length === 0) r.problem(`LISTEN_PORTS=${list}: expected a list of ports separated by spaces or commas`);
     for (const w of words) {
       const n = /^\d+$/.test(w) ? Number(w) : NaN;
-      if (!Number.isSafeInteger(n) || n < PORT.min || n > PORT.max) r.problem(`LISTEN_PORTS=${list}: expected ports from 1 to 65535, got ${w}`);
+      if (!Number.isSafeInteger(n) || n < PORT.min || n > PORT.max)
+        r.problem(`LISTEN_PORTS=${list}: expected ports from 1 to 65535, got ${w}`);
       else if (mappings.some((m) => m.listen === n)) r.problem(`LISTEN_PORTS=${list}: port ${n} is listed twice`);
       else mappings.push({ listen: n, forward: n });
     }

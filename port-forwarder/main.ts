@@ -14,7 +14,11 @@ import { FORWARDER_ENVIRONMENT } from './environment.js';
 import { startRelay } from './relay.js';
 import { VERSION } from '../lib/version.js';
 
-export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, setLogger: (l: Logger) => void): Promise<number> {
+export async function run(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  setLogger: (l: Logger) => void,
+): Promise<number> {
   const program = programCommand({
     name: 'contrast-port-forwarder',
     title: 'port-forwarder',
@@ -29,11 +33,18 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, setLo
   const relay = await startRelay(config, log);
   for (const [i, addr] of relay.addresses.entries()) {
     const m = config.mappings[i];
-    log.info({ listen: `${addr.address}:${addr.port}`, target: `${config.forwardHost}:${m?.forward ?? ''}` }, 'Forwarding');
+    log.info(
+      { listen: `${addr.address}:${addr.port}`, target: `${config.forwardHost}:${m?.forward ?? ''}` },
+      'Forwarding',
+    );
   }
   const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => { resolve('signal'); });
-    process.once('SIGINT', () => { resolve('signal'); });
+    process.once('SIGTERM', () => {
+      resolve('signal');
+    });
+    process.once('SIGINT', () => {
+      resolve('signal');
+    });
   });
   await relay.close();
   log.info({ reason: signal, ...relay.counters }, 'Port-forwarder stopped');
@@ -42,7 +53,13 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, setLo
 
 function main(): void {
   let logger: Logger | undefined;
-  runMain(() => run(process.argv.slice(2), process.env, (l) => { logger = l; }), () => logger);
+  runMain(
+    () =>
+      run(process.argv.slice(2), process.env, (l) => {
+        logger = l;
+      }),
+    () => logger,
+  );
 }
 
 main();

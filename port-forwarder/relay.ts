@@ -44,7 +44,9 @@ export async function startRelay(config: ForwarderConfig, log: Logger): Promise<
       server.listen({ host: config.listenAddress, port: mapping.listen });
       await new Promise<void>((resolve, reject) => {
         const onError = (err: Error): void => {
-          reject(new ListenError(`listening on ${config.listenAddress}:${mapping.listen}: ${err.message}`, { cause: err }));
+          reject(
+            new ListenError(`listening on ${config.listenAddress}:${mapping.listen}: ${err.message}`, { cause: err }),
+          );
         };
         server.once('error', onError);
         server.once('listening', () => {
@@ -63,7 +65,13 @@ export async function startRelay(config: ForwarderConfig, log: Logger): Promise<
     async close() {
       const closing = servers.map((s) => closeServer(s));
       for (const s of sockets) {
-        closing.push(new Promise<void>((resolve) => { s.once('close', () => { resolve(); }); }));
+        closing.push(
+          new Promise<void>((resolve) => {
+            s.once('close', () => {
+              resolve();
+            });
+          }),
+        );
         s.destroy();
       }
       await Promise.all(closing);
@@ -81,7 +89,9 @@ function join(
 ): void {
   counters.accepted++;
   counters.active++;
-  client.once('close', () => { counters.active--; });
+  client.once('close', () => {
+    counters.active--;
+  });
   const upstream = connect({ host: config.forwardHost, port: mapping.forward, allowHalfOpen: true });
   track(upstream);
   upstream.setTimeout(config.connectTimeoutMs, () => {
@@ -99,12 +109,17 @@ function join(
   upstream.once('error', (err) => {
     if (!connected) {
       counters.failed++;
-      log.warn({ listen: mapping.listen, target: `${config.forwardHost}:${mapping.forward}`, err: err.message }, 'Forwarding connection failed');
+      log.warn(
+        { listen: mapping.listen, target: `${config.forwardHost}:${mapping.forward}`, err: err.message },
+        'Forwarding connection failed',
+      );
     }
     // A reset on one side is a reset on the other.
     client.destroy();
   });
-  client.once('error', () => { upstream.destroy(); });
+  client.once('error', () => {
+    upstream.destroy();
+  });
   client.once('close', (hadError) => {
     // After a clean close, end-of-stream has been passed on and buffered bytes must still flow.
     if (hadError || !connected) upstream.destroy();
@@ -130,6 +145,8 @@ function closeServer(server: Server): Promise<void> {
       resolve();
       return;
     }
-    server.close(() => { resolve(); });
+    server.close(() => {
+      resolve();
+    });
   });
 }

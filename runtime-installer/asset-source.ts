@@ -39,7 +39,11 @@ export interface HttpOptions {
   readonly proxy: ProxySettings;
 }
 
-export const NO_PROXY_SETTINGS: ProxySettings = Object.freeze({ httpProxy: undefined, httpsProxy: undefined, noProxy: undefined });
+export const NO_PROXY_SETTINGS: ProxySettings = Object.freeze({
+  httpProxy: undefined,
+  httpsProxy: undefined,
+  noProxy: undefined,
+});
 
 export const DEFAULT_HTTP_OPTIONS: HttpOptions = Object.freeze({
   attempts: 4,
@@ -87,8 +91,10 @@ export async function readFdSource(fd: number, what: string, sink: ByteSink): Pr
 class AttemptError extends ContrastError {
   readonly code = 'ERR_FETCH_ATTEMPT';
 
-
-  constructor(message: string, readonly retriable: boolean) {
+  constructor(
+    message: string,
+    readonly retriable: boolean,
+  ) {
     super(message);
   }
 }
@@ -104,10 +110,20 @@ export function createDispatcher(proxy: ProxySettings): Dispatcher {
 }
 
 /** Downloads an `http(s)://` source into the sink, retrying transient failures within the artifact's deadline. */
-export async function readHttpSource(url: URL, sink: ByteSink, options: HttpOptions, log: Logger, signal?: AbortSignal): Promise<void> {
+export async function readHttpSource(
+  url: URL,
+  sink: ByteSink,
+  options: HttpOptions,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<void> {
   const dispatcher = createDispatcher(options.proxy);
   const started = Date.now();
-  const deadline: Deadline = { start: started, at: options.deadlineMs > 0 ? started + options.deadlineMs : undefined, derived: options.deadlineMs === 0 };
+  const deadline: Deadline = {
+    start: started,
+    at: options.deadlineMs > 0 ? started + options.deadlineMs : undefined,
+    derived: options.deadlineMs === 0,
+  };
   let backoff = options.backoffMs;
   try {
     for (let attempt = 1; ; attempt++) {
@@ -119,8 +135,13 @@ export async function readHttpSource(url: URL, sink: ByteSink, options: HttpOpti
         const retriable = !(err instanceof AttemptError) || err.retriable;
         const msg = `downloading ${url.href} (attempt ${attempt} of ${options.attempts}): ${errorMessage(err)}`;
         const left = deadline.at === undefined ? Infinity : deadline.at - Date.now();
-        if (!retriable || attempt >= options.attempts || signal?.aborted === true) throw new FetchError(msg, { cause: err });
-        if (left <= backoff) throw new FetchError(`${msg}; no time left for another attempt within the artifact's deadline of ${deadline.at === undefined ? 0 : deadline.at - started} ms`, { cause: err });
+        if (!retriable || attempt >= options.attempts || signal?.aborted === true)
+          throw new FetchError(msg, { cause: err });
+        if (left <= backoff)
+          throw new FetchError(
+            `${msg}; no time left for another attempt within the artifact's deadline of ${deadline.at === undefined ? 0 : deadline.at - started} ms`,
+            { cause: err },
+          );
         log.warn({ url: url.href, attempt, retryInMs: backoff }, msg);
         await new Promise((r) => setTimeout(r, backoff));
         backoff *= 2;
@@ -144,9 +165,20 @@ function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-async function attemptDownload(url: URL, sink: ByteSink, options: HttpOptions, log: Logger, deadline: Deadline, redirects: number, signal: AbortSignal | undefined, dispatcher: Dispatcher): Promise<void> {
+async function attemptDownload(
+  url: URL,
+  sink: ByteSink,
+  options: HttpOptions,
+  log: Logger,
+  deadline: Deadline,
+  redirects: number,
+  signal: AbortSignal | undefined,
+  dispatcher: Dispatcher,
+): Promise<void> {
   const controller = new AbortController();
-  const onAbort = () => { controller.abort(signal?.reason); };
+  const onAbort = () => {
+    controller.abort(signal?.reason);
+  };
   signal?.addEventListener('abort', onAbort, { once: true });
   let expired: AttemptError | undefined;
   const expire = (e: AttemptError) => {
@@ -158,7 +190,9 @@ async function attemptDownload(url: URL, sink: ByteSink, options: HttpOptions, l
     if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
     if (deadline.at === undefined) return;
     const ms = Math.max(0, Math.min(deadline.at - Date.now(), 2 ** 31 - 1));
-    deadlineTimer = setTimeout(() => { expire(new AttemptError(`deadline for this artifact passed (${deadlineText(deadline, options)})`, false)); }, ms);
+    deadlineTimer = setTimeout(() => {
+      expire(new AttemptError(`deadline for this artifact passed (${deadlineText(deadline, options)})`, false));
+    }, ms);
     deadlineTimer.unref();
   };
   armDeadline();
@@ -166,7 +200,12 @@ async function attemptDownload(url: URL, sink: ByteSink, options: HttpOptions, l
   try {
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(url, { dispatcher, signal: controller.signal, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
+      res = await request(url, {
+        dispatcher,
+        signal: controller.signal,
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+      });
     } catch (err) {
       throw expired ?? describe(err, options);
     }
@@ -176,7 +215,8 @@ async function attemptDownload(url: URL, sink: ByteSink, options: HttpOptions, l
       res.body.resume();
       if (redirects >= 5) throw new AttemptError('too many redirects', false);
       const next = new URL(location, url);
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new AttemptError(`redirect to ${next.protocol} refused`, false);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:')
+        throw new AttemptError(`redirect to ${next.protocol} refused`, false);
       clearTimeout(deadlineTimer);
       await attemptDownload(next, sink, options, log, deadline, redirects + 1, signal, dispatcher);
       return;
@@ -197,16 +237,29 @@ async function attemptDownload(url: URL, sink: ByteSink, options: HttpOptions, l
       const secs = (Date.now() - started) / 1000;
       const rate = secs > 0 ? bytes / secs : 0;
       const eta = Number.isFinite(total) && rate > 0 ? Math.ceil((total - bytes) / rate) : undefined;
-      log.info({
-        url: url.href,
-        bytes,
-        total: Number.isFinite(total) ? total : undefined,
-        mibPerSecond: Number((rate / 1048576).toFixed(3)),
-        etaSeconds: eta,
-      }, 'downloading');
+      log.info(
+        {
+          url: url.href,
+          bytes,
+          total: Number.isFinite(total) ? total : undefined,
+          mibPerSecond: Number((rate / 1048576).toFixed(3)),
+          etaSeconds: eta,
+        },
+        'downloading',
+      );
       // Without a length: a derived deadline becomes a floor on the average rate after the grace time.
-      if (deadline.derived && !Number.isFinite(total) && Date.now() - started > options.graceMs && rate < options.minBytesPerSecond) {
-        expire(new AttemptError(`average rate ${Math.round(rate)} bytes/s after ${Math.round(secs)} s: expected at least ${options.minBytesPerSecond} bytes/s (CONTRAST_INSTALLER_FETCH_MIN_RATE)`, true));
+      if (
+        deadline.derived &&
+        !Number.isFinite(total) &&
+        Date.now() - started > options.graceMs &&
+        rate < options.minBytesPerSecond
+      ) {
+        expire(
+          new AttemptError(
+            `average rate ${Math.round(rate)} bytes/s after ${Math.round(secs)} s: expected at least ${options.minBytesPerSecond} bytes/s (CONTRAST_INSTALLER_FETCH_MIN_RATE)`,
+            true,
+          ),
+        );
       }
     }, options.progressIntervalMs);
     progress.unref();
@@ -219,7 +272,8 @@ async function attemptDownload(url: URL, sink: ByteSink, options: HttpOptions, l
       throw expired ?? describe(err, options, bytes);
     }
     if (expired !== undefined) throw expired;
-    if (Number.isFinite(total) && bytes !== total) throw new AttemptError(`got ${bytes} bytes: expected Content-Length ${total}`, true);
+    if (Number.isFinite(total) && bytes !== total)
+      throw new AttemptError(`got ${bytes} bytes: expected Content-Length ${total}`, true);
   } finally {
     clearInterval(progress);
     clearTimeout(deadlineTimer);
@@ -237,8 +291,10 @@ function deadlineText(deadline: Deadline, options: HttpOptions): string {
 function describe(err: unknown, options: HttpOptions, bytes?: number): AttemptError {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e.code ?? '';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new AttemptError(`no data for ${options.timeoutMs} ms`, true);
-  if (code === 'UND_ERR_SOCKET' && bytes !== undefined) return new AttemptError(`connection closed after ${bytes} bytes`, true);
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+    return new AttemptError(`no data for ${options.timeoutMs} ms`, true);
+  if (code === 'UND_ERR_SOCKET' && bytes !== undefined)
+    return new AttemptError(`connection closed after ${bytes} bytes`, true);
   const cause = e.cause?.code !== undefined ? `${e.cause.code} ${e.cause.message ?? ''}`.trim() : '';
   const text = [e.message ?? String(err), cause].filter((x) => x !== '').join(': ');
   return new AttemptError(text, true);

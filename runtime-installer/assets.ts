@@ -60,7 +60,12 @@ export interface StageContext {
  * Stages one artifact. On error, nothing of this artifact is left (the caller aborts the rest).
  * Several stages may run concurrently on one Staging.
  */
-export async function stageAsset(spec: AssetSpec, staging: Staging, ctx: StageContext, order = staging.assets.length): Promise<StagedAsset> {
+export async function stageAsset(
+  spec: AssetSpec,
+  staging: Staging,
+  ctx: StageContext,
+  order = staging.assets.length,
+): Promise<StagedAsset> {
   const { host } = ctx;
   const dir = dirname(spec.dest);
   try {
@@ -117,7 +122,8 @@ export async function commitStaging(staging: Staging, host: HostRoot): Promise<{
 export async function abortStaging(staging: Staging, host: HostRoot): Promise<void> {
   for (const a of staging.assets) if (a.temp !== undefined) await host.unlink(a.temp).catch(() => undefined);
   // Deepest first (concurrent stages may have recorded a child before its parent).
-  for (const d of [...staging.createdDirs].sort((a, b) => b.length - a.length)) await host.rmdir(d).catch(() => undefined);
+  for (const d of [...staging.createdDirs].sort((a, b) => b.length - a.length))
+    await host.rmdir(d).catch(() => undefined);
 }
 
 /** With SRI: the destination's digest matches. Without: its bytes equal the `file://` source's. */
@@ -125,9 +131,11 @@ async function upToDate(spec: AssetSpec, size: number, host: HostRoot): Promise<
   if (spec.integrity === undefined && spec.url.protocol !== 'file:') return false;
   let srcSize = size;
   if (spec.integrity === undefined) {
-    srcSize = (await stat(fileURLToPath(spec.url)).catch((err: unknown) => {
-      throw new FetchError(`reading ${spec.url.href}: ${errorMessage(err)}`, { cause: err });
-    })).size;
+    srcSize = (
+      await stat(fileURLToPath(spec.url)).catch((err: unknown) => {
+        throw new FetchError(`reading ${spec.url.href}: ${errorMessage(err)}`, { cause: err });
+      })
+    ).size;
     if (srcSize !== size) return false;
   }
   const fd = host.openRead(spec.dest);
@@ -135,7 +143,13 @@ async function upToDate(spec: AssetSpec, size: number, host: HostRoot): Promise<
   try {
     if (spec.integrity !== undefined) {
       const hash = createHash(spec.integrity.algorithm);
-      await readFdSource(fd, spec.dest, { reset: () => Promise.resolve(), write: (c) => { hash.update(c); return Promise.resolve(); } });
+      await readFdSource(fd, spec.dest, {
+        reset: () => Promise.resolve(),
+        write: (c) => {
+          hash.update(c);
+          return Promise.resolve();
+        },
+      });
       return hash.digest().equals(spec.integrity.digest);
     }
     return await sameBytes(fileURLToPath(spec.url), fd);
@@ -191,7 +205,9 @@ async function fetchVerified(spec: AssetSpec, fd: number, ctx: StageContext): Pr
   if (spec.integrity !== undefined && hash !== undefined) {
     const got = hash.digest();
     if (!got.equals(spec.integrity.digest)) {
-      throw new IntegrityError(`${spec.url.href}: content digest ${spec.integrity.algorithm}-${got.toString('base64')} does not match integrity ${spec.integrity.text}`);
+      throw new IntegrityError(
+        `${spec.url.href}: content digest ${spec.integrity.algorithm}-${got.toString('base64')} does not match integrity ${spec.integrity.text}`,
+      );
     }
   }
   await fsyncAsync(fd);

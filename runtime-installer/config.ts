@@ -34,7 +34,10 @@ export function parseInstallerConfig(platformArg: string | undefined, env: Env):
   const nodeName = r.optional('NODE_NAME');
   const apiHost = r.optional('KUBERNETES_SERVICE_HOST');
   const apiPort = r.integer('KUBERNETES_SERVICE_PORT', { min: 1, max: 65535 }) ?? 443;
-  if (nodeName !== undefined && apiHost === undefined) r.problem('KUBERNETES_SERVICE_HOST: expected the API server address (set by Kubernetes in every pod) when NODE_NAME is set');
+  if (nodeName !== undefined && apiHost === undefined)
+    r.problem(
+      'KUBERNETES_SERVICE_HOST: expected the API server address (set by Kubernetes in every pod) when NODE_NAME is set',
+    );
   const serviceAccountDir = r.string('CONTRAST_SERVICE_ACCOUNT_DIR', DEFAULT_SERVICE_ACCOUNT_DIR);
   return r.finish({
     platform,
@@ -56,16 +59,31 @@ export function parseInstallerConfig(platformArg: string | undefined, env: Env):
     }),
     embeddedHandlerPath: r.string('CONTRAST_RUNTIME_HANDLER_FILE', EMBEDDED_HANDLER_PATH),
     expectedHandler: r.optional('CONTRAST_RUNTIME_HANDLER'),
-    nodeLabel: nodeName === undefined || apiHost === undefined ? undefined : Object.freeze({
-      nodeName,
-      apiServer: `https://${apiHost.includes(':') ? `[${apiHost}]` : apiHost}:${apiPort}`,
-      serviceAccountDir,
-      timeoutMs: r.duration('CONTRAST_INSTALLER_API_TIMEOUT', '30s', { min: 1 }),
-    }),
+    nodeLabel:
+      nodeName === undefined || apiHost === undefined
+        ? undefined
+        : Object.freeze({
+            nodeName,
+            apiServer: `https://${apiHost.includes(':') ? `[${apiHost}]` : apiHost}:${apiPort}`,
+            serviceAccountDir,
+            timeoutMs: r.duration('CONTRAST_INSTALLER_API_TIMEOUT', '30s', { min: 1 }),
+          }),
   });
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1000, kb: 1000, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1000,
+  kb: 1000,
+  kib: 1024,
+  m: 1e6,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  g: 1e9,
+  gb: 1e9,
+  gib: 1024 ** 3,
+};
 
 /** A rate in bytes per second: `500KiB`, `1MiB/s`, `2MB`, `65536`. */
 export function parseRate(text: string): number | undefined {

@@ -49,18 +49,34 @@ export async function planContainerdConfig(
   if (templateMode && current === undefined) {
     const rendered = path.slice(0, -'.tmpl'.length);
     const r = await readOptional(host, rendered);
-    if (r === undefined) throw new ContainerdConfigError(`containerd config ${rendered} (rendered config of template ${path}) does not exist: expected the file the container runtime was started with`);
+    if (r === undefined)
+      throw new ContainerdConfigError(
+        `containerd config ${rendered} (rendered config of template ${path}) does not exist: expected the file the container runtime was started with`,
+      );
     base = r.text;
     baseMode = r.mode;
     source = rendered;
     createdFrom = r.text;
   }
-  if (base === undefined) throw new ContainerdConfigError(`containerd config ${path} does not exist: expected an existing containerd config file`);
+  if (base === undefined)
+    throw new ContainerdConfigError(
+      `containerd config ${path} does not exist: expected an existing containerd config file`,
+    );
   if (templateMode && current !== undefined && current.includes('{{')) {
     const renderedPath = path.slice(0, -'.tmpl'.length);
     const rendered = (await readOptional(host, renderedPath))?.text;
-    if (rendered === undefined) throw new ContainerdConfigError(`containerd config ${renderedPath} (rendered config of template ${path}) does not exist: expected the file the container runtime was started with`);
-    return { target: path, current, next: editTemplate(current, rendered, path, renderedPath, templated), mode: baseMode ?? 0o644, templateMode, createdFrom };
+    if (rendered === undefined)
+      throw new ContainerdConfigError(
+        `containerd config ${renderedPath} (rendered config of template ${path}) does not exist: expected the file the container runtime was started with`,
+      );
+    return {
+      target: path,
+      current,
+      next: editTemplate(current, rendered, path, renderedPath, templated),
+      mode: baseMode ?? 0o644,
+      templateMode,
+      createdFrom,
+    };
   }
   return { target: path, current, next: edit(base, source), mode: baseMode ?? 0o644, templateMode, createdFrom };
 }
@@ -68,8 +84,15 @@ export async function planContainerdConfig(
 /**
  * Our runtime entry, then (seed generation) the snapshotter's proxy plugin as a separate step.
  */
-export function planAdd(host: HostRoot, path: string, entry: RuntimeEntry, options: EditOptions, snapshotter?: SnapshotterSetup): Promise<ContainerdConfigPlan> {
-  const withSnapshotter = (text: string, source: string, criId?: string) => (snapshotter === undefined ? text : addSnapshotterConfig(text, snapshotter, source, criId));
+export function planAdd(
+  host: HostRoot,
+  path: string,
+  entry: RuntimeEntry,
+  options: EditOptions,
+  snapshotter?: SnapshotterSetup,
+): Promise<ContainerdConfigPlan> {
+  const withSnapshotter = (text: string, source: string, criId?: string) =>
+    snapshotter === undefined ? text : addSnapshotterConfig(text, snapshotter, source, criId);
   return planContainerdConfig(
     host,
     path,
@@ -79,10 +102,16 @@ export function planAdd(host: HostRoot, path: string, entry: RuntimeEntry, optio
   );
 }
 
-export async function planRemove(host: HostRoot, path: string, handler: string, snapshotter?: SnapshotterSetup): Promise<ContainerdConfigPlan | undefined> {
+export async function planRemove(
+  host: HostRoot,
+  path: string,
+  handler: string,
+  snapshotter?: SnapshotterSetup,
+): Promise<ContainerdConfigPlan | undefined> {
   const templateMode = path.endsWith('.tmpl');
   if (templateMode && (await readOptional(host, path)) === undefined) return undefined;
-  const withoutSnapshotter = (text: string, source: string) => (snapshotter === undefined ? text : removeSnapshotterConfig(text, snapshotter, source));
+  const withoutSnapshotter = (text: string, source: string) =>
+    snapshotter === undefined ? text : removeSnapshotterConfig(text, snapshotter, source);
   return planContainerdConfig(
     host,
     path,
@@ -101,7 +130,12 @@ export function changes(plan: ContainerdConfigPlan): boolean {
  * change, only when no backup exists yet. Decided up front so that the install receipt can name it;
  * `preferred` is the name an earlier, interrupted run recorded.
  */
-export async function plannedBackup(host: HostRoot, plan: ContainerdConfigPlan, now = Date.now(), preferred?: string): Promise<string | undefined> {
+export async function plannedBackup(
+  host: HostRoot,
+  plan: ContainerdConfigPlan,
+  now = Date.now(),
+  preferred?: string,
+): Promise<string | undefined> {
   if (!changes(plan) || plan.current === undefined || plan.current === '') return undefined;
   if ((await existingBackups(host, plan.target)).length > 0) return undefined;
   // The name an interrupted earlier run already put into the receipt.
@@ -109,9 +143,14 @@ export async function plannedBackup(host: HostRoot, plan: ContainerdConfigPlan, 
 }
 
 /** Applies the plan: the backup (when planned), then atomic replace. */
-export async function applyContainerdConfig(host: HostRoot, plan: ContainerdConfigPlan, backup: string | undefined): Promise<{ written: boolean; backup: string | undefined }> {
+export async function applyContainerdConfig(
+  host: HostRoot,
+  plan: ContainerdConfigPlan,
+  backup: string | undefined,
+): Promise<{ written: boolean; backup: string | undefined }> {
   if (!changes(plan)) return { written: false, backup: undefined };
-  if (backup !== undefined && plan.current !== undefined) await host.writeFileAtomic(backup, plan.current, { mode: plan.mode });
+  if (backup !== undefined && plan.current !== undefined)
+    await host.writeFileAtomic(backup, plan.current, { mode: plan.mode });
   await host.writeFileAtomic(plan.target, plan.next, { mode: plan.mode });
   return { written: true, backup };
 }
@@ -125,7 +164,10 @@ export function isBackupName(entry: string, name: string): boolean {
 export async function existingBackups(host: HostRoot, path: string): Promise<string[]> {
   const name = basename(path);
   const entries = await host.readdir(dirname(path));
-  return entries.filter((e) => isBackupName(e, name)).sort().map((e) => join(dirname(path), e));
+  return entries
+    .filter((e) => isBackupName(e, name))
+    .sort()
+    .map((e) => join(dirname(path), e));
 }
 
 /** Reads a config (links inside HOST_MOUNT followed) with its mode; undefined when missing. */
@@ -135,7 +177,10 @@ async function readOptional(host: HostRoot, path: string): Promise<{ text: strin
     if (st === undefined) return undefined;
     const bytes = await host.readFile(path, {
       maxBytes: MAX_CONTAINERD_CONFIG_BYTES,
-      tooLarge: (size) => new ContainerdConfigError(`containerd config ${path} has ${size} bytes: expected at most ${MAX_CONTAINERD_CONFIG_BYTES} bytes (1 MiB); it is not read`),
+      tooLarge: (size) =>
+        new ContainerdConfigError(
+          `containerd config ${path} has ${size} bytes: expected at most ${MAX_CONTAINERD_CONFIG_BYTES} bytes (1 MiB); it is not read`,
+        ),
     });
     return bytes === undefined ? undefined : { text: bytes.toString('utf8'), mode: st.mode & 0o7777 };
   } catch (err) {

@@ -36,7 +36,10 @@ export function parseConfig(text: string, source: string): TomlTable {
   try {
     return parse(text);
   } catch (err) {
-    throw new ContainerdConfigError(`${source}: expected a valid TOML containerd config: ${errorMessage(err).split('\n')[0] ?? ''}`, { cause: err });
+    throw new ContainerdConfigError(
+      `${source}: expected a valid TOML containerd config: ${errorMessage(err).split('\n')[0] ?? ''}`,
+      { cause: err },
+    );
   }
 }
 
@@ -45,7 +48,9 @@ export function criPluginId(config: TomlTable, source: string): string {
   const v = config['version'];
   if (v === undefined || v === 1 || v === 2) return CRI_V2;
   if (v === 3 || v === 4) return CRI_V3;
-  throw new ContainerdConfigError(`${source}: version = ${JSON.stringify(v)}: expected containerd config version 1, 2, 3 or 4`);
+  throw new ContainerdConfigError(
+    `${source}: version = ${JSON.stringify(v)}: expected containerd config version 1, 2, 3 or 4`,
+  );
 }
 
 function runtimePath(criId: string, handler: string): string[] {
@@ -81,8 +86,15 @@ export function renderEntry(criId: string, entry: RuntimeEntry, indent: Indent =
 }
 
 /** The indentation style of the first other runtime table (and its options table), if any. */
-function siblingIndent(text: string, headers: readonly TableHeader[], runtimes: readonly string[], handler: string): Indent {
-  const k = headers.findIndex((h) => h.path.length === runtimes.length + 1 && hasPrefix(h.path, runtimes) && h.path.at(-1) !== handler);
+function siblingIndent(
+  text: string,
+  headers: readonly TableHeader[],
+  runtimes: readonly string[],
+  handler: string,
+): Indent {
+  const k = headers.findIndex(
+    (h) => h.path.length === runtimes.length + 1 && hasPrefix(h.path, runtimes) && h.path.at(-1) !== handler,
+  );
   const h = headers[k];
   if (h === undefined) return DEFAULT_INDENT;
   const lead = (at: number) => /^[ \t]*/.exec(text.slice(at))?.[0] ?? '';
@@ -93,7 +105,9 @@ function siblingIndent(text: string, headers: readonly TableHeader[], runtimes: 
   };
   const header = lead(h.start);
   const key = keyIndent(h, `${header}  `);
-  const opt = headers.find((o) => o.path.length === h.path.length + 1 && hasPrefix(o.path, h.path) && o.path.at(-1) === 'options');
+  const opt = headers.find(
+    (o) => o.path.length === h.path.length + 1 && hasPrefix(o.path, h.path) && o.path.at(-1) === 'options',
+  );
   const optionsHeader = opt === undefined ? header : lead(opt.start);
   return { header, key, optionsHeader, optionsKey: opt === undefined ? key : keyIndent(opt, `${optionsHeader}  `) };
 }
@@ -139,10 +153,15 @@ export function removeRuntime(text: string, handler: string, source: string, cri
   try {
     after = canonical(parse(out));
   } catch (err) {
-    throw new ContainerdConfigError(`${source}: removing runtime ${handler} would leave invalid TOML; the entry is not in a form that can be edited losslessly`, { cause: err });
+    throw new ContainerdConfigError(
+      `${source}: removing runtime ${handler} would leave invalid TOML; the entry is not in a form that can be edited losslessly`,
+      { cause: err },
+    );
   }
   if (!isDeepStrictEqual(withoutPath(after, path), expected) || getPath(after, path) !== undefined) {
-    throw new ContainerdConfigError(`${source}: runtime ${handler} is not defined as its own table; refusing to edit it`);
+    throw new ContainerdConfigError(
+      `${source}: runtime ${handler} is not defined as its own table; refusing to edit it`,
+    );
   }
   return out;
 }
@@ -152,10 +171,15 @@ function verify(out: string, expected: unknown, source: string, what: string): v
   try {
     after = canonical(parse(out));
   } catch (err) {
-    throw new ContainerdConfigError(`${source}: ${what} would produce invalid TOML (the existing tables are written in a form this installer cannot extend losslessly): ${errorMessage(err).split('\n')[0] ?? ''}`, { cause: err });
+    throw new ContainerdConfigError(
+      `${source}: ${what} would produce invalid TOML (the existing tables are written in a form this installer cannot extend losslessly): ${errorMessage(err).split('\n')[0] ?? ''}`,
+      { cause: err },
+    );
   }
   if (!isDeepStrictEqual(after, expected)) {
-    throw new ContainerdConfigError(`${source}: ${what} would change more than our entry (the existing entry is not defined as its own table); refusing to edit`);
+    throw new ContainerdConfigError(
+      `${source}: ${what} would change more than our entry (the existing entry is not defined as its own table); refusing to edit`,
+    );
   }
 }
 
@@ -174,7 +198,13 @@ function scan(text: string, source: string): TableHeader[] {
 }
 
 /** Replaces (or removes, with block '') every table under `path`, or inserts the block at a fitting place. */
-function spliceEntry(text: string, path: readonly string[], block: string, source: string, anchors?: readonly (readonly string[])[]): string {
+function spliceEntry(
+  text: string,
+  path: readonly string[],
+  block: string,
+  source: string,
+  anchors?: readonly (readonly string[])[],
+): string {
   const headers = scan(text, source);
   const spans: Span[] = [];
   headers.forEach((h, k) => {
@@ -206,11 +236,16 @@ function spliceEntry(text: string, path: readonly string[], block: string, sourc
 }
 
 /** After the last table of the runtimes map, else of the CRI plugin, else the end of the text. */
-function insertionPoint(text: string, headers: readonly TableHeader[], anchors: readonly (readonly string[])[]): number {
+function insertionPoint(
+  text: string,
+  headers: readonly TableHeader[],
+  anchors: readonly (readonly string[])[],
+): number {
   for (const prefix of anchors) {
     for (let k = headers.length - 1; k >= 0; k--) {
       const h = headers[k];
-      if (h !== undefined && hasPrefix(h.path, prefix)) return sectionContentEnd(text, h, headers[k + 1]?.start ?? text.length);
+      if (h !== undefined && hasPrefix(h.path, prefix))
+        return sectionContentEnd(text, h, headers[k + 1]?.start ?? text.length);
     }
   }
   return text.length;
@@ -227,12 +262,22 @@ function renderScalar(v: string | boolean): string {
  * Adds or replaces the table at `path` (with its keys only) losslessly; it goes after the last table
  * starting with `anchor`, else at the end. Verified like addRuntime: nothing else may change.
  */
-export function putTable(text: string, path: readonly string[], values: ScalarTable, source: string, anchor: readonly string[] = path.slice(0, 1)): string {
+export function putTable(
+  text: string,
+  path: readonly string[],
+  values: ScalarTable,
+  source: string,
+  anchor: readonly string[] = path.slice(0, 1),
+): string {
   const before = parseConfig(text, source);
   const expected = canonical(before) as Record<string, unknown>;
   setPath(expected, path, { ...values });
   if (isDeepStrictEqual(canonical(before), expected)) return text;
-  const block = [`[${path.map(formatKey).join('.')}]`, ...Object.entries(values).map(([k, v]) => `  ${formatKey(k)} = ${renderScalar(v)}`), ''].join('\n');
+  const block = [
+    `[${path.map(formatKey).join('.')}]`,
+    ...Object.entries(values).map(([k, v]) => `  ${formatKey(k)} = ${renderScalar(v)}`),
+    '',
+  ].join('\n');
   const out = spliceEntry(text, path, block, source, [anchor]);
   verify(out, expected, source, `adding table ${path.join('.')}`);
   return out;
@@ -247,10 +292,18 @@ export function dropTable(text: string, path: readonly string[], source: string)
   try {
     after = canonical(parse(out));
   } catch (err) {
-    throw new ContainerdConfigError(`${source}: removing ${path.join('.')} would leave invalid TOML; it is not in a form that can be edited losslessly`, { cause: err });
+    throw new ContainerdConfigError(
+      `${source}: removing ${path.join('.')} would leave invalid TOML; it is not in a form that can be edited losslessly`,
+      { cause: err },
+    );
   }
-  if (!isDeepStrictEqual(withoutPath(after, path), withoutPath(canonical(before), path)) || getPath(after, path) !== undefined) {
-    throw new ContainerdConfigError(`${source}: ${path.join('.')} is not defined as its own table; refusing to edit it`);
+  if (
+    !isDeepStrictEqual(withoutPath(after, path), withoutPath(canonical(before), path)) ||
+    getPath(after, path) !== undefined
+  ) {
+    throw new ContainerdConfigError(
+      `${source}: ${path.join('.')} is not defined as its own table; refusing to edit it`,
+    );
   }
   return out;
 }
@@ -259,7 +312,13 @@ export function dropTable(text: string, path: readonly string[], source: string)
  * Sets scalar keys in the table at `path` (created after the last table under `anchor` when missing),
  * keeping every other byte; keys that already have the value are left alone. Verified.
  */
-export function setTableKeys(text: string, path: readonly string[], values: ScalarTable, source: string, anchor: readonly string[]): string {
+export function setTableKeys(
+  text: string,
+  path: readonly string[],
+  values: ScalarTable,
+  source: string,
+  anchor: readonly string[],
+): string {
   const before = parseConfig(text, source);
   const expected = canonical(before) as Record<string, unknown>;
   for (const [k, v] of Object.entries(values)) setPath(expected, [...path, k], v);
@@ -268,7 +327,11 @@ export function setTableKeys(text: string, path: readonly string[], values: Scal
   const k = headers.findIndex((h) => !h.arrayTable && h.path.length === path.length && hasPrefix(h.path, path));
   let out: string;
   if (k === -1) {
-    const block = [`[${path.map(formatKey).join('.')}]`, ...Object.entries(values).map(([key, v]) => `  ${formatKey(key)} = ${renderScalar(v)}`), ''].join('\n');
+    const block = [
+      `[${path.map(formatKey).join('.')}]`,
+      ...Object.entries(values).map(([key, v]) => `  ${formatKey(key)} = ${renderScalar(v)}`),
+      '',
+    ].join('\n');
     out = spliceEntry(text, path, block, source, [anchor]);
   } else {
     const h = headers[k];
@@ -308,7 +371,8 @@ function setDebugLevel(text: string, source: string): string {
   const body = text.slice(h.lineEnd, end);
   const re = /^([ \t]*)(?:level|"level"|'level')[ \t]*=.*$/m;
   const m = re.exec(body);
-  if (m === null) return `${text.slice(0, h.lineEnd)}${h.lineEnd === text.length && !text.endsWith('\n') ? '\n' : ''}  level = "debug"\n${text.slice(h.lineEnd)}`;
+  if (m === null)
+    return `${text.slice(0, h.lineEnd)}${h.lineEnd === text.length && !text.endsWith('\n') ? '\n' : ''}  level = "debug"\n${text.slice(h.lineEnd)}`;
   const lineStart = h.lineEnd + m.index;
   return `${text.slice(0, lineStart)}${m[1] ?? ''}level = "debug"${text.slice(lineStart + m[0].length)}`;
 }
@@ -384,9 +448,14 @@ export function editTemplate(
   edit: (text: string, source: string, criId: string) => string,
 ): string {
   const criId = criPluginId(parseConfig(rendered, renderedSource), renderedSource);
-  const masked = template.replace(DIRECTIVE_LINE, (_line, indent: string, directive: string) => `${indent}${MASK}${directive}`);
+  const masked = template.replace(
+    DIRECTIVE_LINE,
+    (_line, indent: string, directive: string) => `${indent}${MASK}${directive}`,
+  );
   if (masked.split('\n').some((l) => !l.trimStart().startsWith(MASK) && l.includes('{{'))) {
-    throw new ContainerdConfigError(`${source}: Go template directives are supported only on lines of their own (like {{ template "base" . }})`);
+    throw new ContainerdConfigError(
+      `${source}: Go template directives are supported only on lines of their own (like {{ template "base" . }})`,
+    );
   }
   const out = edit(masked, source, criId);
   return out === masked ? template : out.replace(MASKED_LINE, '$1');

@@ -56,7 +56,10 @@ export class DBusError extends ContrastError {
 export class RestartError extends ContrastError {
   readonly code: string;
 
-  constructor(message: string, options?: { cause?: unknown; code?: 'ERR_RESTART' | 'ERR_RESTART_TIMEOUT' | 'ERR_NO_UNIT' }) {
+  constructor(
+    message: string,
+    options?: { cause?: unknown; code?: 'ERR_RESTART' | 'ERR_RESTART_TIMEOUT' | 'ERR_NO_UNIT' },
+  ) {
     super(message, options);
     this.code = options?.code ?? 'ERR_RESTART';
   }

@@ -77,7 +77,10 @@ export class HostRoot {
     if (abs !== this.mount && !abs.startsWith(`${this.mount === '/' ? '' : this.mount}/`)) {
       throw new HostPathError(`${path}: expected a path inside HOST_MOUNT ${this.mount}`);
     }
-    const parts = abs.slice(this.mount.length).split('/').filter((p) => p !== '' && p !== '.');
+    const parts = abs
+      .slice(this.mount.length)
+      .split('/')
+      .filter((p) => p !== '' && p !== '.');
     if (parts.includes('..')) throw new HostPathError(`${path}: expected a path without '..'`);
     return parts;
   }
@@ -108,14 +111,20 @@ export class HostRoot {
     const c = this.fs.constants;
     if (this.resolverInUse === 'openat2') {
       try {
-        return this.fs.openat2(this.rootFd, parts.length === 0 ? '.' : parts.join('/'), { flags, mode, resolve: c.RESOLVE_BENEATH | c.RESOLVE_NO_MAGICLINKS });
+        return this.fs.openat2(this.rootFd, parts.length === 0 ? '.' : parts.join('/'), {
+          flags,
+          mode,
+          resolve: c.RESOLVE_BENEATH | c.RESOLVE_NO_MAGICLINKS,
+        });
       } catch (err) {
         const code = errnoOf(err);
         if (code === 'ENOSYS') this.resolverInUse = 'walk';
         else if (code === 'EXDEV' || code === 'ELOOP') {
           // Name the link: the walk applies the same rules and says which component leads out.
           this.walk(parts, true);
-          throw new HostPathError(`${this.display(parts)}: a path component leads out of HOST_MOUNT ${this.mount}`, { cause: err });
+          throw new HostPathError(`${this.display(parts)}: a path component leads out of HOST_MOUNT ${this.mount}`, {
+            cause: err,
+          });
         } else throw err;
       }
     }
@@ -123,7 +132,9 @@ export class HostRoot {
     const last = resolved.pop();
     const dir = this.walkPlain(resolved);
     try {
-      return last === undefined ? this.fs.openat(dir, '.', flags, mode) : this.fs.openat(dir, last, flags | c.O_NOFOLLOW, mode);
+      return last === undefined
+        ? this.fs.openat(dir, '.', flags, mode)
+        : this.fs.openat(dir, last, flags | c.O_NOFOLLOW, mode);
     } finally {
       closeSync(dir);
     }
@@ -147,7 +158,9 @@ export class HostRoot {
         if (name === '' || name === '.') continue;
         if (name === '..') {
           if (resolved.length === 0) {
-            throw new HostPathError(`${via ?? this.display(parts)} leads out of HOST_MOUNT ${this.mount} ('..' above the mount): expected links that stay inside it`);
+            throw new HostPathError(
+              `${via ?? this.display(parts)} leads out of HOST_MOUNT ${this.mount} ('..' above the mount): expected links that stay inside it`,
+            );
           }
           resolved.pop();
           closeSync(dir);
@@ -165,11 +178,19 @@ export class HostRoot {
           throw err;
         }
         if (st.isSymbolicLink() && (queue.length > 0 || followLast)) {
-          if (++links > MAX_LINKS) throw new FsAtCallError(`${this.display([...resolved, name])}: too many levels of symbolic links`, 'ELOOP', 40, 'walk');
+          if (++links > MAX_LINKS)
+            throw new FsAtCallError(
+              `${this.display([...resolved, name])}: too many levels of symbolic links`,
+              'ELOOP',
+              40,
+              'walk',
+            );
           const target = this.fs.readlinkat(dir, name);
           const link = this.display([...resolved, name]);
           if (target.startsWith('/')) {
-            throw new HostPathError(`${link} is a symbolic link to ${target}, which leads out of HOST_MOUNT ${this.mount}: expected links inside the mount to be relative and stay inside it`);
+            throw new HostPathError(
+              `${link} is a symbolic link to ${target}, which leads out of HOST_MOUNT ${this.mount}: expected links inside the mount to be relative and stay inside it`,
+            );
           }
           via = `${link} (a symbolic link to ${target})`;
           queue.unshift(...target.split('/'));
@@ -179,7 +200,8 @@ export class HostRoot {
           resolved.push(name);
           return resolved;
         }
-        if (!st.isDirectory()) throw new FsAtCallError(`${this.display([...resolved, name])}: not a directory`, 'ENOTDIR', 20, 'walk');
+        if (!st.isDirectory())
+          throw new FsAtCallError(`${this.display([...resolved, name])}: not a directory`, 'ENOTDIR', 20, 'walk');
         const next = this.fs.openat(dir, name, c.O_RDONLY | c.O_DIRECTORY | c.O_NOFOLLOW);
         closeSync(dir);
         dir = next;
@@ -221,8 +243,10 @@ export class HostRoot {
 
   private describe(err: unknown, parts: readonly string[]): unknown {
     const code = errnoOf(err);
-    if (code === 'ENOTDIR') return new HostPathError(`${this.display(parts)}: a path component is not a directory`, { cause: err });
-    if (code === 'ELOOP') return new HostPathError(`${this.display(parts)}: too many levels of symbolic links`, { cause: err });
+    if (code === 'ENOTDIR')
+      return new HostPathError(`${this.display(parts)}: a path component is not a directory`, { cause: err });
+    if (code === 'ELOOP')
+      return new HostPathError(`${this.display(parts)}: too many levels of symbolic links`, { cause: err });
     return err;
   }
 
@@ -237,7 +261,10 @@ export class HostRoot {
     }
   }
 
-  private async withParent<T>(path: string, fn: (dirfd: number, name: string) => Promise<T> | T): Promise<T | undefined> {
+  private async withParent<T>(
+    path: string,
+    fn: (dirfd: number, name: string) => Promise<T> | T,
+  ): Promise<T | undefined> {
     const parts = this.components(path);
     const name = parts.pop();
     if (name === undefined) throw new HostPathError(`${path}: expected a path below HOST_MOUNT ${this.mount}`);
@@ -274,7 +301,10 @@ export class HostRoot {
         closeSync(parent);
       }
       const again = this.openDir(prefix);
-      if (again === undefined) throw new HostPathError(`${this.display(prefix)} is a symbolic link to a missing directory: expected a directory`);
+      if (again === undefined)
+        throw new HostPathError(
+          `${this.display(prefix)} is a symbolic link to a missing directory: expected a directory`,
+        );
       closeSync(again);
     }
   }
@@ -334,14 +364,19 @@ export class HostRoot {
    * Reads a whole file (links inside followed); undefined when missing. With `maxBytes`, a larger file
    * is refused by `tooLarge(size)` before any of it is read.
    */
-  async readFile(path: string, options: { maxBytes?: number; tooLarge?: (size: number) => Error } = {}): Promise<Buffer | undefined> {
+  async readFile(
+    path: string,
+    options: { maxBytes?: number; tooLarge?: (size: number) => Error } = {},
+  ): Promise<Buffer | undefined> {
     const fd = this.openRead(path);
     if (fd === undefined) return undefined;
     try {
       const st = this.fstat(fd);
       if (!st.isFile()) throw new HostPathError(`${path}: expected a regular file`);
       const limit = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
-      const tooLarge = options.tooLarge ?? ((size: number) => new HostPathError(`${path} has ${size} bytes: expected at most ${limit}`));
+      const tooLarge =
+        options.tooLarge ??
+        ((size: number) => new HostPathError(`${path} has ${size} bytes: expected at most ${limit}`));
       if (st.size > limit) throw tooLarge(st.size);
       const chunks: Buffer[] = [];
       let total = 0;
@@ -366,14 +401,19 @@ export class HostRoot {
    */
   async createExclusive(dir: string, name: string, mode = 0o600): Promise<number> {
     const c = this.fs.constants;
-    const fd = await this.withDir(dir, (dirfd) => this.fs.openat(dirfd, name, c.O_WRONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, mode));
+    const fd = await this.withDir(dir, (dirfd) =>
+      this.fs.openat(dirfd, name, c.O_WRONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, mode),
+    );
     if (fd === undefined) throw new HostPathError(`${dir}: expected an existing directory`);
     return fd;
   }
 
   /** Renames within one directory (renameat on its fd); a link at `to` is replaced, not followed. */
   async renameIn(dir: string, from: string, to: string): Promise<void> {
-    const done = await this.withDir(dir, (dirfd) => { this.fs.renameat(dirfd, from, dirfd, to); return true; });
+    const done = await this.withDir(dir, (dirfd) => {
+      this.fs.renameat(dirfd, from, dirfd, to);
+      return true;
+    });
     if (done === undefined) throw new HostPathError(`${dir}: expected an existing directory`);
   }
 
@@ -414,7 +454,8 @@ export class HostRoot {
       try {
         fd = this.fs.openat(dirfd, name, c.O_RDONLY | c.O_NOFOLLOW);
       } catch (err) {
-        if (errnoOf(err) === 'ELOOP') throw new HostPathError(`${path} is a symbolic link: expected a regular file`, { cause: err });
+        if (errnoOf(err) === 'ELOOP')
+          throw new HostPathError(`${path} is a symbolic link: expected a regular file`, { cause: err });
         throw err;
       }
       try {
@@ -442,9 +483,14 @@ export class HostRoot {
    * chmodded, renamed over `name`, directory fsynced. Skipped when the file already holds these bytes
    * and this mode. The directory must exist. Returns whether it wrote.
    */
-  async writeFileAtomic(path: string, data: string | Uint8Array, options: { mode?: number; skipIfSame?: boolean } = {}): Promise<boolean> {
+  async writeFileAtomic(
+    path: string,
+    data: string | Uint8Array,
+    options: { mode?: number; skipIfSame?: boolean } = {},
+  ): Promise<boolean> {
     const mode = options.mode ?? 0o644;
-    const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const bytes =
+      typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const c = this.fs.constants;
     const parts = this.components(path);
     const name = parts.pop();
@@ -462,8 +508,16 @@ export class HostRoot {
         closeSync(fd);
         this.fs.renameat(dirfd, tmp, dirfd, name);
       } catch (err) {
-        try { closeSync(fd); } catch { /* already closed */ }
-        try { this.fs.unlinkat(dirfd, tmp); } catch { /* gone */ }
+        try {
+          closeSync(fd);
+        } catch {
+          /* already closed */
+        }
+        try {
+          this.fs.unlinkat(dirfd, tmp);
+        } catch {
+          /* gone */
+        }
         throw err;
       }
       await fsyncAsync(dirfd);
@@ -501,14 +555,29 @@ export class HostRoot {
 export async function writeAll(fd: number, bytes: Uint8Array, position?: number): Promise<void> {
   let off = 0;
   while (off < bytes.length) {
-    const { bytesWritten } = await writeAsync(fd, bytes, off, bytes.length - off, position === undefined ? null : position + off);
+    const { bytesWritten } = await writeAsync(
+      fd,
+      bytes,
+      off,
+      bytes.length - off,
+      position === undefined ? null : position + off,
+    );
     off += bytesWritten;
   }
 }
 
 /** pread(2) on an fd; resolves to the number of bytes read. */
-export function readAt(fd: number, buf: Uint8Array, offset: number, length: number, position: number | null): Promise<number> {
+export function readAt(
+  fd: number,
+  buf: Uint8Array,
+  offset: number,
+  length: number,
+  position: number | null,
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    read(fd, buf, offset, length, position, (err, n) => { if (err) reject(err); else resolve(n); });
+    read(fd, buf, offset, length, position, (err, n) => {
+      if (err) reject(err);
+      else resolve(n);
+    });
   });
 }

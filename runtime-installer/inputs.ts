@@ -38,9 +38,10 @@ export async function readInputs(cfg: InstallerConfig, log: Logger): Promise<Inp
   try {
     bytes = await readFile(manifestPath);
   } catch (err) {
-    const hint = errorCode(err) === 'ENOENT'
-      ? ': this image carries no Kata artifacts and no install manifest; build the runtime-installer image on upstream\'s node-installer image, e.g. `npm run images -- --installer-base docker://ghcr.io/edgelesssys/contrast/node-installer-kata@sha256:<digest> runtime-installer` (docs/images.md, "The runtime-installer image on upstream\'s artifacts")'
-      : '';
+    const hint =
+      errorCode(err) === 'ENOENT'
+        ? ': this image carries no Kata artifacts and no install manifest; build the runtime-installer image on upstream\'s node-installer image, e.g. `npm run images -- --installer-base docker://ghcr.io/edgelesssys/contrast/node-installer-kata@sha256:<digest> runtime-installer` (docs/images.md, "The runtime-installer image on upstream\'s artifacts")'
+        : '';
     throw new ManifestError(`reading install manifest ${manifestPath}: ${errorMessage(err)}${hint}`, { cause: err });
   }
   const manifest = parseManifest(bytes, manifestPath);
@@ -48,7 +49,12 @@ export async function readInputs(cfg: InstallerConfig, log: Logger): Promise<Inp
   if (!found) log.info({ dir: cfg.targetConfigDir }, 'no target config directory, using platform defaults');
   const handler = await resolveHandler(cfg, manifest, manifestPath);
   const host = (p: string) => onHost(cfg.hostMount, p);
-  const assets = manifest.files.map((f) => ({ url: f.url, dest: host(hostPathOf(f, handler)), integrity: f.integrity, executable: f.executable }));
+  const assets = manifest.files.map((f) => ({
+    url: f.url,
+    dest: host(hostPathOf(f, handler)),
+    integrity: f.integrity,
+    executable: f.executable,
+  }));
   const kataRel = target.kataConfigPath ?? defaultKataConfigPath(cfg.platform, handler);
   const base = `/opt/edgeless/${handler}`;
   const snapshotter = manifest.snapshotter === undefined ? undefined : snapshotterSetup(manifest.snapshotter, handler);
@@ -82,11 +88,18 @@ export async function readInputs(cfg: InstallerConfig, log: Logger): Promise<Inp
 async function resolveHandler(cfg: InstallerConfig, manifest: InstallManifest, manifestPath: string): Promise<string> {
   const embedded = await readEmbeddedHandler(cfg.embeddedHandlerPath);
   if (embedded !== undefined && embedded.manifestSha256 !== manifest.sha256) {
-    throw new ManifestError(`${manifestPath}: sha256 ${manifest.sha256} differs from the manifest the image was built with (${embedded.manifestSha256}, ${cfg.embeddedHandlerPath}): expected the image's own install manifest`);
+    throw new ManifestError(
+      `${manifestPath}: sha256 ${manifest.sha256} differs from the manifest the image was built with (${embedded.manifestSha256}, ${cfg.embeddedHandlerPath}): expected the image's own install manifest`,
+    );
   }
-  const handler = embedded === undefined ? runtimeHandlerName(manifest, cfg.platform) : handlerForPlatform(embedded, cfg.platform.name);
+  const handler =
+    embedded === undefined
+      ? runtimeHandlerName(manifest, cfg.platform)
+      : handlerForPlatform(embedded, cfg.platform.name);
   if (cfg.expectedHandler !== undefined && cfg.expectedHandler !== handler) {
-    throw new HandlerMismatchError(`CONTRAST_RUNTIME_HANDLER=${cfg.expectedHandler}: this image installs runtime handler ${handler}; expected the runtime YAML generated from this image (npm run manifests -- --installer-image <layout>)`);
+    throw new HandlerMismatchError(
+      `CONTRAST_RUNTIME_HANDLER=${cfg.expectedHandler}: this image installs runtime handler ${handler}; expected the runtime YAML generated from this image (npm run manifests -- --installer-image <layout>)`,
+    );
   }
   return handler;
 }
@@ -95,6 +108,7 @@ async function resolveHandler(cfg: InstallerConfig, manifest: InstallManifest, m
 export function onHost(hostMount: string, hostPath: string): string {
   const full = resolve(hostMount, `.${hostPath.startsWith('/') ? '' : '/'}${hostPath}`);
   const rel = relative(resolve(hostMount), full);
-  if (rel.startsWith('..') || isAbsolute(rel)) throw new ManifestError(`host path ${hostPath}: expected a path inside ${hostMount}`);
+  if (rel.startsWith('..') || isAbsolute(rel))
+    throw new ManifestError(`host path ${hostPath}: expected a path inside ${hostMount}`);
   return full;
 }

@@ -14,7 +14,14 @@ import { abortStaging, commitStaging, newStaging, stageAsset } from './assets.js
 import { applyContainerdConfig, changes, isBackupName, planAdd, plannedBackup } from './containerd-config.js';
 import { HostRoot } from './host-root.js';
 import { kataConfig, renderKataConfig } from './kata-config.js';
-import { mergeReceipts, readReceipt, receiptPath, serializeReceipt, RECEIPT_DIR, type ContainerdRuntimeEdit } from './receipt.js';
+import {
+  mergeReceipts,
+  readReceipt,
+  receiptPath,
+  serializeReceipt,
+  RECEIPT_DIR,
+  type ContainerdRuntimeEdit,
+} from './receipt.js';
 import { restartIfNeeded, type RestartOutcome } from './restart.js';
 import type { ServiceManager } from './systemd.js';
 import { errorCode } from '../lib/errors.js';
@@ -57,30 +64,56 @@ export function openHost(cfg: InstallerConfig, deps: InstallDeps): HostRoot {
   return (deps.hostRoot ?? ((m: string) => HostRoot.open(m)))(cfg.hostMount);
 }
 
-async function installInto(host: HostRoot, cfg: InstallerConfig, deps: InstallDeps, inputs: Awaited<ReturnType<typeof readInputs>>): Promise<InstallResult> {
+async function installInto(
+  host: HostRoot,
+  cfg: InstallerConfig,
+  deps: InstallDeps,
+  inputs: Awaited<ReturnType<typeof readInputs>>,
+): Promise<InstallResult> {
   const { log } = deps;
   const { handler } = inputs;
   const imagepuller = await readOptional(join(cfg.imagepullerConfigDir, IMAGEPULLER_FILE));
   const imagepullerHostPath = `/opt/edgeless/${handler}/etc/host-config/${IMAGEPULLER_FILE}`;
   const imagepullerDest = onHost(cfg.hostMount, imagepullerHostPath);
-  const kataText = renderKataConfig(kataConfig(cfg.platform, {
-    handler,
-    debug: inputs.manifest.debugRuntime,
-    kernelParams: inputs.manifest.qemuExtraKernelParams,
-    imagepullerConfig: imagepuller === undefined ? '' : imagepullerHostPath,
-  }));
-  const plan = await planAdd(host, inputs.containerdConfig, inputs.entry, { debugLevel: inputs.manifest.debugRuntime }, inputs.snapshotter);
-  if (inputs.snapshotter !== undefined) log.info({ snapshotter: inputs.snapshotter.pluginName, address: inputs.snapshotter.address }, 'proxy snapshotter');
+  const kataText = renderKataConfig(
+    kataConfig(cfg.platform, {
+      handler,
+      debug: inputs.manifest.debugRuntime,
+      kernelParams: inputs.manifest.qemuExtraKernelParams,
+      imagepullerConfig: imagepuller === undefined ? '' : imagepullerHostPath,
+    }),
+  );
+  const plan = await planAdd(
+    host,
+    inputs.containerdConfig,
+    inputs.entry,
+    { debugLevel: inputs.manifest.debugRuntime },
+    inputs.snapshotter,
+  );
+  if (inputs.snapshotter !== undefined)
+    log.info({ snapshotter: inputs.snapshotter.pluginName, address: inputs.snapshotter.address }, 'proxy snapshotter');
   const previous = await readReceipt(host, handler);
-  if (host.resolver === 'walk') log.warn('openat2 is not available (ENOSYS): host paths are resolved by a userspace walk with O_NOFOLLOW');
+  if (host.resolver === 'walk')
+    log.warn('openat2 is not available (ENOSYS): host paths are resolved by a userspace walk with O_NOFOLLOW');
 
   // The receipt goes down before anything it lists is created or placed, so that after a crash it
   // lists a superset of what is on the node and a re-run converges on the same receipt.
-  const needed = new Set([...inputs.assets.map((x) => dirname(x.dest)), dirname(inputs.kataConfig), host.onHost(RECEIPT_DIR)]);
+  const needed = new Set([
+    ...inputs.assets.map((x) => dirname(x.dest)),
+    dirname(inputs.kataConfig),
+    host.onHost(RECEIPT_DIR),
+  ]);
   if (imagepuller !== undefined) needed.add(dirname(imagepullerDest));
   const missing = await missingDirs(host, [...needed]);
-  const prevEdit = previous?.configEdits.find((e) => e.kind === 'containerd-runtime' && e.path === host.hostPathOf(plan.target)) as ContainerdRuntimeEdit | undefined;
-  const backup = await plannedBackup(host, plan, Date.now(), prevEdit?.backup === undefined ? undefined : host.onHost(prevEdit.backup));
+  const prevEdit = previous?.configEdits.find(
+    (e) => e.kind === 'containerd-runtime' && e.path === host.hostPathOf(plan.target),
+  ) as ContainerdRuntimeEdit | undefined;
+  const backup = await plannedBackup(
+    host,
+    plan,
+    Date.now(),
+    prevEdit?.backup === undefined ? undefined : host.onHost(prevEdit.backup),
+  );
   const edit: ContainerdRuntimeEdit = {
     kind: 'containerd-runtime',
     path: host.hostPathOf(plan.target),
@@ -94,7 +127,11 @@ async function installInto(host: HostRoot, cfg: InstallerConfig, deps: InstallDe
     format: 1,
     handler,
     platform: cfg.platform.name,
-    files: [...inputs.assets.map((x) => x.dest), inputs.kataConfig, ...(imagepuller === undefined ? [] : [imagepullerDest])].map((p) => host.hostPathOf(p)),
+    files: [
+      ...inputs.assets.map((x) => x.dest),
+      inputs.kataConfig,
+      ...(imagepuller === undefined ? [] : [imagepullerDest]),
+    ].map((p) => host.hostPathOf(p)),
     directories: missing.map((d) => host.hostPathOf(d)),
     configEdits: [edit],
   });
@@ -129,7 +166,10 @@ async function installInto(host: HostRoot, cfg: InstallerConfig, deps: InstallDe
       try {
         await removeStaleTemps(host, spec.dest);
         const staged = await stageAsset(spec, staging, { log, http: cfg.http, host }, order);
-        log.info({ url: spec.url.href, dest: spec.dest, action: staged.temp === undefined ? 'unchanged' : 'fetched' }, 'artifact');
+        log.info(
+          { url: spec.url.href, dest: spec.dest, action: staged.temp === undefined ? 'unchanged' : 'fetched' },
+          'artifact',
+        );
       } catch (err) {
         failure ??= { err };
       }
@@ -158,19 +198,39 @@ async function installInto(host: HostRoot, cfg: InstallerConfig, deps: InstallDe
   await removeStaleTemps(host, plan.target);
   const { written } = await applyContainerdConfig(host, plan, backup);
   if (written && backup !== undefined) log.info({ backup }, 'backed up the original containerd config');
-  log.info({ path: plan.target, written, changed: changes(plan) }, written ? 'containerd config updated' : 'containerd config already up to date');
+  log.info(
+    { path: plan.target, written, changed: changes(plan) },
+    written ? 'containerd config updated' : 'containerd config already up to date',
+  );
 
   let restart: RestartOutcome | undefined;
   if (!inputs.target.restartUnit) log.info('restart-systemd-unit is false, not restarting');
   else {
     const mtimeNs = host.statFollow(plan.target)?.mtimeNs ?? 0n;
-    restart = await withServiceManager(cfg, deps, (sm) => restartIfNeeded(sm, { units: inputs.target.units, configPath: plan.target, configMtimeNs: mtimeNs, timeoutMs: cfg.restartTimeoutMs }, log));
+    restart = await withServiceManager(cfg, deps, (sm) =>
+      restartIfNeeded(
+        sm,
+        {
+          units: inputs.target.units,
+          configPath: plan.target,
+          configMtimeNs: mtimeNs,
+          timeoutMs: cfg.restartTimeoutMs,
+        },
+        log,
+      ),
+    );
   }
   // Last: only a node whose runtime is in place gets the label the RuntimeClass selects on.
   if (cfg.nodeLabel === undefined) log.info('NODE_NAME not set, not labelling the node');
   else await patchNodeLabel(cfg.nodeLabel, nodeLabelKey(handler), NODE_LABEL_VALUE, log);
   log.info({ handler }, 'Installation completed successfully.');
-  return { handler, artifactsChanged: changed, containerdConfigWritten: written, backup: written ? backup : undefined, restart };
+  return {
+    handler,
+    artifactsChanged: changed,
+    containerdConfigWritten: written,
+    backup: written ? backup : undefined,
+    restart,
+  };
 }
 
 /** The directories among `dirs` and their ancestors that do not exist yet, parents first. */
@@ -190,7 +250,11 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-export async function withServiceManager<T>(cfg: InstallerConfig, deps: InstallDeps, fn: (sm: ServiceManager) => Promise<T>): Promise<T> {
+export async function withServiceManager<T>(
+  cfg: InstallerConfig,
+  deps: InstallDeps,
+  fn: (sm: ServiceManager) => Promise<T>,
+): Promise<T> {
   const sm = await deps.serviceManager(cfg.busAddress);
   try {
     return await fn(sm);

@@ -16,8 +16,12 @@ export interface KataOptions {
 }
 
 const SNP_ANNOTATIONS = [
-  'snp_id_block_Milan', 'snp_id_auth_Milan', 'snp_guest_policy_Milan',
-  'snp_id_block_Genoa', 'snp_id_auth_Genoa', 'snp_guest_policy_Genoa',
+  'snp_id_block_Milan',
+  'snp_id_auth_Milan',
+  'snp_guest_policy_Milan',
+  'snp_id_block_Genoa',
+  'snp_id_auth_Genoa',
+  'snp_guest_policy_Genoa',
   'cc_init_data',
 ];
 
@@ -87,5 +91,11 @@ function applyDebug(base: KataBase, debug: boolean): void {
 
 /** TOML text with tables in upstream's order: hypervisor, agent, runtime, factory, image. */
 export function renderKataConfig(config: KataBase): string {
-  return stringify({ hypervisor: config.hypervisor, agent: config.agent, runtime: config.runtime, factory: config.factory, image: config.image });
+  return stringify({
+    hypervisor: config.hypervisor,
+    agent: config.agent,
+    runtime: config.runtime,
+    factory: config.factory,
+    image: config.image,
+  });
 }

@@ -82,7 +82,9 @@ function agentCommon(): KataTable {
 
 export function qemuSnpBase(): KataBase {
   return {
-    hypervisor: { qemu: { ...qemuCommon(), sev_snp_guest: true, snp_id_block: '', snp_id_auth: '', snp_guest_policy: 196608 } },
+    hypervisor: {
+      qemu: { ...qemuCommon(), sev_snp_guest: true, snp_id_block: '', snp_id_auth: '', snp_guest_policy: 196608 },
+    },
     agent: { kata: agentCommon() },
     runtime: runtimeCommon(),
     factory: {},
@@ -93,7 +95,11 @@ export function qemuSnpBase(): KataBase {
 export function qemuTdxBase(): KataBase {
   return {
     hypervisor: {
-      qemu: { ...qemuCommon(), kernel_verity_params: 'root_hash=,salt=,data_blocks=,data_block_size=,hash_block_size=', tdx_quote_generation_service_socket_port: 4050 },
+      qemu: {
+        ...qemuCommon(),
+        kernel_verity_params: 'root_hash=,salt=,data_blocks=,data_block_size=,hash_block_size=',
+        tdx_quote_generation_service_socket_port: 4050,
+      },
     },
     agent: { kata: agentCommon() },
     runtime: runtimeCommon(),

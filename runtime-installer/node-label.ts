@@ -27,7 +27,12 @@ export interface NodeLabelConfig {
 }
 
 /** Sets (value) or removes (null) the label on this node; returns whether the node existed. */
-export async function patchNodeLabel(cfg: NodeLabelConfig, key: string, value: string | null, log: Logger): Promise<boolean> {
+export async function patchNodeLabel(
+  cfg: NodeLabelConfig,
+  key: string,
+  value: string | null,
+  log: Logger,
+): Promise<boolean> {
   const token = (await readServiceAccountFile(cfg, 'token')).toString('utf8').trim();
   const ca = await readServiceAccountFile(cfg, 'ca.crt');
   const path = `/api/v1/nodes/${encodeURIComponent(cfg.nodeName)}`;
@@ -38,17 +43,23 @@ export async function patchNodeLabel(cfg: NodeLabelConfig, key: string, value: s
     return false;
   }
   if (res.status < 200 || res.status > 299) {
-    throw new NodeLabelError(`PATCH ${cfg.apiServer}${path} (label ${key}): HTTP ${res.status}${statusMessage(res.body)}; expected the service account to be allowed to patch its node (RBAC in the generated runtime YAML)`);
+    throw new NodeLabelError(
+      `PATCH ${cfg.apiServer}${path} (label ${key}): HTTP ${res.status}${statusMessage(res.body)}; expected the service account to be allowed to patch its node (RBAC in the generated runtime YAML)`,
+    );
   }
   let labels: Record<string, unknown> | undefined;
   try {
     labels = (JSON.parse(res.body) as { metadata?: { labels?: Record<string, unknown> } }).metadata?.labels;
   } catch {
-    throw new NodeLabelError(`PATCH ${cfg.apiServer}${path}: expected a Node object in the answer, got ${JSON.stringify(res.body.slice(0, 200))}`);
+    throw new NodeLabelError(
+      `PATCH ${cfg.apiServer}${path}: expected a Node object in the answer, got ${JSON.stringify(res.body.slice(0, 200))}`,
+    );
   }
   const now = labels?.[key];
   if (value === null ? now !== undefined : now !== value) {
-    throw new NodeLabelError(`PATCH ${cfg.apiServer}${path}: the node's label ${key} is ${JSON.stringify(now)} afterwards, expected ${value === null ? 'none' : JSON.stringify(value)}`);
+    throw new NodeLabelError(
+      `PATCH ${cfg.apiServer}${path}: the node's label ${key} is ${JSON.stringify(now)} afterwards, expected ${value === null ? 'none' : JSON.stringify(value)}`,
+    );
   }
   log.info({ node: cfg.nodeName, label: key, value }, value === null ? 'node label removed' : 'node labelled');
   return true;
@@ -59,32 +70,53 @@ async function readServiceAccountFile(cfg: NodeLabelConfig, name: string): Promi
   try {
     return await readFile(path);
   } catch (err) {
-    throw new NodeLabelError(`reading ${path}: ${errorMessage(err)}: expected the service account token and CA of the DaemonSet's pod (automountServiceAccountToken)`, { cause: err });
+    throw new NodeLabelError(
+      `reading ${path}: ${errorMessage(err)}: expected the service account token and CA of the DaemonSet's pod (automountServiceAccountToken)`,
+      { cause: err },
+    );
   }
 }
 
-function send(cfg: NodeLabelConfig, path: string, token: string, ca: Buffer, body: string): Promise<{ status: number; body: string }> {
+function send(
+  cfg: NodeLabelConfig,
+  path: string,
+  token: string,
+  ca: Buffer,
+  body: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const url = new URL(path, cfg.apiServer);
-    const req = request(url, {
-      method: 'PATCH',
-      ca,
-      headers: {
-        'Authorization': `Bearer ${token}`,
-        'Content-Type': 'application/strategic-merge-patch+json',
-        'Accept': 'application/json',
-        'Content-Length': Buffer.byteLength(body),
-        'User-Agent': 'contrast-runtime-installer',
+    const req = request(
+      url,
+      {
+        method: 'PATCH',
+        ca,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'Content-Type': 'application/strategic-merge-patch+json',
+          Accept: 'application/json',
+          'Content-Length': Buffer.byteLength(body),
+          'User-Agent': 'contrast-runtime-installer',
+        },
+        timeout: cfg.timeoutMs,
       },
-      timeout: cfg.timeoutMs,
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => { chunks.push(c); });
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }); });
-      res.on('error', reject);
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => {
+          chunks.push(c);
+        });
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => {
+      req.destroy(new Error(`no answer within ${cfg.timeoutMs} ms`));
     });
-    req.on('timeout', () => { req.destroy(new Error(`no answer within ${cfg.timeoutMs} ms`)); });
-    req.on('error', (err) => { reject(new NodeLabelError(`PATCH ${url.href}: ${err.message}`, { cause: err })); });
+    req.on('error', (err) => {
+      reject(new NodeLabelError(`PATCH ${url.href}: ${err.message}`, { cause: err }));
+    });
     req.end(body);
   });
 }

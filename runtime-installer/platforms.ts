@@ -2,7 +2,14 @@
  * Platforms the installer knows, their predicates, and the legacy (pre-target-config) host defaults.
  * Names are matched case-insensitively; `Platform.name` keeps upstream's spelling.
  */
-import { factsOf, PLATFORM_TABLE, type Hypervisor, type PlatformFacts, type PlatformName, type Tee } from '../lib/node-install/platforms.js';
+import {
+  factsOf,
+  PLATFORM_TABLE,
+  type Hypervisor,
+  type PlatformFacts,
+  type PlatformName,
+  type Tee,
+} from '../lib/node-install/platforms.js';
 import { PlatformError } from './errors.js';
 
 export type { Hypervisor, Tee };

@@ -70,7 +70,12 @@ export function mergeReceipts(prev: Receipt | undefined, next: Receipt): Receipt
     const key = `${e.kind}\0${e.path}`;
     const old = edits.get(key);
     // What the first install found (template created, base digest, backup) stays the truth.
-    edits.set(key, old === undefined ? e : { ...e, ...Object.fromEntries(Object.entries(old).filter(([, v]) => v !== undefined && v !== false)) });
+    edits.set(
+      key,
+      old === undefined
+        ? e
+        : { ...e, ...Object.fromEntries(Object.entries(old).filter(([, v]) => v !== undefined && v !== false)) },
+    );
   }
   return normalize({
     ...next,
@@ -107,25 +112,40 @@ export function parseReceipt(text: string, source: string, handler?: string): Re
   if (typeof v !== 'object' || v === null) throw bad('expected an object');
   const o = v as Record<string, unknown>;
   if (o['format'] !== RECEIPT_FORMAT) throw bad(`format=${JSON.stringify(o['format'])}: expected ${RECEIPT_FORMAT}`);
-  if (typeof o['handler'] !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(o['handler'])) throw bad(`handler=${JSON.stringify(o['handler'])}: expected a runtime handler name`);
-  if (handler !== undefined && o['handler'] !== handler) throw bad(`handler=${o['handler']}: expected ${handler} (the file name)`);
+  if (typeof o['handler'] !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(o['handler']))
+    throw bad(`handler=${JSON.stringify(o['handler'])}: expected a runtime handler name`);
+  if (handler !== undefined && o['handler'] !== handler)
+    throw bad(`handler=${o['handler']}: expected ${handler} (the file name)`);
   if (typeof o['platform'] !== 'string') throw bad('platform: expected a string');
   const paths = (key: string): string[] => {
     const list = o[key];
     if (!Array.isArray(list)) throw bad(`${key}: expected an array of host paths`);
     for (const p of list) {
-      if (typeof p !== 'string' || !p.startsWith('/') || p.split('/').includes('..')) throw bad(`${key}: ${JSON.stringify(p)}: expected an absolute host path without '..'`);
+      if (typeof p !== 'string' || !p.startsWith('/') || p.split('/').includes('..'))
+        throw bad(`${key}: ${JSON.stringify(p)}: expected an absolute host path without '..'`);
     }
     return list as string[];
   };
   const edits = o['configEdits'];
   if (!Array.isArray(edits)) throw bad('configEdits: expected an array');
   for (const e of edits) {
-    const ok = typeof e === 'object' && e !== null && typeof (e as ConfigEdit).kind === 'string' && typeof (e as ConfigEdit).path === 'string'
-      && (e as ConfigEdit).path.startsWith('/') && !(e as ConfigEdit).path.split('/').includes('..');
+    const ok =
+      typeof e === 'object' &&
+      e !== null &&
+      typeof (e as ConfigEdit).kind === 'string' &&
+      typeof (e as ConfigEdit).path === 'string' &&
+      (e as ConfigEdit).path.startsWith('/') &&
+      !(e as ConfigEdit).path.split('/').includes('..');
     if (!ok) throw bad(`configEdits: ${JSON.stringify(e)}: expected { kind, path (absolute host path), ... }`);
   }
-  return { format: RECEIPT_FORMAT, handler: o['handler'], platform: o['platform'], files: paths('files'), directories: paths('directories'), configEdits: edits as ConfigEdit[] };
+  return {
+    format: RECEIPT_FORMAT,
+    handler: o['handler'],
+    platform: o['platform'],
+    files: paths('files'),
+    directories: paths('directories'),
+    configEdits: edits as ConfigEdit[],
+  };
 }
 
 /** Reads the receipt of `handler`; undefined when there is none. */
@@ -137,7 +157,9 @@ export async function readReceipt(host: HostRoot, handler: string): Promise<Rece
 
 /** Every receipt on the node. */
 export async function listReceipts(host: HostRoot): Promise<Receipt[]> {
-  const names = (await host.readdir(host.onHost(RECEIPT_DIR))).filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort();
+  const names = (await host.readdir(host.onHost(RECEIPT_DIR)))
+    .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
+    .sort();
   const out: Receipt[] = [];
   for (const n of names) {
     const r = await readReceipt(host, n.slice(0, -'.json'.length));

@@ -29,7 +29,10 @@ export async function restartIfNeeded(sm: ServiceManager, plan: RestartPlan, log
   }
   const mtimeUs = (plan.configMtimeNs ?? (await stat(plan.configPath, { bigint: true })).mtimeNs) / 1000n;
   if (chosen.activeState === 'active' && chosen.activeEnterTimestampUs > mtimeUs) {
-    log.info({ unit: chosen.name, activeSinceUs: chosen.activeEnterTimestampUs.toString(), configMtimeUs: mtimeUs.toString() }, 'unit already runs with the newest config, not restarting');
+    log.info(
+      { unit: chosen.name, activeSinceUs: chosen.activeEnterTimestampUs.toString(), configMtimeUs: mtimeUs.toString() },
+      'unit already runs with the newest config, not restarting',
+    );
     return { action: 'skipped', unit: chosen.name };
   }
   log.info({ unit: chosen.name, activeState: chosen.activeState }, 'restarting unit');

@@ -28,7 +28,13 @@ export function addSnapshotterConfig(text: string, setup: SnapshotterSetup, sour
   if (setup.kind === 'nydus') {
     const id = criId ?? criPluginId(parseConfig(out, source), source);
     const table = imagesTable(id);
-    out = setTableKeys(out, table, { discard_unpacked_layers: false, disable_snapshot_annotations: false }, source, table.slice(0, 2));
+    out = setTableKeys(
+      out,
+      table,
+      { discard_unpacked_layers: false, disable_snapshot_annotations: false },
+      source,
+      table.slice(0, 2),
+    );
   }
   return out;
 }

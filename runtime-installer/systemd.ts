@@ -33,7 +33,10 @@ const PROPS = 'org.freedesktop.DBus.Properties';
 export const DEFAULT_SYSTEM_BUS = 'unix:path=/var/run/dbus/system_bus_socket';
 
 export class SystemdDBus implements ServiceManager {
-  private constructor(private readonly conn: DBusConnection, private readonly callTimeoutMs: number) {}
+  private constructor(
+    private readonly conn: DBusConnection,
+    private readonly callTimeoutMs: number,
+  ) {}
 
   static async connect(address: string, callTimeoutMs = 25_000): Promise<SystemdDBus> {
     return new SystemdDBus(await DBusConnection.connect(address, callTimeoutMs), callTimeoutMs);
@@ -61,7 +64,17 @@ export class SystemdDBus implements ServiceManager {
 
   async restart(name: string, timeoutMs: number): Promise<void> {
     const rule = `type='signal',sender='${DEST}',path='${MANAGER_PATH}',interface='${MANAGER}',member='JobRemoved'`;
-    await this.conn.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'AddMatch', signature: 's', body: [rule] }, this.callTimeoutMs);
+    await this.conn.call(
+      {
+        destination: 'org.freedesktop.DBus',
+        path: '/org/freedesktop/DBus',
+        interface: 'org.freedesktop.DBus',
+        member: 'AddMatch',
+        signature: 's',
+        body: [rule],
+      },
+      this.callTimeoutMs,
+    );
     // Subscribe makes systemd emit job signals to us; AlreadySubscribed and friends are harmless.
     await this.manager('Subscribe', '', []).catch(() => undefined);
     const removed = new Map<string, string>();
@@ -82,16 +95,24 @@ export class SystemdDBus implements ServiceManager {
       const deadline = Date.now() + timeoutMs;
       while (!removed.has(job)) {
         const left = deadline - Date.now();
-        if (left <= 0) throw new RestartError(`restarting ${name}: job ${job} did not finish within ${timeoutMs} ms`, { code: 'ERR_RESTART_TIMEOUT' });
+        if (left <= 0)
+          throw new RestartError(`restarting ${name}: job ${job} did not finish within ${timeoutMs} ms`, {
+            code: 'ERR_RESTART_TIMEOUT',
+          });
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, left);
-          wake = () => { clearTimeout(t); resolve(); };
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
         });
       }
       const result = removed.get(job);
-      if (result !== 'done') throw new RestartError(`restarting ${name}: job ${job} finished with result ${result ?? ''}: expected done`);
+      if (result !== 'done')
+        throw new RestartError(`restarting ${name}: job ${job} finished with result ${result ?? ''}: expected done`);
       const after = await this.unit(name);
-      if (after?.activeState === 'failed') throw new RestartError(`restarting ${name}: unit is failed after the restart`);
+      if (after?.activeState === 'failed')
+        throw new RestartError(`restarting ${name}: unit is failed after the restart`);
     } finally {
       off();
     }
@@ -102,11 +123,17 @@ export class SystemdDBus implements ServiceManager {
   }
 
   private manager(member: string, signature: string, body: DBusValue[]): Promise<Message> {
-    return this.conn.call({ destination: DEST, path: MANAGER_PATH, interface: MANAGER, member, signature, body }, this.callTimeoutMs);
+    return this.conn.call(
+      { destination: DEST, path: MANAGER_PATH, interface: MANAGER, member, signature, body },
+      this.callTimeoutMs,
+    );
   }
 
   private async property(path: string, name: string): Promise<DBusValue> {
-    const r = await this.conn.call({ destination: DEST, path, interface: PROPS, member: 'Get', signature: 'ss', body: [UNIT, name] }, this.callTimeoutMs);
+    const r = await this.conn.call(
+      { destination: DEST, path, interface: PROPS, member: 'Get', signature: 'ss', body: [UNIT, name] },
+      this.callTimeoutMs,
+    );
     return (r.body[0] as Variant).value;
   }
 }

@@ -25,7 +25,10 @@ const TRUE = ['1', 't', 'T', 'TRUE', 'true', 'True'];
 const FALSE = ['0', 'f', 'F', 'FALSE', 'false', 'False'];
 
 /** Reads the directory (recursively, regular files only; `..data` style ConfigMap links resolve). */
-export async function readTargetConfig(dir: string, platform: Platform): Promise<{ config: TargetConfig; found: boolean }> {
+export async function readTargetConfig(
+  dir: string,
+  platform: Platform,
+): Promise<{ config: TargetConfig; found: boolean }> {
   const values = new Map<Key, string>();
   let found = true;
   try {
@@ -40,18 +43,25 @@ export async function readTargetConfig(dir: string, platform: Platform): Promise
   if (restartText !== undefined) {
     if (TRUE.includes(restartText)) restartUnit = true;
     else if (FALSE.includes(restartText)) restartUnit = false;
-    else throw new TargetConfigError(`restart-systemd-unit=${restartText}: expected a boolean (true, false, 1, 0, t, f)`);
+    else
+      throw new TargetConfigError(`restart-systemd-unit=${restartText}: expected a boolean (true, false, 1, 0, t, f)`);
   }
   const cfgPath = values.get('containerd-config-path');
   const kataPath = values.get('kata-config-path');
-  for (const [key, v] of [['containerd-config-path', cfgPath], ['kata-config-path', kataPath]] as const) {
-    if (v !== undefined && v.split('/').includes('..')) throw new TargetConfigError(`${key}=${v}: expected a host path without '..'`);
+  for (const [key, v] of [
+    ['containerd-config-path', cfgPath],
+    ['kata-config-path', kataPath],
+  ] as const) {
+    if (v !== undefined && v.split('/').includes('..'))
+      throw new TargetConfigError(`${key}=${v}: expected a host path without '..'`);
   }
   return {
     found,
     config: Object.freeze({
       containerdConfigPath: stripSlash(cfgPath ?? platform.defaults.containerdConfigPath),
-      units: Object.freeze(unitsText === undefined ? [...platform.defaults.units] : unitsText.split(/[\s,]+/).filter((u) => u !== '')),
+      units: Object.freeze(
+        unitsText === undefined ? [...platform.defaults.units] : unitsText.split(/[\s,]+/).filter((u) => u !== ''),
+      ),
       restartUnit,
       kataConfigPath: kataPath === undefined ? undefined : stripSlash(kataPath),
     }),
@@ -80,7 +90,9 @@ async function collect(root: string, dir: string, out: Map<Key, string>): Promis
     if (!st.isFile()) continue;
     const name = relative(root, path);
     if (!(KEYS as readonly string[]).includes(name)) {
-      throw new TargetConfigError(`unexpected file ${name} in target config dir ${root}: expected one of ${KEYS.join(', ')}`);
+      throw new TargetConfigError(
+        `unexpected file ${name} in target config dir ${root}: expected one of ${KEYS.join(', ')}`,
+      );
     }
     const value = (await readFile(path, 'utf8')).trim();
     if (value === '') throw new TargetConfigError(`${name} cannot be empty (in target config dir ${root})`);

@@ -130,7 +130,8 @@ function parseHeader(text: string, at: number): TableHeader {
       i++;
       continue;
     }
-    if (text[i] !== ']' || (arrayTable && text[i + 1] !== ']')) throw new TomlScanError(`malformed table header at offset ${at}`);
+    if (text[i] !== ']' || (arrayTable && text[i + 1] !== ']'))
+      throw new TomlScanError(`malformed table header at offset ${at}`);
     i += arrayTable ? 2 : 1;
     break;
   }

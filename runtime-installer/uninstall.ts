@@ -17,7 +17,16 @@ import { applyContainerdConfig, changes, planRemove, type ContainerdConfigPlan }
 import { NotInstalledError, ReceiptError } from './errors.js';
 import type { HostRoot } from './host-root.js';
 import { openHost, removeStaleTemps, sha256, withServiceManager, type InstallDeps } from './install.js';
-import { EDGELESS_DIR, listReceipts, readReceipt, receiptPath, RECEIPT_DIR, type ConfigEdit, type ContainerdRuntimeEdit, type Receipt } from './receipt.js';
+import {
+  EDGELESS_DIR,
+  listReceipts,
+  readReceipt,
+  receiptPath,
+  RECEIPT_DIR,
+  type ConfigEdit,
+  type ContainerdRuntimeEdit,
+  type Receipt,
+} from './receipt.js';
 import { restartIfNeeded, type RestartOutcome } from './restart.js';
 import { patchNodeLabel } from './node-label.js';
 import { nodeLabelKey } from '../lib/node-install/node-label.js';
@@ -54,14 +63,23 @@ export const UNDO: Readonly<Record<string, UndoPlanner>> = Object.freeze({
 
 async function planContainerdRuntimeUndo(host: HostRoot, raw: ConfigEdit): Promise<PlannedUndo> {
   const edit = raw as ContainerdRuntimeEdit;
-  if (typeof edit.handler !== 'string') throw new ReceiptError(`install receipt: containerd-runtime edit of ${edit.path}: expected a handler`);
+  if (typeof edit.handler !== 'string')
+    throw new ReceiptError(`install receipt: containerd-runtime edit of ${edit.path}: expected a handler`);
   if (edit.snapshotter !== undefined && !(SNAPSHOTTERS as readonly unknown[]).includes(edit.snapshotter)) {
-    throw new ReceiptError(`install receipt: containerd-runtime edit of ${edit.path}: snapshotter=${edit.snapshotter}: expected one of ${SNAPSHOTTERS.join(', ')}`);
+    throw new ReceiptError(
+      `install receipt: containerd-runtime edit of ${edit.path}: snapshotter=${edit.snapshotter}: expected one of ${SNAPSHOTTERS.join(', ')}`,
+    );
   }
   const target = host.onHost(edit.path);
   const snapshotter = edit.snapshotter === undefined ? undefined : snapshotterSetup(edit.snapshotter, edit.handler);
   const plan = await planRemove(host, target, edit.handler, snapshotter);
-  if (plan === undefined || plan.current === undefined) return { edit, apply: () => Promise.resolve(false), restartFile: undefined, ...(snapshotter === undefined ? {} : { snapshotter }) };
+  if (plan === undefined || plan.current === undefined)
+    return {
+      edit,
+      apply: () => Promise.resolve(false),
+      restartFile: undefined,
+      ...(snapshotter === undefined ? {} : { snapshotter }),
+    };
   // A template install created goes when, without our entry, it is what install created it from.
   const deleteTemplate = edit.templateCreated && edit.templateBaseSha256 === sha256(plan.next);
   return {
@@ -78,7 +96,11 @@ async function planContainerdRuntimeUndo(host: HostRoot, raw: ConfigEdit): Promi
   };
 }
 
-export async function uninstall(cfg: InstallerConfig, deps: InstallDeps, options: UninstallOptions = {}): Promise<UninstallResult> {
+export async function uninstall(
+  cfg: InstallerConfig,
+  deps: InstallDeps,
+  options: UninstallOptions = {},
+): Promise<UninstallResult> {
   const { log } = deps;
   const inputs = await readInputs(cfg, log);
   const host = openHost(cfg, deps);
@@ -86,25 +108,36 @@ export async function uninstall(cfg: InstallerConfig, deps: InstallDeps, options
     const receipt = await chooseReceipt(host, cfg, inputs, options);
     if (receipt === undefined) return await legacyUninstall(host, cfg, deps, inputs, options.handler ?? inputs.handler);
     const { handler } = receipt;
-    log.info({ handler, platform: cfg.platform.name, receipt: host.onHost(receiptPath(handler)) }, 'uninstalling runtime handler');
+    log.info(
+      { handler, platform: cfg.platform.name, receipt: host.onHost(receiptPath(handler)) },
+      'uninstalling runtime handler',
+    );
     // First: no new pods are scheduled here once the label is gone.
     if (cfg.nodeLabel !== undefined) await patchNodeLabel(cfg.nodeLabel, nodeLabelKey(handler), null, log);
 
     // Plan every undo first: an unknown kind, an unreadable config or a listed path whose directory
     // leads out of HOST_MOUNT changes nothing.
-    const backups = receipt.configEdits.map((e) => (e as ContainerdRuntimeEdit).backup).filter((b): b is string => typeof b === 'string');
+    const backups = receipt.configEdits
+      .map((e) => (e as ContainerdRuntimeEdit).backup)
+      .filter((b): b is string => typeof b === 'string');
     for (const p of [...receipt.files, ...backups, ...receipt.directories]) await host.lstat(host.onHost(p));
     const undos: PlannedUndo[] = [];
     for (const edit of receipt.configEdits) {
       const planner = UNDO[edit.kind];
-      if (planner === undefined) throw new ReceiptError(`install receipt ${host.onHost(receiptPath(handler))}: config edit of kind ${edit.kind} (${edit.path}): expected one of ${Object.keys(UNDO).join(', ')}`);
+      if (planner === undefined)
+        throw new ReceiptError(
+          `install receipt ${host.onHost(receiptPath(handler))}: config edit of kind ${edit.kind} (${edit.path}): expected one of ${Object.keys(UNDO).join(', ')}`,
+        );
       undos.push(await planner(host, edit));
     }
     let restartFile: string | undefined;
     for (const u of undos) {
       const wrote = await u.apply();
       if (wrote) restartFile ??= u.restartFile;
-      log.info({ kind: u.edit.kind, path: host.onHost(u.edit.path), written: wrote }, wrote ? 'config edit undone' : 'config edit already undone');
+      log.info(
+        { kind: u.edit.kind, path: host.onHost(u.edit.path), written: wrote },
+        wrote ? 'config edit undone' : 'config edit already undone',
+      );
     }
     let removed = 0;
     for (const f of [...receipt.files, ...backups]) {
@@ -117,7 +150,12 @@ export async function uninstall(cfg: InstallerConfig, deps: InstallDeps, options
     // The receipt goes last but one: a crash before this point leaves it for the re-run. Then the
     // directories install created (the receipt's own among them), deepest first, when empty.
     await host.unlink(host.onHost(receiptPath(handler)));
-    await removeDirs(host, [...receipt.directories, ...receipt.files.flatMap((f) => parentsUnder(f, EDGELESS_DIR)), RECEIPT_DIR, EDGELESS_DIR]);
+    await removeDirs(host, [
+      ...receipt.directories,
+      ...receipt.files.flatMap((f) => parentsUnder(f, EDGELESS_DIR)),
+      RECEIPT_DIR,
+      EDGELESS_DIR,
+    ]);
     log.info({ path: host.onHost(`${EDGELESS_DIR}/${handler}`) }, 'runtime directory removed');
     const restart = await restartAfter(host, cfg, deps, inputs, restartFile);
     log.info({ handler }, 'Uninstallation completed successfully.');
@@ -127,32 +165,53 @@ export async function uninstall(cfg: InstallerConfig, deps: InstallDeps, options
   }
 }
 
-async function chooseReceipt(host: HostRoot, cfg: InstallerConfig, inputs: Inputs, options: UninstallOptions): Promise<Receipt | undefined> {
+async function chooseReceipt(
+  host: HostRoot,
+  cfg: InstallerConfig,
+  inputs: Inputs,
+  options: UninstallOptions,
+): Promise<Receipt | undefined> {
   const explicit = options.handler ?? inputs.manifest.runtimeHandlerName;
   if (explicit !== undefined) return readReceipt(host, explicit);
   const own = await readReceipt(host, inputs.handler);
   if (own !== undefined) return own;
-  const ofPlatform = (await listReceipts(host)).filter((r) => r.platform.toLowerCase() === cfg.platform.name.toLowerCase());
+  const ofPlatform = (await listReceipts(host)).filter(
+    (r) => r.platform.toLowerCase() === cfg.platform.name.toLowerCase(),
+  );
   if (ofPlatform.length > 1) {
-    throw new NotInstalledError(`several runtimes of platform ${cfg.platform.name} are installed (${ofPlatform.map((r) => r.handler).join(', ')}) and the manifest names none of them: expected --handler <name>`);
+    throw new NotInstalledError(
+      `several runtimes of platform ${cfg.platform.name} are installed (${ofPlatform.map((r) => r.handler).join(', ')}) and the manifest names none of them: expected --handler <name>`,
+    );
   }
   return ofPlatform[0];
 }
 
 /** Nodes installed before receipts existed: remove what is found of the handler, or say there is nothing. */
-async function legacyUninstall(host: HostRoot, cfg: InstallerConfig, deps: InstallDeps, inputs: Inputs, handler: string): Promise<UninstallResult> {
+async function legacyUninstall(
+  host: HostRoot,
+  cfg: InstallerConfig,
+  deps: InstallDeps,
+  inputs: Inputs,
+  handler: string,
+): Promise<UninstallResult> {
   const { log } = deps;
   const base = host.onHost(`${EDGELESS_DIR}/${handler}`);
   const snapshotter = inputs.snapshotter === undefined ? undefined : snapshotterSetup(inputs.snapshotter.kind, handler);
   const plan: ContainerdConfigPlan | undefined = await planRemove(host, inputs.containerdConfig, handler, snapshotter);
   const hasDir = (await host.lstat(base)) !== undefined;
   if ((plan === undefined || !changes(plan)) && !hasDir) {
-    throw new NotInstalledError(`nothing to uninstall: no install receipt in ${host.onHost(RECEIPT_DIR)}, no runtime entry ${handler} in ${plan?.target ?? inputs.containerdConfig}, no ${base}`);
+    throw new NotInstalledError(
+      `nothing to uninstall: no install receipt in ${host.onHost(RECEIPT_DIR)}, no runtime entry ${handler} in ${plan?.target ?? inputs.containerdConfig}, no ${base}`,
+    );
   }
   log.warn({ handler }, `no install receipt for ${handler}: removing its runtime entry and ${base} as found`);
   if (cfg.nodeLabel !== undefined) await patchNodeLabel(cfg.nodeLabel, nodeLabelKey(handler), null, log);
-  const written = plan !== undefined && changes(plan) ? (await applyContainerdConfig(host, plan, undefined)).written : false;
-  log.info({ path: inputs.containerdConfig, written }, written ? 'runtime entry removed from the containerd config' : 'no runtime entry in the containerd config');
+  const written =
+    plan !== undefined && changes(plan) ? (await applyContainerdConfig(host, plan, undefined)).written : false;
+  log.info(
+    { path: inputs.containerdConfig, written },
+    written ? 'runtime entry removed from the containerd config' : 'no runtime entry in the containerd config',
+  );
   if (inputs.kataConfig.startsWith(`${base}/`) || inputs.handler === handler) await host.unlink(inputs.kataConfig);
   await host.removeTree(base);
   await host.rmdir(host.onHost(EDGELESS_DIR));
@@ -163,11 +222,23 @@ async function legacyUninstall(host: HostRoot, cfg: InstallerConfig, deps: Insta
   return { handler, containerdConfigWritten: written, restart };
 }
 
-async function restartAfter(host: HostRoot, cfg: InstallerConfig, deps: InstallDeps, inputs: Inputs, configFile: string | undefined): Promise<RestartOutcome | undefined> {
+async function restartAfter(
+  host: HostRoot,
+  cfg: InstallerConfig,
+  deps: InstallDeps,
+  inputs: Inputs,
+  configFile: string | undefined,
+): Promise<RestartOutcome | undefined> {
   if (!inputs.target.restartUnit || configFile === undefined) return undefined;
   // A deleted template: the restart is due in any case (mtime 0 is older than any start).
   const mtimeNs = host.statFollow(configFile)?.mtimeNs ?? 0n;
-  return withServiceManager(cfg, deps, (sm) => restartIfNeeded(sm, { units: inputs.target.units, configPath: configFile, configMtimeNs: mtimeNs, timeoutMs: cfg.restartTimeoutMs }, deps.log));
+  return withServiceManager(cfg, deps, (sm) =>
+    restartIfNeeded(
+      sm,
+      { units: inputs.target.units, configPath: configFile, configMtimeNs: mtimeNs, timeoutMs: cfg.restartTimeoutMs },
+      deps.log,
+    ),
+  );
 }
 
 /** Host directories between `file` and `top` (exclusive of `top`), when `file` is below `top`. */
@@ -189,7 +260,10 @@ async function removeSnapshotterState(host: HostRoot, setup: SnapshotterSetup, l
   const state = host.onHost(setup.stateDir);
   const mounted = await mountsUnder(state);
   if (mounted.length > 0) {
-    log.warn({ path: state, mounts: mounted.slice(0, 5) }, 'snapshotter state still has mounts (is the sidecar running?), left in place');
+    log.warn(
+      { path: state, mounts: mounted.slice(0, 5) },
+      'snapshotter state still has mounts (is the sidecar running?), left in place',
+    );
     return;
   }
   await host.removeTree(state);
@@ -199,7 +273,10 @@ async function removeSnapshotterState(host: HostRoot, setup: SnapshotterSetup, l
 /** Mount points at or below `dir` (from /proc/self/mountinfo; octal escapes decoded). */
 async function mountsUnder(dir: string): Promise<string[]> {
   const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  const points = text.split('\n').map((l) => l.split(' ')[4]).filter((p): p is string => p !== undefined)
+  const points = text
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => p !== undefined)
     .map((p) => p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
   return points.filter((p) => p === dir || p.startsWith(`${dir}/`));
 }

@@ -9,7 +9,9 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SYSTEM: readonly string[] = (JSON.parse(readFileSync(join(ROOT, 'test/system-tests.json'), 'utf8')) as { files: string[] }).files;
+const SYSTEM: readonly string[] = (
+  JSON.parse(readFileSync(join(ROOT, 'test/system-tests.json'), 'utf8')) as { files: string[] }
+).files;
 
 /** What only a system test may use: namespaces, FUSE emulators, runc, containerd, a D-Bus daemon, loop devices, image builds. */
 const SYSTEM_MARKERS: readonly [string, RegExp][] = [
@@ -24,7 +26,9 @@ const SYSTEM_MARKERS: readonly [string, RegExp][] = [
 
 /** Source text without comments, so that a helper's doc naming `ip netns exec` is not taken for use. */
 function code(file: string): string {
-  return readFileSync(join(ROOT, file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  return readFileSync(join(ROOT, file), 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/^\s*\/\/.*$/gm, '');
 }
 
 function testFiles(dir: string): string[] {
@@ -41,7 +45,8 @@ function withHelpers(file: string, seen = new Set<string>()): Set<string> {
   seen.add(file);
   for (const m of readFileSync(join(ROOT, file), 'utf8').matchAll(/from '(\.[^']+)\.js'/g)) {
     const target = relative(ROOT, resolve(ROOT, dirname(file), `${m[1]!}.ts`));
-    if (target.startsWith('test/') && !target.endsWith('.test.ts') && existsSync(join(ROOT, target))) withHelpers(target, seen);
+    if (target.startsWith('test/') && !target.endsWith('.test.ts') && existsSync(join(ROOT, target)))
+      withHelpers(target, seen);
   }
   return seen;
 }
@@ -49,13 +54,21 @@ function withHelpers(file: string, seen = new Set<string>()): Set<string> {
 test('the system list names existing test files, each once', (t) => {
   const all = new Set(testFiles(join(ROOT, 'test')));
   t.true(all.size > 50);
-  t.deepEqual(SYSTEM.filter((f) => !all.has(f)), []);
+  t.deepEqual(
+    SYSTEM.filter((f) => !all.has(f)),
+    [],
+  );
   t.is(new Set(SYSTEM).size, SYSTEM.length);
 });
 
 test('the suite configs: unit is every test file but the system list, system is the list', async (t) => {
-  const load = async (name: string): Promise<{ files: string[] }> => ((await import(pathToFileURL(join(ROOT, name)).href)) as { default: { files: string[] } }).default;
-  const [base, unit, system] = await Promise.all([load('ava.config.js'), load('ava.unit.config.js'), load('ava.system.config.js')]);
+  const load = async (name: string): Promise<{ files: string[] }> =>
+    ((await import(pathToFileURL(join(ROOT, name)).href)) as { default: { files: string[] } }).default;
+  const [base, unit, system] = await Promise.all([
+    load('ava.config.js'),
+    load('ava.unit.config.js'),
+    load('ava.system.config.js'),
+  ]);
   t.deepEqual(base.files, ['test/**/*.test.ts']);
   t.deepEqual(unit.files, [...base.files, ...SYSTEM.map((f) => `!${f}`)]);
   t.deepEqual(system.files, [...SYSTEM]);
@@ -80,8 +93,13 @@ test('no unit test needs root or a system service', (t) => {
 test('every system test uses something only the system suite has', (t) => {
   // Keeps the system list from becoming a dumping ground for slow unit tests; kill tests and the
   // D-Bus stand-in are named here as system tests for their many processes and the daemon.
-  const byNature = new Set(['test/initializer/kill9.test.ts', 'test/runtime-installer/kill.test.ts', 'test/dev/demo.test.ts']);
-  const unmarked = SYSTEM.filter((f) => !byNature.has(f))
-    .filter((f) => ![...withHelpers(f)].some((used) => SYSTEM_MARKERS.some(([, m]) => m.test(code(used)))));
+  const byNature = new Set([
+    'test/initializer/kill9.test.ts',
+    'test/runtime-installer/kill.test.ts',
+    'test/dev/demo.test.ts',
+  ]);
+  const unmarked = SYSTEM.filter((f) => !byNature.has(f)).filter(
+    (f) => ![...withHelpers(f)].some((used) => SYSTEM_MARKERS.some(([, m]) => m.test(code(used)))),
+  );
   t.deepEqual(unmarked, []);
 });

@@ -61,7 +61,9 @@ export async function interleave(peers: readonly Peer[], rounds: number, warmup 
       median: wall.median,
       p10: wall.p10,
       p90: wall.p90,
-      ...(withPeer ? { peer: spread(runs.map((x) => x.peerMs ?? 0)), own: spread(runs.map((x) => x.ms - (x.peerMs ?? 0))) } : {}),
+      ...(withPeer
+        ? { peer: spread(runs.map((x) => x.peerMs ?? 0)), own: spread(runs.map((x) => x.ms - (x.peerMs ?? 0))) }
+        : {}),
       ...(withCpu ? { cpu: spread(runs.map((x) => x.cpuMs ?? 0)) } : {}),
     };
   });
@@ -82,7 +84,17 @@ export function formatTable(stats: readonly PeerStats[]): string {
     s.cpu === undefined ? '–' : s.cpu.median.toFixed(1),
     s.cpu === undefined ? '–' : (s.cpu.median / cpuBase).toFixed(2) + 'x',
   ]);
-  const header = ['peer', 'median ms', 'p10–p90 ms', `ratio to ${stats[0]?.name ?? ''}`, 'Coordinator CPU ms', 'without Coordinator ms', 'ratio without', 'own CPU ms', 'CPU ratio'];
+  const header = [
+    'peer',
+    'median ms',
+    'p10–p90 ms',
+    `ratio to ${stats[0]?.name ?? ''}`,
+    'Coordinator CPU ms',
+    'without Coordinator ms',
+    'ratio without',
+    'own CPU ms',
+    'CPU ratio',
+  ];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const line = (cells: string[]): string => '| ' + cells.map((x, c) => x.padEnd(widths[c]!)).join(' | ') + ' |';
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');

@@ -42,14 +42,21 @@ function field(text: string, key: string): number {
 /** The hierarchy this host has: v1's memory controller mount, else v2's unified one, else none. */
 export function memoryCgroupVersion(): 1 | 2 | undefined {
   if (existsSync(join(V1_ROOT, 'memory.limit_in_bytes'))) return 1;
-  if (existsSync(join(V2_ROOT, 'cgroup.controllers')) && readFileSync(join(V2_ROOT, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('memory')) return 2;
+  if (
+    existsSync(join(V2_ROOT, 'cgroup.controllers')) &&
+    readFileSync(join(V2_ROOT, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('memory')
+  )
+    return 2;
   return undefined;
 }
 
 /** Creates the group `name` with `limitBytes` (undefined: no limit, for the unlimited peers' counters). */
 export function createMemoryCgroup(name: string, limitBytes: number | undefined): MemoryCgroup {
   const version = memoryCgroupVersion();
-  if (version === undefined) throw new Error('no memory cgroup controller: expected /sys/fs/cgroup/memory (v1) or memory in /sys/fs/cgroup/cgroup.controllers (v2)');
+  if (version === undefined)
+    throw new Error(
+      'no memory cgroup controller: expected /sys/fs/cgroup/memory (v1) or memory in /sys/fs/cgroup/cgroup.controllers (v2)',
+    );
   const path = join(version === 1 ? V1_ROOT : V2_ROOT, name);
   if (version === 2) {
     // The memory controller must be enabled for the root's children.

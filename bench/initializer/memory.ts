@@ -36,7 +36,16 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -85,7 +94,14 @@ const suffix = `${process.pid}-${randomBytes(3).toString('hex')}`;
 const work = mkdtempSync(join(tmpdir(), `bench-init-mem-${suffix}-`));
 // Pods write to /contrast, an in-memory emptyDir here (tmpfs, like startup.ts).
 const pods = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `bench-init-mem-${suffix}-`));
-const cleanups: (() => unknown)[] = [() => { rmSync(work, { recursive: true, force: true }); }, () => { rmSync(pods, { recursive: true, force: true }); }];
+const cleanups: (() => unknown)[] = [
+  () => {
+    rmSync(work, { recursive: true, force: true });
+  },
+  () => {
+    rmSync(pods, { recursive: true, force: true });
+  },
+];
 
 interface Sample {
   readonly ms: number;
@@ -124,9 +140,14 @@ function quantile(sorted: readonly number[], q: number): number {
  * The floor of the pod path under the mandated grpc-js, before any of our code: the built-in modules a
  * gRPC-over-HTTP/2 client with a P-256 key loads (as bench/initializer/startup.ts), and the key.
  */
-const FLOOR_SCRIPT = "for (const m of ['crypto', 'net', 'tls', 'http2', 'dns', 'zlib']) require('node:' + m); require('node:crypto').generateKeyPairSync('ec', { namedCurve: 'P-256' });";
+const FLOOR_SCRIPT =
+  "for (const m of ['crypto', 'net', 'tls', 'http2', 'dns', 'zlib']) require('node:' + m); require('node:crypto').generateKeyPairSync('ec', { namedCurve: 'P-256' });";
 
-const median = (xs: readonly number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
+const median = (xs: readonly number[]): number =>
+  quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
 const mib = (b: number): string => (b / 1024 / 1024).toFixed(1);
 
 /** Every regular file under dir (the unpacked rootfs), for warming the page cache. */
@@ -144,7 +165,11 @@ function filesUnder(dir: string): string[] {
 function readaheadKib(path: string): string {
   const dev = statSync(path).dev;
   const id = `${(dev & 0xfff00) >> 8}:${(dev & 0xff) | ((dev >> 12) & 0xfff00)}`;
-  for (const f of [`/sys/dev/block/${id}/queue/read_ahead_kb`, `/sys/dev/block/${id}/../queue/read_ahead_kb`, `/sys/class/bdi/${id}/read_ahead_kb`]) {
+  for (const f of [
+    `/sys/dev/block/${id}/queue/read_ahead_kb`,
+    `/sys/dev/block/${id}/../queue/read_ahead_kb`,
+    `/sys/class/bdi/${id}/read_ahead_kb`,
+  ]) {
     if (existsSync(f)) return readFileSync(f, 'utf8').trim();
   }
   return '?';
@@ -168,21 +193,43 @@ function loopDisk(kib: number): string {
 try {
   // The image, as npm run images builds it, from the existing bundle.
   const target = targetByName('initializer')!;
-  const image = await buildImage(target, { bundleDir, outDir: join(work, 'oci'), version: VERSION, epoch: 0, cache: newBuildCache(), maxCompressedBytes: Number.MAX_SAFE_INTEGER });
+  const image = await buildImage(target, {
+    bundleDir,
+    outDir: join(work, 'oci'),
+    version: VERSION,
+    epoch: 0,
+    cache: newBuildCache(),
+    maxCompressedBytes: Number.MAX_SAFE_INTEGER,
+  });
   const unpackAt = (dir: string, label: string): Rootfs => {
     const unpacked = mkdtempSync(join(dir, `bench-init-mem-${suffix}-`));
-    cleanups.unshift(() => { rmSync(unpacked, { recursive: true, force: true }); });
+    cleanups.unshift(() => {
+      rmSync(unpacked, { recursive: true, force: true });
+    });
     rmSync(unpacked, { recursive: true });
     execFileSync('umoci', ['unpack', '--image', `${image.dir}:${target.name}`, unpacked], { stdio: 'ignore' });
     const rootfs = join(unpacked, 'rootfs');
-    const loader = ['/lib64/ld-linux-x86-64.so.2', '/usr/lib64/ld-linux-x86-64.so.2'].map((p) => join(rootfs, p)).find((p) => existsSync(p));
+    const loader = ['/lib64/ld-linux-x86-64.so.2', '/usr/lib64/ld-linux-x86-64.so.2']
+      .map((p) => join(rootfs, p))
+      .find((p) => existsSync(p));
     if (loader === undefined) throw new Error(`${rootfs}: no dynamic loader at /lib64/ld-linux-x86-64.so.2`);
-    const libraryPath = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64'].map((p) => join(rootfs, p)).filter((p) => existsSync(p)).join(':');
-    return { label, rootfs, node: [loader, '--library-path', libraryPath, join(rootfs, NODE_PATH)], entry: join(rootfs, BUNDLE_DIR, 'initializer', 'main.cjs') };
+    const libraryPath = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64']
+      .map((p) => join(rootfs, p))
+      .filter((p) => existsSync(p))
+      .join(':');
+    return {
+      label,
+      rootfs,
+      node: [loader, '--library-path', libraryPath, join(rootfs, NODE_PATH)],
+      entry: join(rootfs, BUNDLE_DIR, 'initializer', 'main.cjs'),
+    };
   };
   // The host's disk (where the temporary directory is), as it is: its readahead decides how much a
   // page fault on the Node binary reads (and charges to the group) at once.
-  const hostDisk = unpackAt(values['unpack-in'] ?? work, `host disk, readahead ${readaheadKib(values['unpack-in'] ?? work)} KiB`);
+  const hostDisk = unpackAt(
+    values['unpack-in'] ?? work,
+    `host disk, readahead ${readaheadKib(values['unpack-in'] ?? work)} KiB`,
+  );
   const disks = [hostDisk];
   if (values['loop-readahead-kib'] !== '0') {
     // A loop device (direct I/O: no second page cache for its backing file) with the given readahead,
@@ -192,12 +239,17 @@ try {
   }
   const rootfs = hostDisk.rootfs;
   const nodeBytes = statSync(join(rootfs, NODE_PATH)).size;
-  const bundleFiles = readdirSync(join(rootfs, BUNDLE_DIR, 'initializer')).map((f) => `${f} ${(statSync(join(rootfs, BUNDLE_DIR, 'initializer', f)).size / 1024).toFixed(0)} KiB`);
+  const bundleFiles = readdirSync(join(rootfs, BUNDLE_DIR, 'initializer')).map(
+    (f) => `${f} ${(statSync(join(rootfs, BUNDLE_DIR, 'initializer', f)).size / 1024).toFixed(0)} KiB`,
+  );
 
   const host = createHash('sha256').update('bench memory').digest();
   const coordinator = await startCoordinator({
     listen: '127.0.0.1:0',
-    manifest: { policies: new Map([[host.toString('hex'), { sans: ['bench-mem'], workloadSecretID: 'bench-mem' }]]), referenceValues: { allowInsecure: true } },
+    manifest: {
+      policies: new Map([[host.toString('hex'), { sans: ['bench-mem'], workloadSecretID: 'bench-mem' }]]),
+      referenceValues: { allowInsecure: true },
+    },
     stateDir: join(work, 'coordinator'),
     validators: [new InsecureValidator()],
     logger: silentLogger(),
@@ -234,7 +286,11 @@ try {
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
       const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-      const code = await new Promise<number | null>((resolve) => child.on('close', (c, sig) => { resolve(c ?? (sig === null ? null : -1)); }));
+      const code = await new Promise<number | null>((resolve) =>
+        child.on('close', (c, sig) => {
+          resolve(c ?? (sig === null ? null : -1));
+        }),
+      );
       const ms = performance.now() - start;
       clearTimeout(timer);
       const after = group.read();
@@ -244,7 +300,8 @@ try {
         const line = stderr.split('\n').find((l) => l.includes('"msg":"Initializer started"'));
         codeCache = line === undefined ? 'no log' : String((JSON.parse(line) as { codeCache?: unknown }).codeCache);
         if (code !== 0 && oomKills === 0) throw new Error(`${peer.name}: exit ${code}\n${stderr}`);
-        if (code === 0 && !existsSync(join(pod, 'done'))) throw new Error(`${peer.name}: exit 0 without the done file\n${stderr}`);
+        if (code === 0 && !existsSync(join(pod, 'done')))
+          throw new Error(`${peer.name}: exit 0 without the done file\n${stderr}`);
       } else if (code !== 0 && oomKills === 0) throw new Error(`${peer.name}: exit ${code}\n${stderr}`);
       return { ms, peakBytes: after.peakBytes, failcnt: after.failcnt - before.failcnt, oomKills, codeCache };
     } finally {
@@ -258,9 +315,17 @@ try {
     writeFileSync('/proc/sys/vm/drop_caches', '3');
   };
 
-  const condition = async (label: string, all: readonly PeerSpec[], count: number, before: () => void): Promise<string> => {
+  const condition = async (
+    label: string,
+    all: readonly PeerSpec[],
+    count: number,
+    before: () => void,
+  ): Promise<string> => {
     // --only <text>: just the peers whose name has one of the texts (for quick experiments).
-    const peers = values.only.length === 0 ? all : all.filter((p) => values.only.some((o) => `${label.split(' ')[0]!} ${p.name}`.includes(o)));
+    const peers =
+      values.only.length === 0
+        ? all
+        : all.filter((p) => values.only.some((o) => `${label.split(' ')[0]!} ${p.name}`.includes(o)));
     if (peers.length === 0) return `${label}: skipped (--only)`;
     const load0 = await loadAverage();
     const samples = peers.map(() => [] as Sample[]);
@@ -276,7 +341,17 @@ try {
     const load1 = await loadAverage();
     const medians = samples.map((s) => median(s.map((x) => x.ms)));
     const ref = (name: string): number => medians[peers.findIndex((p) => p.name === name)] ?? NaN;
-    const header = ['peer', 'median ms', 'p10–p90 ms', 'ratio to unlimited', 'ratio to bare node', 'peak MiB (median, max)', 'failcnt (median)', 'OOM kills', 'code cache'];
+    const header = [
+      'peer',
+      'median ms',
+      'p10–p90 ms',
+      'ratio to unlimited',
+      'ratio to bare node',
+      'peak MiB (median, max)',
+      'failcnt (median)',
+      'OOM kills',
+      'code cache',
+    ];
     const rows = peers.map((p, i) => {
       const s = samples[i]!;
       const ms = s.map((x) => x.ms).sort((a, b) => a - b);
@@ -297,7 +372,12 @@ try {
     });
     const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
     const line = (cells: string[]): string => '| ' + cells.map((x, c) => x.padEnd(widths[c]!)).join(' | ') + ' |';
-    return [`${label}: ${count} rounds, load average ${load0} before, ${load1} after`, line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+    return [
+      `${label}: ${count} rounds, load average ${load0} before, ${load1} after`,
+      line(header),
+      line(widths.map((w) => '-'.repeat(w))),
+      ...rows.map(line),
+    ].join('\n');
   };
 
   const limitName = `${mib(limitBytes)} MiB`;
@@ -306,26 +386,38 @@ try {
     for (const f of files) readFileSync(f);
   };
   warm();
-  const warmTable = await condition(`warm (${hostDisk.label}; image files in the page cache, charged outside the run's group)`, [
-    { name: 'initializer, unlimited', disk: hostDisk, limited: false, bare: false },
-    { name: `initializer, ${limitName}`, disk: hostDisk, limited: true, bare: false },
-  ], rounds, () => undefined);
+  const warmTable = await condition(
+    `warm (${hostDisk.label}; image files in the page cache, charged outside the run's group)`,
+    [
+      { name: 'initializer, unlimited', disk: hostDisk, limited: false, bare: false },
+      { name: `initializer, ${limitName}`, disk: hostDisk, limited: true, bare: false },
+    ],
+    rounds,
+    () => undefined,
+  );
   process.stdout.write(`${warmTable}\n\n`);
   // The slow disk last: the loop device's condition first.
   for (const disk of [...disks].reverse()) {
-    const coldTable = await condition(`cold (${disk.label}; caches dropped before every run)`, [
-      { name: `node -e 0, ${limitName}`, disk, limited: true, bare: true },
-      { name: `node + built-ins + key, ${limitName}`, disk, limited: true, bare: true, script: FLOOR_SCRIPT },
-      { name: 'initializer, unlimited', disk, limited: false, bare: false },
-      { name: `initializer, ${limitName}`, disk, limited: true, bare: false },
-    ], coldRounds, dropCaches);
+    const coldTable = await condition(
+      `cold (${disk.label}; caches dropped before every run)`,
+      [
+        { name: `node -e 0, ${limitName}`, disk, limited: true, bare: true },
+        { name: `node + built-ins + key, ${limitName}`, disk, limited: true, bare: true, script: FLOOR_SCRIPT },
+        { name: 'initializer, unlimited', disk, limited: false, bare: false },
+        { name: `initializer, ${limitName}`, disk, limited: true, bare: false },
+      ],
+      coldRounds,
+      dropCaches,
+    );
     process.stdout.write(`${coldTable}\n\n`);
   }
-  process.stdout.write([
-    `cgroup v${memoryCgroupVersion()}, limit ${limitBytes} bytes, image node ${mib(nodeBytes)} MiB, bundle: ${bundleFiles.join(', ')}`,
-    `node options: ${nodeOptions.length === 0 ? '(none)' : nodeOptions.join(' ')}; ${new Date().toISOString()}`,
-    'targets: warm limited ≤ 1.2x unlimited; cold limited ≤ 3x bare node in the same limit, no OOM kill',
-  ].join('\n') + '\n');
+  process.stdout.write(
+    [
+      `cgroup v${memoryCgroupVersion()}, limit ${limitBytes} bytes, image node ${mib(nodeBytes)} MiB, bundle: ${bundleFiles.join(', ')}`,
+      `node options: ${nodeOptions.length === 0 ? '(none)' : nodeOptions.join(' ')}; ${new Date().toISOString()}`,
+      'targets: warm limited ≤ 1.2x unlimited; cold limited ≤ 3x bare node in the same limit, no OOM kill',
+    ].join('\n') + '\n',
+  );
 } finally {
   for (const c of cleanups) await Promise.resolve(c()).catch(() => undefined);
 }

@@ -48,7 +48,14 @@ import { formatTable, interleave, type Peer, type RunResult } from './interleave
 
 const MAIN = fileURLToPath(new URL('../../dist/initializer/main.js', import.meta.url));
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' }, snp: { type: 'boolean', default: false }, bundle: { type: 'string' }, compare: { type: 'string', multiple: true, default: [] } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '15' },
+    snp: { type: 'boolean', default: false },
+    bundle: { type: 'string' },
+    compare: { type: 'string', multiple: true, default: [] },
+  },
+});
 const rounds = Number(values.rounds);
 if (!existsSync(MAIN)) {
   process.stderr.write(`${MAIN} is missing: run npm run build first\n`);
@@ -63,7 +70,10 @@ const insecureHost = createHash('sha256').update('bench insecure').digest();
 const work = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `bench-init-${process.pid}-`));
 const cleanups: (() => Promise<unknown>)[] = [() => rm(work, { recursive: true, force: true })];
 const cpuPreload = join(work, 'cpu-report.cjs');
-await writeFile(cpuPreload, "process.on('exit', () => { const u = process.cpuUsage(); require('fs').writeSync(2, '\\nCHILD_CPU_MS ' + ((u.user + u.system) / 1000) + '\\n'); });\n");
+await writeFile(
+  cpuPreload,
+  "process.on('exit', () => { const u = process.cpuUsage(); require('fs').writeSync(2, '\\nCHILD_CPU_MS ' + ((u.user + u.system) / 1000) + '\\n'); });\n",
+);
 /** The CPU milliseconds a child reported on stderr. */
 function childCpu(stderr: string): number {
   const m = /CHILD_CPU_MS ([\d.]+)/.exec(stderr);
@@ -81,7 +91,12 @@ try {
     cleanups.push(() => emu.unmount());
     policies.set(emu.config.hostData.toString('hex'), { sans: ['bench-snp'], workloadSecretID: 'bench-snp' });
     validators.push(...createValidators({ snp: { trustedArkPems: [emu.keys.askPem + emu.keys.arkPem] } }));
-    Object.assign(snpEnv, { CONTRAST_ATTESTATION: 'snp', CONTRAST_SNP_DEVICE: emu.snpDevice, CONTRAST_TSM_REPORT_DIR: join(work, 'none'), CONTRAST_KDS_TIMEOUT: '0' });
+    Object.assign(snpEnv, {
+      CONTRAST_ATTESTATION: 'snp',
+      CONTRAST_SNP_DEVICE: emu.snpDevice,
+      CONTRAST_TSM_REPORT_DIR: join(work, 'none'),
+      CONTRAST_KDS_TIMEOUT: '0',
+    });
   }
   const coordinator = await startCoordinator({
     listen: '127.0.0.1:0',
@@ -99,7 +114,10 @@ try {
   const spawnBare = (script = ''): Promise<RunResult> =>
     new Promise((resolve, reject) => {
       const start = performance.now();
-      const child = spawn(process.execPath, ['-r', cpuPreload, '-e', script], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } });
+      const child = spawn(process.execPath, ['-r', cpuPreload, '-e', script], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { PATH: process.env['PATH'] ?? '' },
+      });
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
       child.on('error', reject);
@@ -160,13 +178,19 @@ try {
     },
   });
   const bare: Peer = { name: "node -e ''", run: () => spawnBare() };
-  const builtins: Peer = { name: 'node + built-ins', run: () => spawnBare(FLOOR_BUILTINS.map((m) => `require('${m}');`).join('')) };
+  const builtins: Peer = {
+    name: 'node + built-ins',
+    run: () => spawnBare(FLOOR_BUILTINS.map((m) => `require('${m}');`).join('')),
+  };
   const configOnly: Peer = {
     name: 'initializer config-only',
     run: () =>
       new Promise<RunResult>((resolve, reject) => {
         const start = performance.now();
-        const child = spawn(process.execPath, ['-r', cpuPreload, MAIN], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } });
+        const child = spawn(process.execPath, ['-r', cpuPreload, MAIN], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: { PATH: process.env['PATH'] ?? '' },
+        });
         let stderr = '';
         child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
         child.on('error', reject);
@@ -180,20 +204,46 @@ try {
     bare,
     builtins,
     configOnly,
-    initializer('initializer insecure', { CONTRAST_ATTESTATION: 'insecure', CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true', CONTRAST_INSECURE_HOST_DATA: insecureHost.toString('hex') }),
+    initializer('initializer insecure', {
+      CONTRAST_ATTESTATION: 'insecure',
+      CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true',
+      CONTRAST_INSECURE_HOST_DATA: insecureHost.toString('hex'),
+    }),
   ];
   if (values.snp) peers.push(initializer('initializer snp (emulated)', snpEnv));
   if (values.bundle !== undefined) {
-    peers.push(initializer('initializer insecure (bundle)', { CONTRAST_ATTESTATION: 'insecure', CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true', CONTRAST_INSECURE_HOST_DATA: insecureHost.toString('hex') }, [values.bundle]));
+    peers.push(
+      initializer(
+        'initializer insecure (bundle)',
+        {
+          CONTRAST_ATTESTATION: 'insecure',
+          CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true',
+          CONTRAST_INSECURE_HOST_DATA: insecureHost.toString('hex'),
+        },
+        [values.bundle],
+      ),
+    );
     if (values.snp) peers.push(initializer('initializer snp (emulated, bundle)', snpEnv, [values.bundle]));
   }
   for (const c of values.compare) {
     const eq = c.indexOf('=');
     if (eq <= 0) throw new Error(`--compare ${c}: expected <label>=<path of main.js>`);
-    peers.push(initializer(`initializer insecure (${c.slice(0, eq)})`, { CONTRAST_ATTESTATION: 'insecure', CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true', CONTRAST_INSECURE_HOST_DATA: insecureHost.toString('hex') }, [c.slice(eq + 1)]));
+    peers.push(
+      initializer(
+        `initializer insecure (${c.slice(0, eq)})`,
+        {
+          CONTRAST_ATTESTATION: 'insecure',
+          CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true',
+          CONTRAST_INSECURE_HOST_DATA: insecureHost.toString('hex'),
+        },
+        [c.slice(eq + 1)],
+      ),
+    );
   }
   const stats = await interleave(peers, rounds);
-  process.stdout.write(`${formatTable(stats)}\n\n${rounds} rounds, node ${process.version}, spawn overhead ${spawnOverheadMs.toFixed(1)} ms CPU, ${new Date().toISOString()}\n`);
+  process.stdout.write(
+    `${formatTable(stats)}\n\n${rounds} rounds, node ${process.version}, spawn overhead ${spawnOverheadMs.toFixed(1)} ms CPU, ${new Date().toISOString()}\n`,
+  );
 } finally {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 }

@@ -14,7 +14,10 @@ import { fileURLToPath } from 'node:url';
  */
 const BASE = 20_000 + Math.floor(Math.random() * 3900) * 10;
 export const APP_PORT = BASE;
-export const EGRESS = { host: `127.${2 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`, port: BASE + 1 };
+export const EGRESS = {
+  host: `127.${2 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`,
+  port: BASE + 1,
+};
 export const INGRESS = { host: '127.0.0.1', port: BASE + 2 };
 /** Upload workload: the body each POST carries (bench/meshproxy/upload.lua builds the same). */
 export const UPLOAD_BYTES = 4 << 20;
@@ -36,21 +39,35 @@ export interface Running {
 }
 
 /** BENCH_MESHPROXY_MAIN: another build to compare (e.g. a copy of dist/ from an earlier commit). */
-const MAIN = process.env['BENCH_MESHPROXY_MAIN'] ?? fileURLToPath(new URL('../../dist/meshproxy/main.js', import.meta.url));
+const MAIN =
+  process.env['BENCH_MESHPROXY_MAIN'] ?? fileURLToPath(new URL('../../dist/meshproxy/main.js', import.meta.url));
 
 function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr.on('data', (d: Buffer) => { if (process.env['BENCH_DEBUG'] !== undefined) process.stderr.write(d); });
+  child.stderr.on('data', (d: Buffer) => {
+    if (process.env['BENCH_DEBUG'] !== undefined) process.stderr.write(d);
+  });
   return child;
 }
 
 async function stopAll(children: ChildProcess[]): Promise<void> {
-  await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) { resolve(); return; }
-    const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
-    c.once('exit', () => { clearTimeout(timer); resolve(); });
-    c.kill('SIGTERM');
-  })));
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) {
+            resolve();
+            return;
+          }
+          const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
+          c.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
 }
 
 export async function waitPort(host: string, port: number, timeoutMs = 15_000): Promise<void> {
@@ -58,8 +75,13 @@ export async function waitPort(host: string, port: number, timeoutMs = 15_000): 
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect({ host, port });
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => { resolve(false); });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => {
+        resolve(false);
+      });
     });
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`${host}:${port} did not start listening`);
@@ -87,7 +109,9 @@ function pidsOf(children: ChildProcess[]): number[] {
 export async function startApp(d: Dirs): Promise<Running> {
   const conf = join(d.root, 'app-nginx.conf');
   await writeFile(join(d.root, 'bulk'), Buffer.alloc(4 << 20, 7));
-  await writeFile(conf, `
+  await writeFile(
+    conf,
+    `
 daemon off; master_process off; worker_processes 1; pid ${d.root}/app.pid; error_log ${d.root}/app-error.log warn;
 events { worker_connections 4096; }
 http {
@@ -99,7 +123,8 @@ http {
     location = /upload { client_max_body_size 8m; client_body_buffer_size 8m; default_type text/plain; return 200 "ok"; }
   }
 }
-`);
+`,
+  );
   const child = start('nginx', ['-c', conf, '-p', d.root, '-e', join(d.root, 'app-error.log')]);
   await waitPort('127.0.0.1', APP_PORT);
   return { name: 'app', pids: pidsOf([child]), stop: () => stopAll([child]) };
@@ -107,17 +132,26 @@ http {
 
 export async function startMeshproxy(d: Dirs): Promise<Running> {
   const malloc = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_')));
-  const base = { ...malloc, PATH: process.env['PATH'] ?? '/usr/bin:/bin', CONTRAST_LOG_LEVEL: 'warn', CONTRAST_MESHPROXY_MODE: 'explicit' };
+  const base = {
+    ...malloc,
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    CONTRAST_LOG_LEVEL: 'warn',
+    CONTRAST_MESHPROXY_MODE: 'explicit',
+  };
   await rm(join(d.root, 'ingress-ready'), { force: true });
   await rm(join(d.root, 'egress-ready'), { force: true });
   const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
   const ingress = start(process.execPath, [...flags, MAIN], {
-    ...base, CONTRAST_MESHPROXY_INGRESS_LISTEN: `${INGRESS.host}:${INGRESS.port}=${APP_PORT}`,
-    CONTRAST_TLS_DIR: d.serverTls, CONTRAST_READY_FILE: join(d.root, 'ingress-ready'),
+    ...base,
+    CONTRAST_MESHPROXY_INGRESS_LISTEN: `${INGRESS.host}:${INGRESS.port}=${APP_PORT}`,
+    CONTRAST_TLS_DIR: d.serverTls,
+    CONTRAST_READY_FILE: join(d.root, 'ingress-ready'),
   });
   const egress = start(process.execPath, [...flags, MAIN], {
-    ...base, CONTRAST_EGRESS_PROXY_CONFIG: `bench#${EGRESS.host}:${EGRESS.port}#${INGRESS.host}:${INGRESS.port}`,
-    CONTRAST_TLS_DIR: d.clientTls, CONTRAST_READY_FILE: join(d.root, 'egress-ready'),
+    ...base,
+    CONTRAST_EGRESS_PROXY_CONFIG: `bench#${EGRESS.host}:${EGRESS.port}#${INGRESS.host}:${INGRESS.port}`,
+    CONTRAST_TLS_DIR: d.clientTls,
+    CONTRAST_READY_FILE: join(d.root, 'egress-ready'),
   });
   await waitFile(join(d.root, 'ingress-ready'), ingress);
   await waitFile(join(d.root, 'egress-ready'), egress);
@@ -128,8 +162,14 @@ export async function startHaproxy(d: Dirs): Promise<Running> {
   const common = `global\n  nbthread 1\n  maxconn 8000\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 1h\n  timeout server 1h\n`;
   const eg = join(d.root, 'haproxy-egress.cfg');
   const ing = join(d.root, 'haproxy-ingress.cfg');
-  await writeFile(eg, `${common}frontend egress\n  bind ${EGRESS.host}:${EGRESS.port}\n  default_backend mesh\nbackend mesh\n  server ingress ${INGRESS.host}:${INGRESS.port} ssl crt ${d.pem}/client-combined.pem ca-file ${d.pem}/ca.pem verify required\n`);
-  await writeFile(ing, `${common}frontend ingress\n  bind ${INGRESS.host}:${INGRESS.port} ssl crt ${d.pem}/server-combined.pem ca-file ${d.pem}/ca.pem verify required\n  default_backend app\nbackend app\n  server app 127.0.0.1:${APP_PORT}\n`);
+  await writeFile(
+    eg,
+    `${common}frontend egress\n  bind ${EGRESS.host}:${EGRESS.port}\n  default_backend mesh\nbackend mesh\n  server ingress ${INGRESS.host}:${INGRESS.port} ssl crt ${d.pem}/client-combined.pem ca-file ${d.pem}/ca.pem verify required\n`,
+  );
+  await writeFile(
+    ing,
+    `${common}frontend ingress\n  bind ${INGRESS.host}:${INGRESS.port} ssl crt ${d.pem}/server-combined.pem ca-file ${d.pem}/ca.pem verify required\n  default_backend app\nbackend app\n  server app 127.0.0.1:${APP_PORT}\n`,
+  );
   const ingress = start('haproxy', ['-db', '-f', ing]);
   const egress = start('haproxy', ['-db', '-f', eg]);
   await waitPort(INGRESS.host, INGRESS.port);
@@ -144,20 +184,26 @@ events { worker_connections 8192; }
 `;
   const eg = join(d.root, 'nginx-egress.conf');
   const ing = join(d.root, 'nginx-ingress.conf');
-  await writeFile(eg, `${head('egress')}stream { server {
+  await writeFile(
+    eg,
+    `${head('egress')}stream { server {
   listen ${EGRESS.host}:${EGRESS.port} reuseport;
   proxy_pass ${INGRESS.host}:${INGRESS.port};
   proxy_ssl on; proxy_ssl_certificate ${d.pem}/client-chain.pem; proxy_ssl_certificate_key ${d.pem}/client-key.pem;
   proxy_ssl_trusted_certificate ${d.pem}/ca.pem; proxy_ssl_verify on; proxy_ssl_name server; proxy_ssl_session_reuse on;
 } }
-`);
-  await writeFile(ing, `${head('ingress')}stream { server {
+`,
+  );
+  await writeFile(
+    ing,
+    `${head('ingress')}stream { server {
   listen ${INGRESS.host}:${INGRESS.port} ssl reuseport;
   ssl_certificate ${d.pem}/server-chain.pem; ssl_certificate_key ${d.pem}/server-key.pem;
   ssl_client_certificate ${d.pem}/ca.pem; ssl_verify_client on;
   proxy_pass 127.0.0.1:${APP_PORT};
 } }
-`);
+`,
+  );
   const ingress = start('nginx', ['-c', ing, '-p', d.root, '-e', join(d.root, 'nginx-ingress.log')]);
   const egress = start('nginx', ['-c', eg, '-p', d.root, '-e', join(d.root, 'nginx-egress.log')]);
   await waitPort(INGRESS.host, INGRESS.port);

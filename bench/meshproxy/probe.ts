@@ -26,7 +26,9 @@ async function memory(pids: number[]): Promise<string> {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
     const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
     const mib = (re: RegExp, s: string): string => (Number(re.exec(s)?.[1]) / 1024).toFixed(1);
-    parts.push(`pid ${pid}: rss ${mib(/VmRSS:\s+(\d+)/, status)} hwm ${mib(/VmHWM:\s+(\d+)/, status)} anon ${mib(/Anonymous:\s+(\d+)/, rollup)} MiB`);
+    parts.push(
+      `pid ${pid}: rss ${mib(/VmRSS:\s+(\d+)/, status)} hwm ${mib(/VmHWM:\s+(\d+)/, status)} anon ${mib(/Anonymous:\s+(\d+)/, rollup)} MiB`,
+    );
   }
   return parts.join('; ');
 }
@@ -34,7 +36,12 @@ async function memory(pids: number[]): Promise<string> {
 const root = await mkdtemp(join(tmpdir(), 'meshproxy-probe-'));
 try {
   const pki = await createTestPki();
-  const dirs: Dirs = { root, pem: join(root, 'pem'), clientTls: join(root, 'client-tls'), serverTls: join(root, 'server-tls') };
+  const dirs: Dirs = {
+    root,
+    pem: join(root, 'pem'),
+    clientTls: join(root, 'client-tls'),
+    serverTls: join(root, 'server-tls'),
+  };
   await mkdir(dirs.pem);
   await writeTlsDir(dirs.clientTls, pki.meshCA, pki.client);
   await writeTlsDir(dirs.serverTls, pki.meshCA, pki.server);
@@ -60,7 +67,9 @@ try {
       const requests = Number(/(\d+) requests in/.exec(stdout)?.[1]);
       const rate = /Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? '?';
       const transfer = /Transfer\/sec:\s+(\S+)/.exec(stdout)?.[1] ?? '?';
-      process.stdout.write(`${name}: ${requests} requests, ${rate}/s, ${transfer}/s, proxy CPU ${((ticks * 10_000) / Math.max(1, requests)).toFixed(1)} µs/request; ${await memory(proxy.pids)}\n`);
+      process.stdout.write(
+        `${name}: ${requests} requests, ${rate}/s, ${transfer}/s, proxy CPU ${((ticks * 10_000) / Math.max(1, requests)).toFixed(1)} µs/request; ${await memory(proxy.pids)}\n`,
+      );
     }
   } finally {
     await proxy.stop();

@@ -14,7 +14,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createTestPki, writeTlsDir } from '../../test/meshproxy/pki.js';
-import { EGRESS, UPLOAD_BYTES, startApp, startHaproxy, startMeshproxy, startNginx, type Dirs, type Running } from './peers.js';
+import {
+  EGRESS,
+  UPLOAD_BYTES,
+  startApp,
+  startHaproxy,
+  startMeshproxy,
+  startNginx,
+  type Dirs,
+  type Running,
+} from './peers.js';
 import { cpuTicks } from './proc.js';
 import { fileURLToPath } from 'node:url';
 import { loadAverage, stealPercent } from './load.js';
@@ -88,7 +97,8 @@ async function measure(peer: Running, seconds: number): Promise<Sample> {
   const d = `${seconds}s`;
   await run('wrk', ['-t1', '-c4', '-d1s', `${url}/small`]); // warm-up (JIT, session caches)
   const rss = async (phase: string): Promise<void> => {
-    if (process.env['BENCH_DEBUG'] !== undefined) process.stderr.write(`${peer.name} after ${phase}: peak RSS ${(await peakRssMiB(peer.pids)).toFixed(1)} MiB\n`);
+    if (process.env['BENCH_DEBUG'] !== undefined)
+      process.stderr.write(`${peer.name} after ${phase}: peak RSS ${(await peakRssMiB(peer.pids)).toFixed(1)} MiB\n`);
   };
   await rss('start');
   const ka = await wrk(['-t1', '-c16', `-d${d}`, '--latency', `${url}/small`], peer.pids);
@@ -101,8 +111,12 @@ async function measure(peer: Running, seconds: number): Promise<Sample> {
   await rss('upload');
   const [egressPid, ingressPid] = peer.pids;
   return {
-    kaRps: ka.rps, kaP99Ms: ka.p99, kaCpuUsPerReq: ka.cpuUs,
-    connPerS: conn.rps, connP99Ms: conn.p99, connCpuUsPerConn: conn.cpuUs,
+    kaRps: ka.rps,
+    kaP99Ms: ka.p99,
+    kaCpuUsPerReq: ka.cpuUs,
+    connPerS: conn.rps,
+    connP99Ms: conn.p99,
+    connCpuUsPerConn: conn.cpuUs,
     bulkMBps: bulk.mbps,
     uploadMBps: (upload.rps * UPLOAD_BYTES) / 1e6,
     peakRssEgressMiB: await peakRssMiB([egressPid ?? -1]),
@@ -179,12 +193,16 @@ async function main(): Promise<void> {
         const per = ours.map((s, i) => s[m.key] / (samples.get(peer)![i]?.[m.key] ?? NaN));
         return `${(med('meshproxy') / med(peer)).toFixed(2)}x (${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)})`;
       };
-      lines.push(`| ${m.label} | ${fmt(med('meshproxy'))} | ${fmt(med('haproxy'))} | ${fmt(med('nginx-stream'))} | ${ratio('haproxy')} | ${ratio('nginx-stream')} |`);
+      lines.push(
+        `| ${m.label} | ${fmt(med('meshproxy'))} | ${fmt(med('haproxy'))} | ${fmt(med('nginx-stream'))} | ${ratio('haproxy')} | ${ratio('nginx-stream')} |`,
+      );
     }
     const loadAfter = await loadAverage();
-    process.stdout.write(`${rounds} rounds x ${seconds} s per workload, peers interleaved (rotated order per round, fresh processes), medians; ratio spread over rounds in parentheses\n`
-      + `node ${process.version} (OpenSSL ${process.versions.openssl}); load average ${loadBefore} before, ${loadAfter} after; CPU steal ${steal.stop().toFixed(1)}% during the run; `
-      + `TLS session resumption on for every peer (meshproxy egress ticket cache, haproxy server-side reuse, nginx proxy_ssl_session_reuse)\n\n${lines.join('\n')}\n`);
+    process.stdout.write(
+      `${rounds} rounds x ${seconds} s per workload, peers interleaved (rotated order per round, fresh processes), medians; ratio spread over rounds in parentheses\n` +
+        `node ${process.version} (OpenSSL ${process.versions.openssl}); load average ${loadBefore} before, ${loadAfter} after; CPU steal ${steal.stop().toFixed(1)}% during the run; ` +
+        `TLS session resumption on for every peer (meshproxy egress ticket cache, haproxy server-side reuse, nginx proxy_ssl_session_reuse)\n\n${lines.join('\n')}\n`,
+    );
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -14,7 +14,17 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,10 +61,17 @@ const files = SHARES.map((share, i) => {
 
 const configDir = join(dir, 'config');
 mkdirSync(configDir);
-writeFileSync(join(configDir, 'contrast-node-install.json'), JSON.stringify({
-  runtimeHandlerName: 'contrast-cc-bench',
-  files: files.map((f) => ({ url: `file://${join(src, f.name)}`, path: `/opt/edgeless/@@runtimeName@@/share/${f.name}`, integrity: f.integrity })),
-}));
+writeFileSync(
+  join(configDir, 'contrast-node-install.json'),
+  JSON.stringify({
+    runtimeHandlerName: 'contrast-cc-bench',
+    files: files.map((f) => ({
+      url: `file://${join(src, f.name)}`,
+      path: `/opt/edgeless/@@runtimeName@@/share/${f.name}`,
+      integrity: f.integrity,
+    })),
+  }),
+);
 const targetConfig = join(dir, 'target-config');
 mkdirSync(targetConfig);
 writeFileSync(join(targetConfig, 'restart-systemd-unit'), 'false');
@@ -64,7 +81,10 @@ const dest = join(dir, 'dest');
 function freshHost(): void {
   rmSync(host, { recursive: true, force: true });
   mkdirSync(join(host, 'etc/containerd'), { recursive: true });
-  writeFileSync(join(host, 'etc/containerd/config.toml'), readFileSync(join(REPO, 'test/fixtures/runtime-installer/containerd-v2.toml')));
+  writeFileSync(
+    join(host, 'etc/containerd/config.toml'),
+    readFileSync(join(REPO, 'test/fixtures/runtime-installer/containerd-v2.toml')),
+  );
   execFileSync('sync');
 }
 
@@ -81,7 +101,13 @@ const entry = existsSync(compiled) ? [compiled] : ['--import', 'tsx', join(REPO,
 function installer(): void {
   const r = spawnSync(process.execPath, [...entry, 'Metal-QEMU-SNP'], {
     cwd: REPO,
-    env: { ...process.env, CONFIG_DIR: configDir, HOST_MOUNT: host, TARGET_CONFIG_DIR: targetConfig, CONTRAST_LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      CONFIG_DIR: configDir,
+      HOST_MOUNT: host,
+      TARGET_CONFIG_DIR: targetConfig,
+      CONTRAST_LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   if (r.status !== 0) throw new Error(`installer exited with ${r.status}`);
@@ -95,12 +121,21 @@ function cpSha(sync: boolean): void {
   const t = time(() => {
     execFileSync('cp', [...paths, dest]);
     if (sync) execFileSync('sync');
-    execFileSync('sha512sum', files.map((f) => join(dest, f.name)), { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(
+      'sha512sum',
+      files.map((f) => join(dest, f.name)),
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
   });
   results['cp + sha512sum' + (sync ? ' + sync' : '')]?.push(t);
 }
 
-const results: Record<string, number[]> = { 'runtime-installer': [], 'cp + sha512sum': [], 'cp + sha512sum + sync': [], 'runtime-installer no-op re-run': [] };
+const results: Record<string, number[]> = {
+  'runtime-installer': [],
+  'cp + sha512sum': [],
+  'cp + sha512sum + sync': [],
+  'runtime-installer no-op re-run': [],
+};
 for (let round = 0; round < ROUNDS; round++) {
   process.stderr.write(`round ${round + 1}/${ROUNDS}\n`);
   const order = round % 2 === 0 ? ['inst', 'cp', 'cpsync'] : ['cpsync', 'cp', 'inst'];
@@ -115,12 +150,16 @@ for (let round = 0; round < ROUNDS; round++) {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const inst = results['runtime-installer'] ?? [];
-console.log(`\n${GIB} GiB in ${files.length} files, ${ROUNDS} rounds; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+console.log(
+  `\n${GIB} GiB in ${files.length} files, ${ROUNDS} rounds; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`,
+);
 console.log('| peer | median s | min–max s | MiB/s (median) | installer ÷ peer, median of per-round ratios |');
 console.log('|---|---|---|---|---|');
 for (const [name, xs] of Object.entries(results)) {
   const m = median(xs);
   const ratio = name.startsWith('cp') ? median(xs.map((x, i) => (inst[i] ?? NaN) / x)).toFixed(2) : '';
-  console.log(`| ${name} | ${m.toFixed(2)} | ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)} | ${((GIB * 1024) / m).toFixed(0)} | ${ratio} |`);
+  console.log(
+    `| ${name} | ${m.toFixed(2)} | ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)} | ${((GIB * 1024) / m).toFixed(0)} | ${ratio} |`,
+  );
 }
 rmSync(dir, { recursive: true, force: true });

@@ -36,7 +36,9 @@ export const PID_FILE = 'coordinator.pid';
 /** Ends with the returned function; calls `rotate` on every SIGHUP until then. */
 function onSighup(rotate: () => void): () => void {
   process.on('SIGHUP', rotate);
-  return () => { process.off('SIGHUP', rotate); };
+  return () => {
+    process.off('SIGHUP', rotate);
+  };
 }
 
 export const DEFAULT_LISTEN = '0.0.0.0:7777';
@@ -59,7 +61,10 @@ export function registerCoordinatorCommand(program: Command, deps: CoordinatorCo
     .description('serve the Contrast MeshAPI (NewMeshCert) over attested TLS for local development and tests')
     .option('--listen <host:port>', 'address of the mesh API', DEFAULT_LISTEN)
     .option('--manifest <file>', 'manifest JSON: policies keyed by host data, reference values (required)')
-    .option('--state-dir <dir>', 'where root-ca.key/.pem, secrets.json, mesh-ca.pem, intermediate-ca.pem and coordinator.pid live (required)')
+    .option(
+      '--state-dir <dir>',
+      'where root-ca.key/.pem, secrets.json, mesh-ca.pem, intermediate-ca.pem and coordinator.pid live (required)',
+    )
     .option('--min-tls-version <version>', 'lowest TLS version accepted: 1.3, or 1.2 for older initializers', '1.3')
     .action(async (flags: { listen: string; manifest?: string; stateDir?: string; minTlsVersion: string }) => {
       const problems: string[] = [];
@@ -67,7 +72,8 @@ export function registerCoordinatorCommand(program: Command, deps: CoordinatorCo
       if (flags.manifest === undefined) problems.push("required option '--manifest <file>' not specified");
       if (flags.stateDir === undefined) problems.push("required option '--state-dir <dir>' not specified");
       if (flags.manifest === undefined || flags.stateDir === undefined) throw new ConfigError(problems);
-      if (flags.minTlsVersion !== '1.2' && flags.minTlsVersion !== '1.3') problems.push(`--min-tls-version=${flags.minTlsVersion}: expected 1.2 or 1.3`);
+      if (flags.minTlsVersion !== '1.2' && flags.minTlsVersion !== '1.3')
+        problems.push(`--min-tls-version=${flags.minTlsVersion}: expected 1.2 or 1.3`);
       try {
         parseListen(flags.listen);
       } catch (err) {
@@ -80,8 +86,12 @@ export function registerCoordinatorCommand(program: Command, deps: CoordinatorCo
       let validators;
       try {
         validators = createValidators({
-          ...(manifest.referenceValues.snp === undefined ? {} : { snp: { trustedArkPems: manifest.referenceValues.snp.trustedArkPems } }),
-          ...(manifest.referenceValues.tdx === undefined ? {} : { tdx: { trustedRootPems: manifest.referenceValues.tdx.trustedRootPems } }),
+          ...(manifest.referenceValues.snp === undefined
+            ? {}
+            : { snp: { trustedArkPems: manifest.referenceValues.snp.trustedArkPems } }),
+          ...(manifest.referenceValues.tdx === undefined
+            ? {}
+            : { tdx: { trustedRootPems: manifest.referenceValues.tdx.trustedRootPems } }),
           allowInsecure: manifest.referenceValues.allowInsecure,
         });
       } catch (err) {
@@ -90,11 +100,17 @@ export function registerCoordinatorCommand(program: Command, deps: CoordinatorCo
       const logger = deps.logger();
       const stateDir = flags.stateDir;
       const coordinator = await startCoordinator({
-        listen: flags.listen, manifest, stateDir, validators, logger,
+        listen: flags.listen,
+        manifest,
+        stateDir,
+        validators,
+        logger,
         minVersion: flags.minTlsVersion === '1.2' ? 'TLSv1.2' : 'TLSv1.3',
       });
       const stopRotating = onSighup(() => {
-        coordinator.rotate().catch((err: unknown) => { logger.error({ err: describeError(err) }, 'Mesh CA rotation failed; the previous mesh CA stays'); });
+        coordinator.rotate().catch((err: unknown) => {
+          logger.error({ err: describeError(err) }, 'Mesh CA rotation failed; the previous mesh CA stays');
+        });
       });
       // Written once SIGHUP is handled: whoever reads the pid may signal at once.
       await writeFileAtomic(join(stateDir, PID_FILE), `${process.pid}\n`, { mode: 0o644, skipIfSame: false });
@@ -122,7 +138,8 @@ export function registerRotateCommand(coordinator: Command, deps: CoordinatorCom
       const flags = command.optsWithGlobals<{ stateDir?: string; timeout: string }>();
       if (flags.stateDir === undefined) throw new ConfigError(["required option '--state-dir <dir>' not specified"]);
       const timeoutMs = parseDuration(flags.timeout);
-      if (timeoutMs === undefined || timeoutMs <= 0) throw new ConfigError([`--timeout=${flags.timeout}: expected a duration such as 10s`]);
+      if (timeoutMs === undefined || timeoutMs <= 0)
+        throw new ConfigError([`--timeout=${flags.timeout}: expected a duration such as 10s`]);
       const pid = await runningPid(flags.stateDir);
       const caFile = join(flags.stateDir, 'mesh-ca.pem');
       const before = await readFile(caFile, 'utf8').catch(() => '');
@@ -131,11 +148,20 @@ export function registerRotateCommand(coordinator: Command, deps: CoordinatorCom
       for (;;) {
         const now = await readFile(caFile, 'utf8').catch(() => '');
         if (now !== '' && now !== before) {
-          const out = deps.out ?? ((l: string) => { process.stdout.write(`${l}\n`); });
-          out(`mesh CA rotated: ${before === '' ? '(none)' : new X509Certificate(before).fingerprint256} -> ${new X509Certificate(now).fingerprint256}`);
+          const out =
+            deps.out ??
+            ((l: string) => {
+              process.stdout.write(`${l}\n`);
+            });
+          out(
+            `mesh CA rotated: ${before === '' ? '(none)' : new X509Certificate(before).fingerprint256} -> ${new X509Certificate(now).fingerprint256}`,
+          );
           return;
         }
-        if (Date.now() > deadline) throw new RotateError(`the Coordinator (pid ${pid}) did not write a new ${caFile} within ${flags.timeout}; see its log`);
+        if (Date.now() > deadline)
+          throw new RotateError(
+            `the Coordinator (pid ${pid}) did not write a new ${caFile} within ${flags.timeout}; see its log`,
+          );
         await new Promise((r) => setTimeout(r, 50));
       }
     });
@@ -150,10 +176,15 @@ async function runningPid(stateDir: string): Promise<number> {
   const file = join(stateDir, PID_FILE);
   const text = await readFile(file, 'utf8').catch(() => undefined);
   const pid = text !== undefined && /^\d{1,9}\n?$/.test(text) ? Number(text) : NaN;
-  if (!(pid > 1)) throw new ConfigError([`--state-dir=${stateDir}: expected the state directory of a running Coordinator (no valid ${PID_FILE})`]);
+  if (!(pid > 1))
+    throw new ConfigError([
+      `--state-dir=${stateDir}: expected the state directory of a running Coordinator (no valid ${PID_FILE})`,
+    ]);
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   if (!cmdline.split('\0').includes('coordinator')) {
-    throw new RotateError(`no Coordinator runs for ${stateDir}: pid ${pid} from ${file} is ${cmdline === '' ? 'gone' : 'another program'} (stale pid file)`);
+    throw new RotateError(
+      `no Coordinator runs for ${stateDir}: pid ${pid} from ${file} is ${cmdline === '' ? 'gone' : 'another program'} (stale pid file)`,
+    );
   }
   return pid;
 }

@@ -17,13 +17,24 @@ export interface DemoCommandDeps {
 export function registerDemoCommand(program: Command, deps: DemoCommandDeps): Command {
   return program
     .command('demo')
-    .description('run a confidential mesh locally: development Coordinator, two attested pods (insecure attestation), meshproxies, app and client')
+    .description(
+      'run a confidential mesh locally: development Coordinator, two attested pods (insecure attestation), meshproxies, app and client',
+    )
     .option('--keep', 'keep the temporary directory (logs, certificates)', false)
     .option('--step-timeout <duration>', 'bound for each step', '30s')
     .action(async (flags: { keep: boolean; stepTimeout: string }) => {
       const stepTimeoutMs = parseDuration(flags.stepTimeout);
-      if (stepTimeoutMs === undefined || stepTimeoutMs <= 0) throw new ConfigError([`--step-timeout=${flags.stepTimeout}: expected a duration such as 30s`]);
+      if (stepTimeoutMs === undefined || stepTimeoutMs <= 0)
+        throw new ConfigError([`--step-timeout=${flags.stepTimeout}: expected a duration such as 30s`]);
       deps.logger();
-      await runDemo({ out: deps.out ?? ((l) => { process.stdout.write(`${l}\n`); }), keep: flags.keep, stepTimeoutMs });
+      await runDemo({
+        out:
+          deps.out ??
+          ((l) => {
+            process.stdout.write(`${l}\n`);
+          }),
+        keep: flags.keep,
+        stepTimeoutMs,
+      });
     });
 }

@@ -52,15 +52,24 @@ export function holdTimers(minDelayMs: number): () => void {
   let holding = true;
 
   const holdingVersion = (schedule: Schedule): Schedule => {
-    const replacement = function (this: unknown, callback: Callback, delay?: number, ...args: unknown[]): NodeJS.Timeout {
-      if (typeof callback !== 'function' || effectiveDelay(delay) < minDelayMs) return schedule(callback, delay, ...args);
+    const replacement = function (
+      this: unknown,
+      callback: Callback,
+      delay?: number,
+      ...args: unknown[]
+    ): NodeJS.Timeout {
+      if (typeof callback !== 'function' || effectiveDelay(delay) < minDelayMs)
+        return schedule(callback, delay, ...args);
       const timer: NodeJS.Timeout = schedule(function (this: unknown) {
         if (!holding) {
           callback.apply(this, args);
           return;
         }
         // An interval that comes due again while held is still one call.
-        if (!held.has(timer)) held.set(timer, () => { callback.apply(timer, args); });
+        if (!held.has(timer))
+          held.set(timer, () => {
+            callback.apply(timer, args);
+          });
       }, delay);
       return timer;
     };
@@ -69,10 +78,12 @@ export function holdTimers(minDelayMs: number): () => void {
     if (custom !== undefined) Object.defineProperty(replacement, promisify.custom, { value: custom });
     return replacement;
   };
-  const clearingVersion = (clear: (timer?: NodeJS.Timeout | string | number) => void) => (timer?: NodeJS.Timeout | string | number): void => {
-    held.delete(timer);
-    clear(timer);
-  };
+  const clearingVersion =
+    (clear: (timer?: NodeJS.Timeout | string | number) => void) =>
+    (timer?: NodeJS.Timeout | string | number): void => {
+      held.delete(timer);
+      clear(timer);
+    };
 
   const release = (): void => {
     if (!holding) return;
@@ -100,7 +111,8 @@ export function holdTimers(minDelayMs: number): () => void {
   // node:timers exports the same functions as the globals; modules that import them get these too.
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- installed before the program loads node:timers
   const timers = require('node:timers') as Record<string, unknown>;
-  for (const name of ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'] as const) timers[name] = globalThis[name];
+  for (const name of ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'] as const)
+    timers[name] = globalThis[name];
   // Idle with callbacks kept: the path waited on a held timer. Release, so that the run goes on.
   process.on('beforeExit', release);
   return release;

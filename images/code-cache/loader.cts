@@ -52,10 +52,18 @@ function frame(payload: Buffer): Buffer {
 function unframe(file: Buffer): Buffer | undefined {
   if (file.length <= HEADER || !file.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
   const payload = file.subarray(HEADER);
-  return createHash('sha256').update(payload).digest().equals(file.subarray(MAGIC.length, HEADER)) ? payload : undefined;
+  return createHash('sha256').update(payload).digest().equals(file.subarray(MAGIC.length, HEADER))
+    ? payload
+    : undefined;
 }
 
-type ModuleFunction = (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
+type ModuleFunction = (
+  exports: unknown,
+  require: NodeJS.Require,
+  module: Module,
+  filename: string,
+  dirname: string,
+) => void;
 
 function readCache(file: string): Buffer | undefined {
   try {
@@ -102,20 +110,28 @@ function load(dir: string): void {
     holdTiering();
     const holdMs = trainingVariable('CONTRAST_CODE_CACHE_HOLD_MS');
     const minDelayMs = holdMs === undefined ? HOLD_MIN_DELAY_MS : Number(holdMs);
-    if (!(minDelayMs >= 0)) throw new Error(`code-cache training: CONTRAST_CODE_CACHE_HOLD_MS=${holdMs}: expected a number of milliseconds`);
+    if (!(minDelayMs >= 0))
+      throw new Error(`code-cache training: CONTRAST_CODE_CACHE_HOLD_MS=${holdMs}: expected a number of milliseconds`);
     releaseTimers = holdTimers(minDelayMs);
   }
   const script = new Script(source, {
     // The cache records the script's name, which stack traces then show: a training run uses the
     // file's path in the image, not the directory the bundler trained in (reproducible images).
-    filename: training === undefined ? file : process.env['CONTRAST_CODE_CACHE_NAME'] ?? file,
+    filename: training === undefined ? file : (process.env['CONTRAST_CODE_CACHE_NAME'] ?? file),
     ...(cachedData === undefined ? {} : { cachedData }),
   });
-  const state: CodeCacheState = framed === undefined ? 'absent' : cachedData === undefined || script.cachedDataRejected === true ? 'rejected' : 'accepted';
+  const state: CodeCacheState =
+    framed === undefined
+      ? 'absent'
+      : cachedData === undefined || script.cachedDataRejected === true
+        ? 'rejected'
+        : 'accepted';
   (globalThis as Record<symbol, unknown>)[CODE_CACHE_STATE] = state;
   if (training !== undefined && cacheIn !== undefined && state !== 'accepted') {
     // The trainer's second pass must start from its first pass's cache, else its runs are not alike.
-    throw new Error(`code-cache training: the cache to start from, ${cacheIn}, is ${state === 'absent' ? 'missing' : 'rejected by V8'}`);
+    throw new Error(
+      `code-cache training: the cache to start from, ${cacheIn}, is ${state === 'absent' ? 'missing' : 'rejected by V8'}`,
+    );
   }
   if (training !== undefined) {
     // At the program's checkpoint (its start-up path done), else at exit; whichever comes first.

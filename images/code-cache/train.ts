@@ -84,7 +84,10 @@ export async function trainCodeCache(program: ProgramName, options: TrainOptions
         await writeFile(seed, first);
         break;
       }
-      if (runs >= MAX_RUNS) throw new CodeCacheTrainingError(`${program}: ${runs} first-pass training runs all left the start-up path (they had to retry); no cache to start from`);
+      if (runs >= MAX_RUNS)
+        throw new CodeCacheTrainingError(
+          `${program}: ${runs} first-pass training runs all left the start-up path (they had to retry); no cache to start from`,
+        );
     }
     const caches: Buffer[] = [];
     let offPath = 0;
@@ -107,19 +110,27 @@ export async function trainCodeCache(program: ProgramName, options: TrainOptions
       }
       caches.push(cache);
     }
-    throw new CodeCacheTrainingError(`${program}: ${MAX_RUNS} training runs gave no two equal code caches (${caches.length} different, ${offPath} off the start-up path); the bundle would not be reproducible`);
+    throw new CodeCacheTrainingError(
+      `${program}: ${MAX_RUNS} training runs gave no two equal code caches (${caches.length} different, ${offPath} off the start-up path); the bundle would not be reproducible`,
+    );
   } finally {
     await rm(seedDir, { recursive: true, force: true });
   }
 }
 
 /** One run; `seed`, when given, is the cache the run starts from (CONTRAST_CODE_CACHE_IN). */
-async function trainOnce(trainer: Trainer, program: ProgramName, options: TrainOptions, seed?: string): Promise<Buffer | undefined> {
+async function trainOnce(
+  trainer: Trainer,
+  program: ProgramName,
+  options: TrainOptions,
+  seed?: string,
+): Promise<Buffer | undefined> {
   const work = await mkdtemp(join(tmpdir(), `contrast-code-cache-${program}-`));
   try {
     const out = join(work, 'program.cache');
     const plain = await trainer(options, work, { out, ...(seed === undefined ? {} : { seed }) });
-    if (!existsSync(out)) throw new CodeCacheTrainingError(`${program}: the training run exited without writing a code cache`);
+    if (!existsSync(out))
+      throw new CodeCacheTrainingError(`${program}: the training run exited without writing a code cache`);
     return plain ? await readFile(out) : undefined;
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -135,7 +146,12 @@ async function trainInitializer(options: TrainOptions, work: string, cache: Trai
   const hostData = createHash('sha256').update('contrast code-cache training').digest();
   const coordinator = await startCoordinator({
     listen: '127.0.0.1:0',
-    manifest: { policies: new Map([[hostData.toString('hex'), { sans: ['code-cache-training'], workloadSecretID: 'code-cache-training' }]]), referenceValues: { allowInsecure: true } },
+    manifest: {
+      policies: new Map([
+        [hostData.toString('hex'), { sans: ['code-cache-training'], workloadSecretID: 'code-cache-training' }],
+      ]),
+      referenceValues: { allowInsecure: true },
+    },
     stateDir: join(work, 'coordinator'),
     validators: [new InsecureValidator()],
     logger: silentLogger(),
@@ -156,7 +172,8 @@ async function trainInitializer(options: TrainOptions, work: string, cache: Trai
       ...(cache.seed === undefined ? {} : { CONTRAST_CODE_CACHE_IN: cache.seed }),
       CONTRAST_CODE_CACHE_NAME: `${BUNDLE_DIR}/initializer/${CODE_CACHE_BUNDLE}`,
     });
-    if (!existsSync(done)) throw new CodeCacheTrainingError('initializer: the training run exited 0 without writing its done file');
+    if (!existsSync(done))
+      throw new CodeCacheTrainingError('initializer: the training run exited 0 without writing its done file');
     // A failed attempt (its one WARN line, text as in the image, or JSON) means the run compiled the
     // retry path as well.
     return !/msg="Requesting cert"|"msg":"Requesting cert"/.test(stderr);
@@ -176,8 +193,12 @@ function runChild(options: TrainOptions, env: Record<string, string>): Promise<s
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); }, timeoutMs);
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(new CodeCacheTrainingError(`training run of ${options.dir}: ${err.message}`, { cause: err }));
@@ -185,7 +206,12 @@ function runChild(options: TrainOptions, env: Record<string, string>): Promise<s
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve(stderr);
-      else reject(new CodeCacheTrainingError(`training run of ${options.dir} ended with ${signal === null ? `exit ${code}` : `${signal} (budget ${timeoutMs} ms)`}: ${stderr.trim().slice(-2000)}`));
+      else
+        reject(
+          new CodeCacheTrainingError(
+            `training run of ${options.dir} ended with ${signal === null ? `exit ${code}` : `${signal} (budget ${timeoutMs} ms)`}: ${stderr.trim().slice(-2000)}`,
+          ),
+        );
     });
   });
 }

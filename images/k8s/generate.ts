@@ -25,12 +25,34 @@ function run(argv: readonly string[]): number {
     .option('--out <dir>', 'output directory', 'images/k8s/generated')
     .option('--check', 'fail if the files on disk differ from what would be generated', false)
     .option('--registry <prefix>', 'image registry and path prefix', DEFAULT_MANIFEST_OPTIONS.registry)
-    .option('--runtime-hash <hex8>', 'runtime handler hash (default: derived from the version; an --installer-image carries its own)')
-    .option('--installer-image <layout>', 'the runtime-installer OCI layout npm run images wrote: its handler, snapshotter, base and digest go into the runtime YAML')
-    .option('--platforms <list>', 'runtime files for these platforms, comma-separated (default: Metal-QEMU-*, or the seed platforms of a snapshotter image)')
-    .option('--snapshotter-image <kind=image>', 'image of a snapshotter sidecar, e.g. nydus=ghcr.io/...@sha256:... (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--runtime-hash <hex8>',
+      'runtime handler hash (default: derived from the version; an --installer-image carries its own)',
+    )
+    .option(
+      '--installer-image <layout>',
+      'the runtime-installer OCI layout npm run images wrote: its handler, snapshotter, base and digest go into the runtime YAML',
+    )
+    .option(
+      '--platforms <list>',
+      'runtime files for these platforms, comma-separated (default: Metal-QEMU-*, or the seed platforms of a snapshotter image)',
+    )
+    .option(
+      '--snapshotter-image <kind=image>',
+      'image of a snapshotter sidecar, e.g. nydus=ghcr.io/...@sha256:... (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .parse(argv, { from: 'user' });
-  const o = cmd.opts<{ out: string; check: boolean; registry: string; runtimeHash?: string; installerImage?: string; platforms?: string; snapshotterImage: string[] }>();
+  const o = cmd.opts<{
+    out: string;
+    check: boolean;
+    registry: string;
+    runtimeHash?: string;
+    installerImage?: string;
+    platforms?: string;
+    snapshotterImage: string[];
+  }>();
   const out = resolve(repoRoot(), o.out);
   const platforms = o.platforms?.split(',').map((n) => {
     const p = platformByName(n.trim());
@@ -40,7 +62,8 @@ function run(argv: readonly string[]): number {
   const snapshotterImages = { ...DEFAULT_SNAPSHOTTER_IMAGES };
   for (const kv of o.snapshotterImage) {
     const [kind, img] = [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)];
-    if ((kind !== 'tardev' && kind !== 'nydus') || img === '') throw new UnknownProgramError(`--snapshotter-image ${kv}: expected tardev=IMAGE or nydus=IMAGE`);
+    if ((kind !== 'tardev' && kind !== 'nydus') || img === '')
+      throw new UnknownProgramError(`--snapshotter-image ${kv}: expected tardev=IMAGE or nydus=IMAGE`);
     snapshotterImages[kind] = img;
   }
   const options = {

@@ -30,20 +30,34 @@ export function readInstallerImage(layoutDir: string): InstallerImageInfo {
   let labels: Record<string, string>;
   let digest: string;
   try {
-    const index = JSON.parse(readFileSync(join(layoutDir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    const index = JSON.parse(readFileSync(join(layoutDir, 'index.json'), 'utf8')) as {
+      manifests: { digest: string }[];
+    };
     digest = index.manifests[0]?.digest ?? '';
     const manifest = JSON.parse(readFileSync(blob(digest), 'utf8')) as { config: { digest: string } };
-    const config = JSON.parse(readFileSync(blob(manifest.config.digest), 'utf8')) as { config?: { Labels?: Record<string, string> } };
+    const config = JSON.parse(readFileSync(blob(manifest.config.digest), 'utf8')) as {
+      config?: { Labels?: Record<string, string> };
+    };
     labels = config.config?.Labels ?? {};
   } catch (err) {
-    throw new InstallerImageError(`--installer-image ${layoutDir}: expected the OCI layout npm run images wrote for runtime-installer: ${errorMessage(err)}`, { cause: err });
+    throw new InstallerImageError(
+      `--installer-image ${layoutDir}: expected the OCI layout npm run images wrote for runtime-installer: ${errorMessage(err)}`,
+      { cause: err },
+    );
   }
   const artifacts = labels[LABELS.artifacts];
-  if (artifacts !== 'true' && artifacts !== 'false') throw new InstallerImageError(`--installer-image ${layoutDir}: label ${LABELS.artifacts} missing: expected a runtime-installer image built by npm run images`);
+  if (artifacts !== 'true' && artifacts !== 'false')
+    throw new InstallerImageError(
+      `--installer-image ${layoutDir}: label ${LABELS.artifacts} missing: expected a runtime-installer image built by npm run images`,
+    );
   const snapshotter = labels[LABELS.snapshotter];
-  if (snapshotter !== undefined && !(SNAPSHOTTERS as readonly string[]).includes(snapshotter)) throw new InstallerImageError(`--installer-image ${layoutDir}: label ${LABELS.snapshotter}=${snapshotter}: expected one of ${SNAPSHOTTERS.join(', ')}`);
+  if (snapshotter !== undefined && !(SNAPSHOTTERS as readonly string[]).includes(snapshotter))
+    throw new InstallerImageError(
+      `--installer-image ${layoutDir}: label ${LABELS.snapshotter}=${snapshotter}: expected one of ${SNAPSHOTTERS.join(', ')}`,
+    );
   const runtimeHash = labels[LABELS.runtimeHash];
-  if (artifacts === 'true' && (runtimeHash === undefined || !/^[0-9a-f]{8}$/.test(runtimeHash))) throw new InstallerImageError(`--installer-image ${layoutDir}: label ${LABELS.runtimeHash}: expected 8 hex digits`);
+  if (artifacts === 'true' && (runtimeHash === undefined || !/^[0-9a-f]{8}$/.test(runtimeHash)))
+    throw new InstallerImageError(`--installer-image ${layoutDir}: label ${LABELS.runtimeHash}: expected 8 hex digits`);
   return {
     artifacts: artifacts === 'true',
     runtimeHash,

@@ -6,12 +6,17 @@ import type { KubeObject } from './kube-object.js';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IService } from 'kubernetes-models/v1/Service';
 import { PLATFORMS, SEED_PLATFORMS, versionRuntimeHash, type Platform } from './platforms.js';
-import { DEFAULT_SNAPSHOTTER_IMAGES, handlerOf, runtimeObjects, targetConfigPreset, type RuntimeOptions } from './runtime.js';
+import {
+  DEFAULT_SNAPSHOTTER_IMAGES,
+  handlerOf,
+  runtimeObjects,
+  targetConfigPreset,
+  type RuntimeOptions,
+} from './runtime.js';
 import type { InstallerImageInfo } from './installer-image.js';
 import type { Snapshotter } from '../../lib/node-install/manifest.js';
 import { ANNOTATION_PREFIX, injectContrast, type InjectOptions } from './pod-snippets.js';
 import { portForwarderPod } from './port-forwarder.js';
-
 
 export interface ManifestOptions {
   readonly version: string;
@@ -43,7 +48,8 @@ export function image(opts: ManifestOptions, target: string): string {
 /** The runtime options for the installer image at hand (its embedded handler wins over --runtime-hash). */
 export function runtimeOptions(opts: ManifestOptions): RuntimeOptions {
   const info = opts.installer;
-  const installerImage = info === undefined ? image(opts, 'runtime-installer') : `${image(opts, 'runtime-installer')}@${info.digest}`;
+  const installerImage =
+    info === undefined ? image(opts, 'runtime-installer') : `${image(opts, 'runtime-installer')}@${info.digest}`;
   return {
     runtimeHash: info?.runtimeHash ?? opts.runtimeHash ?? versionRuntimeHash(opts.version),
     runtimeHandlerName: info?.runtimeHandlerName,
@@ -52,7 +58,10 @@ export function runtimeOptions(opts: ManifestOptions): RuntimeOptions {
     pauseImage: 'registry.k8s.io/pause:3.6',
     snapshotter: info?.snapshotter,
     snapshotterImages: opts.snapshotterImages ?? DEFAULT_SNAPSHOTTER_IMAGES,
-    installerBase: info?.baseName === undefined || info.baseDigest === undefined ? undefined : { name: info.baseName, digest: info.baseDigest },
+    installerBase:
+      info?.baseName === undefined || info.baseDigest === undefined
+        ? undefined
+        : { name: info.baseName, digest: info.baseDigest },
   };
 }
 
@@ -71,7 +80,7 @@ export function runtimeComment(opts: ManifestOptions): string[] {
     return [
       'NOTE: the runtime-installer image named below carries no Kata artifacts and no install manifest',
       '(it was built without --installer-base); its installer exits with ERR_MANIFEST. Build it on',
-      'upstream\'s node-installer image and generate this file from it (docs/images.md):',
+      "upstream's node-installer image and generate this file from it (docs/images.md):",
       '  npm run images -- --installer-base docker://ghcr.io/edgelesssys/contrast/node-installer-kata@sha256:<digest> runtime-installer',
       '  npm run manifests -- --installer-image dist/images-oci/runtime-installer --registry <your registry>',
     ];
@@ -102,14 +111,19 @@ export function allManifests(opts: ManifestOptions): Map<string, KubeObject[]> {
     meshproxyImage: image(opts, 'meshproxy'),
     coordinatorHost: 'coordinator',
   };
-  files.set('example-workload.yaml', exampleWorkload(opts, runtimePlatforms(opts)[0] ?? 'Metal-QEMU-SNP', runtime, inject));
-  files.set('port-forwarder-coordinator.yaml', [portForwarderPod({
-    name: 'port-forwarder-coordinator',
-    namespace: opts.workloadNamespace,
-    image: image(opts, 'port-forwarder'),
-    forwardHost: 'coordinator',
-    ports: [1313, 7777],
-  })]);
+  files.set(
+    'example-workload.yaml',
+    exampleWorkload(opts, runtimePlatforms(opts)[0] ?? 'Metal-QEMU-SNP', runtime, inject),
+  );
+  files.set('port-forwarder-coordinator.yaml', [
+    portForwarderPod({
+      name: 'port-forwarder-coordinator',
+      namespace: opts.workloadNamespace,
+      image: image(opts, 'port-forwarder'),
+      forwardHost: 'coordinator',
+      ports: [1313, 7777],
+    }),
+  ]);
   return files;
 }
 
@@ -118,7 +132,12 @@ export function allManifests(opts: ManifestOptions): Map<string, KubeObject[]> {
  * client auth on 8080, egress to `backend`), and `backend` without service-mesh annotations (the
  * initializer then removes the default-deny rule itself).
  */
-function exampleWorkload(opts: ManifestOptions, platform: Platform, runtime: RuntimeOptions, inject: InjectOptions): KubeObject[] {
+function exampleWorkload(
+  opts: ManifestOptions,
+  platform: Platform,
+  runtime: RuntimeOptions,
+  inject: InjectOptions,
+): KubeObject[] {
   const runtimeClassName = handlerOf(platform, runtime);
   const deployment = (name: string, annotations: Record<string, string>, port: number): IDeployment => ({
     apiVersion: 'apps/v1',
@@ -128,10 +147,14 @@ function exampleWorkload(opts: ManifestOptions, platform: Platform, runtime: Run
       selector: { matchLabels: { 'app.kubernetes.io/name': name } },
       template: {
         metadata: { labels: { 'app.kubernetes.io/name': name }, annotations },
-        spec: injectContrast({
-          runtimeClassName,
-          containers: [{ name, image: `registry.example/${name}:1.0`, ports: [{ containerPort: port }] }],
-        }, annotations, inject),
+        spec: injectContrast(
+          {
+            runtimeClassName,
+            containers: [{ name, image: `registry.example/${name}:1.0`, ports: [{ containerPort: port }] }],
+          },
+          annotations,
+          inject,
+        ),
       },
     },
   });
@@ -142,11 +165,15 @@ function exampleWorkload(opts: ManifestOptions, platform: Platform, runtime: Run
     spec: { selector: { 'app.kubernetes.io/name': name }, ports: [{ name: 'main', port, targetPort: port }] },
   });
   return [
-    deployment('web', {
-      [`${ANNOTATION_PREFIX}servicemesh-ingress`]: 'web#8080#false##admin#9901#true',
-      [`${ANNOTATION_PREFIX}servicemesh-egress`]: 'backend#127.137.0.1:8081#backend:8443',
-      [`${ANNOTATION_PREFIX}servicemesh-admin-interface-port`]: '9901',
-    }, 8080),
+    deployment(
+      'web',
+      {
+        [`${ANNOTATION_PREFIX}servicemesh-ingress`]: 'web#8080#false##admin#9901#true',
+        [`${ANNOTATION_PREFIX}servicemesh-egress`]: 'backend#127.137.0.1:8081#backend:8443',
+        [`${ANNOTATION_PREFIX}servicemesh-admin-interface-port`]: '9901',
+      },
+      8080,
+    ),
     service('web', 8080),
     deployment('backend', {}, 8443),
     service('backend', 8443),

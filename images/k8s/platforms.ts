@@ -5,7 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  factsOf, PLATFORM_TABLE, POD_OVERHEAD_MIB, type NewestPlatformName, type PlatformName, type SeedPlatformName,
+  factsOf,
+  PLATFORM_TABLE,
+  POD_OVERHEAD_MIB,
+  type NewestPlatformName,
+  type PlatformName,
+  type SeedPlatformName,
 } from '../../lib/node-install/platforms.js';
 
 export type NewestPlatform = NewestPlatformName;
@@ -13,8 +18,12 @@ export type NewestPlatform = NewestPlatformName;
 export type SeedPlatform = SeedPlatformName;
 export type Platform = PlatformName;
 
-export const PLATFORMS: readonly NewestPlatform[] = PLATFORM_TABLE.flatMap((p) => (p.generation === 'newest' ? [p.name] : []));
-export const SEED_PLATFORMS: readonly SeedPlatform[] = PLATFORM_TABLE.flatMap((p) => (p.generation === 'seed' ? [p.name] : []));
+export const PLATFORMS: readonly NewestPlatform[] = PLATFORM_TABLE.flatMap((p) =>
+  p.generation === 'newest' ? [p.name] : [],
+);
+export const SEED_PLATFORMS: readonly SeedPlatform[] = PLATFORM_TABLE.flatMap((p) =>
+  p.generation === 'seed' ? [p.name] : [],
+);
 
 /** Case-insensitive lookup among both generations. */
 export function platformByName(name: string): Platform | undefined {
@@ -37,7 +46,8 @@ export function overheadMemory(p: Platform): string {
 
 /** `contrast-cc-<platform lowercase>-<8 hex>`: the containerd runtime handler and RuntimeClass name. */
 export function runtimeHandler(p: Platform, runtimeHash: string): string {
-  if (!/^[0-9a-f]{8}$/.test(runtimeHash)) throw new RangeError(`runtime hash ${JSON.stringify(runtimeHash)}: expected 8 lowercase hex digits`);
+  if (!/^[0-9a-f]{8}$/.test(runtimeHash))
+    throw new RangeError(`runtime hash ${JSON.stringify(runtimeHash)}: expected 8 lowercase hex digits`);
   return `contrast-cc-${p.toLowerCase()}-${runtimeHash}`;
 }
 

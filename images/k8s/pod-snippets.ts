@@ -91,9 +91,16 @@ export function meshproxyContainer(image: string, annotations: Readonly<Record<s
     args: ['-l', 'debug'],
     env,
     securityContext: { privileged: true, capabilities: { add: ['NET_ADMIN'] } },
-    startupProbe: { exec: { command: upstreamArgv('meshproxy-startup-probe') }, initialDelaySeconds: 1, periodSeconds: 5, failureThreshold: 5 },
+    startupProbe: {
+      exec: { command: upstreamArgv('meshproxy-startup-probe') },
+      initialDelaySeconds: 1,
+      periodSeconds: 5,
+      failureThreshold: 5,
+    },
     volumeMounts: [{ name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT }],
-    ...(adminPort !== undefined && adminPort !== 0 ? { ports: [{ name: 'contrast-admin', containerPort: adminPort }] } : {}),
+    ...(adminPort !== undefined && adminPort !== 0
+      ? { ports: [{ name: 'contrast-admin', containerPort: adminPort }] }
+      : {}),
   };
 }
 
@@ -121,24 +128,43 @@ export const SECURE_PV_MOUNT_PATH = '/state';
  * (restartPolicy Always) with CRYPTSETUP_DEVICE, the block device, 100Mi of memory and the startup
  * probe `/bin/test -f /done`. Returns the changed container and volumes; throws on a bad annotation.
  */
-export function applySecurePv(initializer: IContainer, volumes: readonly IVolume[], value: string, claimTemplates: readonly string[] = []): { initializer: IContainer; volumes: IVolume[] } {
+export function applySecurePv(
+  initializer: IContainer,
+  volumes: readonly IVolume[],
+  value: string,
+  claimTemplates: readonly string[] = [],
+): { initializer: IContainer; volumes: IVolume[] } {
   const parts = value.split(':');
   const [device, mount] = parts;
   if (parts.length !== 2 || device === undefined || mount === undefined || device === '' || mount === '') {
-    throw new TypeError(`${SECURE_PV_ANNOTATION}=${JSON.stringify(value)}: secure PV annotation has to be in the format 'device-name:mount-name'`);
+    throw new TypeError(
+      `${SECURE_PV_ANNOTATION}=${JSON.stringify(value)}: secure PV annotation has to be in the format 'device-name:mount-name'`,
+    );
   }
   const deviceVolume = volumes.find((v) => v.name === device);
-  if (deviceVolume === undefined ? !claimTemplates.includes(device) : deviceVolume.persistentVolumeClaim === undefined && deviceVolume.iscsi === undefined) {
-    throw new TypeError(deviceVolume === undefined ? `device ${JSON.stringify(device)} not found` : `volume ${JSON.stringify(device)} must reference a PVC or iSCSI device`);
+  if (
+    deviceVolume === undefined
+      ? !claimTemplates.includes(device)
+      : deviceVolume.persistentVolumeClaim === undefined && deviceVolume.iscsi === undefined
+  ) {
+    throw new TypeError(
+      deviceVolume === undefined
+        ? `device ${JSON.stringify(device)} not found`
+        : `volume ${JSON.stringify(device)} must reference a PVC or iSCSI device`,
+    );
   }
   const mountVolume = volumes.find((v) => v.name === mount);
-  if (mountVolume !== undefined && mountVolume.emptyDir === undefined) throw new TypeError(`volume ${mount} has to be of type EmptyDir`);
+  if (mountVolume !== undefined && mountVolume.emptyDir === undefined)
+    throw new TypeError(`volume ${mount} has to be of type EmptyDir`);
   return {
     initializer: {
       ...initializer,
       env: [...(initializer.env ?? []), { name: 'CRYPTSETUP_DEVICE', value: SECURE_PV_DEVICE_PATH }],
       volumeDevices: [{ name: device, devicePath: SECURE_PV_DEVICE_PATH }],
-      volumeMounts: [...(initializer.volumeMounts ?? []), { name: mount, mountPath: SECURE_PV_MOUNT_PATH, mountPropagation: 'Bidirectional' }],
+      volumeMounts: [
+        ...(initializer.volumeMounts ?? []),
+        { name: mount, mountPath: SECURE_PV_MOUNT_PATH, mountPropagation: 'Bidirectional' },
+      ],
       securityContext: { privileged: true },
       resources: { requests: { memory: '100Mi' }, limits: { memory: '100Mi' } },
       startupProbe: { failureThreshold: 20, periodSeconds: 5, exec: { command: ['/bin/test', '-f', '/done'] } },
@@ -165,7 +191,10 @@ function upstreamArgv(id: string): string[] {
  * The workload secret ID of a pod-bearing object, as upstream's CLI puts it into the manifest: the
  * `workload-secret-id` annotation when set, else `<group or "core">/<version>/<Kind>/<namespace>/<name>`.
  */
-export function workloadSecretId(obj: { apiVersion: string; kind: string; namespace?: string; name: string }, annotations: Readonly<Record<string, string>>): string {
+export function workloadSecretId(
+  obj: { apiVersion: string; kind: string; namespace?: string; name: string },
+  annotations: Readonly<Record<string, string>>,
+): string {
   const explicit = annotations[WORKLOAD_SECRET_ID_ANNOTATION];
   if (explicit !== undefined && explicit !== '') return explicit;
   const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['core', obj.apiVersion];
@@ -187,11 +216,17 @@ export function imageStoreHolder(initializerImage: string): IContainer {
 
 export function imageStoreVolume(size: string): IVolume {
   if (!/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/.test(size)) {
-    throw new RangeError(`${IMAGE_STORE_SIZE_ANNOTATION}=${JSON.stringify(size)}: expected a Kubernetes quantity such as 10Gi, or "0" for no image store`);
+    throw new RangeError(
+      `${IMAGE_STORE_SIZE_ANNOTATION}=${JSON.stringify(size)}: expected a Kubernetes quantity such as 10Gi, or "0" for no image store`,
+    );
   }
   return {
     name: IMAGE_STORE_VOLUME,
-    ephemeral: { volumeClaimTemplate: { spec: { volumeMode: 'Block', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: size } } } } },
+    ephemeral: {
+      volumeClaimTemplate: {
+        spec: { volumeMode: 'Block', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: size } } },
+      },
+    },
   };
 }
 
@@ -199,18 +234,34 @@ export function imageStoreVolume(size: string): IVolume {
  * Adds the initializer (first), the mesh sidecar (last, when annotated) and the secrets volume to a
  * pod spec, replacing earlier copies of them; the input is not modified.
  */
-export function injectContrast(spec: IPodSpec, annotations: Readonly<Record<string, string>>, opts: InjectOptions): IPodSpec {
+export function injectContrast(
+  spec: IPodSpec,
+  annotations: Readonly<Record<string, string>>,
+  opts: InjectOptions,
+): IPodSpec {
   const mesh = needsServiceMesh(annotations);
   const skipInitializer = annotations[SKIP_INITIALIZER_ANNOTATION] === 'true';
   const storeSize = annotations[IMAGE_STORE_SIZE_ANNOTATION] ?? '';
-  const store = opts.imageStore === true && storeSize !== '0' ? imageStoreVolume(storeSize === '' ? DEFAULT_IMAGE_STORE_SIZE : storeSize) : undefined;
+  const store =
+    opts.imageStore === true && storeSize !== '0'
+      ? imageStoreVolume(storeSize === '' ? DEFAULT_IMAGE_STORE_SIZE : storeSize)
+      : undefined;
   const ours = new Set(['contrast-initializer', 'contrast-service-mesh', IMAGE_STORE_HOLDER]);
   const userInit = (spec.initContainers ?? []).filter((c) => !ours.has(c.name));
-  let initializer = initializerContainer({ image: opts.initializerImage, coordinatorHost: opts.coordinatorHost, serviceMeshDisabled: !mesh });
+  let initializer = initializerContainer({
+    image: opts.initializerImage,
+    coordinatorHost: opts.coordinatorHost,
+    serviceMeshDisabled: !mesh,
+  });
   let userVolumes: IVolume[] = [...(spec.volumes ?? [])];
   const securePv = annotations[SECURE_PV_ANNOTATION];
   if (securePv !== undefined && securePv !== '') {
-    ({ initializer, volumes: userVolumes } = applySecurePv(initializer, userVolumes, securePv, opts.volumeClaimTemplates));
+    ({ initializer, volumes: userVolumes } = applySecurePv(
+      initializer,
+      userVolumes,
+      securePv,
+      opts.volumeClaimTemplates,
+    ));
   }
   const initContainers: IContainer[] = [
     ...(store !== undefined ? [imageStoreHolder(opts.initializerImage)] : []),
@@ -223,7 +274,10 @@ export function injectContrast(spec: IPodSpec, annotations: Readonly<Record<stri
     throw new TypeError(`volume ${SECRETS_VOLUME} has to be of type EmptyDir`);
   }
   const withSecrets = existing !== undefined ? userVolumes : [...userVolumes, secretsVolume()];
-  const volumes = store !== undefined && !withSecrets.some((v) => v.name === IMAGE_STORE_VOLUME) ? [...withSecrets, store] : withSecrets;
+  const volumes =
+    store !== undefined && !withSecrets.some((v) => v.name === IMAGE_STORE_VOLUME)
+      ? [...withSecrets, store]
+      : withSecrets;
   const containers = spec.containers.map((c) => ({
     ...c,
     volumeMounts: [

@@ -74,12 +74,16 @@ export function runtimeClass(platform: Platform, opts: RuntimeOptions): IRuntime
  * Kubernetes 1.30+; older API servers do not put it into the token and only the label check holds)
  * and to changes of its own label.
  */
-export function installerRbac(platform: Platform, opts: RuntimeOptions): [IServiceAccount, IClusterRole, IClusterRoleBinding, IValidatingAdmissionPolicy, IValidatingAdmissionPolicyBinding] {
+export function installerRbac(
+  platform: Platform,
+  opts: RuntimeOptions,
+): [IServiceAccount, IClusterRole, IClusterRoleBinding, IValidatingAdmissionPolicy, IValidatingAdmissionPolicyBinding] {
   const handler = handlerOf(platform, opts);
   const name = `${handler}-nodeinstaller`;
   const key = nodeLabelKey(handler);
   const user = `system:serviceaccount:${opts.namespace}:${name}`;
-  const otherLabelsKept = (a: string, b: string) => `!has(${a}.metadata.labels) || ${a}.metadata.labels.all(k, k == '${key}' || (has(${b}.metadata.labels) && k in ${b}.metadata.labels && ${b}.metadata.labels[k] == ${a}.metadata.labels[k]))`;
+  const otherLabelsKept = (a: string, b: string) =>
+    `!has(${a}.metadata.labels) || ${a}.metadata.labels.all(k, k == '${key}' || (has(${b}.metadata.labels) && k in ${b}.metadata.labels && ${b}.metadata.labels[k] == ${a}.metadata.labels[k]))`;
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: opts.namespace } },
     {
@@ -101,15 +105,21 @@ export function installerRbac(platform: Platform, opts: RuntimeOptions): [IServi
       metadata: { name },
       spec: {
         failurePolicy: 'Fail',
-        matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['nodes'] }] },
+        matchConstraints: {
+          resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['nodes'] }],
+        },
         matchConditions: [{ name: 'runtime-installer', expression: `request.userInfo.username == '${user}'` }],
         validations: [
           {
-            expression: "!has(request.userInfo.extra) || !('authentication.kubernetes.io/node-name' in request.userInfo.extra) || request.userInfo.extra['authentication.kubernetes.io/node-name'][0] == request.name",
+            expression:
+              "!has(request.userInfo.extra) || !('authentication.kubernetes.io/node-name' in request.userInfo.extra) || request.userInfo.extra['authentication.kubernetes.io/node-name'][0] == request.name",
             message: `${name} may only label the node its pod runs on`,
           },
           { expression: 'object.spec == oldObject.spec', message: `${name} may only change its node label ${key}` },
-          { expression: `(${otherLabelsKept('object', 'oldObject')}) && (${otherLabelsKept('oldObject', 'object')})`, message: `${name} may only change its node label ${key}` },
+          {
+            expression: `(${otherLabelsKept('object', 'oldObject')}) && (${otherLabelsKept('oldObject', 'object')})`,
+            message: `${name} may only change its node label ${key}`,
+          },
         ],
       },
     },
@@ -123,14 +133,23 @@ export function installerRbac(platform: Platform, opts: RuntimeOptions): [IServi
 }
 
 /** The snapshotter sidecar (seed generation) with its volumes, in place of `pause`. */
-function snapshotterSidecar(kind: Snapshotter, handler: string, image: string): { container: IContainer; volumes: IVolume[] } {
+function snapshotterSidecar(
+  kind: Snapshotter,
+  handler: string,
+  image: string,
+): { container: IContainer; volumes: IVolume[] } {
   const setup = snapshotterSetup(kind, handler);
   if (kind === 'tardev') {
     return {
       container: {
         name: 'tardev-snapshotter',
         image,
-        args: ['tardev-snapshotter', setup.stateDir, `/host${setup.address}`, '/host/var/run/containerd/containerd.sock'],
+        args: [
+          'tardev-snapshotter',
+          setup.stateDir,
+          `/host${setup.address}`,
+          '/host/var/run/containerd/containerd.sock',
+        ],
         env: [{ name: 'RUST_LOG', value: 'tardev_snapshotter=trace' }],
         resources: { requests: { memory: '800Mi' } },
         volumeMounts: [
@@ -168,13 +187,23 @@ export function installerDaemonSet(platform: Platform, opts: RuntimeOptions): ID
   const handler = handlerOf(platform, opts);
   const name = `${handler}-nodeinstaller`;
   const labels = { 'app.kubernetes.io/name': name };
-  const sidecar = opts.snapshotter === undefined ? undefined : snapshotterSidecar(opts.snapshotter, handler, (opts.snapshotterImages ?? DEFAULT_SNAPSHOTTER_IMAGES)[opts.snapshotter]);
-  const baseAnnotations = opts.installerBase === undefined ? {} : {
-    annotations: {
-      'contrast.edgeless.systems/installer-base': opts.installerBase.name,
-      'contrast.edgeless.systems/installer-base-digest': opts.installerBase.digest,
-    },
-  };
+  const sidecar =
+    opts.snapshotter === undefined
+      ? undefined
+      : snapshotterSidecar(
+          opts.snapshotter,
+          handler,
+          (opts.snapshotterImages ?? DEFAULT_SNAPSHOTTER_IMAGES)[opts.snapshotter],
+        );
+  const baseAnnotations =
+    opts.installerBase === undefined
+      ? {}
+      : {
+          annotations: {
+            'contrast.edgeless.systems/installer-base': opts.installerBase.name,
+            'contrast.edgeless.systems/installer-base-digest': opts.installerBase.digest,
+          },
+        };
   return {
     apiVersion: 'apps/v1',
     kind: 'DaemonSet',
@@ -195,24 +224,26 @@ export function installerDaemonSet(platform: Platform, opts: RuntimeOptions): ID
           automountServiceAccountToken: true,
           // nsenter --target 1 reaches the host's mount namespace to restart containerd.
           hostPID: true,
-          initContainers: [{
-            name: 'installer',
-            image: opts.installerImage,
-            command: ['/bin/node-installer', platform],
-            env: [
-              { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
-              // The handler this YAML was generated for; the installer refuses to register another.
-              { name: 'CONTRAST_RUNTIME_HANDLER', value: handler },
-            ],
-            securityContext: { privileged: true },
-            resources: { requests: { memory: '700Mi' } },
-            volumeMounts: [
-              { name: 'host-mount', mountPath: '/host' },
-              { name: 'var-run-dbus-socket', mountPath: '/var/run/dbus/system_bus_socket' },
-              { name: 'target-config', mountPath: '/target-config' },
-              { name: 'imagepuller-config', mountPath: '/imagepuller-config' },
-            ],
-          }],
+          initContainers: [
+            {
+              name: 'installer',
+              image: opts.installerImage,
+              command: ['/bin/node-installer', platform],
+              env: [
+                { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+                // The handler this YAML was generated for; the installer refuses to register another.
+                { name: 'CONTRAST_RUNTIME_HANDLER', value: handler },
+              ],
+              securityContext: { privileged: true },
+              resources: { requests: { memory: '700Mi' } },
+              volumeMounts: [
+                { name: 'host-mount', mountPath: '/host' },
+                { name: 'var-run-dbus-socket', mountPath: '/var/run/dbus/system_bus_socket' },
+                { name: 'target-config', mountPath: '/target-config' },
+                { name: 'imagepuller-config', mountPath: '/imagepuller-config' },
+              ],
+            },
+          ],
           containers: [sidecar?.container ?? { name: 'pause', image: opts.pauseImage }],
           volumes: [
             { name: 'host-mount', hostPath: { path: '/', type: 'Directory' } },

@@ -22,7 +22,11 @@ export class ManifestInvalidError extends ContrastError {
 
 type Validator = (data: unknown) => void;
 
-const construct = <T extends { validate(): void }>(make: (data: never) => T): Validator => (data) => { make(data as never).validate(); };
+const construct =
+  <T extends { validate(): void }>(make: (data: never) => T): Validator =>
+  (data) => {
+    make(data as never).validate();
+  };
 
 /** apiVersion/kind -> validator. A kind missing here is an error, never a silent pass. */
 export function validators(): ReadonlyMap<string, Validator> {
@@ -37,7 +41,10 @@ export function validators(): ReadonlyMap<string, Validator> {
     ['rbac.authorization.k8s.io/v1/ClusterRole', construct((d) => new ClusterRole(d))],
     ['rbac.authorization.k8s.io/v1/ClusterRoleBinding', construct((d) => new ClusterRoleBinding(d))],
     ['admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy', construct((d) => new ValidatingAdmissionPolicy(d))],
-    ['admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding', construct((d) => new ValidatingAdmissionPolicyBinding(d))],
+    [
+      'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding',
+      construct((d) => new ValidatingAdmissionPolicyBinding(d)),
+    ],
   ]);
 }
 

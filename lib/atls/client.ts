@@ -16,7 +16,10 @@ import { tlsGroupName } from '../tls-groups.js';
 import { errorMessage } from '../errors.js';
 
 /** The TLS options pass through to tlsConnect; `groups` is CONTRAST_TLS_GROUPS (lib/tls-groups.ts). */
-export interface AtlsClientOptions extends Pick<TlsConnectOptions, 'minVersion' | 'maxVersion' | 'groups' | 'timeoutMs' | 'signal'> {
+export interface AtlsClientOptions extends Pick<
+  TlsConnectOptions,
+  'minVersion' | 'maxVersion' | 'groups' | 'timeoutMs' | 'signal'
+> {
   readonly issuer: Issuer;
   /** P-256 key of the client certificate (the workload key, reused across attempts). */
   readonly privateKey: KeyObject;
@@ -45,12 +48,19 @@ export async function atlsConnect(socket: Socket, options: AtlsClientOptions): P
     async onCertificateRequest(caNames) {
       const serverNonce = serverNonceFrom(caNames);
       const reportData = reportDataFor(spki, serverNonce);
-      log.debug({ serverNonce: serverNonce.toString('hex'), kind: options.issuer.kind }, 'Issuing attestation document for the server nonce');
+      log.debug(
+        { serverNonce: serverNonce.toString('hex'), kind: options.issuer.kind },
+        'Issuing attestation document for the server nonce',
+      );
       let document: Uint8Array;
       try {
         document = await options.issuer.issue(reportData, options.signal);
       } catch (err) {
-        throw new AtlsError('ERR_ATLS_ISSUE_FAILED', `issuing ${options.issuer.kind} attestation document: ${errorMessage(err)}`, { cause: err });
+        throw new AtlsError(
+          'ERR_ATLS_ISSUE_FAILED',
+          `issuing ${options.issuer.kind} attestation document: ${errorMessage(err)}`,
+          { cause: err },
+        );
       }
       const certificate = createAtlsCertificate({
         privateKey: options.privateKey,
@@ -60,6 +70,14 @@ export async function atlsConnect(socket: Socket, options: AtlsClientOptions): P
       return { certificate, key: keyDer };
     },
   });
-  log.debug({ version: stream.tlsInfo.version, group: stream.tlsInfo.group === null ? null : tlsGroupName(stream.tlsInfo.group), alpn: stream.tlsInfo.alpn, certificateRequested: stream.tlsInfo.certificateRequested }, 'aTLS handshake done');
+  log.debug(
+    {
+      version: stream.tlsInfo.version,
+      group: stream.tlsInfo.group === null ? null : tlsGroupName(stream.tlsInfo.group),
+      alpn: stream.tlsInfo.alpn,
+      certificateRequested: stream.tlsInfo.certificateRequested,
+    },
+    'aTLS handshake done',
+  );
   return stream;
 }

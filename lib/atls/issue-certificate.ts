@@ -27,9 +27,11 @@ export interface AtlsCertificateParams {
 
 /** Builds the DER certificate. */
 export function createAtlsCertificate(params: AtlsCertificateParams): Buffer {
-  if (ecCurve(params.privateKey, 'aTLS key') !== 'P-256') throw new AtlsError('ERR_ATLS_ISSUE_FAILED', 'aTLS key: expected ECDSA P-256');
+  if (ecCurve(params.privateKey, 'aTLS key') !== 'P-256')
+    throw new AtlsError('ERR_ATLS_ISSUE_FAILED', 'aTLS key: expected ECDSA P-256');
   const publicKey = params.publicKey.type === 'private' ? createPublicKey(params.publicKey) : params.publicKey;
-  if (ecCurve(publicKey, 'aTLS public key') !== 'P-256') throw new AtlsError('ERR_ATLS_ISSUE_FAILED', 'aTLS public key: expected ECDSA P-256');
+  if (ecCurve(publicKey, 'aTLS public key') !== 'P-256')
+    throw new AtlsError('ERR_ATLS_ISSUE_FAILED', 'aTLS public key: expected ECDSA P-256');
   const now = (params.now ?? new Date()).getTime();
   return buildCertificate({
     subject: 'Contrast',

@@ -38,12 +38,23 @@ export function decodeBase64Strict(s: string): Buffer | undefined {
  * Server side: the client nonce from the offered ALPN protocols, else from the SNI (upstream rules:
  * the first `atls…` protocol must be exactly `atls:v1:nonce:<64 hex>`, no fallback after a bad one).
  */
-export function clientNonceFrom(alpn: readonly string[], serverName: string | undefined): { nonce: Buffer; channel: 'alpn' | 'sni' } {
+export function clientNonceFrom(
+  alpn: readonly string[],
+  serverName: string | undefined,
+): { nonce: Buffer; channel: 'alpn' | 'sni' } {
   const atls = alpn.find((p) => p.startsWith('atls'));
   if (atls !== undefined) {
     const hex = atls.startsWith(ALPN_NONCE_PREFIX) ? atls.slice(ALPN_NONCE_PREFIX.length) : undefined;
-    if (hex === undefined) throw new AtlsError('ERR_ATLS_CLIENT_NONCE', `ALPN protocol ${JSON.stringify(atls)}: expected ${ALPN_NONCE_PREFIX}<64 hex digits> (unsupported aTLS version)`);
-    if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new AtlsError('ERR_ATLS_CLIENT_NONCE', `ALPN protocol ${JSON.stringify(atls)}: expected ${NONCE_LENGTH * 2} hex digits after ${ALPN_NONCE_PREFIX}`);
+    if (hex === undefined)
+      throw new AtlsError(
+        'ERR_ATLS_CLIENT_NONCE',
+        `ALPN protocol ${JSON.stringify(atls)}: expected ${ALPN_NONCE_PREFIX}<64 hex digits> (unsupported aTLS version)`,
+      );
+    if (!/^[0-9a-fA-F]{64}$/.test(hex))
+      throw new AtlsError(
+        'ERR_ATLS_CLIENT_NONCE',
+        `ALPN protocol ${JSON.stringify(atls)}: expected ${NONCE_LENGTH * 2} hex digits after ${ALPN_NONCE_PREFIX}`,
+      );
     return { nonce: Buffer.from(hex, 'hex'), channel: 'alpn' };
   }
   if (serverName === undefined || serverName === '') {
@@ -51,7 +62,10 @@ export function clientNonceFrom(alpn: readonly string[], serverName: string | un
   }
   const nonce = decodeBase64Strict(serverName);
   if (nonce === undefined || nonce.length !== NONCE_LENGTH) {
-    throw new AtlsError('ERR_ATLS_CLIENT_NONCE', `SNI ${JSON.stringify(serverName)}: expected base64 of a ${NONCE_LENGTH}-byte nonce`);
+    throw new AtlsError(
+      'ERR_ATLS_CLIENT_NONCE',
+      `SNI ${JSON.stringify(serverName)}: expected base64 of a ${NONCE_LENGTH}-byte nonce`,
+    );
   }
   return { nonce, channel: 'sni' };
 }
@@ -59,19 +73,31 @@ export function clientNonceFrom(alpn: readonly string[], serverName: string | un
 /** Client side: the server nonce from the CertificateRequest's CA names (DER Names). */
 export function serverNonceFrom(caNames: readonly Uint8Array[]): Buffer {
   if (caNames.length !== 1) {
-    throw new AtlsError('ERR_ATLS_SERVER_NONCE', `unexpected acceptableCAs length: expected exactly 1 CA name in the CertificateRequest, got ${caNames.length}`);
+    throw new AtlsError(
+      'ERR_ATLS_SERVER_NONCE',
+      `unexpected acceptableCAs length: expected exactly 1 CA name in the CertificateRequest, got ${caNames.length}`,
+    );
   }
   let cns: string[];
   try {
     cns = nameAttributes(Buffer.from(caNames[0] ?? new Uint8Array()), CN_OID);
   } catch (err) {
-    throw new AtlsError('ERR_ATLS_SERVER_NONCE', 'CertificateRequest CA name: expected a DER distinguished name', { cause: err });
+    throw new AtlsError('ERR_ATLS_SERVER_NONCE', 'CertificateRequest CA name: expected a DER distinguished name', {
+      cause: err,
+    });
   }
   const cn = cns[0];
-  if (cn === undefined) throw new AtlsError('ERR_ATLS_SERVER_NONCE', 'CertificateRequest CA name: expected a CN attribute carrying the server nonce');
+  if (cn === undefined)
+    throw new AtlsError(
+      'ERR_ATLS_SERVER_NONCE',
+      'CertificateRequest CA name: expected a CN attribute carrying the server nonce',
+    );
   const nonce = decodeBase64Strict(cn);
   if (nonce === undefined || nonce.length !== NONCE_LENGTH) {
-    throw new AtlsError('ERR_ATLS_SERVER_NONCE', `CertificateRequest CA name CN=${JSON.stringify(cn)}: expected base64 of a ${NONCE_LENGTH}-byte nonce`);
+    throw new AtlsError(
+      'ERR_ATLS_SERVER_NONCE',
+      `CertificateRequest CA name CN=${JSON.stringify(cn)}: expected base64 of a ${NONCE_LENGTH}-byte nonce`,
+    );
   }
   return nonce;
 }

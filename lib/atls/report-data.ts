@@ -8,7 +8,10 @@ const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
 
 /** SEQUENCE { SEQUENCE { id-ecPublicKey, curve }, BIT STRING header, 0x04 } of an uncompressed point. */
 function pointPrefix(curveOid: string, coordinateBytes: number): Buffer {
-  const der = sequence(sequence(oid(EC_PUBLIC_KEY), oid(curveOid)), bitString(Buffer.alloc(1 + 2 * coordinateBytes, 4)));
+  const der = sequence(
+    sequence(oid(EC_PUBLIC_KEY), oid(curveOid)),
+    bitString(Buffer.alloc(1 + 2 * coordinateBytes, 4)),
+  );
   return der.subarray(0, der.length - 2 * coordinateBytes);
 }
 

@@ -40,13 +40,19 @@ function fromNative(err: unknown, phase: 'handshake' | 'stream', sawData: boolea
   const early = phase === 'handshake' || !sawData;
   switch (err.code) {
     case 'ERR_TLS_ALERT_RECEIVED':
-      return new AtlsError(early ? 'ERR_ATLS_REJECTED' : 'ERR_ATLS_ALERT', early
-        ? `server rejected the connection: ${err.message}`
-        : err.message, { cause: err });
+      return new AtlsError(
+        early ? 'ERR_ATLS_REJECTED' : 'ERR_ATLS_ALERT',
+        early ? `server rejected the connection: ${err.message}` : err.message,
+        { cause: err },
+      );
     case 'ERR_TLS_UNEXPECTED_EOF':
-      return new AtlsError(early ? 'ERR_ATLS_REJECTED' : 'ERR_ATLS_CONNECTION_CLOSED', early
-        ? `server closed the connection ${phase === 'handshake' ? 'during the TLS handshake' : 'right after the TLS handshake'} without a TLS alert`
-        : err.message, { cause: err });
+      return new AtlsError(
+        early ? 'ERR_ATLS_REJECTED' : 'ERR_ATLS_CONNECTION_CLOSED',
+        early
+          ? `server closed the connection ${phase === 'handshake' ? 'during the TLS handshake' : 'right after the TLS handshake'} without a TLS alert`
+          : err.message,
+        { cause: err },
+      );
     default:
       return new AtlsError('ERR_ATLS_HANDSHAKE_FAILED', `TLS ${phase}: ${err.message}`, { cause: err });
   }
@@ -112,28 +118,33 @@ export function tlsConnect(socket: Socket, options: TlsConnectOptions = {}): Pro
             return;
           }
           if (status === 'want_read') {
-            if (eof) fail(fromNative(new NativeTlsError('ERR_TLS_UNEXPECTED_EOF', 'connection closed'), 'handshake', false));
+            if (eof)
+              fail(fromNative(new NativeTlsError('ERR_TLS_UNEXPECTED_EOF', 'connection closed'), 'handshake', false));
             return;
           }
           waitingForCertificate = true;
           const names = session.caNames();
-          const pending = options.onCertificateRequest === undefined
-            ? Promise.resolve(null)
-            : Promise.resolve().then(() => options.onCertificateRequest?.(names) ?? null);
-          pending.then((material) => {
-            if (settled) return;
-            try {
-              if (material === null) session.declineCertificate();
-              else session.setCertificate(material.certificate, material.key);
-            } catch (err) {
-              fail(fromNative(err, 'handshake', false));
-              return;
-            }
-            waitingForCertificate = false;
-            step();
-          }, (err: unknown) => {
-            fail(toError(err));
-          });
+          const pending =
+            options.onCertificateRequest === undefined
+              ? Promise.resolve(null)
+              : Promise.resolve().then(() => options.onCertificateRequest?.(names) ?? null);
+          pending.then(
+            (material) => {
+              if (settled) return;
+              try {
+                if (material === null) session.declineCertificate();
+                else session.setCertificate(material.certificate, material.key);
+              } catch (err) {
+                fail(fromNative(err, 'handshake', false));
+                return;
+              }
+              waitingForCertificate = false;
+              step();
+            },
+            (err: unknown) => {
+              fail(toError(err));
+            },
+          );
           return;
         }
       } catch (err) {
@@ -154,11 +165,20 @@ export function tlsConnect(socket: Socket, options: TlsConnectOptions = {}): Pro
       session.feedEof();
       step();
       if (!settled && waitingForCertificate) {
-        fail(new AtlsError('ERR_ATLS_CONNECTION_CLOSED', 'server closed the connection while the client certificate was being prepared'));
+        fail(
+          new AtlsError(
+            'ERR_ATLS_CONNECTION_CLOSED',
+            'server closed the connection while the client certificate was being prepared',
+          ),
+        );
       }
     };
     const onError = (err: Error): void => {
-      fail(new AtlsError('ERR_ATLS_CONNECTION_RESET', `connection failed during the TLS handshake: ${err.message}`, { cause: err }));
+      fail(
+        new AtlsError('ERR_ATLS_CONNECTION_RESET', `connection failed during the TLS handshake: ${err.message}`, {
+          cause: err,
+        }),
+      );
     };
     const onClose = (): void => {
       fail(new AtlsError('ERR_ATLS_CONNECTION_CLOSED', 'connection closed during the TLS handshake'));
@@ -211,9 +231,15 @@ export class TlsClientStream extends Duplex {
       this.#pump();
     });
     socket.on('error', (err: Error) => {
-      this.destroy(this.#sawData
-        ? new AtlsError('ERR_ATLS_CONNECTION_RESET', `TLS connection failed: ${err.message}`, { cause: err })
-        : new AtlsError('ERR_ATLS_REJECTED', `server dropped the connection right after the TLS handshake (${err.message}); it probably rejected our attestation`, { cause: err }));
+      this.destroy(
+        this.#sawData
+          ? new AtlsError('ERR_ATLS_CONNECTION_RESET', `TLS connection failed: ${err.message}`, { cause: err })
+          : new AtlsError(
+              'ERR_ATLS_REJECTED',
+              `server dropped the connection right after the TLS handshake (${err.message}); it probably rejected our attestation`,
+              { cause: err },
+            ),
+      );
     });
     socket.on('close', () => {
       if (!this.destroyed) this.destroy();
@@ -348,4 +374,3 @@ export class TlsClientStream extends Duplex {
     callback(err);
   }
 }
-

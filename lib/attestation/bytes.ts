@@ -17,7 +17,8 @@ export function isZero(b: Uint8Array): boolean {
 
 /** Throws a TRUNCATED error unless `buf` holds `[off, off + len)`. */
 export function need(buf: Uint8Array, off: number, len: number, what: string, field: string): void {
-  if (off + len > buf.length) throw truncated(what, buf.length, off + len, `${field} at offset 0x${off.toString(16)}, ${len} bytes`);
+  if (off + len > buf.length)
+    throw truncated(what, buf.length, off + len, `${field} at offset 0x${off.toString(16)}, ${len} bytes`);
 }
 
 /** Constant-time comparison of equal-length buffers; false for different lengths. */

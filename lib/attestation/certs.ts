@@ -20,7 +20,11 @@ export function loadCertificates(input: string | Uint8Array, what: string): X509
     if (blocks !== null) return blocks.map((b) => new X509Certificate(b));
     throw new Error(typeof input === 'string' ? 'no PEM CERTIFICATE block' : 'neither DER nor PEM');
   } catch (err) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `${what}: not a certificate (expected PEM or DER X.509): ${errorMessage(err)}`, { cause: err });
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.CERTIFICATE,
+      `${what}: not a certificate (expected PEM or DER X.509): ${errorMessage(err)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -34,7 +38,11 @@ export function publicKeyOf(cert: X509Certificate, what: string): KeyObject {
   try {
     return cert.publicKey;
   } catch (err) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `${what}: public key of "${commonName(cert)}" does not decode: ${errorMessage(err)}`, { cause: err });
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.CERTIFICATE,
+      `${what}: public key of "${commonName(cert)}" does not decode: ${errorMessage(err)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -42,11 +50,16 @@ function checkValidity(cert: X509Certificate, now: Date, what: string): void {
   const from = new Date(cert.validFrom);
   const to = new Date(cert.validTo);
   if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `${what}: certificate "${commonName(cert)}" has an unreadable validity period`);
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.CERTIFICATE,
+      `${what}: certificate "${commonName(cert)}" has an unreadable validity period`,
+    );
   }
   if (!(now >= from && now <= to)) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN,
-      `${what}: certificate "${commonName(cert)}" is valid from ${from.toISOString()} to ${to.toISOString()}, not at ${now.toISOString()}`);
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.CHAIN,
+      `${what}: certificate "${commonName(cert)}" is valid from ${from.toISOString()} to ${to.toISOString()}, not at ${now.toISOString()}`,
+    );
   }
 }
 
@@ -69,7 +82,8 @@ export interface ChainOptions {
 
 /** The path leaf → … → anchor, or throws CHAIN naming what is missing. */
 export function verifyChain(leaf: X509Certificate, opts: ChainOptions, what: string): X509Certificate[] {
-  if (opts.anchors.length === 0) throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN, `${what}: no trusted root certificates configured`);
+  if (opts.anchors.length === 0)
+    throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN, `${what}: no trusted root certificates configured`);
   const maxDepth = opts.maxDepth ?? 4;
   const path: X509Certificate[] = [leaf];
   checkValidity(leaf, opts.now, what);
@@ -77,15 +91,21 @@ export function verifyChain(leaf: X509Certificate, opts: ChainOptions, what: str
   while (path.length <= maxDepth) {
     const anchor = opts.anchors.find((a) => signs(a, current));
     if (anchor !== undefined) {
-      if (!signs(anchor, anchor)) throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN, `${what}: trusted root "${commonName(anchor)}" is not self-signed`);
+      if (!signs(anchor, anchor))
+        throw new AttestationError(
+          ATTESTATION_ERROR_CODES.CHAIN,
+          `${what}: trusted root "${commonName(anchor)}" is not self-signed`,
+        );
       checkValidity(anchor, opts.now, what);
       if (!current.raw.equals(anchor.raw)) path.push(anchor);
       return path;
     }
     const next = opts.intermediates.find((c) => !path.some((p) => p.raw.equals(c.raw)) && c.ca && signs(c, current));
     if (next === undefined) {
-      throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN,
-        `${what}: no trusted issuer for "${commonName(current)}" (issuer "${current.issuer.replace(/\n/g, ', ')}"): chain does not verify to a trusted root`);
+      throw new AttestationError(
+        ATTESTATION_ERROR_CODES.CHAIN,
+        `${what}: no trusted issuer for "${commonName(current)}" (issuer "${current.issuer.replace(/\n/g, ', ')}"): chain does not verify to a trusted root`,
+      );
     }
     checkValidity(next, opts.now, what);
     path.push(next);
@@ -95,7 +115,10 @@ export function verifyChain(leaf: X509Certificate, opts: ChainOptions, what: str
 }
 
 /** Splits a bundle into self-signed roots and the rest. */
-export function splitAnchors(certs: readonly X509Certificate[]): { roots: X509Certificate[]; others: X509Certificate[] } {
+export function splitAnchors(certs: readonly X509Certificate[]): {
+  roots: X509Certificate[];
+  others: X509Certificate[];
+} {
   const roots: X509Certificate[] = [];
   const others: X509Certificate[] = [];
   for (const c of certs) (signs(c, c) ? roots : others).push(c);
@@ -103,7 +126,12 @@ export function splitAnchors(certs: readonly X509Certificate[]): { roots: X509Ce
 }
 
 /** ECDSA verification of an IEEE-P1363 (r‖s) signature; false also when the key cannot do it. */
-export function ecdsaP1363Verify(hash: 'sha256' | 'sha384', data: Uint8Array, key: KeyObject, signature: Uint8Array): boolean {
+export function ecdsaP1363Verify(
+  hash: 'sha256' | 'sha384',
+  data: Uint8Array,
+  key: KeyObject,
+  signature: Uint8Array,
+): boolean {
   try {
     return cryptoVerify(hash, data, { key, dsaEncoding: 'ieee-p1363' }, signature);
   } catch {

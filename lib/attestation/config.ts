@@ -63,10 +63,15 @@ export function readAttestationConfig(reader: EnvReader): AttestationConfig {
     else reader.problem(`CONTRAST_INSECURE_HOST_DATA=${hostHex}: expected 64 hex characters (32 bytes)`);
   }
   const kdsBaseUrl = reader.string('CONTRAST_KDS_URL', ATTESTATION_DEFAULTS.kdsBaseUrl);
-  if (!/^https?:\/\/[^\s/]+/.test(kdsBaseUrl)) reader.problem(`CONTRAST_KDS_URL=${kdsBaseUrl}: expected an http(s) URL`);
+  if (!/^https?:\/\/[^\s/]+/.test(kdsBaseUrl))
+    reader.problem(`CONTRAST_KDS_URL=${kdsBaseUrl}: expected an http(s) URL`);
   const kdsTimeoutMs = reader.duration('CONTRAST_KDS_TIMEOUT', ATTESTATION_DEFAULTS.kdsTimeout);
   return {
-    mode, snpDevice, tdxDevice, tsmReportDir, allowInsecure,
+    mode,
+    snpDevice,
+    tdxDevice,
+    tsmReportDir,
+    allowInsecure,
     ...(insecureHostData !== undefined ? { insecureHostData } : {}),
     kernelCmdlinePath: ATTESTATION_DEFAULTS.kernelCmdlinePath,
     cpuinfoPath: ATTESTATION_DEFAULTS.cpuinfoPath,

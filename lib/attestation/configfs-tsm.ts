@@ -23,8 +23,11 @@ export interface TsmRequest {
 }
 
 function deviceError(path: string, action: string, err: unknown): AttestationError {
-  return new AttestationError(ATTESTATION_ERROR_CODES.DEVICE,
-    `configfs-tsm ${action} ${path}: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+  return new AttestationError(
+    ATTESTATION_ERROR_CODES.DEVICE,
+    `configfs-tsm ${action} ${path}: ${errorCode(err) ?? errorMessage(err)}`,
+    { cause: err },
+  );
 }
 
 async function readGeneration(entry: string): Promise<number> {
@@ -35,7 +38,11 @@ async function readGeneration(entry: string): Promise<number> {
   } catch (err) {
     throw deviceError(path, 'reading', err);
   }
-  if (!/^\d+$/.test(text)) throw new AttestationError(ATTESTATION_ERROR_CODES.DEVICE, `configfs-tsm ${path}: "${text}", expected a decimal counter`);
+  if (!/^\d+$/.test(text))
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.DEVICE,
+      `configfs-tsm ${path}: "${text}", expected a decimal counter`,
+    );
   return Number(text);
 }
 
@@ -93,17 +100,23 @@ export async function tsmGetReport(dir: string, req: TsmRequest): Promise<TsmRep
       }
       const now = await readGeneration(entry);
       if (now !== expected) {
-        throw new AttestationError(ATTESTATION_ERROR_CODES.GENERATION, `configfs-tsm ${path}: generation ${now}, expected ${expected}: another writer used the entry`);
+        throw new AttestationError(
+          ATTESTATION_ERROR_CODES.GENERATION,
+          `configfs-tsm ${path}: generation ${now}, expected ${expected}: another writer used the entry`,
+        );
       }
       return data;
     };
     await write('inblob', req.inblob);
     if (req.privlevel !== undefined) await write('privlevel', String(req.privlevel));
     // Providers without certificate support have no auxblob: issue without host certificates.
-    const auxblob = req.readAuxblob === true ? await read('auxblob').catch((err: unknown) => {
-      if (errorCode((err as { cause?: unknown }).cause) === 'ENOENT') return Buffer.alloc(0);
-      throw err;
-    }) : Buffer.alloc(0);
+    const auxblob =
+      req.readAuxblob === true
+        ? await read('auxblob').catch((err: unknown) => {
+            if (errorCode((err as { cause?: unknown }).cause) === 'ENOENT') return Buffer.alloc(0);
+            throw err;
+          })
+        : Buffer.alloc(0);
     const outblob = await read('outblob');
     const provider = await readProvider(entry);
     return { provider, outblob, auxblob };

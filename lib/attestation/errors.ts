@@ -54,10 +54,16 @@ const C = ATTESTATION_ERROR_CODES;
 
 /** `what` is shorter than needed. */
 export function truncated(what: string, size: number, needed: number, detail = ''): AttestationError {
-  return new AttestationError(C.TRUNCATED, `${what}: ${size} bytes, expected at least ${needed}${detail === '' ? '' : ` (${detail})`}`);
+  return new AttestationError(
+    C.TRUNCATED,
+    `${what}: ${size} bytes, expected at least ${needed}${detail === '' ? '' : ` (${detail})`}`,
+  );
 }
 
 /** A field at `offset` has an unexpected value. */
 export function badField(what: string, field: string, offset: number, got: string, expected: string): AttestationError {
-  return new AttestationError(C.FORMAT, `${what}: ${field} at offset 0x${offset.toString(16)} is ${got}, expected ${expected}`);
+  return new AttestationError(
+    C.FORMAT,
+    `${what}: ${field} at offset 0x${offset.toString(16)} is ${got}, expected ${expected}`,
+  );
 }

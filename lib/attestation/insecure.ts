@@ -17,7 +17,9 @@ const WHAT = 'insecure attestation document';
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export function encodeInsecureDocument(doc: InsecureDocument): Buffer {
-  return Buffer.from(JSON.stringify({ reportData: doc.reportData.toString('base64'), hostData: doc.hostData.toString('base64') }));
+  return Buffer.from(
+    JSON.stringify({ reportData: doc.reportData.toString('base64'), hostData: doc.hostData.toString('base64') }),
+  );
 }
 
 export function decodeInsecureDocument(bytes: Uint8Array): InsecureDocument {
@@ -25,10 +27,15 @@ export function decodeInsecureDocument(bytes: Uint8Array): InsecureDocument {
   try {
     value = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${WHAT}: not JSON: ${errorMessage(err)}`, { cause: err });
+    throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${WHAT}: not JSON: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${WHAT}: expected a JSON object with reportData and hostData`);
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.DOCUMENT,
+      `${WHAT}: expected a JSON object with reportData and hostData`,
+    );
   }
   const field = (name: string): Buffer => {
     const v = (value as Record<string, unknown>)[name];
@@ -63,9 +70,17 @@ export class InsecureValidator implements Validator {
     return Promise.resolve().then(() => {
       const doc = decodeInsecureDocument(document);
       if (!sameBytes(doc.reportData, expectedReportData)) {
-        throw new AttestationError(ATTESTATION_ERROR_CODES.REPORT_DATA_MISMATCH, `${WHAT}: reportData differs from the expected value`);
+        throw new AttestationError(
+          ATTESTATION_ERROR_CODES.REPORT_DATA_MISMATCH,
+          `${WHAT}: reportData differs from the expected value`,
+        );
       }
-      return { kind: 'insecure' as const, hostData: doc.hostData, reportData: doc.reportData, details: { insecure: true } };
+      return {
+        kind: 'insecure' as const,
+        hostData: doc.hostData,
+        reportData: doc.reportData,
+        details: { insecure: true },
+      };
     });
   }
 }

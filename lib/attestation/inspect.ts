@@ -18,7 +18,12 @@ import { parseVcekExtensions, productFamily } from './snp-vcek.js';
 import { errorMessage } from '../errors.js';
 
 export type Inspected =
-  | { readonly type: 'snp'; readonly source: 'report' | 'document'; readonly report: SnpReport; readonly document?: SnpDocument }
+  | {
+      readonly type: 'snp';
+      readonly source: 'report' | 'document';
+      readonly report: SnpReport;
+      readonly document?: SnpDocument;
+    }
   | { readonly type: 'tdx'; readonly source: 'quote' | 'document'; readonly quote: TdxQuote }
   | { readonly type: 'insecure'; readonly reportData: Buffer; readonly hostData: Buffer };
 
@@ -62,8 +67,10 @@ export function recognise(input: Buffer, name: string): Inspected {
   } catch (err) {
     errors.push(`as tdx.QuoteV4: ${errorMessage(err)}`);
   }
-  throw new AttestationError(ATTESTATION_ERROR_CODES.FORMAT,
-    `${name}: ${bytes.length} bytes, not a SEV-SNP report (${SNP_REPORT_SIZE} bytes, version 2-5), a TDX quote (version 4/5, TEE type 0x81) or an attestation document (${errors.join('; ')})`);
+  throw new AttestationError(
+    ATTESTATION_ERROR_CODES.FORMAT,
+    `${name}: ${bytes.length} bytes, not a SEV-SNP report (${SNP_REPORT_SIZE} bytes, version 2-5), a TDX quote (version 4/5, TEE type 0x81) or an attestation document (${errors.join('; ')})`,
+  );
 }
 
 function tcbJson(tcb: bigint, turin: boolean): Record<string, unknown> {
@@ -74,17 +81,38 @@ function tcbJson(tcb: bigint, turin: boolean): Record<string, unknown> {
 
 export function snpJson(r: SnpReport, doc: SnpDocument | undefined, turin: boolean): Record<string, unknown> {
   return {
-    type: 'snp', version: r.version, guestSvn: r.guestSvn, policy: r.policy, familyId: hex(r.familyId), imageId: hex(r.imageId),
-    vmpl: r.vmpl, signatureAlgo: r.signatureAlgo, currentTcb: tcbJson(r.currentTcb, turin), platformInfo: Number(r.platformInfo),
-    signerInfo: r.signerInfo, signingKey: r.signingKey, reportData: hex(r.reportData), measurement: hex(r.measurement),
-    hostData: hex(r.hostData), idKeyDigest: hex(r.idKeyDigest), authorKeyDigest: hex(r.authorKeyDigest), reportId: hex(r.reportId),
-    reportIdMa: hex(r.reportIdMa), reportedTcb: tcbJson(r.reportedTcb, turin),
+    type: 'snp',
+    version: r.version,
+    guestSvn: r.guestSvn,
+    policy: r.policy,
+    familyId: hex(r.familyId),
+    imageId: hex(r.imageId),
+    vmpl: r.vmpl,
+    signatureAlgo: r.signatureAlgo,
+    currentTcb: tcbJson(r.currentTcb, turin),
+    platformInfo: Number(r.platformInfo),
+    signerInfo: r.signerInfo,
+    signingKey: r.signingKey,
+    reportData: hex(r.reportData),
+    measurement: hex(r.measurement),
+    hostData: hex(r.hostData),
+    idKeyDigest: hex(r.idKeyDigest),
+    authorKeyDigest: hex(r.authorKeyDigest),
+    reportId: hex(r.reportId),
+    reportIdMa: hex(r.reportIdMa),
+    reportedTcb: tcbJson(r.reportedTcb, turin),
     ...(r.version >= 3 ? { cpuid: { family: r.cpuidFamily, model: r.cpuidModel, stepping: r.cpuidStepping } } : {}),
-    chipId: hex(r.chipId), committedTcb: tcbJson(r.committedTcb, turin), launchTcb: tcbJson(r.launchTcb, turin),
+    chipId: hex(r.chipId),
+    committedTcb: tcbJson(r.committedTcb, turin),
+    launchTcb: tcbJson(r.launchTcb, turin),
     currentFirmware: { major: r.currentMajor, minor: r.currentMinor, build: r.currentBuild },
     committedFirmware: { major: r.committedMajor, minor: r.committedMinor, build: r.committedBuild },
-    ...(r.version >= 5 ? { launchMitVector: hex(u64le(r.launchMitVector)), currentMitVector: hex(u64le(r.currentMitVector)) } : {}),
-    ...(doc !== undefined ? { product: doc.product, certificates: Object.keys(doc.chain ?? {}).filter((k) => k !== 'extras') } : {}),
+    ...(r.version >= 5
+      ? { launchMitVector: hex(u64le(r.launchMitVector)), currentMitVector: hex(u64le(r.currentMitVector)) }
+      : {}),
+    ...(doc !== undefined
+      ? { product: doc.product, certificates: Object.keys(doc.chain ?? {}).filter((k) => k !== 'extras') }
+      : {}),
   };
 }
 
@@ -97,16 +125,36 @@ function u64le(v: bigint): Buffer {
 export function tdxJson(q: TdxQuote): Record<string, unknown> {
   const b = q.body;
   return {
-    type: 'tdx', version: q.version, attestationKeyType: q.attestationKeyType, teeType: q.teeType,
-    qeSvn: hex(q.qeSvn), pceSvn: hex(q.pceSvn), qeVendorId: hex(q.qeVendorId), userData: hex(q.userData),
+    type: 'tdx',
+    version: q.version,
+    attestationKeyType: q.attestationKeyType,
+    teeType: q.teeType,
+    qeSvn: hex(q.qeSvn),
+    pceSvn: hex(q.pceSvn),
+    qeVendorId: hex(q.qeVendorId),
+    userData: hex(q.userData),
     ...(q.version === 5 ? { bodyType: q.bodyType } : {}),
-    teeTcbSvn: hex(b.teeTcbSvn), mrSeam: hex(b.mrSeam), mrSignerSeam: hex(b.mrSignerSeam), seamAttributes: hex(b.seamAttributes),
-    tdAttributes: hex(b.tdAttributes), xfam: hex(b.xfam), mrTd: hex(b.mrTd), mrConfigId: hex(b.mrConfigId), mrOwner: hex(b.mrOwner),
-    mrOwnerConfig: hex(b.mrOwnerConfig), rtmrs: b.rtmrs.map(hex), reportData: hex(b.reportData),
+    teeTcbSvn: hex(b.teeTcbSvn),
+    mrSeam: hex(b.mrSeam),
+    mrSignerSeam: hex(b.mrSignerSeam),
+    seamAttributes: hex(b.seamAttributes),
+    tdAttributes: hex(b.tdAttributes),
+    xfam: hex(b.xfam),
+    mrTd: hex(b.mrTd),
+    mrConfigId: hex(b.mrConfigId),
+    mrOwner: hex(b.mrOwner),
+    mrOwnerConfig: hex(b.mrOwnerConfig),
+    rtmrs: b.rtmrs.map(hex),
+    reportData: hex(b.reportData),
     ...(b.teeTcbSvn2 !== undefined ? { teeTcbSvn2: hex(b.teeTcbSvn2) } : {}),
     ...(b.mrServiceTd !== undefined ? { mrServiceTd: hex(b.mrServiceTd) } : {}),
     signedDataSize: q.signedDataSize,
-    qeReport: { mrEnclave: hex(q.qeReport.mrEnclave), mrSigner: hex(q.qeReport.mrSigner), isvProdId: q.qeReport.isvProdId, isvSvn: q.qeReport.isvSvn },
+    qeReport: {
+      mrEnclave: hex(q.qeReport.mrEnclave),
+      mrSigner: hex(q.qeReport.mrSigner),
+      isvProdId: q.qeReport.isvProdId,
+      isvSvn: q.qeReport.isvSvn,
+    },
     extraBytes: q.extraBytes.length,
   };
 }
@@ -119,19 +167,29 @@ export interface InspectOptions {
   readonly now?: Date;
 }
 
-interface SignatureResult { verified: boolean; reason?: string; chain?: string[] }
+interface SignatureResult {
+  verified: boolean;
+  reason?: string;
+  chain?: string[];
+}
 
 function snpSignature(r: SnpReport, doc: SnpDocument | undefined, opts: InspectOptions): SignatureResult | undefined {
   const leafDer = opts.vcek ?? (r.signingKey === 'vlek' ? doc?.chain?.vlek : doc?.chain?.vcek);
   if (leafDer === undefined && opts.askArk === undefined) return undefined;
   try {
-    if (leafDer === undefined) return { verified: false, reason: 'no VCEK/VLEK: pass --vcek or use a document that carries one' };
+    if (leafDer === undefined)
+      return { verified: false, reason: 'no VCEK/VLEK: pass --vcek or use a document that carries one' };
     if (opts.askArk === undefined) return { verified: false, reason: 'no ASK/ARK: pass --ask-ark' };
     const leaf = loadCertificates(leafDer, '--vcek')[0];
     if (leaf === undefined) return { verified: false, reason: '--vcek holds no certificate' };
     const { roots, others } = splitAnchors(loadCertificates(opts.askArk.toString('latin1'), '--ask-ark'));
     const docAsk = doc?.chain?.ask !== undefined ? loadCertificates(doc.chain.ask, 'document ASK') : [];
-    const { chain } = verifySnpReport(r, { leaf, intermediates: [...others, ...docAsk], anchors: roots, now: opts.now ?? new Date() });
+    const { chain } = verifySnpReport(r, {
+      leaf,
+      intermediates: [...others, ...docAsk],
+      anchors: roots,
+      now: opts.now ?? new Date(),
+    });
     return { verified: true, chain: chain.map(commonName) };
   } catch (err) {
     if (!(err instanceof AttestationError)) throw err;
@@ -141,7 +199,10 @@ function snpSignature(r: SnpReport, doc: SnpDocument | undefined, opts: InspectO
 
 function tdxSignature(q: TdxQuote, opts: InspectOptions): SignatureResult {
   try {
-    const { chain } = verifyTdxQuote(q, { anchors: loadCertificates(INTEL_SGX_ROOT_CA_PEM, 'Intel SGX Root CA'), now: opts.now ?? new Date() });
+    const { chain } = verifyTdxQuote(q, {
+      anchors: loadCertificates(INTEL_SGX_ROOT_CA_PEM, 'Intel SGX Root CA'),
+      now: opts.now ?? new Date(),
+    });
     return { verified: true, chain: chain.map(commonName) };
   } catch (err) {
     if (!(err instanceof AttestationError)) throw err;
@@ -166,7 +227,11 @@ export function inspect(input: Buffer, name: string, opts: InspectOptions = {}):
         if (product !== undefined && productFamily(product) === 'Turin') turin = true;
       }
       const signature = snpSignature(found.report, found.document, opts);
-      return { ...snpJson(found.report, found.document, turin), source: found.source, ...(signature !== undefined ? { signature } : {}) };
+      return {
+        ...snpJson(found.report, found.document, turin),
+        source: found.source,
+        ...(signature !== undefined ? { signature } : {}),
+      };
     }
   }
 }

@@ -20,7 +20,10 @@ export type Platform =
   | { readonly kind: 'insecure' };
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Whether insecure attestation is allowed by the config or the kernel command line. */
@@ -38,8 +41,10 @@ export async function detectPlatform(config: AttestationConfig): Promise<Platfor
   const { mode, tsmReportDir, snpDevice, tdxDevice } = config;
   if (mode === 'insecure') {
     if (!(await insecureAllowed(config))) {
-      throw new AttestationError(ATTESTATION_ERROR_CODES.INSECURE_NOT_ALLOWED,
-        `CONTRAST_ATTESTATION=insecure: not allowed; set CONTRAST_ALLOW_INSECURE_ATTESTATION=1 or boot with ${INSECURE_CMDLINE_FLAG}`);
+      throw new AttestationError(
+        ATTESTATION_ERROR_CODES.INSECURE_NOT_ALLOWED,
+        `CONTRAST_ATTESTATION=insecure: not allowed; set CONTRAST_ALLOW_INSECURE_ATTESTATION=1 or boot with ${INSECURE_CMDLINE_FLAG}`,
+      );
     }
     return { kind: 'insecure' };
   }
@@ -51,12 +56,17 @@ export async function detectPlatform(config: AttestationConfig): Promise<Platfor
   if (mode === 'auto' || mode === 'tdx') {
     if (provider === 'tdx_guest') return { kind: 'tdx', dir: tsmReportDir };
     if (mode === 'tdx' || (await exists(tdxDevice))) {
-      throw noPlatform(`TDX: no configfs-tsm report provider tdx_guest at ${tsmReportDir}${await exists(tdxDevice) ? ` (${tdxDevice} exists, but quotes need configfs-tsm, Linux 6.7+)` : ''}`);
+      throw noPlatform(
+        `TDX: no configfs-tsm report provider tdx_guest at ${tsmReportDir}${(await exists(tdxDevice)) ? ` (${tdxDevice} exists, but quotes need configfs-tsm, Linux 6.7+)` : ''}`,
+      );
     }
   }
-  if (mode === 'snp') throw noPlatform(`SEV-SNP: neither configfs-tsm provider sev_guest at ${tsmReportDir} nor ${snpDevice}`);
+  if (mode === 'snp')
+    throw noPlatform(`SEV-SNP: neither configfs-tsm provider sev_guest at ${tsmReportDir} nor ${snpDevice}`);
   if (await insecureAllowed(config)) return { kind: 'insecure' };
-  throw noPlatform(`no TEE found (configfs-tsm ${tsmReportDir}: ${provider ?? 'unavailable'}; ${snpDevice}, ${tdxDevice}: absent) and insecure attestation is not allowed`);
+  throw noPlatform(
+    `no TEE found (configfs-tsm ${tsmReportDir}: ${provider ?? 'unavailable'}; ${snpDevice}, ${tdxDevice}: absent) and insecure attestation is not allowed`,
+  );
 }
 
 export interface IssuerDeps {
@@ -71,10 +81,20 @@ export async function createIssuer(config: AttestationConfig, logger: Logger, de
     case 'snp': {
       const loadTee = deps.tee ?? defaultTee;
       const tee = await loadTee();
-      logger.info({ platform: 'snp', source: platform.source.kind, path: platform.source.kind === 'configfs' ? platform.source.dir : platform.source.device }, 'attestation platform selected');
+      logger.info(
+        {
+          platform: 'snp',
+          source: platform.source.kind,
+          path: platform.source.kind === 'configfs' ? platform.source.dir : platform.source.device,
+        },
+        'attestation platform selected',
+      );
       const [{ SnpIssuer }, { KdsClient }] = await Promise.all([import('./snp-issuer.js'), import('./snp-kds.js')]);
       return new SnpIssuer({
-        source: platform.source, tee, logger, cpuinfoPath: config.cpuinfoPath,
+        source: platform.source,
+        tee,
+        logger,
+        cpuinfoPath: config.cpuinfoPath,
         ...(config.vmpl !== undefined ? { vmpl: config.vmpl } : {}),
         kds: { client: new KdsClient(config.kdsBaseUrl, deps.fetch), timeoutMs: config.kdsTimeoutMs },
       });
@@ -85,7 +105,10 @@ export async function createIssuer(config: AttestationConfig, logger: Logger, de
       return new TdxIssuer({ tsmReportDir: platform.dir, logger });
     }
     case 'insecure': {
-      logger.warn({ platform: 'insecure' }, 'attestation platform selected: INSECURE, no TEE vouches for this workload');
+      logger.warn(
+        { platform: 'insecure' },
+        'attestation platform selected: INSECURE, no TEE vouches for this workload',
+      );
       const { InsecureIssuer } = await import('./insecure.js');
       return new InsecureIssuer(config.insecureHostData ?? Buffer.alloc(32));
     }

@@ -14,10 +14,18 @@ export function toBigint(v: unknown): bigint {
 }
 
 /** Decodes `bytes` as `desc`; a malformed message becomes a DOCUMENT error naming `what` (the ProtobufError is its cause). */
-export function decodeDocumentMessage(desc: MessageDescription, bytes: Uint8Array, what: string): Record<string, unknown> {
+export function decodeDocumentMessage(
+  desc: MessageDescription,
+  bytes: Uint8Array,
+  what: string,
+): Record<string, unknown> {
   try {
     return decodeMessage(desc, bytes);
   } catch (err) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${what}: not a ${desc.name} protobuf message: ${errorMessage(err)}`, { cause: err });
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.DOCUMENT,
+      `${what}: not a ${desc.name} protobuf message: ${errorMessage(err)}`,
+      { cause: err },
+    );
   }
 }

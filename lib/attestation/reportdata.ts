@@ -6,7 +6,10 @@ export const REPORT_DATA_SIZE = 64;
 
 export function reportDataFor(spkiDer: Uint8Array, nonce: Uint8Array): Buffer {
   if (spkiDer.length === 0) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.INVALID_ARGUMENT, 'report data: SubjectPublicKeyInfo is empty, expected DER bytes');
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.INVALID_ARGUMENT,
+      'report data: SubjectPublicKeyInfo is empty, expected DER bytes',
+    );
   }
   return createHash('sha512').update(spkiDer).update(nonce).digest();
 }
@@ -14,6 +17,9 @@ export function reportDataFor(spkiDer: Uint8Array, nonce: Uint8Array): Buffer {
 /** Checks the 64-byte shape of caller-supplied report data. */
 export function checkReportData(reportData: Uint8Array, what = 'report data'): void {
   if (reportData.length !== REPORT_DATA_SIZE) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.INVALID_ARGUMENT, `${what}: ${reportData.length} bytes, expected ${REPORT_DATA_SIZE}`);
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.INVALID_ARGUMENT,
+      `${what}: ${reportData.length} bytes, expected ${REPORT_DATA_SIZE}`,
+    );
   }
 }

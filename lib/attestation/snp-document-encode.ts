@@ -30,7 +30,10 @@ export interface SnpDocument {
 }
 
 function invalid(field: string): AttestationError {
-  return new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `encoding sevsnp.Attestation: ${field}: integer expected`);
+  return new AttestationError(
+    ATTESTATION_ERROR_CODES.DOCUMENT,
+    `encoding sevsnp.Attestation: ${field}: integer expected`,
+  );
 }
 
 /** A uint32 field left out when zero; a non-integer is an error (as protobufjs' verify has it). */
@@ -52,7 +55,9 @@ function bytesz(w: ProtoWriter, field: number, b: Uint8Array): void {
 /** `sevsnp.Report` (upstream ReportToProto), fields 1–31 in order. */
 function reportMessage(r: SnpReport): ProtoWriter {
   const w = new ProtoWriter();
-  const u32 = (field: number, v: number, name: string): void => { u32z(w, field, v, `report.${name}`); };
+  const u32 = (field: number, v: number, name: string): void => {
+    u32z(w, field, v, `report.${name}`);
+  };
   u32(1, r.version, 'version');
   u32(2, r.guestSvn, 'guest_svn');
   u64z(w, 3, BigInt(r.policy));

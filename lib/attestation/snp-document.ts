@@ -10,13 +10,22 @@ import { SEV_PRODUCT_ENUM, type SnpProduct } from './snp-product.js';
 import { decodeDocumentMessage, SNP_ATTESTATION, toBigint } from './proto.js';
 import type { SnpCertificateChain, SnpDocument } from './snp-document-encode.js';
 
-export { encodeSnpDocument, SNP_CRL_EXTRAS_KEY, type SnpCertificateChain, type SnpDocument } from './snp-document-encode.js';
+export {
+  encodeSnpDocument,
+  SNP_CRL_EXTRAS_KEY,
+  type SnpCertificateChain,
+  type SnpDocument,
+} from './snp-document-encode.js';
 
 function bytesField(m: Record<string, unknown>, name: string, size: number, what: string): Buffer {
   const v = m[name];
   const b = v instanceof Uint8Array ? Buffer.from(v) : Buffer.alloc(0);
   if (b.length === 0) return Buffer.alloc(size);
-  if (b.length !== size) throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${what}: ${name} is ${b.length} bytes, expected ${size}`);
+  if (b.length !== size)
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.DOCUMENT,
+      `${what}: ${name} is ${b.length} bytes, expected ${size}`,
+    );
   return b;
 }
 
@@ -57,11 +66,16 @@ export function reportBytesFromMessage(m: Record<string, unknown>, what = 'sevsn
   raw.writeBigUInt64LE(toBigint(m['committed_tcb']), 0x1e0);
   const u8 = (name: string, off: number): void => {
     const v = num(m, name);
-    if (v > 0xff) throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${what}: ${name} is ${v}, expected a byte`);
+    if (v > 0xff)
+      throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${what}: ${name} is ${v}, expected a byte`);
     raw.writeUInt8(v, off);
   };
-  u8('current_build', 0x1e8); u8('current_minor', 0x1e9); u8('current_major', 0x1ea);
-  u8('committed_build', 0x1ec); u8('committed_minor', 0x1ed); u8('committed_major', 0x1ee);
+  u8('current_build', 0x1e8);
+  u8('current_minor', 0x1e9);
+  u8('current_major', 0x1ea);
+  u8('committed_build', 0x1ec);
+  u8('committed_minor', 0x1ed);
+  u8('committed_major', 0x1ee);
   raw.writeBigUInt64LE(toBigint(m['launch_tcb']), 0x1f0);
   if (version >= 5) {
     raw.writeBigUInt64LE(toBigint(m['launch_mit_vector']), 0x1f8);
@@ -80,7 +94,8 @@ export function decodeSnpDocument(bytes: Uint8Array): SnpDocument {
   const what = 'SEV-SNP attestation document';
   const m = decodeDocumentMessage(SNP_ATTESTATION, bytes, what);
   const report = m['report'] as Record<string, unknown> | null | undefined;
-  if (report === null || report === undefined) throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${what}: no report (field 1)`);
+  if (report === null || report === undefined)
+    throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${what}: no report (field 1)`);
   const parsed = parseSnpReport(reportBytesFromMessage(report, `${what} report`));
   const chainMsg = m['certificate_chain'] as Record<string, unknown> | null | undefined;
   const productMsg = m['product'] as Record<string, unknown> | null | undefined;
@@ -93,8 +108,10 @@ export function decodeSnpDocument(bytes: Uint8Array): SnpDocument {
     const extras: Record<string, Buffer> = {};
     for (const [k, v] of Object.entries(extrasMsg ?? {})) extras[k] = Buffer.from(v);
     chain = {
-      ...optional('vcek', optBytes(chainMsg, 'vcek_cert')), ...optional('vlek', optBytes(chainMsg, 'vlek_cert')),
-      ...optional('ask', optBytes(chainMsg, 'ask_cert')), ...optional('ark', optBytes(chainMsg, 'ark_cert')),
+      ...optional('vcek', optBytes(chainMsg, 'vcek_cert')),
+      ...optional('vlek', optBytes(chainMsg, 'vlek_cert')),
+      ...optional('ask', optBytes(chainMsg, 'ask_cert')),
+      ...optional('ark', optBytes(chainMsg, 'ark_cert')),
       ...(Object.keys(extras).length > 0 ? { extras } : {}),
     };
   }

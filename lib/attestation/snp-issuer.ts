@@ -17,7 +17,8 @@ import type { KdsClient } from './snp-kds.js';
 import type { TeeAccess } from './devices.js';
 import { DOCUMENT_OIDS, type Issuer } from './types.js';
 
-export type SnpSource = { readonly kind: 'configfs'; readonly dir: string } | { readonly kind: 'ioctl'; readonly device: string };
+export type SnpSource =
+  { readonly kind: 'configfs'; readonly dir: string } | { readonly kind: 'ioctl'; readonly device: string };
 
 export interface SnpIssuerOptions {
   readonly source: SnpSource;
@@ -43,9 +44,16 @@ export class SnpIssuer implements Issuer {
   private async raw(reportData: Uint8Array): Promise<RawEvidence> {
     const { source, tee } = this.opts;
     if (source.kind === 'configfs') {
-      const r = await tsmGetReport(source.dir, { inblob: reportData, readAuxblob: true, ...(this.opts.vmpl !== undefined ? { privlevel: this.opts.vmpl } : {}) });
+      const r = await tsmGetReport(source.dir, {
+        inblob: reportData,
+        readAuxblob: true,
+        ...(this.opts.vmpl !== undefined ? { privlevel: this.opts.vmpl } : {}),
+      });
       if (r.provider !== 'sev_guest') {
-        throw new AttestationError(ATTESTATION_ERROR_CODES.DEVICE, `configfs-tsm ${source.dir}: provider is "${r.provider}", expected sev_guest`);
+        throw new AttestationError(
+          ATTESTATION_ERROR_CODES.DEVICE,
+          `configfs-tsm ${source.dir}: provider is "${r.provider}", expected sev_guest`,
+        );
       }
       return { report: r.outblob.subarray(0, SNP_REPORT_SIZE), certTable: r.auxblob };
     }
@@ -54,8 +62,14 @@ export class SnpIssuer implements Issuer {
     } catch (err) {
       // Hosts that get the certificate protocol wrong: a plain report still attests (go-sev-guest does the same).
       if ((err as { reason?: unknown }).reason !== 'certs-length') throw err;
-      this.opts.logger.warn({ device: source.device, err: describeError(err) }, 'extended SEV-SNP report failed; using a plain report');
-      return { report: await tee.snpGetReport(source.device, reportData, this.opts.vmpl ?? 0), certTable: Buffer.alloc(0) };
+      this.opts.logger.warn(
+        { device: source.device, err: describeError(err) },
+        'extended SEV-SNP report failed; using a plain report',
+      );
+      return {
+        report: await tee.snpGetReport(source.device, reportData, this.opts.vmpl ?? 0),
+        certTable: Buffer.alloc(0),
+      };
     }
   }
 
@@ -72,7 +86,12 @@ export class SnpIssuer implements Issuer {
     return chain;
   }
 
-  private async fetchMissing(chain: SnpCertificateChain, report: SnpReport, product: SnpProduct, signal?: AbortSignal): Promise<SnpCertificateChain> {
+  private async fetchMissing(
+    chain: SnpCertificateChain,
+    report: SnpReport,
+    product: SnpProduct,
+    signal?: AbortSignal,
+  ): Promise<SnpCertificateChain> {
     const kds = this.opts.kds;
     if (kds === undefined || kds.timeoutMs <= 0 || report.signingKey !== 'vcek') return chain;
     if (chain.vcek !== undefined && chain.ask !== undefined && chain.ark !== undefined) return chain;
@@ -82,7 +101,10 @@ export class SnpIssuer implements Issuer {
       const fetched = await kds.client.fetchChain(product, report, sig);
       return { ...fetched, ...chain };
     } catch (err) {
-      this.opts.logger.warn({ err: describeError(err), timeoutMs: kds.timeoutMs }, 'SEV-SNP certificates not fetched; issuing without them');
+      this.opts.logger.warn(
+        { err: describeError(err), timeoutMs: kds.timeoutMs },
+        'SEV-SNP certificates not fetched; issuing without them',
+      );
       return chain;
     }
   }
@@ -93,11 +115,17 @@ export class SnpIssuer implements Issuer {
     const raw = await this.raw(reportData);
     const report = parseSnpReport(raw.report);
     if (!sameBytes(report.reportData, reportData)) {
-      throw new AttestationError(ATTESTATION_ERROR_CODES.DEVICE, 'SEV-SNP report: REPORT_DATA differs from the requested report data');
+      throw new AttestationError(
+        ATTESTATION_ERROR_CODES.DEVICE,
+        'SEV-SNP report: REPORT_DATA differs from the requested report data',
+      );
     }
     const product = snpProduct(report, () => readCpuinfo(this.opts.cpuinfoPath));
     const chain = await this.fetchMissing(this.hostChain(raw.certTable), report, product, signal);
-    this.opts.logger.debug({ version: report.version, product, certificates: Object.keys(chain) }, 'issued SEV-SNP report');
+    this.opts.logger.debug(
+      { version: report.version, product, certificates: Object.keys(chain) },
+      'issued SEV-SNP report',
+    );
     return encodeSnpDocument({ report, chain, product, machineStepping: 0 });
   }
 }

@@ -17,7 +17,10 @@ export interface KdsChain {
   readonly ark?: Buffer;
 }
 
-export type FetchFn = (url: string, init: { signal: AbortSignal }) => Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer> }>;
+export type FetchFn = (
+  url: string,
+  init: { signal: AbortSignal },
+) => Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer> }>;
 
 /** `…/vcek/v1/{product}/{hwid}?blSPL=…` (Turin: 8-byte hwid and fmcSPL). */
 export function kdsVcekUrl(base: string, product: SnpProduct, report: SnpReport): string {
@@ -26,7 +29,10 @@ export function kdsVcekUrl(base: string, product: SnpProduct, report: SnpReport)
   const hwid = hex(turin ? report.chipId.subarray(0, 8) : report.chipId);
   const q = [
     ...(turin ? [`fmcSPL=${tcb.fmc ?? 0}`] : []),
-    `blSPL=${tcb.bootloader}`, `teeSPL=${tcb.tee}`, `snpSPL=${tcb.snp}`, `ucodeSPL=${tcb.microcode}`,
+    `blSPL=${tcb.bootloader}`,
+    `teeSPL=${tcb.tee}`,
+    `snpSPL=${tcb.snp}`,
+    `ucodeSPL=${tcb.microcode}`,
   ].join('&');
   return `${base}/vcek/v1/${product}/${hwid}?${q}`;
 }
@@ -38,7 +44,10 @@ export function kdsChainUrl(base: string, product: SnpProduct): string {
 export class KdsClient {
   private readonly cache = new Map<string, Buffer>();
 
-  constructor(private readonly base: string, private readonly fetchFn: FetchFn = fetch) {}
+  constructor(
+    private readonly base: string,
+    private readonly fetchFn: FetchFn = fetch,
+  ) {}
 
   private async get(url: string, signal: AbortSignal): Promise<Buffer> {
     const hit = this.cache.get(url);
@@ -49,7 +58,9 @@ export class KdsClient {
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       body = Buffer.from(await res.arrayBuffer());
     } catch (err) {
-      throw new AttestationError(ATTESTATION_ERROR_CODES.FETCH, `fetching ${url}: ${errorMessage(err)}`, { cause: err });
+      throw new AttestationError(ATTESTATION_ERROR_CODES.FETCH, `fetching ${url}: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
     this.cache.set(url, body);
     return body;
@@ -57,7 +68,8 @@ export class KdsClient {
 
   /** VCEK (DER) and ASK/ARK (DER) for a VCEK-signed report; throws FETCH on any failure. */
   async fetchChain(product: SnpProduct, report: SnpReport, signal: AbortSignal): Promise<KdsChain> {
-    if (product === 'Unknown') throw new AttestationError(ATTESTATION_ERROR_CODES.FETCH, 'fetching SEV-SNP certificates: product unknown');
+    if (product === 'Unknown')
+      throw new AttestationError(ATTESTATION_ERROR_CODES.FETCH, 'fetching SEV-SNP certificates: product unknown');
     const [vcekDer, chainPem] = await Promise.all([
       this.get(kdsVcekUrl(this.base, product, report), signal),
       this.get(kdsChainUrl(this.base, product), signal),
@@ -71,4 +83,3 @@ export class KdsClient {
     };
   }
 }
-

@@ -3,7 +3,12 @@
 export type SnpProduct = 'Milan' | 'Genoa' | 'Turin' | 'Unknown';
 
 /** `sevsnp.SevProduct.SevProductName` enum values. */
-export const SEV_PRODUCT_ENUM: Readonly<Record<SnpProduct, number>> = Object.freeze({ Unknown: 0, Milan: 1, Genoa: 2, Turin: 3 });
+export const SEV_PRODUCT_ENUM: Readonly<Record<SnpProduct, number>> = Object.freeze({
+  Unknown: 0,
+  Milan: 1,
+  Genoa: 2,
+  Turin: 3,
+});
 
 /** Family 0x19 models 0x0X Milan, 0x1X/0xAX Genoa; family 0x1A models 0x0X/0x1X Turin. */
 export function productFromFamilyModel(family: number, model: number): SnpProduct {
@@ -23,7 +28,11 @@ export function productFromCpuinfo(text: string): SnpProduct {
 }
 
 /** Product of a parsed report when it carries CPUID bytes (v3+), else from cpuinfo text. */
-export function snpProduct(report: { version: number; cpuidFamily: number; cpuidModel: number }, cpuinfo: () => string): SnpProduct {
-  if (report.version >= 3 && report.cpuidFamily !== 0) return productFromFamilyModel(report.cpuidFamily, report.cpuidModel);
+export function snpProduct(
+  report: { version: number; cpuidFamily: number; cpuidModel: number },
+  cpuinfo: () => string,
+): SnpProduct {
+  if (report.version >= 3 && report.cpuidFamily !== 0)
+    return productFromFamilyModel(report.cpuidFamily, report.cpuidModel);
   return productFromCpuinfo(cpuinfo());
 }

@@ -61,38 +61,58 @@ const WHAT = 'SEV-SNP report';
 
 /** Ranges that must be zero in every version, plus per-version ones added below. */
 const RESERVED_ALWAYS: ReadonlyArray<readonly [number, number]> = [
-  [0x04c, 0x050], [0x1eb, 0x1ec], [0x1ef, 0x1f0],
-  [0x2a0 + 48, 0x2a0 + 72], [0x2e8 + 48, 0x2e8 + 72], [0x330, 0x4a0],
+  [0x04c, 0x050],
+  [0x1eb, 0x1ec],
+  [0x1ef, 0x1f0],
+  [0x2a0 + 48, 0x2a0 + 72],
+  [0x2e8 + 48, 0x2e8 + 72],
+  [0x330, 0x4a0],
 ];
 
 export function parseSnpReport(input: Uint8Array): SnpReport {
   const buf = Buffer.from(input);
   if (buf.length < SNP_REPORT_SIZE) throw truncated(WHAT, buf.length, SNP_REPORT_SIZE);
   if (buf.length !== SNP_REPORT_SIZE) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.FORMAT, `${WHAT}: ${buf.length} bytes, expected exactly ${SNP_REPORT_SIZE}`);
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.FORMAT,
+      `${WHAT}: ${buf.length} bytes, expected exactly ${SNP_REPORT_SIZE}`,
+    );
   }
   const version = buf.readUInt32LE(0x00);
   if (version < SNP_MIN_VERSION || version > SNP_MAX_VERSION) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.UNSUPPORTED_VERSION,
-      `${WHAT}: VERSION at offset 0x0 is ${version}, expected ${SNP_MIN_VERSION} to ${SNP_MAX_VERSION}`);
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.UNSUPPORTED_VERSION,
+      `${WHAT}: VERSION at offset 0x0 is ${version}, expected ${SNP_MIN_VERSION} to ${SNP_MAX_VERSION}`,
+    );
   }
   const signatureAlgo = buf.readUInt32LE(0x34);
-  if (signatureAlgo !== 1) throw badField(WHAT, 'SIGNATURE_ALGO', 0x34, String(signatureAlgo), '1 (ECDSA P-384 with SHA-384)');
+  if (signatureAlgo !== 1)
+    throw badField(WHAT, 'SIGNATURE_ALGO', 0x34, String(signatureAlgo), '1 (ECDSA P-384 with SHA-384)');
   const policy = buf.readBigUInt64LE(0x08);
   if ((policy & (1n << 17n)) === 0n) throw badField(WHAT, 'POLICY bit 17', 0x08, '0', '1 (reserved, must be one)');
   if (policy >> 26n !== 0n) throw badField(WHAT, 'POLICY bits 63:26', 0x08, `0x${policy.toString(16)}`, 'zero');
   const signerInfo = buf.readUInt32LE(0x48);
-  if (signerInfo >>> 5 !== 0) throw badField(WHAT, 'signer info bits 31:5', 0x48, `0x${signerInfo.toString(16)}`, 'zero');
+  if (signerInfo >>> 5 !== 0)
+    throw badField(WHAT, 'signer info bits 31:5', 0x48, `0x${signerInfo.toString(16)}`, 'zero');
   const keySel = (signerInfo >>> 2) & 7;
-  const signingKey: SnpSigningKey | undefined = keySel === 0 ? 'vcek' : keySel === 1 ? 'vlek' : keySel === 7 ? 'none' : undefined;
-  if (signingKey === undefined) throw badField(WHAT, 'SIGNING_KEY', 0x48, String(keySel), '0 (VCEK), 1 (VLEK) or 7 (none)');
+  const signingKey: SnpSigningKey | undefined =
+    keySel === 0 ? 'vcek' : keySel === 1 ? 'vlek' : keySel === 7 ? 'none' : undefined;
+  if (signingKey === undefined)
+    throw badField(WHAT, 'SIGNING_KEY', 0x48, String(keySel), '0 (VCEK), 1 (VLEK) or 7 (none)');
 
   const reserved: Array<readonly [number, number]> = [...RESERVED_ALWAYS];
   reserved.push(version >= 3 ? [0x18b, 0x1a0] : [0x188, 0x1a0]);
   reserved.push(version >= 5 ? [0x208, 0x2a0] : [0x1f8, 0x2a0]);
   for (const [start, end] of reserved) {
     const range = buf.subarray(start, end);
-    if (!isZero(range)) throw badField(WHAT, `reserved bytes [0x${start.toString(16)}, 0x${end.toString(16)})`, start, hex(range), 'all zero');
+    if (!isZero(range))
+      throw badField(
+        WHAT,
+        `reserved bytes [0x${start.toString(16)}, 0x${end.toString(16)})`,
+        start,
+        hex(range),
+        'all zero',
+      );
   }
 
   return {
@@ -138,7 +158,14 @@ export function parseSnpReport(input: Uint8Array): SnpReport {
 export function cpuid1EaxFromFms(family: number, model: number, stepping: number): number {
   const extendedFamily = family >= 0xf ? family - 0xf : 0;
   const familyId = family >= 0xf ? 0xf : family;
-  return ((extendedFamily & 0xff) << 20 | (model >> 4 & 0xf) << 16 | (familyId & 0xf) << 8 | (model & 0xf) << 4 | (stepping & 0xf)) >>> 0;
+  return (
+    (((extendedFamily & 0xff) << 20) |
+      (((model >> 4) & 0xf) << 16) |
+      ((familyId & 0xf) << 8) |
+      ((model & 0xf) << 4) |
+      (stepping & 0xf)) >>>
+    0
+  );
 }
 
 /** Family and model from CPUID(1).EAX. */

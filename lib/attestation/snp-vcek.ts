@@ -18,7 +18,8 @@ function derContent(buf: Uint8Array, tag: number, what: string): Buffer {
   try {
     return readWhole(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength), tag, what).content;
   } catch (err) {
-    if (err instanceof DerError) throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, err.message, { cause: err });
+    if (err instanceof DerError)
+      throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, err.message, { cause: err });
     throw err;
   }
 }
@@ -56,7 +57,9 @@ export function parseVcekExtensions(cert: X509Certificate): VcekInfo {
   try {
     parsed = new PeculiarCertificate(cert.raw);
   } catch (err) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `VCEK: does not parse: ${errorMessage(err)}`, { cause: err });
+    throw new AttestationError(ATTESTATION_ERROR_CODES.CERTIFICATE, `VCEK: does not parse: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
   const info: Record<string, unknown> = {};
   for (const ext of parsed.extensions) {
@@ -64,17 +67,36 @@ export function parseVcekExtensions(cert: X509Certificate): VcekInfo {
     const value = new Uint8Array(ext.value);
     const what = `VCEK extension ${ext.type}`;
     switch (ext.type.slice(PREFIX.length)) {
-      case '1': info['structVersion'] = derUnsignedInteger(value, what); break;
-      case '2': info['productName'] = derIa5String(value, what); break;
-      case '3.1': info['blSpl'] = derUnsignedInteger(value, what); break;
-      case '3.2': info['teeSpl'] = derUnsignedInteger(value, what); break;
-      case '3.3': info['snpSpl'] = derUnsignedInteger(value, what); break;
-      case '3.8': info['ucodeSpl'] = derUnsignedInteger(value, what); break;
-      case '3.9': info['fmcSpl'] = derUnsignedInteger(value, what); break;
+      case '1':
+        info['structVersion'] = derUnsignedInteger(value, what);
+        break;
+      case '2':
+        info['productName'] = derIa5String(value, what);
+        break;
+      case '3.1':
+        info['blSpl'] = derUnsignedInteger(value, what);
+        break;
+      case '3.2':
+        info['teeSpl'] = derUnsignedInteger(value, what);
+        break;
+      case '3.3':
+        info['snpSpl'] = derUnsignedInteger(value, what);
+        break;
+      case '3.8':
+        info['ucodeSpl'] = derUnsignedInteger(value, what);
+        break;
+      case '3.9':
+        info['fmcSpl'] = derUnsignedInteger(value, what);
+        break;
       // KDS puts the raw bytes without an OCTET STRING tag.
-      case '4': info['hwId'] = Buffer.from(value); break;
-      case '5': info['cspId'] = derIa5String(value, what); break;
-      default: break;
+      case '4':
+        info['hwId'] = Buffer.from(value);
+        break;
+      case '5':
+        info['cspId'] = derIa5String(value, what);
+        break;
+      default:
+        break;
     }
   }
   return info;
@@ -98,16 +120,25 @@ export function checkVcekMatchesReport(info: VcekInfo, report: SnpReport): void 
   if (turin) pairs.push(['fmcSPL', info.fmcSpl, tcb.fmc]);
   for (const [name, cert, reported] of pairs) {
     if (cert !== reported) {
-      throw new AttestationError(ATTESTATION_ERROR_CODES.TCB_MISMATCH,
-        `SEV-SNP report: REPORTED_TCB ${name} is ${reported ?? 'absent'}, but the ${report.signingKey.toUpperCase()} certificate says ${cert ?? 'nothing'}`);
+      throw new AttestationError(
+        ATTESTATION_ERROR_CODES.TCB_MISMATCH,
+        `SEV-SNP report: REPORTED_TCB ${name} is ${reported ?? 'absent'}, but the ${report.signingKey.toUpperCase()} certificate says ${cert ?? 'nothing'}`,
+      );
     }
   }
   if (report.signingKey === 'vcek') {
-    if (info.hwId === undefined) throw new AttestationError(ATTESTATION_ERROR_CODES.TCB_MISMATCH, 'VCEK: no hwID extension (1.3.6.1.4.1.3704.1.4)');
+    if (info.hwId === undefined)
+      throw new AttestationError(
+        ATTESTATION_ERROR_CODES.TCB_MISMATCH,
+        'VCEK: no hwID extension (1.3.6.1.4.1.3704.1.4)',
+      );
     const chip = turin ? report.chipId.subarray(0, 8) : report.chipId;
     const hw = turin ? info.hwId.subarray(0, 8) : info.hwId;
     if (!sameBytes(chip, hw)) {
-      throw new AttestationError(ATTESTATION_ERROR_CODES.TCB_MISMATCH, `SEV-SNP report: CHIP_ID ${hex(chip)} differs from the VCEK hwID ${hex(hw)}`);
+      throw new AttestationError(
+        ATTESTATION_ERROR_CODES.TCB_MISMATCH,
+        `SEV-SNP report: CHIP_ID ${hex(chip)} differs from the VCEK hwID ${hex(hw)}`,
+      );
     }
   }
 }

@@ -23,7 +23,10 @@ function bytesz(w: ProtoWriter, field: number, b: Uint8Array): void {
 
 export function encodeTdxDocument(q: TdxQuote): Buffer {
   if (q.version !== 4) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.UNSUPPORTED_VERSION, `TDX quote: version ${q.version}, the QuoteV4 document needs version 4`);
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.UNSUPPORTED_VERSION,
+      `TDX quote: version ${q.version}, the QuoteV4 document needs version 4`,
+    );
   }
   const header = new ProtoWriter();
   u32z(header, 1, q.version);
@@ -36,8 +39,15 @@ export function encodeTdxDocument(q: TdxQuote): Buffer {
 
   const b = q.body;
   const body = new ProtoWriter()
-    .bytes(1, b.teeTcbSvn).bytes(2, b.mrSeam).bytes(3, b.mrSignerSeam).bytes(4, b.seamAttributes)
-    .bytes(5, b.tdAttributes).bytes(6, b.xfam).bytes(7, b.mrTd).bytes(8, b.mrConfigId).bytes(9, b.mrOwner)
+    .bytes(1, b.teeTcbSvn)
+    .bytes(2, b.mrSeam)
+    .bytes(3, b.mrSignerSeam)
+    .bytes(4, b.seamAttributes)
+    .bytes(5, b.tdAttributes)
+    .bytes(6, b.xfam)
+    .bytes(7, b.mrTd)
+    .bytes(8, b.mrConfigId)
+    .bytes(9, b.mrOwner)
     .bytes(10, b.mrOwnerConfig);
   for (const rtmr of b.rtmrs) body.bytes(11, rtmr);
   body.bytes(12, b.reportData);

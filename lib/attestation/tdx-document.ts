@@ -15,7 +15,8 @@ type Msg = Record<string, unknown> | null | undefined;
 
 function sub(m: Msg, name: string, path: string): Record<string, unknown> {
   const v = m?.[name] as Msg;
-  if (v === null || v === undefined) throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${WHAT}: ${path}.${name} is missing`);
+  if (v === null || v === undefined)
+    throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${WHAT}: ${path}.${name} is missing`);
   return v;
 }
 
@@ -23,7 +24,10 @@ function bytes(m: Record<string, unknown>, name: string, size: number | undefine
   const v = m[name];
   const b = v instanceof Uint8Array ? Buffer.from(v) : Buffer.alloc(0);
   if (size !== undefined && b.length !== size) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${WHAT}: ${path}.${name} is ${b.length} bytes, expected ${size}`);
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.DOCUMENT,
+      `${WHAT}: ${path}.${name} is ${b.length} bytes, expected ${size}`,
+    );
   }
   return b;
 }
@@ -55,37 +59,74 @@ export function decodeTdxDocument(input: Uint8Array): TdxQuote {
   bytes(h, 'user_data', 20, 'header').copy(header, 0x1c);
 
   const rtmrs = Array.isArray(body['rtmrs']) ? (body['rtmrs'] as unknown[]) : [];
-  if (rtmrs.length !== 4) throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${WHAT}: td_quote_body.rtmrs has ${rtmrs.length} entries, expected 4`);
+  if (rtmrs.length !== 4)
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.DOCUMENT,
+      `${WHAT}: td_quote_body.rtmrs has ${rtmrs.length} entries, expected 4`,
+    );
   const rtmrBufs = rtmrs.map((r, i) => bytes({ r }, 'r', 48, `td_quote_body.rtmrs[${i}]`));
   const bodyBuf = Buffer.concat([
-    bytes(body, 'tee_tcb_svn', 16, 'td_quote_body'), bytes(body, 'mr_seam', 48, 'td_quote_body'),
-    bytes(body, 'mr_signer_seam', 48, 'td_quote_body'), bytes(body, 'seam_attributes', 8, 'td_quote_body'),
-    bytes(body, 'td_attributes', 8, 'td_quote_body'), bytes(body, 'xfam', 8, 'td_quote_body'),
-    bytes(body, 'mr_td', 48, 'td_quote_body'), bytes(body, 'mr_config_id', 48, 'td_quote_body'),
-    bytes(body, 'mr_owner', 48, 'td_quote_body'), bytes(body, 'mr_owner_config', 48, 'td_quote_body'),
-    ...rtmrBufs, bytes(body, 'report_data', 64, 'td_quote_body'),
+    bytes(body, 'tee_tcb_svn', 16, 'td_quote_body'),
+    bytes(body, 'mr_seam', 48, 'td_quote_body'),
+    bytes(body, 'mr_signer_seam', 48, 'td_quote_body'),
+    bytes(body, 'seam_attributes', 8, 'td_quote_body'),
+    bytes(body, 'td_attributes', 8, 'td_quote_body'),
+    bytes(body, 'xfam', 8, 'td_quote_body'),
+    bytes(body, 'mr_td', 48, 'td_quote_body'),
+    bytes(body, 'mr_config_id', 48, 'td_quote_body'),
+    bytes(body, 'mr_owner', 48, 'td_quote_body'),
+    bytes(body, 'mr_owner_config', 48, 'td_quote_body'),
+    ...rtmrBufs,
+    bytes(body, 'report_data', 64, 'td_quote_body'),
   ]);
-  if (bodyBuf.length !== TDX_BODY_V4_SIZE) throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${WHAT}: body is ${bodyBuf.length} bytes`);
+  if (bodyBuf.length !== TDX_BODY_V4_SIZE)
+    throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${WHAT}: body is ${bodyBuf.length} bytes`);
 
   const qeReport = Buffer.concat([
-    bytes(qe, 'cpu_svn', 16, 'qe_report'), u32(num(qe, 'misc_select')), bytes(qe, 'reserved1', 28, 'qe_report'),
-    bytes(qe, 'attributes', 16, 'qe_report'), bytes(qe, 'mr_enclave', 32, 'qe_report'), bytes(qe, 'reserved2', 32, 'qe_report'),
-    bytes(qe, 'mr_signer', 32, 'qe_report'), bytes(qe, 'reserved3', 96, 'qe_report'), u16(num(qe, 'isv_prod_id')),
-    u16(num(qe, 'isv_svn')), bytes(qe, 'reserved4', 60, 'qe_report'), bytes(qe, 'report_data', 64, 'qe_report'),
+    bytes(qe, 'cpu_svn', 16, 'qe_report'),
+    u32(num(qe, 'misc_select')),
+    bytes(qe, 'reserved1', 28, 'qe_report'),
+    bytes(qe, 'attributes', 16, 'qe_report'),
+    bytes(qe, 'mr_enclave', 32, 'qe_report'),
+    bytes(qe, 'reserved2', 32, 'qe_report'),
+    bytes(qe, 'mr_signer', 32, 'qe_report'),
+    bytes(qe, 'reserved3', 96, 'qe_report'),
+    u16(num(qe, 'isv_prod_id')),
+    u16(num(qe, 'isv_svn')),
+    bytes(qe, 'reserved4', 60, 'qe_report'),
+    bytes(qe, 'report_data', 64, 'qe_report'),
   ]);
-  if (qeReport.length !== TDX_QE_REPORT_SIZE) throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${WHAT}: QE report is ${qeReport.length} bytes`);
+  if (qeReport.length !== TDX_QE_REPORT_SIZE)
+    throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `${WHAT}: QE report is ${qeReport.length} bytes`);
   const authData = bytes(auth, 'data', undefined, 'qe_auth_data');
   const chain = bytes(pck, 'pck_cert_chain', undefined, 'pck_certificate_chain_data');
 
   const signed = Buffer.concat([
-    bytes(sd, 'signature', 64, 'signed_data'), bytes(sd, 'ecdsa_attestation_key', 64, 'signed_data'),
-    u16(num(cd, 'certificate_data_type')), u32(num(cd, 'size')),
-    qeReport, bytes(qrcd, 'qe_report_signature', 64, 'qe_report_certification_data'),
-    u16(authData.length), authData, u16(num(pck, 'certificate_data_type')), u32(num(pck, 'size')), chain,
+    bytes(sd, 'signature', 64, 'signed_data'),
+    bytes(sd, 'ecdsa_attestation_key', 64, 'signed_data'),
+    u16(num(cd, 'certificate_data_type')),
+    u32(num(cd, 'size')),
+    qeReport,
+    bytes(qrcd, 'qe_report_signature', 64, 'qe_report_certification_data'),
+    u16(authData.length),
+    authData,
+    u16(num(pck, 'certificate_data_type')),
+    u32(num(pck, 'size')),
+    chain,
   ]);
-  const raw = Buffer.concat([header, bodyBuf, u32(num(m, 'signed_data_size')), signed, bytes(m, 'extra_bytes', undefined, 'QuoteV4')]);
+  const raw = Buffer.concat([
+    header,
+    bodyBuf,
+    u32(num(m, 'signed_data_size')),
+    signed,
+    bytes(m, 'extra_bytes', undefined, 'QuoteV4'),
+  ]);
   const quote = parseTdxQuote(raw);
-  if (quote.version !== 4) throw new AttestationError(ATTESTATION_ERROR_CODES.UNSUPPORTED_VERSION, `${WHAT}: header.version is ${quote.version}, expected 4`);
+  if (quote.version !== 4)
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.UNSUPPORTED_VERSION,
+      `${WHAT}: header.version is ${quote.version}, expected 4`,
+    );
   return quote;
 }
 

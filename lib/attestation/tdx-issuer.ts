@@ -22,14 +22,23 @@ export class TdxIssuer implements Issuer {
     signal?.throwIfAborted();
     const r = await tsmGetReport(this.opts.tsmReportDir, { inblob: reportData });
     if (r.provider !== 'tdx_guest') {
-      throw new AttestationError(ATTESTATION_ERROR_CODES.DEVICE, `configfs-tsm ${this.opts.tsmReportDir}: provider is "${r.provider}", expected tdx_guest`);
+      throw new AttestationError(
+        ATTESTATION_ERROR_CODES.DEVICE,
+        `configfs-tsm ${this.opts.tsmReportDir}: provider is "${r.provider}", expected tdx_guest`,
+      );
     }
     const quote = parseTdxQuote(r.outblob);
     if (quote.version !== 4) {
-      throw new AttestationError(ATTESTATION_ERROR_CODES.UNSUPPORTED_VERSION, `TDX quote from configfs-tsm: version ${quote.version}, the Coordinator accepts only 4`);
+      throw new AttestationError(
+        ATTESTATION_ERROR_CODES.UNSUPPORTED_VERSION,
+        `TDX quote from configfs-tsm: version ${quote.version}, the Coordinator accepts only 4`,
+      );
     }
     if (!sameBytes(quote.body.reportData, reportData)) {
-      throw new AttestationError(ATTESTATION_ERROR_CODES.DEVICE, 'TDX quote: REPORTDATA differs from the requested report data');
+      throw new AttestationError(
+        ATTESTATION_ERROR_CODES.DEVICE,
+        'TDX quote: REPORTDATA differs from the requested report data',
+      );
     }
     this.opts.logger.debug({ size: r.outblob.length, extraBytes: quote.extraBytes.length }, 'issued TDX quote');
     return encodeTdxDocument(quote);

@@ -122,10 +122,14 @@ export function parseTdxQuote(input: Uint8Array): TdxQuote {
   if (buf.length < TDX_HEADER_SIZE) throw truncated(WHAT, buf.length, TDX_HEADER_SIZE, 'header');
   const version = buf.readUInt16LE(0);
   if (version !== 4 && version !== 5) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.UNSUPPORTED_VERSION, `${WHAT}: version at offset 0x0 is ${version}, expected 4 or 5`);
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.UNSUPPORTED_VERSION,
+      `${WHAT}: version at offset 0x0 is ${version}, expected 4 or 5`,
+    );
   }
   const attestationKeyType = buf.readUInt16LE(2);
-  if (attestationKeyType !== 2) throw badField(WHAT, 'attestation key type', 0x02, String(attestationKeyType), '2 (ECDSA P-256)');
+  if (attestationKeyType !== 2)
+    throw badField(WHAT, 'attestation key type', 0x02, String(attestationKeyType), '2 (ECDSA P-256)');
   const teeType = buf.readUInt32LE(4);
   if (teeType !== TDX_TEE_TYPE) throw badField(WHAT, 'TEE type', 0x04, `0x${teeType.toString(16)}`, '0x81 (TDX)');
 
@@ -137,7 +141,8 @@ export function parseTdxQuote(input: Uint8Array): TdxQuote {
     bodyType = buf.readUInt16LE(0x30);
     bodySize = buf.readUInt32LE(0x32);
     const expected = bodyType === 2 ? TDX_BODY_V4_SIZE : bodyType === 3 ? TDX_BODY_V5_TYPE3_SIZE : undefined;
-    if (expected === undefined) throw badField(WHAT, 'v5 body type', 0x30, String(bodyType), '2 (TDX 1.0) or 3 (TDX 1.5)');
+    if (expected === undefined)
+      throw badField(WHAT, 'v5 body type', 0x30, String(bodyType), '2 (TDX 1.0) or 3 (TDX 1.5)');
     if (bodySize !== expected) throw badField(WHAT, 'v5 body size', 0x32, String(bodySize), String(expected));
     bodyOff = 0x36;
   }
@@ -155,7 +160,13 @@ export function parseTdxQuote(input: Uint8Array): TdxQuote {
   need(inner, sd, 134 + TDX_QE_REPORT_SIZE + 64 + 2, WHAT, 'ECDSA signature data');
   const certificationDataType = inner.readUInt16LE(sd + 128);
   if (certificationDataType !== TDX_QE_REPORT_CERT_TYPE) {
-    throw badField(WHAT, 'certification data type', sd + 128, String(certificationDataType), '6 (QE report certification data)');
+    throw badField(
+      WHAT,
+      'certification data type',
+      sd + 128,
+      String(certificationDataType),
+      '6 (QE report certification data)',
+    );
   }
   const certificationDataSize = inner.readUInt32LE(sd + 130);
   const cd = sd + 134;

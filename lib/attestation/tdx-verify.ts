@@ -12,9 +12,14 @@ import type { TdxQuote } from './tdx-quote.js';
 export function attestationPublicKey(raw: Buffer): KeyObject {
   const b64u = (b: Buffer): string => b.toString('base64url');
   try {
-    return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: b64u(raw.subarray(0, 32)), y: b64u(raw.subarray(32, 64)) }, format: 'jwk' });
+    return createPublicKey({
+      key: { kty: 'EC', crv: 'P-256', x: b64u(raw.subarray(0, 32)), y: b64u(raw.subarray(32, 64)) },
+      format: 'jwk',
+    });
   } catch (err) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.SIGNATURE, 'TDX quote: attestation key is not a P-256 point', { cause: err });
+    throw new AttestationError(ATTESTATION_ERROR_CODES.SIGNATURE, 'TDX quote: attestation key is not a P-256 point', {
+      cause: err,
+    });
   }
 }
 
@@ -32,22 +37,41 @@ export interface TdxVerifyOptions {
 export function verifyTdxQuote(quote: TdxQuote, opts: TdxVerifyOptions): { chain: readonly X509Certificate[] } {
   const key = attestationPublicKey(quote.attestationKey);
   if (!ecdsaP1363Verify('sha256', quote.raw.subarray(0, quote.signedEnd), key, quote.signature)) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.SIGNATURE, `TDX quote: signature over bytes [0x0, 0x${quote.signedEnd.toString(16)}) does not verify with the attestation key`);
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.SIGNATURE,
+      `TDX quote: signature over bytes [0x0, 0x${quote.signedEnd.toString(16)}) does not verify with the attestation key`,
+    );
   }
   const certs = pckCertificates(quote);
   const leaf = certs[0];
-  if (leaf === undefined) throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN, 'TDX quote: PCK certificate chain is empty');
+  if (leaf === undefined)
+    throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN, 'TDX quote: PCK certificate chain is empty');
   if (!commonName(leaf).startsWith('Intel SGX PCK Certificate')) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN, `TDX quote: first PCK chain certificate is "${commonName(leaf)}", expected "Intel SGX PCK Certificate"`);
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.CHAIN,
+      `TDX quote: first PCK chain certificate is "${commonName(leaf)}", expected "Intel SGX PCK Certificate"`,
+    );
   }
-  if (!ecdsaP1363Verify('sha256', quote.qeReport.raw, publicKeyOf(leaf, 'TDX PCK certificate'), quote.qeReportSignature)) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.SIGNATURE, 'TDX quote: QE report signature does not verify with the PCK certificate key');
+  if (
+    !ecdsaP1363Verify('sha256', quote.qeReport.raw, publicKeyOf(leaf, 'TDX PCK certificate'), quote.qeReportSignature)
+  ) {
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.SIGNATURE,
+      'TDX quote: QE report signature does not verify with the PCK certificate key',
+    );
   }
   const binding = createHash('sha256').update(quote.attestationKey).update(quote.qeAuthData).digest();
   const rd = quote.qeReport.reportData;
   if (!sameBytes(rd.subarray(0, 32), binding) || !isZero(rd.subarray(32))) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.QE_BINDING, 'TDX quote: QE report data is not SHA-256(attestation key ‖ QE auth data) ‖ zeros');
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.QE_BINDING,
+      'TDX quote: QE report data is not SHA-256(attestation key ‖ QE auth data) ‖ zeros',
+    );
   }
-  const chain = verifyChain(leaf, { intermediates: certs.slice(1), anchors: opts.anchors, now: opts.now, maxDepth: 3 }, 'TDX PCK chain');
+  const chain = verifyChain(
+    leaf,
+    { intermediates: certs.slice(1), anchors: opts.anchors, now: opts.now, maxDepth: 3 },
+    'TDX PCK chain',
+  );
   return { chain };
 }

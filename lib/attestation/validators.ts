@@ -41,7 +41,10 @@ function bundle(pems: readonly string[], what: string): X509Certificate[] {
 
 function checkReportData(got: Uint8Array, expected: Uint8Array, what: string): void {
   if (!sameBytes(got, expected)) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.REPORT_DATA_MISMATCH, `${what}: report data ${hex(got).slice(0, 16)}… differs from the expected ${hex(expected).slice(0, 16)}…`);
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.REPORT_DATA_MISMATCH,
+      `${what}: report data ${hex(got).slice(0, 16)}… differs from the expected ${hex(expected).slice(0, 16)}…`,
+    );
   }
 }
 
@@ -60,15 +63,23 @@ export class SnpValidator implements Validator {
   async validate(document: Uint8Array, expectedReportData: Uint8Array): Promise<ValidatedDocument> {
     const doc = decodeSnpDocument(document);
     const report = doc.report;
-    const leafDer = (report.signingKey === 'vlek' ? doc.chain?.vlek : doc.chain?.vcek) ?? (await this.opts.fetchLeaf?.(report));
+    const leafDer =
+      (report.signingKey === 'vlek' ? doc.chain?.vlek : doc.chain?.vcek) ?? (await this.opts.fetchLeaf?.(report));
     if (leafDer === undefined) {
-      throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN, `SEV-SNP attestation document: carries no ${report.signingKey.toUpperCase()} certificate and no fetcher is configured`);
+      throw new AttestationError(
+        ATTESTATION_ERROR_CODES.CHAIN,
+        `SEV-SNP attestation document: carries no ${report.signingKey.toUpperCase()} certificate and no fetcher is configured`,
+      );
     }
     const leaf = loadCertificates(leafDer, `SEV-SNP document ${report.signingKey.toUpperCase()}`)[0];
-    if (leaf === undefined) throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN, 'SEV-SNP attestation document: empty leaf certificate');
+    if (leaf === undefined)
+      throw new AttestationError(ATTESTATION_ERROR_CODES.CHAIN, 'SEV-SNP attestation document: empty leaf certificate');
     const fromDoc = doc.chain?.ask === undefined ? [] : loadCertificates(doc.chain.ask, 'SEV-SNP document ASK');
     const verified = verifySnpReport(report, {
-      leaf, intermediates: [...fromDoc, ...this.intermediates], anchors: this.roots, now: (this.opts.now ?? (() => new Date()))(),
+      leaf,
+      intermediates: [...fromDoc, ...this.intermediates],
+      anchors: this.roots,
+      now: (this.opts.now ?? (() => new Date()))(),
     });
     checkReportData(report.reportData, expectedReportData, 'SEV-SNP report');
     const turin = verified.vcek.productName !== undefined && productFamily(verified.vcek.productName) === 'Turin';
@@ -77,8 +88,13 @@ export class SnpValidator implements Validator {
       hostData: report.hostData,
       reportData: report.reportData,
       details: {
-        measurement: hex(report.measurement), vmpl: report.vmpl, policy: report.policy, guestSvn: report.guestSvn,
-        reportedTcb: tcbParts(report.reportedTcb, turin), chipId: hex(report.chipId), product: verified.vcek.productName ?? doc.product,
+        measurement: hex(report.measurement),
+        vmpl: report.vmpl,
+        policy: report.policy,
+        guestSvn: report.guestSvn,
+        reportedTcb: tcbParts(report.reportedTcb, turin),
+        chipId: hex(report.chipId),
+        product: verified.vcek.productName ?? doc.product,
         signingKey: report.signingKey,
       },
     };
@@ -105,8 +121,13 @@ export class TdxValidator implements Validator {
         hostData: Buffer.from(b.mrConfigId.subarray(0, 32)),
         reportData: b.reportData,
         details: {
-          mrTd: hex(b.mrTd), rtmrs: b.rtmrs.map(hex), mrConfigId: hex(b.mrConfigId), tdAttributes: hex(b.tdAttributes),
-          xfam: hex(b.xfam), teeTcbSvn: hex(b.teeTcbSvn), mrSeam: hex(b.mrSeam),
+          mrTd: hex(b.mrTd),
+          rtmrs: b.rtmrs.map(hex),
+          mrConfigId: hex(b.mrConfigId),
+          tdAttributes: hex(b.tdAttributes),
+          xfam: hex(b.xfam),
+          teeTcbSvn: hex(b.teeTcbSvn),
+          mrSeam: hex(b.mrSeam),
         },
       };
     });

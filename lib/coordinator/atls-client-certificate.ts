@@ -40,19 +40,30 @@ export function inspectAtlsCertificate(der: Uint8Array, now: Date = new Date()):
     node = new NodeX509(toPem(der, 'CERTIFICATE'));
     parsed = readCertificateFields(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
   } catch (err) {
-    throw new AtlsError('ERR_ATLS_CERT_MALFORMED', 'client certificate: expected a DER X.509 certificate', { cause: err });
+    throw new AtlsError('ERR_ATLS_CERT_MALFORMED', 'client certificate: expected a DER X.509 certificate', {
+      cause: err,
+    });
   }
   const publicKey = node.publicKey;
   if (!node.checkIssued(node) || !node.verify(publicKey)) {
-    throw new AtlsError('ERR_ATLS_CERT_NOT_SELF_SIGNED', `client certificate (subject ${node.subject.trim()}, issuer ${node.issuer.trim()}): expected a self-signed certificate that verifies with its own key`);
+    throw new AtlsError(
+      'ERR_ATLS_CERT_NOT_SELF_SIGNED',
+      `client certificate (subject ${node.subject.trim()}, issuer ${node.issuer.trim()}): expected a self-signed certificate that verifies with its own key`,
+    );
   }
   const notBefore = parsed.notBefore;
   const notAfter = parsed.notAfter;
   if (now.getTime() < notBefore.getTime()) {
-    throw new AtlsError('ERR_ATLS_CERT_NOT_YET_VALID', `client certificate is not valid before ${notBefore.toISOString()} (now ${now.toISOString()}); check clock skew`);
+    throw new AtlsError(
+      'ERR_ATLS_CERT_NOT_YET_VALID',
+      `client certificate is not valid before ${notBefore.toISOString()} (now ${now.toISOString()}); check clock skew`,
+    );
   }
   if (now.getTime() > notAfter.getTime()) {
-    throw new AtlsError('ERR_ATLS_CERT_EXPIRED', `client certificate expired at ${notAfter.toISOString()} (now ${now.toISOString()})`);
+    throw new AtlsError(
+      'ERR_ATLS_CERT_EXPIRED',
+      `client certificate expired at ${notAfter.toISOString()} (now ${now.toISOString()})`,
+    );
   }
   const documents: Array<{ oid: string; value: Buffer }> = [];
   for (const ext of parsed.extensions) {
@@ -63,16 +74,25 @@ export function inspectAtlsCertificate(der: Uint8Array, now: Date = new Date()):
     if (ext.oid === EKU_OID) {
       const usages: readonly string[] = node.keyUsage;
       if (!usages.includes(SERVER_AUTH) && !usages.includes(ANY_EKU)) {
-        throw new AtlsError('ERR_ATLS_CERT_EKU', `client certificate: extended key usage ${usages.join(',')} excludes serverAuth`);
+        throw new AtlsError(
+          'ERR_ATLS_CERT_EKU',
+          `client certificate: extended key usage ${usages.join(',')} excludes serverAuth`,
+        );
       }
       continue;
     }
     if (ext.critical && !KNOWN_CRITICAL.has(ext.oid)) {
-      throw new AtlsError('ERR_ATLS_CERT_CRITICAL_EXTENSION', `client certificate: unknown critical extension ${ext.oid}`);
+      throw new AtlsError(
+        'ERR_ATLS_CERT_CRITICAL_EXTENSION',
+        `client certificate: unknown critical extension ${ext.oid}`,
+      );
     }
   }
   if (documents.length === 0) {
-    throw new AtlsError('ERR_ATLS_NO_DOCUMENT', 'client certificate carries no attestation extension (1.3.9901.2.1 SNP, .2 TDX, .3 insecure)');
+    throw new AtlsError(
+      'ERR_ATLS_NO_DOCUMENT',
+      'client certificate carries no attestation extension (1.3.9901.2.1 SNP, .2 TDX, .3 insecure)',
+    );
   }
   const spki = spkiDer(publicKey);
   return { spki, publicKey, documents };

@@ -74,7 +74,8 @@ export function parseClientHello(data: Buffer): ClientHelloInfo | undefined {
     pos += 5 + len;
     if (need === undefined && have >= 4) {
       const head = Buffer.concat(fragments);
-      if (head[0] !== HANDSHAKE_CLIENT_HELLO) throw bad(`expected handshake type 1 (ClientHello), got ${String(head[0])}`);
+      if (head[0] !== HANDSHAKE_CLIENT_HELLO)
+        throw bad(`expected handshake type 1 (ClientHello), got ${String(head[0])}`);
       need = 4 + head.readUIntBE(1, 3);
       if (need > MAX_HELLO) throw bad(`length ${need} exceeds ${MAX_HELLO}`);
     }
@@ -116,7 +117,10 @@ export function parseClientHello(data: Buffer): ClientHelloInfo | undefined {
  * Reads from `socket` until a whole ClientHello is buffered. Resolves with what it says and every byte
  * read so far (to be replayed into the TLS stack). The socket is left paused.
  */
-export function readClientHello(socket: Socket, signal?: AbortSignal): Promise<{ hello: ClientHelloInfo; bytes: Buffer }> {
+export function readClientHello(
+  socket: Socket,
+  signal?: AbortSignal,
+): Promise<{ hello: ClientHelloInfo; bytes: Buffer }> {
   return new Promise((resolve, reject) => {
     let buffered = Buffer.alloc(0);
     const done = (): void => {
@@ -152,7 +156,9 @@ export function readClientHello(socket: Socket, signal?: AbortSignal): Promise<{
     };
     const onAbort = (): void => {
       done();
-      reject(new AtlsError('ERR_ATLS_HANDSHAKE_TIMEOUT', 'ClientHello not received in time', { cause: signal?.reason }));
+      reject(
+        new AtlsError('ERR_ATLS_HANDSHAKE_TIMEOUT', 'ClientHello not received in time', { cause: signal?.reason }),
+      );
     };
     if (signal?.aborted === true) {
       onAbort();

@@ -39,7 +39,9 @@ export class ServerKeyPool {
 
   #start(): Promise<ServerKey> {
     const p = this.generate();
-    p.catch(() => { /* reported to the connection that takes it */ });
+    p.catch(() => {
+      /* reported to the connection that takes it */
+    });
     return p;
   }
 

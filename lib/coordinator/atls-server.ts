@@ -55,7 +55,11 @@ export interface AtlsServerOptions {
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 25_000;
 
 /** Validates the first acceptable attestation extension; collects why the others failed. */
-async function validateDocuments(validators: readonly Validator[], documents: ReadonlyArray<{ oid: string; value: Buffer }>, expected: Buffer): Promise<{ validated: ValidatedDocument; raw: { oid: string; value: Buffer } }> {
+async function validateDocuments(
+  validators: readonly Validator[],
+  documents: ReadonlyArray<{ oid: string; value: Buffer }>,
+  expected: Buffer,
+): Promise<{ validated: ValidatedDocument; raw: { oid: string; value: Buffer } }> {
   const failures: Error[] = [];
   for (const doc of documents) {
     for (const v of validators.filter((x) => x.oid === doc.oid)) {
@@ -70,24 +74,36 @@ async function validateDocuments(validators: readonly Validator[], documents: Re
   if (first === undefined) {
     const offered = documents.map((d) => d.oid).join(', ');
     const accepted = [...new Set(validators.map((v) => `${v.oid} (${v.kind})`))].join(', ');
-    throw new AtlsError('ERR_ATLS_DOCUMENT_REJECTED', `no validator for the offered attestation document(s) ${offered}; accepted: ${accepted}`);
+    throw new AtlsError(
+      'ERR_ATLS_DOCUMENT_REJECTED',
+      `no validator for the offered attestation document(s) ${offered}; accepted: ${accepted}`,
+    );
   }
-  throw new AtlsError('ERR_ATLS_DOCUMENT_REJECTED', `attestation document rejected: ${failures.map((f) => f.message).join('; ')}`, { cause: first });
+  throw new AtlsError(
+    'ERR_ATLS_DOCUMENT_REJECTED',
+    `attestation document rejected: ${failures.map((f) => f.message).join('; ')}`,
+    { cause: first },
+  );
 }
 
 /** Settles with `p`, or rejects with the signal's reason as soon as it aborts. */
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason as Error);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(signal.reason as Error); };
+    const onAbort = (): void => {
+      reject(signal.reason as Error);
+    };
     signal.addEventListener('abort', onAbort, { once: true });
-    p.then((v) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(v);
-    }, (err: unknown) => {
-      signal.removeEventListener('abort', onAbort);
-      reject(toError(err));
-    });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(toError(err));
+      },
+    );
   });
 }
 
@@ -95,31 +111,62 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
  * Runs the server side of one connection; resolves once the peer is accepted or turned away. `keys`
  * hands out this connection's server key (default: a fresh one generated now).
  */
-export async function handleAtlsConnection(socket: Socket, options: AtlsServerOptions, keys: { take(): Promise<ServerKey> } = { take: newServerKey }): Promise<void> {
+export async function handleAtlsConnection(
+  socket: Socket,
+  options: AtlsServerOptions,
+  keys: { take(): Promise<ServerKey> } = { take: newServerKey },
+): Promise<void> {
   const log = options.logger;
   const remote = `${socket.remoteAddress ?? '?'}:${String(socket.remotePort ?? '?')}`;
   const abort = new AbortController();
   const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-  const timer = setTimeout(() => { abort.abort(new AtlsError('ERR_ATLS_HANDSHAKE_TIMEOUT', `aTLS handshake not completed within ${timeoutMs} ms`)); }, timeoutMs);
+  const timer = setTimeout(() => {
+    abort.abort(new AtlsError('ERR_ATLS_HANDSHAKE_TIMEOUT', `aTLS handshake not completed within ${timeoutMs} ms`));
+  }, timeoutMs);
   let tlsSocket: TLSSocket | undefined;
-  socket.on('error', () => { /* reported through the handshake */ });
+  socket.on('error', () => {
+    /* reported through the handshake */
+  });
   try {
     const { hello, bytes } = await readClientHello(socket, abort.signal);
     const { nonce: clientNonce, channel } = clientNonceFrom(hello.alpn, hello.serverName);
     const serverNonce = newNonce();
     const key = await keys.take();
-    const document = options.issuer === undefined
-      ? undefined
-      : { oid: options.issuer.oid, value: await untilAborted(options.issuer.issue(reportDataFor(key.spki, clientNonce), abort.signal), abort.signal) };
-    const certDer = createAtlsCertificate({ privateKey: key.privateKey, publicKey: key.publicKey, spki: key.spki, ...(document === undefined ? {} : { document }) });
+    const document =
+      options.issuer === undefined
+        ? undefined
+        : {
+            oid: options.issuer.oid,
+            value: await untilAborted(
+              options.issuer.issue(reportDataFor(key.spki, clientNonce), abort.signal),
+              abort.signal,
+            ),
+          };
+    const certDer = createAtlsCertificate({
+      privateKey: key.privateKey,
+      publicKey: key.publicKey,
+      spki: key.spki,
+      ...(document === undefined ? {} : { document }),
+    });
     const context = createSecureContext({
       key: key.privateKeyPem,
       cert: toPem(certDer, 'CERTIFICATE'),
-      ca: toPem(createNonceCaCertificate({ nonce: serverNonce, privateKey: key.privateKey, spki: key.spki }), 'CERTIFICATE'),
+      ca: toPem(
+        createNonceCaCertificate({ nonce: serverNonce, privateKey: key.privateKey, spki: key.spki }),
+        'CERTIFICATE',
+      ),
       minVersion: options.minVersion ?? 'TLSv1.3',
       secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
     });
-    log.debug({ remote, clientNonce: clientNonce.toString('hex'), nonceChannel: channel, serverNonce: serverNonce.toString('hex') }, 'Requesting client attestation');
+    log.debug(
+      {
+        remote,
+        clientNonce: clientNonce.toString('hex'),
+        nonceChannel: channel,
+        serverNonce: serverNonce.toString('hex'),
+      },
+      'Requesting client attestation',
+    );
     socket.unshift(bytes);
     const tlsSock = new TLSSocket(socket, {
       isServer: true,
@@ -130,31 +177,60 @@ export async function handleAtlsConnection(socket: Socket, options: AtlsServerOp
     });
     tlsSocket = tlsSock;
     await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => { reject(abort.signal.reason as Error); };
+      const onAbort = (): void => {
+        reject(abort.signal.reason as Error);
+      };
       abort.signal.addEventListener('abort', onAbort, { once: true });
-      tlsSock.once('secure', () => { abort.signal.removeEventListener('abort', onAbort); resolve(); });
+      tlsSock.once('secure', () => {
+        abort.signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
       tlsSock.once('error', (err: Error) => {
         abort.signal.removeEventListener('abort', onAbort);
         reject(new AtlsError('ERR_ATLS_HANDSHAKE_FAILED', `TLS handshake: ${err.message}`, { cause: err }));
       });
-      tlsSock.once('close', () => { reject(new AtlsError('ERR_ATLS_CONNECTION_CLOSED', 'client closed the connection during the TLS handshake')); });
+      tlsSock.once('close', () => {
+        reject(new AtlsError('ERR_ATLS_CONNECTION_CLOSED', 'client closed the connection during the TLS handshake'));
+      });
     });
     const peerCert = tlsSock.getPeerX509Certificate();
     if (peerCert === undefined) throw new AtlsError('ERR_ATLS_NO_CLIENT_CERT', 'client sent no certificate');
     const inspected = inspectAtlsCertificate(peerCert.raw, options.now?.() ?? new Date());
-    const { validated, raw } = await untilAborted(validateDocuments(options.validators, inspected.documents, reportDataFor(inspected.spki, serverNonce)), abort.signal);
+    const { validated, raw } = await untilAborted(
+      validateDocuments(options.validators, inspected.documents, reportDataFor(inspected.spki, serverNonce)),
+      abort.signal,
+    );
     clearTimeout(timer);
     // A standalone server TLSSocket (no tls.Server) never clears this flag; http2 waits on it.
     (tlsSock as TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
     tlsSock.removeAllListeners('error');
     tlsSock.removeAllListeners('close');
-    log.info({ remote, kind: validated.kind, hostData: Buffer.from(validated.hostData).toString('hex'), nonceChannel: channel, tlsVersion: tlsSock.getProtocol() }, 'Attestation accepted');
-    options.onConnection(tlsSock, { document: validated, rawDocument: raw, spki: inspected.spki, publicKey: inspected.publicKey, certificate: peerCert.raw, nonceChannel: channel });
+    log.info(
+      {
+        remote,
+        kind: validated.kind,
+        hostData: Buffer.from(validated.hostData).toString('hex'),
+        nonceChannel: channel,
+        tlsVersion: tlsSock.getProtocol(),
+      },
+      'Attestation accepted',
+    );
+    options.onConnection(tlsSock, {
+      document: validated,
+      rawDocument: raw,
+      spki: inspected.spki,
+      publicKey: inspected.publicKey,
+      certificate: peerCert.raw,
+      nonceChannel: channel,
+    });
   } catch (err) {
     clearTimeout(timer);
     const reason = errorCode(err) ?? 'ERR_ATLS_HANDSHAKE_FAILED';
     const cause = err instanceof Error ? errorCode(err.cause) : undefined;
-    log.warn({ remote, reason, ...(cause === undefined ? {} : { detail: cause }), err: errorMessage(err) }, 'Attestation rejected');
+    log.warn(
+      { remote, reason, ...(cause === undefined ? {} : { detail: cause }), err: errorMessage(err) },
+      'Attestation rejected',
+    );
     tlsSocket?.destroy();
     socket.destroy();
   }
@@ -162,7 +238,8 @@ export async function handleAtlsConnection(socket: Socket, options: AtlsServerOp
 
 /** A TCP server running the aTLS server handshake on each connection. */
 export function createAtlsServer(options: AtlsServerOptions): Server {
-  if (options.validators.length === 0) throw new AtlsError('ERR_ATLS_DOCUMENT_REJECTED', 'aTLS server: expected at least one validator');
+  if (options.validators.length === 0)
+    throw new AtlsError('ERR_ATLS_DOCUMENT_REJECTED', 'aTLS server: expected at least one validator');
   const keys = new ServerKeyPool();
   return createServer({ pauseOnConnect: true }, (socket) => {
     void handleAtlsConnection(socket, options, keys);

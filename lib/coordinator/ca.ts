@@ -25,7 +25,13 @@ function requireP384(key: KeyObject, what: string): void {
 }
 
 /** A CA certificate written by lib/x509/build-certificate.ts; names are `CN=...` strings. */
-function caCertificate(params: { subject: string; issuer: string; subjectKey: KeyObject; issuerKey: KeyObject; now: Date }): Buffer {
+function caCertificate(params: {
+  subject: string;
+  issuer: string;
+  subjectKey: KeyObject;
+  issuerKey: KeyObject;
+  now: Date;
+}): Buffer {
   const cn = (name: string): string => name.slice('CN='.length);
   return buildCertificate({
     subject: cn(params.subject),
@@ -58,7 +64,19 @@ export interface MeshCa {
 export function createMeshCa(rootKey: KeyObject, meshCAKey: KeyObject, now: Date = new Date()): MeshCa {
   requireP384(rootKey, 'root CA key');
   requireP384(meshCAKey, 'mesh CA key');
-  const meshCACert = caCertificate({ subject: INTERMEDIATE_NAME, issuer: INTERMEDIATE_NAME, subjectKey: meshCAKey, issuerKey: meshCAKey, now });
-  const intermediateCert = caCertificate({ subject: INTERMEDIATE_NAME, issuer: ROOT_CA_NAME, subjectKey: meshCAKey, issuerKey: rootKey, now });
+  const meshCACert = caCertificate({
+    subject: INTERMEDIATE_NAME,
+    issuer: INTERMEDIATE_NAME,
+    subjectKey: meshCAKey,
+    issuerKey: meshCAKey,
+    now,
+  });
+  const intermediateCert = caCertificate({
+    subject: INTERMEDIATE_NAME,
+    issuer: ROOT_CA_NAME,
+    subjectKey: meshCAKey,
+    issuerKey: rootKey,
+    now,
+  });
   return { meshCACert, intermediateCert };
 }

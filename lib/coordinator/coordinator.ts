@@ -49,7 +49,8 @@ export interface RunningCoordinator {
 export function parseListen(value: string, what = '--listen'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
   const port = m === null ? NaN : Number(m[3]);
-  if (m === null || !(port >= 0 && port <= 65535)) throw new ConfigError([`${what}=${value}: expected HOST:PORT (e.g. 127.0.0.1:7777 or [::1]:7777)`]);
+  if (m === null || !(port >= 0 && port <= 65535))
+    throw new ConfigError([`${what}=${value}: expected HOST:PORT (e.g. 127.0.0.1:7777 or [::1]:7777)`]);
   return { host: m[1] ?? m[2] ?? '', port };
 }
 
@@ -67,7 +68,13 @@ function claimsOf(peer: AttestedPeer): Array<{ oid: string; value: Buffer }> {
   return snpClaims(decodeSnpDocument(peer.rawDocument.value).report);
 }
 
-function answer(peer: AttestedPeer | undefined, manifest: DevManifest, state: CoordinatorState, log: Logger, remote: string): NewMeshCertResponse {
+function answer(
+  peer: AttestedPeer | undefined,
+  manifest: DevManifest,
+  state: CoordinatorState,
+  log: Logger,
+  remote: string,
+): NewMeshCertResponse {
   if (peer === undefined) throw new MeshApiStatus(GrpcStatus.UNAUTHENTICATED, 'no attested peer for this connection');
   const hostData = Buffer.from(peer.document.hostData).toString('hex');
   const policy = manifest.policies.get(hostData);
@@ -82,8 +89,14 @@ function answer(peer: AttestedPeer | undefined, manifest: DevManifest, state: Co
     sans: policy.sans,
     ...(policy.workloadSecretID === undefined ? {} : { workloadSecretID: policy.workloadSecretID }),
   });
-  const workloadSecret = policy.workloadSecretID === undefined ? Buffer.alloc(0) : deriveWorkloadSecret(state.seed, state.salt, policy.workloadSecretID);
-  log.info({ remote, hostData, kind: peer.document.kind, sans: policy.sans, workloadSecretID: policy.workloadSecretID }, 'Issued mesh certificate');
+  const workloadSecret =
+    policy.workloadSecretID === undefined
+      ? Buffer.alloc(0)
+      : deriveWorkloadSecret(state.seed, state.salt, policy.workloadSecretID);
+  log.info(
+    { remote, hostData, kind: peer.document.kind, sans: policy.sans, workloadSecretID: policy.workloadSecretID },
+    'Issued mesh certificate',
+  );
   return {
     meshCACert: Buffer.from(state.meshCAPem),
     certChain: Buffer.from(toPem(leaf, 'CERTIFICATE') + state.intermediatePem),
@@ -94,14 +107,18 @@ function answer(peer: AttestedPeer | undefined, manifest: DevManifest, state: Co
 
 export async function startCoordinator(opts: CoordinatorOptions): Promise<RunningCoordinator> {
   const { host, port } = parseListen(opts.listen);
-  if (opts.validators.length === 0) throw new ConfigError(['manifest referenceValues: accept no attestation document kind']);
+  if (opts.validators.length === 0)
+    throw new ConfigError(['manifest referenceValues: accept no attestation document kind']);
   const log = opts.logger;
   let state = await prepareState(opts.stateDir);
   const peers = new Map<string, AttestedPeer>();
   const sockets = new Set<Socket>();
 
   const grpcServer = new Server({ 'grpc.keepalive_time_ms': 15_000 });
-  grpcServer.addService(meshApiDefinition, meshApiImplementation((remote) => answer(peers.get(remote), opts.manifest, state, log, remote)));
+  grpcServer.addService(
+    meshApiDefinition,
+    meshApiImplementation((remote) => answer(peers.get(remote), opts.manifest, state, log, remote)),
+  );
   const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
 
   const atlsServer = createAtlsServer({
@@ -121,7 +138,9 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
       injector.injectConnection(socket);
     },
   });
-  atlsServer.on('error', (err) => { log.error({ err: err.message }, 'Mesh API listener failed'); });
+  atlsServer.on('error', (err) => {
+    log.error({ err: err.message }, 'Mesh API listener failed');
+  });
   await new Promise<void>((resolve, reject) => {
     atlsServer.once('error', reject);
     atlsServer.listen(port, host, () => {
@@ -130,19 +149,38 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     });
   });
   const addr = atlsServer.address() as AddressInfo;
-  log.info({ address: addr.address, port: addr.port, minTlsVersion: opts.minVersion ?? 'TLSv1.3', stateDir: opts.stateDir, policies: opts.manifest.policies.size, accepts: opts.validators.map((v) => v.kind) }, 'Coordinator mesh API listening');
+  log.info(
+    {
+      address: addr.address,
+      port: addr.port,
+      minTlsVersion: opts.minVersion ?? 'TLSv1.3',
+      stateDir: opts.stateDir,
+      policies: opts.manifest.policies.size,
+      accepts: opts.validators.map((v) => v.kind),
+    },
+    'Coordinator mesh API listening',
+  );
   return {
     address: addr.address,
     port: addr.port,
     rotate: async () => {
       const previous = state;
       state = await rotateMeshCa(opts.stateDir, state);
-      log.info({ oldMeshCA: fingerprint(previous.meshCAPem), newMeshCA: fingerprint(state.meshCAPem), root: fingerprint(state.rootCAPem) }, 'Mesh CA rotated (same root)');
+      log.info(
+        {
+          oldMeshCA: fingerprint(previous.meshCAPem),
+          newMeshCA: fingerprint(state.meshCAPem),
+          root: fingerprint(state.rootCAPem),
+        },
+        'Mesh CA rotated (same root)',
+      );
       return state.meshCAPem;
     },
     close: async () => {
       await new Promise<void>((resolve) => {
-        atlsServer.close(() => { resolve(); });
+        atlsServer.close(() => {
+          resolve();
+        });
         for (const s of sockets) s.destroy();
         injector.destroy();
         grpcServer.forceShutdown();

@@ -51,7 +51,9 @@ function pick(o: Json, ...names: string[]): unknown {
 /** Parses and validates manifest text. `baseDir` resolves relative trust-anchor paths. */
 export function parseManifest(text: string, source: string, baseDir: string = dirname(source)): DevManifest {
   const problems: string[] = [];
-  const at = (path: string, msg: string): void => { problems.push(`manifest ${source}: ${path}: ${msg}`); };
+  const at = (path: string, msg: string): void => {
+    problems.push(`manifest ${source}: ${path}: ${msg}`);
+  };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -78,7 +80,10 @@ export function parseManifest(text: string, source: string, baseDir: string = di
       }
       const id = pick(value, 'workloadSecretID', 'WorkloadSecretID');
       if (id !== undefined && typeof id !== 'string') at(`${path}.workloadSecretID`, 'expected a string');
-      const policy: DevPolicy = typeof id === 'string' && id !== '' ? { sans: sans as string[], workloadSecretID: id } : { sans: sans as string[] };
+      const policy: DevPolicy =
+        typeof id === 'string' && id !== ''
+          ? { sans: sans as string[], workloadSecretID: id }
+          : { sans: sans as string[] };
       policies.set(key.toLowerCase(), policy);
     }
   }
@@ -109,15 +114,21 @@ export function parseManifest(text: string, source: string, baseDir: string = di
     };
     const allowInsecure = rawRefs['allowInsecure'] ?? false;
     if (typeof allowInsecure !== 'boolean') at('referenceValues.allowInsecure', 'expected true or false');
-    let refs: { -readonly [K in keyof DevReferenceValues]: DevReferenceValues[K] } = { allowInsecure: allowInsecure === true };
+    let refs: { -readonly [K in keyof DevReferenceValues]: DevReferenceValues[K] } = {
+      allowInsecure: allowInsecure === true,
+    };
     const snp = rawRefs['snp'];
     if (snp !== undefined) {
-      const pems = isObject(snp) ? anchors('referenceValues.snp.trustedArks', snp['trustedArks']) : (at('referenceValues.snp', 'expected an object with trustedArks'), undefined);
+      const pems = isObject(snp)
+        ? anchors('referenceValues.snp.trustedArks', snp['trustedArks'])
+        : (at('referenceValues.snp', 'expected an object with trustedArks'), undefined);
       if (pems !== undefined) refs = { ...refs, snp: { trustedArkPems: pems } };
     }
     const tdx = rawRefs['tdx'];
     if (tdx !== undefined) {
-      const pems = isObject(tdx) ? anchors('referenceValues.tdx.trustedRoots', tdx['trustedRoots']) : (at('referenceValues.tdx', 'expected an object with trustedRoots'), undefined);
+      const pems = isObject(tdx)
+        ? anchors('referenceValues.tdx.trustedRoots', tdx['trustedRoots'])
+        : (at('referenceValues.tdx', 'expected an object with trustedRoots'), undefined);
       if (pems !== undefined) refs = { ...refs, tdx: { trustedRootPems: pems } };
     }
     if (refs.snp === undefined && refs.tdx === undefined && !refs.allowInsecure && problems.length === 0) {

@@ -48,7 +48,9 @@ async function loadSecrets(path: string): Promise<{ seed: Buffer; salt: Buffer }
   if (text === undefined) {
     const seed = randomBytes(SEED_LENGTH);
     const salt = randomBytes(SALT_LENGTH);
-    await writeFileAtomic(path, JSON.stringify({ seed: seed.toString('hex'), salt: salt.toString('hex') }) + '\n', { mode: 0o600 });
+    await writeFileAtomic(path, JSON.stringify({ seed: seed.toString('hex'), salt: salt.toString('hex') }) + '\n', {
+      mode: 0o600,
+    });
     return { seed, salt };
   }
   let parsed: { seed?: unknown; salt?: unknown };
@@ -58,7 +60,8 @@ async function loadSecrets(path: string): Promise<{ seed: Buffer; salt: Buffer }
     throw new StateError(`${path}: expected JSON {"seed": <hex>, "salt": <hex>}`, { cause: err });
   }
   const hex = (v: unknown, len: number, name: string): Buffer => {
-    if (typeof v !== 'string' || !new RegExp(`^[0-9a-f]{${len * 2}}$`).test(v)) throw new StateError(`${path}: ${name}: expected ${len * 2} lowercase hex digits`);
+    if (typeof v !== 'string' || !new RegExp(`^[0-9a-f]{${len * 2}}$`).test(v))
+      throw new StateError(`${path}: ${name}: expected ${len * 2} lowercase hex digits`);
     return Buffer.from(v, 'hex');
   };
   return { seed: hex(parsed.seed, SEED_LENGTH, 'seed'), salt: hex(parsed.salt, SALT_LENGTH, 'salt') };
@@ -92,7 +95,7 @@ export async function prepareState(dir: string): Promise<CoordinatorState> {
   await ensureDir(dir, 0o700);
   const { seed, salt } = await loadSecrets(join(dir, 'secrets.json'));
   const { rootKey, rootCAPem } = await loadRoot(dir);
-  return { rootCAPem, rootKey, seed, salt, ...await newMeshCa(dir, rootKey) };
+  return { rootCAPem, rootKey, seed, salt, ...(await newMeshCa(dir, rootKey)) };
 }
 
 /**
@@ -100,10 +103,13 @@ export async function prepareState(dir: string): Promise<CoordinatorState> {
  * salt: what a manifest update or a recovery does to the upstream Coordinator's CA.
  */
 export async function rotateMeshCa(dir: string, state: CoordinatorState): Promise<CoordinatorState> {
-  return { ...state, ...await newMeshCa(dir, state.rootKey) };
+  return { ...state, ...(await newMeshCa(dir, state.rootKey)) };
 }
 
-async function newMeshCa(dir: string, rootKey: KeyObject): Promise<Pick<CoordinatorState, 'meshCAPem' | 'intermediatePem' | 'meshCAKey'>> {
+async function newMeshCa(
+  dir: string,
+  rootKey: KeyObject,
+): Promise<Pick<CoordinatorState, 'meshCAPem' | 'intermediatePem' | 'meshCAKey'>> {
   const meshCAKey = await newP384Key();
   const { meshCACert, intermediateCert } = createMeshCa(rootKey, meshCAKey);
   const meshCAPem = toPem(meshCACert, 'CERTIFICATE');

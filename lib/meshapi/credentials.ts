@@ -36,13 +36,19 @@ export class AtlsChannelCredentials extends ChannelCredentials {
     return other === this;
   }
 
-  _createSecureConnector(_target: unknown, _options: unknown, callCredentials?: CallCredentials): experimental.SecureConnector {
+  _createSecureConnector(
+    _target: unknown,
+    _options: unknown,
+    callCredentials?: CallCredentials,
+  ): experimental.SecureConnector {
     const credentials = callCredentials ?? CallCredentials.createEmpty();
     return {
       connect: async (socket: Socket) => {
         try {
           const stream = await this.#connect(socket);
-          stream.on('error', (err: Error) => { this.#lastError = err; });
+          stream.on('error', (err: Error) => {
+            this.#lastError = err;
+          });
           // grpc-js types the result as a net.Socket; http2 accepts any Duplex (wrapped in a JS stream socket).
           return { socket: stream as unknown as Socket, secure: false };
         } catch (err) {
@@ -52,7 +58,9 @@ export class AtlsChannelCredentials extends ChannelCredentials {
       },
       waitForReady: () => Promise.resolve(),
       getCallCredentials: () => credentials,
-      destroy: () => { /* nothing pooled */ },
+      destroy: () => {
+        /* nothing pooled */
+      },
     };
   }
 }

@@ -3,13 +3,29 @@
  * from an async handler to grpc-js's callback style. A handler throws MeshApiStatus to answer with a
  * specific gRPC status (e.g. PERMISSION_DENIED); anything else becomes INTERNAL.
  */
-import { status as GrpcStatus, type ServiceDefinition, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  status as GrpcStatus,
+  type ServiceDefinition,
+  type ServerUnaryCall,
+  type sendUnaryData,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { ContrastError, errorMessage } from '../errors.js';
-import { decodeNewMeshCertRequest, decodeNewMeshCertResponse, encodeNewMeshCertRequest, encodeNewMeshCertResponse, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from './wire.js';
+import {
+  decodeNewMeshCertRequest,
+  decodeNewMeshCertResponse,
+  encodeNewMeshCertRequest,
+  encodeNewMeshCertResponse,
+  NEW_MESH_CERT_PATH,
+  type NewMeshCertResponse,
+} from './wire.js';
 
 export class MeshApiStatus extends ContrastError {
   readonly code = 'ERR_MESHAPI_STATUS';
-  constructor(readonly grpcCode: GrpcStatus, message: string) {
+  constructor(
+    readonly grpcCode: GrpcStatus,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -33,11 +49,21 @@ export const meshApiDefinition: ServiceDefinition = {
 
 export function meshApiImplementation(handler: NewMeshCertHandler): UntypedServiceImplementation {
   return {
-    NewMeshCert: (call: ServerUnaryCall<unknown, NewMeshCertResponse>, callback: sendUnaryData<NewMeshCertResponse>) => {
-      Promise.resolve().then(() => handler(call.getPeer())).then((r) => { callback(null, r); }, (err: unknown) => {
-        if (err instanceof MeshApiStatus) callback({ code: err.grpcCode, details: err.message });
-        else callback({ code: GrpcStatus.INTERNAL, details: errorMessage(err) });
-      });
+    NewMeshCert: (
+      call: ServerUnaryCall<unknown, NewMeshCertResponse>,
+      callback: sendUnaryData<NewMeshCertResponse>,
+    ) => {
+      Promise.resolve()
+        .then(() => handler(call.getPeer()))
+        .then(
+          (r) => {
+            callback(null, r);
+          },
+          (err: unknown) => {
+            if (err instanceof MeshApiStatus) callback({ code: err.grpcCode, details: err.message });
+            else callback({ code: GrpcStatus.INTERNAL, details: errorMessage(err) });
+          },
+        );
     },
   };
 }

@@ -23,13 +23,18 @@ export interface NewMeshCertResponse {
 /** meshapi.NewMeshCertRequest: field 1 is reserved; nothing is known. */
 export const NEW_MESH_CERT_REQUEST: MessageDescription = { name: 'meshapi.NewMeshCertRequest', fields: {} };
 
-export const NEW_MESH_CERT_RESPONSE = describe('meshapi.NewMeshCertResponse', 'MeshCACert:bytes CertChain:bytes RootCACert:bytes WorkloadSecret:bytes');
+export const NEW_MESH_CERT_RESPONSE = describe(
+  'meshapi.NewMeshCertResponse',
+  'MeshCACert:bytes CertChain:bytes RootCACert:bytes WorkloadSecret:bytes',
+);
 
 function decode(desc: MessageDescription, bytes: Uint8Array): Record<string, unknown> {
   try {
     return decodeMessage(desc, bytes);
   } catch (err) {
-    throw new MeshApiError('ERR_MESHAPI_MALFORMED', `${desc.name.slice('meshapi.'.length)}: ${errorMessage(err)}`, { cause: err });
+    throw new MeshApiError('ERR_MESHAPI_MALFORMED', `${desc.name.slice('meshapi.'.length)}: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -46,12 +51,23 @@ export function decodeNewMeshCertRequest(bytes: Uint8Array): Record<string, neve
 
 /** All four fields, also when empty (as protobufjs wrote them for the server before). */
 export function encodeNewMeshCertResponse(r: NewMeshCertResponse): Buffer {
-  return new ProtoWriter().bytes(1, r.meshCACert).bytes(2, r.certChain).bytes(3, r.rootCACert).bytes(4, r.workloadSecret).finish();
+  return new ProtoWriter()
+    .bytes(1, r.meshCACert)
+    .bytes(2, r.certChain)
+    .bytes(3, r.rootCACert)
+    .bytes(4, r.workloadSecret)
+    .finish();
 }
 
 /** Decodes the response; throws MeshApiError ERR_MESHAPI_MALFORMED on bytes that are not a protobuf message. */
 export function decodeNewMeshCertResponse(bytes: Uint8Array): NewMeshCertResponse {
   const m = decode(NEW_MESH_CERT_RESPONSE, bytes);
-  const buf = (v: unknown): Buffer => (v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.alloc(0));
-  return { meshCACert: buf(m['MeshCACert']), certChain: buf(m['CertChain']), rootCACert: buf(m['RootCACert']), workloadSecret: buf(m['WorkloadSecret']) };
+  const buf = (v: unknown): Buffer =>
+    v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.alloc(0);
+  return {
+    meshCACert: buf(m['MeshCACert']),
+    certChain: buf(m['CertChain']),
+    rootCACert: buf(m['RootCACert']),
+    workloadSecret: buf(m['WorkloadSecret']),
+  };
 }

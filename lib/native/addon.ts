@@ -12,7 +12,10 @@ import { ContrastError } from '../errors.js';
 const FILE = 'contrast_native.node';
 
 /** Candidate locations: override, next to a bundle, the source tree, and the compiled tree. */
-export function addonCandidates(env: NodeJS.ProcessEnv = process.env, here: string = dirname(fileURLToPath(import.meta.url))): string[] {
+export function addonCandidates(
+  env: NodeJS.ProcessEnv = process.env,
+  here: string = dirname(fileURLToPath(import.meta.url)),
+): string[] {
   const out: string[] = [];
   const override = env['CONTRAST_NATIVE_ADDON'];
   if (override !== undefined && override !== '') return [override];
@@ -34,5 +37,7 @@ export function loadAddon<T>(env: NodeJS.ProcessEnv = process.env): T {
   for (const path of candidates) {
     if (existsSync(path)) return require(path) as T;
   }
-  throw new AddonNotFoundError(`native addon ${FILE} not found (looked in ${candidates.join(', ')}); run npm run build:native or set CONTRAST_NATIVE_ADDON`);
+  throw new AddonNotFoundError(
+    `native addon ${FILE} not found (looked in ${candidates.join(', ')}); run npm run build:native or set CONTRAST_NATIVE_ADDON`,
+  );
 }

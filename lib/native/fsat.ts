@@ -20,7 +20,11 @@ interface FsAtAddon {
   renameat(olddirfd: number, oldname: string, newdirfd: number, newname: string): void;
   unlinkat(dirfd: number, name: string, flags: number): void;
   readlinkat(dirfd: number, name: string): string;
-  fstatat(dirfd: number, name: string, flags: number): { mode: number; size: number; dev: number; ino: number; mtimeNs: bigint };
+  fstatat(
+    dirfd: number,
+    name: string,
+    flags: number,
+  ): { mode: number; size: number; dev: number; ino: number; mtimeNs: bigint };
   readdirat(dirfd: number): string[];
   fsatConstants(): FsAtConstants;
 }
@@ -73,17 +77,20 @@ function wrap<T>(what: string, call: () => T): T {
 }
 
 function checkFd(fd: number, what: string, constants: FsAtConstants): void {
-  if (!Number.isInteger(fd) || (fd < 0 && fd !== constants.AT_FDCWD)) throw new FsAtArgumentError(`${what}: dirfd ${fd}: expected a file descriptor`);
+  if (!Number.isInteger(fd) || (fd < 0 && fd !== constants.AT_FDCWD))
+    throw new FsAtArgumentError(`${what}: dirfd ${fd}: expected a file descriptor`);
 }
 
 function checkPath(path: string, what: string): void {
-  if (typeof path !== 'string' || path === '' || path.includes('\0')) throw new FsAtArgumentError(`${what}: path ${JSON.stringify(path)}: expected a non-empty string without NUL`);
+  if (typeof path !== 'string' || path === '' || path.includes('\0'))
+    throw new FsAtArgumentError(`${what}: path ${JSON.stringify(path)}: expected a non-empty string without NUL`);
 }
 
 /** One path component: no `/`, not `.` or `..`. */
 function checkName(name: string, what: string): void {
   checkPath(name, what);
-  if (name.includes('/') || name === '.' || name === '..') throw new FsAtArgumentError(`${what}: name ${JSON.stringify(name)}: expected a single path component`);
+  if (name.includes('/') || name === '.' || name === '..')
+    throw new FsAtArgumentError(`${what}: name ${JSON.stringify(name)}: expected a single path component`);
 }
 
 /** The *at API bound to the loaded addon. */
@@ -115,7 +122,9 @@ export class FsAt {
     const what = `mkdirat ${name}`;
     checkFd(dirfd, what, this.constants);
     checkName(name, what);
-    wrap(what, () => { this.addon.mkdirat(dirfd, name, mode); });
+    wrap(what, () => {
+      this.addon.mkdirat(dirfd, name, mode);
+    });
   }
 
   /** rename(2) between two directory fds; a link at either name is renamed or replaced, never followed. */
@@ -125,7 +134,9 @@ export class FsAt {
     checkFd(newdirfd, what, this.constants);
     checkName(oldname, what);
     checkName(newname, what);
-    wrap(what, () => { this.addon.renameat(olddirfd, oldname, newdirfd, newname); });
+    wrap(what, () => {
+      this.addon.renameat(olddirfd, oldname, newdirfd, newname);
+    });
   }
 
   /** unlink(2), or rmdir(2) with `{ dir: true }`. */
@@ -133,7 +144,9 @@ export class FsAt {
     const what = `unlinkat ${name}`;
     checkFd(dirfd, what, this.constants);
     checkName(name, what);
-    wrap(what, () => { this.addon.unlinkat(dirfd, name, options.dir === true ? this.constants.AT_REMOVEDIR : 0); });
+    wrap(what, () => {
+      this.addon.unlinkat(dirfd, name, options.dir === true ? this.constants.AT_REMOVEDIR : 0);
+    });
   }
 
   readlinkat(dirfd: number, name: string): string {

@@ -53,17 +53,23 @@ export class TransparentSockets {
    */
   transparentListen(address: string, port: number, backlog = 511, mark = 0): number {
     const family = isIPv4(address) ? 4 : isIPv6(address) ? 6 : 0;
-    if (family === 0) throw new SocketArgumentError(`transparent listener address ${address}: expected an IPv4 or IPv6 address`);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SocketArgumentError(`transparent listener port ${port}: expected 0 to 65535`);
-    if (!Number.isInteger(mark) || mark < 0 || mark > 0xffffffff) throw new SocketArgumentError(`transparent listener mark ${mark}: expected 0 to 0xffffffff`);
-    return wrap(`transparent listener on ${family === 6 ? `[${address}]` : address}:${port}`, () => mark === 0
-      ? this.addon.transparentListen(family, address, port, backlog)
-      : this.addon.transparentListen(family, address, port, backlog, mark));
+    if (family === 0)
+      throw new SocketArgumentError(`transparent listener address ${address}: expected an IPv4 or IPv6 address`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new SocketArgumentError(`transparent listener port ${port}: expected 0 to 65535`);
+    if (!Number.isInteger(mark) || mark < 0 || mark > 0xffffffff)
+      throw new SocketArgumentError(`transparent listener mark ${mark}: expected 0 to 0xffffffff`);
+    return wrap(`transparent listener on ${family === 6 ? `[${address}]` : address}:${port}`, () =>
+      mark === 0
+        ? this.addon.transparentListen(family, address, port, backlog)
+        : this.addon.transparentListen(family, address, port, backlog, mark),
+    );
   }
 
   /** SO_ORIGINAL_DST (IPv4) or IP6T_SO_ORIGINAL_DST (IPv6) of a connected socket's fd. */
   originalDestination(fd: number): SocketAddress {
-    if (!Number.isInteger(fd) || fd < 0) throw new SocketArgumentError(`original destination of fd ${fd}: expected a file descriptor`);
+    if (!Number.isInteger(fd) || fd < 0)
+      throw new SocketArgumentError(`original destination of fd ${fd}: expected a file descriptor`);
     const r = wrap(`original destination of fd ${fd}`, () => this.addon.originalDestination(fd));
     return { family: r.family === 6 ? 6 : 4, address: r.address, port: r.port };
   }
@@ -78,6 +84,7 @@ export class TransparentSockets {
 export function socketFd(socket: Socket): number {
   const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
   const fd = handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new SocketArgumentError('socket has no file descriptor (closed, or not a TCP socket)');
+  if (typeof fd !== 'number' || fd < 0)
+    throw new SocketArgumentError('socket has no file descriptor (closed, or not a TCP socket)');
   return fd;
 }

@@ -29,13 +29,19 @@ const ENTRY = 24;
 
 function nameOf(guid: string, hasVlek: boolean): SnpCertName {
   switch (guid) {
-    case SNP_CERT_GUIDS.vcek: return 'vcek';
-    case SNP_CERT_GUIDS.vlek: return 'vlek';
+    case SNP_CERT_GUIDS.vcek:
+      return 'vcek';
+    case SNP_CERT_GUIDS.vlek:
+      return 'vlek';
     // The ASK GUID carries the ASVK when the report is VLEK-signed.
-    case SNP_CERT_GUIDS.ask: return hasVlek ? 'asvk' : 'ask';
-    case SNP_CERT_GUIDS.ark: return 'ark';
-    case SNP_CERT_GUIDS.crl: return 'crl';
-    default: return 'unknown';
+    case SNP_CERT_GUIDS.ask:
+      return hasVlek ? 'asvk' : 'ask';
+    case SNP_CERT_GUIDS.ark:
+      return 'ark';
+    case SNP_CERT_GUIDS.crl:
+      return 'crl';
+    default:
+      return 'unknown';
   }
 }
 
@@ -51,13 +57,19 @@ function guidToBytes(guid: string): Buffer {
   return Buffer.from(guid.replaceAll('-', ''), 'hex');
 }
 
-interface RawEntry { guid: string; offset: number; length: number }
+interface RawEntry {
+  guid: string;
+  offset: number;
+  length: number;
+}
 
 function readEntries(buf: Buffer): { entries: RawEntry[]; tableEnd: number } {
   const entries: RawEntry[] = [];
   for (let at = 0; ; at += ENTRY) {
     if (at + ENTRY > buf.length) {
-      throw new SnpCertTableError(`certificate table of ${buf.length} bytes: expected an all-zero terminator entry, found none`);
+      throw new SnpCertTableError(
+        `certificate table of ${buf.length} bytes: expected an all-zero terminator entry, found none`,
+      );
     }
     const guid = buf.subarray(at, at + 16);
     const offset = buf.readUInt32LE(at + 16);
@@ -82,7 +94,11 @@ export function parseSnpCertTable(buf: Buffer): SnpCertEntry[] {
         `certificate ${e.guid} at offset ${e.offset} length ${e.length}: expected within [${tableEnd}, ${buf.length}) after the entry array`,
       );
     }
-    return { guid: e.guid, name: nameOf(e.guid, hasVlek), der: Buffer.from(buf.subarray(e.offset, e.offset + e.length)) };
+    return {
+      guid: e.guid,
+      name: nameOf(e.guid, hasVlek),
+      der: Buffer.from(buf.subarray(e.offset, e.offset + e.length)),
+    };
   });
 }
 

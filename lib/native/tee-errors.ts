@@ -16,13 +16,7 @@ import { constants } from 'node:os';
 import { ContrastError } from '../errors.js';
 
 export type TeeFailureReason =
-  | 'not-a-tee-device'
-  | 'open'
-  | 'firmware-status'
-  | 'vmm-busy'
-  | 'certs-length'
-  | 'bad-response'
-  | 'io';
+  'not-a-tee-device' | 'open' | 'firmware-status' | 'vmm-busy' | 'certs-length' | 'bad-response' | 'io';
 
 export class TeeArgumentError extends ContrastError {
   readonly code = 'ERR_TEE_ARGUMENT';

@@ -20,7 +20,14 @@ import { TeeArgumentError, TeeDeviceError, type TeeFailureReason } from './tee-e
 import { trimSnpCertTable } from './tee-certs.js';
 
 export { TeeArgumentError, TeeDeviceError, SnpCertTableError, errnoName, type TeeFailureReason } from './tee-errors.js';
-export { parseSnpCertTable, trimSnpCertTable, encodeSnpCertTable, SNP_CERT_GUIDS, type SnpCertEntry, type SnpCertName } from './tee-certs.js';
+export {
+  parseSnpCertTable,
+  trimSnpCertTable,
+  encodeSnpCertTable,
+  SNP_CERT_GUIDS,
+  type SnpCertEntry,
+  type SnpCertName,
+} from './tee-certs.js';
 
 export const SNP_REPORT_SIZE = 0x4a0;
 export const SNP_RESPONSE_SIZE = 4000;
@@ -61,7 +68,13 @@ export interface TeeAbi {
 }
 
 interface TeeAddon {
-  snpReport(device: string, reportData: Buffer, vmpl: number, extended: boolean, initialCertsLength: number): Promise<RawResult>;
+  snpReport(
+    device: string,
+    reportData: Buffer,
+    vmpl: number,
+    extended: boolean,
+    initialCertsLength: number,
+  ): Promise<RawResult>;
   tdxReport0(device: string, reportData: Buffer): Promise<RawResult>;
   teeAbi(): TeeAbi;
 }
@@ -106,7 +119,10 @@ function checkVmpl(vmpl: unknown): number {
 
 function checkCertsLength(n: unknown): number {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > SNP_MAX_CERTS_LENGTH || n % 4096 !== 0) {
-    throw new TeeArgumentError('initialCertsLength', `initial certificate buffer ${String(n)}: expected a multiple of 4096 in 0..16384`);
+    throw new TeeArgumentError(
+      'initialCertsLength',
+      `initial certificate buffer ${String(n)}: expected a multiple of 4096 in 0..16384`,
+    );
   }
   return n;
 }
@@ -138,7 +154,12 @@ function reportFromResponse(device: string, operation: string, resp: Buffer): Bu
   const base = { device, operation, syscall: 'ioctl', errno: 0, vmmError: 0 };
   if (status !== 0) throw new TeeDeviceError({ ...base, firmwareError: status, reason: 'firmware-status' });
   if (size < SNP_REPORT_SIZE || size > resp.length - 0x20) {
-    throw new TeeDeviceError({ ...base, firmwareError: 0, reason: 'bad-response', detail: `report_size ${size}, expected ${SNP_REPORT_SIZE}` });
+    throw new TeeDeviceError({
+      ...base,
+      firmwareError: 0,
+      reason: 'bad-response',
+      detail: `report_size ${size}, expected ${SNP_REPORT_SIZE}`,
+    });
   }
   return Buffer.from(resp.subarray(0x20, 0x20 + SNP_REPORT_SIZE));
 }

@@ -36,7 +36,13 @@ export interface TlsSessionInfo {
 type Handle = object & { readonly __tls: unique symbol };
 
 interface TlsAddon {
-  tlsClientCreate(opts: { serverName?: string; alpn?: Buffer; minVersion: number; maxVersion: number; groups?: string }): Handle;
+  tlsClientCreate(opts: {
+    serverName?: string;
+    alpn?: Buffer;
+    minVersion: number;
+    maxVersion: number;
+    groups?: string;
+  }): Handle;
   tlsFeed(h: Handle, data: Buffer): void;
   tlsFeedEof(h: Handle): void;
   tlsTakeOutput(h: Handle): Buffer | null;
@@ -79,7 +85,8 @@ export function encodeAlpn(protocols: readonly string[]): Buffer {
   const parts: Buffer[] = [];
   for (const p of protocols) {
     const bytes = Buffer.from(p, 'latin1');
-    if (bytes.length === 0 || bytes.length > 255) throw new NativeTlsError('ERR_TLS_INVALID_ARG', `ALPN protocol ${JSON.stringify(p)}: expected 1..255 bytes`);
+    if (bytes.length === 0 || bytes.length > 255)
+      throw new NativeTlsError('ERR_TLS_INVALID_ARG', `ALPN protocol ${JSON.stringify(p)}: expected 1..255 bytes`);
     parts.push(Buffer.from([bytes.length]), bytes);
   }
   return Buffer.concat(parts);
@@ -128,11 +135,15 @@ export class NativeTlsSession {
   }
 
   feed(ciphertext: Buffer): void {
-    this.#call(() => { this.#addon.tlsFeed(this.#handle, ciphertext); });
+    this.#call(() => {
+      this.#addon.tlsFeed(this.#handle, ciphertext);
+    });
   }
 
   feedEof(): void {
-    this.#call(() => { this.#addon.tlsFeedEof(this.#handle); });
+    this.#call(() => {
+      this.#addon.tlsFeedEof(this.#handle);
+    });
   }
 
   takeOutput(): Buffer | null {
@@ -149,11 +160,15 @@ export class NativeTlsSession {
   }
 
   setCertificate(certDer: Buffer, keyPkcs8Der: Buffer): void {
-    this.#call(() => { this.#addon.tlsSetCertificate(this.#handle, certDer, keyPkcs8Der); });
+    this.#call(() => {
+      this.#addon.tlsSetCertificate(this.#handle, certDer, keyPkcs8Der);
+    });
   }
 
   declineCertificate(): void {
-    this.#call(() => { this.#addon.tlsDeclineCertificate(this.#handle); });
+    this.#call(() => {
+      this.#addon.tlsDeclineCertificate(this.#handle);
+    });
   }
 
   /** Plaintext available now (empty: need more input); null once the peer sent close_notify. */
@@ -166,7 +181,9 @@ export class NativeTlsSession {
   }
 
   shutdown(): void {
-    this.#call(() => { this.#addon.tlsShutdown(this.#handle); });
+    this.#call(() => {
+      this.#addon.tlsShutdown(this.#handle);
+    });
   }
 
   info(): TlsSessionInfo {

@@ -11,7 +11,15 @@ import type { Logger } from '../log.js';
 import type { Iptables } from './iptables.js';
 
 export const DEFAULT_DENY_CHAIN = 'INPUT';
-export const DEFAULT_DENY_RULE: readonly string[] = ['-m', 'conntrack', '!', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'DROP'];
+export const DEFAULT_DENY_RULE: readonly string[] = [
+  '-m',
+  'conntrack',
+  '!',
+  '--ctstate',
+  'ESTABLISHED,RELATED',
+  '-j',
+  'DROP',
+];
 
 /** Inserts the rule as the pod-VM unit does (used by tests and local demos). */
 export async function insertDefaultDeny(iptables: Iptables): Promise<void> {

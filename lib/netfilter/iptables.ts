@@ -34,15 +34,16 @@ export interface Iptables {
 }
 
 export function createIptables(binary: string, env: NodeJS.ProcessEnv = process.env): Iptables {
-  const run = (args: readonly string[]): Promise<IptablesResult> => new Promise((resolve, reject) => {
-    execFile(binary, ['-w', ...args], { env, timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err !== null && typeof err.code !== 'number') {
-        reject(new IptablesError(`running ${binary}: ${err.message}`, { cause: err }));
-        return;
-      }
-      resolve({ code: err === null ? 0 : Number(err.code), stdout, stderr });
+  const run = (args: readonly string[]): Promise<IptablesResult> =>
+    new Promise((resolve, reject) => {
+      execFile(binary, ['-w', ...args], { env, timeout: 30_000 }, (err, stdout, stderr) => {
+        if (err !== null && typeof err.code !== 'number') {
+          reject(new IptablesError(`running ${binary}: ${err.message}`, { cause: err }));
+          return;
+        }
+        resolve({ code: err === null ? 0 : Number(err.code), stdout, stderr });
+      });
     });
-  });
   return {
     binary,
     run,
@@ -56,23 +57,39 @@ export function createIptables(binary: string, env: NodeJS.ProcessEnv = process.
       return new Promise((resolve, reject) => {
         execFile(saveBinary, ['-t', table], { env, timeout: 30_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
           if (err === null) resolve(stdout);
-          else reject(new IptablesError(`${saveBinary} -t ${table}: ${typeof err.code === 'number' ? `exit ${err.code}: ${stderr.trim()}` : err.message}`, { cause: err }));
+          else
+            reject(
+              new IptablesError(
+                `${saveBinary} -t ${table}: ${typeof err.code === 'number' ? `exit ${err.code}: ${stderr.trim()}` : err.message}`,
+                { cause: err },
+              ),
+            );
         });
       });
     },
     restore(rules, options = {}) {
       const restoreBinary = `${binary}-restore`;
-      const args = ['-w', ...(options.flush === true ? [] : ['--noflush']), ...(options.test === true ? ['--test'] : [])];
+      const args = [
+        '-w',
+        ...(options.flush === true ? [] : ['--noflush']),
+        ...(options.test === true ? ['--test'] : []),
+      ];
       return new Promise((resolve, reject) => {
         const child = spawn(restoreBinary, args, { env, stdio: ['pipe', 'ignore', 'pipe'] });
         let stderr = '';
-        child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-        child.on('error', (err) => { reject(new IptablesError(`running ${restoreBinary}: ${err.message}`, { cause: err })); });
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
+        child.on('error', (err) => {
+          reject(new IptablesError(`running ${restoreBinary}: ${err.message}`, { cause: err }));
+        });
         child.on('close', (code) => {
           if (code === 0) resolve();
           else reject(new IptablesError(`${restoreBinary} ${args.slice(1).join(' ')}: exit ${code}: ${stderr.trim()}`));
         });
-        child.stdin.on('error', () => { /* the exit status reports it */ });
+        child.stdin.on('error', () => {
+          /* the exit status reports it */
+        });
         child.stdin.end(rules);
       });
     },

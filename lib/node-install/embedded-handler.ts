@@ -50,17 +50,26 @@ export function deriveEmbeddedHandler(manifestBytes: Buffer, source: string): Em
 }
 
 /** The handler for a platform (lowercase platform name as upstream spells it in handlers). */
-export function handlerForPlatform(embedded: Pick<EmbeddedHandler, 'runtimeHash' | 'runtimeHandlerName'>, platformName: string): string {
+export function handlerForPlatform(
+  embedded: Pick<EmbeddedHandler, 'runtimeHash' | 'runtimeHandlerName'>,
+  platformName: string,
+): string {
   return embedded.runtimeHandlerName ?? `contrast-cc-${platformName.toLowerCase()}-${embedded.runtimeHash}`;
 }
 
 export function serializeEmbeddedHandler(e: EmbeddedHandler): string {
-  return JSON.stringify({
-    manifestSha256: e.manifestSha256,
-    runtimeHash: e.runtimeHash,
-    runtimeHandlerName: e.runtimeHandlerName ?? null,
-    snapshotter: e.snapshotter ?? null,
-  }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      {
+        manifestSha256: e.manifestSha256,
+        runtimeHash: e.runtimeHash,
+        runtimeHandlerName: e.runtimeHandlerName ?? null,
+        snapshotter: e.snapshotter ?? null,
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }
 
 /** Reads the embedded file; undefined when it does not exist (a run outside the image). */
@@ -85,5 +94,10 @@ export async function readEmbeddedHandler(path: string): Promise<EmbeddedHandler
   if (sha === undefined || !/^[0-9a-f]{64}$/.test(sha) || hash === undefined || !/^[0-9a-f]{8}$/.test(hash)) {
     throw new ManifestError(`${path}: expected manifestSha256 (64 hex digits) and runtimeHash (8 hex digits)`);
   }
-  return Object.freeze({ manifestSha256: sha, runtimeHash: hash, runtimeHandlerName: str('runtimeHandlerName'), snapshotter: str('snapshotter') });
+  return Object.freeze({
+    manifestSha256: sha,
+    runtimeHash: hash,
+    runtimeHandlerName: str('runtimeHandlerName'),
+    snapshotter: str('snapshotter'),
+  });
 }

@@ -35,7 +35,7 @@ export interface InstallManifest {
 type Json = Record<string, unknown>;
 
 export const SNAPSHOTTERS = ['tardev', 'nydus'] as const;
-export type Snapshotter = typeof SNAPSHOTTERS[number];
+export type Snapshotter = (typeof SNAPSHOTTERS)[number];
 
 function field(obj: Json, name: string): unknown {
   if (Object.hasOwn(obj, name)) return obj[name];
@@ -63,21 +63,26 @@ export function parseManifest(bytes: Buffer, source: string): InstallManifest {
   const filesRaw = field(raw, 'files') ?? [];
   const files: ManifestFile[] = [];
   if (!Array.isArray(filesRaw)) problems.push('files: expected an array');
-  else filesRaw.forEach((entry, i) => {
-    const f = parseFile(entry, `files[${i}]`, problems);
-    if (f !== undefined) files.push(f);
-  });
+  else
+    filesRaw.forEach((entry, i) => {
+      const f = parseFile(entry, `files[${i}]`, problems);
+      if (f !== undefined) files.push(f);
+    });
   const debugRuntime = field(raw, 'debugRuntime') ?? false;
   if (typeof debugRuntime !== 'boolean') problems.push('debugRuntime: expected a boolean');
   const params = field(raw, 'qemuExtraKernelParams') ?? '';
   if (typeof params !== 'string') problems.push('qemuExtraKernelParams: expected a string');
   const handler = field(raw, 'runtimeHandlerName');
   if (handler !== undefined && handler !== '' && (typeof handler !== 'string' || !HANDLER_NAME.test(handler))) {
-    problems.push(`runtimeHandlerName=${JSON.stringify(handler)}: expected a DNS label (lowercase letters, digits, '-', at most 63)`);
+    problems.push(
+      `runtimeHandlerName=${JSON.stringify(handler)}: expected a DNS label (lowercase letters, digits, '-', at most 63)`,
+    );
   }
   const snapshotter = field(raw, 'snapshotter') ?? '';
   if (snapshotter !== '' && !(SNAPSHOTTERS as readonly unknown[]).includes(snapshotter)) {
-    problems.push(`snapshotter=${JSON.stringify(snapshotter)}: expected one of ${SNAPSHOTTERS.join(', ')} (or no snapshotter: guest pull)`);
+    problems.push(
+      `snapshotter=${JSON.stringify(snapshotter)}: expected one of ${SNAPSHOTTERS.join(', ')} (or no snapshotter: guest pull)`,
+    );
   }
   if (problems.length > 0) throw new ManifestError(`${source}: ${problems.join('; ')}`);
   return Object.freeze({
@@ -85,7 +90,7 @@ export function parseManifest(bytes: Buffer, source: string): InstallManifest {
     debugRuntime: debugRuntime === true,
     qemuExtraKernelParams: typeof params === 'string' ? params : '',
     runtimeHandlerName: typeof handler === 'string' && handler !== '' ? handler : undefined,
-    snapshotter: snapshotter === '' ? undefined : snapshotter as Snapshotter,
+    snapshotter: snapshotter === '' ? undefined : (snapshotter as Snapshotter),
     sha256: createHash('sha256').update(bytes).digest('hex'),
   });
 }
@@ -115,7 +120,8 @@ function parseFile(entry: unknown, at: string, problems: string[]): ManifestFile
   let integrity: Sri | undefined;
   if (typeof integrityText !== 'string') problems.push(`${at}.integrity: expected a string`);
   else if (integrityText === '') {
-    if (url !== undefined && url.protocol !== 'file:') problems.push(`${at}.integrity: required for ${url.protocol}// URLs`);
+    if (url !== undefined && url.protocol !== 'file:')
+      problems.push(`${at}.integrity: required for ${url.protocol}// URLs`);
   } else {
     const sri = parseSri(integrityText);
     if (typeof sri === 'string') problems.push(`${at}.${sri}`);
@@ -137,5 +143,7 @@ export function runtimeHandlerName(manifest: InstallManifest, platform: { readon
 
 /** The host path (without HOST_MOUNT) of a manifest entry for a handler. */
 export function hostPathOf(file: ManifestFile, handler: string): string {
-  return file.path.replaceAll(RUNTIME_NAME_PLACEHOLDER, handler).replaceAll(RUNTIME_BASE_PLACEHOLDER, `/opt/edgeless/${handler}`);
+  return file.path
+    .replaceAll(RUNTIME_NAME_PLACEHOLDER, handler)
+    .replaceAll(RUNTIME_BASE_PLACEHOLDER, `/opt/edgeless/${handler}`);
 }

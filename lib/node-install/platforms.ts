@@ -41,7 +41,7 @@ export type SeedPlatformName = Extract<Row, { generation: 'seed' }>['name'];
 export const POD_OVERHEAD_MIB = 170;
 
 /** Case-insensitive lookup (surrounding blanks ignored). */
-export function platformFacts(name: string): PlatformFacts & { readonly name: PlatformName } | undefined {
+export function platformFacts(name: string): (PlatformFacts & { readonly name: PlatformName }) | undefined {
   const wanted = name.trim().toLowerCase();
   return PLATFORM_TABLE.find((p) => p.name.toLowerCase() === wanted);
 }

@@ -28,14 +28,28 @@ export interface MessageDescription {
 
 export type DecodedMessage = Record<string, unknown>;
 
-const SCALARS: ReadonlySet<string> = new Set(['uint32', 'int32', 'enum', 'uint64', 'fixed32', 'fixed64', 'bytes', 'string', 'map<string,bytes>']);
+const SCALARS: ReadonlySet<string> = new Set([
+  'uint32',
+  'int32',
+  'enum',
+  'uint64',
+  'fixed32',
+  'fixed64',
+  'bytes',
+  'string',
+  'map<string,bytes>',
+]);
 
 /**
  * A description written like the .proto's field list: whitespace-separated `name:type` in field-number
  * order, numbered from 1 on; `N=name:type` sets the number (for gaps), `type[]` is repeated, and a type
  * that is not a scalar names an entry of `nested`. E.g. `describe('x.Y', 'a:uint32 b:bytes[] 5=c:Z', { Z })`.
  */
-export function describe(name: string, fieldList: string, nested: Readonly<Record<string, MessageDescription>> = {}): MessageDescription {
+export function describe(
+  name: string,
+  fieldList: string,
+  nested: Readonly<Record<string, MessageDescription>> = {},
+): MessageDescription {
   const fields: Record<number, FieldDescription> = {};
   let next = 1;
   for (const token of fieldList.trim().split(/\s+/)) {
@@ -43,17 +57,26 @@ export function describe(name: string, fieldList: string, nested: Readonly<Recor
     if (m === null) throw new TypeError(`${name}: field ${JSON.stringify(token)}: expected [N=]name:type[[]]`);
     const [, num, fieldName = '', type = '', repeated] = m;
     const number = num === undefined ? next : Number(num);
-    const resolved = SCALARS.has(type) ? type as FieldDescription['type'] : nested[type];
+    const resolved = SCALARS.has(type) ? (type as FieldDescription['type']) : nested[type];
     if (resolved === undefined) throw new TypeError(`${name}.${fieldName}: unknown type ${type}`);
-    fields[number] = repeated === undefined ? { name: fieldName, type: resolved } : { name: fieldName, type: resolved, repeated: true };
+    fields[number] =
+      repeated === undefined
+        ? { name: fieldName, type: resolved }
+        : { name: fieldName, type: resolved, repeated: true };
     next = number + 1;
   }
   return { name, fields };
 }
 
 const WIRE_OF: Readonly<Record<ScalarType, number>> = {
-  uint32: WIRE.VARINT, int32: WIRE.VARINT, enum: WIRE.VARINT, uint64: WIRE.VARINT,
-  fixed32: WIRE.I32, fixed64: WIRE.I64, bytes: WIRE.LEN, string: WIRE.LEN,
+  uint32: WIRE.VARINT,
+  int32: WIRE.VARINT,
+  enum: WIRE.VARINT,
+  uint64: WIRE.VARINT,
+  fixed32: WIRE.I32,
+  fixed64: WIRE.I64,
+  bytes: WIRE.LEN,
+  string: WIRE.LEN,
 };
 
 function wireOf(type: FieldDescription['type']): number {
@@ -66,17 +89,28 @@ function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
 
 function readScalar(r: ProtoReader, type: ScalarType): unknown {
   switch (type) {
-    case 'uint32': return r.uint32();
-    case 'int32': case 'enum': return r.int32();
-    case 'uint64': return r.uint64();
-    case 'fixed32': return r.fixed32();
-    case 'fixed64': return r.fixed64();
-    case 'bytes': return Buffer.from(r.bytes());
-    case 'string': return r.string();
+    case 'uint32':
+      return r.uint32();
+    case 'int32':
+    case 'enum':
+      return r.int32();
+    case 'uint64':
+      return r.uint64();
+    case 'fixed32':
+      return r.fixed32();
+    case 'fixed64':
+      return r.fixed64();
+    case 'bytes':
+      return Buffer.from(r.bytes());
+    case 'string':
+      return r.string();
   }
 }
 
-const MAP_ENTRY: MessageDescription = { name: 'map entry', fields: { 1: { name: 'key', type: 'string' }, 2: { name: 'value', type: 'bytes' } } };
+const MAP_ENTRY: MessageDescription = {
+  name: 'map entry',
+  fields: { 1: { name: 'key', type: 'string' }, 2: { name: 'value', type: 'bytes' } },
+};
 
 /** Decodes `bytes` as `desc`; malformed input is a ProtobufError naming the message. */
 export function decodeMessage(desc: MessageDescription, bytes: Uint8Array): DecodedMessage {
@@ -85,9 +119,14 @@ export function decodeMessage(desc: MessageDescription, bytes: Uint8Array): Deco
   while (!r.done()) {
     const { field, wireType } = r.key();
     const f = desc.fields[field];
-    if (f === undefined) { r.skip(wireType, field); continue; }
+    if (f === undefined) {
+      r.skip(wireType, field);
+      continue;
+    }
     if (wireType !== wireOf(f.type)) {
-      throw new ProtobufError(`${desc.name}.${f.name} (field ${field}): wire type ${wireType}, expected ${wireOf(f.type)}`);
+      throw new ProtobufError(
+        `${desc.name}.${f.name} (field ${field}): wire type ${wireType}, expected ${wireOf(f.type)}`,
+      );
     }
     let value: unknown;
     if (f.type === 'map<string,bytes>') {
@@ -112,7 +151,8 @@ export function decodeMessage(desc: MessageDescription, bytes: Uint8Array): Deco
 
 function writeScalar(w: ProtoWriter, field: number, type: ScalarType, v: unknown, what: string): void {
   const num = (): number => {
-    if (typeof v !== 'number' || !Number.isInteger(v)) throw new ProtobufError(`${what}: expected an integer, got ${typeof v}`);
+    if (typeof v !== 'number' || !Number.isInteger(v))
+      throw new ProtobufError(`${what}: expected an integer, got ${typeof v}`);
     return v;
   };
   const big = (): bigint => {
@@ -120,14 +160,26 @@ function writeScalar(w: ProtoWriter, field: number, type: ScalarType, v: unknown
     return BigInt(num());
   };
   switch (type) {
-    case 'uint32': w.uint32(field, num()); return;
-    case 'int32': case 'enum': w.int32(field, num()); return;
-    case 'uint64': w.uint64(field, big()); return;
-    case 'fixed32': w.fixed32(field, num()); return;
-    case 'fixed64': w.fixed64(field, big()); return;
+    case 'uint32':
+      w.uint32(field, num());
+      return;
+    case 'int32':
+    case 'enum':
+      w.int32(field, num());
+      return;
+    case 'uint64':
+      w.uint64(field, big());
+      return;
+    case 'fixed32':
+      w.fixed32(field, num());
+      return;
+    case 'fixed64':
+      w.fixed64(field, big());
+      return;
     case 'bytes':
       if (!(v instanceof Uint8Array)) throw new ProtobufError(`${what}: expected bytes`);
-      w.bytes(field, v); return;
+      w.bytes(field, v);
+      return;
     case 'string':
       if (typeof v !== 'string') throw new ProtobufError(`${what}: expected a string`);
       w.string(field, v);
@@ -143,16 +195,19 @@ export function encodeMessage(desc: MessageDescription, msg: DecodedMessage): Bu
 }
 
 function writeMessage(w: ProtoWriter, desc: MessageDescription, msg: DecodedMessage): ProtoWriter {
-  const numbers = Object.keys(desc.fields).map(Number).sort((a, b) => a - b);
+  const numbers = Object.keys(desc.fields)
+    .map(Number)
+    .sort((a, b) => a - b);
   for (const field of numbers) {
     const f = desc.fields[field] as FieldDescription;
     const v = Object.hasOwn(msg, f.name) ? msg[f.name] : undefined;
     if (v === undefined || v === null) continue;
     const what = `${desc.name}.${f.name}`;
-    const values = f.repeated === true ? (Array.isArray(v) ? v as unknown[] : [v]) : [v];
+    const values = f.repeated === true ? (Array.isArray(v) ? (v as unknown[]) : [v]) : [v];
     for (const one of values) {
       if (f.type === 'map<string,bytes>') w.stringBytesMap(field, one as Record<string, Uint8Array>);
-      else if (typeof f.type === 'object') w.message(field, writeMessage(new ProtoWriter(), f.type, one as DecodedMessage));
+      else if (typeof f.type === 'object')
+        w.message(field, writeMessage(new ProtoWriter(), f.type, one as DecodedMessage));
       else writeScalar(w, field, f.type, one, what);
     }
   }

@@ -43,8 +43,10 @@ export class ProtoReader {
       const b = this.buf[this.pos++];
       if (b === undefined) throw new ProtobufError(`truncated varint at offset ${start}`);
       if (i < 4) lo += (b & 0x7f) * 2 ** (7 * i);
-      else if (i === 4) { lo += (b & 0x0f) * 2 ** 28; hi += (b & 0x70) >> 4; }
-      else if (i < 9) hi += (b & 0x7f) * 2 ** (7 * i - 32);
+      else if (i === 4) {
+        lo += (b & 0x0f) * 2 ** 28;
+        hi += (b & 0x70) >> 4;
+      } else if (i < 9) hi += (b & 0x7f) * 2 ** (7 * i - 32);
       else if (b > 1) throw new ProtobufError(`varint at offset ${start} overflows 64 bits`);
       else hi += b * 2 ** 31;
       if ((b & 0x80) === 0) return (BigInt(hi) << 32n) | BigInt(lo);
@@ -71,7 +73,8 @@ export class ProtoReader {
   bytes(): Buffer {
     const start = this.pos;
     const len = this.varint();
-    if (len > BigInt(this.buf.length - this.pos)) throw new ProtobufError(`length ${len} at offset ${start} runs past the end`);
+    if (len > BigInt(this.buf.length - this.pos))
+      throw new ProtobufError(`length ${len} at offset ${start} runs past the end`);
     const end = this.pos + Number(len);
     const out = this.buf.subarray(this.pos, end);
     this.pos = end;
@@ -102,7 +105,8 @@ export class ProtoReader {
     const key = this.varint();
     const wireType = Number(key & 7n);
     const field = key >> 3n;
-    if (field === 0n || field > 0x1fffffffn) throw new ProtobufError(`field number ${field} at offset ${at}: expected 1 to 2^29-1`);
+    if (field === 0n || field > 0x1fffffffn)
+      throw new ProtobufError(`field number ${field} at offset ${at}: expected 1 to 2^29-1`);
     if (wireType > 5) throw new ProtobufError(`field ${field} at offset ${at}: invalid wire type ${wireType}`);
     return { field: Number(field), wireType };
   }
@@ -110,10 +114,20 @@ export class ProtoReader {
   /** Skips the value of a field whose key was just read (a whole group for START_GROUP). */
   skip(wireType: number, field: number, depth = 0): void {
     switch (wireType) {
-      case WIRE.VARINT: this.varint(); return;
-      case WIRE.I64: this.need(8); this.pos += 8; return;
-      case WIRE.LEN: this.bytes(); return;
-      case WIRE.I32: this.need(4); this.pos += 4; return;
+      case WIRE.VARINT:
+        this.varint();
+        return;
+      case WIRE.I64:
+        this.need(8);
+        this.pos += 8;
+        return;
+      case WIRE.LEN:
+        this.bytes();
+        return;
+      case WIRE.I32:
+        this.need(4);
+        this.pos += 4;
+        return;
       case WIRE.START_GROUP: {
         if (depth >= MAX_GROUP_DEPTH) throw new ProtobufError(`groups nested deeper than ${MAX_GROUP_DEPTH}`);
         for (;;) {

@@ -14,8 +14,22 @@ import { createHash, createPublicKey, randomBytes, sign, type KeyObject } from '
 import { isIP } from 'node:net';
 import { ContrastError } from '../errors.js';
 import {
-  bitString, boolean, explicit, implicit, octetString, oid, printableString, readChildren, readWhole, sequence, set, TAG,
-  time, tlv, unsignedInteger, utf8String,
+  bitString,
+  boolean,
+  explicit,
+  implicit,
+  octetString,
+  oid,
+  printableString,
+  readChildren,
+  readWhole,
+  sequence,
+  set,
+  TAG,
+  time,
+  tlv,
+  unsignedInteger,
+  utf8String,
 } from './der.js';
 import { ecCurve, KeyTypeError } from './webcrypto.js';
 
@@ -25,12 +39,26 @@ export class CertificateSpecError extends ContrastError {
 }
 
 export type KeyUsage =
-  | 'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'dataEncipherment' | 'keyAgreement'
-  | 'keyCertSign' | 'cRLSign' | 'encipherOnly' | 'decipherOnly';
+  | 'digitalSignature'
+  | 'nonRepudiation'
+  | 'keyEncipherment'
+  | 'dataEncipherment'
+  | 'keyAgreement'
+  | 'keyCertSign'
+  | 'cRLSign'
+  | 'encipherOnly'
+  | 'decipherOnly';
 
 const KEY_USAGE_BITS: Readonly<Record<KeyUsage, number>> = {
-  digitalSignature: 0, nonRepudiation: 1, keyEncipherment: 2, dataEncipherment: 3, keyAgreement: 4,
-  keyCertSign: 5, cRLSign: 6, encipherOnly: 7, decipherOnly: 8,
+  digitalSignature: 0,
+  nonRepudiation: 1,
+  keyEncipherment: 2,
+  dataEncipherment: 3,
+  keyAgreement: 4,
+  keyCertSign: 5,
+  cRLSign: 6,
+  encipherOnly: 7,
+  decipherOnly: 8,
 };
 
 export interface RawExtension {
@@ -121,25 +149,34 @@ export function classifySan(san: string): GeneralName {
 /** The 4 or 16 address bytes of an IP literal (as `isIP` accepts it; a zone suffix is dropped). */
 export function ipBytes(ip: string): Buffer {
   if (isIP(ip) === 4) return Buffer.from(ip.split('.').map(Number));
-  const hextets = (part: string): number[] => part.split(':').filter((g) => g !== '').flatMap((g) => {
-    if (!g.includes('.')) return [parseInt(g, 16)];
-    const b = ipBytes(g); // trailing dotted IPv4 (e.g. ::ffff:10.0.0.1): two hextets
-    return [b.readUInt16BE(0), b.readUInt16BE(2)];
-  });
+  const hextets = (part: string): number[] =>
+    part
+      .split(':')
+      .filter((g) => g !== '')
+      .flatMap((g) => {
+        if (!g.includes('.')) return [parseInt(g, 16)];
+        const b = ipBytes(g); // trailing dotted IPv4 (e.g. ::ffff:10.0.0.1): two hextets
+        return [b.readUInt16BE(0), b.readUInt16BE(2)];
+      });
   const [head = '', tail] = ip.replace(/%.*$/, '').split('::');
   const left = hextets(head);
   const right = tail === undefined ? [] : hextets(tail);
   const groups = [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
   const out = Buffer.alloc(16);
-  groups.forEach((g, i) => { out.writeUInt16BE(g, i * 2); });
+  groups.forEach((g, i) => {
+    out.writeUInt16BE(g, i * 2);
+  });
   return out;
 }
 
 function generalName(n: GeneralName): Buffer {
   switch (n.type) {
-    case 'ip': return implicit(7, ipBytes(n.value));
-    case 'url': return implicit(6, Buffer.from(n.value, 'latin1'));
-    case 'dns': return implicit(2, Buffer.from(n.value, 'latin1'));
+    case 'ip':
+      return implicit(7, ipBytes(n.value));
+    case 'url':
+      return implicit(6, Buffer.from(n.value, 'latin1'));
+    case 'dns':
+      return implicit(2, Buffer.from(n.value, 'latin1'));
   }
 }
 
@@ -161,13 +198,17 @@ function keyUsageBits(usages: readonly KeyUsage[]): Buffer {
   let mask = 0;
   for (const u of usages) {
     const bit = KEY_USAGE_BITS[u] as number | undefined;
-    if (bit === undefined) throw new CertificateSpecError(`key usage ${JSON.stringify(u)}: expected one of ${Object.keys(KEY_USAGE_BITS).join(', ')}`);
+    if (bit === undefined)
+      throw new CertificateSpecError(
+        `key usage ${JSON.stringify(u)}: expected one of ${Object.keys(KEY_USAGE_BITS).join(', ')}`,
+      );
     mask |= 1 << bit;
   }
   if (mask === 0) throw new CertificateSpecError('key usage: expected at least one usage');
   const highest = 31 - Math.clz32(mask);
   const bytes = Buffer.alloc(Math.floor(highest / 8) + 1);
-  for (let bit = 0; bit <= highest; bit++) if (mask & (1 << bit)) bytes[bit >> 3] = (bytes[bit >> 3] ?? 0) | (0x80 >> (bit & 7));
+  for (let bit = 0; bit <= highest; bit++)
+    if (mask & (1 << bit)) bytes[bit >> 3] = (bytes[bit >> 3] ?? 0) | (0x80 >> (bit & 7));
   return tlv(TAG.BIT_STRING, Buffer.from([7 - (highest & 7)]), bytes);
 }
 
@@ -186,14 +227,19 @@ function checkedOid(id: string, what: string): Buffer {
 
 function checkSpec(spec: CertificateSpec): void {
   const { notBefore, notAfter, serial } = spec;
-  if (!(notBefore instanceof Date) || Number.isNaN(notBefore.getTime())) throw new CertificateSpecError('notBefore: expected a valid Date');
-  if (!(notAfter instanceof Date) || Number.isNaN(notAfter.getTime())) throw new CertificateSpecError('notAfter: expected a valid Date');
+  if (!(notBefore instanceof Date) || Number.isNaN(notBefore.getTime()))
+    throw new CertificateSpecError('notBefore: expected a valid Date');
+  if (!(notAfter instanceof Date) || Number.isNaN(notAfter.getTime()))
+    throw new CertificateSpecError('notAfter: expected a valid Date');
   if (notAfter.getTime() < notBefore.getTime()) {
-    throw new CertificateSpecError(`validity ${notBefore.toISOString()}..${notAfter.toISOString()}: notAfter is before notBefore`);
+    throw new CertificateSpecError(
+      `validity ${notBefore.toISOString()}..${notAfter.toISOString()}: notAfter is before notBefore`,
+    );
   }
   for (const d of [notBefore, notAfter]) {
     const y = d.getUTCFullYear();
-    if (y < 1950 || y > 9999) throw new CertificateSpecError(`validity date ${d.toISOString()}: expected a year from 1950 to 9999`);
+    if (y < 1950 || y > 9999)
+      throw new CertificateSpecError(`validity date ${d.toISOString()}: expected a year from 1950 to 9999`);
   }
   if (serial !== undefined && (serial.length === 0 || serial.length > 20 || serial.every((b) => b === 0))) {
     throw new CertificateSpecError(`serial of ${serial.length} bytes: expected a positive number of 1 to 20 bytes`);
@@ -204,12 +250,15 @@ function extensionList(spec: CertificateSpec, subjectSpki: Buffer, signingSpki: 
   const out: Buffer[] = [];
   if (spec.keyUsage !== undefined) out.push(extension(OID.keyUsage, true, keyUsageBits(spec.keyUsage)));
   if (spec.extKeyUsage !== undefined) {
-    out.push(extension(OID.extKeyUsage, false, sequence(...spec.extKeyUsage.map((p) => checkedOid(p, 'extended key usage')))));
+    out.push(
+      extension(OID.extKeyUsage, false, sequence(...spec.extKeyUsage.map((p) => checkedOid(p, 'extended key usage')))),
+    );
   }
   if (spec.basicConstraints !== undefined) {
     out.push(extension(OID.basicConstraints, true, spec.basicConstraints.ca ? sequence(boolean(true)) : sequence()));
   }
-  if (spec.subjectKeyIdentifier === true) out.push(extension(OID.subjectKeyId, false, octetString(keyIdentifier(subjectSpki))));
+  if (spec.subjectKeyIdentifier === true)
+    out.push(extension(OID.subjectKeyId, false, octetString(keyIdentifier(subjectSpki))));
   if (spec.authorityKeyIdentifier === true) {
     out.push(extension(OID.authorityKeyId, false, sequence(implicit(0, keyIdentifier(signingSpki())))));
   }
@@ -217,17 +266,26 @@ function extensionList(spec: CertificateSpec, subjectSpki: Buffer, signingSpki: 
   if (names.length > 0) out.push(extension(OID.subjectAltName, false, sequence(...names.map(generalName))));
   for (const e of spec.extensions ?? []) {
     const id = checkedOid(e.oid, 'extension');
-    out.push(e.critical === true ? sequence(id, boolean(true), octetString(e.value)) : sequence(id, octetString(e.value)));
+    out.push(
+      e.critical === true ? sequence(id, boolean(true), octetString(e.value)) : sequence(id, octetString(e.value)),
+    );
   }
-  const anyField = spec.keyUsage !== undefined || spec.extKeyUsage !== undefined || spec.basicConstraints !== undefined
-    || spec.subjectKeyIdentifier === true || spec.authorityKeyIdentifier === true || names.length > 0 || spec.extensions !== undefined;
+  const anyField =
+    spec.keyUsage !== undefined ||
+    spec.extKeyUsage !== undefined ||
+    spec.basicConstraints !== undefined ||
+    spec.subjectKeyIdentifier === true ||
+    spec.authorityKeyIdentifier === true ||
+    names.length > 0 ||
+    spec.extensions !== undefined;
   return anyField ? out : undefined;
 }
 
 /** Builds and signs the certificate; returns its DER. Key problems are KeyTypeError, the rest CertificateSpecError. */
 export function buildCertificate(spec: CertificateSpec): Buffer {
   checkSpec(spec);
-  if (spec.signingKey.type !== 'private') throw new KeyTypeError(`signing key: expected a private key, got ${spec.signingKey.type}`);
+  if (spec.signingKey.type !== 'private')
+    throw new KeyTypeError(`signing key: expected a private key, got ${spec.signingKey.type}`);
   const curve = ecCurve(spec.signingKey, 'signing key');
   const subjectPublic = spec.publicKey.type === 'private' ? createPublicKey(spec.publicKey) : spec.publicKey;
   if (spec.spki === undefined) ecCurve(subjectPublic, 'public key');
@@ -235,7 +293,10 @@ export function buildCertificate(spec: CertificateSpec): Buffer {
   const algorithm = sequence(oid(hash === 'sha384' ? OID.ecdsaWithSha384 : OID.ecdsaWithSha256));
   const subject = commonNameDer(spec.subject);
   const issuer = spec.issuer === undefined ? subject : commonNameDer(spec.issuer);
-  const spki = spec.spki === undefined ? spkiOf(subjectPublic) : Buffer.from(spec.spki.buffer, spec.spki.byteOffset, spec.spki.byteLength);
+  const spki =
+    spec.spki === undefined
+      ? spkiOf(subjectPublic)
+      : Buffer.from(spec.spki.buffer, spec.spki.byteOffset, spec.spki.byteLength);
   const extensions = extensionList(spec, spki, () => spkiOf(spec.signingKey));
   const tbs = sequence(
     explicit(0, unsignedInteger(Buffer.from([2]))), // v3

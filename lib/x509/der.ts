@@ -142,7 +142,8 @@ export function directoryString(e: Element): string {
     case TAG.T61_STRING:
       return e.content.toString('latin1');
     case TAG.BMP_STRING: {
-      if (e.content.length % 2 !== 0) throw new DerError(`BMPString of ${e.content.length} bytes: expected an even length`);
+      if (e.content.length % 2 !== 0)
+        throw new DerError(`BMPString of ${e.content.length} bytes: expected an even length`);
       const le = Buffer.from(e.content);
       le.swap16();
       return le.toString('utf16le');
@@ -176,7 +177,8 @@ export function nameAttributes(der: Buffer, type: string): string[] {
     for (const atv of readChildren(rdn.content)) {
       if (atv.tag !== TAG.SEQUENCE) throw new DerError('Name: expected SEQUENCE (attribute type and value)');
       const [t, value, ...extra] = readChildren(atv.content);
-      if (t === undefined || value === undefined || extra.length > 0 || t.tag !== TAG.OID) throw new DerError('Name: expected { OID, value }');
+      if (t === undefined || value === undefined || extra.length > 0 || t.tag !== TAG.OID)
+        throw new DerError('Name: expected { OID, value }');
       if (oidString(t.content) === type) values.push(directoryString(value));
     }
   }

@@ -26,7 +26,8 @@ export function parsePem(text: string | Uint8Array, what: string): PemBlock[] {
   for (const m of s.matchAll(BLOCK)) {
     const body = (m[2] ?? '').replace(/\s+/g, '');
     const der = Buffer.from(body, 'base64');
-    if (der.length === 0 || der.toString('base64') !== body) throw new PemError(`${what}: PEM block ${m[1] ?? ''} has invalid base64`);
+    if (der.length === 0 || der.toString('base64') !== body)
+      throw new PemError(`${what}: PEM block ${m[1] ?? ''} has invalid base64`);
     out.push({ label: m[1] ?? '', der });
   }
   if (out.length === 0) throw new PemError(`${what}: expected PEM data, found none`);

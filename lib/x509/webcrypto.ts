@@ -17,14 +17,17 @@ const CURVES: Readonly<Record<string, EcCurve>> = { prime256v1: 'P-256', secp384
 export function ecCurve(key: KeyObject, what: string): EcCurve {
   const curve = key.asymmetricKeyType === 'ec' ? CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''] : undefined;
   if (curve === undefined) {
-    throw new KeyTypeError(`${what}: expected an ECDSA P-256 or P-384 key, got ${key.asymmetricKeyType ?? key.type} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim());
+    throw new KeyTypeError(
+      `${what}: expected an ECDSA P-256 or P-384 key, got ${key.asymmetricKeyType ?? key.type} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim(),
+    );
   }
   return curve;
 }
 
 /** ECDSA signing key for a private KeyObject. */
 export async function signingKey(privateKey: KeyObject): Promise<webcrypto.CryptoKey> {
-  if (privateKey.type !== 'private') throw new KeyTypeError(`signing key: expected a private key, got ${privateKey.type}`);
+  if (privateKey.type !== 'private')
+    throw new KeyTypeError(`signing key: expected a private key, got ${privateKey.type}`);
   const namedCurve = ecCurve(privateKey, 'signing key');
   const der = privateKey.export({ type: 'pkcs8', format: 'der' });
   return cryptoProvider.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve }, false, ['sign']);

@@ -5,7 +5,15 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import { DBusError } from '../errors.js';
-import { asString, decodeMessage, encodeMessage, messageLength, MessageType, type DBusValue, type Message } from './wire.js';
+import {
+  asString,
+  decodeMessage,
+  encodeMessage,
+  messageLength,
+  MessageType,
+  type DBusValue,
+  type Message,
+} from './wire.js';
 import { errorMessage } from '../../lib/errors.js';
 
 export interface Reply {
@@ -31,7 +39,10 @@ export function socketPathOf(address: string): string {
 
 export class DBusConnection {
   private serial = 0;
-  private readonly pending = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (m: Message) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
   private readonly signalHandlers = new Set<(m: Message) => void>();
   private callHandler: CallHandler | undefined;
   private buffer: Buffer = Buffer.alloc(0);
@@ -39,9 +50,15 @@ export class DBusConnection {
   uniqueName = '';
 
   private constructor(private readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => { this.onData(chunk); });
-    socket.on('close', () => { this.failAll(new DBusError('D-Bus connection closed')); });
-    socket.on('error', (err) => { this.failAll(new DBusError(`D-Bus connection: ${err.message}`, { cause: err })); });
+    socket.on('data', (chunk: Buffer) => {
+      this.onData(chunk);
+    });
+    socket.on('close', () => {
+      this.failAll(new DBusError('D-Bus connection closed'));
+    });
+    socket.on('error', (err) => {
+      this.failAll(new DBusError(`D-Bus connection: ${err.message}`, { cause: err }));
+    });
   }
 
   /** Connects, authenticates with EXTERNAL (our uid) and says Hello. */
@@ -57,28 +74,57 @@ export class DBusConnection {
       await authenticate(socket);
     } catch (err) {
       socket.destroy();
-      throw new DBusError(`connecting to D-Bus at ${address}: ${errorMessage(err)}`, { cause: err, code: 'ERR_DBUS_CONNECT' });
+      throw new DBusError(`connecting to D-Bus at ${address}: ${errorMessage(err)}`, {
+        cause: err,
+        code: 'ERR_DBUS_CONNECT',
+      });
     } finally {
       clearTimeout(timer);
     }
     const conn = new DBusConnection(socket);
-    const hello = await conn.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello' }, timeoutMs);
+    const hello = await conn.call(
+      {
+        destination: 'org.freedesktop.DBus',
+        path: '/org/freedesktop/DBus',
+        interface: 'org.freedesktop.DBus',
+        member: 'Hello',
+      },
+      timeoutMs,
+    );
     conn.uniqueName = asString(hello.body[0]);
     return conn;
   }
 
   /** Sends a method call and resolves with the reply; an error reply rejects with its D-Bus name. */
   call(
-    target: { destination: string; path: string; interface: string; member: string; signature?: string; body?: DBusValue[] },
+    target: {
+      destination: string;
+      path: string;
+      interface: string;
+      member: string;
+      signature?: string;
+      body?: DBusValue[];
+    },
     timeoutMs = 25_000,
   ): Promise<Message> {
     if (this.closedError !== undefined) return Promise.reject(this.closedError);
     const serial = ++this.serial;
-    const msg = encodeMessage({ type: MessageType.MethodCall, serial, ...target, signature: target.signature ?? '', body: target.body ?? [] });
+    const msg = encodeMessage({
+      type: MessageType.MethodCall,
+      serial,
+      ...target,
+      signature: target.signature ?? '',
+      body: target.body ?? [],
+    });
     return new Promise<Message>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(serial);
-        reject(new DBusError(`${target.interface}.${target.member} on ${target.destination}: no reply within ${timeoutMs} ms`, { code: 'ERR_DBUS_TIMEOUT' }));
+        reject(
+          new DBusError(
+            `${target.interface}.${target.member} on ${target.destination}: no reply within ${timeoutMs} ms`,
+            { code: 'ERR_DBUS_TIMEOUT' },
+          ),
+        );
       }, timeoutMs);
       this.pending.set(serial, { resolve, reject, timer });
       this.socket.write(msg);
@@ -96,7 +142,17 @@ export class DBusConnection {
   }
 
   emitSignal(path: string, iface: string, member: string, signature: string, body: DBusValue[]): void {
-    this.socket.write(encodeMessage({ type: MessageType.Signal, serial: ++this.serial, path, interface: iface, member, signature, body }));
+    this.socket.write(
+      encodeMessage({
+        type: MessageType.Signal,
+        serial: ++this.serial,
+        path,
+        interface: iface,
+        member,
+        signature,
+        body,
+      }),
+    );
   }
 
   close(): void {
@@ -126,7 +182,13 @@ export class DBusConnection {
       this.pending.delete(msg.replySerial ?? 0);
       clearTimeout(p.timer);
       if (msg.type === MessageType.MethodReturn) p.resolve(msg);
-      else p.reject(new DBusError(`${msg.errorName ?? 'error'}: ${typeof msg.body[0] === 'string' ? msg.body[0] : ''}`, { dbusName: msg.errorName ?? '', code: 'ERR_DBUS_CALL' }));
+      else
+        p.reject(
+          new DBusError(`${msg.errorName ?? 'error'}: ${typeof msg.body[0] === 'string' ? msg.body[0] : ''}`, {
+            dbusName: msg.errorName ?? '',
+            code: 'ERR_DBUS_CALL',
+          }),
+        );
     } else if (msg.type === MessageType.Signal) {
       for (const h of this.signalHandlers) h(msg);
     } else if (this.callHandler !== undefined) {
@@ -135,13 +197,20 @@ export class DBusConnection {
   }
 
   private async answer(msg: Message, handler: CallHandler): Promise<void> {
-    const base = { serial: ++this.serial, replySerial: msg.serial, ...(msg.sender === undefined ? {} : { destination: msg.sender }) };
+    const base = {
+      serial: ++this.serial,
+      replySerial: msg.serial,
+      ...(msg.sender === undefined ? {} : { destination: msg.sender }),
+    };
     try {
       const reply = await handler(msg);
       this.socket.write(encodeMessage({ type: MessageType.MethodReturn, ...base, ...reply }));
     } catch (err) {
-      const name = err instanceof DBusError && err.dbusName !== undefined ? err.dbusName : 'org.freedesktop.DBus.Error.Failed';
-      this.socket.write(encodeMessage({ type: MessageType.Error, ...base, errorName: name, signature: 's', body: [errorMessage(err)] }));
+      const name =
+        err instanceof DBusError && err.dbusName !== undefined ? err.dbusName : 'org.freedesktop.DBus.Error.Failed';
+      this.socket.write(
+        encodeMessage({ type: MessageType.Error, ...base, errorName: name, signature: 's', body: [errorMessage(err)] }),
+      );
     }
   }
 
@@ -175,7 +244,10 @@ function readLine(socket: Socket): Promise<string> {
       if (nl + 2 < acc.length) socket.unshift(Buffer.from(acc.slice(nl + 2), 'latin1'));
       resolve(acc.slice(0, nl));
     };
-    const onEnd = () => { cleanup(); reject(new Error('connection closed during authentication')); };
+    const onEnd = () => {
+      cleanup();
+      reject(new Error('connection closed during authentication'));
+    };
     const cleanup = () => {
       socket.off('data', onData);
       socket.off('close', onEnd);

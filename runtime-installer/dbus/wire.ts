@@ -29,7 +29,16 @@ export interface Message {
   readonly body: DBusValue[];
 }
 
-const FIELD = { path: 1, interface: 2, member: 3, errorName: 4, replySerial: 5, destination: 6, sender: 7, signature: 8 } as const;
+const FIELD = {
+  path: 1,
+  interface: 2,
+  member: 3,
+  errorName: 4,
+  replySerial: 5,
+  destination: 6,
+  sender: 7,
+  signature: 8,
+} as const;
 const FIELD_SIG: Record<number, string> = { 1: 'o', 2: 's', 3: 's', 4: 's', 5: 'u', 6: 's', 7: 's', 8: 'g' };
 
 /** Splits a signature into its complete types. */
@@ -62,10 +71,21 @@ function typeEnd(sig: string, i: number): number {
 
 function alignOf(t: string): number {
   switch (t[0]) {
-    case 'y': case 'g': case 'v': return 1;
-    case 'n': case 'q': return 2;
-    case 'x': case 't': case 'd': case '(': case '{': return 8;
-    default: return 4;
+    case 'y':
+    case 'g':
+    case 'v':
+      return 1;
+    case 'n':
+    case 'q':
+      return 2;
+    case 'x':
+    case 't':
+    case 'd':
+    case '(':
+    case '{':
+      return 8;
+    default:
+      return 4;
   }
 }
 
@@ -87,29 +107,86 @@ class Writer {
     this.len += pad;
   }
 
-  u8(v: number): void { this.ensure(1); this.buf.writeUInt8(v, this.len); this.len += 1; }
-  u32(v: number): void { this.align(4); this.ensure(4); this.buf.writeUInt32LE(v, this.len); this.len += 4; }
-  bytes(b: Buffer): void { this.ensure(b.length); b.copy(this.buf, this.len); this.len += b.length; }
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf.writeUInt8(v, this.len);
+    this.len += 1;
+  }
+  u32(v: number): void {
+    this.align(4);
+    this.ensure(4);
+    this.buf.writeUInt32LE(v, this.len);
+    this.len += 4;
+  }
+  bytes(b: Buffer): void {
+    this.ensure(b.length);
+    b.copy(this.buf, this.len);
+    this.len += b.length;
+  }
 
   value(t: string, v: DBusValue): void {
     const c = t[0];
     switch (c) {
-      case 'y': this.u8(num(v)); return;
-      case 'b': this.u32(v === true ? 1 : 0); return;
-      case 'n': this.align(2); this.ensure(2); this.buf.writeInt16LE(num(v), this.len); this.len += 2; return;
-      case 'q': this.align(2); this.ensure(2); this.buf.writeUInt16LE(num(v), this.len); this.len += 2; return;
-      case 'i': this.align(4); this.ensure(4); this.buf.writeInt32LE(num(v), this.len); this.len += 4; return;
-      case 'u': case 'h': this.u32(num(v)); return;
-      case 'x': this.align(8); this.ensure(8); this.buf.writeBigInt64LE(BigInt(v as bigint | number), this.len); this.len += 8; return;
-      case 't': this.align(8); this.ensure(8); this.buf.writeBigUInt64LE(BigInt(v as bigint | number), this.len); this.len += 8; return;
-      case 'd': this.align(8); this.ensure(8); this.buf.writeDoubleLE(num(v), this.len); this.len += 8; return;
-      case 's': case 'o': {
+      case 'y':
+        this.u8(num(v));
+        return;
+      case 'b':
+        this.u32(v === true ? 1 : 0);
+        return;
+      case 'n':
+        this.align(2);
+        this.ensure(2);
+        this.buf.writeInt16LE(num(v), this.len);
+        this.len += 2;
+        return;
+      case 'q':
+        this.align(2);
+        this.ensure(2);
+        this.buf.writeUInt16LE(num(v), this.len);
+        this.len += 2;
+        return;
+      case 'i':
+        this.align(4);
+        this.ensure(4);
+        this.buf.writeInt32LE(num(v), this.len);
+        this.len += 4;
+        return;
+      case 'u':
+      case 'h':
+        this.u32(num(v));
+        return;
+      case 'x':
+        this.align(8);
+        this.ensure(8);
+        this.buf.writeBigInt64LE(BigInt(v as bigint | number), this.len);
+        this.len += 8;
+        return;
+      case 't':
+        this.align(8);
+        this.ensure(8);
+        this.buf.writeBigUInt64LE(BigInt(v as bigint | number), this.len);
+        this.len += 8;
+        return;
+      case 'd':
+        this.align(8);
+        this.ensure(8);
+        this.buf.writeDoubleLE(num(v), this.len);
+        this.len += 8;
+        return;
+      case 's':
+      case 'o': {
         const b = Buffer.from(str(v));
-        this.u32(b.length); this.bytes(b); this.u8(0); return;
+        this.u32(b.length);
+        this.bytes(b);
+        this.u8(0);
+        return;
       }
       case 'g': {
         const b = Buffer.from(str(v));
-        this.u8(b.length); this.bytes(b); this.u8(0); return;
+        this.u8(b.length);
+        this.bytes(b);
+        this.u8(0);
+        return;
       }
       case 'v': {
         const variant = v as Variant;
@@ -127,14 +204,18 @@ class Writer {
         this.buf.writeUInt32LE(this.len - start, lenAt);
         return;
       }
-      case '(': case '{': {
+      case '(':
+      case '{': {
         this.align(8);
         const types = splitSignature(t.slice(1, -1));
         const items = v as DBusValue[];
-        types.forEach((ty, k) => { this.value(ty, items[k] as DBusValue); });
+        types.forEach((ty, k) => {
+          this.value(ty, items[k] as DBusValue);
+        });
         return;
       }
-      default: throw new DBusError(`cannot marshal type ${t}`);
+      default:
+        throw new DBusError(`cannot marshal type ${t}`);
     }
   }
 }
@@ -149,7 +230,11 @@ function str(v: DBusValue): string {
 }
 
 class Reader {
-  constructor(readonly buf: Buffer, public pos: number, readonly base: number) {}
+  constructor(
+    readonly buf: Buffer,
+    public pos: number,
+    readonly base: number,
+  ) {}
 
   align(n: number): void {
     this.pos += (n - ((this.pos - this.base) % n)) % n;
@@ -163,16 +248,46 @@ class Reader {
     const c = t[0];
     const b = this.buf;
     switch (c) {
-      case 'y': this.need(1); return b.readUInt8(this.pos++);
-      case 'b': return this.u32() !== 0;
-      case 'n': this.align(2); this.need(2); this.pos += 2; return b.readInt16LE(this.pos - 2);
-      case 'q': this.align(2); this.need(2); this.pos += 2; return b.readUInt16LE(this.pos - 2);
-      case 'i': this.align(4); this.need(4); this.pos += 4; return b.readInt32LE(this.pos - 4);
-      case 'u': case 'h': return this.u32();
-      case 'x': this.align(8); this.need(8); this.pos += 8; return b.readBigInt64LE(this.pos - 8);
-      case 't': this.align(8); this.need(8); this.pos += 8; return b.readBigUInt64LE(this.pos - 8);
-      case 'd': this.align(8); this.need(8); this.pos += 8; return b.readDoubleLE(this.pos - 8);
-      case 's': case 'o': {
+      case 'y':
+        this.need(1);
+        return b.readUInt8(this.pos++);
+      case 'b':
+        return this.u32() !== 0;
+      case 'n':
+        this.align(2);
+        this.need(2);
+        this.pos += 2;
+        return b.readInt16LE(this.pos - 2);
+      case 'q':
+        this.align(2);
+        this.need(2);
+        this.pos += 2;
+        return b.readUInt16LE(this.pos - 2);
+      case 'i':
+        this.align(4);
+        this.need(4);
+        this.pos += 4;
+        return b.readInt32LE(this.pos - 4);
+      case 'u':
+      case 'h':
+        return this.u32();
+      case 'x':
+        this.align(8);
+        this.need(8);
+        this.pos += 8;
+        return b.readBigInt64LE(this.pos - 8);
+      case 't':
+        this.align(8);
+        this.need(8);
+        this.pos += 8;
+        return b.readBigUInt64LE(this.pos - 8);
+      case 'd':
+        this.align(8);
+        this.need(8);
+        this.pos += 8;
+        return b.readDoubleLE(this.pos - 8);
+      case 's':
+      case 'o': {
         const n = this.u32();
         this.need(n + 1);
         const s = b.toString('utf8', this.pos, this.pos + n);
@@ -202,11 +317,13 @@ class Reader {
         while (this.pos < end) out.push(this.value(elem));
         return out;
       }
-      case '(': case '{': {
+      case '(':
+      case '{': {
         this.align(8);
         return splitSignature(t.slice(1, -1)).map((ty) => this.value(ty));
       }
-      default: throw new DBusError(`cannot unmarshal type ${t}`);
+      default:
+        throw new DBusError(`cannot unmarshal type ${t}`);
     }
   }
 
@@ -222,7 +339,9 @@ class Reader {
 export function encodeMessage(m: Omit<Message, 'flags'> & { flags?: number }): Buffer {
   const body = new Writer();
   const types = splitSignature(m.signature);
-  types.forEach((t, k) => { body.value(t, m.body[k] as DBusValue); });
+  types.forEach((t, k) => {
+    body.value(t, m.body[k] as DBusValue);
+  });
   const fields: DBusValue[] = [];
   for (const [name, code] of Object.entries(FIELD)) {
     const v = (m as unknown as Record<string, unknown>)[name];
@@ -269,7 +388,11 @@ export function decodeMessage(buf: Buffer): Message {
   const bodyReader = new Reader(buf, r.pos, r.pos);
   const body = splitSignature(signature).map((t) => bodyReader.value(t));
   return {
-    type, flags, serial, signature, body,
+    type,
+    flags,
+    serial,
+    signature,
+    body,
     ...(typeof f['path'] === 'string' ? { path: f['path'] } : {}),
     ...(typeof f['interface'] === 'string' ? { interface: f['interface'] } : {}),
     ...(typeof f['member'] === 'string' ? { member: f['member'] } : {}),

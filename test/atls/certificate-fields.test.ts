@@ -5,7 +5,15 @@
 import 'reflect-metadata';
 import test from 'ava';
 import { generateKeyPairSync } from 'node:crypto';
-import { BasicConstraintsExtension, Extension, ExtendedKeyUsageExtension, KeyUsageFlags, KeyUsagesExtension, X509Certificate, X509CertificateGenerator } from '@peculiar/x509';
+import {
+  BasicConstraintsExtension,
+  Extension,
+  ExtendedKeyUsageExtension,
+  KeyUsageFlags,
+  KeyUsagesExtension,
+  X509Certificate,
+  X509CertificateGenerator,
+} from '@peculiar/x509';
 import { createAtlsCertificate } from '../../lib/coordinator/atls-client-certificate.js';
 import { readCertificateFields, readTime } from '../../lib/x509/certificate-fields.js';
 import { DerError, readElement, TAG, time } from '../../lib/x509/der.js';
@@ -15,10 +23,19 @@ import { cryptoProvider, signingKey, verifyingKey } from '../../lib/x509/webcryp
 
 async function generated(extensions: Extension[], notBefore: Date, notAfter: Date): Promise<Buffer> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const cert = await X509CertificateGenerator.create({
-    subject: 'CN=x', issuer: 'CN=x', notBefore, notAfter, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    publicKey: await verifyingKey(publicKey), signingKey: await signingKey(privateKey), extensions,
-  }, cryptoProvider);
+  const cert = await X509CertificateGenerator.create(
+    {
+      subject: 'CN=x',
+      issuer: 'CN=x',
+      notBefore,
+      notAfter,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      publicKey: await verifyingKey(publicKey),
+      signingKey: await signingKey(privateKey),
+      extensions,
+    },
+    cryptoProvider,
+  );
   return Buffer.from(cert.rawData);
 }
 
@@ -26,15 +43,43 @@ async function samples(): Promise<Array<[string, Buffer]>> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const meshKey = await newP384Key();
   return [
-    ['aTLS certificate', createAtlsCertificate({ privateKey, publicKey, document: { oid: '1.3.9901.2.3', value: Buffer.alloc(300, 7) } })],
-    ['aTLS certificate after 2049', createAtlsCertificate({ privateKey, publicKey, document: { oid: '1.3.9901.2.1', value: Buffer.alloc(1) }, now: new Date('2050-01-01T00:30:00Z') })],
-    ['critical and non-critical extensions', await generated([
-      new Extension('1.3.9901.2.2', false, Buffer.from('doc')), new Extension('1.2.3.4', true, Buffer.from([5, 0])),
-      new ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.1']), new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
-      new BasicConstraintsExtension(true, 2, true),
-    ], new Date('1999-12-31T23:59:59Z'), new Date('2051-02-03T04:05:06Z'))],
+    [
+      'aTLS certificate',
+      createAtlsCertificate({ privateKey, publicKey, document: { oid: '1.3.9901.2.3', value: Buffer.alloc(300, 7) } }),
+    ],
+    [
+      'aTLS certificate after 2049',
+      createAtlsCertificate({
+        privateKey,
+        publicKey,
+        document: { oid: '1.3.9901.2.1', value: Buffer.alloc(1) },
+        now: new Date('2050-01-01T00:30:00Z'),
+      }),
+    ],
+    [
+      'critical and non-critical extensions',
+      await generated(
+        [
+          new Extension('1.3.9901.2.2', false, Buffer.from('doc')),
+          new Extension('1.2.3.4', true, Buffer.from([5, 0])),
+          new ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.1']),
+          new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
+          new BasicConstraintsExtension(true, 2, true),
+        ],
+        new Date('1999-12-31T23:59:59Z'),
+        new Date('2051-02-03T04:05:06Z'),
+      ),
+    ],
     ['no extensions', await generated([], new Date('2026-01-01T00:00:00Z'), new Date('2027-01-01T00:00:00Z'))],
-    ['mesh certificate', issueMeshCert({ issuerKey: meshKey, subjectPublicKey: publicKey, sans: ['a', '10.0.0.1'], workloadSecretID: 'w' })],
+    [
+      'mesh certificate',
+      issueMeshCert({
+        issuerKey: meshKey,
+        subjectPublicKey: publicKey,
+        sans: ['a', '10.0.0.1'],
+        workloadSecretID: 'w',
+      }),
+    ],
     ['mesh CA certificate', createMeshCa(await newP384Key(), meshKey).meshCACert],
   ];
 }
@@ -45,14 +90,18 @@ test('validity and extensions as @peculiar/x509 reads them', async (t) => {
     const theirs = new X509Certificate(der);
     t.is(ours.notBefore.getTime(), theirs.notBefore.getTime(), name);
     t.is(ours.notAfter.getTime(), theirs.notAfter.getTime(), name);
-    t.deepEqual(ours.extensions.map((e) => ({ oid: e.oid, critical: e.critical, value: Buffer.from(e.value) })),
-      [...theirs.extensions].map((e) => ({ oid: e.type, critical: e.critical, value: Buffer.from(e.value) })), name);
+    t.deepEqual(
+      ours.extensions.map((e) => ({ oid: e.oid, critical: e.critical, value: Buffer.from(e.value) })),
+      [...theirs.extensions].map((e) => ({ oid: e.type, critical: e.critical, value: Buffer.from(e.value) })),
+      name,
+    );
   }
 });
 
 test('every truncated prefix, and trailing bytes, are rejected as DerError', async (t) => {
   const [[, der] = ['', Buffer.alloc(0)]] = await samples();
-  for (let n = 0; n < der.length; n++) t.throws(() => readCertificateFields(der.subarray(0, n)), { instanceOf: DerError }, `prefix ${n}`);
+  for (let n = 0; n < der.length; n++)
+    t.throws(() => readCertificateFields(der.subarray(0, n)), { instanceOf: DerError }, `prefix ${n}`);
   t.throws(() => readCertificateFields(Buffer.concat([der, Buffer.from([0])])), { instanceOf: DerError });
 });
 
@@ -77,7 +126,13 @@ for (const [name, tag, text, iso] of times) {
 }
 
 test('time() and readTime() round-trip', (t) => {
-  for (const iso of ['1950-01-01T00:00:00Z', '2026-11-29T12:34:56Z', '2049-12-31T23:59:59Z', '2050-01-01T00:00:00Z', '9999-12-31T23:59:59Z']) {
+  for (const iso of [
+    '1950-01-01T00:00:00Z',
+    '2026-11-29T12:34:56Z',
+    '2049-12-31T23:59:59Z',
+    '2050-01-01T00:00:00Z',
+    '9999-12-31T23:59:59Z',
+  ]) {
     t.is(readTime(readElement(time(new Date(iso)))).getTime(), Date.parse(iso), iso);
   }
 });

@@ -5,7 +5,12 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Extension, ExtendedKeyUsageExtension, X509Certificate as PeculiarX509, X509CertificateGenerator } from '@peculiar/x509';
+import {
+  Extension,
+  ExtendedKeyUsageExtension,
+  X509Certificate as PeculiarX509,
+  X509CertificateGenerator,
+} from '@peculiar/x509';
 import { createAtlsCertificate, inspectAtlsCertificate } from '../../lib/coordinator/atls-client-certificate.js';
 import { AtlsError, type AtlsErrorCode } from '../../lib/atls/errors.js';
 import { toPem } from '../../lib/x509/pem.js';
@@ -47,32 +52,57 @@ test('profile: self-signed CN=Contrast, ±2 h, positive serial, ecdsa-with-SHA25
 
 test('the key must be P-256', (t) => {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
-  const err = t.throws(() => createAtlsCertificate({ privateKey, publicKey, document: doc }), { instanceOf: AtlsError });
+  const err = t.throws(() => createAtlsCertificate({ privateKey, publicKey, document: doc }), {
+    instanceOf: AtlsError,
+  });
   t.is(err.code, 'ERR_ATLS_ISSUE_FAILED');
 });
 
 async function customCert(extensions: Extension[]): Promise<Buffer> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const cert = await X509CertificateGenerator.create({
-    subject: 'CN=Contrast', issuer: 'CN=Contrast',
-    notBefore: new Date(Date.now() - 3600_000), notAfter: new Date(Date.now() + 3600_000),
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    publicKey: await verifyingKey(publicKey), signingKey: await signingKey(privateKey), extensions,
-  }, cryptoProvider);
+  const cert = await X509CertificateGenerator.create(
+    {
+      subject: 'CN=Contrast',
+      issuer: 'CN=Contrast',
+      notBefore: new Date(Date.now() - 3600_000),
+      notAfter: new Date(Date.now() + 3600_000),
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      publicKey: await verifyingKey(publicKey),
+      signingKey: await signingKey(privateKey),
+      extensions,
+    },
+    cryptoProvider,
+  );
   return Buffer.from(cert.rawData);
 }
 
 const receiver: Array<[string, () => Buffer | Promise<Buffer>, AtlsErrorCode]> = [
-  ['not yet valid', () => {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    return createAtlsCertificate({ privateKey, publicKey, document: doc, now: new Date(Date.now() + 3 * 3600_000) });
-  }, 'ERR_ATLS_CERT_NOT_YET_VALID'],
-  ['expired', () => {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    return createAtlsCertificate({ privateKey, publicKey, document: doc, now: new Date(Date.now() - 3 * 3600_000) });
-  }, 'ERR_ATLS_CERT_EXPIRED'],
-  ['EKU without serverAuth', () => customCert([new Extension(doc.oid, false, doc.value), new ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.2'])]), 'ERR_ATLS_CERT_EKU'],
-  ['unknown critical extension', () => customCert([new Extension(doc.oid, false, doc.value), new Extension('1.2.3.4', true, Buffer.from([5, 0]))]), 'ERR_ATLS_CERT_CRITICAL_EXTENSION'],
+  [
+    'not yet valid',
+    () => {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      return createAtlsCertificate({ privateKey, publicKey, document: doc, now: new Date(Date.now() + 3 * 3600_000) });
+    },
+    'ERR_ATLS_CERT_NOT_YET_VALID',
+  ],
+  [
+    'expired',
+    () => {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      return createAtlsCertificate({ privateKey, publicKey, document: doc, now: new Date(Date.now() - 3 * 3600_000) });
+    },
+    'ERR_ATLS_CERT_EXPIRED',
+  ],
+  [
+    'EKU without serverAuth',
+    () => customCert([new Extension(doc.oid, false, doc.value), new ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.2'])]),
+    'ERR_ATLS_CERT_EKU',
+  ],
+  [
+    'unknown critical extension',
+    () => customCert([new Extension(doc.oid, false, doc.value), new Extension('1.2.3.4', true, Buffer.from([5, 0]))]),
+    'ERR_ATLS_CERT_CRITICAL_EXTENSION',
+  ],
   ['no attestation extension', () => customCert([]), 'ERR_ATLS_NO_DOCUMENT'],
   ['not a certificate', () => Promise.resolve(Buffer.from('garbage')), 'ERR_ATLS_CERT_MALFORMED'],
 ];
@@ -85,14 +115,21 @@ for (const [name, make, code] of receiver) {
 }
 
 test('receiver accepts an EKU that includes serverAuth', async (t) => {
-  const der = await customCert([new Extension(doc.oid, false, doc.value), new ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'])]);
+  const der = await customCert([
+    new Extension(doc.oid, false, doc.value),
+    new ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']),
+  ]);
   t.is(inspectAtlsCertificate(der).documents.length, 1);
 });
 
 test('a document that embeds a PEM certificate (TDX PCK chain) does not confuse the receiver', async (t) => {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const other = await customCert([]);
-  const value = Buffer.concat([Buffer.from('quote...\n'), Buffer.from(toPem(other, 'CERTIFICATE')), Buffer.from('...')]);
+  const value = Buffer.concat([
+    Buffer.from('quote...\n'),
+    Buffer.from(toPem(other, 'CERTIFICATE')),
+    Buffer.from('...'),
+  ]);
   const der = createAtlsCertificate({ privateKey, publicKey, document: { oid: '1.3.9901.2.2', value } });
   const parsed = inspectAtlsCertificate(der);
   t.deepEqual(parsed.spki, publicKey.export({ type: 'spki', format: 'der' }));
@@ -101,7 +138,11 @@ test('a document that embeds a PEM certificate (TDX PCK chain) does not confuse 
 
 test('the hand-written DER parses identically with @peculiar/x509 and Node', async (t) => {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  for (const now of [new Date('2026-11-29T12:00:00.750Z'), new Date('2049-12-31T23:00:00Z'), new Date('2050-01-01T01:00:00Z')]) {
+  for (const now of [
+    new Date('2026-11-29T12:00:00.750Z'),
+    new Date('2049-12-31T23:00:00Z'),
+    new Date('2050-01-01T01:00:00Z'),
+  ]) {
     for (const value of [Buffer.alloc(0), Buffer.alloc(100, 1), Buffer.alloc(70_000, 2)]) {
       const der = createAtlsCertificate({ privateKey, publicKey, document: { oid: '1.3.9901.2.1', value }, now });
       const cert = new PeculiarX509(der);

@@ -21,10 +21,14 @@ async function capture(t: { teardown(fn: () => void): void }, drive: (port: numb
           s.destroy();
         }
       });
-      s.on('error', () => { /* peer gives up */ });
+      s.on('error', () => {
+        /* peer gives up */
+      });
     });
     t.teardown(() => srv.close());
-    srv.listen(0, '127.0.0.1', () => { drive((srv.address() as AddressInfo).port); });
+    srv.listen(0, '127.0.0.1', () => {
+      drive((srv.address() as AddressInfo).port);
+    });
   });
   return got;
 }
@@ -36,17 +40,39 @@ function checkPrefixes(t: { is(a: unknown, b: unknown): void }, hello: Buffer): 
 test('openssl s_client ClientHello: SNI and ALPN; every prefix asks for more', async (t) => {
   const nonce = Buffer.alloc(32, 9);
   const hello = await capture(t, (port) => {
-    const c = runOpenssl(['s_client', '-connect', `127.0.0.1:${port}`, '-servername', nonce.toString('base64'), '-alpn', `atls:v1:nonce:${nonce.toString('hex')},h2`]);
-    t.teardown(() => { void c.stop(); });
+    const c = runOpenssl([
+      's_client',
+      '-connect',
+      `127.0.0.1:${port}`,
+      '-servername',
+      nonce.toString('base64'),
+      '-alpn',
+      `atls:v1:nonce:${nonce.toString('hex')},h2`,
+    ]);
+    t.teardown(() => {
+      void c.stop();
+    });
   });
-  t.deepEqual(parseClientHello(hello), { serverName: nonce.toString('base64'), alpn: [`atls:v1:nonce:${nonce.toString('hex')}`, 'h2'] });
+  t.deepEqual(parseClientHello(hello), {
+    serverName: nonce.toString('base64'),
+    alpn: [`atls:v1:nonce:${nonce.toString('hex')}`, 'h2'],
+  });
   checkPrefixes(t, hello);
 });
 
 test('our client ClientHello, also when split across two records', async (t) => {
   const nonce = Buffer.alloc(32, 3);
   const hello = await capture(t, (port) => {
-    void dial(port).then((s) => atlsConnect(s, { issuer: new InsecureIssuer(Buffer.alloc(32)), privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, nonce, timeoutMs: 5000 })).catch(() => undefined);
+    void dial(port)
+      .then((s) =>
+        atlsConnect(s, {
+          issuer: new InsecureIssuer(Buffer.alloc(32)),
+          privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+          nonce,
+          timeoutMs: 5000,
+        }),
+      )
+      .catch(() => undefined);
   });
   const expected = { serverName: nonce.toString('base64'), alpn: [`atls:v1:nonce:${nonce.toString('hex')}`, 'h2'] };
   t.deepEqual(parseClientHello(hello), expected);

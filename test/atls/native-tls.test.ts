@@ -10,7 +10,9 @@ test('ALPN wire format', (t) => {
 
 test('a fresh session produces a ClientHello and waits for the server', (t) => {
   const s = new NativeTlsSession({ serverName: 'example', alpn: ['h2'] });
-  t.teardown(() => { s.free(); });
+  t.teardown(() => {
+    s.free();
+  });
   t.is(s.handshake(), 'want_read');
   const hello = s.takeOutput();
   t.truthy(hello);
@@ -21,22 +23,50 @@ test('a fresh session produces a ClientHello and waits for the server', (t) => {
 
 test('certificate calls out of order are ERR_TLS_STATE', (t) => {
   const s = new NativeTlsSession();
-  t.teardown(() => { s.free(); });
-  t.is(t.throws(() => { s.declineCertificate(); }, { instanceOf: NativeTlsError }).code, 'ERR_TLS_STATE');
-  t.is(t.throws(() => { s.setCertificate(Buffer.from('x'), Buffer.from('y')); }, { instanceOf: NativeTlsError }).code, 'ERR_TLS_STATE');
+  t.teardown(() => {
+    s.free();
+  });
+  t.is(
+    t.throws(
+      () => {
+        s.declineCertificate();
+      },
+      { instanceOf: NativeTlsError },
+    ).code,
+    'ERR_TLS_STATE',
+  );
+  t.is(
+    t.throws(
+      () => {
+        s.setCertificate(Buffer.from('x'), Buffer.from('y'));
+      },
+      { instanceOf: NativeTlsError },
+    ).code,
+    'ERR_TLS_STATE',
+  );
 });
 
 test('garbage from the server is ERR_TLS_PROTOCOL', (t) => {
   const s = new NativeTlsSession();
-  t.teardown(() => { s.free(); });
+  t.teardown(() => {
+    s.free();
+  });
   s.handshake();
   s.feed(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'));
   t.is(t.throws(() => s.handshake(), { instanceOf: NativeTlsError }).code, 'ERR_TLS_PROTOCOL');
 });
 
 test('bad options and freed sessions', (t) => {
-  t.is(t.throws(() => new NativeTlsSession({ serverName: 'x'.repeat(300) }), { instanceOf: NativeTlsError }).code, 'ERR_TLS_INVALID_ARG');
-  t.is(t.throws(() => new NativeTlsSession({ minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' }), { instanceOf: NativeTlsError }).code, 'ERR_TLS_INVALID_ARG');
+  t.is(
+    t.throws(() => new NativeTlsSession({ serverName: 'x'.repeat(300) }), { instanceOf: NativeTlsError }).code,
+    'ERR_TLS_INVALID_ARG',
+  );
+  t.is(
+    t.throws(() => new NativeTlsSession({ minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' }), {
+      instanceOf: NativeTlsError,
+    }).code,
+    'ERR_TLS_INVALID_ARG',
+  );
   const s = new NativeTlsSession();
   s.free();
   s.free();

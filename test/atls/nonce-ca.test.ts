@@ -62,10 +62,18 @@ test('field for field the certificate @peculiar/x509 generated before (serial as
     const now = new Date();
     const ours = createNonceCaCertificate({ nonce, privateKey: key.privateKey, spki: key.spki, now });
     const name = new Name([{ '2.5.4.3': [{ printableString: nonce.toString('base64') }] }]);
-    const reference = await X509CertificateGenerator.create({
-      serialNumber: '01', subject: name, issuer: name, notBefore: now, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-      publicKey: await verifyingKey(key.publicKey), signingKey: await signingKey(key.privateKey),
-    }, cryptoProvider);
+    const reference = await X509CertificateGenerator.create(
+      {
+        serialNumber: '01',
+        subject: name,
+        issuer: name,
+        notBefore: now,
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+        publicKey: await verifyingKey(key.publicKey),
+        signingKey: await signingKey(key.privateKey),
+      },
+      cryptoProvider,
+    );
     const a = tbsFields(ours);
     const b = tbsFields(Buffer.from(reference.rawData));
     t.is(a.length, b.length);
@@ -76,6 +84,13 @@ test('field for field the certificate @peculiar/x509 generated before (serial as
 test('every certificate has its own serial', (t) => {
   const key = p256Key();
   const nonce = newNonce();
-  const serials = new Set(Array.from({ length: 20 }, () => new X509Certificate(createNonceCaCertificate({ nonce, privateKey: key.privateKey, spki: key.spki })).serialNumber));
+  const serials = new Set(
+    Array.from(
+      { length: 20 },
+      () =>
+        new X509Certificate(createNonceCaCertificate({ nonce, privateKey: key.privateKey, spki: key.spki }))
+          .serialNumber,
+    ),
+  );
   t.is(serials.size, 20);
 });

@@ -54,12 +54,25 @@ function nameDer(cn: string, asUtf8 = false): Buffer {
 }
 
 test('client reads the server nonce from the single CA name (PrintableString and UTF8String)', (t) => {
-  t.deepEqual(serverNonceFrom([Buffer.from(new Name([{ '2.5.4.6': [{ printableString: 'DE' }] }, { '2.5.4.3': [{ ia5String: nonce.toString('base64') }] }]).toArrayBuffer())]), nonce);
+  t.deepEqual(
+    serverNonceFrom([
+      Buffer.from(
+        new Name([
+          { '2.5.4.6': [{ printableString: 'DE' }] },
+          { '2.5.4.3': [{ ia5String: nonce.toString('base64') }] },
+        ]).toArrayBuffer(),
+      ),
+    ]),
+    nonce,
+  );
   t.deepEqual(serverNonceFrom([nameDer(nonce.toString('base64'))]), nonce);
   t.deepEqual(serverNonceFrom([nameDer(nonce.toString('base64'), true)]), nonce);
   // DER is exactly SEQUENCE { SET { SEQUENCE { OID 2.5.4.3, PrintableString } } }
   const der = nameDer(nonce.toString('base64'));
-  t.deepEqual(der, Buffer.concat([Buffer.from('3037313530330603550403132c', 'hex'), Buffer.from(nonce.toString('base64'))]));
+  t.deepEqual(
+    der,
+    Buffer.concat([Buffer.from('3037313530330603550403132c', 'hex'), Buffer.from(nonce.toString('base64'))]),
+  );
 });
 
 const badNames: Array<[string, Buffer[]]> = [

@@ -15,7 +15,10 @@ test('a server key: P-256, its SPKI and PEM belong to it', async (t) => {
 
 test('the pool prepares the next key at once and never hands out a key twice', async (t) => {
   let generated = 0;
-  const pool = new ServerKeyPool(() => { generated++; return newServerKey(); });
+  const pool = new ServerKeyPool(() => {
+    generated++;
+    return newServerKey();
+  });
   t.is(generated, 1);
   const first = pool.take();
   t.is(generated, 2);
@@ -39,12 +42,22 @@ test('two connections to one server get different server keys', async (t) => {
   const serverKeys = new Set<string>();
   for (let i = 0; i < 3; i++) {
     const { privateKey } = await newServerKey();
-    const stream = await atlsConnect(await dial(server.port), { issuer: new InsecureIssuer(Buffer.alloc(32, i)), privateKey });
+    const stream = await atlsConnect(await dial(server.port), {
+      issuer: new InsecureIssuer(Buffer.alloc(32, i)),
+      privateKey,
+    });
     // The server greets each accepted connection, then ends it.
-    await new Promise((resolve, reject) => { stream.on('data', () => undefined).once('end', resolve).once('error', reject); });
+    await new Promise((resolve, reject) => {
+      stream
+        .on('data', () => undefined)
+        .once('end', resolve)
+        .once('error', reject);
+    });
     const cert = stream.tlsInfo.peerCertificate;
     t.truthy(cert);
-    serverKeys.add(new X509Certificate(cert ?? Buffer.alloc(0)).publicKey.export({ type: 'spki', format: 'der' }).toString('hex'));
+    serverKeys.add(
+      new X509Certificate(cert ?? Buffer.alloc(0)).publicKey.export({ type: 'spki', format: 'der' }).toString('hex'),
+    );
     stream.destroy();
   }
   t.is(server.accepted.length, 3);

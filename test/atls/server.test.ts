@@ -31,8 +31,12 @@ function p256(): { privateKey: KeyObject; publicKey: KeyObject } {
 function readAll(stream: TlsClientStream): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
-    stream.on('data', (d: Buffer) => { out += d.toString(); });
-    stream.once('end', () => { resolve(out); });
+    stream.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    stream.once('end', () => {
+      resolve(out);
+    });
     stream.once('error', reject);
   });
 }
@@ -41,7 +45,11 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
   test(`${version}: our client is accepted by our server, which sees its key and host data`, async (t) => {
     const server = await startAtlsServer(t);
     const { privateKey, publicKey } = p256();
-    const stream = await atlsConnect(await dial(server.port), { issuer: new InsecureIssuer(HOST), privateKey, maxVersion: version });
+    const stream = await atlsConnect(await dial(server.port), {
+      issuer: new InsecureIssuer(HOST),
+      privateKey,
+      maxVersion: version,
+    });
     t.is(stream.tlsInfo.version, version);
     t.is(stream.alpnProtocol, 'h2');
     t.is(await readAll(stream), 'welcome\n');
@@ -60,15 +68,29 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
 test('openssl s_client: the CertificateRequest names exactly one CA, CN = base64 of the server nonce', async (t) => {
   const server = await startAtlsServer(t);
   const nonce = Buffer.alloc(32, 0x5a);
-  const client = runOpenssl(['s_client', '-connect', `127.0.0.1:${server.port}`, '-tls1_3',
-    '-servername', nonce.toString('base64'), '-alpn', `atls:v1:nonce:${nonce.toString('hex')},h2`]);
+  const client = runOpenssl([
+    's_client',
+    '-connect',
+    `127.0.0.1:${server.port}`,
+    '-tls1_3',
+    '-servername',
+    nonce.toString('base64'),
+    '-alpn',
+    `atls:v1:nonce:${nonce.toString('hex')},h2`,
+  ]);
   t.teardown(() => client.stop());
   const requested = await server.logs.waitFor((l) => l['msg'] === 'Requesting client attestation');
   t.is(requested['clientNonce'], nonce.toString('hex'));
   t.is(requested['nonceChannel'], 'alpn');
   const serverNonce = Buffer.from(String(requested['serverNonce']), 'hex');
-  const block = await client.waitFor(/Acceptable client certificate CA names\n(.*\n)+?(Requested|Client Certificate Types|Shared)/);
-  const names = block.split('\n').slice(1, -1).filter((l) => l.trim() !== '').map((l) => l.replace(/"/g, ''));
+  const block = await client.waitFor(
+    /Acceptable client certificate CA names\n(.*\n)+?(Requested|Client Certificate Types|Shared)/,
+  );
+  const names = block
+    .split('\n')
+    .slice(1, -1)
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.replace(/"/g, ''));
   t.deepEqual(names, [`CN = ${serverNonce.toString('base64')}`]);
   await client.waitFor('ALPN protocol: h2');
   // s_client has no certificate to offer: the server turns it away with its own reason.
@@ -82,8 +104,17 @@ test('openssl s_client with an ordinary certificate: rejected for the missing at
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const cert = await opensslSelfSigned(dir, 'client', '/CN=Contrast');
   const nonce = Buffer.alloc(32, 0x11);
-  const client = runOpenssl(['s_client', '-connect', `127.0.0.1:${server.port}`, '-cert', cert.cert, '-key', cert.key,
-    '-servername', nonce.toString('base64')]);
+  const client = runOpenssl([
+    's_client',
+    '-connect',
+    `127.0.0.1:${server.port}`,
+    '-cert',
+    cert.cert,
+    '-key',
+    cert.key,
+    '-servername',
+    nonce.toString('base64'),
+  ]);
   t.teardown(() => client.stop());
   const rejected = await server.logs.waitFor((l) => l['msg'] === 'Attestation rejected');
   t.is(rejected['reason'], 'ERR_ATLS_NO_DOCUMENT');
@@ -93,7 +124,13 @@ test('openssl s_client with an ordinary certificate: rejected for the missing at
 
 test('openssl s_client offering another aTLS version is turned away before TLS', async (t) => {
   const server = await startAtlsServer(t);
-  const client = runOpenssl(['s_client', '-connect', `127.0.0.1:${server.port}`, '-alpn', `atls:v2:nonce:${'00'.repeat(32)},h2`]);
+  const client = runOpenssl([
+    's_client',
+    '-connect',
+    `127.0.0.1:${server.port}`,
+    '-alpn',
+    `atls:v2:nonce:${'00'.repeat(32)},h2`,
+  ]);
   t.teardown(() => client.stop());
   const rejected = await server.logs.waitFor((l) => l['msg'] === 'Attestation rejected');
   t.is(rejected['reason'], 'ERR_ATLS_CLIENT_NONCE');
@@ -101,10 +138,17 @@ test('openssl s_client offering another aTLS version is turned away before TLS',
 });
 
 /** Builds a client certificate for the server nonce with a twist. */
-type Twist = (ctx: { privateKey: KeyObject; publicKey: KeyObject; serverNonce: Buffer }) => Buffer | null | Promise<Buffer | null>;
+type Twist = (ctx: {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  serverNonce: Buffer;
+}) => Buffer | null | Promise<Buffer | null>;
 
 async function document(publicKey: KeyObject, serverNonce: Buffer): Promise<{ oid: string; value: Uint8Array }> {
-  return { oid: DOCUMENT_OIDS.insecure, value: await new InsecureIssuer(HOST).issue(reportDataFor(spkiDer(publicKey), serverNonce)) };
+  return {
+    oid: DOCUMENT_OIDS.insecure,
+    value: await new InsecureIssuer(HOST).issue(reportDataFor(spkiDer(publicKey), serverNonce)),
+  };
 }
 
 const rejections: Array<{ name: string; reason: string; detail?: string; twist: Twist }> = [
@@ -112,16 +156,23 @@ const rejections: Array<{ name: string; reason: string; detail?: string; twist: 
     name: 'wrong nonce binding',
     reason: 'ERR_ATLS_DOCUMENT_REJECTED',
     detail: 'ERR_ATTESTATION_REPORT_DATA_MISMATCH',
-    twist: async ({ privateKey, publicKey, serverNonce }) => createAtlsCertificate({
-      privateKey, publicKey, document: await document(publicKey, Buffer.from(serverNonce).reverse()),
-    }),
+    twist: async ({ privateKey, publicKey, serverNonce }) =>
+      createAtlsCertificate({
+        privateKey,
+        publicKey,
+        document: await document(publicKey, Buffer.from(serverNonce).reverse()),
+      }),
   },
   {
     name: 'expired certificate',
     reason: 'ERR_ATLS_CERT_EXPIRED',
-    twist: async ({ privateKey, publicKey, serverNonce }) => createAtlsCertificate({
-      privateKey, publicKey, document: await document(publicKey, serverNonce), now: new Date(Date.now() - 3 * 3600_000),
-    }),
+    twist: async ({ privateKey, publicKey, serverNonce }) =>
+      createAtlsCertificate({
+        privateKey,
+        publicKey,
+        document: await document(publicKey, serverNonce),
+        now: new Date(Date.now() - 3 * 3600_000),
+      }),
   },
   {
     name: 'certificate not self-signed',
@@ -129,13 +180,19 @@ const rejections: Array<{ name: string; reason: string; detail?: string; twist: 
     twist: async ({ publicKey, serverNonce }) => {
       const other = p256();
       const doc = await document(publicKey, serverNonce);
-      const cert = await X509CertificateGenerator.create({
-        subject: 'CN=Contrast', issuer: 'CN=Some CA',
-        notBefore: new Date(Date.now() - 3600_000), notAfter: new Date(Date.now() + 3600_000),
-        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-        publicKey: await verifyingKey(publicKey), signingKey: await signingKey(other.privateKey),
-        extensions: [new (await import('@peculiar/x509')).Extension(doc.oid, false, Buffer.from(doc.value))],
-      }, cryptoProvider);
+      const cert = await X509CertificateGenerator.create(
+        {
+          subject: 'CN=Contrast',
+          issuer: 'CN=Some CA',
+          notBefore: new Date(Date.now() - 3600_000),
+          notAfter: new Date(Date.now() + 3600_000),
+          signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+          publicKey: await verifyingKey(publicKey),
+          signingKey: await signingKey(other.privateKey),
+          extensions: [new (await import('@peculiar/x509')).Extension(doc.oid, false, Buffer.from(doc.value))],
+        },
+        cryptoProvider,
+      );
       return Buffer.from(cert.rawData);
     },
   },
@@ -163,16 +220,26 @@ for (const row of rejections) {
         alpn: [`atls:v1:nonce:${nonce.toString('hex')}`, 'h2'],
         maxVersion: version,
         async onCertificateRequest(caNames): Promise<ClientCertificate | null> {
-          const cert = await row.twist({ privateKey, publicKey: createPublicKey(privateKey), serverNonce: serverNonceFrom(caNames) });
+          const cert = await row.twist({
+            privateKey,
+            publicKey: createPublicKey(privateKey),
+            serverNonce: serverNonceFrom(caNames),
+          });
           return cert === null ? null : { certificate: cert, key: keyDer };
         },
       });
       // The client learns of the rejection either in the handshake or on its first read.
-      const err = await connecting.then((stream) => new Promise<Error>((resolve) => {
-        stream.once('error', resolve);
-        stream.once('end', () => { resolve(new Error('stream ended without error')); });
-        stream.resume();
-      }), (e: unknown) => e as Error);
+      const err = await connecting.then(
+        (stream) =>
+          new Promise<Error>((resolve) => {
+            stream.once('error', resolve);
+            stream.once('end', () => {
+              resolve(new Error('stream ended without error'));
+            });
+            stream.resume();
+          }),
+        (e: unknown) => e as Error,
+      );
       t.true(err instanceof AtlsError, String(err));
       t.is(errorCode(err), 'ERR_ATLS_REJECTED');
       const line = await server.logs.waitFor((l) => l['msg'] === 'Attestation rejected');
@@ -184,11 +251,21 @@ for (const row of rejections) {
 }
 
 test('a validator that never answers runs into the handshake budget (ERR_ATLS_HANDSHAKE_TIMEOUT)', async (t) => {
-  const stuck: Validator = { kind: 'insecure', oid: DOCUMENT_OIDS.insecure, validate: () => new Promise(() => { /* never */ }) };
+  const stuck: Validator = {
+    kind: 'insecure',
+    oid: DOCUMENT_OIDS.insecure,
+    validate: () =>
+      new Promise(() => {
+        /* never */
+      }),
+  };
   const server = await startAtlsServer(t, { validators: [stuck], handshakeTimeoutMs: 4000 });
   const { privateKey } = p256();
   const stream = await atlsConnect(await dial(server.port), { issuer: new InsecureIssuer(HOST), privateKey });
-  const err = await new Promise<Error>((resolve) => { stream.once('error', resolve); stream.resume(); });
+  const err = await new Promise<Error>((resolve) => {
+    stream.once('error', resolve);
+    stream.resume();
+  });
   t.is(errorCode(err), 'ERR_ATLS_REJECTED');
   const line = await server.logs.waitFor((l) => l['msg'] === 'Attestation rejected');
   t.is(line['reason'], 'ERR_ATLS_HANDSHAKE_TIMEOUT');
@@ -203,7 +280,10 @@ test('the server attests itself over the client nonce when given an issuer', asy
   const peer = stream.tlsInfo.peerCertificate;
   t.truthy(peer);
   const inspected = inspectAtlsCertificate(peer ?? Buffer.alloc(0));
-  const doc = await new InsecureValidator().validate(inspected.documents[0]?.value ?? Buffer.alloc(0), reportDataFor(inspected.spki, nonce));
+  const doc = await new InsecureValidator().validate(
+    inspected.documents[0]?.value ?? Buffer.alloc(0),
+    reportDataFor(inspected.spki, nonce),
+  );
   t.deepEqual(Buffer.from(doc.hostData), Buffer.alloc(32, 0xcc));
 });
 
@@ -220,5 +300,10 @@ test('a client that sends nothing, or no TLS at all, is turned away with its own
   const garbage = await other.logs.waitFor((l) => l['msg'] === 'Attestation rejected');
   t.is(garbage['reason'], 'ERR_ATLS_CLIENT_HELLO');
   t.regex(String(garbage['err']), /expected a handshake record/);
-  await new Promise<void>((resolve) => { http.once('close', () => { resolve(); }); http.resume(); });
+  await new Promise<void>((resolve) => {
+    http.once('close', () => {
+      resolve();
+    });
+    http.resume();
+  });
 });

@@ -17,10 +17,19 @@ import { freePort, opensslSelfSigned, runOpenssl, subjEscape } from './helpers/o
 
 const issuer = new InsecureIssuer(Buffer.alloc(32, 7));
 
-async function handshake(port: number, groups?: string): Promise<{ group: string | null; logged: Record<string, unknown> }> {
+async function handshake(
+  port: number,
+  groups?: string,
+): Promise<{ group: string | null; logged: Record<string, unknown> }> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const logs = captureLogs();
-  const stream = await atlsConnect(await dial(port), { issuer, privateKey, timeoutMs: 10_000, logger: logs.logger, ...(groups === undefined ? {} : { groups }) });
+  const stream = await atlsConnect(await dial(port), {
+    issuer,
+    privateKey,
+    timeoutMs: 10_000,
+    logger: logs.logger,
+    ...(groups === undefined ? {} : { groups }),
+  });
   stream.destroy();
   return { group: stream.tlsInfo.group, logged: await logs.waitFor((l) => l['msg'] === 'aTLS handshake done') };
 }
@@ -45,7 +54,24 @@ test('a classic-only server (Debian openssl s_server, OpenSSL 3.0) still complet
   const names = await opensslSelfSigned(dir, 'names', `/CN=${subjEscape(randomBytes(32).toString('base64'))}`);
   const srv = await opensslSelfSigned(dir, 'server', '/CN=server');
   const port = await freePort();
-  const server = runOpenssl(['s_server', '-accept', `127.0.0.1:${port}`, '-naccept', '1', '-cert', srv.cert, '-key', srv.key, '-Verify', '1', '-CAfile', names.cert, '-alpn', 'h2', '-tls1_3']);
+  const server = runOpenssl([
+    's_server',
+    '-accept',
+    `127.0.0.1:${port}`,
+    '-naccept',
+    '1',
+    '-cert',
+    srv.cert,
+    '-key',
+    srv.key,
+    '-Verify',
+    '1',
+    '-CAfile',
+    names.cert,
+    '-alpn',
+    'h2',
+    '-tls1_3',
+  ]);
   t.teardown(() => server.stop());
   await server.waitFor('ACCEPT');
   const r = await handshake(port, DEFAULT_TLS_GROUPS);

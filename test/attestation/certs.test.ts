@@ -12,7 +12,10 @@ test('DER bytes that embed a PEM certificate parse as themselves, not as the emb
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = await webcrypto.subtle.generateKey(alg, false, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: 'CN=outer', keys, signingAlgorithm: alg, serialNumber: '01',
+    name: 'CN=outer',
+    keys,
+    signingAlgorithm: alg,
+    serialNumber: '01',
     // Like an aTLS certificate carrying a TDX document, whose PCK chain is PEM text.
     extensions: [new x509.Extension('1.3.9901.2.2', false, Buffer.from(askArkPem))],
   });

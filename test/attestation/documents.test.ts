@@ -15,7 +15,12 @@ import { milanReport, milanVcek, PROTO_DIR, protocDecode, tdxQuote, throwsCode }
 // .proto files in test/protobuf/descriptions.test.ts.
 
 test('an SNP document round-trips to the same raw report and decodes with protoc', (t) => {
-  const doc = encodeSnpDocument({ report: parseSnpReport(milanReport()), product: 'Milan', machineStepping: 0, chain: { vcek: milanVcek() } });
+  const doc = encodeSnpDocument({
+    report: parseSnpReport(milanReport()),
+    product: 'Milan',
+    machineStepping: 0,
+    chain: { vcek: milanVcek() },
+  });
   const back = decodeSnpDocument(doc);
   t.true(back.report.raw.equals(milanReport()));
   t.is(back.product, 'Milan');
@@ -60,11 +65,17 @@ test('documents with wrong field sizes or garbage are rejected with DOCUMENT', (
 
 test('protoc-encoded documents decode with our reader (independent encoder)', (t) => {
   const dir = mkdtempSync(join(tmpdir(), `att-doc-${process.pid}-`));
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   const textDoc = `report { version: 2 policy: 720896 signature_algo: 1 report_data: "${'\\001'.repeat(64)}" report_id_ma: "${'\\377'.repeat(32)}" }
 product { name: SEV_PRODUCT_GENOA machine_stepping { } }`;
   writeFileSync(join(dir, 'doc.txt'), textDoc);
-  const bin = execFileSync('protoc', [`-I${PROTO_DIR}`, '-I/usr/include', '--encode=sevsnp.Attestation', 'sevsnp.proto'], { input: textDoc });
+  const bin = execFileSync(
+    'protoc',
+    [`-I${PROTO_DIR}`, '-I/usr/include', '--encode=sevsnp.Attestation', 'sevsnp.proto'],
+    { input: textDoc },
+  );
   const doc = decodeSnpDocument(bin);
   t.is(doc.product, 'Genoa');
   t.true(doc.report.reportData.equals(Buffer.alloc(64, 1)));

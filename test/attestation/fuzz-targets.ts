@@ -13,7 +13,9 @@ import { inspect } from '../../lib/attestation/inspect.js';
 import { SnpValidator, TdxValidator } from '../../lib/attestation/validators.js';
 import { milanAskArk, milanReport, milanVcek, tdxQuote, intelRoot } from './helpers.js';
 
-export type Seeds = Readonly<Record<'snpReport' | 'tdxQuote' | 'snpDocument' | 'tdxDocument' | 'insecureDocument', Buffer>>;
+export type Seeds = Readonly<
+  Record<'snpReport' | 'tdxQuote' | 'snpDocument' | 'tdxDocument' | 'insecureDocument', Buffer>
+>;
 
 export function seeds(): Seeds {
   const snp = milanReport();
@@ -21,7 +23,12 @@ export function seeds(): Seeds {
   return {
     snpReport: snp,
     tdxQuote: tdx,
-    snpDocument: encodeSnpDocument({ report: parseSnpReport(snp), product: 'Milan', machineStepping: 0, chain: { vcek: milanVcek() } }),
+    snpDocument: encodeSnpDocument({
+      report: parseSnpReport(snp),
+      product: 'Milan',
+      machineStepping: 0,
+      chain: { vcek: milanVcek() },
+    }),
     tdxDocument: encodeTdxDocument(parseTdxQuote(tdx)),
     insecureDocument: encodeInsecureDocument({ reportData: Buffer.alloc(64, 1), hostData: Buffer.alloc(32, 2) }),
   };
@@ -42,16 +49,21 @@ export const PARSERS: Readonly<Record<string, Target>> = {
 /** Validators over documents (signature and chain paths too). */
 export function validators(): { snp: SnpValidator; tdx: TdxValidator } {
   const now = (): Date => new Date('2026-01-01T00:00:00Z');
-  return { snp: new SnpValidator({ trustedArkPems: [milanAskArk()], now }), tdx: new TdxValidator({ trustedRootPems: [intelRoot()], now }) };
+  return {
+    snp: new SnpValidator({ trustedArkPems: [milanAskArk()], now }),
+    tdx: new TdxValidator({ trustedRootPems: [intelRoot()], now }),
+  };
 }
 
 /** xorshift32: reproducible from its seed. */
 export function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     return x / 0x100000000;
   };
 }
@@ -66,10 +78,16 @@ export function mutate(input: Buffer, r: () => number): Buffer {
     const at = pick(Math.max(b.length, 1));
     if (op === 0 && b.length > 0) b[at] = (b[at] ?? 0) ^ (1 << pick(8));
     else if (op === 1 && b.length > 0) b[at] = pick(256);
-    else if (op === 2) b = Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + pick(8) }, () => pick(256))), b.subarray(at)]);
+    else if (op === 2)
+      b = Buffer.concat([
+        b.subarray(0, at),
+        Buffer.from(Array.from({ length: 1 + pick(8) }, () => pick(256))),
+        b.subarray(at),
+      ]);
     else if (op === 3) b = Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + pick(16))]);
     else if (op === 4) b = b.subarray(0, at);
-    else if (op === 5 && b.length >= 4) b.writeUInt32LE([0, 0xffffffff, 0x7fffffff, 1, b.length][pick(5)] ?? 0, Math.min(at, b.length - 4));
+    else if (op === 5 && b.length >= 4)
+      b.writeUInt32LE([0, 0xffffffff, 0x7fffffff, 1, b.length][pick(5)] ?? 0, Math.min(at, b.length - 4));
     else b = Buffer.from(Array.from({ length: pick(64) }, () => pick(256)));
   }
   return b;
@@ -91,7 +109,11 @@ export function runTarget(name: string, target: Target, input: Buffer): Untyped 
   }
 }
 
-export async function runValidator(name: string, validate: (d: Buffer) => Promise<unknown>, input: Buffer): Promise<Untyped | undefined> {
+export async function runValidator(
+  name: string,
+  validate: (d: Buffer) => Promise<unknown>,
+  input: Buffer,
+): Promise<Untyped | undefined> {
   try {
     await validate(input);
     return undefined;

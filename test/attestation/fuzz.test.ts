@@ -9,7 +9,10 @@ import { mutate, PARSERS, rng, runTarget, runValidator, seeds, validators, type 
 const SEED = Number(process.env['ATTESTATION_FUZZ_SEED'] ?? 0x5eed);
 
 function report(found: Untyped[]): string {
-  return found.slice(0, 3).map((u) => `${u.target}(${u.input.toString('hex').slice(0, 64)}…, ${u.input.length} bytes): ${String(u.error)}`).join('\n');
+  return found
+    .slice(0, 3)
+    .map((u) => `${u.target}(${u.input.toString('hex').slice(0, 64)}…, ${u.input.length} bytes): ${String(u.error)}`)
+    .join('\n');
 }
 
 test('every truncated prefix of every seed yields a value or a typed error', (t) => {

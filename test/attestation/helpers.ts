@@ -47,5 +47,7 @@ export const PROTO_DIR = fileURLToPath(new URL('../../lib/attestation/proto/', i
 
 /** `protoc --decode` with our .proto files (and the system's well-known types). */
 export function protocDecode(type: string, file: string, bytes: Uint8Array): string {
-  return execFileSync('protoc', [`-I${PROTO_DIR}`, '-I/usr/include', `--decode=${type}`, file], { input: bytes }).toString();
+  return execFileSync('protoc', [`-I${PROTO_DIR}`, '-I/usr/include', `--decode=${type}`, file], {
+    input: bytes,
+  }).toString();
 }

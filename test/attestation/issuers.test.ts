@@ -53,24 +53,36 @@ function config(emu: Emulators, over: Partial<AttestationConfig>): AttestationCo
 // One emulator for the file (mounting several at once in one process races in the key cache);
 // tests that set a fault run serially (before the concurrent ones) and reset it.
 let shared: Emulators | undefined;
-test.before(async () => { shared = await mountEmulators(); });
-test.after.always(async () => { await shared?.unmount(); });
+test.before(async () => {
+  shared = await mountEmulators();
+});
+test.after.always(async () => {
+  await shared?.unmount();
+});
 
 function emulators(_t?: unknown): Promise<Emulators> {
   if (shared === undefined) throw new Error('emulators not mounted');
   return Promise.resolve(shared);
 }
 
-async function withFault(t: { teardown: (f: () => Promise<void>) => void }, emu: Emulators, device: 'snp' | 'tdx' | 'tsm', fault: 'eio' | 'certs-quirk'): Promise<void> {
+async function withFault(
+  t: { teardown: (f: () => Promise<void>) => void },
+  emu: Emulators,
+  device: 'snp' | 'tdx' | 'tsm',
+  fault: 'eio' | 'certs-quirk',
+): Promise<void> {
   await emu.setFault(device, fault);
   t.teardown(() => emu.setFault(device, 'none'));
 }
 
-const snpValidator = (emu: Emulators) => createValidators({ snp: { trustedArkPems: [emu.keys.askPem + emu.keys.arkPem] } })[0]!;
+const snpValidator = (emu: Emulators) =>
+  createValidators({ snp: { trustedArkPems: [emu.keys.askPem + emu.keys.arkPem] } })[0]!;
 
 test('SEV-SNP through configfs-tsm: the document decodes with protoc, carries the report data and validates', async (t) => {
   const emu = await emulators(t);
-  const issuer = await createIssuer(config(emu, { tsmReportDir: emu.tsmSnpDir }), silentLogger(), { tee: () => Promise.resolve(nativeTeeAccess()) });
+  const issuer = await createIssuer(config(emu, { tsmReportDir: emu.tsmSnpDir }), silentLogger(), {
+    tee: () => Promise.resolve(nativeTeeAccess()),
+  });
   t.is(issuer.kind, 'snp');
   t.is(issuer.oid, '1.3.9901.2.1');
   const reportData = randomBytes(64);
@@ -90,7 +102,9 @@ test('SEV-SNP through configfs-tsm: the document decodes with protoc, carries th
 
 test('SEV-SNP through the /dev/sev-guest ioctl (extended report with the host certificate table)', async (t) => {
   const emu = await emulators(t);
-  const issuer = await createIssuer(config(emu, { snpDevice: emu.snpDevice }), silentLogger(), { tee: () => Promise.resolve(nativeTeeAccess()) });
+  const issuer = await createIssuer(config(emu, { snpDevice: emu.snpDevice }), silentLogger(), {
+    tee: () => Promise.resolve(nativeTeeAccess()),
+  });
   const reportData = randomBytes(64);
   const doc = Buffer.from(await issuer.issue(reportData));
   t.true(protocDecode('sevsnp.Attestation', 'sevsnp.proto', doc).includes(`report_data: "${cEscape(reportData)}"`));
@@ -105,7 +119,9 @@ test('SEV-SNP through the /dev/sev-guest ioctl (extended report with the host ce
 test.serial('SEV-SNP ioctl on a kernel that returns 0 for a too-small certificate buffer still issues', async (t) => {
   const emu = await emulators(t);
   await withFault(t, emu, 'snp', 'certs-quirk');
-  const issuer = await createIssuer(config(emu, { snpDevice: emu.snpDevice }), silentLogger(), { tee: () => Promise.resolve(nativeTeeAccess()) });
+  const issuer = await createIssuer(config(emu, { snpDevice: emu.snpDevice }), silentLogger(), {
+    tee: () => Promise.resolve(nativeTeeAccess()),
+  });
   const reportData = randomBytes(64);
   await t.notThrowsAsync(snpValidator(emu).validate(await issuer.issue(reportData), reportData));
 });
@@ -133,10 +149,17 @@ test('TDX through configfs-tsm: QuoteV4 decodes with protoc, carries the report 
 test('platform detection: explicit modes find only their own kind', async (t) => {
   const emu = await emulators(t);
   t.like(await detectPlatform(config(emu, { tsmReportDir: emu.tsmTdxDir })), { kind: 'tdx' });
-  t.like(await detectPlatform(config(emu, { tsmReportDir: emu.tsmSnpDir })), { kind: 'snp', source: { kind: 'configfs' } });
+  t.like(await detectPlatform(config(emu, { tsmReportDir: emu.tsmSnpDir })), {
+    kind: 'snp',
+    source: { kind: 'configfs' },
+  });
   t.like(await detectPlatform(config(emu, { snpDevice: emu.snpDevice })), { kind: 'snp', source: { kind: 'ioctl' } });
   await rejectsCode(t, detectPlatform(config(emu, { mode: 'snp', tsmReportDir: emu.tsmTdxDir })), C.NO_PLATFORM);
-  await rejectsCode(t, detectPlatform(config(emu, { mode: 'tdx', tsmReportDir: emu.tsmSnpDir, snpDevice: emu.snpDevice })), C.NO_PLATFORM);
+  await rejectsCode(
+    t,
+    detectPlatform(config(emu, { mode: 'tdx', tsmReportDir: emu.tsmSnpDir, snpDevice: emu.snpDevice })),
+    C.NO_PLATFORM,
+  );
   // A TDX device without configfs-tsm cannot produce quotes: named in the error.
   const err = await rejectsCode(t, detectPlatform(config(emu, { tdxDevice: emu.tdxDevice })), C.NO_PLATFORM);
   t.regex(err.message, /configfs-tsm/);
@@ -145,7 +168,9 @@ test('platform detection: explicit modes find only their own kind', async (t) =>
 test.serial('device failures surface as typed errors', async (t) => {
   const emu = await emulators(t);
   await withFault(t, emu, 'tsm', 'eio');
-  const issuer = await createIssuer(config(emu, { tsmReportDir: emu.tsmSnpDir }), silentLogger(), { tee: () => Promise.resolve(nativeTeeAccess()) });
+  const issuer = await createIssuer(config(emu, { tsmReportDir: emu.tsmSnpDir }), silentLogger(), {
+    tee: () => Promise.resolve(nativeTeeAccess()),
+  });
   const err = await rejectsCode(t, issuer.issue(randomBytes(64)), C.DEVICE);
   t.regex(err.message, /outblob|auxblob/);
   await rejectsCode(t, issuer.issue(randomBytes(10)), C.INVALID_ARGUMENT);
@@ -153,8 +178,15 @@ test.serial('device failures surface as typed errors', async (t) => {
 
 function serve(t: { teardown: (f: () => void) => void }, handler: Parameters<typeof createServer>[1]): Promise<string> {
   const server: Server = createServer(handler);
-  t.teardown(() => { server.closeAllConnections(); server.close(); });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => { resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`); }));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    }),
+  );
 }
 
 test('missing host certificates are fetched from the key server (VCEK by chip id and reported TCB)', async (t) => {
@@ -166,7 +198,11 @@ test('missing host certificates are fetched from the key server (VCEK by chip id
     else res.end(emu.keys.vcekDer);
   });
   const noHostCerts = { ...nativeTeeAccess(), parseSnpCertTable: () => [] };
-  const issuer = await createIssuer(config(emu, { tsmReportDir: emu.tsmSnpDir, kdsBaseUrl: base, kdsTimeoutMs: 10_000 }), silentLogger(), { tee: () => Promise.resolve(noHostCerts) });
+  const issuer = await createIssuer(
+    config(emu, { tsmReportDir: emu.tsmSnpDir, kdsBaseUrl: base, kdsTimeoutMs: 10_000 }),
+    silentLogger(),
+    { tee: () => Promise.resolve(noHostCerts) },
+  );
   const reportData = randomBytes(64);
   const doc = await issuer.issue(reportData);
   t.true(decodeSnpDocument(doc).chain?.vcek?.equals(emu.keys.vcekDer));
@@ -176,9 +212,15 @@ test('missing host certificates are fetched from the key server (VCEK by chip id
 
 test('an unresponsive key server does not block issuing beyond the bound; the document has no chain', async (t) => {
   const emu = await emulators(t);
-  const base = await serve(t, () => { /* never answers */ });
+  const base = await serve(t, () => {
+    /* never answers */
+  });
   const noHostCerts = { ...nativeTeeAccess(), parseSnpCertTable: () => [] };
-  const issuer = await createIssuer(config(emu, { tsmReportDir: emu.tsmSnpDir, kdsBaseUrl: base, kdsTimeoutMs: 300 }), silentLogger(), { tee: () => Promise.resolve(noHostCerts) });
+  const issuer = await createIssuer(
+    config(emu, { tsmReportDir: emu.tsmSnpDir, kdsBaseUrl: base, kdsTimeoutMs: 300 }),
+    silentLogger(),
+    { tee: () => Promise.resolve(noHostCerts) },
+  );
   const doc = decodeSnpDocument(await issuer.issue(randomBytes(64)));
   t.is(doc.chain, undefined);
 });
@@ -188,8 +230,13 @@ test('contrast-initializer report: a base64 SNP document over zero report data, 
   const out: string[] = [];
   const program = new Command('contrast-initializer').exitOverride();
   registerReportCommand(program, {
-    stdout: (s) => out.push(s), logger: silentLogger,
-    env: { CONTRAST_TSM_REPORT_DIR: emu.tsmSnpDir, CONTRAST_SNP_DEVICE: `${emu.mountpoint}/absent`, CONTRAST_KDS_TIMEOUT: '0' },
+    stdout: (s) => out.push(s),
+    logger: silentLogger,
+    env: {
+      CONTRAST_TSM_REPORT_DIR: emu.tsmSnpDir,
+      CONTRAST_SNP_DEVICE: `${emu.mountpoint}/absent`,
+      CONTRAST_KDS_TIMEOUT: '0',
+    },
   });
   await program.parseAsync(['report'], { from: 'user' });
   t.is(out.length, 1);
@@ -202,9 +249,18 @@ test.serial('SEV-SNP v2 reports (no CPUID bytes) take the product from /proc/cpu
   const emu = await mountEmulators({ reportVersion: 2 });
   t.teardown(() => emu.unmount());
   const dir = mkdtempSync(join(tmpdir(), `att-cpuinfo-${process.pid}-`));
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
-  writeFileSync(join(dir, 'cpuinfo'), 'processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC 9654\n');
-  const issuer = await createIssuer(config(emu, { tsmReportDir: emu.tsmSnpDir, cpuinfoPath: join(dir, 'cpuinfo') }), silentLogger(), { tee: () => Promise.resolve(nativeTeeAccess()) });
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  writeFileSync(
+    join(dir, 'cpuinfo'),
+    'processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC 9654\n',
+  );
+  const issuer = await createIssuer(
+    config(emu, { tsmReportDir: emu.tsmSnpDir, cpuinfoPath: join(dir, 'cpuinfo') }),
+    silentLogger(),
+    { tee: () => Promise.resolve(nativeTeeAccess()) },
+  );
   const doc = decodeSnpDocument(await issuer.issue(randomBytes(64)));
   t.is(doc.report.version, 2);
   t.is(doc.product, 'Genoa');

@@ -13,21 +13,49 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const FORBIDDEN = [/node_modules\/protobufjs\//, /node_modules\/@protobufjs\//, /^lib\/attestation\/(proto|document-messages)\.ts$/, /^lib\/protobuf\/message\.ts$/];
+const FORBIDDEN = [
+  /node_modules\/protobufjs\//,
+  /node_modules\/@protobufjs\//,
+  /^lib\/attestation\/(proto|document-messages)\.ts$/,
+  /^lib\/protobuf\/message\.ts$/,
+];
 
 test('the bundle of platform.ts and the SNP/TDX issuer modules holds no protobufjs and no schemas', async (t) => {
   const result = await build({
     absWorkingDir: ROOT,
-    entryPoints: ['lib/attestation/platform.ts', 'lib/attestation/snp-issuer.ts', 'lib/attestation/snp-kds.ts', 'lib/attestation/tdx-issuer.ts',
-      'lib/attestation/snp-document-encode.ts', 'lib/attestation/tdx-document-encode.ts'],
-    bundle: true, splitting: true, format: 'esm', platform: 'node', write: false, metafile: true, outdir: 'out', logLevel: 'silent',
+    entryPoints: [
+      'lib/attestation/platform.ts',
+      'lib/attestation/snp-issuer.ts',
+      'lib/attestation/snp-kds.ts',
+      'lib/attestation/tdx-issuer.ts',
+      'lib/attestation/snp-document-encode.ts',
+      'lib/attestation/tdx-document-encode.ts',
+    ],
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    write: false,
+    metafile: true,
+    outdir: 'out',
+    logLevel: 'silent',
     external: ['*.node'],
   });
   const inputs = Object.keys(result.metafile.inputs);
-  t.true(inputs.includes('lib/attestation/snp-issuer.ts') && inputs.includes('lib/attestation/tdx-issuer.ts') && inputs.includes('lib/protobuf/writer.ts'),
-    'the dynamic imports of platform.ts are followed');
+  t.true(
+    inputs.includes('lib/attestation/snp-issuer.ts') &&
+      inputs.includes('lib/attestation/tdx-issuer.ts') &&
+      inputs.includes('lib/protobuf/writer.ts'),
+    'the dynamic imports of platform.ts are followed',
+  );
   const bad = inputs.filter((p) => FORBIDDEN.some((re) => re.test(p)));
-  const importers = bad.map((p) => `${p} <- ${Object.entries(result.metafile.inputs).filter(([, v]) => v.imports.some((i) => i.path === p)).map(([k]) => k).join(', ')}`);
+  const importers = bad.map(
+    (p) =>
+      `${p} <- ${Object.entries(result.metafile.inputs)
+        .filter(([, v]) => v.imports.some((i) => i.path === p))
+        .map(([k]) => k)
+        .join(', ')}`,
+  );
   t.deepEqual(importers, []);
 });
 
@@ -58,10 +86,16 @@ process.stdout.write(JSON.stringify(seen));
 `;
 
 test('a fresh process that loads the issuing modules and encodes both documents has not loaded protobufjs', (t) => {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD], { cwd: ROOT, encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   const seen = JSON.parse(out) as { issuing: string[]; encoded: boolean; lib: string[]; decoders: string[] };
   t.true(seen.encoded);
   t.deepEqual(seen.issuing, []);
   t.deepEqual(seen.lib, [], 'the decoders are on lib/protobuf too');
-  t.true(seen.decoders.length > 0, 'positive control: the protobufjs reference adapter loads it, and the check sees it');
+  t.true(
+    seen.decoders.length > 0,
+    'positive control: the protobufjs reference adapter loads it, and the check sees it',
+  );
 });

@@ -16,16 +16,37 @@ function u64z(v: bigint): ReturnType<typeof u64> | undefined {
 
 function reportMessage(r: SnpReport): Record<string, unknown> {
   const m: Record<string, unknown> = {
-    version: r.version, guest_svn: r.guestSvn, policy: u64z(BigInt(r.policy)), family_id: r.familyId, image_id: r.imageId,
-    vmpl: r.vmpl, signature_algo: r.signatureAlgo, current_tcb: u64z(r.currentTcb), platform_info: u64z(r.platformInfo),
-    signer_info: r.signerInfo, report_data: r.reportData, measurement: r.measurement, host_data: r.hostData,
-    id_key_digest: r.idKeyDigest, author_key_digest: r.authorKeyDigest, report_id: r.reportId, report_id_ma: r.reportIdMa,
-    reported_tcb: u64z(r.reportedTcb), chip_id: r.chipId, committed_tcb: u64z(r.committedTcb),
-    current_build: r.currentBuild, current_minor: r.currentMinor, current_major: r.currentMajor,
-    committed_build: r.committedBuild, committed_minor: r.committedMinor, committed_major: r.committedMajor,
-    launch_tcb: u64z(r.launchTcb), signature: r.signature,
+    version: r.version,
+    guest_svn: r.guestSvn,
+    policy: u64z(BigInt(r.policy)),
+    family_id: r.familyId,
+    image_id: r.imageId,
+    vmpl: r.vmpl,
+    signature_algo: r.signatureAlgo,
+    current_tcb: u64z(r.currentTcb),
+    platform_info: u64z(r.platformInfo),
+    signer_info: r.signerInfo,
+    report_data: r.reportData,
+    measurement: r.measurement,
+    host_data: r.hostData,
+    id_key_digest: r.idKeyDigest,
+    author_key_digest: r.authorKeyDigest,
+    report_id: r.reportId,
+    report_id_ma: r.reportIdMa,
+    reported_tcb: u64z(r.reportedTcb),
+    chip_id: r.chipId,
+    committed_tcb: u64z(r.committedTcb),
+    current_build: r.currentBuild,
+    current_minor: r.currentMinor,
+    current_major: r.currentMajor,
+    committed_build: r.committedBuild,
+    committed_minor: r.committedMinor,
+    committed_major: r.committedMajor,
+    launch_tcb: u64z(r.launchTcb),
+    signature: r.signature,
     cpuid1eax_fms: r.version >= 3 ? cpuid1EaxFromFms(r.cpuidFamily, r.cpuidModel, r.cpuidStepping) : 0,
-    launch_mit_vector: u64z(r.launchMitVector), current_mit_vector: u64z(r.currentMitVector),
+    launch_mit_vector: u64z(r.launchMitVector),
+    current_mit_vector: u64z(r.currentMitVector),
   };
   for (const [k, v] of Object.entries(m)) {
     if (omitZero(v) === undefined) m[k] = undefined;
@@ -43,7 +64,13 @@ export function protobufjsSnpDocument(doc: SnpDocument): Buffer {
   };
   const c = doc.chain;
   if (c !== undefined && (c.vcek ?? c.vlek ?? c.ask ?? c.ark) !== undefined) {
-    message['certificate_chain'] = { vcek_cert: c.vcek, ask_cert: c.ask, ark_cert: c.ark, vlek_cert: c.vlek, extras: c.extras };
+    message['certificate_chain'] = {
+      vcek_cert: c.vcek,
+      ask_cert: c.ask,
+      ark_cert: c.ark,
+      vlek_cert: c.vlek,
+      extras: c.extras,
+    };
   }
   const err = SnpAttestationType.verify(message);
   if (err !== null) throw new AttestationError(ATTESTATION_ERROR_CODES.DOCUMENT, `encoding sevsnp.Attestation: ${err}`);
@@ -57,19 +84,36 @@ function clean(m: Record<string, unknown>): Record<string, unknown> {
 
 export function protobufjsTdxDocument(q: TdxQuote): Buffer {
   if (q.version !== 4) {
-    throw new AttestationError(ATTESTATION_ERROR_CODES.UNSUPPORTED_VERSION, `TDX quote: version ${q.version}, the QuoteV4 document needs version 4`);
+    throw new AttestationError(
+      ATTESTATION_ERROR_CODES.UNSUPPORTED_VERSION,
+      `TDX quote: version ${q.version}, the QuoteV4 document needs version 4`,
+    );
   }
   const b = q.body;
   const r = q.qeReport;
   const message = {
     header: clean({
-      version: q.version, attestation_key_type: q.attestationKeyType, tee_type: q.teeType,
-      qe_svn: q.qeSvn, pce_svn: q.pceSvn, qe_vendor_id: q.qeVendorId, user_data: q.userData,
+      version: q.version,
+      attestation_key_type: q.attestationKeyType,
+      tee_type: q.teeType,
+      qe_svn: q.qeSvn,
+      pce_svn: q.pceSvn,
+      qe_vendor_id: q.qeVendorId,
+      user_data: q.userData,
     }),
     td_quote_body: {
-      tee_tcb_svn: b.teeTcbSvn, mr_seam: b.mrSeam, mr_signer_seam: b.mrSignerSeam, seam_attributes: b.seamAttributes,
-      td_attributes: b.tdAttributes, xfam: b.xfam, mr_td: b.mrTd, mr_config_id: b.mrConfigId, mr_owner: b.mrOwner,
-      mr_owner_config: b.mrOwnerConfig, rtmrs: [...b.rtmrs], report_data: b.reportData,
+      tee_tcb_svn: b.teeTcbSvn,
+      mr_seam: b.mrSeam,
+      mr_signer_seam: b.mrSignerSeam,
+      seam_attributes: b.seamAttributes,
+      td_attributes: b.tdAttributes,
+      xfam: b.xfam,
+      mr_td: b.mrTd,
+      mr_config_id: b.mrConfigId,
+      mr_owner: b.mrOwner,
+      mr_owner_config: b.mrOwnerConfig,
+      rtmrs: [...b.rtmrs],
+      report_data: b.reportData,
     },
     signed_data_size: omitZero(q.signedDataSize),
     signed_data: {
@@ -80,13 +124,26 @@ export function protobufjsTdxDocument(q: TdxQuote): Buffer {
         size: q.certificationDataSize,
         qe_report_certification_data: {
           qe_report: clean({
-            cpu_svn: r.cpuSvn, misc_select: r.miscSelect, reserved1: r.reserved1, attributes: r.attributes,
-            mr_enclave: r.mrEnclave, reserved2: r.reserved2, mr_signer: r.mrSigner, reserved3: r.reserved3,
-            isv_prod_id: r.isvProdId, isv_svn: r.isvSvn, reserved4: r.reserved4, report_data: r.reportData,
+            cpu_svn: r.cpuSvn,
+            misc_select: r.miscSelect,
+            reserved1: r.reserved1,
+            attributes: r.attributes,
+            mr_enclave: r.mrEnclave,
+            reserved2: r.reserved2,
+            mr_signer: r.mrSigner,
+            reserved3: r.reserved3,
+            isv_prod_id: r.isvProdId,
+            isv_svn: r.isvSvn,
+            reserved4: r.reserved4,
+            report_data: r.reportData,
           }),
           qe_report_signature: q.qeReportSignature,
           qe_auth_data: clean({ parsed_data_size: q.qeAuthData.length, data: q.qeAuthData }),
-          pck_certificate_chain_data: clean({ certificate_data_type: q.pckChainType, size: q.pckChainSize, pck_cert_chain: q.pckChain }),
+          pck_certificate_chain_data: clean({
+            certificate_data_type: q.pckChainType,
+            size: q.pckChainSize,
+            pck_cert_chain: q.pckChain,
+          }),
         },
       }),
     },

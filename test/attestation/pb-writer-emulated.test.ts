@@ -16,14 +16,25 @@ import { nativeTeeAccess } from '../../lib/attestation/native-tee.js';
 import { protobufjsSnpDocument, protobufjsTdxDocument } from './pb-reference.js';
 
 let shared: Emulators | undefined;
-test.before(async () => { shared = await mountEmulators(); });
-test.after.always(async () => { await shared?.unmount(); });
+test.before(async () => {
+  shared = await mountEmulators();
+});
+test.after.always(async () => {
+  await shared?.unmount();
+});
 
 function config(emu: Emulators, over: Partial<AttestationConfig>): AttestationConfig {
   return {
-    mode: 'auto', snpDevice: `${emu.mountpoint}/absent-sev-guest`, tdxDevice: `${emu.mountpoint}/absent-tdx_guest`,
-    tsmReportDir: `${emu.mountpoint}/absent-tsm`, allowInsecure: false, kernelCmdlinePath: `${emu.mountpoint}/absent-cmdline`,
-    cpuinfoPath: `${emu.mountpoint}/absent-cpuinfo`, kdsBaseUrl: ATTESTATION_DEFAULTS.kdsBaseUrl, kdsTimeoutMs: 0, ...over,
+    mode: 'auto',
+    snpDevice: `${emu.mountpoint}/absent-sev-guest`,
+    tdxDevice: `${emu.mountpoint}/absent-tdx_guest`,
+    tsmReportDir: `${emu.mountpoint}/absent-tsm`,
+    allowInsecure: false,
+    kernelCmdlinePath: `${emu.mountpoint}/absent-cmdline`,
+    cpuinfoPath: `${emu.mountpoint}/absent-cpuinfo`,
+    kdsBaseUrl: ATTESTATION_DEFAULTS.kdsBaseUrl,
+    kdsTimeoutMs: 0,
+    ...over,
   };
 }
 

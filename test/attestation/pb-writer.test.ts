@@ -7,7 +7,12 @@ import test, { type ExecutionContext } from 'ava';
 import protobuf from 'protobufjs';
 import { ProtoWriter } from '../../lib/protobuf/writer.js';
 import { parseSnpReport, SNP_REPORT_SIZE, type SnpReport } from '../../lib/attestation/snp-report.js';
-import { decodeSnpDocument, encodeSnpDocument, SNP_CRL_EXTRAS_KEY, type SnpDocument } from '../../lib/attestation/snp-document.js';
+import {
+  decodeSnpDocument,
+  encodeSnpDocument,
+  SNP_CRL_EXTRAS_KEY,
+  type SnpDocument,
+} from '../../lib/attestation/snp-document.js';
 import { parseTdxQuote, TDX_QE_REPORT_SIZE } from '../../lib/attestation/tdx-quote.js';
 import { decodeTdxDocument, encodeTdxDocument } from '../../lib/attestation/tdx-document.js';
 import type { SnpProduct } from '../../lib/attestation/snp-product.js';
@@ -21,20 +26,38 @@ const ROUNDS = 300;
 
 class Rand {
   private readonly next: () => number;
-  constructor(readonly seed: number) { this.next = prng(seed); }
-  int(n: number): number { return Math.floor(this.next() * n); }
-  pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]!; }
+  constructor(readonly seed: number) {
+    this.next = prng(seed);
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
   bytes(n: number): Buffer {
     const b = Buffer.alloc(n);
     const zero = this.int(4) === 0; // a quarter of all byte fields stay all-zero
     if (!zero) for (let i = 0; i < n; i++) b[i] = this.int(256);
     return b;
   }
-  u32(): number { return this.pick([0, 1, 127, 128, 0xffff, 0x7fffffff, 0xffffffff, this.int(2 ** 32)]); }
-  u8(): number { return this.pick([0, 1, 0x7f, 0x80, 0xff, this.int(256)]); }
+  u32(): number {
+    return this.pick([0, 1, 127, 128, 0xffff, 0x7fffffff, 0xffffffff, this.int(2 ** 32)]);
+  }
+  u8(): number {
+    return this.pick([0, 1, 0x7f, 0x80, 0xff, this.int(256)]);
+  }
   u64(): bigint {
-    return this.pick([0n, 1n, 0x7fn, 0x80n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n,
-      (BigInt(this.int(2 ** 32)) << 32n) | BigInt(this.int(2 ** 32))]);
+    return this.pick([
+      0n,
+      1n,
+      0x7fn,
+      0x80n,
+      2n ** 53n + 1n,
+      2n ** 63n,
+      2n ** 64n - 1n,
+      (BigInt(this.int(2 ** 32)) << 32n) | BigInt(this.int(2 ** 32)),
+    ]);
   }
 }
 
@@ -60,21 +83,44 @@ test('ProtoWriter: varints, u64 edges, bytes, strings and nested messages equal 
     for (let j = 0, n = r.int(8); j < n; j++) {
       const field = r.pick([1, 2, 15, 16, 31, 2047, 2048, 536870911]);
       switch (r.int(5)) {
-        case 0: { const v = r.u32(); ours.uint32(field, v); theirs.uint32((field << 3) >>> 0).uint32(v); break; }
+        case 0: {
+          const v = r.u32();
+          ours.uint32(field, v);
+          theirs.uint32((field << 3) >>> 0).uint32(v);
+          break;
+        }
         case 1: {
           const v = r.u64();
           ours.uint64(field, v);
           theirs.uint32((field << 3) >>> 0).uint64(u64(v));
           break;
         }
-        case 2: { const v = r.pick([-1, -(2 ** 31), 0, 3, 2 ** 31 - 1]); ours.int32(field, v); theirs.uint32((field << 3) >>> 0).int32(v); break; }
-        case 3: { const b = r.bytes(r.pick([0, 1, 127, 128, 300, 20000])); ours.bytes(field, b); theirs.uint32(((field << 3) | 2) >>> 0).bytes(b); break; }
-        default: { const s = r.pick(['', 'a', SNP_CRL_EXTRAS_KEY, 'grüße €', '12', 'x'.repeat(200)]); ours.string(field, s); theirs.uint32(((field << 3) | 2) >>> 0).string(s); break; }
+        case 2: {
+          const v = r.pick([-1, -(2 ** 31), 0, 3, 2 ** 31 - 1]);
+          ours.int32(field, v);
+          theirs.uint32((field << 3) >>> 0).int32(v);
+          break;
+        }
+        case 3: {
+          const b = r.bytes(r.pick([0, 1, 127, 128, 300, 20000]));
+          ours.bytes(field, b);
+          theirs.uint32(((field << 3) | 2) >>> 0).bytes(b);
+          break;
+        }
+        default: {
+          const s = r.pick(['', 'a', SNP_CRL_EXTRAS_KEY, 'grüße €', '12', 'x'.repeat(200)]);
+          ours.string(field, s);
+          theirs.uint32(((field << 3) | 2) >>> 0).string(s);
+          break;
+        }
       }
     }
     const want = Buffer.from(theirs.finish());
     const got = ours.finish();
-    if (!got.equals(want)) { t.fail(`seed ${r.seed} round ${i}: ${got.toString('hex')} != ${want.toString('hex')}`); return; }
+    if (!got.equals(want)) {
+      t.fail(`seed ${r.seed} round ${i}: ${got.toString('hex')} != ${want.toString('hex')}`);
+      return;
+    }
   }
   t.pass();
 });
@@ -82,7 +128,9 @@ test('ProtoWriter: varints, u64 edges, bytes, strings and nested messages equal 
 // --- SEV-SNP ---------------------------------------------------------------------------------------
 
 function pemBlocks(pem: string): Buffer[] {
-  return [...pem.matchAll(/-----BEGIN CERTIFICATE-----([^-]+)-----END CERTIFICATE-----/g)].map((m) => Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+  return [...pem.matchAll(/-----BEGIN CERTIFICATE-----([^-]+)-----END CERTIFICATE-----/g)].map((m) =>
+    Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'),
+  );
 }
 
 test('SNP: the real fixtures encode to the same bytes as protobufjs and round-trip', (t) => {
@@ -90,7 +138,12 @@ test('SNP: the real fixtures encode to the same bytes as protobufjs and round-tr
   const report = parseSnpReport(milanReport());
   const docs: SnpDocument[] = [
     { report, product: 'Milan', machineStepping: 0, chain: { vcek: milanVcek() } },
-    { report, product: 'Milan', machineStepping: 0, chain: { vcek: milanVcek(), ask: ask!, ark: ark!, extras: { [SNP_CRL_EXTRAS_KEY]: Buffer.alloc(1500, 7) } } },
+    {
+      report,
+      product: 'Milan',
+      machineStepping: 0,
+      chain: { vcek: milanVcek(), ask: ask!, ark: ark!, extras: { [SNP_CRL_EXTRAS_KEY]: Buffer.alloc(1500, 7) } },
+    },
     { report, product: 'Milan' },
   ];
   // The other products' anchors (copies of ../shared/testdata/tee/snp) as certificates of realistic size.
@@ -99,7 +152,11 @@ test('SNP: the real fixtures encode to the same bytes as protobufjs and round-tr
     const [v] = pemBlocks(fixtureText(`snp/asvk-ark-${p}-vlek.pem`));
     const product: SnpProduct = p === 'milan' ? 'Milan' : p === 'genoa' ? 'Genoa' : 'Turin';
     docs.push({ report, product, machineStepping: 2, chain: { vlek: v!, ask: a!, ark: k! } });
-    docs.push({ report, product, chain: { vcek: milanVcek(), vlek: v!, ask: a!, ark: k!, extras: { [SNP_CRL_EXTRAS_KEY]: k!, other: a! } } });
+    docs.push({
+      report,
+      product,
+      chain: { vcek: milanVcek(), vlek: v!, ask: a!, ark: k!, extras: { [SNP_CRL_EXTRAS_KEY]: k!, other: a! } },
+    });
   }
   for (const [i, doc] of docs.entries()) {
     const bytes = sameSnp(t, doc, `fixture ${i}`);
@@ -117,7 +174,20 @@ function randomSnpRaw(r: Rand): Buffer {
   raw.writeUInt32LE(version, 0x00);
   raw.writeUInt32LE(r.u32(), 0x04);
   raw.writeBigUInt64LE(BigInt((1 << 17) | r.int(1 << 26)), 0x08);
-  for (const [off, len] of [[0x10, 16], [0x20, 16], [0x50, 64], [0x90, 48], [0xc0, 32], [0xe0, 48], [0x110, 48], [0x140, 32], [0x160, 32], [0x1a0, 64], [0x2a0, 48], [0x2e8, 48]] as const) {
+  for (const [off, len] of [
+    [0x10, 16],
+    [0x20, 16],
+    [0x50, 64],
+    [0x90, 48],
+    [0xc0, 32],
+    [0xe0, 48],
+    [0x110, 48],
+    [0x140, 32],
+    [0x160, 32],
+    [0x1a0, 64],
+    [0x2a0, 48],
+    [0x2e8, 48],
+  ] as const) {
     r.bytes(len).copy(raw, off);
   }
   raw.writeUInt32LE(r.u32(), 0x30);
@@ -159,19 +229,26 @@ test('SNP: random documents encode to the same bytes as protobufjs and round-tri
     const chain = randomChain(r);
     const stepping = r.pick([undefined, 0, 1, 0xffffffff, r.u32()]);
     const doc: SnpDocument = {
-      report: parseSnpReport(raw), product: r.pick<SnpProduct>(['Milan', 'Genoa', 'Turin', 'Unknown']),
-      ...(chain !== undefined ? { chain } : {}), ...(stepping !== undefined ? { machineStepping: stepping } : {}),
+      report: parseSnpReport(raw),
+      product: r.pick<SnpProduct>(['Milan', 'Genoa', 'Turin', 'Unknown']),
+      ...(chain !== undefined ? { chain } : {}),
+      ...(stepping !== undefined ? { machineStepping: stepping } : {}),
     };
     const label = `seed ${r.seed} round ${i}`;
     const bytes = sameSnp(t, doc, label);
     const back = decodeSnpDocument(bytes);
-    if (!back.report.raw.equals(raw)) { t.fail(`${label}: report does not round-trip`); return; }
+    if (!back.report.raw.equals(raw)) {
+      t.fail(`${label}: report does not round-trip`);
+      return;
+    }
     t.is(back.product, doc.product, label);
     t.is(back.machineStepping, doc.machineStepping ?? 0, label);
     const hasCert = chain !== undefined && (chain.vcek ?? chain.vlek ?? chain.ask ?? chain.ark) !== undefined;
     if (hasCert) {
       // The decoder reads empty certificates and empty extras maps as absent, as protobuf does.
-      const nonEmpty = Object.fromEntries(Object.entries(chain).filter(([k, v]) => k !== 'extras' && (v as Buffer).length > 0));
+      const nonEmpty = Object.fromEntries(
+        Object.entries(chain).filter(([k, v]) => k !== 'extras' && (v as Buffer).length > 0),
+      );
       const extras = chain.extras ?? {};
       t.deepEqual(back.chain, { ...nonEmpty, ...(Object.keys(extras).length > 0 ? { extras } : {}) }, label);
     } else {
@@ -185,16 +262,47 @@ test('SNP: hand-made reports with out-of-range values (max u64, u32 wrap) equal 
   const r = new Rand(seedOf());
   for (let i = 0; i < ROUNDS; i++) {
     const report: SnpReport = {
-      ...base, version: r.pick([0, 2, 3, 5, 0xffffffff, -1]), guestSvn: r.u32(), vmpl: r.pick([-5, 0, r.u32()]), signatureAlgo: r.u32(), signerInfo: r.u32(),
-      policy: r.pick([0, 1, 2 ** 53 - 1]), currentTcb: r.u64(), platformInfo: r.u64(), reportedTcb: r.u64(), committedTcb: r.u64(), launchTcb: r.u64(),
-      launchMitVector: r.u64(), currentMitVector: r.u64(), cpuidFamily: r.u8(), cpuidModel: r.u8(), cpuidStepping: r.u8(),
-      currentBuild: r.u32(), currentMinor: r.u8(), currentMajor: r.u8(), committedBuild: r.u8(), committedMinor: r.u8(), committedMajor: r.u32(),
-      familyId: r.bytes(r.pick([0, 16])), imageId: r.bytes(r.pick([0, 16])), reportData: r.bytes(r.pick([0, 64])), measurement: r.bytes(r.pick([0, 48])),
-      hostData: r.bytes(r.pick([0, 32])), idKeyDigest: r.bytes(r.pick([0, 48])), authorKeyDigest: r.bytes(r.pick([0, 48])), reportId: r.bytes(r.pick([0, 32])),
-      reportIdMa: r.bytes(r.pick([0, 32])), chipId: r.bytes(r.pick([0, 64])), signature: r.bytes(r.pick([0, 512])),
+      ...base,
+      version: r.pick([0, 2, 3, 5, 0xffffffff, -1]),
+      guestSvn: r.u32(),
+      vmpl: r.pick([-5, 0, r.u32()]),
+      signatureAlgo: r.u32(),
+      signerInfo: r.u32(),
+      policy: r.pick([0, 1, 2 ** 53 - 1]),
+      currentTcb: r.u64(),
+      platformInfo: r.u64(),
+      reportedTcb: r.u64(),
+      committedTcb: r.u64(),
+      launchTcb: r.u64(),
+      launchMitVector: r.u64(),
+      currentMitVector: r.u64(),
+      cpuidFamily: r.u8(),
+      cpuidModel: r.u8(),
+      cpuidStepping: r.u8(),
+      currentBuild: r.u32(),
+      currentMinor: r.u8(),
+      currentMajor: r.u8(),
+      committedBuild: r.u8(),
+      committedMinor: r.u8(),
+      committedMajor: r.u32(),
+      familyId: r.bytes(r.pick([0, 16])),
+      imageId: r.bytes(r.pick([0, 16])),
+      reportData: r.bytes(r.pick([0, 64])),
+      measurement: r.bytes(r.pick([0, 48])),
+      hostData: r.bytes(r.pick([0, 32])),
+      idKeyDigest: r.bytes(r.pick([0, 48])),
+      authorKeyDigest: r.bytes(r.pick([0, 48])),
+      reportId: r.bytes(r.pick([0, 32])),
+      reportIdMa: r.bytes(r.pick([0, 32])),
+      chipId: r.bytes(r.pick([0, 64])),
+      signature: r.bytes(r.pick([0, 512])),
     };
     const chain = randomChain(r);
-    sameSnp(t, { report, product: r.pick<SnpProduct>(['Milan', 'Unknown']), ...(chain !== undefined ? { chain } : {}) }, `seed ${r.seed} round ${i}`);
+    sameSnp(
+      t,
+      { report, product: r.pick<SnpProduct>(['Milan', 'Unknown']), ...(chain !== undefined ? { chain } : {}) },
+      `seed ${r.seed} round ${i}`,
+    );
   }
   throwsCode(t, () => encodeSnpDocument({ report: { ...base, guestSvn: 1.5 }, product: 'Milan' }), C.DOCUMENT);
   throwsCode(t, () => protobufjsSnpDocument({ report: { ...base, guestSvn: 1.5 }, product: 'Milan' }), C.DOCUMENT);
@@ -204,15 +312,35 @@ test('SNP: hand-made reports with out-of-range values (max u64, u32 wrap) equal 
 
 // --- TDX -------------------------------------------------------------------------------------------
 
-function u16(v: number): Buffer { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; }
-function u32(v: number): Buffer { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; }
+function u16(v: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v);
+  return b;
+}
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+}
 
 /** A random v4 quote with consistent sizes: random field bytes, QE auth data and PCK chain of random length, extra bytes. */
 function randomTdxQuote(r: Rand): Buffer {
   const header = Buffer.concat([u16(4), u16(2), u32(0x81), r.bytes(2), r.bytes(2), r.bytes(16), r.bytes(20)]);
   const body = r.bytes(584);
-  const qeReport = Buffer.concat([r.bytes(16), u32(r.u32()), r.bytes(28), r.bytes(16), r.bytes(32), r.bytes(32), r.bytes(32), r.bytes(96),
-    u16(r.pick([0, 1, 0xffff])), u16(r.pick([0, 2, 0x8000])), r.bytes(60), r.bytes(64)]);
+  const qeReport = Buffer.concat([
+    r.bytes(16),
+    u32(r.u32()),
+    r.bytes(28),
+    r.bytes(16),
+    r.bytes(32),
+    r.bytes(32),
+    r.bytes(32),
+    r.bytes(96),
+    u16(r.pick([0, 1, 0xffff])),
+    u16(r.pick([0, 2, 0x8000])),
+    r.bytes(60),
+    r.bytes(64),
+  ]);
   t_assert(qeReport.length === TDX_QE_REPORT_SIZE);
   const auth = r.bytes(r.pick([0, 1, 32, 300]));
   const chain = r.bytes(r.pick([0, 1, 127, 128, 5000, 20000]));
@@ -246,9 +374,15 @@ test('TDX: random quotes encode to the same bytes as protobufjs and round-trip t
     const label = `seed ${r.seed} round ${i}`;
     const got = encodeTdxDocument(q);
     const want = protobufjsTdxDocument(q);
-    if (!got.equals(want)) { t.fail(`${label}: hand-written ${got.toString('hex')} != protobufjs ${want.toString('hex')}`); return; }
+    if (!got.equals(want)) {
+      t.fail(`${label}: hand-written ${got.toString('hex')} != protobufjs ${want.toString('hex')}`);
+      return;
+    }
     const back = decodeTdxDocument(got);
-    if (!Buffer.concat([back.raw, back.extraBytes]).equals(raw)) { t.fail(`${label}: quote does not round-trip`); return; }
+    if (!Buffer.concat([back.raw, back.extraBytes]).equals(raw)) {
+      t.fail(`${label}: quote does not round-trip`);
+      return;
+    }
   }
   t.pass();
 });
@@ -260,15 +394,42 @@ test('TDX: hand-made quotes with empty and zero fields equal protobufjs', (t) =>
   for (let i = 0; i < ROUNDS; i++) {
     const maybe = (b: Buffer): Buffer => (r.int(3) === 0 ? empty : b);
     const q = {
-      ...base, attestationKeyType: r.pick([0, 2, 0xffff]), teeType: r.u32(), qeSvn: maybe(base.qeSvn), pceSvn: maybe(base.pceSvn), userData: maybe(base.userData),
-      body: { ...base.body, mrTd: maybe(base.body.mrTd), rtmrs: r.pick([[], base.body.rtmrs, [empty, ...base.body.rtmrs]]), reportData: maybe(base.body.reportData) },
-      signedDataSize: r.u32(), signature: maybe(base.signature), attestationKey: maybe(base.attestationKey),
-      certificationDataType: r.pick([0, 6]), certificationDataSize: r.u32(), qeReportSignature: maybe(base.qeReportSignature),
-      qeReport: { ...base.qeReport, miscSelect: r.u32(), isvProdId: r.pick([0, 1]), isvSvn: r.pick([0, 0xffff]), mrEnclave: maybe(base.qeReport.mrEnclave) },
-      qeAuthData: maybe(base.qeAuthData), pckChainType: r.pick([0, 5]), pckChainSize: r.u32(), pckChain: maybe(base.pckChain), extraBytes: maybe(base.extraBytes),
+      ...base,
+      attestationKeyType: r.pick([0, 2, 0xffff]),
+      teeType: r.u32(),
+      qeSvn: maybe(base.qeSvn),
+      pceSvn: maybe(base.pceSvn),
+      userData: maybe(base.userData),
+      body: {
+        ...base.body,
+        mrTd: maybe(base.body.mrTd),
+        rtmrs: r.pick([[], base.body.rtmrs, [empty, ...base.body.rtmrs]]),
+        reportData: maybe(base.body.reportData),
+      },
+      signedDataSize: r.u32(),
+      signature: maybe(base.signature),
+      attestationKey: maybe(base.attestationKey),
+      certificationDataType: r.pick([0, 6]),
+      certificationDataSize: r.u32(),
+      qeReportSignature: maybe(base.qeReportSignature),
+      qeReport: {
+        ...base.qeReport,
+        miscSelect: r.u32(),
+        isvProdId: r.pick([0, 1]),
+        isvSvn: r.pick([0, 0xffff]),
+        mrEnclave: maybe(base.qeReport.mrEnclave),
+      },
+      qeAuthData: maybe(base.qeAuthData),
+      pckChainType: r.pick([0, 5]),
+      pckChainSize: r.u32(),
+      pckChain: maybe(base.pckChain),
+      extraBytes: maybe(base.extraBytes),
     };
     const got = encodeTdxDocument(q);
-    if (!got.equals(protobufjsTdxDocument(q))) { t.fail(`seed ${r.seed} round ${i}: differs from protobufjs`); return; }
+    if (!got.equals(protobufjsTdxDocument(q))) {
+      t.fail(`seed ${r.seed} round ${i}: differs from protobufjs`);
+      return;
+    }
   }
   throwsCode(t, () => encodeTdxDocument({ ...base, version: 5 }), C.UNSUPPORTED_VERSION);
   t.pass();

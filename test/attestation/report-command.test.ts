@@ -14,18 +14,33 @@ import { AttestationError, ATTESTATION_ERROR_CODES as C } from '../../lib/attest
 import { ConfigError } from '../../lib/errors.js';
 import { FIXTURES, flipBit, milanReport, milanVcek, tdxQuote } from './helpers.js';
 
-interface Run { out: string[]; run: (...args: string[]) => Promise<void> }
+interface Run {
+  out: string[];
+  run: (...args: string[]) => Promise<void>;
+}
 
 function cli(env: Record<string, string> = {}): Run {
   const out: string[] = [];
   const program = new Command('contrast-initializer').exitOverride();
-  registerReportCommand(program, { stdout: (s) => out.push(s), env, logger: silentLogger, now: () => new Date('2026-01-01T00:00:00Z') });
-  return { out, run: async (...args) => { await program.parseAsync(args, { from: 'user' }); } };
+  registerReportCommand(program, {
+    stdout: (s) => out.push(s),
+    env,
+    logger: silentLogger,
+    now: () => new Date('2026-01-01T00:00:00Z'),
+  });
+  return {
+    out,
+    run: async (...args) => {
+      await program.parseAsync(args, { from: 'user' });
+    },
+  };
 }
 
 function tmp(t: { teardown: (f: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), `att-cmd-${process.pid}-`));
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   return dir;
 }
 
@@ -42,7 +57,10 @@ test('inspect a raw SNP report prints one JSON object with the required fields',
   t.is(j['version'], 2);
   t.is(j['vmpl'], 0);
   t.is(j['reportData'], '0102030405' + '00'.repeat(59));
-  t.is(j['measurement'], 'b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01');
+  t.is(
+    j['measurement'],
+    'b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01',
+  );
   t.is(j['hostData'], '00'.repeat(32));
   t.regex(j['chipId'] as string, /^3ac3fe21/);
   t.like(j['reportedTcb'], { bootloader: 2, tee: 0, snp: 5, microcode: 68, raw: '0200000000000544' });
@@ -52,7 +70,10 @@ test('inspect a raw SNP report prints one JSON object with the required fields',
 test('inspect with --vcek and --ask-ark verifies; a flipped bit does not', async (t) => {
   const c = cli();
   await c.run('report', 'inspect', SNP, '--vcek', VCEK, '--ask-ark', ASKARK);
-  t.deepEqual((JSON.parse(c.out[0]!) as Record<string, unknown>)['signature'], { verified: true, chain: ['SEV-VCEK', 'SEV-Milan', 'ARK-Milan'] });
+  t.deepEqual((JSON.parse(c.out[0]!) as Record<string, unknown>)['signature'], {
+    verified: true,
+    chain: ['SEV-VCEK', 'SEV-Milan', 'ARK-Milan'],
+  });
   const dir = tmp(t);
   writeFileSync(join(dir, 'bad.bin'), flipBit(milanReport(), 0x90, 0));
   await c.run('report', 'inspect', join(dir, 'bad.bin'), '--vcek', VCEK, '--ask-ark', ASKARK);
@@ -87,9 +108,23 @@ test('inspect a raw TDX quote verifies with its embedded chain', async (t) => {
 
 test('inspect documents (SNP and TDX protobuf, binary and base64; insecure JSON)', async (t) => {
   const dir = tmp(t);
-  writeFileSync(join(dir, 'snp.pb'), encodeSnpDocument({ report: parseSnpReport(milanReport()), product: 'Milan', machineStepping: 0, chain: { vcek: milanVcek() } }));
+  writeFileSync(
+    join(dir, 'snp.pb'),
+    encodeSnpDocument({
+      report: parseSnpReport(milanReport()),
+      product: 'Milan',
+      machineStepping: 0,
+      chain: { vcek: milanVcek() },
+    }),
+  );
   writeFileSync(join(dir, 'tdx.b64'), encodeTdxDocument(parseTdxQuote(tdxQuote())).toString('base64'));
-  writeFileSync(join(dir, 'insecure.json'), JSON.stringify({ reportData: Buffer.alloc(64, 7).toString('base64'), hostData: Buffer.alloc(32, 9).toString('base64') }));
+  writeFileSync(
+    join(dir, 'insecure.json'),
+    JSON.stringify({
+      reportData: Buffer.alloc(64, 7).toString('base64'),
+      hostData: Buffer.alloc(32, 9).toString('base64'),
+    }),
+  );
   const c = cli();
   await c.run('report', 'inspect', join(dir, 'snp.pb'), '--ask-ark', ASKARK);
   await c.run('report', 'inspect', join(dir, 'tdx.b64'));
@@ -102,7 +137,15 @@ test('inspect documents (SNP and TDX protobuf, binary and base64; insecure JSON)
 
 const badInputs: Array<[string, Buffer, RegExp]> = [
   ['short SNP-looking report', Buffer.alloc(100, 0), /100 bytes/],
-  ['SNP report of version 9', (() => { const b = Buffer.from(milanReport()); b.writeUInt32LE(9, 0); return b; })(), /VERSION at offset 0x0 is 9/],
+  [
+    'SNP report of version 9',
+    (() => {
+      const b = Buffer.from(milanReport());
+      b.writeUInt32LE(9, 0);
+      return b;
+    })(),
+    /VERSION at offset 0x0 is 9/,
+  ],
   ['truncated TDX quote', tdxQuote().subarray(0, 700), /offset 0x278|offset 0x27c/],
 ];
 for (const [name, bytes, message] of badInputs) {
@@ -117,7 +160,9 @@ for (const [name, bytes, message] of badInputs) {
 }
 
 test('inspect of a missing file names it', async (t) => {
-  const err = await t.throwsAsync(cli().run('report', 'inspect', '/nonexistent/x.bin'), { instanceOf: AttestationError });
+  const err = await t.throwsAsync(cli().run('report', 'inspect', '/nonexistent/x.bin'), {
+    instanceOf: AttestationError,
+  });
   t.is(err.code, C.INVALID_ARGUMENT);
   t.regex(err.message, /\/nonexistent\/x\.bin.*ENOENT/);
 });
@@ -125,8 +170,12 @@ test('inspect of a missing file names it', async (t) => {
 test('report issues an insecure document over zero report data when allowed', async (t) => {
   const dir = tmp(t);
   const c = cli({
-    CONTRAST_ATTESTATION: 'insecure', CONTRAST_ALLOW_INSECURE_ATTESTATION: '1', CONTRAST_INSECURE_HOST_DATA: 'ab'.repeat(32),
-    CONTRAST_TSM_REPORT_DIR: join(dir, 'none'), CONTRAST_SNP_DEVICE: join(dir, 'sev'), CONTRAST_TDX_DEVICE: join(dir, 'tdx'),
+    CONTRAST_ATTESTATION: 'insecure',
+    CONTRAST_ALLOW_INSECURE_ATTESTATION: '1',
+    CONTRAST_INSECURE_HOST_DATA: 'ab'.repeat(32),
+    CONTRAST_TSM_REPORT_DIR: join(dir, 'none'),
+    CONTRAST_SNP_DEVICE: join(dir, 'sev'),
+    CONTRAST_TDX_DEVICE: join(dir, 'tdx'),
   });
   await c.run('report');
   t.is(c.out.length, 1);
@@ -137,6 +186,9 @@ test('report issues an insecure document over zero report data when allowed', as
 });
 
 test('report with a bad configuration fails with ConfigError listing every problem', async (t) => {
-  const err = await t.throwsAsync(cli({ CONTRAST_ATTESTATION: 'sgx', CONTRAST_INSECURE_HOST_DATA: 'xyz' }).run('report'), { instanceOf: ConfigError });
+  const err = await t.throwsAsync(
+    cli({ CONTRAST_ATTESTATION: 'sgx', CONTRAST_INSECURE_HOST_DATA: 'xyz' }).run('report'),
+    { instanceOf: ConfigError },
+  );
   t.is(err.problems.length, 2);
 });

@@ -1,5 +1,11 @@
 import test from 'ava';
-import { parseSnpReport, SNP_SIGNED_END, tcbParts, cpuid1EaxFromFms, fmsFromCpuid1Eax } from '../../lib/attestation/snp-report.js';
+import {
+  parseSnpReport,
+  SNP_SIGNED_END,
+  tcbParts,
+  cpuid1EaxFromFms,
+  fmsFromCpuid1Eax,
+} from '../../lib/attestation/snp-report.js';
 import { verifySnpReport, verifySnpReportSignature } from '../../lib/attestation/snp-verify.js';
 import { loadCertificates, splitAnchors } from '../../lib/attestation/certs.js';
 import { productFromCpuinfo } from '../../lib/attestation/snp-product.js';
@@ -28,15 +34,20 @@ test('milan-report.bin parses to the values in its bytes', (t) => {
   t.is(r.signerInfo, 0);
   t.is(r.signingKey, 'vcek');
   t.is(r.reportData.toString('hex'), '0102030405' + '00'.repeat(59));
-  t.is(r.measurement.toString('hex'), 'b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01');
+  t.is(
+    r.measurement.toString('hex'),
+    'b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01',
+  );
   t.is(r.hostData.toString('hex'), '00'.repeat(32));
   t.is(r.reportId.toString('hex'), '8edc638e1857c555d21f6b11bda3c8b1b5a09dba4852b4c8ee7aa2f16f22cc0a');
   t.is(r.reportIdMa.toString('hex'), 'ff'.repeat(32));
   t.is(r.reportedTcb, 0x4405000000000002n); // 0x180
   t.deepEqual(tcbParts(r.reportedTcb, false), { bootloader: 2, tee: 0, snp: 5, microcode: 0x44 });
   t.is(r.cpuidFamily, 0);
-  t.is(r.chipId.toString('hex'),
-    '3ac3fe21e13fb0990eb28a802e3fb6a29483a6b0753590c951bdd3b8e53786184ca39e359669a2b76a1936776b564ea464cdce40c05f63c9b610c5068b006b5d');
+  t.is(
+    r.chipId.toString('hex'),
+    '3ac3fe21e13fb0990eb28a802e3fb6a29483a6b0753590c951bdd3b8e53786184ca39e359669a2b76a1936776b564ea464cdce40c05f63c9b610c5068b006b5d',
+  );
   t.is(r.committedTcb, 0x4405000000000002n);
   t.deepEqual([r.currentMajor, r.currentMinor, r.currentBuild], [1, 0x31, 3]); // 0x1e8: 03 31 01
   t.deepEqual([r.committedMajor, r.committedMinor, r.committedBuild], [1, 0x31, 3]); // 0x1ec
@@ -53,7 +64,10 @@ test('the VCEK extensions match the report (hand-read from openssl x509 -text)',
 
 test('signature and chain VCEK -> ASK -> ARK verify', (t) => {
   const { chain, vcek } = verifySnpReport(parseSnpReport(milanReport()), milanOpts());
-  t.deepEqual(chain.map((c) => /CN=(.*)/.exec(c.subject)?.[1]), ['SEV-VCEK', 'SEV-Milan', 'ARK-Milan']);
+  t.deepEqual(
+    chain.map((c) => /CN=(.*)/.exec(c.subject)?.[1]),
+    ['SEV-VCEK', 'SEV-Milan', 'ARK-Milan'],
+  );
   t.is(vcek.productName, 'Milan-B0');
 });
 
@@ -61,15 +75,29 @@ test('one flipped bit anywhere in the signed range fails the signature', (t) => 
   const raw = milanReport();
   const original = parseSnpReport(raw);
   const key = milanOpts().leaf.publicKey;
-  t.notThrows(() => { verifySnpReportSignature(original, key); });
+  t.notThrows(() => {
+    verifySnpReportSignature(original, key);
+  });
   for (let i = 0; i < SNP_SIGNED_END; i++) {
     const flipped = { raw: flipBit(raw, i, i % 8), signature: original.signature };
-    throwsCode(t, () => { verifySnpReportSignature(flipped, key); }, C.SIGNATURE);
+    throwsCode(
+      t,
+      () => {
+        verifySnpReportSignature(flipped, key);
+      },
+      C.SIGNATURE,
+    );
   }
   // and in R or S
   for (const off of [0, 47, 72, 72 + 47]) {
     const sig = flipBit(original.signature, off, 3);
-    throwsCode(t, () => { verifySnpReportSignature({ raw, signature: sig }, key); }, C.SIGNATURE);
+    throwsCode(
+      t,
+      () => {
+        verifySnpReportSignature({ raw, signature: sig }, key);
+      },
+      C.SIGNATURE,
+    );
   }
 });
 
@@ -77,29 +105,53 @@ test('every flipped bit byte in the signed range fails full verification with a 
   const raw = milanReport();
   const opts = milanOpts();
   for (let i = 0; i < SNP_SIGNED_END; i += 7) {
-    t.throws(() => verifySnpReport(parseSnpReport(flipBit(raw, i, (i >> 3) % 8)), opts), { instanceOf: AttestationError });
+    t.throws(() => verifySnpReport(parseSnpReport(flipBit(raw, i, (i >> 3) % 8)), opts), {
+      instanceOf: AttestationError,
+    });
   }
 });
 
 test('the wrong product anchors reject the chain', (t) => {
   const { roots, others } = splitAnchors(loadCertificates(genoaAskArk(), 'genoa'));
-  throwsCode(t, () => verifySnpReport(parseSnpReport(milanReport()), { ...milanOpts(), intermediates: others, anchors: roots }), C.CHAIN);
+  throwsCode(
+    t,
+    () => verifySnpReport(parseSnpReport(milanReport()), { ...milanOpts(), intermediates: others, anchors: roots }),
+    C.CHAIN,
+  );
 });
 
 test('a clock outside the VCEK validity rejects the chain', (t) => {
-  throwsCode(t, () => verifySnpReport(parseSnpReport(milanReport()), { ...milanOpts(), now: new Date('2030-01-01T00:00:00Z') }), C.CHAIN);
+  throwsCode(
+    t,
+    () => verifySnpReport(parseSnpReport(milanReport()), { ...milanOpts(), now: new Date('2030-01-01T00:00:00Z') }),
+    C.CHAIN,
+  );
 });
 
 test('a REPORTED_TCB or CHIP_ID disagreeing with the VCEK is rejected', (t) => {
   // Altering the report breaks its signature first, so the comparison is checked on its own.
   const info = parseVcekExtensions(milanOpts().leaf);
-  t.notThrows(() => { checkVcekMatchesReport(info, parseSnpReport(milanReport())); });
+  t.notThrows(() => {
+    checkVcekMatchesReport(info, parseSnpReport(milanReport()));
+  });
   const tcb = Buffer.from(milanReport());
   tcb.writeUInt8(3, 0x180); // blSPL 3 instead of 2
-  throwsCode(t, () => { checkVcekMatchesReport(info, parseSnpReport(tcb)); }, C.TCB_MISMATCH);
+  throwsCode(
+    t,
+    () => {
+      checkVcekMatchesReport(info, parseSnpReport(tcb));
+    },
+    C.TCB_MISMATCH,
+  );
   const chip = Buffer.from(milanReport());
   chip.writeUInt8(0, 0x1a0);
-  throwsCode(t, () => { checkVcekMatchesReport(info, parseSnpReport(chip)); }, C.TCB_MISMATCH);
+  throwsCode(
+    t,
+    () => {
+      checkVcekMatchesReport(info, parseSnpReport(chip));
+    },
+    C.TCB_MISMATCH,
+  );
 });
 
 const bad: Array<[string, (b: Buffer) => void, string]> = [
@@ -130,8 +182,11 @@ test('rejects short and long input, naming the size', (t) => {
 test('v3 reports carry CPUID bytes; v5 carries mitigation vectors', (t) => {
   const b = Buffer.from(milanReport());
   b.writeUInt32LE(5, 0);
-  b.writeUInt8(0x1a, 0x188); b.writeUInt8(0x02, 0x189); b.writeUInt8(0x01, 0x18a);
-  b.writeBigUInt64LE(7n, 0x1f8); b.writeBigUInt64LE(9n, 0x200);
+  b.writeUInt8(0x1a, 0x188);
+  b.writeUInt8(0x02, 0x189);
+  b.writeUInt8(0x01, 0x18a);
+  b.writeBigUInt64LE(7n, 0x1f8);
+  b.writeBigUInt64LE(9n, 0x200);
   const r = parseSnpReport(b);
   t.deepEqual([r.cpuidFamily, r.cpuidModel, r.cpuidStepping], [0x1a, 0x02, 0x01]);
   t.deepEqual([r.launchMitVector, r.currentMitVector], [7n, 9n]);
@@ -151,7 +206,8 @@ test('Turin TCB byte order puts FMC first', (t) => {
 });
 
 test('product from /proc/cpuinfo family and model (decimal)', (t) => {
-  const cpuinfo = (family: number, model: number): string => `processor\t: 0\ncpu family\t: ${family}\nmodel\t\t: ${model}\nstepping\t: 1\n`;
+  const cpuinfo = (family: number, model: number): string =>
+    `processor\t: 0\ncpu family\t: ${family}\nmodel\t\t: ${model}\nstepping\t: 1\n`;
   t.is(productFromCpuinfo(cpuinfo(25, 1)), 'Milan');
   t.is(productFromCpuinfo(cpuinfo(25, 17)), 'Genoa');
   t.is(productFromCpuinfo(cpuinfo(26, 2)), 'Turin');

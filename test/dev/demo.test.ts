@@ -13,8 +13,18 @@ const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const MAIN = join(ROOT, 'dev/main.ts');
 
 function readableByNobody(): boolean {
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e',
-    `require('fs').accessSync(${JSON.stringify(join(ROOT, 'node_modules/tsx/package.json'))})`], { stdio: 'ignore' });
+  const r = spawnSync(
+    'setpriv',
+    [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      process.execPath,
+      '-e',
+      `require('fs').accessSync(${JSON.stringify(join(ROOT, 'node_modules/tsx/package.json'))})`,
+    ],
+    { stdio: 'ignore' },
+  );
   return r.status === 0;
 }
 
@@ -38,7 +48,12 @@ test('the demo shows certificates, an mTLS request, a refused client and timings
   const [cmd, args] = asNobody
     ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...node]]
     : [node[0]!, node.slice(1)];
-  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: 150_000, env: { PATH: process.env['PATH'], HOME: '/tmp' } });
+  const r = spawnSync(cmd, args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 150_000,
+    env: { PATH: process.env['PATH'], HOME: '/tmp' },
+  });
   t.is(r.status, 0, `${r.stdout}\n${r.stderr}`);
   const out = r.stdout;
   t.regex(out, /ATTESTATION: INSECURE/);
@@ -47,8 +62,14 @@ test('the demo shows certificates, an mTLS request, a refused client and timings
   t.regex(out, /subject CN=client; SANs DNS:client/);
   t.regex(out, /CN=system:coordinator:intermediate, issued by CN=system:coordinator:root/);
   t.is(out.match(/chain verifies against mesh CA and root: yes/g)?.length, 2);
-  t.regex(out, /wrote {8}web\/tls-config\/\{certChain,key,mesh-ca,coordinator-root-ca\}\.pem, web\/secrets\/workload-secret-seed, then web\/done/);
-  t.regex(out, /mesh CA {6}CN=system:coordinator:intermediate \(self-signed: the anchor pods trust; chain\[1\] is the same key certified by the root/);
+  t.regex(
+    out,
+    /wrote {8}web\/tls-config\/\{certChain,key,mesh-ca,coordinator-root-ca\}\.pem, web\/secrets\/workload-secret-seed, then web\/done/,
+  );
+  t.regex(
+    out,
+    /mesh CA {6}CN=system:coordinator:intermediate \(self-signed: the anchor pods trust; chain\[1\] is the same key certified by the root/,
+  );
   t.regex(out, /work directory: \S+ \(logs of every process, certificates; removed at the end unless --keep\)/);
   t.regex(out, /client -> web over mTLS: HTTP 200 "hello from the web app \(you asked for \/hello\)"/);
   t.regex(out, /client without mesh certificate -> web: refused/);
@@ -65,7 +86,10 @@ test('the demo shows certificates, an mTLS request, a refused client and timings
 });
 
 test('a bad flag is a configuration error (exit 64), nothing started', (t) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'demo', '--step-timeout', 'soon'], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'demo', '--step-timeout', 'soon'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   t.is(r.status, 64);
   t.regex(r.stderr, /--step-timeout=soon: expected a duration/);
   t.notRegex(r.stdout, /work directory/);
@@ -75,7 +99,12 @@ test('without the native addon the demo stops at once with a clear error and sta
   const tmp = join(ROOT, 'node_modules', '.cache', `demo-noaddon-${process.pid}`);
   const r = spawnSync(process.execPath, ['--import=tsx', MAIN, 'demo'], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', TMPDIR: tmp, CONTRAST_NATIVE_ADDON: '/nonexistent/contrast_native.node', CONTRAST_LOG_FORMAT: 'json' },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      TMPDIR: tmp,
+      CONTRAST_NATIVE_ADDON: '/nonexistent/contrast_native.node',
+      CONTRAST_LOG_FORMAT: 'json',
+    },
     encoding: 'utf8',
     timeout: 60_000,
   });

@@ -4,7 +4,10 @@ import { parseListen } from '../../lib/coordinator/coordinator.js';
 import { ConfigError } from '../../lib/errors.js';
 
 const ok: Array<[string, string, number]> = [
-  ['127.0.0.1:7777', '127.0.0.1', 7777], ['0.0.0.0:0', '0.0.0.0', 0], ['[::1]:7777', '::1', 7777], ['coordinator:7777', 'coordinator', 7777],
+  ['127.0.0.1:7777', '127.0.0.1', 7777],
+  ['0.0.0.0:0', '0.0.0.0', 0],
+  ['[::1]:7777', '::1', 7777],
+  ['coordinator:7777', 'coordinator', 7777],
 ];
 for (const [value, host, port] of ok) {
   test(`accepts ${value}`, (t) => {

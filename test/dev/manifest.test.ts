@@ -10,10 +10,22 @@ const H = 'AB'.repeat(32);
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
 test('our spelling and upstream spelling', (t) => {
-  const a = parseManifest(JSON.stringify({ policies: { [H]: { sans: ['web', '*'], workloadSecretID: 'id' } }, referenceValues: { allowInsecure: true } }), 'm.json');
+  const a = parseManifest(
+    JSON.stringify({
+      policies: { [H]: { sans: ['web', '*'], workloadSecretID: 'id' } },
+      referenceValues: { allowInsecure: true },
+    }),
+    'm.json',
+  );
   t.deepEqual(a.policies.get(H.toLowerCase()), { sans: ['web', '*'], workloadSecretID: 'id' });
   t.true(a.referenceValues.allowInsecure);
-  const b = parseManifest(JSON.stringify({ Policies: { [H]: { SANs: ['db'], WorkloadSecretID: '' } }, referenceValues: { snp: { trustedArks: [PEM] } } }), 'm.json');
+  const b = parseManifest(
+    JSON.stringify({
+      Policies: { [H]: { SANs: ['db'], WorkloadSecretID: '' } },
+      referenceValues: { snp: { trustedArks: [PEM] } },
+    }),
+    'm.json',
+  );
   t.deepEqual(b.policies.get(H.toLowerCase()), { sans: ['db'] });
   t.deepEqual(b.referenceValues.snp, { trustedArkPems: [PEM] });
   t.false(b.referenceValues.allowInsecure);
@@ -23,7 +35,13 @@ test('trust anchors from files relative to the manifest', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), `dev-manifest-${process.pid}-`));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'ark.pem'), PEM);
-  const m = parseManifest(JSON.stringify({ policies: {}, referenceValues: { snp: { trustedArks: ['ark.pem'] }, tdx: { trustedRoots: [join(dir, 'ark.pem')] } } }), join(dir, 'manifest.json'));
+  const m = parseManifest(
+    JSON.stringify({
+      policies: {},
+      referenceValues: { snp: { trustedArks: ['ark.pem'] }, tdx: { trustedRoots: [join(dir, 'ark.pem')] } },
+    }),
+    join(dir, 'manifest.json'),
+  );
   t.deepEqual(m.referenceValues.snp?.trustedArkPems, [PEM]);
   t.deepEqual(m.referenceValues.tdx?.trustedRootPems, [PEM]);
 });
@@ -31,8 +49,20 @@ test('trust anchors from files relative to the manifest', async (t) => {
 const bad: Array<[string, string, RegExp[]]> = [
   ['not JSON', '{', [/expected JSON/]],
   ['not an object', '[]', [/expected a JSON object/]],
-  ['everything wrong at once', JSON.stringify({ policies: { xyz: { sans: [''] }, [H]: 'no' }, referenceValues: { allowInsecure: 'yes', snp: { trustedArks: ['/nonexistent/ark.pem'] } } }),
-    [/policies\["xyz"\]: key: expected 64 hex digits/, /policies\["xyz"\]\.sans: expected an array of non-empty strings/, new RegExp(`policies\\["${H}"\\]: expected an object`), /allowInsecure: expected true or false/, /trustedArks\[0\]: cannot read \/nonexistent\/ark.pem/]],
+  [
+    'everything wrong at once',
+    JSON.stringify({
+      policies: { xyz: { sans: [''] }, [H]: 'no' },
+      referenceValues: { allowInsecure: 'yes', snp: { trustedArks: ['/nonexistent/ark.pem'] } },
+    }),
+    [
+      /policies\["xyz"\]: key: expected 64 hex digits/,
+      /policies\["xyz"\]\.sans: expected an array of non-empty strings/,
+      new RegExp(`policies\\["${H}"\\]: expected an object`),
+      /allowInsecure: expected true or false/,
+      /trustedArks\[0\]: cannot read \/nonexistent\/ark.pem/,
+    ],
+  ],
   ['no accepted kind', JSON.stringify({ policies: {}, referenceValues: {} }), [/accepts no attestation document/]],
   ['missing sections', JSON.stringify({}), [/policies: expected an object/, /referenceValues: expected an object/]],
 ];
@@ -40,7 +70,11 @@ for (const [name, text, patterns] of bad) {
   test(`rejected: ${name}`, (t) => {
     const err = t.throws(() => parseManifest(text, 'm.json'), { instanceOf: ConfigError });
     t.is(err.code, 'ERR_CONFIG');
-    for (const p of patterns) t.true(err.problems.some((line) => p.test(line) && line.startsWith('manifest m.json')), `${String(p)} in ${err.problems.join(' | ')}`);
+    for (const p of patterns)
+      t.true(
+        err.problems.some((line) => p.test(line) && line.startsWith('manifest m.json')),
+        `${String(p)} in ${err.problems.join(' | ')}`,
+      );
     t.is(err.problems.length, patterns.length);
   });
 }

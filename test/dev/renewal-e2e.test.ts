@@ -18,7 +18,17 @@ import { join } from 'node:path';
 import { ProcessGroup } from '../../dev/demo-processes.js';
 import { writeFileAtomic } from '../../lib/fs-atomic.js';
 import {
-  coordinatorFor, echo, eventually, logLines, openThrough, planPods, startApp, startPod, talks, tlsSnapshot, workDir,
+  coordinatorFor,
+  echo,
+  eventually,
+  logLines,
+  openThrough,
+  planPods,
+  startApp,
+  startPod,
+  talks,
+  tlsSnapshot,
+  workDir,
 } from './renewal-pods.js';
 
 const STEP_MS = 60_000;
@@ -30,7 +40,7 @@ test('rotation: two renewing pods and a third started after it all talk over mTL
   const names = ['a', 'b', 'c'];
   const coordinator = await coordinatorFor(t, names, join(work, 'coordinator'));
   const pods = await planPods(work, names);
-  const [a, b, c] = pods as [typeof pods[0], typeof pods[0], typeof pods[0]];
+  const [a, b, c] = pods as [(typeof pods)[0], (typeof pods)[0], (typeof pods)[0]];
   const opts = { coordinatorPort: coordinator.port, renewalInterval: '3s', pods, timeoutMs: STEP_MS };
   for (const pod of [a, b]) await startPod(group, pod, { ...opts, appPort: await startApp(t, pod.name) });
   const appC = await startApp(t, 'c');
@@ -50,8 +60,15 @@ test('rotation: two renewing pods and a third started after it all talk over mTL
   t.is(await readFile(join(c.tlsDir, 'mesh-ca.pem'), 'utf8'), newCa, 'the third pod starts with the new mesh CA');
 
   const pairs = pods.flatMap((from) => pods.filter((to) => to !== from).map((to) => [from, to.name] as const));
-  const allTalk = await eventually(async () => (await Promise.all(pairs.map(([from, to]) => talks(from, to)))).every(Boolean), STEP_MS);
-  const failing = allTalk ? [] : (await Promise.all(pairs.map(async ([from, to]) => ((await talks(from, to)) ? '' : `${from.name}->${to}`)))).filter(Boolean);
+  const allTalk = await eventually(
+    async () => (await Promise.all(pairs.map(([from, to]) => talks(from, to)))).every(Boolean),
+    STEP_MS,
+  );
+  const failing = allTalk
+    ? []
+    : (
+        await Promise.all(pairs.map(async ([from, to]) => ((await talks(from, to)) ? '' : `${from.name}->${to}`)))
+      ).filter(Boolean);
   t.true(allTalk, `all pairs talk after the rotation; failing: ${failing.join(' ')}`);
 
   for (const pod of [a, b]) {
@@ -64,16 +81,31 @@ test('rotation: two renewing pods and a third started after it all talk over mTL
     t.is(renewed[0]?.['oldMeshCA'], new X509Certificate(oldCa).fingerprint256);
     t.is(renewed[0]?.['newMeshCA'], new X509Certificate(newCa).fingerprint256);
     t.is(renewed[0]?.['level'], 'INFO');
-    const changed = await logLines(join(pod.dir, 'meshproxy.log'), 'mesh CA changed: trusting the previous mesh CA too until the grace window ends');
-    t.is(changed[0]?.['newMeshCA'], new X509Certificate(newCa).fingerprint256, `${pod.name}: meshproxy reloaded, trusting both CAs`);
+    const changed = await logLines(
+      join(pod.dir, 'meshproxy.log'),
+      'mesh CA changed: trusting the previous mesh CA too until the grace window ends',
+    );
+    t.is(
+      changed[0]?.['newMeshCA'],
+      new X509Certificate(newCa).fingerprint256,
+      `${pod.name}: meshproxy reloaded, trusting both CAs`,
+    );
   }
   t.is((await tlsSnapshot(c.tlsDir)).generation, '1\n');
 
-  t.is(await echo(longLived.socket, 'after the rotation'), 'after the rotation', 'the connection opened before the rotation still works');
+  t.is(
+    await echo(longLived.socket, 'after the rotation'),
+    'after the rotation',
+    'the connection opened before the rotation still works',
+  );
   longLived.socket.destroy();
-  t.deepEqual([a, b].flatMap((p) => [p.initializer?.process.pid, p.meshproxy?.process.pid]), pids);
+  t.deepEqual(
+    [a, b].flatMap((p) => [p.initializer?.process.pid, p.meshproxy?.process.pid]),
+    pids,
+  );
   for (const pod of pods) {
-    for (const child of [pod.initializer, pod.meshproxy]) t.is(child?.process.exitCode, null, `${child?.name ?? '?'} still running`);
+    for (const child of [pod.initializer, pod.meshproxy])
+      t.is(child?.process.exitCode, null, `${child?.name ?? '?'} still running`);
   }
 
   // SIGTERM ends the renewing initializers cleanly.
@@ -92,7 +124,7 @@ test('Coordinator outage during renewal: WARN lines, the old set untouched, the 
   const stateDir = join(work, 'coordinator');
   const first = await coordinatorFor(t, names, stateDir);
   const pods = await planPods(work, names);
-  const [a, b] = pods as [typeof pods[0], typeof pods[0]];
+  const [a, b] = pods as [(typeof pods)[0], (typeof pods)[0]];
   const opts = { coordinatorPort: first.port, renewalInterval: '1h', pods, timeoutMs: STEP_MS };
   for (const pod of [a, b]) await startPod(group, pod, { ...opts, appPort: await startApp(t, pod.name) });
   t.true(await talks(b, 'a'));
@@ -104,7 +136,13 @@ test('Coordinator outage during renewal: WARN lines, the old set untouched, the 
   // Written by rename, as the meshproxy writes it (lib/fs-atomic).
   await writeFileAtomic(join(a.dir, 'contrast', 'renewal-request'), 'test: renew now\n');
   const log = join(a.dir, 'initializer.log');
-  t.true(await eventually(async () => (await logLines(log, 'Renewing cert failed, keeping the current certificates')).length >= 2, STEP_MS), 'WARN lines while the Coordinator is down');
+  t.true(
+    await eventually(
+      async () => (await logLines(log, 'Renewing cert failed, keeping the current certificates')).length >= 2,
+      STEP_MS,
+    ),
+    'WARN lines while the Coordinator is down',
+  );
   const warns = await logLines(log, 'Renewing cert failed, keeping the current certificates');
   t.is(warns[0]?.['level'], 'WARN');
   t.regex(String(warns[0]?.['err']), /ECONNREFUSED.*check that the Coordinator is running/);
@@ -115,7 +153,10 @@ test('Coordinator outage during renewal: WARN lines, the old set untouched, the 
 
   // Back on the same state directory: a new mesh CA under the same root (a simulated recovery).
   const second = await coordinatorFor(t, names, stateDir, `127.0.0.1:${first.port}`);
-  t.true(await eventually(async () => (await tlsSnapshot(a.tlsDir)).generation === '2\n', STEP_MS), 'renewed once the Coordinator is back');
+  t.true(
+    await eventually(async () => (await tlsSnapshot(a.tlsDir)).generation === '2\n', STEP_MS),
+    'renewed once the Coordinator is back',
+  );
   const after = await tlsSnapshot(a.tlsDir);
   t.not(after.files['mesh-ca.pem'], before.files['mesh-ca.pem']);
   t.is(after.files['mesh-ca.pem'], await readFile(join(stateDir, 'mesh-ca.pem'), 'utf8'));

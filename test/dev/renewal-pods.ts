@@ -23,12 +23,23 @@ export async function workDir(t: ExecutionContext, label: string): Promise<strin
   return dir;
 }
 
-export async function coordinatorFor(t: ExecutionContext, names: readonly string[], stateDir: string, listen = '127.0.0.1:0'): Promise<RunningCoordinator> {
+export async function coordinatorFor(
+  t: ExecutionContext,
+  names: readonly string[],
+  stateDir: string,
+  listen = '127.0.0.1:0',
+): Promise<RunningCoordinator> {
   const manifest: DevManifest = {
     policies: new Map(names.map((n) => [hostData(n), { sans: [n], workloadSecretID: `test/${n}` }])),
     referenceValues: { allowInsecure: true },
   };
-  const c = await startCoordinator({ listen, manifest, stateDir, validators: [new InsecureValidator()], logger: silentLogger() });
+  const c = await startCoordinator({
+    listen,
+    manifest,
+    stateDir,
+    validators: [new InsecureValidator()],
+    logger: silentLogger(),
+  });
   t.teardown(() => c.close());
   return c;
 }
@@ -67,8 +78,18 @@ export async function startApp(t: ExecutionContext, name: string): Promise<numbe
     s.write(`hello from ${name}\n`);
     s.pipe(s);
   });
-  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve); });
-  t.teardown(() => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => { resolve(); }); }));
+  await new Promise<void>((resolve) => {
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  );
   return (server.address() as { port: number }).port;
 }
 
@@ -84,44 +105,63 @@ export interface StartPodOptions {
 /** Starts the initializer (renewal mode) and, once it wrote the done file, the meshproxy. */
 export async function startPod(group: ProcessGroup, pod: TestPod, opts: StartPodOptions): Promise<void> {
   const done = join(pod.dir, 'done');
-  pod.initializer = group.start(`initializer ${pod.name}`, 'initializer', {
-    COORDINATOR_HOST: `127.0.0.1:${opts.coordinatorPort}`,
-    CONTRAST_TLS_DIR: pod.tlsDir,
-    CONTRAST_SECRETS_DIR: join(pod.dir, 'contrast', 'secrets'),
-    CONTRAST_DONE_FILE: done,
-    CONTRAST_ATTESTATION: 'insecure',
-    CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true',
-    CONTRAST_INSECURE_HOST_DATA: hostData(pod.name),
-    CONTRAST_RETRY_INTERVAL: '200ms',
-    CONTRAST_RENEWAL_INTERVAL: opts.renewalInterval,
-    CONTRAST_LOG_LEVEL: 'debug',
-    CONTRAST_LOG_FORMAT: 'json',
-  }, join(pod.dir, 'initializer.log'));
+  pod.initializer = group.start(
+    `initializer ${pod.name}`,
+    'initializer',
+    {
+      COORDINATOR_HOST: `127.0.0.1:${opts.coordinatorPort}`,
+      CONTRAST_TLS_DIR: pod.tlsDir,
+      CONTRAST_SECRETS_DIR: join(pod.dir, 'contrast', 'secrets'),
+      CONTRAST_DONE_FILE: done,
+      CONTRAST_ATTESTATION: 'insecure',
+      CONTRAST_ALLOW_INSECURE_ATTESTATION: 'true',
+      CONTRAST_INSECURE_HOST_DATA: hostData(pod.name),
+      CONTRAST_RETRY_INTERVAL: '200ms',
+      CONTRAST_RENEWAL_INTERVAL: opts.renewalInterval,
+      CONTRAST_LOG_LEVEL: 'debug',
+      CONTRAST_LOG_FORMAT: 'json',
+    },
+    join(pod.dir, 'initializer.log'),
+  );
   await waitForFile(done, pod.initializer, opts.timeoutMs);
-  const egress = [...pod.egress].map(([peer, port]) => {
-    const target = opts.pods.find((p) => p.name === peer);
-    return `${peer}#127.0.0.1:${port}#127.0.0.1:${target?.ingressPort ?? 0}`;
-  }).join('##');
-  pod.meshproxy = group.start(`meshproxy ${pod.name}`, 'meshproxy', {
-    CONTRAST_MESHPROXY_MODE: 'explicit',
-    CONTRAST_MESHPROXY_INGRESS_LISTEN: `127.0.0.1:${pod.ingressPort}=${opts.appPort}`,
-    CONTRAST_EGRESS_PROXY_CONFIG: egress,
-    CONTRAST_TLS_DIR: pod.tlsDir,
-    CONTRAST_READY_FILE: join(pod.dir, 'ready'),
-    CONTRAST_MESHPROXY_CA_GRACE: opts.graceWindow ?? '2m',
-    CONTRAST_LOG_LEVEL: 'info',
-    CONTRAST_LOG_FORMAT: 'json',
-  }, join(pod.dir, 'meshproxy.log'));
+  const egress = [...pod.egress]
+    .map(([peer, port]) => {
+      const target = opts.pods.find((p) => p.name === peer);
+      return `${peer}#127.0.0.1:${port}#127.0.0.1:${target?.ingressPort ?? 0}`;
+    })
+    .join('##');
+  pod.meshproxy = group.start(
+    `meshproxy ${pod.name}`,
+    'meshproxy',
+    {
+      CONTRAST_MESHPROXY_MODE: 'explicit',
+      CONTRAST_MESHPROXY_INGRESS_LISTEN: `127.0.0.1:${pod.ingressPort}=${opts.appPort}`,
+      CONTRAST_EGRESS_PROXY_CONFIG: egress,
+      CONTRAST_TLS_DIR: pod.tlsDir,
+      CONTRAST_READY_FILE: join(pod.dir, 'ready'),
+      CONTRAST_MESHPROXY_CA_GRACE: opts.graceWindow ?? '2m',
+      CONTRAST_LOG_LEVEL: 'info',
+      CONTRAST_LOG_FORMAT: 'json',
+    },
+    join(pod.dir, 'meshproxy.log'),
+  );
   await waitForFile(join(pod.dir, 'ready'), pod.meshproxy, opts.timeoutMs);
 }
 
 /** A connection through `from`'s egress listener to `to`: resolves with the app's greeting line. */
-export function openThrough(from: TestPod, to: string, timeoutMs = 5000): Promise<{ socket: Socket; greeting: string }> {
+export function openThrough(
+  from: TestPod,
+  to: string,
+  timeoutMs = 5000,
+): Promise<{ socket: Socket; greeting: string }> {
   const port = from.egress.get(to);
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port: port ?? 0 });
     let text = '';
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`${from.name} -> ${to}: no greeting within ${timeoutMs} ms`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`${from.name} -> ${to}: no greeting within ${timeoutMs} ms`));
+    }, timeoutMs);
     socket.setEncoding('utf8');
     const onData = (d: string): void => {
       text += d;
@@ -131,8 +171,14 @@ export function openThrough(from: TestPod, to: string, timeoutMs = 5000): Promis
       resolve({ socket, greeting: text.trim() });
     };
     socket.on('data', onData);
-    socket.on('error', (err) => { clearTimeout(timer); reject(err); });
-    socket.on('close', () => { clearTimeout(timer); reject(new Error(`${from.name} -> ${to}: closed before a greeting`)); });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      reject(new Error(`${from.name} -> ${to}: closed before a greeting`));
+    });
   });
 }
 
@@ -151,7 +197,9 @@ export async function talks(from: TestPod, to: string): Promise<boolean> {
 export function echo(socket: Socket, line: string, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
-    const timer = setTimeout(() => { reject(new Error(`no echo within ${timeoutMs} ms`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      reject(new Error(`no echo within ${timeoutMs} ms`));
+    }, timeoutMs);
     const onData = (d: string): void => {
       text += d;
       if (text.includes('\n')) {
@@ -176,14 +224,25 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
 }
 
 /** The pod's TLS set as an app reading it sees it: generation, what `..data` points to, the file bytes. */
-export async function tlsSnapshot(tlsDir: string): Promise<{ generation: string; data: string; files: Record<string, string> }> {
+export async function tlsSnapshot(
+  tlsDir: string,
+): Promise<{ generation: string; data: string; files: Record<string, string> }> {
   const files: Record<string, string> = {};
-  for (const f of ['mesh-ca.pem', 'certChain.pem', 'key.pem', 'coordinator-root-ca.pem']) files[f] = await readFile(join(tlsDir, f), 'utf8');
-  return { generation: await readFile(join(tlsDir, 'generation'), 'utf8'), data: await readlink(join(tlsDir, '..data')), files };
+  for (const f of ['mesh-ca.pem', 'certChain.pem', 'key.pem', 'coordinator-root-ca.pem'])
+    files[f] = await readFile(join(tlsDir, f), 'utf8');
+  return {
+    generation: await readFile(join(tlsDir, 'generation'), 'utf8'),
+    data: await readlink(join(tlsDir, '..data')),
+    files,
+  };
 }
 
 /** Lines of a JSON log file whose msg is `msg`. */
 export async function logLines(file: string, msg: string): Promise<Record<string, unknown>[]> {
   const text = await readFile(file, 'utf8').catch(() => '');
-  return text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o['msg'] === msg);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((o) => o['msg'] === msg);
 }

@@ -25,8 +25,12 @@ import { loadManifest } from '../../lib/coordinator/manifest.js';
 import { captureLogs } from '../atls/helpers/harness.js';
 
 let shared: Emulators | undefined;
-test.before(async () => { shared = await mountEmulators(); });
-test.after.always(async () => { await shared?.unmount(); });
+test.before(async () => {
+  shared = await mountEmulators();
+});
+test.after.always(async () => {
+  await shared?.unmount();
+});
 
 function emu(): Emulators {
   if (shared === undefined) throw new Error('emulators not mounted');
@@ -55,10 +59,16 @@ async function coordinator(t: { teardown(fn: () => Promise<void>): void }, e: Em
   await writeFile(join(dir, 'tdx-root.pem'), e.keys.tdxRootPem);
   const snpHost = e.config.hostData.toString('hex');
   const tdxHost = e.config.mrConfigId.subarray(0, 32).toString('hex');
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify({
-    policies: { [snpHost]: { sans: ['snp-workload'] }, [tdxHost]: { sans: ['tdx-workload'], workloadSecretID: 'tdx' } },
-    referenceValues: { snp: { trustedArks: ['ark.pem'] }, tdx: { trustedRoots: ['tdx-root.pem'] }, allowInsecure },
-  }));
+  await writeFile(
+    join(dir, 'manifest.json'),
+    JSON.stringify({
+      policies: {
+        [snpHost]: { sans: ['snp-workload'] },
+        [tdxHost]: { sans: ['tdx-workload'], workloadSecretID: 'tdx' },
+      },
+      referenceValues: { snp: { trustedArks: ['ark.pem'] }, tdx: { trustedRoots: ['tdx-root.pem'] }, allowInsecure },
+    }),
+  );
   const manifest = await loadManifest(join(dir, 'manifest.json'));
   const validators = createValidators({
     ...(manifest.referenceValues.snp === undefined ? {} : { snp: manifest.referenceValues.snp }),
@@ -66,7 +76,13 @@ async function coordinator(t: { teardown(fn: () => Promise<void>): void }, e: Em
     allowInsecure: manifest.referenceValues.allowInsecure,
   });
   const logs = captureLogs();
-  const c = await startCoordinator({ listen: '127.0.0.1:0', manifest, stateDir: join(dir, 'state'), validators, logger: logs.logger });
+  const c = await startCoordinator({
+    listen: '127.0.0.1:0',
+    manifest,
+    stateDir: join(dir, 'state'),
+    validators,
+    logger: logs.logger,
+  });
   t.teardown(() => c.close());
   return { target: `127.0.0.1:${c.port}`, logs, snpHost, tdxHost };
 }
@@ -74,7 +90,9 @@ async function coordinator(t: { teardown(fn: () => Promise<void>): void }, e: Em
 test.serial('SEV-SNP document from the emulated configfs-tsm: accepted, mesh certificate for our key', async (t) => {
   const e = emu();
   const { target, logs, snpHost } = await coordinator(t, e, false);
-  const issuer = await createIssuer(attestationConfig(e, e.tsmSnpDir), silentLogger(), { tee: () => Promise.resolve(nativeTeeAccess()) });
+  const issuer = await createIssuer(attestationConfig(e, e.tsmSnpDir), silentLogger(), {
+    tee: () => Promise.resolve(nativeTeeAccess()),
+  });
   t.is(issuer.kind, 'snp');
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const certs = await newMeshCert({ target, issuer, privateKey });
@@ -83,38 +101,64 @@ test.serial('SEV-SNP document from the emulated configfs-tsm: accepted, mesh cer
   t.is(leaf.subject, 'CN=snp-workload');
   // The report's claims travel in the mesh certificate (1.3.9901.2.1.22 measurement, .23 host data).
   const parsed = new PeculiarCert(leaf.raw);
-  t.deepEqual(Buffer.from(parsed.getExtension('1.3.9901.2.1.23')?.value ?? new ArrayBuffer(0)), derOctets(e.config.hostData));
-  t.deepEqual(Buffer.from(parsed.getExtension('1.3.9901.2.1.22')?.value ?? new ArrayBuffer(0)), derOctets(e.config.measurement));
+  t.deepEqual(
+    Buffer.from(parsed.getExtension('1.3.9901.2.1.23')?.value ?? new ArrayBuffer(0)),
+    derOctets(e.config.hostData),
+  );
+  t.deepEqual(
+    Buffer.from(parsed.getExtension('1.3.9901.2.1.22')?.value ?? new ArrayBuffer(0)),
+    derOctets(e.config.measurement),
+  );
   const accepted = await logs.waitFor((l) => l['msg'] === 'Attestation accepted');
   t.is(accepted['kind'], 'snp');
   t.is(accepted['hostData'], snpHost);
 });
 
-test.serial('TDX quote from the emulated configfs-tsm: accepted, policy by MRCONFIGID[0:32], secret derived', async (t) => {
-  const e = emu();
-  const { target, logs, tdxHost } = await coordinator(t, e, false);
-  const issuer = await createIssuer(attestationConfig(e, e.tsmTdxDir), silentLogger());
-  t.is(issuer.kind, 'tdx');
-  const certs = await newMeshCert({ target, issuer, privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey }).catch((err: unknown) => {
-    throw new Error(`${String(err)}; Coordinator log: ${JSON.stringify(logs.lines.filter((l) => l['msg'] === 'Attestation rejected'))}`);
-  });
-  t.is(certs.workloadSecret.length, 64);
-  const accepted = await logs.waitFor((l) => l['msg'] === 'Attestation accepted');
-  t.is(accepted['kind'], 'tdx');
-  t.is(accepted['hostData'], tdxHost);
-});
+test.serial(
+  'TDX quote from the emulated configfs-tsm: accepted, policy by MRCONFIGID[0:32], secret derived',
+  async (t) => {
+    const e = emu();
+    const { target, logs, tdxHost } = await coordinator(t, e, false);
+    const issuer = await createIssuer(attestationConfig(e, e.tsmTdxDir), silentLogger());
+    t.is(issuer.kind, 'tdx');
+    const certs = await newMeshCert({
+      target,
+      issuer,
+      privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+    }).catch((err: unknown) => {
+      throw new Error(
+        `${String(err)}; Coordinator log: ${JSON.stringify(logs.lines.filter((l) => l['msg'] === 'Attestation rejected'))}`,
+      );
+    });
+    t.is(certs.workloadSecret.length, 64);
+    const accepted = await logs.waitFor((l) => l['msg'] === 'Attestation accepted');
+    t.is(accepted['kind'], 'tdx');
+    t.is(accepted['hostData'], tdxHost);
+  },
+);
 
 test.serial('insecure documents are refused unless the manifest allows them', async (t) => {
   const e = emu();
   const strict = await coordinator(t, e, false);
   const issuer = new InsecureIssuer(e.config.hostData);
-  const err = await t.throwsAsync(newMeshCert({ target: strict.target, issuer, privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey }), { instanceOf: MeshApiError });
+  const err = await t.throwsAsync(
+    newMeshCert({
+      target: strict.target,
+      issuer,
+      privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+    }),
+    { instanceOf: MeshApiError },
+  );
   t.is(err.code, 'ERR_ATLS_HANDSHAKE_REJECTED');
   const line = await strict.logs.waitFor((l) => l['msg'] === 'Attestation rejected');
   t.is(line['reason'], 'ERR_ATLS_DOCUMENT_REJECTED');
   t.regex(String(line['err']), /no validator for the offered attestation document\(s\) 1\.3\.9901\.2\.3/);
 
   const lenient = await coordinator(t, e, true);
-  const certs = await newMeshCert({ target: lenient.target, issuer, privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey });
+  const certs = await newMeshCert({
+    target: lenient.target,
+    issuer,
+    privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+  });
   t.true(certs.certChain.length > 0);
 });

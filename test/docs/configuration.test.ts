@@ -21,26 +21,39 @@ const PARSERS: Record<string, { base: Env; parse: (env: Env) => unknown }> = {
     base: { COORDINATOR_HOST: 'coordinator' },
     parse: (env) => {
       const reader = new EnvReader(env);
-      const config = { initializer: readInitializerConfig(reader), attestation: readAttestationConfig(reader), log: parseLogConfig(env) };
+      const config = {
+        initializer: readInitializerConfig(reader),
+        attestation: readAttestationConfig(reader),
+        log: parseLogConfig(env),
+      };
       reader.finish({});
       return config;
     },
   },
   'contrast-meshproxy': { base: {}, parse: (env) => ({ mesh: meshConfigFromEnv(env), log: parseLogConfig(env) }) },
-  'contrast-runtime-installer': { base: {}, parse: (env) => ({ installer: parseInstallerConfig('Metal-QEMU-SNP', env), log: parseLogConfig(env) }) },
-  'contrast-port-forwarder': { base: { FORWARD_HOST: 'svc', LISTEN_PORT: '8080' }, parse: (env) => ({ forwarder: forwarderConfigFromEnv(env), log: parseLogConfig(env) }) },
+  'contrast-runtime-installer': {
+    base: {},
+    parse: (env) => ({ installer: parseInstallerConfig('Metal-QEMU-SNP', env), log: parseLogConfig(env) }),
+  },
+  'contrast-port-forwarder': {
+    base: { FORWARD_HOST: 'svc', LISTEN_PORT: '8080' },
+    parse: (env) => ({ forwarder: forwarderConfigFromEnv(env), log: parseLogConfig(env) }),
+  },
   'contrast-dev': { base: {}, parse: (env) => parseLogConfig(env) },
 };
 
 /** The names a parse looked up in its environment. */
 function namesRead(parse: (env: Env) => unknown, base: Env): Set<string> {
   const read = new Set<string>();
-  const env = new Proxy({ ...base }, {
-    get(target, name) {
-      if (typeof name === 'string') read.add(name);
-      return (target as Record<string, string | undefined>)[name as string];
+  const env = new Proxy(
+    { ...base },
+    {
+      get(target, name) {
+        if (typeof name === 'string') read.add(name);
+        return (target as Record<string, string | undefined>)[name as string];
+      },
     },
-  });
+  );
   parse(env);
   return read;
 }
@@ -69,5 +82,6 @@ for (const { program, environment } of PROGRAM_ENVIRONMENTS) {
 test('docs/configuration.md holds the table rendered from the lists', (t) => {
   const page = readFileSync(PAGE, 'utf8');
   t.is(page, renderedPage(page), 'regenerate with: npx tsx test/helpers/configuration-table.ts --write');
-  for (const { environment } of PROGRAM_ENVIRONMENTS) for (const v of environment) t.true(page.includes(`| \`${v.name}\` |`), v.name);
+  for (const { environment } of PROGRAM_ENVIRONMENTS)
+    for (const v of environment) t.true(page.includes(`| \`${v.name}\` |`), v.name);
 });

@@ -12,7 +12,8 @@ import { snpGetReport } from '../../lib/native/tee.js';
 const run = promisify(execFile);
 const HARNESS = fileURLToPath(new URL('./harness.ts', import.meta.url));
 
-const mounted = async (path: string): Promise<boolean> => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === path);
+const mounted = async (path: string): Promise<boolean> =>
+  (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === path);
 
 test('unmount removes the mount and its directory, and is idempotent', async (t) => {
   const emu = await mountEmulators();
@@ -39,7 +40,10 @@ test('a process that exits without unmounting leaves no mount behind', async (t)
   const dir = await mkdtemp(join(tmpdir(), `contrast-tee-harness-${process.pid}-`));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const script = join(dir, 'leak.mts');
-  await writeFile(script, `import { mountEmulators } from ${JSON.stringify(HARNESS)};\nconst emu = await mountEmulators();\nconsole.log(emu.mountpoint);\nprocess.exitCode = 3;\n`);
+  await writeFile(
+    script,
+    `import { mountEmulators } from ${JSON.stringify(HARNESS)};\nconst emu = await mountEmulators();\nconsole.log(emu.mountpoint);\nprocess.exitCode = 3;\n`,
+  );
   const err = await t.throwsAsync(run(process.execPath, ['--import=tsx', script]));
   const mountpoint = (err as unknown as { stdout: string }).stdout.trim();
   t.regex(mountpoint, /contrast-tee-emu-/);
@@ -47,15 +51,24 @@ test('a process that exits without unmounting leaves no mount behind', async (t)
 });
 
 test('bad emulator options are rejected before anything is mounted', async (t) => {
-  await t.throwsAsync(() => mountEmulators({ measurement: Buffer.alloc(47) }), { instanceOf: TypeError, message: /measurement of 47 bytes: expected 48/ });
-  await t.throwsAsync(() => mountEmulators({ reportVersion: 9 }), { instanceOf: TypeError, message: /reportVersion 9/ });
+  await t.throwsAsync(() => mountEmulators({ measurement: Buffer.alloc(47) }), {
+    instanceOf: TypeError,
+    message: /measurement of 47 bytes: expected 48/,
+  });
+  await t.throwsAsync(() => mountEmulators({ reportVersion: 9 }), {
+    instanceOf: TypeError,
+    message: /reportVersion 9/,
+  });
 });
 
 test('the emulator unmounts itself when its parent is killed', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), `contrast-tee-harness-${process.pid}-`));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const script = join(dir, 'killed.mts');
-  await writeFile(script, `import { mountEmulators } from ${JSON.stringify(HARNESS)};\nconst emu = await mountEmulators();\nconsole.log(emu.mountpoint);\nsetInterval(() => {}, 1000);\n`);
+  await writeFile(
+    script,
+    `import { mountEmulators } from ${JSON.stringify(HARNESS)};\nconst emu = await mountEmulators();\nconsole.log(emu.mountpoint);\nsetInterval(() => {}, 1000);\n`,
+  );
   const child = spawn(process.execPath, ['--import=tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => child.kill('SIGKILL'));
   const mountpoint = await new Promise<string>((resolve) => {
@@ -68,7 +81,7 @@ test('the emulator unmounts itself when its parent is killed', async (t) => {
   t.true(await mounted(mountpoint));
   child.kill('SIGKILL');
   // Wait (bounded) for the emulator to notice: PR_SET_PDEATHSIG delivers SIGTERM to it.
-  for (let i = 0; i < 100 && await mounted(mountpoint); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 100 && (await mounted(mountpoint)); i++) await new Promise((r) => setTimeout(r, 100));
   t.false(await mounted(mountpoint));
   for (let i = 0; i < 50 && existsSync(mountpoint); i++) await new Promise((r) => setTimeout(r, 100));
   t.false(existsSync(mountpoint));

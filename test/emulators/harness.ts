@@ -147,7 +147,9 @@ function waitReady(child: ChildProcess): Promise<void> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('ready\n')) resolve();
@@ -195,14 +197,22 @@ export async function mountEmulators(opts: EmulatorOptions = {}): Promise<Emulat
   const keys = await loadKeys(keyDir);
   const mountpoint = await mkdtemp(join(tmpdir(), `contrast-tee-emu-${process.pid}-`));
   const args = [
-    '--keys', keyDir,
-    '--measurement', config.measurement.toString('hex'),
-    '--host-data', config.hostData.toString('hex'),
-    '--mr-config-id', config.mrConfigId.toString('hex'),
-    '--mr-td', config.mrTd.toString('hex'),
-    '--chip-id', TEST_PLATFORM.chipId.toString('hex'),
-    '--tcb', tcbBytes().toString('hex'),
-    '--report-version', String(config.reportVersion),
+    '--keys',
+    keyDir,
+    '--measurement',
+    config.measurement.toString('hex'),
+    '--host-data',
+    config.hostData.toString('hex'),
+    '--mr-config-id',
+    config.mrConfigId.toString('hex'),
+    '--mr-td',
+    config.mrTd.toString('hex'),
+    '--chip-id',
+    TEST_PLATFORM.chipId.toString('hex'),
+    '--tcb',
+    tcbBytes().toString('hex'),
+    '--report-version',
+    String(config.reportVersion),
     '--rmdir-on-exit',
     ...(config.hostCerts ? [] : ['--no-host-certs']),
     mountpoint,
@@ -229,9 +239,14 @@ export async function mountEmulators(opts: EmulatorOptions = {}): Promise<Emulat
   const unmount = (): Promise<void> => {
     unmounted ??= (async () => {
       cancelAtExit();
-      const exited = child.exitCode !== null || child.signalCode !== null
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+      const exited =
+        child.exitCode !== null || child.signalCode !== null
+          ? Promise.resolve()
+          : new Promise<void>((resolve) =>
+              child.once('exit', () => {
+                resolve();
+              }),
+            );
       unmountSync(mountpoint);
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
@@ -253,10 +268,15 @@ export async function mountEmulators(opts: EmulatorOptions = {}): Promise<Emulat
     setFault: (device, fault) => writeFile(join(mountpoint, 'control', `${device}-fault`), fault),
     stats: async () => {
       const text = await readFile(join(mountpoint, 'control', 'stats'), 'utf8');
-      return Object.fromEntries(text.trim().split('\n').map((l) => {
-        const [k = '', v = '0'] = l.split(' ');
-        return [k, Number(v)];
-      }));
+      return Object.fromEntries(
+        text
+          .trim()
+          .split('\n')
+          .map((l) => {
+            const [k = '', v = '0'] = l.split(' ');
+            return [k, Number(v)];
+          }),
+      );
     },
     unmount,
   };

@@ -86,7 +86,11 @@ function sgxExtension(): x509.Extension {
   const base = '1.2.840.113741.1.13.1';
   const item = (suffix: string, value: Buffer): Buffer => sequence(oid(`${base}.${suffix}`), value);
   const comps = Array.from({ length: 16 }, (_, i) => item(`2.${i + 1}`, integer(i < 2 ? 3 : 0)));
-  const tcb = sequence(...comps, item('2.17', integer(13)), item('2.18', octets(Buffer.from('03030000000000000000000000000000', 'hex'))));
+  const tcb = sequence(
+    ...comps,
+    item('2.17', integer(13)),
+    item('2.18', octets(Buffer.from('03030000000000000000000000000000', 'hex'))),
+  );
   const value = sequence(
     item('1', octets(createHash('sha256').update('contrast test ppid').digest().subarray(0, 16))),
     item('2', tcb),
@@ -97,14 +101,39 @@ function sgxExtension(): x509.Extension {
   return new x509.Extension(base, false, value);
 }
 
-interface Issued { cert: x509.X509Certificate; keys: CryptoKeyPair }
+interface Issued {
+  cert: x509.X509Certificate;
+  keys: CryptoKeyPair;
+}
 
-async function issue(subject: string, issuer: Issued | undefined, gen: webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams, sign: webcrypto.Algorithm, extensions: x509.Extension[]): Promise<Issued> {
+async function issue(
+  subject: string,
+  issuer: Issued | undefined,
+  gen: webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams,
+  sign: webcrypto.Algorithm,
+  extensions: x509.Extension[],
+): Promise<Issued> {
   const keys = await webcrypto.subtle.generateKey(gen, true, ['sign', 'verify']);
-  const common = { serialNumber: createHash('sha256').update(subject).digest('hex').slice(0, 16).replace(/^[89a-f]/, '1'), ...validity(), signingAlgorithm: sign, extensions };
-  const cert = issuer === undefined
-    ? await x509.X509CertificateGenerator.createSelfSigned({ ...common, name: subject, keys })
-    : await x509.X509CertificateGenerator.create({ ...common, subject, issuer: issuer.cert.subject, publicKey: keys.publicKey, signingKey: issuer.keys.privateKey });
+  const common = {
+    serialNumber: createHash('sha256')
+      .update(subject)
+      .digest('hex')
+      .slice(0, 16)
+      .replace(/^[89a-f]/, '1'),
+    ...validity(),
+    signingAlgorithm: sign,
+    extensions,
+  };
+  const cert =
+    issuer === undefined
+      ? await x509.X509CertificateGenerator.createSelfSigned({ ...common, name: subject, keys })
+      : await x509.X509CertificateGenerator.create({
+          ...common,
+          subject,
+          issuer: issuer.cert.subject,
+          publicKey: keys.publicKey,
+          signingKey: issuer.keys.privateKey,
+        });
   return { cert, keys };
 }
 
@@ -154,7 +183,12 @@ async function complete(dir: string): Promise<boolean> {
  * keys are written to a temporary directory and renamed into place.
  */
 export async function ensureTestKeys(buildDir: string): Promise<string> {
-  const id = createHash('sha256').update(KEYS_VERSION).update(TEST_PLATFORM.chipId).update(tcbBytes()).digest('hex').slice(0, 12);
+  const id = createHash('sha256')
+    .update(KEYS_VERSION)
+    .update(TEST_PLATFORM.chipId)
+    .update(tcbBytes())
+    .digest('hex')
+    .slice(0, 12);
   const dir = join(buildDir, `keys-${id}`);
   const lock = `${dir}.lock`;
   await mkdir(buildDir, { recursive: true });
@@ -165,7 +199,10 @@ export async function ensureTestKeys(buildDir: string): Promise<string> {
       handle = await open(lock, 'wx');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const age = await stat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
+      const age = await stat(lock).then(
+        (st) => Date.now() - st.mtimeMs,
+        () => 0,
+      );
       if (age > 120_000) await rm(lock, { force: true });
       await sleep(200);
       continue;

@@ -13,11 +13,19 @@ const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 function tmp(t: import('ava').ExecutionContext): string {
   const dir = mkdtempSync(join(tmpdir(), `bundle-test-${process.pid}-`));
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   return dir;
 }
 
-const probe = { name: 'port-forwarder', entry: 'test/images/fixtures/addon-probe.ts', bin: 'probe', assets: [], layout: 'esm-split' } as unknown as Program;
+const probe = {
+  name: 'port-forwarder',
+  entry: 'test/images/fixtures/addon-probe.ts',
+  bin: 'probe',
+  assets: [],
+  layout: 'esm-split',
+} as unknown as Program;
 const BUNDLE_ENTRY = bundleEntry(probe);
 
 test('a bundle loads the addon copied beside it and keeps class names', async (t) => {
@@ -27,7 +35,11 @@ test('a bundle loads the addon copied beside it and keeps class names', async (t
   const dir = join(out, 'port-forwarder');
   t.true(existsSync(join(dir, ADDON_FILE)));
   // Run from another directory with a clean environment: only the bundle directory is needed.
-  const r = spawnSync(process.execPath, [join(dir, BUNDLE_ENTRY)], { cwd: '/', encoding: 'utf8', env: { PATH: process.env['PATH'] } });
+  const r = spawnSync(process.execPath, [join(dir, BUNDLE_ENTRY)], {
+    cwd: '/',
+    encoding: 'utf8',
+    env: { PATH: process.env['PATH'] },
+  });
   t.is(r.status, 0, r.stderr);
   const got = JSON.parse(r.stdout) as { found: string; addonType: string; errorName: string };
   t.is(got.found, join(dir, ADDON_FILE));
@@ -38,7 +50,9 @@ test('a bundle loads the addon copied beside it and keeps class names', async (t
 test('every program in the tree bundles, runs --version from the bundle, and missing ones are reported', async (t) => {
   // Where npm run bundle puts them (dist/<dir>); the version is inlined from lib/version.ts.
   const out = join(ROOT, 'dist', `bundle-test-${process.pid}`);
-  t.teardown(() => { rmSync(out, { recursive: true, force: true }); });
+  t.teardown(() => {
+    rmSync(out, { recursive: true, force: true });
+  });
   const report = await bundlePrograms({ root: ROOT, outDir: out });
   t.is(report.outcomes.length, PROGRAMS.length);
   for (const o of report.outcomes) {
@@ -51,12 +65,24 @@ test('every program in the tree bundles, runs --version from the bundle, and mis
     if (o.status !== 'built') continue;
     t.is(o.outfile, join(out, o.program, bundleEntry(program)));
     if (program.layout === 'esm-split') {
-      t.deepEqual(readdirSync(o.dir).filter((f) => !/^(main|chunk-[A-Z0-9]+)\.mjs$/.test(f)), [ADDON_FILE, BUNDLE_LICENCES_FILE].sort(), `${o.program}: only the entry, chunks, the addon and the npm licences`);
+      t.deepEqual(
+        readdirSync(o.dir).filter((f) => !/^(main|chunk-[A-Z0-9]+)\.mjs$/.test(f)),
+        [ADDON_FILE, BUNDLE_LICENCES_FILE].sort(),
+        `${o.program}: only the entry, chunks, the addon and the npm licences`,
+      );
     } else {
-      t.deepEqual(readdirSync(o.dir).sort(), [ADDON_FILE, BUNDLE_LICENCES_FILE, 'main.cjs', CODE_CACHE_FILE, CODE_CACHE_BUNDLE].sort(), `${o.program}: loader, bundle, code cache, addon, npm licences`);
+      t.deepEqual(
+        readdirSync(o.dir).sort(),
+        [ADDON_FILE, BUNDLE_LICENCES_FILE, 'main.cjs', CODE_CACHE_FILE, CODE_CACHE_BUNDLE].sort(),
+        `${o.program}: loader, bundle, code cache, addon, npm licences`,
+      );
       t.true((o.codeCacheBytes ?? 0) > 100_000, `${o.program}: a trained code cache (${o.codeCacheBytes} bytes)`);
     }
-    const r = spawnSync(process.execPath, [o.outfile, '--version'], { cwd: '/', encoding: 'utf8', env: { PATH: process.env['PATH'] } });
+    const r = spawnSync(process.execPath, [o.outfile, '--version'], {
+      cwd: '/',
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'] },
+    });
     t.is(r.status, 0, `${o.program}: ${r.stderr}`);
     t.true((r.stdout + r.stderr).includes(VERSION), `${o.program} reports version ${VERSION}: ${r.stdout}${r.stderr}`);
   }
@@ -68,7 +94,9 @@ test('bundling is deterministic: two runs give identical files, without checkout
   const b = tmp(t);
   // The meshproxy: split into chunks whose names carry content hashes. The initializer: one CommonJS
   // file and the V8 code cache of a training run, which must come out the same too.
-  const programs = ['meshproxy', 'initializer'].map((n) => PROGRAMS.find((p) => p.name === n)!).filter((p) => existsSync(join(ROOT, p.entry)));
+  const programs = ['meshproxy', 'initializer']
+    .map((n) => PROGRAMS.find((p) => p.name === n)!)
+    .filter((p) => existsSync(join(ROOT, p.entry)));
   programs.unshift(probe);
   await bundlePrograms({ root: ROOT, outDir: a, programs });
   await bundlePrograms({ root: ROOT, outDir: b, programs });
@@ -78,10 +106,15 @@ test('bundling is deterministic: two runs give identical files, without checkout
     for (const f of files) {
       const x = readFileSync(join(a, p.name, f));
       t.true(x.equals(readFileSync(join(b, p.name, f))), `${p.name}/${f}`);
-      if (/\.[mc]js$/.test(f)) t.false(x.toString('utf8').includes(ROOT), `no absolute checkout paths in ${p.name}/${f}`);
+      if (/\.[mc]js$/.test(f))
+        t.false(x.toString('utf8').includes(ROOT), `no absolute checkout paths in ${p.name}/${f}`);
     }
   }
-  if (programs.some((p) => p.name === 'meshproxy')) t.true(readdirSync(join(a, 'meshproxy')).some((f) => f.startsWith('chunk-')), 'split into chunks');
+  if (programs.some((p) => p.name === 'meshproxy'))
+    t.true(
+      readdirSync(join(a, 'meshproxy')).some((f) => f.startsWith('chunk-')),
+      'split into chunks',
+    );
 });
 
 test('a program directory holds one build only: stale chunks are removed', async (t) => {
@@ -95,8 +128,19 @@ test('a program directory holds one build only: stale chunks are removed', async
 
 test('no program source uses what would load @grpc/proto-loader, which the bundles leave out', (t) => {
   // grpc-js requires it only for channelz admin services and ORCA load reports; neither is enabled.
-  const sources = ['lib', 'initializer', 'meshproxy', 'runtime-installer', 'dev', 'port-forwarder'].map((d) => join(ROOT, d));
-  const r = spawnSync('grep', ['-rlE', '--include=*.ts', 'proto-loader|addAdminServicesToServer|ServerMetricRecorder|server_call_metric_recording|weighted_round_robin', ...sources.filter((d) => existsSync(d))], { encoding: 'utf8' });
+  const sources = ['lib', 'initializer', 'meshproxy', 'runtime-installer', 'dev', 'port-forwarder'].map((d) =>
+    join(ROOT, d),
+  );
+  const r = spawnSync(
+    'grep',
+    [
+      '-rlE',
+      '--include=*.ts',
+      'proto-loader|addAdminServicesToServer|ServerMetricRecorder|server_call_metric_recording|weighted_round_robin',
+      ...sources.filter((d) => existsSync(d)),
+    ],
+    { encoding: 'utf8' },
+  );
   t.is(r.status, 1, `grep found nothing (status 1): ${r.stderr}`);
   t.is(r.stdout, '', 'no program source uses what would load @grpc/proto-loader');
 });
@@ -110,7 +154,9 @@ test('a missing entry point: reported by default, an error with requireAll', asy
 });
 
 test('a missing addon is an error naming the build step', async (t) => {
-  const err = await t.throwsAsync(bundlePrograms({ root: ROOT, outDir: tmp(t), programs: [probe], addon: '/nonexistent/contrast_native.node' }));
+  const err = await t.throwsAsync(
+    bundlePrograms({ root: ROOT, outDir: tmp(t), programs: [probe], addon: '/nonexistent/contrast_native.node' }),
+  );
   t.is((err as { code?: string }).code, 'ERR_ADDON_MISSING');
   t.regex(err.message, /npm run build:native/);
 });
@@ -118,7 +164,10 @@ test('a missing addon is an error naming the build step', async (t) => {
 test('npm run bundle reports missing programs and exits 0; naming a missing one exits 1', (t) => {
   const out = tmp(t);
   const run = (args: string[]): ReturnType<typeof spawnSync> =>
-    spawnSync(process.execPath, ['--import=tsx', join(ROOT, 'images/bundle.ts'), '--out', out, ...args], { cwd: ROOT, encoding: 'utf8' });
+    spawnSync(process.execPath, ['--import=tsx', join(ROOT, 'images/bundle.ts'), '--out', out, ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
   const all = run([]);
   t.is(all.status, 0, String(all.stderr));
   for (const p of PROGRAMS) {

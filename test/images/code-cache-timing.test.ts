@@ -20,9 +20,15 @@ const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 /** A bundle directory: the real loader, and `body` as the program (in the bundler's wrapper). */
 async function standIn(t: import('ava').ExecutionContext, body: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), `code-cache-timing-${process.pid}-`));
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   await buildCodeCacheLoader(ROOT, dir);
-  writeFileSync(join(dir, CODE_CACHE_BUNDLE), `(function (exports, require, module, __filename, __dirname) {\n${body}\n})`, 'latin1');
+  writeFileSync(
+    join(dir, CODE_CACHE_BUNDLE),
+    `(function (exports, require, module, __filename, __dirname) {\n${body}\n})`,
+    'latin1',
+  );
   return dir;
 }
 
@@ -33,13 +39,22 @@ function train(dir: string, name: string, env: Record<string, string>): Promise<
   const out = join(dir, `${name}.cache`);
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [TRAINING_HASH_SEED_FLAG, join(dir, 'main.cjs')], {
-      env: { PATH: process.env['PATH'] ?? '', CONTRAST_CODE_CACHE_OUT: out, CONTRAST_CODE_CACHE_NAME: '/standin/program.cjs', ...env },
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        CONTRAST_CODE_CACHE_OUT: out,
+        CONTRAST_CODE_CACHE_NAME: '/standin/program.cjs',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
     child.on('close', (code) => {
       if (code === 0) done({ cache: readFileSync(out), stdout });
       else fail(new Error(`training run ${name} ended with ${code}: ${stderr}`));
@@ -84,9 +99,14 @@ test('without holding (a threshold above every delay), the same two runs differ:
 });
 
 test('timers below the threshold run before the checkpoint: a start-up path may wait on them', async (t) => {
-  const dir = await standIn(t, `setTimeout(() => { ${CHECKPOINT} process.stdout.write('after a short timer\\n'); }, 5);`);
+  const dir = await standIn(
+    t,
+    `setTimeout(() => { ${CHECKPOINT} process.stdout.write('after a short timer\\n'); }, 5);`,
+  );
   t.is((await train(dir, 'short', {})).stdout, 'after a short timer\n');
-  await t.throwsAsync(train(dir, 'bad', { CONTRAST_CODE_CACHE_HOLD_MS: 'soon' }), { message: /CONTRAST_CODE_CACHE_HOLD_MS=soon: expected a number of milliseconds/ });
+  await t.throwsAsync(train(dir, 'bad', { CONTRAST_CODE_CACHE_HOLD_MS: 'soon' }), {
+    message: /CONTRAST_CODE_CACHE_HOLD_MS=soon: expected a number of milliseconds/,
+  });
 });
 
 test('a run whose path waits on a held timer is released when it goes idle, and completes', async (t) => {
@@ -118,7 +138,10 @@ test('runs that first call functions in another order give the same cache from t
 });
 
 test('a training run reads only the seed it is given, never a program.cache beside the loader', async (t) => {
-  const dir = await standIn(t, `${CHECKPOINT} process.stdout.write(String(globalThis[Symbol.for('contrast.codeCache')]));`);
+  const dir = await standIn(
+    t,
+    `${CHECKPOINT} process.stdout.write(String(globalThis[Symbol.for('contrast.codeCache')]));`,
+  );
   const seed = await train(dir, 'seed', {});
   writeFileSync(join(dir, CODE_CACHE_FILE), readFileSync(join(dir, 'seed.cache')));
   t.is((await train(dir, 'stray', {})).stdout, 'absent');
@@ -127,5 +150,7 @@ test('a training run reads only the seed it is given, never a program.cache besi
   const damaged = Buffer.from(seed.cache);
   damaged.fill(0x5a, 40);
   writeFileSync(join(dir, 'damaged.cache'), damaged);
-  await t.throwsAsync(train(dir, 'from-damaged', { CONTRAST_CODE_CACHE_IN: join(dir, 'damaged.cache') }), { message: /the cache to start from, .*damaged\.cache, is rejected by V8/ });
+  await t.throwsAsync(train(dir, 'from-damaged', { CONTRAST_CODE_CACHE_IN: join(dir, 'damaged.cache') }), {
+    message: /the cache to start from, .*damaged\.cache, is rejected by V8/,
+  });
 });

@@ -24,7 +24,9 @@ const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 function tmp(t: import('ava').ExecutionContext, name: string): string {
   const dir = mkdtempSync(join(tmpdir(), `code-cache-${name}-${process.pid}-`));
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   return dir;
 }
 
@@ -33,7 +35,9 @@ let bundled: Promise<string> | undefined;
 function initializerBundle(): Promise<string> {
   bundled ??= (async () => {
     const out = mkdtempSync(join(tmpdir(), `code-cache-bundle-${process.pid}-`));
-    process.once('exit', () => { rmSync(out, { recursive: true, force: true }); });
+    process.once('exit', () => {
+      rmSync(out, { recursive: true, force: true });
+    });
     await bundlePrograms({ root: ROOT, outDir: out, programs: [programByName('initializer')!] });
     return join(out, 'initializer');
   })();
@@ -43,10 +47,17 @@ function initializerBundle(): Promise<string> {
 /** Runs `node <dir>/main.cjs` (no tsx, a clean environment) to its exit. */
 function runBundle(dir: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [join(dir, 'main.cjs')], { env: { PATH: process.env['PATH'] ?? '', CONTRAST_LOG_FORMAT: 'json', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [join(dir, 'main.cjs')], {
+      env: { PATH: process.env['PATH'] ?? '', CONTRAST_LOG_FORMAT: 'json', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); }, 60_000);
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+    }, 60_000);
     child.on('close', (code) => {
       clearTimeout(timer);
       done({ code, stderr });
@@ -57,7 +68,10 @@ function runBundle(dir: string, env: Record<string, string>): Promise<{ code: nu
 /** The pod path from the bundle against a fresh Coordinator; returns the start-up log line's codeCache. */
 async function podRun(t: import('ava').ExecutionContext, dir: string, label: string): Promise<unknown> {
   const host = createHash('sha256').update(`code-cache ${label}`).digest();
-  const coordinator = await startDevCoordinator(t, { policies: { [host.toString('hex')]: { sans: [label], workloadSecretID: label } }, validators: [new InsecureValidator()] });
+  const coordinator = await startDevCoordinator(t, {
+    policies: { [host.toString('hex')]: { sans: [label], workloadSecretID: label } },
+    validators: [new InsecureValidator()],
+  });
   const pod = await newPod(t, `cc-${label}`);
   const r = await runBundle(dir, {
     ...pod.env,
@@ -77,7 +91,10 @@ async function podRun(t: import('ava').ExecutionContext, dir: string, label: str
 
 test('the trained code cache is accepted, and the bundled initializer does its whole pod path', async (t) => {
   const dir = await initializerBundle();
-  t.deepEqual(readdirSync(dir).sort(), ['contrast_native.node', BUNDLE_LICENCES_FILE, 'main.cjs', CODE_CACHE_FILE, CODE_CACHE_BUNDLE].sort());
+  t.deepEqual(
+    readdirSync(dir).sort(),
+    ['contrast_native.node', BUNDLE_LICENCES_FILE, 'main.cjs', CODE_CACHE_FILE, CODE_CACHE_BUNDLE].sort(),
+  );
   t.is(await podRun(t, dir, 'accepted'), 'accepted');
 });
 
@@ -97,7 +114,10 @@ test('without its cache, or with one V8 rejects, the bundle still runs (compiled
   const other = new Script('(function () { return 42; })', { filename: 'other.js' });
   other.runInThisContext();
   const payload = other.createCachedData();
-  writeFileSync(join(dir, CODE_CACHE_FILE), Buffer.concat([Buffer.from('CCC1', 'latin1'), createHash('sha256').update(payload).digest(), payload]));
+  writeFileSync(
+    join(dir, CODE_CACHE_FILE),
+    Buffer.concat([Buffer.from('CCC1', 'latin1'), createHash('sha256').update(payload).digest(), payload]),
+  );
   t.is(await podRun(t, dir, 'foreign'), 'rejected');
 });
 
@@ -115,13 +135,16 @@ test('a failed training run is an error naming the run, and leaves no cache', as
 /** A stand-in program for the trainer: writes `cache(run)` as its cache and the done file. */
 function fakeProgram(t: import('ava').ExecutionContext, body: string): string {
   const dir = tmp(t, 'fake');
-  writeFileSync(join(dir, 'main.cjs'), [
-    "const fs = require('node:fs'); const path = require('node:path');",
-    "const counter = path.join(__dirname, 'runs'); const run = fs.existsSync(counter) ? Number(fs.readFileSync(counter, 'utf8')) : 0;",
-    'fs.writeFileSync(counter, String(run + 1));',
-    body,
-    "fs.mkdirSync(path.dirname(process.env.CONTRAST_DONE_FILE), { recursive: true }); fs.writeFileSync(process.env.CONTRAST_DONE_FILE, '');",
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'main.cjs'),
+    [
+      "const fs = require('node:fs'); const path = require('node:path');",
+      "const counter = path.join(__dirname, 'runs'); const run = fs.existsSync(counter) ? Number(fs.readFileSync(counter, 'utf8')) : 0;",
+      'fs.writeFileSync(counter, String(run + 1));',
+      body,
+      "fs.mkdirSync(path.dirname(process.env.CONTRAST_DONE_FILE), { recursive: true }); fs.writeFileSync(process.env.CONTRAST_DONE_FILE, '');",
+    ].join('\n'),
+  );
   return dir;
 }
 const runsOf = (dir: string): number => Number(readFileSync(join(dir, 'runs'), 'utf8'));
@@ -129,23 +152,29 @@ const runsOf = (dir: string): number => Number(readFileSync(join(dir, 'runs'), '
 test('the training repeats until two runs agree, and a run that had to retry does not count', async (t) => {
   // First pass: run 0 retried (its WARN line), so run 1 is the seed. Counted: run 2 wrote "B", run 3
   // "A", run 4 "A" again: "A" it is, after 5 runs.
-  const dir = fakeProgram(t, [
-    "if (run === 0) process.stderr.write(JSON.stringify({ level: 'WARN', msg: 'Requesting cert' }) + '\\n');",
-    "fs.writeFileSync(process.env.CONTRAST_CODE_CACHE_OUT, run === 2 ? 'B' : 'A');",
-  ].join('\n'));
+  const dir = fakeProgram(
+    t,
+    [
+      "if (run === 0) process.stderr.write(JSON.stringify({ level: 'WARN', msg: 'Requesting cert' }) + '\\n');",
+      "fs.writeFileSync(process.env.CONTRAST_CODE_CACHE_OUT, run === 2 ? 'B' : 'A');",
+    ].join('\n'),
+  );
   const cacheFile = join(dir, CODE_CACHE_FILE);
   t.is(await trainCodeCache('initializer', { dir, cacheFile }), 1);
   t.is(readFileSync(cacheFile, 'utf8'), 'A');
   t.is(runsOf(dir), 5);
 });
 
-test('the counted runs start from the first plain run\'s cache', async (t) => {
+test("the counted runs start from the first plain run's cache", async (t) => {
   // Each run writes the cache it started from (CONTRAST_CODE_CACHE_IN) after its own run number.
-  const dir = fakeProgram(t, [
-    "if (run === 0) process.stderr.write(JSON.stringify({ level: 'WARN', msg: 'Requesting cert' }) + '\\n');",
-    "const seed = process.env.CONTRAST_CODE_CACHE_IN;",
-    "fs.writeFileSync(process.env.CONTRAST_CODE_CACHE_OUT, seed === undefined ? 'first ' + run : 'from ' + fs.readFileSync(seed, 'utf8'));",
-  ].join('\n'));
+  const dir = fakeProgram(
+    t,
+    [
+      "if (run === 0) process.stderr.write(JSON.stringify({ level: 'WARN', msg: 'Requesting cert' }) + '\\n');",
+      'const seed = process.env.CONTRAST_CODE_CACHE_IN;',
+      "fs.writeFileSync(process.env.CONTRAST_CODE_CACHE_OUT, seed === undefined ? 'first ' + run : 'from ' + fs.readFileSync(seed, 'utf8'));",
+    ].join('\n'),
+  );
   const cacheFile = join(dir, CODE_CACHE_FILE);
   t.is(await trainCodeCache('initializer', { dir, cacheFile }), 'from first 1'.length);
   t.is(readFileSync(cacheFile, 'utf8'), 'from first 1', 'run 0 retried: run 1 is the seed of runs 2 and 3');
@@ -157,12 +186,17 @@ test('training runs that never agree are an error, not an unreproducible cache',
   const cacheFile = join(dir, CODE_CACHE_FILE);
   const err = await t.throwsAsync(trainCodeCache('initializer', { dir, cacheFile }));
   t.is((err as { code?: string }).code, 'ERR_CODE_CACHE_TRAINING');
-  t.regex(err.message, /no two equal code caches \(4 different, 0 off the start-up path\); the bundle would not be reproducible/);
+  t.regex(
+    err.message,
+    /no two equal code caches \(4 different, 0 off the start-up path\); the bundle would not be reproducible/,
+  );
   t.false(existsSync(cacheFile));
 });
 
 test('a program without a training run cannot be code-cached', async (t) => {
-  const err = await t.throwsAsync(trainCodeCache('meshproxy', { dir: tmp(t, 'none'), cacheFile: join(tmpdir(), 'never') }));
+  const err = await t.throwsAsync(
+    trainCodeCache('meshproxy', { dir: tmp(t, 'none'), cacheFile: join(tmpdir(), 'never') }),
+  );
   t.is((err as { code?: string }).code, 'ERR_CODE_CACHE_TRAINING');
   t.regex(err.message, /meshproxy: no code-cache training run/);
 });

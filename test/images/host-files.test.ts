@@ -2,7 +2,13 @@ import test from 'ava';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addBinaryWithLibraries, addHostPath, parseLdd, sharedLibraries, sharedLibrariesOfMany } from '../../images/host-files.js';
+import {
+  addBinaryWithLibraries,
+  addHostPath,
+  parseLdd,
+  sharedLibraries,
+  sharedLibrariesOfMany,
+} from '../../images/host-files.js';
 import { LayerContents } from '../../images/tar.js';
 
 const LDD_NODE = `	linux-vdso.so.1 (0x00007ffd1a5e2000)
@@ -30,19 +36,25 @@ test('parseLdd refuses a library that is not found', (t) => {
 
 test('addHostPath records every symlink on the way, relative and absolute', (t) => {
   const root = mkdtempSync(join(tmpdir(), `host-files-${process.pid}-`));
-  t.teardown(() => { rmSync(root, { recursive: true, force: true }); });
+  t.teardown(() => {
+    rmSync(root, { recursive: true, force: true });
+  });
   mkdirSync(join(root, 'usr/lib'), { recursive: true });
   writeFileSync(join(root, 'usr/lib/libx.so.1.2'), 'ELF');
-  symlinkSync('usr/lib', join(root, 'lib'));                    // dir link, relative
-  symlinkSync('libx.so.1.2', join(root, 'usr/lib/libx.so.1'));  // file link, relative
-  symlinkSync(join(root, 'lib/libx.so.1'), join(root, 'abs'));  // absolute link through the dir link
+  symlinkSync('usr/lib', join(root, 'lib')); // dir link, relative
+  symlinkSync('libx.so.1.2', join(root, 'usr/lib/libx.so.1')); // file link, relative
+  symlinkSync(join(root, 'lib/libx.so.1'), join(root, 'abs')); // absolute link through the dir link
   const layer = new LayerContents();
   const real = addHostPath(layer, join(root, 'abs'));
   t.is(real, join(root, 'usr/lib/libx.so.1.2'));
   const rel = (p: string): string => join(root, p).slice(1);
   t.deepEqual(layer.get(rel('abs')), { type: 'symlink', path: rel('abs'), target: join(root, 'lib/libx.so.1') });
   t.deepEqual(layer.get(rel('lib')), { type: 'symlink', path: rel('lib'), target: 'usr/lib' });
-  t.deepEqual(layer.get(rel('usr/lib/libx.so.1')), { type: 'symlink', path: rel('usr/lib/libx.so.1'), target: 'libx.so.1.2' });
+  t.deepEqual(layer.get(rel('usr/lib/libx.so.1')), {
+    type: 'symlink',
+    path: rel('usr/lib/libx.so.1'),
+    target: 'libx.so.1.2',
+  });
   const file = layer.get(rel('usr/lib/libx.so.1.2'));
   t.is(file?.type, 'file');
 });
@@ -53,7 +65,7 @@ test('a missing host file is a HostFileError naming it', (t) => {
   t.regex(err.message, /\/nonexistent/);
 });
 
-test('this machine\'s node: ldd finds libc and the loader, and the layer gets them with their links', (t) => {
+test("this machine's node: ldd finds libc and the loader, and the layer gets them with their links", (t) => {
   const libs = sharedLibraries(process.execPath);
   t.true(libs.some((l) => l.endsWith('/libc.so.6')));
   t.true(libs.some((l) => /ld-linux/.test(l)));

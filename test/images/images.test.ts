@@ -11,7 +11,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundlePrograms } from '../../images/bundler.js';
-import { buildImage, MAX_COMPRESSED_BYTES, newBuildCache, strippedCopy, type BuiltImage } from '../../images/image-builder.js';
+import {
+  buildImage,
+  MAX_COMPRESSED_BYTES,
+  newBuildCache,
+  strippedCopy,
+  type BuiltImage,
+} from '../../images/image-builder.js';
 import { pinnedNode } from '../../images/node-runtime.js';
 import { PROGRAMS } from '../../lib/programs.js';
 import { NODE_LICENSE_PATH, NODE_PATH, TARGETS, type ImageTarget } from '../../images/targets.js';
@@ -19,7 +25,9 @@ import { VERSION } from '../../lib/version.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const WORK = mkdtempSync(join(tmpdir(), `images-test-${process.pid}-`));
-test.after.always(() => { rmSync(WORK, { recursive: true, force: true }); });
+test.after.always(() => {
+  rmSync(WORK, { recursive: true, force: true });
+});
 
 const present = TARGETS.filter((t) => {
   const program = PROGRAMS.find((p) => p.name === t.program);
@@ -31,7 +39,9 @@ async function buildAll(name: string): Promise<Map<string, BuiltImage>> {
   const bundleDir = join(WORK, name, 'bundle');
   const outDir = join(WORK, name, 'oci');
   await bundlePrograms({
-    root: ROOT, outDir: bundleDir, requireAll: true,
+    root: ROOT,
+    outDir: bundleDir,
+    requireAll: true,
     programs: PROGRAMS.filter((p) => present.some((t) => t.program === p.name)),
   });
   const cache = newBuildCache();
@@ -56,7 +66,11 @@ test('two builds give the same manifest digest for every image', async (t) => {
     const x = a.get(target.name)!;
     const y = b.get(target.name)!;
     t.is(x.manifest.digest, y.manifest.digest, target.name);
-    t.deepEqual(x.layers.map((l) => l.digest), y.layers.map((l) => l.digest), target.name);
+    t.deepEqual(
+      x.layers.map((l) => l.digest),
+      y.layers.map((l) => l.digest),
+      target.name,
+    );
     t.true(readFileSync(join(x.dir, 'index.json')).equals(readFileSync(join(y.dir, 'index.json'))), target.name);
   }
 });
@@ -75,20 +89,36 @@ test('skopeo accepts every layout and reads the entry point and environment', as
   const images = await first;
   for (const target of present) {
     const dir = images.get(target.name)!.dir;
-    const inspect = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${dir}:${target.name}`], { encoding: 'utf8' })) as { Digest: string; Os: string; Architecture: string; Layers: string[] };
+    const inspect = JSON.parse(
+      execFileSync('skopeo', ['inspect', `oci:${dir}:${target.name}`], { encoding: 'utf8' }),
+    ) as { Digest: string; Os: string; Architecture: string; Layers: string[] };
     t.is(inspect.Digest, images.get(target.name)!.manifest.digest);
     t.is(inspect.Os, 'linux');
     t.is(inspect.Architecture, 'amd64');
     t.is(inspect.Layers.length, 2);
-    const config = JSON.parse(execFileSync('skopeo', ['inspect', '--config', `oci:${dir}:${target.name}`], { encoding: 'utf8' })) as { config: { Entrypoint: string[]; Env: string[] } };
+    const config = JSON.parse(
+      execFileSync('skopeo', ['inspect', '--config', `oci:${dir}:${target.name}`], { encoding: 'utf8' }),
+    ) as { config: { Entrypoint: string[]; Env: string[] } };
     t.deepEqual(config.config.Entrypoint, [`/bin/${target.launchers[0]!}`]);
-    for (const [k, v] of Object.entries(target.env)) t.true(config.config.Env.includes(`${k}=${v}`), `${target.name} ${k}`);
+    for (const [k, v] of Object.entries(target.env))
+      t.true(config.config.Env.includes(`${k}=${v}`), `${target.name} ${k}`);
   }
 });
 
 /** Runs the image's entry point (or `entry`) with `args` under runc. */
-function runImage(t: import('ava').ExecutionContext, target: ImageTarget, dir: string, args: readonly string[], entry?: string): RuncResult {
-  return runInImage(t, { layout: dir, ref: target.name, work: WORK, argv: [entry ?? `/bin/${target.launchers[0]!}`, ...args] });
+function runImage(
+  t: import('ava').ExecutionContext,
+  target: ImageTarget,
+  dir: string,
+  args: readonly string[],
+  entry?: string,
+): RuncResult {
+  return runInImage(t, {
+    layout: dir,
+    ref: target.name,
+    work: WORK,
+    argv: [entry ?? `/bin/${target.launchers[0]!}`, ...args],
+  });
 }
 
 test('every image runs --version under runc, through each of its launchers', async (t) => {
@@ -97,7 +127,10 @@ test('every image runs --version under runc, through each of its launchers', asy
     for (const launcher of target.launchers) {
       const r = runImage(t, target, images.get(target.name)!.dir, ['--version'], `/bin/${launcher}`);
       t.is(r.status, 0, `${target.name} /bin/${launcher}: ${r.stderr}`);
-      t.true((r.stdout + r.stderr).includes(VERSION), `${target.name} /bin/${launcher} reports version ${VERSION}: ${r.stdout}${r.stderr}`);
+      t.true(
+        (r.stdout + r.stderr).includes(VERSION),
+        `${target.name} /bin/${launcher} reports version ${VERSION}: ${r.stdout}${r.stderr}`,
+      );
     }
   }
 });
@@ -128,7 +161,13 @@ test('every image carries the pinned Node binary (stripped) and its licence, and
   t.true(readFileSync(join(out, NODE_LICENSE_PATH)).equals(readFileSync(node.license)), NODE_LICENSE_PATH);
   t.is(process.version, `v${node.version}`, 'the tests run on the pinned Node too');
   for (const target of present) {
-    const r = runImage(t, target, images.get(target.name)!.dir, ['-p', 'process.version + " " + process.versions.openssl'], NODE_PATH);
+    const r = runImage(
+      t,
+      target,
+      images.get(target.name)!.dir,
+      ['-p', 'process.version + " " + process.versions.openssl'],
+      NODE_PATH,
+    );
     t.is(r.status, 0, `${target.name}: ${r.stderr}`);
     t.is(r.stdout.trim().split(' ')[0], `v${node.version}`, target.name);
     t.is(r.stdout.trim().split(' ')[1], process.versions.openssl, target.name);

@@ -12,10 +12,15 @@ import { NODE_PACKAGE, pinnedNode } from '../../images/node-runtime.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-  engines: Record<string, string>; devEngines: { runtime: { name: string; version: string } }; devDependencies: Record<string, string>;
+  engines: Record<string, string>;
+  devEngines: { runtime: { name: string; version: string } };
+  devDependencies: Record<string, string>;
 };
 const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
-  packages: Record<string, { version?: string; integrity?: string; devDependencies?: Record<string, string>; engines?: Record<string, string> }>;
+  packages: Record<
+    string,
+    { version?: string; integrity?: string; devDependencies?: Record<string, string>; engines?: Record<string, string> }
+  >;
 };
 const node = pinnedNode(ROOT);
 
@@ -42,16 +47,16 @@ test('the tests run on the pinned Node binary', (t) => {
   t.regex(process.versions.openssl, /^3\.(5|[6-9])\.\d+/);
 });
 
-test('the addon was compiled against the pinned Node\'s headers', (t) => {
+test("the addon was compiled against the pinned Node's headers", (t) => {
   const config = readFileSync(join(ROOT, 'native/build/config.gypi'), 'utf8');
   const nodedir = /"nodedir": "([^"]+)"/.exec(config)?.[1];
   t.is(nodedir === undefined ? undefined : realpathSync(nodedir), realpathSync(node.dir));
   const makefile = readFileSync(join(ROOT, 'native/build/contrast_native.target.mk'), 'utf8');
   t.true(makefile.includes(`-I${join(nodedir ?? '', 'include/node')}`));
-  t.false(/-I\/usr\/include\/node\b/.test(makefile), 'no include of another Node\'s headers');
+  t.false(/-I\/usr\/include\/node\b/.test(makefile), "no include of another Node's headers");
 });
 
-test('the Dockerfile\'s build stage starts from the pinned Node and bundles with it', (t) => {
+test("the Dockerfile's build stage starts from the pinned Node and bundles with it", (t) => {
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   const from = /^FROM\s+(\S+)\s+AS\s+build$/m.exec(dockerfile)?.[1] ?? '';
   t.is(from.split('@')[0], `node:${node.version}-bookworm`);

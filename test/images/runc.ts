@@ -11,7 +11,10 @@ export interface RuncResult {
 }
 
 /** `layout:ref` is unpacked under `work`; `argv` replaces the image's process arguments. */
-export function runInImage(t: ExecutionContext, opts: { layout: string; ref: string; work: string; argv: readonly string[] }): RuncResult {
+export function runInImage(
+  t: ExecutionContext,
+  opts: { layout: string; ref: string; work: string; argv: readonly string[] },
+): RuncResult {
   const id = `contrast-img-${opts.ref}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const bundle = join(opts.work, 'run', id);
   const state = join(opts.work, 'runc-state');

@@ -8,8 +8,12 @@ const FIXTURE = fileURLToPath(new URL('fixtures/slow-report.ts', import.meta.url
 async function headOne(mode: 'tolerant' | 'raw'): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, ['--import=tsx', FIXTURE, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
-  child.stdout.once('data', () => { child.stdout.destroy(); });
+  child.stderr.setEncoding('utf8').on('data', (c: string) => {
+    stderr += c;
+  });
+  child.stdout.once('data', () => {
+    child.stdout.destroy();
+  });
   const code = await new Promise<number | null>((done) => child.on('close', done));
   return { code, stderr };
 }

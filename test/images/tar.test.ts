@@ -20,7 +20,9 @@ function sample(): LayerContents {
 
 function extract(t: import('ava').ExecutionContext, tar: Buffer): string {
   const dir = mkdtempSync(join(tmpdir(), `tar-test-${process.pid}-`));
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   writeFileSync(join(dir, 'layer.tar'), tar);
   execFileSync('tar', ['-xpf', join(dir, 'layer.tar'), '-C', dir, '--numeric-owner']);
   return dir;
@@ -41,11 +43,23 @@ test('GNU tar reads the archive back: files, modes, links, long names through us
 test('entries are sorted, parents are present, owners are 0 and every mtime is the epoch given', (t) => {
   const tar = writeTar(sample().sorted(), 1_700_000_000);
   const dir = mkdtempSync(join(tmpdir(), `tar-list-${process.pid}-`));
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   writeFileSync(join(dir, 'l.tar'), tar);
-  const lines = execFileSync('tar', ['--numeric-owner', '--full-time', '-tvf', join(dir, 'l.tar')], { encoding: 'utf8', env: { TZ: 'UTC' } }).trim().split('\n');
-  const names = execFileSync('tar', ['-tf', join(dir, 'l.tar')], { encoding: 'utf8' }).trim().split('\n');
-  t.deepEqual(names, [...names].sort((a, b) => Buffer.compare(Buffer.from(a.replace(/\/$/, '')), Buffer.from(b.replace(/\/$/, '')))));
+  const lines = execFileSync('tar', ['--numeric-owner', '--full-time', '-tvf', join(dir, 'l.tar')], {
+    encoding: 'utf8',
+    env: { TZ: 'UTC' },
+  })
+    .trim()
+    .split('\n');
+  const names = execFileSync('tar', ['-tf', join(dir, 'l.tar')], { encoding: 'utf8' })
+    .trim()
+    .split('\n');
+  t.deepEqual(
+    names,
+    [...names].sort((a, b) => Buffer.compare(Buffer.from(a.replace(/\/$/, '')), Buffer.from(b.replace(/\/$/, '')))),
+  );
   t.true(names.includes('usr/') && names.includes('opt/'));
   for (const line of lines) {
     t.regex(line, / 0\/0 /);
@@ -65,17 +79,21 @@ test('conflicting entries for one path are refused; identical ones are merged', 
   l.add({ type: 'symlink', path: 'lib', target: 'usr/lib' });
   l.add({ type: 'symlink', path: '/lib/', target: 'usr/lib' });
   t.is(l.size, 1);
-  const err = t.throws(() => { l.add({ type: 'dir', path: 'lib', mode: 0o755 }); });
+  const err = t.throws(() => {
+    l.add({ type: 'dir', path: 'lib', mode: 0o755 });
+  });
   t.is((err as { code?: string }).code, 'ERR_LAYER_ENTRY');
 });
 
-test('a lower layer\'s identical entries are not repeated, different ones are refused', (t) => {
+test("a lower layer's identical entries are not repeated, different ones are refused", (t) => {
   const base = new LayerContents();
   base.add({ type: 'file', path: 'etc/a', mode: 0o644, data: Buffer.from('a') });
   const upper = new LayerContents(base);
   upper.add({ type: 'file', path: 'etc/a', mode: 0o644, data: Buffer.from('a') });
   t.is(upper.size, 0);
-  const err = t.throws(() => { upper.add({ type: 'file', path: 'etc/a', mode: 0o644, data: Buffer.from('b') }); });
+  const err = t.throws(() => {
+    upper.add({ type: 'file', path: 'etc/a', mode: 0o644, data: Buffer.from('b') });
+  });
   t.is((err as { code?: string }).code, 'ERR_LAYER_ENTRY');
 });
 

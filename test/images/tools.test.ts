@@ -16,12 +16,18 @@ import { TARGETS, type ImageTarget } from '../../images/targets.js';
 import { UPSTREAM_COMMANDS } from '../../images/upstream-commands.js';
 
 const WORK = mkdtempSync(join(tmpdir(), `images-tools-${process.pid}-`));
-test.after.always(() => { rmSync(WORK, { recursive: true, force: true }); });
-
+test.after.always(() => {
+  rmSync(WORK, { recursive: true, force: true });
+});
 
 const built = buildWithStandIns(WORK);
 
-function run(t: import('ava').ExecutionContext, target: ImageTarget, image: BuiltImage, argv: readonly string[]): { status: number | null; out: string } {
+function run(
+  t: import('ava').ExecutionContext,
+  target: ImageTarget,
+  image: BuiltImage,
+  argv: readonly string[],
+): { status: number | null; out: string } {
   const r = runInImage(t, { layout: image.dir, ref: target.name, work: WORK, argv });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
@@ -48,9 +54,7 @@ const checks: Record<string, [string[], RegExp][]> = {
     [['test', '-f', '/usr/share/misc/contrast/version.txt'], /^$/],
     [['/bin/sh', '-c', 'echo shell-ok'], /shell-ok/],
   ],
-  'runtime-installer': [
-    [['/bin/node-installer', '--version'], /\d+\.\d+\.\d+|stand-in --version/],
-  ],
+  'runtime-installer': [[['/bin/node-installer', '--version'], /\d+\.\d+\.\d+|stand-in --version/]],
   'port-forwarder': [
     [['/bin/port-forwarder', '--version'], /\d+\.\d+\.\d+|stand-in --version/],
     [['/bin/bash', '-c', 'echo "bash $BASH_VERSION"'], /^bash 5\./],
@@ -76,7 +80,10 @@ for (const target of TARGETS) {
 test('the xtables extensions the meshproxy rules use are in the image (TPROXY, conntrack, tcp)', async (t) => {
   const image = (await built).get('meshproxy')!;
   const layer = image.layers[1]!.digest.slice('sha256:'.length);
-  const names = execFileSync('tar', ['-tzf', join(image.dir, 'blobs', 'sha256', layer)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const names = execFileSync('tar', ['-tzf', join(image.dir, 'blobs', 'sha256', layer)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   for (const ext of ['libxt_TPROXY.so', 'libxt_conntrack.so', 'libxt_tcp.so', 'libxt_standard.so']) {
     t.regex(names, new RegExp(`xtables/${ext.replace('.', '\\.')}$`, 'm'), ext);
   }

@@ -21,7 +21,9 @@ import { SERVER_V4, createNetnsPair, waitForLine } from '../meshproxy/netns.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const WORK = mkdtempSync(join(tmpdir(), `images-upstream-${process.pid}-`));
-test.after.always(() => { rmSync(WORK, { recursive: true, force: true }); });
+test.after.always(() => {
+  rmSync(WORK, { recursive: true, force: true });
+});
 
 const built = buildWithStandIns(WORK);
 
@@ -31,10 +33,22 @@ function command(id: string): UpstreamCommand {
   return c;
 }
 
-interface Container { readonly id: string; readonly rootfs: string; readonly child: ChildProcess; output(): string; readonly state: string }
+interface Container {
+  readonly id: string;
+  readonly rootfs: string;
+  readonly child: ChildProcess;
+  output(): string;
+  readonly state: string;
+}
 
 /** Unpacks the image and starts `argv` in it (detached from the test, host network when asked). */
-async function start(t: ExecutionContext, target: string, argv: readonly string[], env: Record<string, string>, network: 'own' | 'host' | { netns: string } = 'own'): Promise<Container> {
+async function start(
+  t: ExecutionContext,
+  target: string,
+  argv: readonly string[],
+  env: Record<string, string>,
+  network: 'own' | 'host' | { netns: string } = 'own',
+): Promise<Container> {
   const image = (await built).get(target)!;
   const id = `contrast-up-${target}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const bundle = join(WORK, 'run', id);
@@ -43,23 +57,36 @@ async function start(t: ExecutionContext, target: string, argv: readonly string[
   mkdirSync(state, { recursive: true });
   execFileSync('umoci', ['unpack', '--image', `${image.dir}:${target}`, bundle], { stdio: 'ignore' });
   const configPath = join(bundle, 'config.json');
-  const config = JSON.parse(readFileSync(configPath, 'utf8')) as { process: { terminal: boolean; args: string[]; env: string[] }; linux: { namespaces: { type: string; path?: string }[] } };
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as {
+    process: { terminal: boolean; args: string[]; env: string[] };
+    linux: { namespaces: { type: string; path?: string }[] };
+  };
   config.process.terminal = false;
   config.process.args = [...argv];
   config.process.env = [...config.process.env, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
   if (network === 'host') config.linux.namespaces = config.linux.namespaces.filter((n) => n.type !== 'network');
-  else if (network !== 'own') config.linux.namespaces = config.linux.namespaces.map((n) => (n.type === 'network' ? { type: 'network', path: `/var/run/netns/${network.netns}` } : n));
+  else if (network !== 'own')
+    config.linux.namespaces = config.linux.namespaces.map((n) =>
+      n.type === 'network' ? { type: 'network', path: `/var/run/netns/${network.netns}` } : n,
+    );
   writeFileSync(configPath, JSON.stringify(config));
   const child = spawn('runc', ['--root', state, 'run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
   t.teardown(() => {
     spawnSync('runc', ['--root', state, 'kill', id, 'KILL']);
     spawnSync('runc', ['--root', state, 'delete', '--force', id]);
     rmSync(bundle, { recursive: true, force: true });
   });
-  await waitFor(() => runcState(state, id) === 'running', () => `container ${id} did not start: ${out}`);
+  await waitFor(
+    () => runcState(state, id) === 'running',
+    () => `container ${id} did not start: ${out}`,
+  );
   return { id, rootfs: join(bundle, 'rootfs'), child, output: () => out, state };
 }
 
@@ -83,10 +110,14 @@ async function waitFor(ok: () => boolean, why: () => string, ms = 30_000): Promi
 }
 
 async function echoServer(t: ExecutionContext): Promise<Server> {
-  const server = createServer((s) => { s.pipe(s); });
+  const server = createServer((s) => {
+    s.pipe(s);
+  });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  t.teardown(() => { server.close(); });
+  t.teardown(() => {
+    server.close();
+  });
   return server;
 }
 
@@ -94,7 +125,11 @@ async function freePort(): Promise<number> {
   const s = createServer().listen(0, '127.0.0.1');
   await once(s, 'listening');
   const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => { s.close(() => { r(); }); });
+  await new Promise<void>((r) => {
+    s.close(() => {
+      r();
+    });
+  });
   return port;
 }
 
@@ -108,13 +143,20 @@ async function roundTrip(port: number, payload: Buffer): Promise<Buffer> {
         const parts: Buffer[] = [];
         // No half-close: socat closes both ways shortly after one side's EOF; read the whole echo first.
         let got = 0;
-        c.on('connect', () => { c.write(payload); });
+        c.on('connect', () => {
+          c.write(payload);
+        });
         c.on('data', (d: Buffer) => {
           parts.push(d);
           got += d.length;
-          if (got >= payload.length) { c.destroy(); resolvePromise(Buffer.concat(parts)); }
+          if (got >= payload.length) {
+            c.destroy();
+            resolvePromise(Buffer.concat(parts));
+          }
         });
-        c.on('end', () => { resolvePromise(Buffer.concat(parts)); });
+        c.on('end', () => {
+          resolvePromise(Buffer.concat(parts));
+        });
         c.on('error', reject);
       });
     } catch (err) {
@@ -127,7 +169,10 @@ async function roundTrip(port: number, payload: Buffer): Promise<Buffer> {
 test('the list names each command once, for an existing image, with its upstream source', (t) => {
   t.is(new Set(UPSTREAM_COMMANDS.map((c) => c.id)).size, UPSTREAM_COMMANDS.length);
   for (const c of UPSTREAM_COMMANDS) {
-    t.truthy(TARGETS.find((x) => x.name === c.target), c.id);
+    t.truthy(
+      TARGETS.find((x) => x.name === c.target),
+      c.id,
+    );
     t.regex(c.source, /^internal\/kuberesource\/\S+\.go /, c.id);
   }
 });
@@ -150,10 +195,24 @@ test('initializer image: the image-store holder stays up; the secure-PV probe fo
   // does in upstream's image, and ends on the SIGKILL that follows.
   const exited = once(c.child, 'exit');
   spawnSync('runc', ['--root', c.state, 'kill', c.id, 'TERM']);
-  const afterTerm = await Promise.race([exited.then(() => 'exited'), new Promise((r) => setTimeout(() => { r('running'); }, 2000))]);
+  const afterTerm = await Promise.race([
+    exited.then(() => 'exited'),
+    new Promise((r) =>
+      setTimeout(() => {
+        r('running');
+      }, 2000),
+    ),
+  ]);
   t.log(`holder 2 s after SIGTERM: ${String(afterTerm)}`);
   if (afterTerm === 'running') spawnSync('runc', ['--root', c.state, 'kill', c.id, 'KILL']);
-  const ended = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => { r(false); }, 10_000))]);
+  const ended = await Promise.race([
+    exited.then(() => true),
+    new Promise((r) =>
+      setTimeout(() => {
+        r(false);
+      }, 10_000),
+    ),
+  ]);
   t.true(ended, 'the holder ends on SIGTERM, or on the SIGKILL after the grace period');
 });
 
@@ -165,31 +224,49 @@ test('meshproxy image: the startup probe `test -f /ready` follows /ready', async
   t.is(probe(c, ready.argv), 0, 'probe after /ready');
 });
 
-test('port-forwarder image: upstream\'s single-port bash + socat command forwards bytes', async (t) => {
+test("port-forwarder image: upstream's single-port bash + socat command forwards bytes", async (t) => {
   const cmd = command('port-forwarder-single');
   const target = await echoServer(t);
   const listen = await freePort();
-  const c = await start(t, cmd.target, cmd.argv, {
-    LISTEN_PORT: String(listen), FORWARD_HOST: '127.0.0.1', FORWARD_PORT: String((target.address() as AddressInfo).port),
-  }, 'host');
+  const c = await start(
+    t,
+    cmd.target,
+    cmd.argv,
+    {
+      LISTEN_PORT: String(listen),
+      FORWARD_HOST: '127.0.0.1',
+      FORWARD_PORT: String((target.address() as AddressInfo).port),
+    },
+    'host',
+  );
   const payload = Buffer.from(`hello through socat ${Math.random()}\n`.repeat(2000));
   t.deepEqual(await roundTrip(listen, payload), payload);
   t.regex(c.output(), /Starting port-forward with socat/);
   t.regex(c.output(), /socat\[\d+\] N listening on/);
 });
 
-test('port-forwarder image: upstream\'s multi-port loop forwards every port of LISTEN_PORTS', async (t) => {
+test("port-forwarder image: upstream's multi-port loop forwards every port of LISTEN_PORTS", async (t) => {
   const cmd = command('port-forwarder-multi');
   // Each port goes to the same port on FORWARD_HOST, so the targets live in another network
   // namespace: the container joins the pair's client side, echo servers listen on the server side.
   const pair = await createNetnsPair('up');
-  t.teardown(async () => { await pair.destroy(); });
+  t.teardown(async () => {
+    await pair.destroy();
+  });
   const ports = [7001, 7002];
   const echo = `const net = require('node:net'); for (const p of [${ports.join(',')}]) net.createServer((s) => s.pipe(s)).listen(p, '${SERVER_V4}', () => console.log('listening ' + p));`;
   const servers = pair.spawn(pair.server, process.execPath, ['-e', echo]);
-  t.teardown(() => { servers.kill('SIGKILL'); });
+  t.teardown(() => {
+    servers.kill('SIGKILL');
+  });
   await waitForLine(servers, (l) => l === `listening ${ports[1]!}`);
-  await start(t, cmd.target, cmd.argv, { LISTEN_PORTS: ` ${ports.join(' ')}`, FORWARD_HOST: SERVER_V4, FORWARD_PORT: '-1' }, { netns: pair.client });
+  await start(
+    t,
+    cmd.target,
+    cmd.argv,
+    { LISTEN_PORTS: ` ${ports.join(' ')}`, FORWARD_HOST: SERVER_V4, FORWARD_PORT: '-1' },
+    { netns: pair.client },
+  );
   for (const port of ports) {
     const payload = `port ${port} ${Math.random()}`;
     const client = `const net = require('node:net'); const until = Date.now() + 30000;
@@ -203,7 +280,9 @@ test('port-forwarder image: upstream\'s multi-port loop forwards every port of L
 
 test('port-forwarder image: the default entry point is still our relay', async (t) => {
   const image = (await built).get('port-forwarder')!;
-  const config = JSON.parse(execFileSync('skopeo', ['inspect', '--config', `oci:${image.dir}:port-forwarder`], { encoding: 'utf8' })) as { config: { Entrypoint: string[] } };
+  const config = JSON.parse(
+    execFileSync('skopeo', ['inspect', '--config', `oci:${image.dir}:port-forwarder`], { encoding: 'utf8' }),
+  ) as { config: { Entrypoint: string[] } };
   t.deepEqual(config.config.Entrypoint, ['/bin/port-forwarder']);
 });
 
@@ -212,10 +291,19 @@ for (const target of TARGETS) {
     const image = (await built).get(target.name)!;
     const dir = join(WORK, 'licences', target.name);
     mkdirSync(dir, { recursive: true });
-    for (const layer of image.layers) execFileSync('tar', ['-xzf', join(image.dir, 'blobs', 'sha256', layer.digest.slice('sha256:'.length)), '-C', dir]);
+    for (const layer of image.layers)
+      execFileSync('tar', [
+        '-xzf',
+        join(image.dir, 'blobs', 'sha256', layer.digest.slice('sha256:'.length)),
+        '-C',
+        dir,
+      ]);
     t.regex(readFileSync(join(dir, OWN_LICENCE), 'utf8'), /Apache License\s+Version 2\.0/);
     const index = readFileSync(join(dir, LICENCE_INDEX), 'utf8');
-    const rows = index.split('\n').filter((l) => l.startsWith('/')).map((l) => l.split('\t'));
+    const rows = index
+      .split('\n')
+      .filter((l) => l.startsWith('/'))
+      .map((l) => l.split('\t'));
     t.true(rows.length > 0);
     for (const [file, component, licence] of rows) {
       t.true(existsSync(join(dir, file!)), `${file} is in the image`);
@@ -223,8 +311,22 @@ for (const target of TARGETS) {
     }
     // Every executable and library in the image is listed.
     const listed = new Set(rows.map((r) => r[0]));
-    const inImage = execFileSync('find', ['usr/bin', 'usr/sbin', 'usr/lib'].filter((d) => existsSync(join(dir, d))).concat(['-type', 'f', '-not', '-path', 'usr/lib/contrast/*']), { cwd: dir, encoding: 'utf8' }).trim().split('\n').map((p) => `/${p}`);
-    for (const f of inImage) t.true(listed.has(f) || /^\/usr\/bin\/[a-z-]+$/.test(f) && readFileSync(join(dir, f), 'utf8').startsWith('#!/usr/bin/node'), `${f} has a licence entry`);
+    const inImage = execFileSync(
+      'find',
+      ['usr/bin', 'usr/sbin', 'usr/lib']
+        .filter((d) => existsSync(join(dir, d)))
+        .concat(['-type', 'f', '-not', '-path', 'usr/lib/contrast/*']),
+      { cwd: dir, encoding: 'utf8' },
+    )
+      .trim()
+      .split('\n')
+      .map((p) => `/${p}`);
+    for (const f of inImage)
+      t.true(
+        listed.has(f) ||
+          (/^\/usr\/bin\/[a-z-]+$/.test(f) && readFileSync(join(dir, f), 'utf8').startsWith('#!/usr/bin/node')),
+        `${f} has a licence entry`,
+      );
     const components = rows.map((r) => r[1]).join('\n');
     for (const needed of [/^nodejs |^Node\.js /m, /^libc6 /m, /^libstdc\+\+6 /m]) t.regex(components, needed);
     const extra: Record<string, RegExp[]> = {
@@ -235,7 +337,8 @@ for (const target of TARGETS) {
     for (const needed of extra[target.name] ?? []) t.regex(components, needed);
     const npm = readFileSync(join(dir, 'usr/lib/contrast', target.program, 'THIRD-PARTY-LICENSES.txt'), 'utf8');
     if (target.program === 'initializer' && existsSync(join(ROOT, 'initializer/main.ts'))) {
-      for (const pkg of ['@grpc/grpc-js', 'commander', 'pino']) t.regex(npm, new RegExp(`^==== ${pkg.replace('/', '\\/')} [\\d.]+ `, 'm'), pkg);
+      for (const pkg of ['@grpc/grpc-js', 'commander', 'pino'])
+        t.regex(npm, new RegExp(`^==== ${pkg.replace('/', '\\/')} [\\d.]+ `, 'm'), pkg);
     }
   });
 }

@@ -6,7 +6,12 @@ import { parseCoordinatorHost, readInitializerConfig } from '../../initializer/c
 
 const good: [string, string, number, string][] = [
   ['coordinator', 'coordinator', 7777, 'coordinator:7777'],
-  ['coordinator-ready.ns.svc.cluster.local', 'coordinator-ready.ns.svc.cluster.local', 7777, 'coordinator-ready.ns.svc.cluster.local:7777'],
+  [
+    'coordinator-ready.ns.svc.cluster.local',
+    'coordinator-ready.ns.svc.cluster.local',
+    7777,
+    'coordinator-ready.ns.svc.cluster.local:7777',
+  ],
   ['coordinator:1234', 'coordinator', 1234, 'coordinator:1234'],
   ['10.0.0.1', '10.0.0.1', 7777, '10.0.0.1:7777'],
   ['127.0.0.1:65535', '127.0.0.1', 65535, '127.0.0.1:65535'],
@@ -20,7 +25,19 @@ for (const [input, host, port, target] of good) {
   });
 }
 
-const bad = ['coordinator:0', 'coordinator:65536', 'coordinator:http', 'coordinator:', '[::1', '[nothost]:7777', '[::1]:x', 'fd00::1:7777x', 'bad host', 'a..b', '-lead'];
+const bad = [
+  'coordinator:0',
+  'coordinator:65536',
+  'coordinator:http',
+  'coordinator:',
+  '[::1',
+  '[nothost]:7777',
+  '[::1]:x',
+  'fd00::1:7777x',
+  'bad host',
+  'a..b',
+  '-lead',
+];
 for (const input of bad) {
   test(`COORDINATOR_HOST=${input} is rejected`, (t) => {
     t.is(typeof parseCoordinatorHost(input), 'string');
@@ -42,12 +59,14 @@ test('defaults', (t) => {
   });
 });
 
-test('CONTRAST_TLS_GROUPS sets the aTLS client\'s groups; one OpenSSL does not know is a problem naming it', (t) => {
+test("CONTRAST_TLS_GROUPS sets the aTLS client's groups; one OpenSSL does not know is a problem naming it", (t) => {
   const ok = new EnvReader({ COORDINATOR_HOST: 'c', CONTRAST_TLS_GROUPS: 'X25519:P-256' });
   t.is(ok.finish(readInitializerConfig(ok)).tlsGroups, 'X25519:P-256');
   const bad = new EnvReader({ COORDINATOR_HOST: 'c', CONTRAST_TLS_GROUPS: 'X25519::' });
   readInitializerConfig(bad);
-  t.deepEqual(bad.problems, [`CONTRAST_TLS_GROUPS=X25519::: expected TLS groups known to OpenSSL ${process.versions.openssl} separated by ':' (e.g. ${DEFAULT_TLS_GROUPS})`]);
+  t.deepEqual(bad.problems, [
+    `CONTRAST_TLS_GROUPS=X25519::: expected TLS groups known to OpenSSL ${process.versions.openssl} separated by ':' (e.g. ${DEFAULT_TLS_GROUPS})`,
+  ]);
   const unknown = new EnvReader({ COORDINATOR_HOST: 'c', CONTRAST_TLS_GROUPS: 'kyber512' });
   readInitializerConfig(unknown);
   t.is(unknown.problems.length, 1);
@@ -75,7 +94,11 @@ test('overrides', (t) => {
 });
 
 test('every problem is reported at once, each naming the variable', (t) => {
-  const reader = new EnvReader({ CONTRAST_TLS_DIR: 'relative', CONTRAST_RETRY_INTERVAL: 'soon', CONTRAST_DONE_FILE: 'done' });
+  const reader = new EnvReader({
+    CONTRAST_TLS_DIR: 'relative',
+    CONTRAST_RETRY_INTERVAL: 'soon',
+    CONTRAST_DONE_FILE: 'done',
+  });
   readInitializerConfig(reader);
   const err = t.throws(() => reader.finish({}), { instanceOf: ConfigError });
   t.is(err.code, 'ERR_CONFIG');
@@ -107,25 +130,59 @@ test('CONTRAST_RETRY_INTERVAL above the longest timer delay: exit-64 problem nam
 });
 
 const collisions: [string, Record<string, string>, RegExp][] = [
-  ['done file on key.pem', { CONTRAST_DONE_FILE: '/t/tls/key.pem' }, /^key\.pem in CONTRAST_TLS_DIR and CONTRAST_DONE_FILE=\/t\/tls\/key\.pem: the same path/],
-  ['done file on the seed', { CONTRAST_DONE_FILE: '/t/sec/workload-secret-seed' }, /workload-secret-seed in CONTRAST_SECRETS_DIR and CONTRAST_DONE_FILE=/],
-  ['done file on mesh-ca.pem, spelled with .. and a slash', { CONTRAST_DONE_FILE: '/t/x/../tls/mesh-ca.pem/' }, /mesh-ca\.pem in CONTRAST_TLS_DIR and CONTRAST_DONE_FILE=\/t\/x\/\.\.\/tls\/mesh-ca\.pem\/: the same path/],
-  ['done file is the TLS directory', { CONTRAST_DONE_FILE: '/t/tls' }, /^CONTRAST_TLS_DIR=\/t\/tls and CONTRAST_DONE_FILE=\/t\/tls: the same path/],
+  [
+    'done file on key.pem',
+    { CONTRAST_DONE_FILE: '/t/tls/key.pem' },
+    /^key\.pem in CONTRAST_TLS_DIR and CONTRAST_DONE_FILE=\/t\/tls\/key\.pem: the same path/,
+  ],
+  [
+    'done file on the seed',
+    { CONTRAST_DONE_FILE: '/t/sec/workload-secret-seed' },
+    /workload-secret-seed in CONTRAST_SECRETS_DIR and CONTRAST_DONE_FILE=/,
+  ],
+  [
+    'done file on mesh-ca.pem, spelled with .. and a slash',
+    { CONTRAST_DONE_FILE: '/t/x/../tls/mesh-ca.pem/' },
+    /mesh-ca\.pem in CONTRAST_TLS_DIR and CONTRAST_DONE_FILE=\/t\/x\/\.\.\/tls\/mesh-ca\.pem\/: the same path/,
+  ],
+  [
+    'done file is the TLS directory',
+    { CONTRAST_DONE_FILE: '/t/tls' },
+    /^CONTRAST_TLS_DIR=\/t\/tls and CONTRAST_DONE_FILE=\/t\/tls: the same path/,
+  ],
   ['done file above both directories', { CONTRAST_DONE_FILE: '/t' }, /CONTRAST_DONE_FILE=\/t: a file above \/t\/tls/],
-  ['TLS directory at the seed file', { CONTRAST_TLS_DIR: '/t/sec/workload-secret-seed' }, /^CONTRAST_TLS_DIR=\/t\/sec\/workload-secret-seed and workload-secret-seed in CONTRAST_SECRETS_DIR: the same path/],
+  [
+    'TLS directory at the seed file',
+    { CONTRAST_TLS_DIR: '/t/sec/workload-secret-seed' },
+    /^CONTRAST_TLS_DIR=\/t\/sec\/workload-secret-seed and workload-secret-seed in CONTRAST_SECRETS_DIR: the same path/,
+  ],
 ];
 for (const [name, env, expected] of collisions) {
   test(`colliding output paths are a configuration error: ${name}`, (t) => {
-    const reader = new EnvReader({ COORDINATOR_HOST: 'c', CONTRAST_TLS_DIR: '/t/tls', CONTRAST_SECRETS_DIR: '/t/sec', CONTRAST_DONE_FILE: '/t/done', ...env });
+    const reader = new EnvReader({
+      COORDINATOR_HOST: 'c',
+      CONTRAST_TLS_DIR: '/t/tls',
+      CONTRAST_SECRETS_DIR: '/t/sec',
+      CONTRAST_DONE_FILE: '/t/done',
+      ...env,
+    });
     readInitializerConfig(reader);
     t.true(reader.problems.length >= 1, 'no problem reported');
-    t.true(reader.problems.some((p) => expected.test(p)), reader.problems.join('\n'));
+    t.true(
+      reader.problems.some((p) => expected.test(p)),
+      reader.problems.join('\n'),
+    );
     t.true(reader.problems.every((p) => /expected a distinct path for each output$/.test(p)));
   });
 }
 
 test('one directory for certificates and secret is fine: the file names differ', (t) => {
-  const reader = new EnvReader({ COORDINATOR_HOST: 'c', CONTRAST_TLS_DIR: '/t/all', CONTRAST_SECRETS_DIR: '/t/all/', CONTRAST_DONE_FILE: '/t/all/done' });
+  const reader = new EnvReader({
+    COORDINATOR_HOST: 'c',
+    CONTRAST_TLS_DIR: '/t/all',
+    CONTRAST_SECRETS_DIR: '/t/all/',
+    CONTRAST_DONE_FILE: '/t/all/done',
+  });
   readInitializerConfig(reader);
   t.deepEqual(reader.problems, []);
 });

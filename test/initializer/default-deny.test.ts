@@ -26,7 +26,9 @@ const inNs = (ns: string, program: string, args: string[]): string =>
   execFileSync('ip', ['netns', 'exec', ns, program, ...args], { encoding: 'utf8' });
 
 const rules = (ns: string, program: string): string[] =>
-  inNs(ns, program, ['-w', '-S', 'INPUT']).split('\n').filter((l) => l.startsWith('-A INPUT'));
+  inNs(ns, program, ['-w', '-S', 'INPUT'])
+    .split('\n')
+    .filter((l) => l.startsWith('-A INPUT'));
 
 /** An Iptables (lib/netfilter's interface) whose commands run inside the namespace. */
 function nsIptables(ns: string, binary: string, asUser: string[] = []): Iptables {
@@ -54,7 +56,9 @@ test('a table that cannot be read (no NET_ADMIN) is an error, not "rule absent"'
   installDefaultDeny(ns, 1);
   // iptables run as nobody: the kernel refuses, as it does in a container without NET_ADMIN.
   const broken = nsIptables(ns, 'iptables', ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
-  const err = await t.throwsAsync(iptablesDefaultDenyRemover({ iptables: [broken] }).remove(), { instanceOf: DefaultDenyError });
+  const err = await t.throwsAsync(iptablesDefaultDenyRemover({ iptables: [broken] }).remove(), {
+    instanceOf: DefaultDenyError,
+  });
   t.regex(err.message, /Permission denied.*NET_ADMIN/);
   t.is(rules(ns, 'iptables').length, 2, 'nothing changed');
 });
@@ -90,14 +94,24 @@ test('CONTRAST_SERVICE_MESH_DISABLED: the program removes the rule before contac
   installDefaultDeny(ns, 1);
   const root = await mkdtemp(join(tmpdir(), `init-dd-${process.pid}-`));
   t.teardown(() => rm(root, { recursive: true, force: true }));
-  const p = spawnFixture({
-    COORDINATOR_HOST: 'coordinator',
-    CONTRAST_TLS_DIR: join(root, 'tls'), CONTRAST_SECRETS_DIR: join(root, 'sec'), CONTRAST_DONE_FILE: join(root, 'done'),
-    CONTRAST_SERVICE_MESH_DISABLED: 'true',
-  }, [], undefined, ['ip', 'netns', 'exec', ns]);
+  const p = spawnFixture(
+    {
+      COORDINATOR_HOST: 'coordinator',
+      CONTRAST_TLS_DIR: join(root, 'tls'),
+      CONTRAST_SECRETS_DIR: join(root, 'sec'),
+      CONTRAST_DONE_FILE: join(root, 'done'),
+      CONTRAST_SERVICE_MESH_DISABLED: 'true',
+    },
+    [],
+    undefined,
+    ['ip', 'netns', 'exec', ns],
+  );
   t.is((await p.exited).code, 0, p.stderr());
   const msgs = parseLogLines(p.stderr()).map((l) => l['msg']);
-  t.true(msgs.indexOf('CONTRAST_SERVICE_MESH_DISABLED set, removing default deny rule') < msgs.indexOf('Successfully requested cert from Coordinator'));
+  t.true(
+    msgs.indexOf('CONTRAST_SERVICE_MESH_DISABLED set, removing default deny rule') <
+      msgs.indexOf('Successfully requested cert from Coordinator'),
+  );
   t.deepEqual(rules(ns, 'iptables'), ['-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT']);
   t.deepEqual(rules(ns, 'ip6tables'), ['-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT']);
   t.true((await readdir(root)).includes('done'));

@@ -25,7 +25,10 @@ const insecureEnv = (host: Buffer, target: string): Record<string, string> => ({
 
 let emu: Emulators | undefined;
 test.before(async () => {
-  emu = await mountEmulators({ hostData: hostData('snp pod'), mrConfigId: Buffer.concat([hostData('tdx pod'), Buffer.alloc(16)]) });
+  emu = await mountEmulators({
+    hostData: hostData('snp pod'),
+    mrConfigId: Buffer.concat([hostData('tdx pod'), Buffer.alloc(16)]),
+  });
 });
 test.after.always(async () => {
   await emu?.unmount();
@@ -51,7 +54,9 @@ test('insecure attestation: files, modes, key, chain, seed; two pods talk mutual
   const leafWeb = await assertPodFiles(t, podWeb, deriveWorkloadSecret(seed, salt, 'apps/v1/Deployment/default/web'));
   await assertPodFiles(t, podDb, undefined);
   t.regex(leafWeb.subjectAltName ?? '', /DNS:web/);
-  const msgs = parseLogLines(a.stderr()).filter((l) => l['level'] !== 'DEBUG').map((l) => l['msg']);
+  const msgs = parseLogLines(a.stderr())
+    .filter((l) => l['level'] !== 'DEBUG')
+    .map((l) => l['msg']);
   t.true(msgs.includes('Successfully requested cert from Coordinator'));
   t.is(msgs.at(-1), 'Initializer done');
 
@@ -108,16 +113,26 @@ test('Coordinator down at start, up later: success within one retry after it is 
   t.is(first?.['code'], 'ERR_MESHAPI_UNAVAILABLE');
   t.regex(String(first?.['err']), new RegExp(`127\\.0\\.0\\.1:${port}`));
   t.deepEqual(otherWarns(p.stderr()), [], 'one WARN line per failed attempt');
-  await startDevCoordinator(t, { policies: { [host.toString('hex')]: { sans: ['late'] } }, validators: [new InsecureValidator()], listen: `127.0.0.1:${port}` });
+  await startDevCoordinator(t, {
+    policies: { [host.toString('hex')]: { sans: ['late'] } },
+    validators: [new InsecureValidator()],
+    listen: `127.0.0.1:${port}`,
+  });
   const warnsBeforeUp = countWarns(p.stderr());
   t.is((await p.exited).code, 0, p.stderr());
-  t.true(countWarns(p.stderr()) <= warnsBeforeUp + 1, 'at most the attempt in flight fails after the Coordinator is up');
+  t.true(
+    countWarns(p.stderr()) <= warnsBeforeUp + 1,
+    'at most the attempt in flight fails after the Coordinator is up',
+  );
   await assertPodFiles(t, pod, undefined);
 });
 
 test('unknown policy: WARN lines naming the host data, retrying; SIGTERM then ends it promptly', async (t) => {
   const host = hostData('unknown');
-  const coordinator = await startDevCoordinator(t, { policies: { [hostData('other').toString('hex')]: { sans: ['x'] } }, validators: [new InsecureValidator()] });
+  const coordinator = await startDevCoordinator(t, {
+    policies: { [hostData('other').toString('hex')]: { sans: ['x'] } },
+    validators: [new InsecureValidator()],
+  });
   const pod = await newPod(t, 'unknown');
   const p = runInitializer(t, pod, { ...insecureEnv(host, coordinator.target), CONTRAST_RETRY_INTERVAL: '100ms' });
   const state = { exited: false };
@@ -151,12 +166,17 @@ test('attestation the Coordinator does not accept: WARN with the handshake rejec
   // ERR_MESHAPI_UNAVAILABLE) instead of the alert, so one attempt may not show the reason.
   const state = { exited: false };
   void p.exited.then(() => (state.exited = true));
-  const warns = (): Record<string, unknown>[] => parseLogLines(p.stderr()).filter((l) => l['level'] === 'WARN' && l['msg'] === 'Requesting cert');
-  while (!state.exited && !warns().some((w) => w['code'] === 'ERR_ATLS_HANDSHAKE_REJECTED') && warns().length < 8) await new Promise((r) => setTimeout(r, 50));
+  const warns = (): Record<string, unknown>[] =>
+    parseLogLines(p.stderr()).filter((l) => l['level'] === 'WARN' && l['msg'] === 'Requesting cert');
+  while (!state.exited && !warns().some((w) => w['code'] === 'ERR_ATLS_HANDSHAKE_REJECTED') && warns().length < 8)
+    await new Promise((r) => setTimeout(r, 50));
   t.false(state.exited, p.stderr());
   const codes = warns().map((w) => w['code']);
   t.true(codes.includes('ERR_ATLS_HANDSHAKE_REJECTED'), JSON.stringify(codes));
-  t.true(codes.every((c) => c === 'ERR_ATLS_HANDSHAKE_REJECTED' || c === 'ERR_MESHAPI_UNAVAILABLE'), JSON.stringify(codes));
+  t.true(
+    codes.every((c) => c === 'ERR_ATLS_HANDSHAKE_REJECTED' || c === 'ERR_MESHAPI_UNAVAILABLE'),
+    JSON.stringify(codes),
+  );
   t.deepEqual(otherWarns(p.stderr()), [], 'one WARN line per failed attempt');
   p.child.kill('SIGTERM');
   t.is((await p.exited).code, 1);
@@ -164,7 +184,12 @@ test('attestation the Coordinator does not accept: WARN with the handshake rejec
 
 /** WARN lines other than the per-attempt one and the one-time insecure-platform notice. */
 function otherWarns(stderr: string): Record<string, unknown>[] {
-  return parseLogLines(stderr).filter((l) => l['level'] === 'WARN' && l['msg'] !== 'Requesting cert' && !String(l['msg']).startsWith('attestation platform selected: INSECURE'));
+  return parseLogLines(stderr).filter(
+    (l) =>
+      l['level'] === 'WARN' &&
+      l['msg'] !== 'Requesting cert' &&
+      !String(l['msg']).startsWith('attestation platform selected: INSECURE'),
+  );
 }
 
 function countWarns(stderr: string): number {

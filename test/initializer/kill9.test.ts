@@ -16,31 +16,70 @@ const ROUNDS = 40;
 const SEED = Number(process.env['INITIALIZER_KILL9_SEED'] ?? 0x9e3779b9);
 const PARALLEL = 2;
 
-interface Layout { root: string; tls: string; secrets: string; done: string }
+interface Layout {
+  root: string;
+  tls: string;
+  secrets: string;
+  done: string;
+}
 
-const layoutOf = (root: string): Layout => ({ root, tls: join(root, 'tls-config'), secrets: join(root, 'secrets'), done: join(root, 'done') });
+const layoutOf = (root: string): Layout => ({
+  root,
+  tls: join(root, 'tls-config'),
+  secrets: join(root, 'secrets'),
+  done: join(root, 'done'),
+});
 const envOf = (l: Layout) => ({
-  COORDINATOR_HOST: 'coordinator', CONTRAST_TLS_DIR: l.tls, CONTRAST_SECRETS_DIR: l.secrets, CONTRAST_DONE_FILE: l.done,
+  COORDINATOR_HOST: 'coordinator',
+  CONTRAST_TLS_DIR: l.tls,
+  CONTRAST_SECRETS_DIR: l.secrets,
+  CONTRAST_DONE_FILE: l.done,
   FIXTURE_SECRET_ID: 'apps/v1/Deployment/default/web',
 });
 
 const FINAL: [string, (l: Layout) => string, number, (b: Buffer) => void][] = [
-  ['mesh-ca.pem', (l) => join(l.tls, 'mesh-ca.pem'), 0o444, (b) => {
-    new X509Certificate(b);
-  }],
-  ['certChain.pem', (l) => join(l.tls, 'certChain.pem'), 0o444, (b) => {
-    if ((b.toString().match(/-----END CERTIFICATE-----/g) ?? []).length !== 2) throw new Error('chain is not two certificates');
-    new X509Certificate(b);
-  }],
-  ['key.pem', (l) => join(l.tls, 'key.pem'), 0o400, (b) => {
-    createPrivateKey(b);
-  }],
-  ['coordinator-root-ca.pem', (l) => join(l.tls, 'coordinator-root-ca.pem'), 0o444, (b) => {
-    new X509Certificate(b);
-  }],
-  ['workload-secret-seed', (l) => join(l.secrets, 'workload-secret-seed'), 0o400, (b) => {
-    if (!/^[0-9a-f]{128}$/.test(b.toString())) throw new Error('seed is not 128 lowercase hex digits');
-  }],
+  [
+    'mesh-ca.pem',
+    (l) => join(l.tls, 'mesh-ca.pem'),
+    0o444,
+    (b) => {
+      new X509Certificate(b);
+    },
+  ],
+  [
+    'certChain.pem',
+    (l) => join(l.tls, 'certChain.pem'),
+    0o444,
+    (b) => {
+      if ((b.toString().match(/-----END CERTIFICATE-----/g) ?? []).length !== 2)
+        throw new Error('chain is not two certificates');
+      new X509Certificate(b);
+    },
+  ],
+  [
+    'key.pem',
+    (l) => join(l.tls, 'key.pem'),
+    0o400,
+    (b) => {
+      createPrivateKey(b);
+    },
+  ],
+  [
+    'coordinator-root-ca.pem',
+    (l) => join(l.tls, 'coordinator-root-ca.pem'),
+    0o444,
+    (b) => {
+      new X509Certificate(b);
+    },
+  ],
+  [
+    'workload-secret-seed',
+    (l) => join(l.secrets, 'workload-secret-seed'),
+    0o400,
+    (b) => {
+      if (!/^[0-9a-f]{128}$/.test(b.toString())) throw new Error('seed is not 128 lowercase hex digits');
+    },
+  ],
 ];
 
 async function readIfExists(path: string): Promise<Buffer | undefined> {
@@ -74,7 +113,8 @@ async function check(l: Layout): Promise<{ problems: string[]; complete: number;
     else {
       const key = createPrivateKey((await readIfExists(join(l.tls, 'key.pem')))!);
       const leaf = new X509Certificate((await readIfExists(join(l.tls, 'certChain.pem')))!);
-      if (!leaf.publicKey.equals(createPublicKey(key))) problems.push('done file beside a key.pem that does not match certChain.pem');
+      if (!leaf.publicKey.equals(createPublicKey(key)))
+        problems.push('done file beside a key.pem that does not match certChain.pem');
     }
   }
   return { problems, complete, done };
@@ -129,7 +169,8 @@ test(`kill -9 during writing never leaves a partial file or a premature done fil
       for (const problem of result.problems) t.fail(`round ${r}: ${problem}`);
       if (result.done) outcomes.killedAfterDone++;
       else outcomes.killedBeforeDone++;
-      if (!result.done && (r % 2 === 0 ? result.complete > 0 : await differsFrom(previous, l))) outcomes.partialStates++;
+      if (!result.done && (r % 2 === 0 ? result.complete > 0 : await differsFrom(previous, l)))
+        outcomes.partialStates++;
       if (r % 5 === 0) {
         // The restarted container finishes the job and sweeps what the killed one left behind.
         const again = spawnFixture(envOf(l));

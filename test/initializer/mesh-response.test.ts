@@ -1,6 +1,11 @@
 import test from 'ava';
 import { generateWorkloadKey } from '../../initializer/workload-key.js';
-import { CLOCK_SKEW_MS, parseCertificates, validateMeshCerts, type MeshCerts } from '../../initializer/mesh-response.js';
+import {
+  CLOCK_SKEW_MS,
+  parseCertificates,
+  validateMeshCerts,
+  type MeshCerts,
+} from '../../initializer/mesh-response.js';
 import { ResponseInvalidError } from '../../initializer/errors.js';
 import { createLocalCA } from './helpers/local-ca.js';
 
@@ -11,15 +16,31 @@ const valid = await ca.issue(key.publicKey, { workloadSecretId: 'apps/v1/Deploym
 
 const tamper = async (): Promise<[string, MeshCerts, string][]> => [
   ['leaf for another key', await ca.issue(generateWorkloadKey().publicKey), 'CertChain'],
-  ['leaf not signed by the mesh CA', { ...valid, certChain: Buffer.from(await ca.signLeafWith(other, key.publicKey)) }, 'CertChain'],
+  [
+    'leaf not signed by the mesh CA',
+    { ...valid, certChain: Buffer.from(await ca.signLeafWith(other, key.publicKey)) },
+    'CertChain',
+  ],
   ['mesh CA from another Coordinator', { ...valid, meshCACert: Buffer.from(other.meshCAPem) }, 'CertChain'],
-  ['mesh CA is a leaf', { ...valid, meshCACert: valid.certChain.subarray(0, valid.certChain.indexOf('-----END CERTIFICATE-----') + 26) }, 'MeshCACert'],
+  [
+    'mesh CA is a leaf',
+    { ...valid, meshCACert: valid.certChain.subarray(0, valid.certChain.indexOf('-----END CERTIFICATE-----') + 26) },
+    'MeshCACert',
+  ],
   ['empty chain', { ...valid, certChain: Buffer.alloc(0) }, 'CertChain'],
   ['garbage mesh CA', { ...valid, meshCACert: Buffer.from('hello') }, 'MeshCACert'],
   ['empty root', { ...valid, rootCACert: Buffer.alloc(0) }, 'RootCACert'],
   ['private key block in the chain', { ...valid, certChain: Buffer.from(key.pkcs8Pem) }, 'CertChain'],
-  ['corrupted base64', { ...valid, meshCACert: Buffer.from(ca.meshCAPem.replace(/\n[A-Za-z0-9+/]{10}/, '\nAAAAAAAAAA')) }, 'MeshCACert'],
-  ['text after the blocks', { ...valid, rootCACert: Buffer.concat([valid.rootCACert, Buffer.from('trailing')]) }, 'RootCACert'],
+  [
+    'corrupted base64',
+    { ...valid, meshCACert: Buffer.from(ca.meshCAPem.replace(/\n[A-Za-z0-9+/]{10}/, '\nAAAAAAAAAA')) },
+    'MeshCACert',
+  ],
+  [
+    'text after the blocks',
+    { ...valid, rootCACert: Buffer.concat([valid.rootCACert, Buffer.from('trailing')]) },
+    'RootCACert',
+  ],
   ['truncated chain', { ...valid, certChain: valid.certChain.subarray(0, 200) }, 'CertChain'],
 ];
 
@@ -41,7 +62,9 @@ for (const [name, certs, field] of cases) {
 }
 
 test('rejected: an expired leaf', (t) => {
-  const err = t.throws(() => validateMeshCerts(valid, key.publicKey, new Date(Date.now() + 2 * 365 * 86400_000)), { instanceOf: ResponseInvalidError });
+  const err = t.throws(() => validateMeshCerts(valid, key.publicKey, new Date(Date.now() + 2 * 365 * 86400_000)), {
+    instanceOf: ResponseInvalidError,
+  });
   t.regex(err.message, /expired/);
 });
 
@@ -65,7 +88,10 @@ test('notBefore ahead of the pod clock: accepted within the skew allowance, refu
   // The pod's clock lags the Coordinator's by just under, then just over, the allowance.
   t.notThrows(() => validateMeshCerts(certs, key.publicKey, new Date(start.getTime() - CLOCK_SKEW_MS + 1000)));
   t.notThrows(() => validateMeshCerts(certs, key.publicKey, new Date(start.getTime() - CLOCK_SKEW_MS)));
-  const err = t.throws(() => validateMeshCerts(certs, key.publicKey, new Date(start.getTime() - CLOCK_SKEW_MS - 1000)), { instanceOf: ResponseInvalidError });
+  const err = t.throws(
+    () => validateMeshCerts(certs, key.publicKey, new Date(start.getTime() - CLOCK_SKEW_MS - 1000)),
+    { instanceOf: ResponseInvalidError },
+  );
   t.regex(err.message, /not valid yet/);
 });
 

@@ -24,21 +24,29 @@ test('the initializer does not retry when the native addon is missing', async (t
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
 
-  const p = spawnFixture({
-    COORDINATOR_HOST: `127.0.0.1:${address.port}`,
-    CONTRAST_ATTESTATION: 'insecure',
-    CONTRAST_ALLOW_INSECURE_ATTESTATION: '1',
-    CONTRAST_INSECURE_HOST_DATA: 'ab'.repeat(32),
-    CONTRAST_TLS_DIR: join(root, 'tls-config'),
-    CONTRAST_SECRETS_DIR: join(root, 'secrets'),
-    CONTRAST_DONE_FILE: join(root, 'done'),
-    CONTRAST_RETRY_INTERVAL: '100ms',
-    CONTRAST_NATIVE_ADDON: join(root, 'missing', 'contrast_native.node'),
-  }, [], MAIN);
+  const p = spawnFixture(
+    {
+      COORDINATOR_HOST: `127.0.0.1:${address.port}`,
+      CONTRAST_ATTESTATION: 'insecure',
+      CONTRAST_ALLOW_INSECURE_ATTESTATION: '1',
+      CONTRAST_INSECURE_HOST_DATA: 'ab'.repeat(32),
+      CONTRAST_TLS_DIR: join(root, 'tls-config'),
+      CONTRAST_SECRETS_DIR: join(root, 'secrets'),
+      CONTRAST_DONE_FILE: join(root, 'done'),
+      CONTRAST_RETRY_INTERVAL: '100ms',
+      CONTRAST_NATIVE_ADDON: join(root, 'missing', 'contrast_native.node'),
+    },
+    [],
+    MAIN,
+  );
   const { code } = await p.exited;
   t.is(code, 1, p.stderr());
   const lines = parseLogLines(p.stderr());
-  t.deepEqual(lines.filter((l) => l['msg'] === 'Requesting cert'), [], 'no retry WARN lines');
+  t.deepEqual(
+    lines.filter((l) => l['msg'] === 'Requesting cert'),
+    [],
+    'no retry WARN lines',
+  );
   const errors = lines.filter((l) => l['level'] === 'ERROR');
   t.is(errors.length, 1);
   t.is(errors[0]!['code'], 'ERR_MESHAPI_LOCAL_SETUP');

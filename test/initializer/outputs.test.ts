@@ -17,7 +17,12 @@ const withoutSecret = await ca.issue(key.publicKey);
 async function layout(t: { teardown(fn: () => unknown): void }) {
   const root = await mkdtemp(join(tmpdir(), `init-out-${process.pid}-`));
   t.teardown(() => rm(root, { recursive: true, force: true }));
-  return { root, tlsDir: join(root, 'contrast', 'tls-config'), secretsDir: join(root, 'contrast', 'secrets'), doneFile: join(root, 'done') };
+  return {
+    root,
+    tlsDir: join(root, 'contrast', 'tls-config'),
+    secretsDir: join(root, 'contrast', 'secrets'),
+    doneFile: join(root, 'done'),
+  };
 }
 
 const mode = async (p: string): Promise<number> => (await stat(p)).mode & 0o7777;
@@ -25,14 +30,17 @@ const mode = async (p: string): Promise<number> => (await stat(p)).mode & 0o7777
 test('files, modes and contents as upstream (E2/E3)', async (t) => {
   const l = await layout(t);
   const written = await writeOutputs(l, withSecret, key.pkcs8Pem);
-  t.deepEqual(written.map((p) => p.slice(l.root.length)), [
-    '/contrast/tls-config/mesh-ca.pem',
-    '/contrast/tls-config/certChain.pem',
-    '/contrast/tls-config/key.pem',
-    '/contrast/tls-config/coordinator-root-ca.pem',
-    '/contrast/secrets/workload-secret-seed',
-    '/done',
-  ]);
+  t.deepEqual(
+    written.map((p) => p.slice(l.root.length)),
+    [
+      '/contrast/tls-config/mesh-ca.pem',
+      '/contrast/tls-config/certChain.pem',
+      '/contrast/tls-config/key.pem',
+      '/contrast/tls-config/coordinator-root-ca.pem',
+      '/contrast/secrets/workload-secret-seed',
+      '/done',
+    ],
+  );
   t.is(await mode(l.tlsDir), 0o755);
   t.is(await mode(l.secretsDir), 0o755);
   t.deepEqual((await readdir(l.tlsDir)).sort(), ['certChain.pem', 'coordinator-root-ca.pem', 'key.pem', 'mesh-ca.pem']);
@@ -72,7 +80,11 @@ test('existing directories get mode 0755; a second run writes identical bytes', 
   const before = await readFile(join(l.tlsDir, 'certChain.pem'));
   await writeOutputs(l, withSecret, key.pkcs8Pem);
   t.deepEqual(await readFile(join(l.tlsDir, 'certChain.pem')), before);
-  t.deepEqual((await readdir(l.tlsDir)).sort(), ['certChain.pem', 'coordinator-root-ca.pem', 'key.pem', 'mesh-ca.pem'], 'no temporary files left');
+  t.deepEqual(
+    (await readdir(l.tlsDir)).sort(),
+    ['certChain.pem', 'coordinator-root-ca.pem', 'key.pem', 'mesh-ca.pem'],
+    'no temporary files left',
+  );
 });
 
 test('a failing write names the file, leaves no done file and removes a stale one', async (t) => {
@@ -84,7 +96,10 @@ test('a failing write names the file, leaves no done file and removes a stale on
   t.is(err.code, 'ERR_INIT_WRITE');
   t.is(err.path, join(l.tlsDir, 'key.pem'));
   await t.throwsAsync(stat(l.doneFile), { code: 'ENOENT' });
-  t.false((await readdir(l.tlsDir)).some((n) => n.includes('.tmp-')), 'no temporary files left');
+  t.false(
+    (await readdir(l.tlsDir)).some((n) => n.includes('.tmp-')),
+    'no temporary files left',
+  );
 });
 
 test('temporary files left by a killed run are removed; unrelated files stay', async (t) => {
@@ -93,7 +108,10 @@ test('temporary files left by a killed run are removed; unrelated files stay', a
   await writeFile(join(l.tlsDir, '.key.pem.tmp-0123456789ab'), 'half a key');
   await writeFile(join(l.tlsDir, '.other.tmp-0123456789ab'), 'not ours');
   await writeOutputs(l, withSecret, key.pkcs8Pem);
-  t.deepEqual((await readdir(l.tlsDir)).filter((n) => n.startsWith('.')), ['.other.tmp-0123456789ab']);
+  t.deepEqual(
+    (await readdir(l.tlsDir)).filter((n) => n.startsWith('.')),
+    ['.other.tmp-0123456789ab'],
+  );
 });
 
 test('a directory, a fifo or a link under a temporary name does not stop a restart; links are not followed', async (t) => {

@@ -21,18 +21,26 @@ async function dirs(t: { teardown(fn: () => unknown): void }) {
 
 test('success: files, key matches the leaf, log lines in order, exit 0', async (t) => {
   const { root, env } = await dirs(t);
-  const p = spawnFixture({ ...env, COORDINATOR_HOST: 'coordinator', FIXTURE_BEHAVIOUR: 'fail:2', FIXTURE_SECRET_ID: 'apps/v1/Deployment/default/web' });
+  const p = spawnFixture({
+    ...env,
+    COORDINATOR_HOST: 'coordinator',
+    FIXTURE_BEHAVIOUR: 'fail:2',
+    FIXTURE_SECRET_ID: 'apps/v1/Deployment/default/web',
+  });
   const { code } = await p.exited;
   t.is(code, 0, p.stderr());
   const lines = parseLogLines(p.stderr());
-  t.deepEqual(lines.map((l) => `${String(l['level'])} ${String(l['msg'])}`), [
-    'INFO Logger initialized',
-    'INFO Initializer started',
-    'WARN Requesting cert',
-    'WARN Requesting cert',
-    'INFO Successfully requested cert from Coordinator',
-    'INFO Initializer done',
-  ]);
+  t.deepEqual(
+    lines.map((l) => `${String(l['level'])} ${String(l['msg'])}`),
+    [
+      'INFO Logger initialized',
+      'INFO Initializer started',
+      'WARN Requesting cert',
+      'WARN Requesting cert',
+      'INFO Successfully requested cert from Coordinator',
+      'INFO Initializer done',
+    ],
+  );
   t.is(lines[1]!['coordinator'], 'coordinator:7777');
   const key = createPrivateKey(await readFile(join(root, 'tls-config', 'key.pem')));
   const leaf = new X509Certificate(await readFile(join(root, 'tls-config', 'certChain.pem')));
@@ -57,7 +65,11 @@ test('missing COORDINATOR_HOST: one ERROR line naming it, exit 64, nothing writt
 
 test('CONTRAST_DONE_FILE on key.pem: exit 64 naming both, nothing written', async (t) => {
   const { root, env } = await dirs(t);
-  const p = spawnFixture({ ...env, COORDINATOR_HOST: 'coordinator', CONTRAST_DONE_FILE: join(env.CONTRAST_TLS_DIR, 'key.pem') });
+  const p = spawnFixture({
+    ...env,
+    COORDINATOR_HOST: 'coordinator',
+    CONTRAST_DONE_FILE: join(env.CONTRAST_TLS_DIR, 'key.pem'),
+  });
   t.is((await p.exited).code, 64, p.stderr());
   const errors = parseLogLines(p.stderr()).filter((l) => l['level'] === 'ERROR');
   t.is(errors.length, 1);
@@ -76,7 +88,12 @@ test('a bad log level is a configuration error too', async (t) => {
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`${signal} while waiting for the Coordinator: prompt exit 1 with one ERROR line, nothing written`, async (t) => {
     const { root, env } = await dirs(t);
-    const p = spawnFixture({ ...env, COORDINATOR_HOST: '[::1]:7000', FIXTURE_BEHAVIOUR: 'unavailable', CONTRAST_RETRY_INTERVAL: '1h' });
+    const p = spawnFixture({
+      ...env,
+      COORDINATOR_HOST: '[::1]:7000',
+      FIXTURE_BEHAVIOUR: 'unavailable',
+      CONTRAST_RETRY_INTERVAL: '1h',
+    });
     t.teardown(() => p.child.kill('SIGKILL'));
     await p.waitForMsg('Requesting cert');
     p.child.kill(signal);
@@ -103,7 +120,9 @@ test('CRYPTSETUP_DEVICE that cannot be served: one ERROR line naming it, exit 1,
   t.is(errors.length, 1);
   t.is(errors[0]!['code'], 'ERR_INIT_SECURE_PV_UNAVAILABLE');
   t.regex(String(errors[0]!['msg']), /CRYPTSETUP_DEVICE=\/dev\/csi0/);
-  t.false(lines.some((l) => l['msg'] === 'Initializer done' || l['msg'] === 'Successfully requested cert from Coordinator'));
+  t.false(
+    lines.some((l) => l['msg'] === 'Initializer done' || l['msg'] === 'Successfully requested cert from Coordinator'),
+  );
   t.deepEqual(await readdir(root), []);
 });
 
@@ -119,7 +138,12 @@ test('a malformed answer is retried and nothing is written until a valid one arr
 
 test('a leaf that is not valid yet is refused and retried, not written', async (t) => {
   const { root, env } = await dirs(t);
-  const p = spawnFixture({ ...env, COORDINATOR_HOST: 'c', FIXTURE_BEHAVIOUR: 'future:1', CONTRAST_RETRY_INTERVAL: '1h' });
+  const p = spawnFixture({
+    ...env,
+    COORDINATOR_HOST: 'c',
+    FIXTURE_BEHAVIOUR: 'future:1',
+    CONTRAST_RETRY_INTERVAL: '1h',
+  });
   t.teardown(() => p.child.kill('SIGKILL'));
   await p.waitForMsg('Requesting cert');
   const warn = parseLogLines(p.stderr()).find((l) => l['level'] === 'WARN');
@@ -134,5 +158,8 @@ test('--version prints the upstream banner', async (t) => {
   const p = spawnFixture({}, ['--version']);
   const { code } = await p.exited;
   t.is(code, 0);
-  t.regex(p.stdout(), /^Contrast initializer \d+\.\d+\.\d+\nReport issues at https:\/\/github.com\/edgelesssys\/contrast\/issues\n$/);
+  t.regex(
+    p.stdout(),
+    /^Contrast initializer \d+\.\d+\.\d+\nReport issues at https:\/\/github.com\/edgelesssys\/contrast\/issues\n$/,
+  );
 });

@@ -16,7 +16,14 @@ test('due at the fraction of the lifetime', (t) => {
 });
 
 test('jitter only shortens, by at most a fifth', (t) => {
-  const rows: [number, number][] = [[0, 1000], [0.5, 900], [0.999999, 800], [1, 800], [-1, 1000], [2, 800]];
+  const rows: [number, number][] = [
+    [0, 1000],
+    [0.5, 900],
+    [0.999999, 800],
+    [1, 800],
+    [-1, 1000],
+    [2, 800],
+  ];
   for (const [random, expected] of rows) t.is(jittered(1000, random), expected, `random ${random}`);
 });
 
@@ -27,7 +34,8 @@ test('next check: the jittered interval, or expiry when that comes first', (t) =
     { name: 'expiry within the interval', now: T0 + 0.66 * YEAR - 60_000, random: 0, delay: 60_000, reason: 'expiry' },
     { name: 'expiry passed: at once', now: T0 + 0.9 * YEAR, random: 0.3, delay: 0, reason: 'expiry' },
   ];
-  for (const r of rows) t.deepEqual(nextCheck(r.now, leaf, timing, r.random), { delayMs: r.delay, reason: r.reason }, r.name);
+  for (const r of rows)
+    t.deepEqual(nextCheck(r.now, leaf, timing, r.random), { delayMs: r.delay, reason: r.reason }, r.name);
 });
 
 test('a delay longer than a timer can wait is capped (the loop re-evaluates on waking)', (t) => {
@@ -38,7 +46,10 @@ test('a delay longer than a timer can wait is capped (the loop re-evaluates on w
 });
 
 test('backoff doubles from the retry interval up to the cap', (t) => {
-  t.deepEqual([1, 2, 3, 4, 5].map((n) => backoff(n, timing, 0)), [5000, 10_000, 20_000, 40_000, 80_000]);
+  t.deepEqual(
+    [1, 2, 3, 4, 5].map((n) => backoff(n, timing, 0)),
+    [5000, 10_000, 20_000, 40_000, 80_000],
+  );
   t.is(backoff(30, timing, 0), MAX_BACKOFF_MS, 'never above five minutes');
   t.is(backoff(10, { ...timing, intervalMs: 30_000 }, 0), 30_000, 'never above the renewal interval');
   t.is(backoff(10, { ...timing, intervalMs: 1000 }, 0), 5000, 'never below the retry interval');

@@ -35,24 +35,52 @@ interface Harness {
   clock: Clock & { t: number };
 }
 
-async function harness(t: { teardown(f: () => Promise<void>): void }, opts: { stopAfterSleeps: number; startAt?: (notBefore: number, notAfter: number) => number }): Promise<{ h: Harness; run: () => Promise<void> }> {
+async function harness(
+  t: { teardown(f: () => Promise<void>): void },
+  opts: { stopAfterSleeps: number; startAt?: (notBefore: number, notAfter: number) => number },
+): Promise<{ h: Harness; run: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `renewal-loop-${process.pid}-`));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const key = generateWorkloadKey();
   const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'debug', messageKey: 'msg' }, new Writable({ write(chunk: Buffer, _e, cb) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); cb(); } })) as unknown as Logger;
+  const logger = pino(
+    { level: 'debug', messageKey: 'msg' },
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        cb();
+      },
+    }),
+  ) as unknown as Logger;
   const stop = new AbortController();
   const h: Harness = {
-    sleeps: [], writes: [], lines, stop, state: await prepareState(dir), script: [], requests: [], blockIntervals: false,
+    sleeps: [],
+    writes: [],
+    lines,
+    stop,
+    state: await prepareState(dir),
+    script: [],
+    requests: [],
+    blockIntervals: false,
     clock: {
       t: 0,
-      now() { return this.t; },
+      now() {
+        return this.t;
+      },
       async sleep(ms, signal) {
         h.sleeps.push(ms);
         if (h.sleeps.length > opts.stopAfterSleeps) stop.abort('received SIGTERM');
         signal.throwIfAborted();
         if (h.blockIntervals && ms >= HOUR / 2) {
-          await new Promise((_, reject) => { signal.addEventListener('abort', () => { reject(new Error('aborted')); }, { once: true }); });
+          await new Promise((_, reject) => {
+            signal.addEventListener(
+              'abort',
+              () => {
+                reject(new Error('aborted'));
+              },
+              { once: true },
+            );
+          });
         }
         h.clock.t += ms;
         await Promise.resolve();
@@ -61,39 +89,55 @@ async function harness(t: { teardown(f: () => Promise<void>): void }, opts: { st
   };
   const answer = (): MeshCerts => {
     const leaf = issueMeshCert({ issuerKey: h.state.meshCAKey, subjectPublicKey: key.publicKey, sans: ['pod'] });
-    return { meshCACert: Buffer.from(h.state.meshCAPem), certChain: Buffer.from(toPem(leaf, 'CERTIFICATE') + h.state.intermediatePem), rootCACert: Buffer.from(h.state.rootCAPem), workloadSecret: Buffer.alloc(0) };
+    return {
+      meshCACert: Buffer.from(h.state.meshCAPem),
+      certChain: Buffer.from(toPem(leaf, 'CERTIFICATE') + h.state.intermediatePem),
+      rootCACert: Buffer.from(h.state.rootCAPem),
+      workloadSecret: Buffer.alloc(0),
+    };
   };
   const initial = validateMeshCerts(answer(), key.publicKey);
   const notBefore = new Date(initial.leaf.validFrom).getTime();
   h.clock.t = opts.startAt?.(notBefore, new Date(initial.leaf.validTo).getTime()) ?? notBefore + HOUR;
   const trigger: RenewalTrigger = {
-    next: (signal) => new Promise((resolve, reject) => {
-      const r = h.requests.shift();
-      if (r !== undefined) {
-        resolve(r);
-        return;
-      }
-      signal.addEventListener('abort', () => { reject(new Error('aborted')); }, { once: true });
-    }),
+    next: (signal) =>
+      new Promise((resolve, reject) => {
+        const r = h.requests.shift();
+        if (r !== undefined) {
+          resolve(r);
+          return;
+        }
+        signal.addEventListener(
+          'abort',
+          () => {
+            reject(new Error('aborted'));
+          },
+          { once: true },
+        );
+      }),
   };
-  const run = (): Promise<void> => runRenewal({
-    renewal: { intervalMs: HOUR, at: 0.66, signalFile: '/unused' },
-    retryIntervalMs: 5000,
-    target: 'coordinator:7777',
-    key,
-    request: () => {
-      const next = h.script.shift() ?? 'ok';
-      return next instanceof Error ? Promise.reject(next) : Promise.resolve(answer());
-    },
-    logger,
-    signal: stop.signal,
-    initial: { certs: initial, generation: 1 },
-    write: (certs, generation) => { h.writes.push({ generation, meshCA: certs.meshCA.fingerprint256 }); return Promise.resolve(); },
-    trigger,
-    attemptTimeoutMs: 60_000,
-    clock: h.clock,
-    random: () => 0.5,
-  });
+  const run = (): Promise<void> =>
+    runRenewal({
+      renewal: { intervalMs: HOUR, at: 0.66, signalFile: '/unused' },
+      retryIntervalMs: 5000,
+      target: 'coordinator:7777',
+      key,
+      request: () => {
+        const next = h.script.shift() ?? 'ok';
+        return next instanceof Error ? Promise.reject(next) : Promise.resolve(answer());
+      },
+      logger,
+      signal: stop.signal,
+      initial: { certs: initial, generation: 1 },
+      write: (certs, generation) => {
+        h.writes.push({ generation, meshCA: certs.meshCA.fingerprint256 });
+        return Promise.resolve();
+      },
+      trigger,
+      attemptTimeoutMs: 60_000,
+      clock: h.clock,
+      random: () => 0.5,
+    });
   return { h, run };
 }
 
@@ -111,7 +155,11 @@ test('interval checks with an unchanged mesh CA write nothing; a rotated CA beco
     if (h.sleeps.length === rotateAfter) h.state = await rotateMeshCa(rotateDir, h.state);
   };
   await run();
-  t.deepEqual(h.sleeps.slice(0, 4), [0.9 * HOUR, 0.9 * HOUR, 0.9 * HOUR, 0.9 * HOUR], 'the jittered interval each time');
+  t.deepEqual(
+    h.sleeps.slice(0, 4),
+    [0.9 * HOUR, 0.9 * HOUR, 0.9 * HOUR, 0.9 * HOUR],
+    'the jittered interval each time',
+  );
   t.is(h.writes.length, 1);
   t.is(h.writes[0]?.generation, 2);
   const renewed = msgs(h, 'Renewed mesh certificates');
@@ -133,7 +181,10 @@ test('failures keep the set, log WARN lines with the reason, back off, and reset
   t.is(warns.length, 3);
   t.true(warns.every((w) => w['level'] === 40 && w['code'] === 'ERR_MESHAPI_UNAVAILABLE' && w['keeping'] === 1));
   t.regex(String(warns[0]?.['err']), /ECONNREFUSED.*check that the Coordinator is running/);
-  t.deepEqual(warns.map((w) => w['attempt']), [1, 2, 3]);
+  t.deepEqual(
+    warns.map((w) => w['attempt']),
+    [1, 2, 3],
+  );
   t.deepEqual(h.writes, [], 'nothing written: same CA');
 });
 
@@ -151,11 +202,18 @@ test("the meshproxy's request wakes the loop at once; a second one waits out the
   h.blockIntervals = true;
   h.requests = ['UNABLE_TO_VERIFY_LEAF_SIGNATURE 127.0.0.1:4000', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE 127.0.0.1:4001'];
   await run();
-  t.deepEqual(h.sleeps, [0.9 * HOUR, 0.9 * HOUR, SIGNAL_COOLDOWN_MS, 0.9 * HOUR], 'interval waits cut short; the second request waits the cooldown');
-  t.deepEqual(msgs(h, 'Renewal check: mesh CA unchanged').map((l) => l['reason']), [
-    'meshproxy: UNABLE_TO_VERIFY_LEAF_SIGNATURE 127.0.0.1:4000',
-    'meshproxy: UNABLE_TO_VERIFY_LEAF_SIGNATURE 127.0.0.1:4001',
-  ]);
+  t.deepEqual(
+    h.sleeps,
+    [0.9 * HOUR, 0.9 * HOUR, SIGNAL_COOLDOWN_MS, 0.9 * HOUR],
+    'interval waits cut short; the second request waits the cooldown',
+  );
+  t.deepEqual(
+    msgs(h, 'Renewal check: mesh CA unchanged').map((l) => l['reason']),
+    [
+      'meshproxy: UNABLE_TO_VERIFY_LEAF_SIGNATURE 127.0.0.1:4000',
+      'meshproxy: UNABLE_TO_VERIFY_LEAF_SIGNATURE 127.0.0.1:4001',
+    ],
+  );
   t.is(h.writes.length, 0);
 });
 

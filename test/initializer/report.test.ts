@@ -12,7 +12,12 @@ test('report prints a base64 SEV-SNP document over zero report data; report insp
   t.teardown(() => emu.unmount());
   const dir = await mkdtemp(join(tmpdir(), `init-report-${process.pid}-`));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const env = { CONTRAST_ATTESTATION: 'snp', CONTRAST_SNP_DEVICE: emu.snpDevice, CONTRAST_TSM_REPORT_DIR: join(dir, 'none'), CONTRAST_KDS_TIMEOUT: '0' };
+  const env = {
+    CONTRAST_ATTESTATION: 'snp',
+    CONTRAST_SNP_DEVICE: emu.snpDevice,
+    CONTRAST_TSM_REPORT_DIR: join(dir, 'none'),
+    CONTRAST_KDS_TIMEOUT: '0',
+  };
   const report = spawnFixture(env, ['report'], MAIN);
   t.is((await report.exited).code, 0, report.stderr());
   const b64 = report.stdout().trim();

@@ -25,7 +25,11 @@ async function head(device: string): Promise<Buffer> {
   }
 }
 
-const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
+const exists = (p: string): Promise<boolean> =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 
 test('CRYPTSETUP_DEVICE through the program: failure closes and writes no done file; success holds until SIGTERM', async (t) => {
   t.timeout(400_000);
@@ -37,15 +41,23 @@ test('CRYPTSETUP_DEVICE through the program: failure closes and writes no done f
   const mapping = await loopDevice(t, 16);
   const done = join(root, 'done');
   const env = {
-    COORDINATOR_HOST: 'coordinator', CONTRAST_TLS_DIR: join(root, 'tls'), CONTRAST_SECRETS_DIR: join(root, 'secrets'), CONTRAST_DONE_FILE: done,
-    FIXTURE_SECRET_ID: 'apps/v1/StatefulSet/default/db', CRYPTSETUP_DEVICE: disk.device,
-    FIXTURE_SECURE_PV_DIR: pvDir, FIXTURE_SECURE_PV_MAPPING: mapping.device,
+    COORDINATOR_HOST: 'coordinator',
+    CONTRAST_TLS_DIR: join(root, 'tls'),
+    CONTRAST_SECRETS_DIR: join(root, 'secrets'),
+    CONTRAST_DONE_FILE: done,
+    FIXTURE_SECRET_ID: 'apps/v1/StatefulSet/default/db',
+    CRYPTSETUP_DEVICE: disk.device,
+    FIXTURE_SECURE_PV_DIR: pvDir,
+    FIXTURE_SECURE_PV_MAPPING: mapping.device,
   };
   const name = mappingName(disk.device, join(pvDir, 'state'));
   const calls = async (): Promise<string[]> => {
     const text = await readFile(join(pvDir, 'calls.jsonl'), 'utf8').catch(() => '');
     await rm(join(pvDir, 'calls.jsonl'), { force: true });
-    return text.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as string[]).slice(0, 2).join(' '));
+    return text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => (JSON.parse(l) as string[]).slice(0, 2).join(' '));
   };
 
   const failed = spawnFixture({ ...env, FIXTURE_SECURE_PV_FAIL: 'mount' });
@@ -54,7 +66,17 @@ test('CRYPTSETUP_DEVICE through the program: failure closes and writes no done f
   t.is(errors.length, 1);
   t.is(errors[0]!['code'], 'ERR_INIT_SECURE_PV_FAILED');
   t.false(await exists(done), 'no done file');
-  t.deepEqual(await calls(), ['cryptsetup isLuks', 'cryptsetup luksFormat', 'cryptsetup luksHeaderBackup', 'cryptsetup luksDump', 'cryptsetup luksOpen', 'mkfs.ext4 -b', 'mkfs.ext4 -b', 'mount -o', 'cryptsetup luksClose']);
+  t.deepEqual(await calls(), [
+    'cryptsetup isLuks',
+    'cryptsetup luksFormat',
+    'cryptsetup luksHeaderBackup',
+    'cryptsetup luksDump',
+    'cryptsetup luksOpen',
+    'mkfs.ext4 -b',
+    'mkfs.ext4 -b',
+    'mount -o',
+    'cryptsetup luksClose',
+  ]);
   const formatted = await head(disk.device);
 
   const ok = spawnFixture(env);
@@ -62,7 +84,13 @@ test('CRYPTSETUP_DEVICE through the program: failure closes and writes no done f
   await ok.waitForMsg('Idling to keep propagated cryptsetup device mounts alive');
   t.true(await exists(done), 'done file while the volume is held');
   t.true((await head(disk.device)).equals(formatted), 'a LUKS device is not formatted again');
-  t.deepEqual(await calls(), ['cryptsetup isLuks', 'cryptsetup luksHeaderBackup', 'cryptsetup luksDump', 'cryptsetup luksOpen', 'mount -o']);
+  t.deepEqual(await calls(), [
+    'cryptsetup isLuks',
+    'cryptsetup luksHeaderBackup',
+    'cryptsetup luksDump',
+    'cryptsetup luksOpen',
+    'mount -o',
+  ]);
   ok.child.kill('SIGTERM');
   t.is((await ok.exited).code, 0, ok.stderr());
   t.deepEqual(await calls(), ['umount ' + join(pvDir, 'state'), 'cryptsetup luksClose'], ok.stderr());
@@ -71,7 +99,13 @@ test('CRYPTSETUP_DEVICE through the program: failure closes and writes no done f
 
   // The sub-command: the volume alone, with the seed the run above wrote.
   await rm(done);
-  const sub = spawnFixture({ ...env, CRYPTSETUP_DEVICE: '' }, ['cryptsetup', '--device-path', disk.device, '--mount-point', join(pvDir, 'state')]);
+  const sub = spawnFixture({ ...env, CRYPTSETUP_DEVICE: '' }, [
+    'cryptsetup',
+    '--device-path',
+    disk.device,
+    '--mount-point',
+    join(pvDir, 'state'),
+  ]);
   t.teardown(() => sub.child.kill('SIGKILL'));
   await sub.waitForMsg('Idling to keep propagated cryptsetup device mounts alive');
   t.true(await exists(done));
@@ -85,7 +119,9 @@ test('CRYPTSETUP_DEVICE through the program: failure closes and writes no done f
   const locked = join(root, 'locked');
   await mkdir(locked);
   execFileSync('chattr', ['+i', locked]);
-  t.teardown(() => { execFileSync('chattr', ['-i', locked]); });
+  t.teardown(() => {
+    execFileSync('chattr', ['-i', locked]);
+  });
   const noDone = spawnFixture({ ...env, CONTRAST_DONE_FILE: join(locked, 'done') });
   t.is((await noDone.exited).code, 1, noDone.stderr());
   t.is(parseLogLines(noDone.stderr()).find((l) => l['level'] === 'ERROR')?.['code'], 'ERR_INIT_WRITE');

@@ -39,16 +39,31 @@ async function head(device: string, bytes = HEADER_BYTES): Promise<Buffer> {
   }
 }
 
-const strip = (calls: string[][]): string[] => calls.map((c) => c.join(' ').replace(/luks-header-[0-9a-f]{8}/g, 'luks-header-X'));
+const strip = (calls: string[][]): string[] =>
+  calls.map((c) => c.join(' ').replace(/luks-header-[0-9a-f]{8}/g, 'luks-header-X'));
 
-test('upstream parameters: the luksFormat arguments of the production profile are upstream\'s, in order', (t) => {
+test("upstream parameters: the luksFormat arguments of the production profile are upstream's, in order", (t) => {
   t.deepEqual(formatArgs(UPSTREAM_PROFILE, '/dev/csi0', '/contrast/secrets/workload-secret-seed'), [
-    'luksFormat', '--type=luks2', '--cipher=aes-xts-plain64', '--pbkdf=argon2id', '--pbkdf-memory=10240',
-    '--integrity=hmac-sha256', '--integrity-no-wipe', '--sector-size=4096', '--batch-mode',
-    '--key-file=/contrast/secrets/workload-secret-seed', '/dev/csi0',
+    'luksFormat',
+    '--type=luks2',
+    '--cipher=aes-xts-plain64',
+    '--pbkdf=argon2id',
+    '--pbkdf-memory=10240',
+    '--integrity=hmac-sha256',
+    '--integrity-no-wipe',
+    '--sector-size=4096',
+    '--batch-mode',
+    '--key-file=/contrast/secrets/workload-secret-seed',
+    '/dev/csi0',
   ]);
-  t.is(mappingName('/dev/csi0', '/state'), execFileSync('sh', ['-c', 'printf %s /dev/csi0/state | sha256sum'], { encoding: 'utf8' }).slice(0, 16));
-  t.deepEqual(superblockBackups('x\nSuperblock backups stored on blocks: \n\t32768, 98304, 163840\n\nAllocating group tables'), [32768, 98304, 163840]);
+  t.is(
+    mappingName('/dev/csi0', '/state'),
+    execFileSync('sh', ['-c', 'printf %s /dev/csi0/state | sha256sum'], { encoding: 'utf8' }).slice(0, 16),
+  );
+  t.deepEqual(
+    superblockBackups('x\nSuperblock backups stored on blocks: \n\t32768, 98304, 163840\n\nAllocating group tables'),
+    [32768, 98304, 163840],
+  );
 });
 
 test('first use formats, verifies, opens, makes ext4 and mounts; a second run formats nothing; a wrong key changes nothing', async (t) => {
@@ -57,7 +72,16 @@ test('first use formats, verifies, opens, makes ext4 and mounts; a second run fo
   const disk = await loopDevice(t, 24);
   const mapping = await loopDevice(t, 16);
   const system = recordingSystem({ mapperDir: ws.mapperDir, mappingTarget: mapping.device });
-  const base = { devicePath: disk.device, mountPoint: ws.mountPoint, keyFile: ws.seed, logger: silentLogger(), system, profile: NO_INTEGRITY_PROFILE, mapperDir: ws.mapperDir, headerDir: ws.headerDir };
+  const base = {
+    devicePath: disk.device,
+    mountPoint: ws.mountPoint,
+    keyFile: ws.seed,
+    logger: silentLogger(),
+    system,
+    profile: NO_INTEGRITY_PROFILE,
+    mapperDir: ws.mapperDir,
+    headerDir: ws.headerDir,
+  };
   const name = mappingName(disk.device, ws.mountPoint);
   const hdr = `${ws.headerDir}/luks-header-X`;
   const mapper = `${ws.mapperDir}/${name}`;
@@ -75,7 +99,12 @@ test('first use formats, verifies, opens, makes ext4 and mounts; a second run fo
     `mount -o sync,data=journal ${mapper} ${ws.mountPoint}`,
   ]);
   // What the real format wrote: upstream's parameters as far as this kernel allows.
-  const dump = JSON.parse(execFileSync('cryptsetup', ['luksDump', '--dump-json-metadata', disk.device], { encoding: 'utf8' })) as { keyslots: Record<string, { kdf: { type: string; memory: number } }>; segments: Record<string, { encryption: string; sector_size: number }> };
+  const dump = JSON.parse(
+    execFileSync('cryptsetup', ['luksDump', '--dump-json-metadata', disk.device], { encoding: 'utf8' }),
+  ) as {
+    keyslots: Record<string, { kdf: { type: string; memory: number } }>;
+    segments: Record<string, { encryption: string; sector_size: number }>;
+  };
   t.is(dump.keyslots['0']?.kdf.type, 'argon2id');
   t.is(dump.keyslots['0']?.kdf.memory, 10240);
   t.is(dump.segments['0']?.encryption, 'aes-xts-plain64');
@@ -117,40 +146,89 @@ test('first use formats, verifies, opens, makes ext4 and mounts; a second run fo
   }
 });
 
-test('a device formatted by the cryptsetup CLI with upstream\'s parameters opens; a header changed afterwards is refused before opening', async (t) => {
+test("a device formatted by the cryptsetup CLI with upstream's parameters opens; a header changed afterwards is refused before opening", async (t) => {
   t.timeout(300_000);
   const ws = await workspace(t);
   const disk = await loopDevice(t, 24);
   const mapping = await loopDevice(t, 16);
   // Upstream's luksFormat invocation, less --integrity=hmac-sha256 --integrity-no-wipe (no dm-integrity here).
-  execFileSync('cryptsetup', ['luksFormat', '--type=luks2', '--cipher=aes-xts-plain64', '--pbkdf=argon2id', '--pbkdf-memory=10240', '--sector-size=4096', '--batch-mode', `--key-file=${ws.seed}`, disk.device]);
+  execFileSync('cryptsetup', [
+    'luksFormat',
+    '--type=luks2',
+    '--cipher=aes-xts-plain64',
+    '--pbkdf=argon2id',
+    '--pbkdf-memory=10240',
+    '--sector-size=4096',
+    '--batch-mode',
+    `--key-file=${ws.seed}`,
+    disk.device,
+  ]);
   const system = recordingSystem({ mapperDir: ws.mapperDir, mappingTarget: mapping.device });
-  const base = { devicePath: disk.device, mountPoint: ws.mountPoint, keyFile: ws.seed, logger: silentLogger(), system, profile: NO_INTEGRITY_PROFILE, mapperDir: ws.mapperDir, headerDir: ws.headerDir };
+  const base = {
+    devicePath: disk.device,
+    mountPoint: ws.mountPoint,
+    keyFile: ws.seed,
+    logger: silentLogger(),
+    system,
+    profile: NO_INTEGRITY_PROFILE,
+    mapperDir: ws.mapperDir,
+    headerDir: ws.headerDir,
+  };
   const volume = await openSecureVolume(base);
   t.false(strip(system.calls).some((c) => c.includes('luksFormat')));
   t.true(strip(system.calls).some((c) => c.startsWith('cryptsetup luksOpen')));
   await volume.close();
 
   // The production profile expects upstream's integrity segment: this header is not it.
-  const strict = await t.throwsAsync(openSecureVolume({ ...base, profile: UPSTREAM_PROFILE }), { instanceOf: SecureVolumeError });
+  const strict = await t.throwsAsync(openSecureVolume({ ...base, profile: UPSTREAM_PROFILE }), {
+    instanceOf: SecureVolumeError,
+  });
   t.is(strict.code, 'ERR_INIT_SECURE_PV_HEADER');
   t.regex(strict.message, /segment 0 integrity/);
 
   const other = join(ws.dir, 'attacker-key');
   await writeFile(other, 'attacker');
   const tampers: [string, string[], RegExp][] = [
-    ['a second keyslot', ['luksAddKey', '--batch-mode', '--pbkdf=pbkdf2', '--pbkdf-force-iterations=1000', `--key-file=${ws.seed}`, disk.device, other], /keyslots is \["0","1"\]/],
-    ['keyslot 0 converted to pbkdf2', ['luksConvertKey', '--batch-mode', '--pbkdf=pbkdf2', '--pbkdf-force-iterations=1000', `--key-file=${ws.seed}`, '--key-slot=0', disk.device], /keyslot 0 kdf type is "pbkdf2"/],
+    [
+      'a second keyslot',
+      [
+        'luksAddKey',
+        '--batch-mode',
+        '--pbkdf=pbkdf2',
+        '--pbkdf-force-iterations=1000',
+        `--key-file=${ws.seed}`,
+        disk.device,
+        other,
+      ],
+      /keyslots is \["0","1"\]/,
+    ],
+    [
+      'keyslot 0 converted to pbkdf2',
+      [
+        'luksConvertKey',
+        '--batch-mode',
+        '--pbkdf=pbkdf2',
+        '--pbkdf-force-iterations=1000',
+        `--key-file=${ws.seed}`,
+        '--key-slot=0',
+        disk.device,
+      ],
+      /keyslot 0 kdf type is "pbkdf2"/,
+    ],
   ];
   for (const [what, args, expected] of tampers) {
-    if (what === 'keyslot 0 converted to pbkdf2') execFileSync('cryptsetup', ['luksKillSlot', '--batch-mode', disk.device, '1']);
+    if (what === 'keyslot 0 converted to pbkdf2')
+      execFileSync('cryptsetup', ['luksKillSlot', '--batch-mode', disk.device, '1']);
     execFileSync('cryptsetup', args);
     const before = await head(disk.device);
     system.calls.length = 0;
     const err = await t.throwsAsync(openSecureVolume(base), { instanceOf: SecureVolumeError });
     t.is(err.code, 'ERR_INIT_SECURE_PV_HEADER', what);
     t.regex(err.message, expected, what);
-    t.false(strip(system.calls).some((c) => /luksOpen|luksFormat|mount/.test(c)), `${what}: never opened or formatted`);
+    t.false(
+      strip(system.calls).some((c) => /luksOpen|luksFormat|mount/.test(c)),
+      `${what}: never opened or formatted`,
+    );
     t.true((await head(disk.device)).equals(before), `${what}: header bytes unchanged`);
   }
 });
@@ -158,10 +236,34 @@ test('a device formatted by the cryptsetup CLI with upstream\'s parameters opens
 test('isLuks failing on a device it cannot read is an error, not a reason to format', async (t) => {
   const ws = await workspace(t);
   const system = recordingSystem({ mapperDir: ws.mapperDir, mappingTarget: '/nonexistent' });
-  const err = await t.throwsAsync(openSecureVolume({ devicePath: join(ws.dir, 'no-such-device'), mountPoint: ws.mountPoint, keyFile: ws.seed, logger: silentLogger(), system, profile: NO_INTEGRITY_PROFILE, mapperDir: ws.mapperDir, headerDir: ws.headerDir }), { instanceOf: SecureVolumeError });
+  const err = await t.throwsAsync(
+    openSecureVolume({
+      devicePath: join(ws.dir, 'no-such-device'),
+      mountPoint: ws.mountPoint,
+      keyFile: ws.seed,
+      logger: silentLogger(),
+      system,
+      profile: NO_INTEGRITY_PROFILE,
+      mapperDir: ws.mapperDir,
+      headerDir: ws.headerDir,
+    }),
+    { instanceOf: SecureVolumeError },
+  );
   t.is(err.code, 'ERR_INIT_SECURE_PV_FAILED');
-  t.deepEqual(system.calls.map((c) => c[1]), ['isLuks']);
-  const noKey = await t.throwsAsync(openSecureVolume({ devicePath: '/dev/null', mountPoint: ws.mountPoint, keyFile: join(ws.dir, 'missing-seed'), logger: silentLogger(), system }), { instanceOf: SecureVolumeError });
+  t.deepEqual(
+    system.calls.map((c) => c[1]),
+    ['isLuks'],
+  );
+  const noKey = await t.throwsAsync(
+    openSecureVolume({
+      devicePath: '/dev/null',
+      mountPoint: ws.mountPoint,
+      keyFile: join(ws.dir, 'missing-seed'),
+      logger: silentLogger(),
+      system,
+    }),
+    { instanceOf: SecureVolumeError },
+  );
   t.is(noKey.code, 'ERR_INIT_SECURE_PV_KEY');
   t.is(await readFile(ws.seed, 'utf8').then((s) => s.length), 128);
 });

@@ -40,8 +40,16 @@ test('layout: ..gen-N with the files, ..data pointing to it, upstream names as s
   await writeGeneration(dir, set('three'), 3);
   t.is(await readFile(join(dir, 'certChain.pem'), 'utf8'), set('three')[1]?.data ?? '');
   t.is(await currentGeneration(dir), 3);
-  t.deepEqual((await readdir(dir)).filter((e) => e.startsWith('..gen-')).sort(), ['..gen-2', '..gen-3'], 'the previous generation is kept, older ones go');
-  t.deepEqual((await readdir(dir)).filter((e) => e.includes('.tmp-')), [], 'no temporary files left');
+  t.deepEqual(
+    (await readdir(dir)).filter((e) => e.startsWith('..gen-')).sort(),
+    ['..gen-2', '..gen-3'],
+    'the previous generation is kept, older ones go',
+  );
+  t.deepEqual(
+    (await readdir(dir)).filter((e) => e.includes('.tmp-')),
+    [],
+    'no temporary files left',
+  );
 });
 
 test('regular files of a run without renewal become symlinks into the first generation', async (t) => {
@@ -61,12 +69,16 @@ test('a generation directory left by a run killed before its switch is rebuilt, 
   await writeFile(join(dir, '.certChain.pem.tmp-abcdef'), 'stale');
   await writeGeneration(dir, set('two'), 2);
   t.is(await readFile(join(dir, 'certChain.pem'), 'utf8'), set('two')[1]?.data ?? '');
-  t.deepEqual((await readdir(dir)).filter((e) => e.includes('.tmp-')), []);
+  t.deepEqual(
+    (await readdir(dir)).filter((e) => e.includes('.tmp-')),
+    [],
+  );
 });
 
 test('bad generation numbers are refused before anything is written', async (t) => {
   const dir = await tmp(t);
-  for (const n of [0, -1, 1.5, Number.NaN]) await t.throwsAsync(writeGeneration(dir, set('x'), n), { instanceOf: RangeError });
+  for (const n of [0, -1, 1.5, Number.NaN])
+    await t.throwsAsync(writeGeneration(dir, set('x'), n), { instanceOf: RangeError });
   await t.throwsAsync(stat(dir), { code: 'ENOENT' });
 });
 

@@ -18,7 +18,11 @@ const ENTRIES: Record<string, string> = {
   'contrast-dev': 'dev/main.ts',
 };
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function run(program: string, args: readonly string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -32,7 +36,9 @@ function run(program: string, args: readonly string[]): Promise<Run> {
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.once('error', reject);
-    child.once('close', (code) => { resolve({ code, stdout, stderr }); });
+    child.once('close', (code) => {
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -94,7 +100,13 @@ test('contrast-runtime-installer: a missing platform argument is a configuration
 });
 
 test('contrast-meshproxy: the Envoy flags of upstream pod specs are accepted', async (t) => {
-  const r = await run('contrast-meshproxy', ['-l', 'debug', '--component-log-level', 'upstream:debug', '--print-config']);
+  const r = await run('contrast-meshproxy', [
+    '-l',
+    'debug',
+    '--component-log-level',
+    'upstream:debug',
+    '--print-config',
+  ]);
   t.is(r.code, 0, r.stderr);
   t.deepEqual(JSON.parse(r.stdout), { ingress: { disabled: false, ports: [] }, egress: [], adminPort: null });
 });

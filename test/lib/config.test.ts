@@ -3,8 +3,18 @@ import { EnvReader, MAX_TIMER_MS, parseDuration } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
 
 const durations: [string, number | undefined][] = [
-  ['500ms', 500], ['5s', 5000], ['1m30s', 90_000], ['2h', 7_200_000], ['0', 0], ['1.5s', 1500],
-  ['', undefined], ['5', undefined], ['-1s', undefined], ['5 s', undefined], ['s', undefined], ['1d', undefined],
+  ['500ms', 500],
+  ['5s', 5000],
+  ['1m30s', 90_000],
+  ['2h', 7_200_000],
+  ['0', 0],
+  ['1.5s', 1500],
+  ['', undefined],
+  ['5', undefined],
+  ['-1s', undefined],
+  ['5 s', undefined],
+  ['s', undefined],
+  ['1d', undefined],
 ];
 for (const [input, expected] of durations) {
   test(`parseDuration(${JSON.stringify(input)})`, (t) => {

@@ -10,7 +10,17 @@ import { createAtlsCertificate } from '../../lib/atls/issue-certificate.js';
 import { newP384Key } from '../../lib/coordinator/ca.js';
 import { issueMeshCert } from '../../lib/coordinator/mesh-cert.js';
 import { readCertificateFields } from '../../lib/x509/certificate-fields.js';
-import { DerError, directoryString, nameAttributes, oidString, readChildren, readElement, readWhole, TAG, type Element } from '../../lib/x509/der.js';
+import {
+  DerError,
+  directoryString,
+  nameAttributes,
+  oidString,
+  readChildren,
+  readElement,
+  readWhole,
+  TAG,
+  type Element,
+} from '../../lib/x509/der.js';
 import { milanVcek } from '../attestation/helpers.js';
 import { prng } from '../helpers/prng.js';
 
@@ -30,7 +40,10 @@ function walk(buf: Buffer, depth = 0): number {
 
 function leaf(e: Element): void {
   if (e.tag === TAG.OID) oidString(e.content);
-  else if ([TAG.UTF8_STRING, TAG.PRINTABLE_STRING, TAG.IA5_STRING, TAG.T61_STRING, TAG.BMP_STRING].includes(e.tag as never)) directoryString(e);
+  else if (
+    [TAG.UTF8_STRING, TAG.PRINTABLE_STRING, TAG.IA5_STRING, TAG.T61_STRING, TAG.BMP_STRING].includes(e.tag as never)
+  )
+    directoryString(e);
 }
 
 /** The issuer Name of a certificate, as the aTLS client reads CA names (lib/atls/nonce.ts). */
@@ -64,13 +77,25 @@ function mutate(seed: Buffer, next: () => number): Buffer {
   for (let i = 0; i < edits; i++) {
     const at = pick(b.length);
     switch (pick(7)) {
-      case 0: b[at] = (b[at] ?? 0) ^ (1 << pick(8)); break;
-      case 1: b[at] = pick(256); break;
+      case 0:
+        b[at] = (b[at] ?? 0) ^ (1 << pick(8));
+        break;
+      case 1:
+        b[at] = pick(256);
+        break;
       // Long-form lengths, a multi-byte tag, zero, and string tags (BMPString, T61String, UTF8String).
-      case 2: b[at] = [0x80, 0x81, 0x82, 0x84, 0x85, 0x8f, 0xff, 0x1f, 0x00, 0x1e, 0x14, 0x0c][pick(12)] ?? 0; break;
-      case 3: b = Buffer.concat([b.subarray(0, at), Buffer.from([pick(256)]), b.subarray(at)]); break;
-      case 4: b = Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + pick(8))]); break;
-      case 5: b = b.subarray(0, at); break;
+      case 2:
+        b[at] = [0x80, 0x81, 0x82, 0x84, 0x85, 0x8f, 0xff, 0x1f, 0x00, 0x1e, 0x14, 0x0c][pick(12)] ?? 0;
+        break;
+      case 3:
+        b = Buffer.concat([b.subarray(0, at), Buffer.from([pick(256)]), b.subarray(at)]);
+        break;
+      case 4:
+        b = Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + pick(8))]);
+        break;
+      case 5:
+        b = b.subarray(0, at);
+        break;
       default: {
         const from = pick(b.length);
         b = Buffer.concat([b.subarray(0, at), b.subarray(from, from + pick(64)), b.subarray(at)]);
@@ -84,8 +109,19 @@ async function seeds(): Promise<Array<[string, Buffer]>> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return [
     ['AMD VCEK', milanVcek()],
-    ['aTLS certificate', createAtlsCertificate({ privateKey, publicKey, document: { oid: '1.3.9901.2.1', value: Buffer.alloc(200, 3) } })],
-    ['mesh certificate', issueMeshCert({ issuerKey: await newP384Key(), subjectPublicKey: publicKey, sans: ['a', '10.0.0.1'], workloadSecretID: 'w' })],
+    [
+      'aTLS certificate',
+      createAtlsCertificate({ privateKey, publicKey, document: { oid: '1.3.9901.2.1', value: Buffer.alloc(200, 3) } }),
+    ],
+    [
+      'mesh certificate',
+      issueMeshCert({
+        issuerKey: await newP384Key(),
+        subjectPublicKey: publicKey,
+        sans: ['a', '10.0.0.1'],
+        workloadSecretID: 'w',
+      }),
+    ],
   ];
 }
 
@@ -136,13 +172,22 @@ test(`${CASES} mutated certificates: each target returns or throws DerError`, as
         return;
       }
     }
-    if (check((b) => { readCertificateFields(b); throw new Error('accepted'); }, input) === undefined) rejected++;
+    if (
+      check((b) => {
+        readCertificateFields(b);
+        throw new Error('accepted');
+      }, input) === undefined
+    )
+      rejected++;
   }
   t.true(rejected > CASES / 4, `${rejected} of ${CASES} mutated certificates rejected`);
 });
 
 test('a BMPString of odd length is a DerError, not a RangeError from Buffer.swap16', (t) => {
-  t.throws(() => directoryString({ tag: TAG.BMP_STRING, content: Buffer.from([0, 0x41, 0]), end: 5 }), { instanceOf: DerError, message: /even length/ });
+  t.throws(() => directoryString({ tag: TAG.BMP_STRING, content: Buffer.from([0, 0x41, 0]), end: 5 }), {
+    instanceOf: DerError,
+    message: /even length/,
+  });
   t.is(directoryString({ tag: TAG.BMP_STRING, content: Buffer.from([0, 0x41, 0, 0x42]), end: 6 }), 'AB');
   // The same inside a Name, as the aTLS client reads a server's CA names.
   const atv = Buffer.from([0x30, 0x0a, 0x06, 0x03, 0x55, 0x04, 0x03, 0x1e, 0x03, 0x00, 0x41, 0x00]);

@@ -42,7 +42,9 @@ async function outsideTree(root: string): Promise<{ dir: string; file: string; s
       for (const name of (await readdir(join(dir, rel))).sort()) {
         const p = join(dir, rel, name);
         const st = await lstat(p);
-        out.push(`${join(rel, name)} ${st.mode.toString(8)} ${st.isFile() ? (await readFile(p)).toString('base64') : '-'}`);
+        out.push(
+          `${join(rel, name)} ${st.mode.toString(8)} ${st.isFile() ? (await readFile(p)).toString('base64') : '-'}`,
+        );
       }
     }
     return out.join('\n');
@@ -67,7 +69,13 @@ test('removeStaleTemps removes whatever sits under a temporary name, never follo
   await symlink(join(root, 'nowhere'), join(dir, '.key.pem.tmp-dddddddddddd'));
   execFileSync('mkfifo', [join(dir, '.coordinator-root-ca.pem.tmp-eeeeeeeeeeee')]);
   // Not ours: another final name, not the temporary scheme, the final file itself.
-  const keep = ['key.pem', '.other.pem.tmp-0123456789ab', '.key.pem.tmp-xyz', '.key.pem.tmp-0123456789abc', 'key.pem.tmp-0123456789ab'];
+  const keep = [
+    'key.pem',
+    '.other.pem.tmp-0123456789ab',
+    '.key.pem.tmp-xyz',
+    '.key.pem.tmp-0123456789abc',
+    'key.pem.tmp-0123456789ab',
+  ];
   for (const k of keep.slice(1)) await writeFile(join(dir, k), 'keep');
 
   const ours = new Set(['key.pem', 'certChain.pem', 'mesh-ca.pem', 'coordinator-root-ca.pem']);

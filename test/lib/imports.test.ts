@@ -27,7 +27,9 @@ function importsOf(file: string): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
     const base = normalize(join(dirname(file), m[1]!));
-    const found = [base.replace(/\.js$/, '.ts'), base.replace(/\.cjs$/, '.cts'), base].find((c) => existsSync(join(ROOT, c)));
+    const found = [base.replace(/\.js$/, '.ts'), base.replace(/\.cjs$/, '.cts'), base].find((c) =>
+      existsSync(join(ROOT, c)),
+    );
     if (found !== undefined) out.push(found);
   }
   return out;
@@ -58,7 +60,9 @@ test('the graph is read (sanity: the scanner finds imports)', (t) => {
 
 for (const entry of SHIPPED) {
   test(`${entry} reaches no Coordinator code, development tool or image tooling`, (t) => {
-    const bad = [...reachable(entry)].filter((f) => f.startsWith('lib/coordinator/') || ['dev', 'images', 'test', 'bench'].includes(top(f)));
+    const bad = [...reachable(entry)].filter(
+      (f) => f.startsWith('lib/coordinator/') || ['dev', 'images', 'test', 'bench'].includes(top(f)),
+    );
     t.deepEqual(bad, []);
   });
 }
@@ -68,7 +72,8 @@ test('no import runs upward: lib imports no program, lib/native only itself and 
   for (const [file, deps] of GRAPH) {
     for (const dep of deps) {
       if (file.startsWith('lib/') && PROGRAMS.includes(top(dep))) bad.push(`${file} -> ${dep}`);
-      if (file.startsWith('lib/native/') && !dep.startsWith('lib/native/') && dep !== 'lib/errors.ts') bad.push(`${file} -> ${dep}`);
+      if (file.startsWith('lib/native/') && !dep.startsWith('lib/native/') && dep !== 'lib/errors.ts')
+        bad.push(`${file} -> ${dep}`);
     }
   }
   t.deepEqual(bad, []);
@@ -78,8 +83,10 @@ test('lib areas: shared X.509 below aTLS, guest aTLS off the Coordinator side', 
   const bad: string[] = [];
   for (const [file, deps] of GRAPH) {
     for (const dep of deps) {
-      if (file.startsWith('lib/x509/') && (dep.startsWith('lib/atls/') || dep.startsWith('lib/coordinator/'))) bad.push(`${file} -> ${dep}`);
-      if (!file.startsWith('lib/coordinator/') && file.startsWith('lib/') && dep.startsWith('lib/coordinator/')) bad.push(`${file} -> ${dep}`);
+      if (file.startsWith('lib/x509/') && (dep.startsWith('lib/atls/') || dep.startsWith('lib/coordinator/')))
+        bad.push(`${file} -> ${dep}`);
+      if (!file.startsWith('lib/coordinator/') && file.startsWith('lib/') && dep.startsWith('lib/coordinator/'))
+        bad.push(`${file} -> ${dep}`);
     }
   }
   t.deepEqual(bad, []);

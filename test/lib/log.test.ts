@@ -7,15 +7,31 @@ function capture(config: LogConfig) {
   return { log, lines };
 }
 
-const table: { name: string; env: Record<string, string>; level?: string; format?: string; problem?: RegExp; warning?: RegExp }[] = [
+const table: {
+  name: string;
+  env: Record<string, string>;
+  level?: string;
+  format?: string;
+  problem?: RegExp;
+  warning?: RegExp;
+}[] = [
   { name: 'defaults (text, as upstream)', env: {}, level: 'info', format: 'text' },
   { name: 'empty format is text', env: { CONTRAST_LOG_FORMAT: '' }, format: 'text' },
   { name: 'json on request, case-insensitive', env: { CONTRAST_LOG_FORMAT: 'JSON' }, format: 'json' },
   { name: 'empty level is info', env: { CONTRAST_LOG_LEVEL: '' }, level: 'info' },
   { name: 'case-insensitive', env: { CONTRAST_LOG_LEVEL: 'DeBuG' }, level: 'debug' },
   { name: 'text format', env: { CONTRAST_LOG_FORMAT: 'text' }, format: 'text' },
-  { name: 'bad level', env: { CONTRAST_LOG_LEVEL: 'verbose' }, problem: /^CONTRAST_LOG_LEVEL=verbose: invalid log level/ },
-  { name: 'unknown format falls back to text with a warning', env: { CONTRAST_LOG_FORMAT: 'xml' }, format: 'text', warning: /^CONTRAST_LOG_FORMAT=xml is not json or text: logging as text$/ },
+  {
+    name: 'bad level',
+    env: { CONTRAST_LOG_LEVEL: 'verbose' },
+    problem: /^CONTRAST_LOG_LEVEL=verbose: invalid log level/,
+  },
+  {
+    name: 'unknown format falls back to text with a warning',
+    env: { CONTRAST_LOG_FORMAT: 'xml' },
+    format: 'text',
+    warning: /^CONTRAST_LOG_FORMAT=xml is not json or text: logging as text$/,
+  },
 ];
 
 for (const row of table) {
@@ -58,9 +74,15 @@ test('unlisted subsystems log WARN and above only; listed ones follow the level'
   issuer.debug('issuer debug');
   validator.info('validator info');
   validator.warn('validator warn');
-  const msgs = lines.map((l) => (JSON.parse(l) as { msg: string; subsystem: string }));
-  t.deepEqual(msgs.map((m) => m.msg), ['issuer debug', 'validator warn']);
-  t.deepEqual(msgs.map((m) => m.subsystem), ['issuer', 'validator']);
+  const msgs = lines.map((l) => JSON.parse(l) as { msg: string; subsystem: string });
+  t.deepEqual(
+    msgs.map((m) => m.msg),
+    ['issuer debug', 'validator warn'],
+  );
+  t.deepEqual(
+    msgs.map((m) => m.subsystem),
+    ['issuer', 'validator'],
+  );
 });
 
 test('subsystems "*" enables all; a subsystem never logs below the root level', (t) => {

@@ -15,11 +15,14 @@ import * as layout from '../../lib/pod-layout.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-test('the layout is upstream\'s', (t) => {
+test("the layout is upstream's", (t) => {
   t.is(layout.CONTRAST_DIR, '/contrast');
   t.is(layout.DEFAULT_TLS_DIR, '/contrast/tls-config');
   t.is(layout.DEFAULT_SECRETS_DIR, '/contrast/secrets');
-  t.deepEqual({ ...layout.TLS_FILES }, { meshCA: 'mesh-ca.pem', certChain: 'certChain.pem', key: 'key.pem', rootCA: 'coordinator-root-ca.pem' });
+  t.deepEqual(
+    { ...layout.TLS_FILES },
+    { meshCA: 'mesh-ca.pem', certChain: 'certChain.pem', key: 'key.pem', rootCA: 'coordinator-root-ca.pem' },
+  );
   t.is(layout.WORKLOAD_SECRET_SEED_FILE, 'workload-secret-seed');
   t.is(layout.defaultRenewalSignalFile(layout.DEFAULT_TLS_DIR), '/contrast/renewal-request');
 });
@@ -29,7 +32,8 @@ test('the initializer writes, the meshproxy reads and the pod snippets mount the
   t.is(FILES.key, KEY_FILE);
   t.is(FILES.meshCA, MESH_CA_FILE);
   t.is(SECRETS_MOUNT, layout.CONTRAST_DIR);
-  const defaults = (table: readonly { name: string; default: string }[], name: string): string | undefined => table.find((v) => v.name === name)?.default;
+  const defaults = (table: readonly { name: string; default: string }[], name: string): string | undefined =>
+    table.find((v) => v.name === name)?.default;
   for (const table of [INITIALIZER_ENVIRONMENT, MESHPROXY_ENVIRONMENT]) {
     t.is(defaults(table, 'CONTRAST_TLS_DIR'), layout.DEFAULT_TLS_DIR);
     t.is(defaults(table, layout.RENEWAL_SIGNAL_ENV), '/contrast/renewal-request');
@@ -45,17 +49,28 @@ function sources(dir: string): string[] {
 }
 
 test('no source file but lib/pod-layout.ts spells a /contrast path or a pod file name in code', (t) => {
-  const literal = /(['"`])(\/contrast(\/[^'"`]*)?|mesh-ca\.pem|certChain\.pem|key\.pem|coordinator-root-ca\.pem|workload-secret-seed|renewal-request|tls-config|\.\.data)\1/;
+  const literal =
+    /(['"`])(\/contrast(\/[^'"`]*)?|mesh-ca\.pem|certChain\.pem|key\.pem|coordinator-root-ca\.pem|workload-secret-seed|renewal-request|tls-config|\.\.data)\1/;
   // The development Coordinator's own state directory also holds a mesh-ca.pem; that is not the pod's.
   const coordinatorState = new Set(['lib/coordinator/state.ts', 'dev/commands/coordinator.ts']);
   const bad: string[] = [];
-  for (const file of ['lib', 'initializer', 'meshproxy', 'runtime-installer', 'dev', 'images', 'port-forwarder'].flatMap(sources)) {
+  for (const file of [
+    'lib',
+    'initializer',
+    'meshproxy',
+    'runtime-installer',
+    'dev',
+    'images',
+    'port-forwarder',
+  ].flatMap(sources)) {
     if (file === 'lib/pod-layout.ts' || coordinatorState.has(file)) continue;
-    readFileSync(join(ROOT, file), 'utf8').split('\n').forEach((line, i) => {
-      const code = line.trimStart();
-      if (code.startsWith('*') || code.startsWith('/*') || code.startsWith('//')) return;
-      if (literal.test(line)) bad.push(`${file}:${i + 1}: ${code}`);
-    });
+    readFileSync(join(ROOT, file), 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        const code = line.trimStart();
+        if (code.startsWith('*') || code.startsWith('/*') || code.startsWith('//')) return;
+        if (literal.test(line)) bad.push(`${file}:${i + 1}: ${code}`);
+      });
   }
   t.deepEqual(bad, []);
 });

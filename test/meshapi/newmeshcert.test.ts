@@ -20,7 +20,12 @@ import { meshApiDefinition, meshApiImplementation } from '../../lib/meshapi/serv
 import { pemBlocks } from '../../lib/x509/pem.js';
 import { startCoordinator } from '../../lib/coordinator/coordinator.js';
 import { parseManifest } from '../../lib/coordinator/manifest.js';
-import { decodeNewMeshCertRequest, encodeNewMeshCertResponse, NEW_MESH_CERT_PATH, type NewMeshCertResponse } from '../../lib/meshapi/wire.js';
+import {
+  decodeNewMeshCertRequest,
+  encodeNewMeshCertResponse,
+  NEW_MESH_CERT_PATH,
+  type NewMeshCertResponse,
+} from '../../lib/meshapi/wire.js';
 import type { ServerWritableStream, ServiceDefinition } from '@grpc/grpc-js';
 import { captureLogs, type LogCapture } from '../atls/helpers/harness.js';
 import { opensslHkdf, runOpenssl } from '../atls/helpers/openssl-peer.js';
@@ -32,18 +37,32 @@ const SECRET_ID = 'apps/v1/Deployment/default/web';
 
 type T = { teardown(fn: () => void | Promise<void>): void };
 
-async function coordinator(t: T, validators: Validator[] = [new InsecureValidator()], minVersion: 'TLSv1.2' | 'TLSv1.3' = 'TLSv1.2'): Promise<{ target: string; stateDir: string; logs: LogCapture }> {
+async function coordinator(
+  t: T,
+  validators: Validator[] = [new InsecureValidator()],
+  minVersion: 'TLSv1.2' | 'TLSv1.3' = 'TLSv1.2',
+): Promise<{ target: string; stateDir: string; logs: LogCapture }> {
   const stateDir = await mkdtemp(join(tmpdir(), `dev-coord-${process.pid}-`));
   t.teardown(() => rm(stateDir, { recursive: true, force: true }));
-  const manifest = parseManifest(JSON.stringify({
-    policies: {
-      [HOST]: { sans: ['web', '*', '10.1.2.3', 'spiffe://contrast/web'], workloadSecretID: SECRET_ID },
-      [NO_SECRET_HOST]: { SANs: ['db'] },
-    },
-    referenceValues: { allowInsecure: true },
-  }), 'test-manifest.json');
+  const manifest = parseManifest(
+    JSON.stringify({
+      policies: {
+        [HOST]: { sans: ['web', '*', '10.1.2.3', 'spiffe://contrast/web'], workloadSecretID: SECRET_ID },
+        [NO_SECRET_HOST]: { SANs: ['db'] },
+      },
+      referenceValues: { allowInsecure: true },
+    }),
+    'test-manifest.json',
+  );
   const logs = captureLogs();
-  const c = await startCoordinator({ listen: '127.0.0.1:0', manifest, stateDir, validators, logger: logs.logger, minVersion });
+  const c = await startCoordinator({
+    listen: '127.0.0.1:0',
+    manifest,
+    stateDir,
+    validators,
+    logger: logs.logger,
+    minVersion,
+  });
   t.teardown(() => c.close());
   return { target: `127.0.0.1:${c.port}`, stateDir, logs };
 }
@@ -52,12 +71,17 @@ function p256(): KeyObject {
   return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 }
 
-
 for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
   test(`${version}: NewMeshCert returns certificates for our own key and the derived workload secret`, async (t) => {
     const { target, stateDir, logs } = await coordinator(t);
     const privateKey = p256();
-    const certs = await newMeshCert({ target, issuer: new InsecureIssuer(Buffer.from(HOST, 'hex')), privateKey, tlsMaxVersion: version, connectTimeoutMs: 20_000 });
+    const certs = await newMeshCert({
+      target,
+      issuer: new InsecureIssuer(Buffer.from(HOST, 'hex')),
+      privateKey,
+      tlsMaxVersion: version,
+      connectTimeoutMs: 20_000,
+    });
 
     // What the client got is what the Coordinator wrote to its state directory.
     t.deepEqual(certs.meshCACert, await readFile(join(stateDir, 'mesh-ca.pem')));
@@ -74,7 +98,10 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
     t.is(leaf.subjectAltName, 'DNS:web, DNS:*, IP Address:10.1.2.3, URI:spiffe://contrast/web');
 
     // The workload secret, recomputed with openssl's HKDF from the Coordinator's seed and salt.
-    const secrets = JSON.parse(await readFile(join(stateDir, 'secrets.json'), 'utf8')) as { seed: string; salt: string };
+    const secrets = JSON.parse(await readFile(join(stateDir, 'secrets.json'), 'utf8')) as {
+      seed: string;
+      salt: string;
+    };
     const salt = Buffer.from(secrets.salt, 'hex');
     const podState = await opensslHkdf(Buffer.from(secrets.seed, 'hex'), salt, 'POD STATE SECRET');
     t.deepEqual(certs.workloadSecret, await opensslHkdf(podState, salt, `WORKLOAD SECRET ID: ${SECRET_ID}`));
@@ -90,12 +117,24 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
 test('the Coordinator defaults to TLS 1.3 only: a TLS 1.2 client is turned away', async (t) => {
   const stateDir = await mkdtemp(join(tmpdir(), `dev-coord-${process.pid}-`));
   t.teardown(() => rm(stateDir, { recursive: true, force: true }));
-  const manifest = parseManifest(JSON.stringify({ policies: { [HOST]: { sans: ['web'] } }, referenceValues: { allowInsecure: true } }), 'm.json');
+  const manifest = parseManifest(
+    JSON.stringify({ policies: { [HOST]: { sans: ['web'] } }, referenceValues: { allowInsecure: true } }),
+    'm.json',
+  );
   const logs = captureLogs();
-  const c = await startCoordinator({ listen: '127.0.0.1:0', manifest, stateDir, validators: [new InsecureValidator()], logger: logs.logger });
+  const c = await startCoordinator({
+    listen: '127.0.0.1:0',
+    manifest,
+    stateDir,
+    validators: [new InsecureValidator()],
+    logger: logs.logger,
+  });
   t.teardown(() => c.close());
   const issuer = new InsecureIssuer(Buffer.from(HOST, 'hex'));
-  const err = await t.throwsAsync(newMeshCert({ target: `127.0.0.1:${c.port}`, issuer, privateKey: p256(), tlsMaxVersion: 'TLSv1.2' }), { instanceOf: MeshApiError });
+  const err = await t.throwsAsync(
+    newMeshCert({ target: `127.0.0.1:${c.port}`, issuer, privateKey: p256(), tlsMaxVersion: 'TLSv1.2' }),
+    { instanceOf: MeshApiError },
+  );
   t.is(err.code, 'ERR_ATLS_HANDSHAKE_REJECTED');
   t.regex(err.message, /protocol version/);
   const certs = await newMeshCert({ target: `127.0.0.1:${c.port}`, issuer, privateKey: p256() });
@@ -109,7 +148,10 @@ test('the leaf chains with openssl verify: to the mesh CA, and through the inter
   const { writeFile } = await import('node:fs/promises');
   const toPemFile = async (name: string, der: Buffer | undefined): Promise<string> => {
     const path = join(stateDir, name);
-    await writeFile(path, `-----BEGIN CERTIFICATE-----\n${(der ?? Buffer.alloc(0)).toString('base64')}\n-----END CERTIFICATE-----\n`);
+    await writeFile(
+      path,
+      `-----BEGIN CERTIFICATE-----\n${(der ?? Buffer.alloc(0)).toString('base64')}\n-----END CERTIFICATE-----\n`,
+    );
     return path;
   };
   const leafPath = await toPemFile('leaf.pem', leaf);
@@ -126,14 +168,21 @@ test('the leaf chains with openssl verify: to the mesh CA, and through the inter
 
 test('no WorkloadSecretID: empty workload secret', async (t) => {
   const { target } = await coordinator(t);
-  const certs = await newMeshCert({ target, issuer: new InsecureIssuer(Buffer.from(NO_SECRET_HOST, 'hex')), privateKey: p256() });
+  const certs = await newMeshCert({
+    target,
+    issuer: new InsecureIssuer(Buffer.from(NO_SECRET_HOST, 'hex')),
+    privateKey: p256(),
+  });
   t.is(certs.workloadSecret.length, 0);
   t.is(new X509Certificate(pemBlocks(certs.certChain, 'CERTIFICATE', 'x')[0] ?? Buffer.alloc(0)).subject, 'CN=db');
 });
 
 test('unknown host data: ERR_MESHAPI_PERMISSION_DENIED, and the Coordinator logs why', async (t) => {
   const { target, logs } = await coordinator(t);
-  const err = await t.throwsAsync(newMeshCert({ target, issuer: new InsecureIssuer(Buffer.from(UNKNOWN_HOST, 'hex')), privateKey: p256() }), { instanceOf: MeshApiError });
+  const err = await t.throwsAsync(
+    newMeshCert({ target, issuer: new InsecureIssuer(Buffer.from(UNKNOWN_HOST, 'hex')), privateKey: p256() }),
+    { instanceOf: MeshApiError },
+  );
   t.is(err.code, 'ERR_MESHAPI_PERMISSION_DENIED');
   t.regex(err.message, new RegExp(`policy hash ${UNKNOWN_HOST} not found in manifest`));
   const line = await logs.waitFor((l) => l['msg'] === 'NewMeshCert denied');
@@ -145,10 +194,14 @@ test('attestation rejected by the Coordinator: ERR_ATLS_HANDSHAKE_REJECTED', asy
   const refusing: Validator = {
     kind: 'insecure',
     oid: DOCUMENT_OIDS.insecure,
-    validate: () => Promise.reject(Object.assign(new Error('measurement not in reference values'), { code: 'ERR_TEST_REFUSED' })),
+    validate: () =>
+      Promise.reject(Object.assign(new Error('measurement not in reference values'), { code: 'ERR_TEST_REFUSED' })),
   };
   const { target, logs } = await coordinator(t, [refusing]);
-  const err = await t.throwsAsync(newMeshCert({ target, issuer: new InsecureIssuer(Buffer.from(HOST, 'hex')), privateKey: p256() }), { instanceOf: MeshApiError });
+  const err = await t.throwsAsync(
+    newMeshCert({ target, issuer: new InsecureIssuer(Buffer.from(HOST, 'hex')), privateKey: p256() }),
+    { instanceOf: MeshApiError },
+  );
   t.is(err.code, 'ERR_ATLS_HANDSHAKE_REJECTED');
   const line = await logs.waitFor((l) => l['msg'] === 'Attestation rejected');
   t.is(line['reason'], 'ERR_ATLS_DOCUMENT_REJECTED');
@@ -159,19 +212,44 @@ test('nothing listening: ERR_MESHAPI_UNAVAILABLE', async (t) => {
   const probe = createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
   const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => { resolve(); }));
-  const err = await t.throwsAsync(newMeshCert({ target: `127.0.0.1:${port}`, issuer: new InsecureIssuer(Buffer.from(HOST, 'hex')), privateKey: p256(), connectTimeoutMs: 5000 }), { instanceOf: MeshApiError });
+  await new Promise<void>((resolve) =>
+    probe.close(() => {
+      resolve();
+    }),
+  );
+  const err = await t.throwsAsync(
+    newMeshCert({
+      target: `127.0.0.1:${port}`,
+      issuer: new InsecureIssuer(Buffer.from(HOST, 'hex')),
+      privateKey: p256(),
+      connectTimeoutMs: 5000,
+    }),
+    { instanceOf: MeshApiError },
+  );
   t.is(err.code, 'ERR_MESHAPI_UNAVAILABLE');
   t.regex(err.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
 });
 
 test('a server that accepts but never speaks TLS: ERR_MESHAPI_TIMEOUT', async (t) => {
   const sockets: Socket[] = [];
-  const silent = createServer((s) => { sockets.push(s); });
+  const silent = createServer((s) => {
+    sockets.push(s);
+  });
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => { sockets.forEach((s) => s.destroy()); silent.close(); });
+  t.teardown(() => {
+    sockets.forEach((s) => s.destroy());
+    silent.close();
+  });
   const port = (silent.address() as AddressInfo).port;
-  const err = await t.throwsAsync(newMeshCert({ target: `127.0.0.1:${port}`, issuer: new InsecureIssuer(Buffer.from(HOST, 'hex')), privateKey: p256(), connectTimeoutMs: 800 }), { instanceOf: MeshApiError });
+  const err = await t.throwsAsync(
+    newMeshCert({
+      target: `127.0.0.1:${port}`,
+      issuer: new InsecureIssuer(Buffer.from(HOST, 'hex')),
+      privateKey: p256(),
+      connectTimeoutMs: 800,
+    }),
+    { instanceOf: MeshApiError },
+  );
   t.is(err.code, 'ERR_MESHAPI_TIMEOUT');
 });
 
@@ -179,13 +257,28 @@ test('a response with missing fields or a leaf for another key: ERR_MESHAPI_MALF
   const logs = captureLogs();
   const grpcServer = new Server();
   let respond = (): { meshCACert: Buffer; certChain: Buffer; rootCACert: Buffer; workloadSecret: Buffer } => ({
-    meshCACert: Buffer.alloc(0), certChain: Buffer.alloc(0), rootCACert: Buffer.alloc(0), workloadSecret: Buffer.alloc(0),
+    meshCACert: Buffer.alloc(0),
+    certChain: Buffer.alloc(0),
+    rootCACert: Buffer.alloc(0),
+    workloadSecret: Buffer.alloc(0),
   });
-  grpcServer.addService(meshApiDefinition, meshApiImplementation(() => Promise.resolve(respond())));
+  grpcServer.addService(
+    meshApiDefinition,
+    meshApiImplementation(() => Promise.resolve(respond())),
+  );
   const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
-  const server = createAtlsServer({ validators: [new InsecureValidator()], logger: logs.logger, onConnection: (s) => { injector.injectConnection(s); } });
+  const server = createAtlsServer({
+    validators: [new InsecureValidator()],
+    logger: logs.logger,
+    onConnection: (s) => {
+      injector.injectConnection(s);
+    },
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => { server.close(); grpcServer.forceShutdown(); });
+  t.teardown(() => {
+    server.close();
+    grpcServer.forceShutdown();
+  });
   const target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   const issuer = new InsecureIssuer(Buffer.from(HOST, 'hex'));
   const e1 = await t.throwsAsync(newMeshCert({ target, issuer, privateKey: p256() }), { instanceOf: MeshApiError });
@@ -194,7 +287,12 @@ test('a response with missing fields or a leaf for another key: ERR_MESHAPI_MALF
 
   // Well-formed PEM, but the leaf is for someone else's key.
   const other = await newMeshCert({ target: (await coordinator(t)).target, issuer, privateKey: p256() });
-  respond = () => ({ meshCACert: other.meshCACert, certChain: other.certChain, rootCACert: other.rootCACert, workloadSecret: Buffer.alloc(0) });
+  respond = () => ({
+    meshCACert: other.meshCACert,
+    certChain: other.certChain,
+    rootCACert: other.rootCACert,
+    workloadSecret: Buffer.alloc(0),
+  });
   const e2 = await t.throwsAsync(newMeshCert({ target, issuer, privateKey: p256() }), { instanceOf: MeshApiError });
   t.is(e2.code, 'ERR_MESHAPI_MALFORMED');
   t.regex(e2.message, /not for our key/);
@@ -208,9 +306,13 @@ test('a response stream with two messages is a protocol violation, reported at o
   const good = await newMeshCert({ target: (await coordinator(t)).target, issuer, privateKey });
   const twice: ServiceDefinition = {
     NewMeshCert: {
-      path: NEW_MESH_CERT_PATH, requestStream: false, responseStream: true,
-      requestSerialize: () => Buffer.alloc(0), requestDeserialize: (b: Buffer) => decodeNewMeshCertRequest(b),
-      responseSerialize: (r: NewMeshCertResponse) => encodeNewMeshCertResponse(r), responseDeserialize: (b: Buffer) => b,
+      path: NEW_MESH_CERT_PATH,
+      requestStream: false,
+      responseStream: true,
+      requestSerialize: () => Buffer.alloc(0),
+      requestDeserialize: (b: Buffer) => decodeNewMeshCertRequest(b),
+      responseSerialize: (r: NewMeshCertResponse) => encodeNewMeshCertResponse(r),
+      responseDeserialize: (b: Buffer) => b,
       originalName: 'NewMeshCert',
     },
   };
@@ -225,12 +327,23 @@ test('a response stream with two messages is a protocol violation, reported at o
     },
   });
   const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
-  const server = createAtlsServer({ validators: [new InsecureValidator()], logger: logs.logger, onConnection: (s) => { injector.injectConnection(s); } });
+  const server = createAtlsServer({
+    validators: [new InsecureValidator()],
+    logger: logs.logger,
+    onConnection: (s) => {
+      injector.injectConnection(s);
+    },
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => { server.close(); grpcServer.forceShutdown(); });
+  t.teardown(() => {
+    server.close();
+    grpcServer.forceShutdown();
+  });
   const target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   // A generous deadline: a client that waits for it reports ERR_MESHAPI_TIMEOUT instead.
-  const err = await t.throwsAsync(newMeshCert({ target, issuer, privateKey, connectTimeoutMs: 120_000 }), { instanceOf: MeshApiError });
+  const err = await t.throwsAsync(newMeshCert({ target, issuer, privateKey, connectTimeoutMs: 120_000 }), {
+    instanceOf: MeshApiError,
+  });
   t.is(err.code, 'ERR_MESHAPI_PROTOCOL');
   t.regex(err.message, /second NewMeshCert response message/);
   t.is(calls, 1);
@@ -240,6 +353,14 @@ test('an aborted signal: ERR_MESHAPI_ABORTED', async (t) => {
   const { target } = await coordinator(t);
   const ac = new AbortController();
   ac.abort();
-  const err = await t.throwsAsync(newMeshCert({ target, issuer: new InsecureIssuer(Buffer.from(HOST, 'hex')), privateKey: p256(), signal: ac.signal }), { instanceOf: MeshApiError });
+  const err = await t.throwsAsync(
+    newMeshCert({
+      target,
+      issuer: new InsecureIssuer(Buffer.from(HOST, 'hex')),
+      privateKey: p256(),
+      signal: ac.signal,
+    }),
+    { instanceOf: MeshApiError },
+  );
   t.is(err.code, 'ERR_MESHAPI_ABORTED');
 });

@@ -47,7 +47,8 @@ async function setup(t: { teardown: (f: () => Promise<unknown>) => void }, tag: 
   const ca = join(dir, 'ca.pem');
   await writeFile(ca, pki.meshCA.certPem);
   const mesh = await writePair(join(dir, 'mesh'), pki.client, pki.meshCA);
-  for (const bin of ['iptables-legacy', 'ip6tables-legacy']) await pair.exec(pair.server, bin, ['-w', '-I', 'INPUT', ...DEFAULT_DENY_RULE]);
+  for (const bin of ['iptables-legacy', 'ip6tables-legacy'])
+    await pair.exec(pair.server, bin, ['-w', '-I', 'INPUT', ...DEFAULT_DENY_RULE]);
   const bye = pair.spawn(pair.server, process.execPath, nodeScript(BYE_APP, [String(MTLS), String(TLS)]));
   t.teardown(() => stopChild(bye));
   await waitForLine(bye, (l) => l === 'ready');
@@ -67,11 +68,15 @@ async function setup(t: { teardown: (f: () => Promise<unknown>) => void }, tag: 
 /** A distinct block of source ports per test run and phase (TIME_WAIT sockets of earlier phases stay 60 s). */
 let nextBlock = 0;
 function portPool(): number[] {
-  const base = 20_000 + (((process.pid * 7) + nextBlock++ * 97) % 200) * 100;
+  const base = 20_000 + ((process.pid * 7 + nextBlock++ * 97) % 200) * 100;
   return Array.from({ length: POOL }, (_, i) => base + i);
 }
 
-interface Target { host: string; port: number; label: string }
+interface Target {
+  host: string;
+  port: number;
+  label: string;
+}
 const TARGETS: Target[] = [
   { host: SERVER_V4, port: MTLS, label: 'IPv4 mutual-TLS port' },
   { host: SERVER_V4, port: TLS, label: 'IPv4 TLS port' },
@@ -79,8 +84,22 @@ const TARGETS: Target[] = [
   { host: SERVER_V6, port: TLS, label: 'IPv6 TLS port' },
 ];
 
-async function fromPorts(s: Setup, target: Target, mode: 'plain' | 'tls', ports: number[], withCert: boolean): Promise<string[]> {
-  const args = [target.host, String(target.port), mode, ports.join(','), s.ca, withCert ? s.mesh.cert : '-', withCert ? s.mesh.key : '-'];
+async function fromPorts(
+  s: Setup,
+  target: Target,
+  mode: 'plain' | 'tls',
+  ports: number[],
+  withCert: boolean,
+): Promise<string[]> {
+  const args = [
+    target.host,
+    String(target.port),
+    mode,
+    ports.join(','),
+    s.ca,
+    withCert ? s.mesh.cert : '-',
+    withCert ? s.mesh.key : '-',
+  ];
   const { stdout } = await s.pair.exec(s.pair.client, process.execPath, nodeScript(FROM_PORTS, args));
   return (JSON.parse(stdout) as { answers: string[] }).answers;
 }
@@ -89,7 +108,10 @@ async function fromPorts(s: Setup, target: Target, mode: 'plain' | 'tls', ports:
  * Per target, two pools of source ports: one refused (plaintext, the proxy closes), one served (the app
  * closes first). Returns the pools; asserts that the live proxy refused and served as expected.
  */
-async function prime(t: { is: (a: unknown, b: unknown, m?: string) => void }, s: Setup): Promise<Map<Target, number[][]>> {
+async function prime(
+  t: { is: (a: unknown, b: unknown, m?: string) => void },
+  s: Setup,
+): Promise<Map<Target, number[][]>> {
   const pools = new Map<Target, number[][]>();
   for (const target of TARGETS) {
     const refused = portPool();
@@ -108,7 +130,8 @@ async function plaintextReached(s: Setup, pools: Map<Target, number[][]>): Promi
   for (const [target, [refused, served]] of pools) {
     for (const ports of [refused ?? [], served ?? []]) {
       const answers = await fromPorts(s, target, 'plain', ports, false);
-      for (const [i, a] of answers.entries()) if (a !== '') leaks.push(`${target.label} from port ${ports[i]}: ${JSON.stringify(a)}`);
+      for (const [i, a] of answers.entries())
+        if (a !== '') leaks.push(`${target.label} from port ${ports[i]}: ${JSON.stringify(a)}`);
     }
   }
   return leaks;
@@ -134,7 +157,11 @@ test('while draining after SIGTERM, plaintext from the same source ports never r
   await waitReady(proxy, s.readyFile);
   const pools = await prime(t, s);
   // A mesh connection in flight keeps the proxy draining until it sends.
-  const inflight = s.pair.spawn(s.pair.client, process.execPath, nodeScript(`
+  const inflight = s.pair.spawn(
+    s.pair.client,
+    process.execPath,
+    nodeScript(
+      `
     import { connect } from 'node:tls'; import { readFileSync } from 'node:fs';
     const [host, ca, cert, key] = process.argv.slice(1);
     const c = connect({ host, port: 9000, ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), checkServerIdentity: () => undefined });
@@ -142,7 +169,11 @@ test('while draining after SIGTERM, plaintext from the same source ports never r
     c.on('secureConnect', () => { process.stdout.write('connected\\n'); process.stdin.once('data', () => c.end('late')); });
     c.on('data', (d) => { data += d; });
     c.on('close', () => { process.stdout.write('result ' + data + '\\n'); });
-  `, [SERVER_V4, s.ca, s.mesh.cert, s.mesh.key]), { stdio: ['pipe', 'pipe', 'pipe'] });
+  `,
+      [SERVER_V4, s.ca, s.mesh.cert, s.mesh.key],
+    ),
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   t.teardown(() => stopChild(inflight));
   await waitForLine(inflight, (l) => l === 'connected');
   proxy.child.kill('SIGTERM');
@@ -174,7 +205,11 @@ test('a mesh client reconnecting from the source port of a refused connection is
     const refused = await fromPorts(s, target, 'plain', ports, false);
     t.is(refused.filter((a) => a !== '').length, 0, `${target.label}: plaintext is refused`);
     const served = await fromPorts(s, target, 'tls', ports, true);
-    t.deepEqual(served.map((a) => a.startsWith(`bye ${target.port}`)), ports.map(() => true), `${target.label}: the same source ports are served right after: ${JSON.stringify(served)}`);
+    t.deepEqual(
+      served.map((a) => a.startsWith(`bye ${target.port}`)),
+      ports.map(() => true),
+      `${target.label}: the same source ports are served right after: ${JSON.stringify(served)}`,
+    );
   }
   proxy.child.kill('SIGTERM');
   t.is(await proxy.exited, 0);

@@ -16,27 +16,46 @@ import { writeGeneration } from '../../initializer/tls-generation.js';
 import { createCA, issueLeaf, type CA, type Issued } from './pki.js';
 
 async function writeSet(dir: string, ca: CA, leaf: Issued, n: number): Promise<void> {
-  await writeGeneration(dir, [
-    { name: 'mesh-ca.pem', data: ca.certPem, mode: 0o444 },
-    { name: 'certChain.pem', data: leaf.certPem + ca.certPem, mode: 0o444 },
-    { name: 'key.pem', data: leaf.keyPem, mode: 0o400 },
-  ], n);
+  await writeGeneration(
+    dir,
+    [
+      { name: 'mesh-ca.pem', data: ca.certPem, mode: 0o444 },
+      { name: 'certChain.pem', data: leaf.certPem + ca.certPem, mode: 0o444 },
+      { name: 'key.pem', data: leaf.keyPem, mode: 0o400 },
+    ],
+    n,
+  );
 }
 
 /** A handshake with a client certificate against a server built from the store: the server's verdict. */
 async function serverAccepts(store: CertStore, client: Issued): Promise<string> {
   const server = createServer({ ...store.tlsOptions, requestCert: true, rejectUnauthorized: false });
   const verdict = new Promise<string>((resolve) => {
-    server.on('secureConnection', (s: TLSSocket) => { resolve(s.authorized ? 'authorized' : String(s.authorizationError)); s.destroy(); });
+    server.on('secureConnection', (s: TLSSocket) => {
+      resolve(s.authorized ? 'authorized' : String(s.authorizationError));
+      s.destroy();
+    });
   });
-  await new Promise<void>((r) => { server.listen(0, '127.0.0.1', r); });
-  const socket = connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', cert: client.certPem, key: client.keyPem, rejectUnauthorized: false });
+  await new Promise<void>((r) => {
+    server.listen(0, '127.0.0.1', r);
+  });
+  const socket = connect({
+    port: (server.address() as AddressInfo).port,
+    host: '127.0.0.1',
+    cert: client.certPem,
+    key: client.keyPem,
+    rejectUnauthorized: false,
+  });
   socket.on('error', () => undefined);
   try {
     return await verdict;
   } finally {
     socket.destroy();
-    await new Promise<void>((r) => { server.close(() => { r(); }); });
+    await new Promise<void>((r) => {
+      server.close(() => {
+        r();
+      });
+    });
   }
 }
 
@@ -49,13 +68,23 @@ test('a new mesh CA: both trusted during the grace window, only the new one afte
   const newPeer = await issueLeaf(newCa, 'new-peer');
   await writeSet(dir, oldCa, await issueLeaf(oldCa, 'me'), 1);
   let graceEnded!: () => void;
-  const ended = new Promise<void>((r) => { graceEnded = r; });
+  const ended = new Promise<void>((r) => {
+    graceEnded = r;
+  });
   const reloads: number[] = [];
   const store = await openCertStore({
-    dir, log: silentLogger(), pollMs: 0, graceMs: 1500,
-    onReload: (g) => { reloads.push(g); if (g === 3) graceEnded(); },
+    dir,
+    log: silentLogger(),
+    pollMs: 0,
+    graceMs: 1500,
+    onReload: (g) => {
+      reloads.push(g);
+      if (g === 3) graceEnded();
+    },
   });
-  t.teardown(() => { store.close(); });
+  t.teardown(() => {
+    store.close();
+  });
   t.is(await serverAccepts(store, oldPeer), 'authorized');
   t.not(await serverAccepts(store, newPeer), 'authorized', 'a peer of an unknown CA is refused');
   t.is(store.trust.previous, undefined);
@@ -66,13 +95,21 @@ test('a new mesh CA: both trusted during the grace window, only the new one afte
   t.true(store.identity.subject.includes('CN=me'));
   t.truthy(store.trust.previous, 'the previous CA is listed during the grace window');
   t.is(await serverAccepts(store, newPeer), 'authorized', 'new peers: trusted');
-  t.is(await serverAccepts(store, oldPeer), 'authorized', 'peers that have not renewed yet: trusted during the grace window');
+  t.is(
+    await serverAccepts(store, oldPeer),
+    'authorized',
+    'peers that have not renewed yet: trusted during the grace window',
+  );
 
   await ended;
   t.deepEqual(reloads, [2, 3]);
   t.is(store.trust.previous, undefined);
   t.is(await serverAccepts(store, newPeer), 'authorized');
-  t.regex(await serverAccepts(store, oldPeer), /UNABLE_TO_GET_ISSUER_CERT_LOCALLY|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_SIGNATURE_FAILURE/, 'after the window: refused');
+  t.regex(
+    await serverAccepts(store, oldPeer),
+    /UNABLE_TO_GET_ISSUER_CERT_LOCALLY|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_SIGNATURE_FAILURE/,
+    'after the window: refused',
+  );
 });
 
 test('no grace window (0): the previous mesh CA is dropped at once', async (t) => {
@@ -82,7 +119,9 @@ test('no grace window (0): the previous mesh CA is dropped at once', async (t) =
   const newCa = await createCA('system:coordinator:intermediate');
   await writeSet(dir, oldCa, await issueLeaf(oldCa, 'me'), 1);
   const store = await openCertStore({ dir, log: silentLogger(), pollMs: 0, graceMs: 0 });
-  t.teardown(() => { store.close(); });
+  t.teardown(() => {
+    store.close();
+  });
   await writeSet(dir, newCa, await issueLeaf(newCa, 'me'), 2);
   await store.reload(); // the directory watch may have been first: either way, one reload
   t.is(store.generation, 2);

@@ -8,8 +8,40 @@ import { parseAnnotations, parseEgress, planToJson, type MeshPlan } from '../../
 import { AnnotationError } from '../../meshproxy/errors.js';
 import { prng } from '../helpers/prng.js';
 
-const ALPHABET = ['#', '##', ':', '.', '[', ']', '-', '+', ' ', '0', '1', '7', '9', '127', '65535', '65536', 'true', 'false', 'T', 'f', 'DISABLED', 'a', 'svc', '::1', '%', '\n', 'é'];
-const SEEDS = ['main#8001#false##metrics#8080#true', 'emoji#127.137.0.1:8081#emoji-svc:8080##voting#127.137.0.2:8081#voting-svc:8080', '9901'];
+const ALPHABET = [
+  '#',
+  '##',
+  ':',
+  '.',
+  '[',
+  ']',
+  '-',
+  '+',
+  ' ',
+  '0',
+  '1',
+  '7',
+  '9',
+  '127',
+  '65535',
+  '65536',
+  'true',
+  'false',
+  'T',
+  'f',
+  'DISABLED',
+  'a',
+  'svc',
+  '::1',
+  '%',
+  '\n',
+  'é',
+];
+const SEEDS = [
+  'main#8001#false##metrics#8080#true',
+  'emoji#127.137.0.1:8081#emoji-svc:8080##voting#127.137.0.2:8081#voting-svc:8080',
+  '9901',
+];
 
 function randomValue(next: () => number): string {
   if (next() < 0.5) {
@@ -48,13 +80,18 @@ function checkPlan(plan: MeshPlan): string | undefined {
   for (const e of plan.egress) {
     if (e.name === '' || names.has(e.name)) return `egress name ${e.name}`;
     names.add(e.name);
-    if (!/^127\.\d+\.\d+\.\d+$/.test(e.listen.host) || !validPort(e.listen.port)) return `egress listen ${JSON.stringify(e.listen)}`;
-    if (e.remote.host === '' || e.remote.host.startsWith('[') || !validPort(e.remote.port)) return `egress remote ${JSON.stringify(e.remote)}`;
+    if (!/^127\.\d+\.\d+\.\d+$/.test(e.listen.host) || !validPort(e.listen.port))
+      return `egress listen ${JSON.stringify(e.listen)}`;
+    if (e.remote.host === '' || e.remote.host.startsWith('[') || !validPort(e.remote.port))
+      return `egress remote ${JSON.stringify(e.remote)}`;
   }
   // The printed plan reads back into the same parsed plan: the addresses are printed as they are dialled.
-  const printed = planToJson(plan).egress.map((e) => `${e.name}#${e.listen}#${e.remote}`).join('##');
+  const printed = planToJson(plan)
+    .egress.map((e) => `${e.name}#${e.listen}#${e.remote}`)
+    .join('##');
   const problems: string[] = [];
-  if (JSON.stringify(parseEgress(printed, problems)) !== JSON.stringify(plan.egress) || problems.length > 0) return `egress round trip ${printed}`;
+  if (JSON.stringify(parseEgress(printed, problems)) !== JSON.stringify(plan.egress) || problems.length > 0)
+    return `egress round trip ${printed}`;
   if (plan.adminPort !== null && (plan.adminPort < 1 || plan.adminPort > 65535)) return `admin ${plan.adminPort}`;
   return undefined;
 }
@@ -65,7 +102,11 @@ test('20,000 random annotation values give a valid plan or a clean AnnotationErr
   let accepted = 0;
   let rejected = 0;
   for (let i = 0; i < 20_000; i++) {
-    const values = { ingress: randomValue(next), egress: next() < 0.5 ? randomValue(next) : '', admin: next() < 0.3 ? randomValue(next) : '' };
+    const values = {
+      ingress: randomValue(next),
+      egress: next() < 0.5 ? randomValue(next) : '',
+      admin: next() < 0.3 ? randomValue(next) : '',
+    };
     try {
       const plan = parseAnnotations(values);
       const bad = checkPlan(plan);

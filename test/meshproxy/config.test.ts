@@ -18,17 +18,27 @@ test('defaults follow upstream', (t) => {
 });
 
 test('explicit mode listeners', (t) => {
-  const c = meshConfigFromEnv({ CONTRAST_MESHPROXY_MODE: 'explicit', CONTRAST_MESHPROXY_INGRESS_LISTEN: '0.0.0.0:9443=8443, [::]:9080=8080' });
-  t.deepEqual(c.explicitIngress, [{ host: '0.0.0.0', port: 9443, appPort: 8443 }, { host: '::', port: 9080, appPort: 8080 }]);
+  const c = meshConfigFromEnv({
+    CONTRAST_MESHPROXY_MODE: 'explicit',
+    CONTRAST_MESHPROXY_INGRESS_LISTEN: '0.0.0.0:9443=8443, [::]:9080=8080',
+  });
+  t.deepEqual(c.explicitIngress, [
+    { host: '0.0.0.0', port: 9443, appPort: 8443 },
+    { host: '::', port: 9080, appPort: 8080 },
+  ]);
 });
 
 test('every problem is listed, each naming its variable', (t) => {
-  const err = t.throws(() => meshConfigFromEnv({
-    EDG_INGRESS_PROXY_CONFIG: 'web#8080',
-    CONTRAST_MESHPROXY_MODE: 'sideways',
-    CONTRAST_MESHPROXY_INGRESS_LISTEN: 'localhost:80=80',
-    CONTRAST_MESHPROXY_DRAIN_TIMEOUT: 'soon',
-  }), { instanceOf: ConfigError });
+  const err = t.throws(
+    () =>
+      meshConfigFromEnv({
+        EDG_INGRESS_PROXY_CONFIG: 'web#8080',
+        CONTRAST_MESHPROXY_MODE: 'sideways',
+        CONTRAST_MESHPROXY_INGRESS_LISTEN: 'localhost:80=80',
+        CONTRAST_MESHPROXY_DRAIN_TIMEOUT: 'soon',
+      }),
+    { instanceOf: ConfigError },
+  );
   t.is(err.code, 'ERR_CONFIG');
   t.deepEqual(err.problems, [
     'EDG_INGRESS_PROXY_CONFIG=web#8080: invalid entry: web#8080',
@@ -39,12 +49,18 @@ test('every problem is listed, each naming its variable', (t) => {
 });
 
 test('explicit listeners are refused in transparent mode', (t) => {
-  const err = t.throws(() => meshConfigFromEnv({ CONTRAST_MESHPROXY_INGRESS_LISTEN: '0.0.0.0:9443=8443' }), { instanceOf: ConfigError });
+  const err = t.throws(() => meshConfigFromEnv({ CONTRAST_MESHPROXY_INGRESS_LISTEN: '0.0.0.0:9443=8443' }), {
+    instanceOf: ConfigError,
+  });
   t.true(err.problems[0]?.includes('expected only with CONTRAST_MESHPROXY_MODE=explicit'));
 });
 
 test('egress addresses are kept parsed: host and port, IPv6 without brackets, port normalised', (t) => {
-  const plan = parseAnnotations({ ingress: '', admin: '', egress: 'a#127.0.0.2:4001#backend.default:+080##b#127.9.0.1:443#[fd00::1]:0443' });
+  const plan = parseAnnotations({
+    ingress: '',
+    admin: '',
+    egress: 'a#127.0.0.2:4001#backend.default:+080##b#127.9.0.1:443#[fd00::1]:0443',
+  });
   t.deepEqual(plan.egress, [
     { name: 'a', listen: { host: '127.0.0.2', port: 4001 }, remote: { host: 'backend.default', port: 80 } },
     { name: 'b', listen: { host: '127.9.0.1', port: 443 }, remote: { host: 'fd00::1', port: 443 } },

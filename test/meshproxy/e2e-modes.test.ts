@@ -26,7 +26,10 @@ test('missing certificates: exit 1, no ready file, no rules, the default-deny ru
   await pair.exec(pair.server, 'iptables-legacy', ['-w', '-I', 'INPUT', ...DEFAULT_DENY_RULE]);
   const ready = join(dir, 'ready');
   await writeFile(ready, '');
-  const proxy = startProxy(pair, pair.server, { CONTRAST_TLS_DIR: join(dir, 'nothing-here'), CONTRAST_READY_FILE: ready });
+  const proxy = startProxy(pair, pair.server, {
+    CONTRAST_TLS_DIR: join(dir, 'nothing-here'),
+    CONTRAST_READY_FILE: ready,
+  });
   t.teardown(() => stopChild(proxy.child));
   t.is(await proxy.exited, 1);
   await t.throwsAsync(access(ready));
@@ -41,7 +44,11 @@ test('a bad annotation changes nothing on the system and exits 64', async (t) =>
   t.teardown(() => pair.destroy());
   const dir = await tempDir(t);
   await pair.exec(pair.server, 'iptables-legacy', ['-w', '-I', 'INPUT', ...DEFAULT_DENY_RULE]);
-  const proxy = startProxy(pair, pair.server, { CONTRAST_INGRESS_PROXY_CONFIG: 'web#99999#true', CONTRAST_TLS_DIR: dir, CONTRAST_READY_FILE: join(dir, 'ready') });
+  const proxy = startProxy(pair, pair.server, {
+    CONTRAST_INGRESS_PROXY_CONFIG: 'web#99999#true',
+    CONTRAST_TLS_DIR: dir,
+    CONTRAST_READY_FILE: join(dir, 'ready'),
+  });
   t.teardown(() => stopChild(proxy.child));
   t.is(await proxy.exited, 64);
   await t.throwsAsync(access(join(dir, 'ready')));
@@ -85,8 +92,15 @@ test('explicit mode: listeners per port forwarding to 127.0.0.1, no iptables rul
     t.false((await pair.exec(pair.server, bin, ['-w', '-t', 'mangle', '-S'])).stdout.includes('CONTRAST'));
   }
   const admin = async (ns: string, host: string): Promise<{ status: number; body: string }> =>
-    JSON.parse((await pair.exec(ns, process.execPath, nodeScript(HTTP_GET, [`http://${host}:9901/ready`]))).stdout) as { status: number; body: string };
-  t.deepEqual(await admin(pair.client, SERVER_V4), { status: 0, body: 'ECONNREFUSED' }, 'the admin port is not reachable from the network');
+    JSON.parse((await pair.exec(ns, process.execPath, nodeScript(HTTP_GET, [`http://${host}:9901/ready`]))).stdout) as {
+      status: number;
+      body: string;
+    };
+  t.deepEqual(
+    await admin(pair.client, SERVER_V4),
+    { status: 0, body: 'ECONNREFUSED' },
+    'the admin port is not reachable from the network',
+  );
   t.is((await admin(pair.server, '127.0.0.1')).status, 200, 'but from inside the pod');
   t.true(proxy.logs.some((l) => l['msg'] === 'listening' && l['address'] === '127.0.0.1:9901'));
   proxy.child.kill('SIGTERM');
@@ -95,12 +109,15 @@ test('explicit mode: listeners per port forwarding to 127.0.0.1, no iptables rul
 
 /** Inserts the default-deny rule (IPv4 and IPv6) and returns a check that nothing changed since. */
 async function closedPod(pair: NetnsPair): Promise<() => Promise<string[]>> {
-  for (const bin of ['iptables-legacy', 'ip6tables-legacy']) await pair.exec(pair.server, bin, ['-w', '-I', 'INPUT', ...DEFAULT_DENY_RULE]);
+  for (const bin of ['iptables-legacy', 'ip6tables-legacy'])
+    await pair.exec(pair.server, bin, ['-w', '-I', 'INPUT', ...DEFAULT_DENY_RULE]);
   return async () => {
     const wrong: string[] = [];
     for (const bin of ['iptables-legacy', 'ip6tables-legacy']) {
-      if ((await pair.exec(pair.server, bin, ['-w', '-t', 'mangle', '-S'])).stdout.includes('CONTRAST')) wrong.push(`${bin}: interception rules left`);
-      if (!(await pair.exec(pair.server, bin, ['-w', '-S', 'INPUT'])).stdout.includes('-j DROP')) wrong.push(`${bin}: default-deny rule gone`);
+      if ((await pair.exec(pair.server, bin, ['-w', '-t', 'mangle', '-S'])).stdout.includes('CONTRAST'))
+        wrong.push(`${bin}: interception rules left`);
+      if (!(await pair.exec(pair.server, bin, ['-w', '-S', 'INPUT'])).stdout.includes('-j DROP'))
+        wrong.push(`${bin}: default-deny rule gone`);
     }
     return wrong;
   };
@@ -112,8 +129,15 @@ test('unusable certificates at start: ERR_MESH_CERTIFICATES naming the file, no 
   const dir = await tempDir(t);
   const unchanged = await closedPod(pair);
   const pki = await createTestPki();
-  const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' });
-  for (const [name, file, content] of [['RSA key beside an EC chain', 'key.pem', rsaKey], ['empty mesh CA', 'mesh-ca.pem', ''], ['mesh CA not PEM', 'mesh-ca.pem', 'hello\n']] as const) {
+  const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  });
+  for (const [name, file, content] of [
+    ['RSA key beside an EC chain', 'key.pem', rsaKey],
+    ['empty mesh CA', 'mesh-ca.pem', ''],
+    ['mesh CA not PEM', 'mesh-ca.pem', 'hello\n'],
+  ] as const) {
     const tls = join(dir, name.replace(/ /g, '-'));
     await writeTlsDir(tls, pki.meshCA, pki.server);
     await writeFile(join(tls, file), content);
@@ -124,7 +148,10 @@ test('unusable certificates at start: ERR_MESH_CERTIFICATES naming the file, no 
     const error = proxy.logs.find((l) => l['level'] === 'ERROR');
     t.is(error?.['code'], 'ERR_MESH_CERTIFICATES', name);
     t.true(String(error?.['msg']).includes(join(tls, file)), `${name}: ${String(error?.['msg'])}`);
-    t.false(proxy.logs.some((l) => l['msg'] === 'ready'), name);
+    t.false(
+      proxy.logs.some((l) => l['msg'] === 'ready'),
+      name,
+    );
     await t.throwsAsync(access(ready), undefined, name);
     t.deepEqual(await unchanged(), [], name);
   }
@@ -143,21 +170,34 @@ test('bad configuration exits 64 naming the variable, before anything is changed
     ['CONTRAST_IP6TABLES', { CONTRAST_IP6TABLES: '/nonexistent/ip6tables' }],
     ['CONTRAST_IPTABLES', { CONTRAST_IPTABLES: '/nonexistent/iptables' }],
     ['CONTRAST_READY_FILE', { CONTRAST_READY_FILE: join(dir, 'missing', 'ready') }],
-    ['CONTRAST_MESHPROXY_ADMIN_ADDRESS', { CONTRAST_MESHPROXY_ADMIN_ADDRESS: 'everywhere', CONTRAST_ADMIN_PORT: '9901' }],
+    [
+      'CONTRAST_MESHPROXY_ADMIN_ADDRESS',
+      { CONTRAST_MESHPROXY_ADMIN_ADDRESS: 'everywhere', CONTRAST_ADMIN_PORT: '9901' },
+    ],
   ];
   for (const [variable, env] of rows) {
-    const proxy = startProxy(pair, pair.server, { CONTRAST_TLS_DIR: join(dir, 'tls'), CONTRAST_READY_FILE: join(dir, 'ready'), ...env });
+    const proxy = startProxy(pair, pair.server, {
+      CONTRAST_TLS_DIR: join(dir, 'tls'),
+      CONTRAST_READY_FILE: join(dir, 'ready'),
+      ...env,
+    });
     t.teardown(() => stopChild(proxy.child));
     t.is(await proxy.exited, 64, variable);
     const error = proxy.logs.find((l) => l['level'] === 'ERROR');
     t.is(error?.['code'], 'ERR_CONFIG', variable);
     t.true(String(error?.['msg']).includes(`${variable}=`), `${variable}: ${String(error?.['msg'])}`);
-    t.false(proxy.logs.some((l) => l['msg'] === 'ready'), variable);
+    t.false(
+      proxy.logs.some((l) => l['msg'] === 'ready'),
+      variable,
+    );
     await t.throwsAsync(access(join(dir, 'ready')), undefined, variable);
     t.deepEqual(await unchanged(), [], variable);
   }
   const subsystems = await runCli([], { CONTRAST_LOG_SUBSYSTEMS: 'ingress,bogus' });
-  t.regex(subsystems.stderr, /CONTRAST_LOG_SUBSYSTEMS=ingress,bogus: unknown subsystem bogus, expected \* or a comma list of certs, ingress, egress, netfilter/);
+  t.regex(
+    subsystems.stderr,
+    /CONTRAST_LOG_SUBSYSTEMS=ingress,bogus: unknown subsystem bogus, expected \* or a comma list of certs, ingress, egress, netfilter/,
+  );
 });
 
 test('a failure after the first change puts back the previous rules and the default-deny rule', async (t) => {
@@ -172,12 +212,23 @@ test('a failure after the first change puts back the previous rules and the defa
   await mkdir(bin);
   await writeFile(join(bin, 'ip6tables-legacy'), '#!/bin/sh\nexec ip6tables-legacy "$@"\n', { mode: 0o755 });
   await writeFile(join(bin, 'ip6tables-legacy-save'), '#!/bin/sh\nexec ip6tables-legacy-save "$@"\n', { mode: 0o755 });
-  await writeFile(join(bin, 'ip6tables-legacy-restore'), '#!/bin/sh\ncase " $* " in *" --test "*) exec ip6tables-legacy-restore "$@";; esac\necho "ip6tables-restore: injected failure" >&2\nexit 4\n', { mode: 0o755 });
+  await writeFile(
+    join(bin, 'ip6tables-legacy-restore'),
+    '#!/bin/sh\ncase " $* " in *" --test "*) exec ip6tables-legacy-restore "$@";; esac\necho "ip6tables-restore: injected failure" >&2\nexit 4\n',
+    { mode: 0o755 },
+  );
   const ready = join(dir, 'ready');
-  const proxy = startProxy(pair, pair.server, { CONTRAST_TLS_DIR: join(dir, 'tls'), CONTRAST_READY_FILE: ready, CONTRAST_IP6TABLES: join(bin, 'ip6tables-legacy') });
+  const proxy = startProxy(pair, pair.server, {
+    CONTRAST_TLS_DIR: join(dir, 'tls'),
+    CONTRAST_READY_FILE: ready,
+    CONTRAST_IP6TABLES: join(bin, 'ip6tables-legacy'),
+  });
   t.teardown(() => stopChild(proxy.child));
   t.is(await proxy.exited, 1);
-  t.true(proxy.logs.some((l) => l['msg'] === 'ingress interception rules installed' && l['family'] === 'IPv4'), 'IPv4 was changed first');
+  t.true(
+    proxy.logs.some((l) => l['msg'] === 'ingress interception rules installed' && l['family'] === 'IPv4'),
+    'IPv4 was changed first',
+  );
   t.true(proxy.logs.some((l) => l['msg'] === 'start failed: restored the previous rules' && l['family'] === 'IPv4'));
   // The last line is the failure itself (before it, the injected failure also stops the IPv6 restore).
   t.is(proxy.logs.filter((l) => l['level'] === 'ERROR').at(-1)?.['code'], 'ERR_IPTABLES');

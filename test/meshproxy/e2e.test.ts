@@ -23,7 +23,12 @@ interface World {
   server: RunningProxy;
   client: RunningProxy;
   serverEnv: Record<string, string> & { CONTRAST_TLS_DIR: string; CONTRAST_READY_FILE: string };
-  files: { ca: string; mesh: { cert: string; key: string }; foreign: { cert: string; key: string }; expired: { cert: string; key: string } };
+  files: {
+    ca: string;
+    mesh: { cert: string; key: string };
+    foreign: { cert: string; key: string };
+    expired: { cert: string; key: string };
+  };
 }
 
 let world: World | undefined;
@@ -40,21 +45,38 @@ async function rules(ns: string, bin: string, table: string): Promise<string> {
   return (await w().pair.exec(ns, bin, ['-w', '-t', table, '-S'])).stdout;
 }
 
-async function tlsRequest(host: string, port: number, who: { cert: string; key: string } | undefined, payload = 'hello'): Promise<{ secure: boolean; peer: string; data: string; error: string }> {
+async function tlsRequest(
+  host: string,
+  port: number,
+  who: { cert: string; key: string } | undefined,
+  payload = 'hello',
+): Promise<{ secure: boolean; peer: string; data: string; error: string }> {
   const { pair, files } = w();
-  const { stdout } = await pair.exec(pair.client, process.execPath, nodeScript(TLS_REQUEST, [host, String(port), files.ca, who?.cert ?? '-', who?.key ?? '-', payload]));
+  const { stdout } = await pair.exec(
+    pair.client,
+    process.execPath,
+    nodeScript(TLS_REQUEST, [host, String(port), files.ca, who?.cert ?? '-', who?.key ?? '-', payload]),
+  );
   return JSON.parse(stdout) as { secure: boolean; peer: string; data: string; error: string };
 }
 
 async function tcpRequest(host: string, port: number, payload = 'hello'): Promise<{ data: string; error: string }> {
   const { pair } = w();
-  const { stdout } = await pair.exec(pair.client, process.execPath, nodeScript(TCP_REQUEST, [host, String(port), payload]));
+  const { stdout } = await pair.exec(
+    pair.client,
+    process.execPath,
+    nodeScript(TCP_REQUEST, [host, String(port), payload]),
+  );
   return JSON.parse(stdout) as { data: string; error: string };
 }
 
 async function adminGet(path: string): Promise<{ status: number; body: string }> {
   const { pair } = w();
-  const { stdout } = await pair.exec(pair.client, process.execPath, nodeScript(HTTP_GET, [`http://${SERVER_V4}:${ADMIN}${path}`]));
+  const { stdout } = await pair.exec(
+    pair.client,
+    process.execPath,
+    nodeScript(HTTP_GET, [`http://${SERVER_V4}:${ADMIN}${path}`]),
+  );
   return JSON.parse(stdout) as { status: number; body: string };
 }
 
@@ -83,10 +105,21 @@ test.before(async () => {
   // A TLS server outside the mesh (certificate of another CA) on an exempted port.
   const foreignDir = join(dir, 'foreign-server');
   const foreignPair = await writePair(foreignDir, pki.foreign, pki.otherCA);
-  const foreign = pair.spawn(pair.server, process.execPath, nodeScript(FOREIGN_TLS, ['8443', foreignPair.cert, foreignPair.key]));
+  const foreign = pair.spawn(
+    pair.server,
+    process.execPath,
+    nodeScript(FOREIGN_TLS, ['8443', foreignPair.cert, foreignPair.key]),
+  );
   cleanups.push(() => stopChild(foreign));
   await waitForLine(foreign, (l) => l === 'ready');
-  foreign.stdout?.on('data', (d: Buffer) => { foreignOutput.push(...d.toString().split('\n').filter((l) => l !== '')); });
+  foreign.stdout?.on('data', (d: Buffer) => {
+    foreignOutput.push(
+      ...d
+        .toString()
+        .split('\n')
+        .filter((l) => l !== ''),
+    );
+  });
 
   const serverEnv = {
     CONTRAST_INGRESS_PROXY_CONFIG: SERVER_INGRESS,
@@ -131,36 +164,58 @@ test.serial('startup order: listeners, rules, default-deny removal, then the rea
   t.true(mangle.includes('-A CONTRAST_IN_REDIRECT -p tcp -m tcp --dport 8001 -j TPROXY --on-port 15007'));
   t.true(mangle.includes('-A CONTRAST_IN_REDIRECT -p tcp -m tcp --dport 8080 -j RETURN'));
   t.true(mangle.includes('-A CONTRAST_IN_REDIRECT -p tcp -j TPROXY --on-port 15006'));
-  t.true((await rules(w().pair.server, 'ip6tables-legacy', 'mangle')).includes('-A CONTRAST_IN_REDIRECT -p tcp -j TPROXY --on-port 15006'));
-  for (const ns of [w().pair.server, w().pair.client]) t.false((await rules(ns, 'iptables-legacy', 'filter')).includes('-j DROP'), ns);
+  t.true(
+    (await rules(w().pair.server, 'ip6tables-legacy', 'mangle')).includes(
+      '-A CONTRAST_IN_REDIRECT -p tcp -j TPROXY --on-port 15006',
+    ),
+  );
+  for (const ns of [w().pair.server, w().pair.client])
+    t.false((await rules(ns, 'iptables-legacy', 'filter')).includes('-j DROP'), ns);
 });
 
-test.serial('unlisted port: no certificate, another CA and an expired certificate are refused; a mesh client is served', async (t) => {
-  const { files } = w();
-  for (const [who, pair] of [['no certificate', undefined], ['another CA', files.foreign], ['expired', files.expired]] as const) {
-    const r = await tlsRequest(SERVER_V4, 9000, pair);
-    t.is(r.data, '', `${who}: ${JSON.stringify(r)}`);
-  }
-  const ok = await tlsRequest(SERVER_V4, 9000, files.mesh, 'ping');
-  t.true(ok.secure);
-  t.is(ok.peer, 'server');
-  t.is(ok.data, `app 9000 ${SERVER_V4} ping`);
-  const stats = await adminGet('/stats/prometheus');
-  t.is(stats.status, 200);
-  t.regex(stats.body, /meshproxy_tls_handshake_failures_total\{listener="ingress",direction="ingress",reason="NO_CLIENT_CERTIFICATE"\} [1-9]/);
-  t.regex(stats.body, /meshproxy_tls_handshake_failures_total\{listener="ingress",direction="ingress",reason="CERT_HAS_EXPIRED"\} [1-9]/);
-  // Refused strangers: a counter by reason and an INFO line (the ingress subsystem is enabled here).
-  await tcpRequest(SERVER_V4, 9000, 'GET / HTTP/1.0\r\n\r\n');
-  const after = await adminGet('/stats/prometheus');
-  for (const reason of ['no_client_certificate', 'unknown_ca', 'expired', 'plaintext']) {
-    t.regex(after.body, new RegExp(`meshproxy_refused_total\\{listener="ingress",direction="ingress",reason="${reason}"\\} [1-9]`), reason);
-    const line = await waitForLog(w().server, (l) => l['msg'] === 'connection refused' && l['reason'] === reason);
-    t.is(line['level'], 'INFO');
-    t.is(line['listener'], 'ingress');
-    t.is(line['destination'], `${SERVER_V4}:9000`);
-    t.regex(String(line['peer']), new RegExp(`^${CLIENT_V4.replace(/\./g, '\\.')}:\\d+$`));
-  }
-});
+test.serial(
+  'unlisted port: no certificate, another CA and an expired certificate are refused; a mesh client is served',
+  async (t) => {
+    const { files } = w();
+    for (const [who, pair] of [
+      ['no certificate', undefined],
+      ['another CA', files.foreign],
+      ['expired', files.expired],
+    ] as const) {
+      const r = await tlsRequest(SERVER_V4, 9000, pair);
+      t.is(r.data, '', `${who}: ${JSON.stringify(r)}`);
+    }
+    const ok = await tlsRequest(SERVER_V4, 9000, files.mesh, 'ping');
+    t.true(ok.secure);
+    t.is(ok.peer, 'server');
+    t.is(ok.data, `app 9000 ${SERVER_V4} ping`);
+    const stats = await adminGet('/stats/prometheus');
+    t.is(stats.status, 200);
+    t.regex(
+      stats.body,
+      /meshproxy_tls_handshake_failures_total\{listener="ingress",direction="ingress",reason="NO_CLIENT_CERTIFICATE"\} [1-9]/,
+    );
+    t.regex(
+      stats.body,
+      /meshproxy_tls_handshake_failures_total\{listener="ingress",direction="ingress",reason="CERT_HAS_EXPIRED"\} [1-9]/,
+    );
+    // Refused strangers: a counter by reason and an INFO line (the ingress subsystem is enabled here).
+    await tcpRequest(SERVER_V4, 9000, 'GET / HTTP/1.0\r\n\r\n');
+    const after = await adminGet('/stats/prometheus');
+    for (const reason of ['no_client_certificate', 'unknown_ca', 'expired', 'plaintext']) {
+      t.regex(
+        after.body,
+        new RegExp(`meshproxy_refused_total\\{listener="ingress",direction="ingress",reason="${reason}"\\} [1-9]`),
+        reason,
+      );
+      const line = await waitForLog(w().server, (l) => l['msg'] === 'connection refused' && l['reason'] === reason);
+      t.is(line['level'], 'INFO');
+      t.is(line['listener'], 'ingress');
+      t.is(line['destination'], `${SERVER_V4}:9000`);
+      t.regex(String(line['peer']), new RegExp(`^${CLIENT_V4.replace(/\./g, '\\.')}:\\d+$`));
+    }
+  },
+);
 
 test.serial('app not listening: the failure is counted and logged as one WARN line', async (t) => {
   const r = await tlsRequest(SERVER_V4, 9555, w().files.mesh, 'nobody');
@@ -168,7 +223,10 @@ test.serial('app not listening: the failure is counted and logged as one WARN li
   t.is(r.data, '');
   const stats = await adminGet('/stats/prometheus');
   t.regex(stats.body, /meshproxy_upstream_connect_failures_total\{listener="ingress",direction="ingress"\} [1-9]/);
-  const line = await waitForLog(w().server, (l) => l['msg'] === 'connection failed' && l['destination'] === `${SERVER_V4}:9555`);
+  const line = await waitForLog(
+    w().server,
+    (l) => l['msg'] === 'connection failed' && l['destination'] === `${SERVER_V4}:9555`,
+  );
   t.is(line['level'], 'WARN');
   t.is(line['listener'], 'ingress');
   t.is(line['reason'], 'upstream connect: ECONNREFUSED');
@@ -225,7 +283,10 @@ test.serial('admin port: /ready, /config_dump', async (t) => {
   t.is(ready.status, 200);
   const dump = await adminGet('/config_dump');
   t.is(dump.status, 200);
-  const parsed = JSON.parse(dump.body) as { plan: { ingress: { ports: unknown[] }; adminPort: number }; tlsDir: string };
+  const parsed = JSON.parse(dump.body) as {
+    plan: { ingress: { ports: unknown[] }; adminPort: number };
+    tlsDir: string;
+  };
   t.is(parsed.plan.ingress.ports.length, 4);
   t.is(parsed.plan.adminPort, 9901);
   t.false(dump.body.includes('PRIVATE KEY'));
@@ -237,7 +298,13 @@ test.serial('certificate rotation is picked up for new connections without a res
   const before = w().server.logs.length;
   await writeTlsDir(serverEnv.CONTRAST_TLS_DIR, pki.meshCA, rotated);
   // The reload is announced once all three files are in place and the new set is in use.
-  await waitForLog(w().server, (l) => l['msg'] === 'certificates reloaded' && w().server.logs.indexOf(l) >= before && JSON.stringify(l['identity']).includes('server-rotated'));
+  await waitForLog(
+    w().server,
+    (l) =>
+      l['msg'] === 'certificates reloaded' &&
+      w().server.logs.indexOf(l) >= before &&
+      JSON.stringify(l['identity']).includes('server-rotated'),
+  );
   t.is((await tlsRequest(SERVER_V4, 9000, files.mesh)).peer, 'server-rotated');
 });
 
@@ -246,7 +313,11 @@ test.serial('SIGTERM drains an open connection, exits 0; a restart leaves exactl
   const before4 = await rules(pair.server, 'iptables-legacy', 'mangle');
   const before6 = await rules(pair.server, 'ip6tables-legacy', 'mangle');
   // A connection in flight: the client sends its payload only after SIGTERM.
-  const inflight = pair.spawn(pair.client, process.execPath, nodeScript(`
+  const inflight = pair.spawn(
+    pair.client,
+    process.execPath,
+    nodeScript(
+      `
     import { connect } from 'node:tls'; import { readFileSync } from 'node:fs';
     const [host, ca, cert, key] = process.argv.slice(1);
     const s = connect({ host, port: 9000, ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), checkServerIdentity: () => undefined });
@@ -254,7 +325,11 @@ test.serial('SIGTERM drains an open connection, exits 0; a restart leaves exactl
     s.on('secureConnect', () => { process.stdout.write('connected\\n'); process.stdin.once('data', () => s.end('late')); });
     s.on('data', (d) => { data += d; });
     s.on('close', () => { process.stdout.write('result ' + data + '\\n'); });
-  `, [SERVER_V4, files.ca, files.mesh.cert, files.mesh.key]), { stdio: ['pipe', 'pipe', 'pipe'] });
+  `,
+      [SERVER_V4, files.ca, files.mesh.cert, files.mesh.key],
+    ),
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   t.teardown(() => stopChild(inflight));
   await waitForLine(inflight, (l) => l === 'connected');
   w().server.child.kill('SIGTERM');
@@ -271,7 +346,11 @@ test.serial('SIGTERM drains an open connection, exits 0; a restart leaves exactl
   w().server = again;
   t.is(await rules(pair.server, 'iptables-legacy', 'mangle'), before4);
   t.is(await rules(pair.server, 'ip6tables-legacy', 'mangle'), before6);
-  t.is(before4.split('\n').filter((l) => l.includes('-j CONTRAST_INBOUND')).length, 1, 'exactly one jump from PREROUTING');
+  t.is(
+    before4.split('\n').filter((l) => l.includes('-j CONTRAST_INBOUND')).length,
+    1,
+    'exactly one jump from PREROUTING',
+  );
   t.is(before4.split('\n').filter((l) => l.includes('TPROXY --on-port 15006')).length, 1);
   t.true(again.logs.some((l) => l['msg'] === 'default-deny rule does not exist, nothing to do'));
   const ok = await tlsRequest(SERVER_V4, 9000, files.mesh, 'after-restart');
@@ -290,6 +369,12 @@ test.serial('egress refuses a remote whose certificate is not from the mesh CA',
   t.is(line['level'], 'WARN');
   t.is(line['direction'], 'egress');
   t.is(line['destination'], `${SERVER_V4}:8443`);
-  t.regex(String(line['reason']), /^remote TLS: (UNABLE_TO_GET_ISSUER_CERT_LOCALLY|UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT)$/);
-  t.false(foreignOutput.some((l) => l.startsWith('received')), foreignOutput.join('; '));
+  t.regex(
+    String(line['reason']),
+    /^remote TLS: (UNABLE_TO_GET_ISSUER_CERT_LOCALLY|UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT)$/,
+  );
+  t.false(
+    foreignOutput.some((l) => l.startsWith('received')),
+    foreignOutput.join('; '),
+  );
 });

@@ -5,9 +5,24 @@ import { MeshEvents } from '../../meshproxy/events.js';
 
 function capture(): { lines: Record<string, unknown>[]; events: MeshEvents; advance: (ms: number) => void } {
   const lines: Record<string, unknown>[] = [];
-  const log = createLogger({ level: 'info', format: 'json', subsystems: '*' }, { destination: { write: (l: string) => { lines.push(JSON.parse(l) as Record<string, unknown>); } } });
+  const log = createLogger(
+    { level: 'info', format: 'json', subsystems: '*' },
+    {
+      destination: {
+        write: (l: string) => {
+          lines.push(JSON.parse(l) as Record<string, unknown>);
+        },
+      },
+    },
+  );
   let now = 1_000_000;
-  return { lines, events: new MeshEvents(log, 10_000, () => now), advance: (ms) => { now += ms; } };
+  return {
+    lines,
+    events: new MeshEvents(log, 10_000, () => now),
+    advance: (ms) => {
+      now += ms;
+    },
+  };
 }
 
 const ctx = { listener: 'ingress', direction: 'ingress' as const, peer: '10.0.0.1:5000', destination: '10.0.0.2:9000' };
@@ -16,7 +31,14 @@ test('a flood of one class gives one line per interval, then the count of those 
   const { lines, events, advance } = capture();
   for (let i = 0; i < 1000; i++) events.refused(ctx, 'plaintext');
   t.is(lines.length, 1);
-  t.like(lines[0], { level: 'INFO', msg: 'connection refused', listener: 'ingress', peer: '10.0.0.1:5000', destination: '10.0.0.2:9000', reason: 'plaintext' });
+  t.like(lines[0], {
+    level: 'INFO',
+    msg: 'connection refused',
+    listener: 'ingress',
+    peer: '10.0.0.1:5000',
+    destination: '10.0.0.2:9000',
+    reason: 'plaintext',
+  });
   t.false('suppressed' in (lines[0] ?? {}));
   advance(10_000);
   events.refused(ctx, 'plaintext');
@@ -32,11 +54,14 @@ test('classes and listeners are limited separately; failures are WARN', (t) => {
   events.failed(ctx, 'upstream connect: ECONNREFUSED');
   events.failed(ctx, 'upstream connect: ETIMEDOUT');
   events.shed(ctx, 151, 150);
-  t.deepEqual(lines.map((l) => [l['level'], l['msg'], l['reason']]), [
-    ['INFO', 'connection refused', 'plaintext'],
-    ['INFO', 'connection refused', 'expired'],
-    ['INFO', 'connection refused', 'plaintext'],
-    ['WARN', 'connection failed', 'upstream connect: ECONNREFUSED'],
-    ['WARN', 'pending handshakes over the limit, dropped the oldest', 'overload'],
-  ]);
+  t.deepEqual(
+    lines.map((l) => [l['level'], l['msg'], l['reason']]),
+    [
+      ['INFO', 'connection refused', 'plaintext'],
+      ['INFO', 'connection refused', 'expired'],
+      ['INFO', 'connection refused', 'plaintext'],
+      ['WARN', 'connection failed', 'upstream connect: ECONNREFUSED'],
+      ['WARN', 'pending handshakes over the limit, dropped the oldest', 'overload'],
+    ],
+  );
 });

@@ -21,7 +21,14 @@ import { APP, HTTP_GET, MESH_LOOP, STRANGER_FLOOD, TLS_REQUEST, nodeScript } fro
 
 const HANDSHAKE_TIMEOUT_MS = 3000;
 
-interface FloodResult { opened: number; closedByServer: number; stillOpen: number; failed: number; openKinds: Record<string, number>; failedKinds: Record<string, number> }
+interface FloodResult {
+  opened: number;
+  closedByServer: number;
+  stillOpen: number;
+  failed: number;
+  openKinds: Record<string, number>;
+  failedKinds: Record<string, number>;
+}
 
 async function fds(pid: number): Promise<number> {
   return (await readdir(`/proc/${pid}/fd`)).length;
@@ -29,7 +36,10 @@ async function fds(pid: number): Promise<number> {
 
 /** The TcpExt counters of /proc/net/netstat (a header line of names, then a line of values). */
 function tcpExt(netstat: string): Record<string, number> {
-  const [names, values] = netstat.split('\n').filter((l) => l.startsWith('TcpExt:')).map((l) => l.split(/\s+/).slice(1));
+  const [names, values] = netstat
+    .split('\n')
+    .filter((l) => l.startsWith('TcpExt:'))
+    .map((l) => l.split(/\s+/).slice(1));
   return Object.fromEntries((names ?? []).map((n, i) => [n, Number(values?.[i])]));
 }
 
@@ -52,26 +62,43 @@ test('a stranger flood is closed within the handshake timeout while mesh clients
   t.teardown(() => stopChild(app));
   await waitForLine(app, (l) => l === 'ready');
   const readyFile = join(dir, 'ready');
-  const proxy = startProxy(pair, pair.server, {
-    CONTRAST_INGRESS_PROXY_CONFIG: 'main#8001#false',
-    CONTRAST_ADMIN_PORT: '19901',
-    CONTRAST_TLS_DIR: join(dir, 'tls'),
-    CONTRAST_READY_FILE: readyFile,
-    CONTRAST_MESHPROXY_HANDSHAKE_TIMEOUT: `${HANDSHAKE_TIMEOUT_MS}ms`,
-    CONTRAST_LOG_LEVEL: 'info',
-    CONTRAST_LOG_SUBSYSTEMS: 'ingress',
-  }, [], ['prlimit', '--nofile=1200:1200']);
+  const proxy = startProxy(
+    pair,
+    pair.server,
+    {
+      CONTRAST_INGRESS_PROXY_CONFIG: 'main#8001#false',
+      CONTRAST_ADMIN_PORT: '19901',
+      CONTRAST_TLS_DIR: join(dir, 'tls'),
+      CONTRAST_READY_FILE: readyFile,
+      CONTRAST_MESHPROXY_HANDSHAKE_TIMEOUT: `${HANDSHAKE_TIMEOUT_MS}ms`,
+      CONTRAST_LOG_LEVEL: 'info',
+      CONTRAST_LOG_SUBSYSTEMS: 'ingress',
+    },
+    [],
+    ['prlimit', '--nofile=1200:1200'],
+  );
   t.teardown(() => stopChild(proxy.child));
   await waitReady(proxy, readyFile);
   const pid = proxy.child.pid!;
   // Every transparent listener has the full accept queue (Node re-listens an fd with 511 unless told).
   const { stdout: listening } = await pair.exec(pair.server, 'ss', ['-Hltn']);
   for (const port of [MTLS_PORT, TLS_PORT]) {
-    const queues = listening.split('\n').filter((l) => l.trim().split(/\s+/)[3]?.endsWith(`:${port}`)).map((l) => Number(l.trim().split(/\s+/)[2]));
-    t.deepEqual(queues, [LISTEN_BACKLOG, LISTEN_BACKLOG], `accept queues of the listeners on ${port} (IPv4, IPv6): ${listening}`);
+    const queues = listening
+      .split('\n')
+      .filter((l) => l.trim().split(/\s+/)[3]?.endsWith(`:${port}`))
+      .map((l) => Number(l.trim().split(/\s+/)[2]));
+    t.deepEqual(
+      queues,
+      [LISTEN_BACKLOG, LISTEN_BACKLOG],
+      `accept queues of the listeners on ${port} (IPv4, IPv6): ${listening}`,
+    );
   }
   const request = async (): Promise<string> => {
-    const { stdout } = await pair.exec(pair.client, process.execPath, nodeScript(TLS_REQUEST, [SERVER_V4, '9000', ca, mesh.cert, mesh.key, 'warm']));
+    const { stdout } = await pair.exec(
+      pair.client,
+      process.execPath,
+      nodeScript(TLS_REQUEST, [SERVER_V4, '9000', ca, mesh.cert, mesh.key, 'warm']),
+    );
     return (JSON.parse(stdout) as { data: string }).data;
   };
   t.is(await request(), `app 9000 ${SERVER_V4} warm`);
@@ -79,21 +106,34 @@ test('a stranger flood is closed within the handshake timeout while mesh clients
   const rssBase = await rssKiB(pid);
 
   // A mesh client keeps making requests during the whole flood.
-  const client = pair.spawn(pair.client, process.execPath, nodeScript(MESH_LOOP, [SERVER_V4, '9000', ca, mesh.cert, mesh.key]), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const client = pair.spawn(
+    pair.client,
+    process.execPath,
+    nodeScript(MESH_LOOP, [SERVER_V4, '9000', ca, mesh.cert, mesh.key]),
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   t.teardown(() => stopChild(client));
   const clientResult = waitForLine(client, (l) => l.startsWith('{'), 120_000);
 
   const flood = async (host: string): Promise<FloodResult> => {
     // Per port: 300 FIN, 150 stalls, 150 partial, 100 trickled, 100 partial + FIN. A connection waits at
     // most 60 s for the proxy: on a loaded machine it may sit in the kernel's accept queue for a while.
-    const { stdout } = await pair.exec(pair.client, 'prlimit', ['--nofile=8192:8192', process.execPath, ...nodeScript(STRANGER_FLOOD, [host, '9000,8001', '300', '150', '150', '100', '100', '60000'])]);
+    const { stdout } = await pair.exec(pair.client, 'prlimit', [
+      '--nofile=8192:8192',
+      process.execPath,
+      ...nodeScript(STRANGER_FLOOD, [host, '9000,8001', '300', '150', '150', '100', '100', '60000']),
+    ]);
     return JSON.parse(stdout) as FloodResult;
   };
   const floods = Promise.all([flood(SERVER_V4), flood(SERVER_V6)]);
   const results = await floods;
   t.log(JSON.stringify(results));
   for (const [i, r] of results.entries()) {
-    t.is(r.failed, 0, `flood ${i}: every stranger got a connection (the kernel's backlog is not what stops them): ${JSON.stringify(r)}`);
+    t.is(
+      r.failed,
+      0,
+      `flood ${i}: every stranger got a connection (the kernel's backlog is not what stops them): ${JSON.stringify(r)}`,
+    );
     t.is(r.opened, 1600, `flood ${i}`);
     t.is(r.closedByServer, 1600, `flood ${i}: the proxy closed every stranger itself: ${JSON.stringify(r)}`);
     t.is(r.stillOpen, 0);
@@ -120,19 +160,41 @@ test('a stranger flood is closed within the handshake timeout while mesh clients
   t.log(`fds ${fdBase} -> ${fdNow}; RSS ${rssBase} -> ${rssEnd} KiB; mesh requests ${served.ok}`);
   t.true(rssEnd - rssBase < 64 * 1024, `RSS grew by ${rssEnd - rssBase} KiB`);
 
-  const { stdout } = await pair.exec(pair.server, process.execPath, nodeScript(HTTP_GET, ['http://127.0.0.1:19901/stats/prometheus']));
+  const { stdout } = await pair.exec(
+    pair.server,
+    process.execPath,
+    nodeScript(HTTP_GET, ['http://127.0.0.1:19901/stats/prometheus']),
+  );
   const body = (JSON.parse(stdout) as { body: string }).body;
   for (const listener of ['ingress', 'ingressWithoutClientAuth']) {
     t.regex(body, new RegExp(`meshproxy_connections_active\\{listener="${listener}",direction="ingress"\\} 0\\n`));
     t.regex(body, new RegExp(`meshproxy_pending_handshakes\\{listener="${listener}",direction="ingress"\\} 0\\n`));
-    t.regex(body, new RegExp(`meshproxy_refused_total\\{listener="${listener}",direction="ingress",reason="closed_before_handshake"\\} [1-9]`));
-    t.regex(body, new RegExp(`meshproxy_refused_total\\{listener="${listener}",direction="ingress",reason="handshake_timeout"\\} [1-9]`));
+    t.regex(
+      body,
+      new RegExp(
+        `meshproxy_refused_total\\{listener="${listener}",direction="ingress",reason="closed_before_handshake"\\} [1-9]`,
+      ),
+    );
+    t.regex(
+      body,
+      new RegExp(
+        `meshproxy_refused_total\\{listener="${listener}",direction="ingress",reason="handshake_timeout"\\} [1-9]`,
+      ),
+    );
   }
   // Refusals are logged at INFO, rate-limited: far fewer lines than strangers.
   const refusedLines = proxy.logs.filter((l) => l['msg'] === 'connection refused');
   t.true(refusedLines.length > 0);
   t.true(refusedLines.length < 100, `${refusedLines.length} refusal lines`);
-  t.true(refusedLines.every((l) => typeof l['peer'] === 'string' && typeof l['destination'] === 'string' && typeof l['reason'] === 'string' && l['listener'] !== undefined));
+  t.true(
+    refusedLines.every(
+      (l) =>
+        typeof l['peer'] === 'string' &&
+        typeof l['destination'] === 'string' &&
+        typeof l['reason'] === 'string' &&
+        l['listener'] !== undefined,
+    ),
+  );
   t.is(await request(), `app 9000 ${SERVER_V4} warm`);
   proxy.child.kill('SIGTERM');
   t.is(await proxy.exited, 0);

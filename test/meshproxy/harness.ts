@@ -14,10 +14,23 @@ export interface RunningProxy {
 }
 
 /** `prefix`: a command that execs the proxy (e.g. `prlimit --nofile=1200:1200`), so the child's pid stays the proxy's. */
-export function startProxy(pair: NetnsPair, ns: string, env: Record<string, string>, args: readonly string[] = ['-l', 'debug'], prefix: readonly string[] = []): RunningProxy {
+export function startProxy(
+  pair: NetnsPair,
+  ns: string,
+  env: Record<string, string>,
+  args: readonly string[] = ['-l', 'debug'],
+  prefix: readonly string[] = [],
+): RunningProxy {
   const argv = [...prefix, process.execPath, '--import=tsx', MAIN, ...args];
   const child = pair.spawn(ns, argv[0] ?? process.execPath, argv.slice(1), {
-    env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', CONTRAST_LOG_LEVEL: 'debug', CONTRAST_LOG_FORMAT: 'json', CONTRAST_LOG_SUBSYSTEMS: '*', XTABLES_LOCKFILE: `/tmp/xtables-${ns}.lock`, ...env },
+    env: {
+      PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      CONTRAST_LOG_LEVEL: 'debug',
+      CONTRAST_LOG_FORMAT: 'json',
+      CONTRAST_LOG_SUBSYSTEMS: '*',
+      XTABLES_LOCKFILE: `/tmp/xtables-${ns}.lock`,
+      ...env,
+    },
   });
   const logs: Record<string, unknown>[] = [];
   let buf = '';
@@ -33,7 +46,11 @@ export function startProxy(pair: NetnsPair, ns: string, env: Record<string, stri
       }
     }
   });
-  const exited = new Promise<number | null>((resolve) => { child.once('exit', (code) => { resolve(code); }); });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      resolve(code);
+    });
+  });
   return { child, logs, exited, stop: (signal = 'SIGTERM') => stopChild(child, signal) };
 }
 
@@ -45,7 +62,8 @@ export async function waitForFile(path: string, proxy: RunningProxy, timeoutMs =
       await access(path);
       return;
     } catch {
-      if (proxy.child.exitCode !== null) throw new Error(`meshproxy exited ${proxy.child.exitCode}: ${JSON.stringify(proxy.logs)}`);
+      if (proxy.child.exitCode !== null)
+        throw new Error(`meshproxy exited ${proxy.child.exitCode}: ${JSON.stringify(proxy.logs)}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${path}: ${JSON.stringify(proxy.logs)}`);
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -53,14 +71,24 @@ export async function waitForFile(path: string, proxy: RunningProxy, timeoutMs =
 }
 
 /** Resolves with the first log line (already logged or still to come) that matches; rejects when the proxy exits first or after the timeout. */
-export async function waitForLog(proxy: RunningProxy, match: (line: Record<string, unknown>) => boolean, timeoutMs = 90_000): Promise<Record<string, unknown>> {
+export async function waitForLog(
+  proxy: RunningProxy,
+  match: (line: Record<string, unknown>) => boolean,
+  timeoutMs = 90_000,
+): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = proxy.logs.find(match);
     if (found !== undefined) return found;
-    if (proxy.child.exitCode !== null) throw new Error(`meshproxy exited ${proxy.child.exitCode} before the log line: ${JSON.stringify(proxy.logs)}`);
+    if (proxy.child.exitCode !== null)
+      throw new Error(`meshproxy exited ${proxy.child.exitCode} before the log line: ${JSON.stringify(proxy.logs)}`);
     if (Date.now() > deadline) throw new Error(`timed out waiting for a log line: ${JSON.stringify(proxy.logs)}`);
-    await new Promise<void>((resolve) => { proxy.child.stderr?.once('data', () => { resolve(); }); setTimeout(resolve, 100).unref(); });
+    await new Promise<void>((resolve) => {
+      proxy.child.stderr?.once('data', () => {
+        resolve();
+      });
+      setTimeout(resolve, 100).unref();
+    });
   }
 }
 

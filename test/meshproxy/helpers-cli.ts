@@ -28,9 +28,14 @@ export function limiter(max: number): <T>(job: () => Promise<T>) => Promise<T> {
 
 export function runCli(args: readonly string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import=tsx', MAIN, ...args], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CONTRAST_LOG_FORMAT: 'json', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import=tsx', MAIN, ...args],
+      { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CONTRAST_LOG_FORMAT: 'json', ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }

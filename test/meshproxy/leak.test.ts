@@ -52,17 +52,26 @@ test('17,000 connections leave no growth in file descriptors or memory', async (
   await waitForFile(join(dir, 'ready'), proxy);
   const pid = proxy.child.pid!;
   const drive = async (n: number): Promise<void> => {
-    const { stdout } = await pair.exec(pair.server, process.execPath, nodeScript(CONNECT_MANY, ['127.0.0.2', '4001', String(n), '16']));
+    const { stdout } = await pair.exec(
+      pair.server,
+      process.execPath,
+      nodeScript(CONNECT_MANY, ['127.0.0.2', '4001', String(n), '16']),
+    );
     t.deepEqual(JSON.parse(stdout), { ok: n, failed: 0 });
   };
   const stats = async (): Promise<string> => {
-    const { stdout } = await pair.exec(pair.server, process.execPath, nodeScript(HTTP_GET, ['http://127.0.0.1:19901/stats/prometheus']));
+    const { stdout } = await pair.exec(
+      pair.server,
+      process.execPath,
+      nodeScript(HTTP_GET, ['http://127.0.0.1:19901/stats/prometheus']),
+    );
     return (JSON.parse(stdout) as { body: string }).body;
   };
   // Every connection is closed once the gauges are back at 0 (polled, not slept).
   const settle = async (): Promise<void> => {
     for (let i = 0; i < 200; i++) {
-      if (![...(await stats()).matchAll(/meshproxy_connections_active\{[^}]*\} (\d+)/g)].some((m) => m[1] !== '0')) return;
+      if (![...(await stats()).matchAll(/meshproxy_connections_active\{[^}]*\} (\d+)/g)].some((m) => m[1] !== '0'))
+        return;
     }
     throw new Error('connections stayed active');
   };
@@ -84,12 +93,17 @@ test('17,000 connections leave no growth in file descriptors or memory', async (
   // A leak grows in every round: 2.5 KiB per connection would add 12 MiB to each of the last two (a
   // leaked socket is far larger). Heap growth that settles does not show in both.
   const growth = Math.min(rss[2]! - rss[1]!, rss[3]! - rss[2]!);
-  t.true(growth < 12 * 1024, `RSS grew by at least ${growth} KiB in each of the last two rounds of 5,000 (${rss.join(' -> ')} KiB)`);
+  t.true(
+    growth < 12 * 1024,
+    `RSS grew by at least ${growth} KiB in each of the last two rounds of 5,000 (${rss.join(' -> ')} KiB)`,
+  );
   const body = await stats();
   t.regex(body, /meshproxy_connections_total\{listener="self",direction="egress"\} 17000\n/);
   t.regex(body, /meshproxy_connections_active\{listener="self",direction="egress"\} 0\n/);
   // Mesh peers resume TLS sessions: all but the first connections.
-  const resumed = Number(/meshproxy_tls_sessions_resumed_total\{listener="self",direction="egress"\} (\d+)/.exec(body)?.[1]);
+  const resumed = Number(
+    /meshproxy_tls_sessions_resumed_total\{listener="self",direction="egress"\} (\d+)/.exec(body)?.[1],
+  );
   t.true(resumed >= 16_900, `resumed ${resumed}`);
   t.regex(body, /meshproxy_connections_active\{listener="explicit:9443",direction="ingress"\} 0\n/);
   proxy.child.kill('SIGTERM');

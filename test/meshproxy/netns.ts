@@ -20,7 +20,12 @@ export interface NetnsPair {
   readonly client: string;
   readonly server: string;
   /** Runs a command inside a namespace; rejects on a non-zero exit. */
-  exec(ns: string, cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }>;
+  exec(
+    ns: string,
+    cmd: string,
+    args: readonly string[],
+    env?: NodeJS.ProcessEnv,
+  ): Promise<{ stdout: string; stderr: string }>;
   /** Starts a long-running process inside a namespace. */
   spawn(ns: string, cmd: string, args: readonly string[], options?: SpawnOptions): ChildProcess;
   destroy(): Promise<void>;
@@ -41,7 +46,10 @@ export async function createNetnsPair(tag: string): Promise<NetnsPair> {
       created.push(ns);
     }
     await run('ip', ['-n', client, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', server]);
-    for (const [ns, v4, v6] of [[client, CLIENT_V4, CLIENT_V6], [server, SERVER_V4, SERVER_V6]] as const) {
+    for (const [ns, v4, v6] of [
+      [client, CLIENT_V4, CLIENT_V6],
+      [server, SERVER_V4, SERVER_V6],
+    ] as const) {
       await run('ip', ['-n', ns, 'addr', 'add', `${v4}/24`, 'dev', 'eth0']);
       await run('ip', ['-n', ns, 'addr', 'add', `${v6}/64`, 'dev', 'eth0', 'nodad']);
       await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
@@ -54,26 +62,45 @@ export async function createNetnsPair(tag: string): Promise<NetnsPair> {
   return {
     client,
     server,
-    exec: (ns, cmd, args, env) => run('ip', ['netns', 'exec', ns, cmd, ...args], { env: env ?? process.env, maxBuffer: 16 << 20 }),
-    spawn: (ns, cmd, args, options = {}) => spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options }),
+    exec: (ns, cmd, args, env) =>
+      run('ip', ['netns', 'exec', ns, cmd, ...args], { env: env ?? process.env, maxBuffer: 16 << 20 }),
+    spawn: (ns, cmd, args, options = {}) =>
+      spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options }),
     destroy,
   };
 }
 
 /** Resolves with the first line a child prints on stdout that matches, or rejects when it exits first. */
-export function waitForLine(child: ChildProcess, match: (line: string) => boolean, timeoutMs = 20_000): Promise<string> {
+export function waitForLine(
+  child: ChildProcess,
+  match: (line: string) => boolean,
+  timeoutMs = 20_000,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     let buf = '';
     let err = '';
-    const timer = setTimeout(() => { finish(); reject(new Error(`timed out waiting for a line; stderr: ${err}`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      finish();
+      reject(new Error(`timed out waiting for a line; stderr: ${err}`));
+    }, timeoutMs);
     const onData = (d: Buffer): void => {
       buf += d.toString();
       const lines = buf.split('\n');
       buf = lines.pop() ?? '';
-      for (const l of lines) if (match(l)) { finish(); resolve(l); return; }
+      for (const l of lines)
+        if (match(l)) {
+          finish();
+          resolve(l);
+          return;
+        }
     };
-    const onErr = (d: Buffer): void => { err += d.toString(); };
-    const onExit = (code: number | null): void => { finish(); reject(new Error(`process exited (${code}) before the line; stderr: ${err}`)); };
+    const onErr = (d: Buffer): void => {
+      err += d.toString();
+    };
+    const onExit = (code: number | null): void => {
+      finish();
+      reject(new Error(`process exited (${code}) before the line; stderr: ${err}`));
+    };
     const finish = (): void => {
       clearTimeout(timer);
       child.stdout?.off('data', onData);
@@ -90,7 +117,9 @@ export function waitForLine(child: ChildProcess, match: (line: string) => boolea
 export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
   return new Promise((resolve) => {
-    child.once('exit', (code) => { resolve(code); });
+    child.once('exit', (code) => {
+      resolve(code);
+    });
     child.kill(signal);
   });
 }

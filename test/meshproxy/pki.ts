@@ -95,7 +95,10 @@ export async function createTestPki(): Promise<TestPki> {
     client: await issueLeaf(meshCA, 'client'),
     server: await issueLeaf(meshCA, 'server'),
     foreign: await issueLeaf(otherCA, 'client'),
-    expired: await issueLeaf(meshCA, 'client', { notBefore: new Date(Date.now() - 30 * DAY), notAfter: new Date(Date.now() - DAY) }),
+    expired: await issueLeaf(meshCA, 'client', {
+      notBefore: new Date(Date.now() - 30 * DAY),
+      notAfter: new Date(Date.now() - DAY),
+    }),
   };
 }
 

@@ -18,15 +18,27 @@ import { MeshStats } from '../../meshproxy/stats.js';
 import { createTestPki, writeTlsDir } from './pki.js';
 
 /** A mutual-TLS echo-once server that records whether each handshake resumed. */
-async function startRemote(pki: Awaited<ReturnType<typeof createTestPki>>, port: number, resumed: boolean[]): Promise<TlsServer> {
-  const server = createTlsServer({
-    cert: pki.server.certPem + pki.meshCA.certPem, key: pki.server.keyPem, ca: pki.meshCA.certPem,
-    requestCert: true, rejectUnauthorized: true,
-  }, (s) => {
-    resumed.push(s.isSessionReused());
-    s.end('hello');
+async function startRemote(
+  pki: Awaited<ReturnType<typeof createTestPki>>,
+  port: number,
+  resumed: boolean[],
+): Promise<TlsServer> {
+  const server = createTlsServer(
+    {
+      cert: pki.server.certPem + pki.meshCA.certPem,
+      key: pki.server.keyPem,
+      ca: pki.meshCA.certPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
+    (s) => {
+      resumed.push(s.isSessionReused());
+      s.end('hello');
+    },
+  );
+  await new Promise<void>((resolve) => {
+    server.listen(port, '127.0.0.1', resolve);
   });
-  await new Promise<void>((resolve) => { server.listen(port, '127.0.0.1', resolve); });
   return server;
 }
 
@@ -35,13 +47,23 @@ function through(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect({ host: '127.0.0.2', port });
     let got = '';
-    s.on('data', (d: Buffer) => { got += d.toString(); });
-    s.on('end', () => { s.end(); resolve(got); });
+    s.on('data', (d: Buffer) => {
+      got += d.toString();
+    });
+    s.on('end', () => {
+      s.end();
+      resolve(got);
+    });
     s.on('error', reject);
   });
 }
 
-const close = (server: Server): Promise<void> => new Promise((resolve) => { server.close(() => { resolve(); }); });
+const close = (server: Server): Promise<void> =>
+  new Promise((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+  });
 
 test('egress resumes sessions, and takes new tickets at once when the remote restarts', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), `meshproxy-resume-${process.pid}-`));
@@ -49,7 +71,9 @@ test('egress resumes sessions, and takes new tickets at once when the remote res
   const pki = await createTestPki();
   await writeTlsDir(dir, pki.meshCA, pki.client);
   const certs = await openCertStore({ dir, log: silentLogger(), pollMs: 0 });
-  t.teardown(() => { certs.close(); });
+  t.teardown(() => {
+    certs.close();
+  });
 
   const resumed: boolean[] = [];
   let remote = await startRemote(pki, 0, resumed);
@@ -58,9 +82,16 @@ test('egress resumes sessions, and takes new tickets at once when the remote res
   const stats = new MeshStats().listener('r', 'egress');
   const egress = createEgress({
     entry: { name: 'r', listen: { host: '127.0.0.2', port: 0 }, remote: { host: '127.0.0.1', port: remotePort } },
-    certs, stats, events: new MeshEvents(silentLogger()), connectTimeoutMs: 5000, idleTimeoutMs: 60_000, open: new Set(),
+    certs,
+    stats,
+    events: new MeshEvents(silentLogger()),
+    connectTimeoutMs: 5000,
+    idleTimeoutMs: 60_000,
+    open: new Set(),
   });
-  await new Promise<void>((resolve) => { egress.listen(0, '127.0.0.2', resolve); });
+  await new Promise<void>((resolve) => {
+    egress.listen(0, '127.0.0.2', resolve);
+  });
   t.teardown(() => close(egress));
   const port = (egress.address() as AddressInfo).port;
 

@@ -8,8 +8,22 @@ import type { MeshPlan } from '../../meshproxy/config-annotations.js';
 import { ingressRuleset, installIngressRules, removeIngressRules } from '../../meshproxy/rules.js';
 import { createNetnsPair } from './netns.js';
 
-const planA: MeshPlan = { ingress: { disabled: false, ports: [{ name: 'web', port: 8001, mode: 'tls' }, { name: 'm', port: 8080, mode: 'plain' }] }, egress: [], adminPort: null };
-const planB: MeshPlan = { ingress: { disabled: false, ports: [{ name: 'x', port: 7000, mode: 'plain' }] }, egress: [], adminPort: null };
+const planA: MeshPlan = {
+  ingress: {
+    disabled: false,
+    ports: [
+      { name: 'web', port: 8001, mode: 'tls' },
+      { name: 'm', port: 8080, mode: 'plain' },
+    ],
+  },
+  egress: [],
+  adminPort: null,
+};
+const planB: MeshPlan = {
+  ingress: { disabled: false, ports: [{ name: 'x', port: 7000, mode: 'plain' }] },
+  egress: [],
+  adminPort: null,
+};
 
 async function wrappers(t: { teardown: (f: () => Promise<void>) => void }, ns: string): Promise<Iptables[]> {
   const dir = await mkdtemp(join(tmpdir(), `rules-${process.pid}-`));
@@ -25,24 +39,27 @@ async function wrappers(t: { teardown: (f: () => Promise<void>) => void }, ns: s
 }
 
 test('the ruleset has upstream chains and order', (t) => {
-  t.is(ingressRuleset(planA), [
-    '*mangle',
-    ':CONTRAST_INBOUND - [0:0]',
-    ':CONTRAST_IN_REDIRECT - [0:0]',
-    ':CONTRAST_OUT_GUARD - [0:0]',
-    '-A CONTRAST_INBOUND -p tcp -i lo -j RETURN',
-    '-A CONTRAST_INBOUND -p tcp -m tcp ! --syn -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN',
-    '-A CONTRAST_INBOUND -p tcp -j CONTRAST_IN_REDIRECT',
-    '-A CONTRAST_IN_REDIRECT -p tcp --dport 8001 -j TPROXY --on-port 15007',
-    '-A CONTRAST_IN_REDIRECT -p tcp --dport 8080 -j RETURN',
-    '-A CONTRAST_IN_REDIRECT -p tcp -j TPROXY --on-port 15006',
-    '-A CONTRAST_OUT_GUARD -o lo -j RETURN',
-    '-A CONTRAST_OUT_GUARD -m mark --mark 0x400000/0x400000 -j RETURN',
-    '-A CONTRAST_OUT_GUARD -m conntrack --ctorigdstport 8080 -j RETURN',
-    '-A CONTRAST_OUT_GUARD -m conntrack --ctdir REPLY -j DROP',
-    'COMMIT',
-    '',
-  ].join('\n'));
+  t.is(
+    ingressRuleset(planA),
+    [
+      '*mangle',
+      ':CONTRAST_INBOUND - [0:0]',
+      ':CONTRAST_IN_REDIRECT - [0:0]',
+      ':CONTRAST_OUT_GUARD - [0:0]',
+      '-A CONTRAST_INBOUND -p tcp -i lo -j RETURN',
+      '-A CONTRAST_INBOUND -p tcp -m tcp ! --syn -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN',
+      '-A CONTRAST_INBOUND -p tcp -j CONTRAST_IN_REDIRECT',
+      '-A CONTRAST_IN_REDIRECT -p tcp --dport 8001 -j TPROXY --on-port 15007',
+      '-A CONTRAST_IN_REDIRECT -p tcp --dport 8080 -j RETURN',
+      '-A CONTRAST_IN_REDIRECT -p tcp -j TPROXY --on-port 15006',
+      '-A CONTRAST_OUT_GUARD -o lo -j RETURN',
+      '-A CONTRAST_OUT_GUARD -m mark --mark 0x400000/0x400000 -j RETURN',
+      '-A CONTRAST_OUT_GUARD -m conntrack --ctorigdstport 8080 -j RETURN',
+      '-A CONTRAST_OUT_GUARD -m conntrack --ctdir REPLY -j DROP',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
 });
 
 test('installing twice, or with a changed plan, leaves exactly one set of rules; removal cleans up', async (t) => {

@@ -50,7 +50,7 @@ ${HAS_TDX_HEADER ? '  printf(", \\"TDX_CMD_GET_REPORT0\\": %lu, \\"tdx_report_re
 }
 `;
 
-test('the addon was compiled with the spec\'s struct sizes and ioctl numbers', (t) => {
+test("the addon was compiled with the spec's struct sizes and ioctl numbers", (t) => {
   t.deepEqual({ ...teeAbi() }, SPEC);
 });
 

@@ -1,5 +1,11 @@
 import test from 'ava';
-import { encodeSnpCertTable, parseSnpCertTable, SnpCertTableError, SNP_CERT_GUIDS, trimSnpCertTable } from '../../lib/native/tee.js';
+import {
+  encodeSnpCertTable,
+  parseSnpCertTable,
+  SnpCertTableError,
+  SNP_CERT_GUIDS,
+  trimSnpCertTable,
+} from '../../lib/native/tee.js';
 
 const vcek = Buffer.from('vcek-der-bytes');
 const ask = Buffer.from('ask-der');
@@ -23,8 +29,15 @@ test('encode and parse round-trip, GUIDs in RFC 4122 byte order', (t) => {
 
 test('the ASK GUID names the ASVK when a VLEK is present; unknown GUIDs are kept', (t) => {
   const other = '11111111-2222-3333-4444-555555555555';
-  const t2 = encodeSnpCertTable([{ guid: SNP_CERT_GUIDS.vlek, der: vcek }, { guid: SNP_CERT_GUIDS.ask, der: ask }, { guid: other, der: ark }]);
-  t.deepEqual(parseSnpCertTable(t2).map((e) => e.name), ['vlek', 'asvk', 'unknown']);
+  const t2 = encodeSnpCertTable([
+    { guid: SNP_CERT_GUIDS.vlek, der: vcek },
+    { guid: SNP_CERT_GUIDS.ask, der: ask },
+    { guid: other, der: ark },
+  ]);
+  t.deepEqual(
+    parseSnpCertTable(t2).map((e) => e.name),
+    ['vlek', 'asvk', 'unknown'],
+  );
   t.is(parseSnpCertTable(t2)[2]?.guid, other);
 });
 
@@ -43,7 +56,11 @@ test('trim keeps the table up to the end of the last certificate', (t) => {
 
 test('every truncation of a table is rejected with ERR_SNP_CERT_TABLE, never misread', (t) => {
   for (let n = 1; n < table.length; n++) {
-    const err = t.throws(() => parseSnpCertTable(table.subarray(0, n)), { instanceOf: SnpCertTableError }, `prefix ${n}`);
+    const err = t.throws(
+      () => parseSnpCertTable(table.subarray(0, n)),
+      { instanceOf: SnpCertTableError },
+      `prefix ${n}`,
+    );
     t.is(err.code, 'ERR_SNP_CERT_TABLE');
   }
 });

@@ -3,19 +3,29 @@ import { createPublicKey, createVerify, X509Certificate, type KeyObject } from '
 
 /** AMD's little-endian 72-byte R and S -> IEEE-P1363 r||s (48 + 48 bytes, big-endian). */
 export function snpSignatureP1363(report: Buffer): Buffer {
-  const le = (off: number): Buffer => Buffer.from(report.subarray(off, off + 72)).reverse().subarray(24);
+  const le = (off: number): Buffer =>
+    Buffer.from(report.subarray(off, off + 72))
+      .reverse()
+      .subarray(24);
   return Buffer.concat([le(0x2a0), le(0x2e8)]);
 }
 
 export function verifySnpReport(report: Buffer, vcekDer: Buffer): boolean {
   const key = new X509Certificate(vcekDer).publicKey;
-  return createVerify('sha384').update(report.subarray(0, 0x2a0)).verify({ key, dsaEncoding: 'ieee-p1363' }, snpSignatureP1363(report));
+  return createVerify('sha384')
+    .update(report.subarray(0, 0x2a0))
+    .verify({ key, dsaEncoding: 'ieee-p1363' }, snpSignatureP1363(report));
 }
 
 /** A raw P-256 public key (x||y) as a KeyObject. */
 export function p256Key(xy: Buffer): KeyObject {
   return createPublicKey({
-    key: { kty: 'EC', crv: 'P-256', x: xy.subarray(0, 32).toString('base64url'), y: xy.subarray(32, 64).toString('base64url') },
+    key: {
+      kty: 'EC',
+      crv: 'P-256',
+      x: xy.subarray(0, 32).toString('base64url'),
+      y: xy.subarray(32, 64).toString('base64url'),
+    },
     format: 'jwk',
   });
 }
@@ -62,6 +72,9 @@ export function parseQuoteV4(q: Buffer): ParsedQuoteV4 {
     qeReport: q.subarray(qe, qe + 384),
     qeReportSignature: q.subarray(qe + 384, qe + 448),
     qeAuthData: q.subarray(auth, auth + authSize),
-    pckChainPem: q.subarray(inner + 6, inner + 6 + chainSize).toString('latin1').replace(/\0+$/, ''),
+    pckChainPem: q
+      .subarray(inner + 6, inner + 6 + chainSize)
+      .toString('latin1')
+      .replace(/\0+$/, ''),
   };
 }

@@ -11,7 +11,7 @@ import { verifySnpReport } from './tee-helpers.js';
 const hostData = randomBytes(32);
 const measurement = randomBytes(48);
 
-test('SNP_GET_REPORT through the kernel returns a report signed by the test VCEK over the caller\'s data', async (t) => {
+test("SNP_GET_REPORT through the kernel returns a report signed by the test VCEK over the caller's data", async (t) => {
   const emu = await mountEmulators({ hostData, measurement, reportVersion: 2 });
   t.teardown(() => emu.unmount());
   const reportData = randomBytes(64);
@@ -44,7 +44,9 @@ test('SNP_GET_EXT_REPORT negotiates the certificate buffer and returns VCEK, ASK
   for (const row of rows) {
     const before = await emu.stats();
     const reportData = randomBytes(64);
-    const { report, certTable } = await snpGetExtReport(emu.snpDevice, reportData, 0, { initialCertsLength: row.initialCertsLength });
+    const { report, certTable } = await snpGetExtReport(emu.snpDevice, reportData, 0, {
+      initialCertsLength: row.initialCertsLength,
+    });
     const after = await emu.stats();
     t.is((after['snp_ext_too_small'] ?? 0) - (before['snp_ext_too_small'] ?? 0), row.tooSmall, row.name);
     t.is((after['snp_ext_report'] ?? 0) - (before['snp_ext_report'] ?? 0), row.tooSmall + 1, row.name);
@@ -52,7 +54,11 @@ test('SNP_GET_EXT_REPORT negotiates the certificate buffer and returns VCEK, ASK
     t.true(verifySnpReport(report, emu.keys.vcekDer), row.name);
     t.deepEqual(certTable, emu.keys.certTable, row.name);
     const certs = parseSnpCertTable(certTable);
-    t.deepEqual(certs.map((c) => c.name), ['vcek', 'ask', 'ark'], row.name);
+    t.deepEqual(
+      certs.map((c) => c.name),
+      ['vcek', 'ask', 'ark'],
+      row.name,
+    );
   }
   // The chain in the table: ARK (self-signed) -> ASK -> VCEK, and the VCEK verifies the report.
   const [vcek, ask, ark] = parseSnpCertTable(emu.keys.certTable).map((c) => new X509Certificate(c.der));

@@ -6,14 +6,23 @@ import { mountEmulators } from '../emulators/harness.js';
 import { parseSnpCertTable } from '../../lib/native/tee.js';
 import { p256Key, parseQuoteV4, verifyP256, verifySnpReport } from './tee-helpers.js';
 
-const generation = async (entry: string): Promise<number> => Number((await readFile(join(entry, 'generation'), 'utf8')).trim());
+const generation = async (entry: string): Promise<number> =>
+  Number((await readFile(join(entry, 'generation'), 'utf8')).trim());
 
 test('configfs-tsm (sev_guest): outblob is a signed report over inblob, auxblob the certificate table', async (t) => {
   const emu = await mountEmulators();
   t.teardown(() => emu.unmount());
   const entry = join(emu.tsmSnpDir, `entry-${process.pid}`);
   await mkdir(entry);
-  t.deepEqual((await readdir(entry)).sort(), ['auxblob', 'generation', 'inblob', 'outblob', 'privlevel', 'privlevel_floor', 'provider']);
+  t.deepEqual((await readdir(entry)).sort(), [
+    'auxblob',
+    'generation',
+    'inblob',
+    'outblob',
+    'privlevel',
+    'privlevel_floor',
+    'provider',
+  ]);
   t.is(await readFile(join(entry, 'provider'), 'utf8'), 'sev_guest\n');
   t.is(await readFile(join(entry, 'privlevel_floor'), 'utf8'), '0\n');
   const g0 = await generation(entry);
@@ -28,7 +37,10 @@ test('configfs-tsm (sev_guest): outblob is a signed report over inblob, auxblob 
   t.is(report.readUInt32LE(0x30), 2, 'privlevel -> VMPL');
   t.true(verifySnpReport(report, emu.keys.vcekDer));
   t.deepEqual(aux, emu.keys.certTable);
-  t.deepEqual(parseSnpCertTable(aux).map((c) => c.name), ['vcek', 'ask', 'ark']);
+  t.deepEqual(
+    parseSnpCertTable(aux).map((c) => c.name),
+    ['vcek', 'ask', 'ark'],
+  );
   await rmdir(entry);
   t.deepEqual(await readdir(emu.tsmSnpDir), []);
 });
@@ -94,9 +106,15 @@ test('configfs-tsm (tdx_guest): a v4 quote whose attestation key, QE report and 
   // 1. quote signature by the attestation key over [0, 0x278)
   const ak = p256Key(q.attestationKey);
   t.true(verifyP256(raw.subarray(0, 0x278), q.signature, ak));
-  t.deepEqual(ak.export({ type: 'spki', format: 'der' }), createPublicKey(emu.keys.attestationKeyPem).export({ type: 'spki', format: 'der' }));
+  t.deepEqual(
+    ak.export({ type: 'spki', format: 'der' }),
+    createPublicKey(emu.keys.attestationKeyPem).export({ type: 'spki', format: 'der' }),
+  );
   // 2. QE report signed by the PCK leaf
-  const chain = q.pckChainPem.split(/(?<=-----END CERTIFICATE-----\n?)/).filter((s) => s.includes('BEGIN')).map((p) => new X509Certificate(p));
+  const chain = q.pckChainPem
+    .split(/(?<=-----END CERTIFICATE-----\n?)/)
+    .filter((s) => s.includes('BEGIN'))
+    .map((p) => new X509Certificate(p));
   t.is(chain.length, 3);
   const [pck, platform, root] = chain;
   t.true(verifyP256(q.qeReport, q.qeReportSignature, pck!.publicKey));
@@ -123,7 +141,11 @@ test('configfs-tsm faults surface as errno of the outblob read', async (t) => {
   const entry = join(emu.tsmTdxDir, `fault-${process.pid}`);
   await mkdir(entry);
   t.teardown(() => rmdir(entry).catch(() => undefined));
-  for (const [fault, code] of [['firmware', 'EINVAL'], ['busy', 'EBUSY'], ['eio', 'EIO']] as const) {
+  for (const [fault, code] of [
+    ['firmware', 'EINVAL'],
+    ['busy', 'EBUSY'],
+    ['eio', 'EIO'],
+  ] as const) {
     await emu.setFault('tsm', fault);
     await writeFile(join(entry, 'inblob'), randomBytes(64));
     await t.throwsAsync(() => readFile(join(entry, 'outblob')), { code }, fault);

@@ -11,17 +11,38 @@ import { peculiarMeshCert } from './helpers/peculiar-mesh-cert.js';
 import { tbsFields } from './helpers/tbs-fields.js';
 
 const rows: Array<[string, Omit<MeshCertParams, 'issuerKey' | 'subjectPublicKey'>]> = [
-  ['all SAN kinds, secret ID, extra extension', {
-    sans: ['10.0.0.7', 'web', 'spiffe://cluster/ns/web', '*', 'fd00::1', 'web.default.svc', '::', '2001:db8::8:800:200c:417a'],
-    workloadSecretID: 'apps/v1/Deployment/default/web',
-    extraExtensions: [{ oid: '1.3.9901.2.1.23', value: Buffer.from([0x04, 0x02, 0xab, 0xcd]) }],
-  }],
+  [
+    'all SAN kinds, secret ID, extra extension',
+    {
+      sans: [
+        '10.0.0.7',
+        'web',
+        'spiffe://cluster/ns/web',
+        '*',
+        'fd00::1',
+        'web.default.svc',
+        '::',
+        '2001:db8::8:800:200c:417a',
+      ],
+      workloadSecretID: 'apps/v1/Deployment/default/web',
+      extraExtensions: [{ oid: '1.3.9901.2.1.23', value: Buffer.from([0x04, 0x02, 0xab, 0xcd]) }],
+    },
+  ],
   ['no SANs: empty subject, no SAN extension', { sans: [] }],
   ['only IP SANs: empty subject', { sans: ['192.168.0.1', '::1'] }],
   ['subject not printable: UTF8String', { sans: ['*.svc.cluster.local', 'my_svc'] }],
   ['non-ASCII secret ID and DNS name', { sans: ['dienst-ä'], workloadSecretID: 'geheimnis/ü' }],
   ['empty secret ID: no extension', { sans: ['db'], workloadSecretID: '' }],
-  ['many extensions (long lengths)', { sans: Array.from({ length: 40 }, (_, i) => `host-${i}.example`), extraExtensions: Array.from({ length: 40 }, (_, i) => ({ oid: `1.3.9901.2.1.${i + 1}`, value: Buffer.alloc(200, i) })) }],
+  [
+    'many extensions (long lengths)',
+    {
+      sans: Array.from({ length: 40 }, (_, i) => `host-${i}.example`),
+      extraExtensions: Array.from({ length: 40 }, (_, i) => ({
+        oid: `1.3.9901.2.1.${i + 1}`,
+        value: Buffer.alloc(200, i),
+      })),
+    },
+  ],
   ['validity after 2049: GeneralizedTime', { sans: ['late'], now: new Date('2049-06-01T00:00:00Z') }],
 ];
 
@@ -56,6 +77,11 @@ test('IP SAN bytes', (t) => {
 test('key checks: the issuer must be a private EC key, the subject an EC key', async (t) => {
   const p384 = await newP384Key();
   const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  t.throws(() => issueMeshCert({ issuerKey: createPublicKey(p384), subjectPublicKey: p256.publicKey, sans: [] }), { instanceOf: KeyTypeError });
-  t.throws(() => issueMeshCert({ issuerKey: p384, subjectPublicKey: generateKeyPairSync('ed25519').publicKey, sans: [] }), { instanceOf: KeyTypeError });
+  t.throws(() => issueMeshCert({ issuerKey: createPublicKey(p384), subjectPublicKey: p256.publicKey, sans: [] }), {
+    instanceOf: KeyTypeError,
+  });
+  t.throws(
+    () => issueMeshCert({ issuerKey: p384, subjectPublicKey: generateKeyPairSync('ed25519').publicKey, sans: [] }),
+    { instanceOf: KeyTypeError },
+  );
 });

@@ -56,7 +56,9 @@ test('mesh certificate profile', async (t) => {
   const peer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const now = new Date('2026-06-01T12:00:00Z');
   const der = issueMeshCert({
-    issuerKey: meshKey, subjectPublicKey: peer.publicKey, now,
+    issuerKey: meshKey,
+    subjectPublicKey: peer.publicKey,
+    now,
     sans: ['10.0.0.7', 'web', 'spiffe://cluster/ns/web', '*', 'fd00::1', 'web.default.svc'],
     workloadSecretID: 'apps/v1/Deployment/default/web',
     extraExtensions: [{ oid: '1.3.9901.2.1.23', value: Buffer.from([0x04, 0x02, 0xab, 0xcd]) }],
@@ -69,7 +71,10 @@ test('mesh certificate profile', async (t) => {
   t.is(new Date(cert.validFrom).getTime(), now.getTime() - 3600_000);
   t.is(new Date(cert.validTo).getTime(), now.getTime() + 365 * 24 * 3600_000);
   t.false(cert.ca);
-  t.is(cert.subjectAltName, 'IP Address:10.0.0.7, DNS:web, URI:spiffe://cluster/ns/web, DNS:*, IP Address:FD00:0:0:0:0:0:0:1, DNS:web.default.svc');
+  t.is(
+    cert.subjectAltName,
+    'IP Address:10.0.0.7, DNS:web, URI:spiffe://cluster/ns/web, DNS:*, IP Address:FD00:0:0:0:0:0:0:1, DNS:web.default.svc',
+  );
   const text = await opensslText(t, der);
   t.regex(text, /Signature Algorithm: ecdsa-with-SHA384/);
   t.regex(text, /X509v3 Key Usage: critical\s+Digital Signature\n/);
@@ -79,17 +84,30 @@ test('mesh certificate profile', async (t) => {
   const secretExt = parsed.getExtension(WORKLOAD_SECRET_ID_OID);
   t.false(secretExt?.critical ?? true);
   t.is(Buffer.from(secretExt?.value ?? new ArrayBuffer(0)).toString('utf8'), 'apps/v1/Deployment/default/web');
-  t.deepEqual(Buffer.from(parsed.getExtension('1.3.9901.2.1.23')?.value ?? new ArrayBuffer(0)), Buffer.from([0x04, 0x02, 0xab, 0xcd]));
+  t.deepEqual(
+    Buffer.from(parsed.getExtension('1.3.9901.2.1.23')?.value ?? new ArrayBuffer(0)),
+    Buffer.from([0x04, 0x02, 0xab, 0xcd]),
+  );
 });
 
 test('mesh certificate without WorkloadSecretID carries no 1.3.9901.3.1 extension', async (t) => {
-  const der = issueMeshCert({ issuerKey: await newP384Key(), subjectPublicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey, sans: ['db'] });
+  const der = issueMeshCert({
+    issuerKey: await newP384Key(),
+    subjectPublicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey,
+    sans: ['db'],
+  });
   t.is(new PeculiarCert(der).getExtension(WORKLOAD_SECRET_ID_OID), null);
 });
 
 const sans: Array<[string, 'ip' | 'url' | 'dns']> = [
-  ['192.168.1.1', 'ip'], ['::1', 'ip'], ['https://example.com/x', 'url'], ['spiffe://a/b', 'url'],
-  ['web', 'dns'], ['*', 'dns'], ['*.svc.cluster.local', 'dns'], ['host:8080', 'dns'],
+  ['192.168.1.1', 'ip'],
+  ['::1', 'ip'],
+  ['https://example.com/x', 'url'],
+  ['spiffe://a/b', 'url'],
+  ['web', 'dns'],
+  ['*', 'dns'],
+  ['*.svc.cluster.local', 'dns'],
+  ['host:8080', 'dns'],
 ];
 for (const [san, type] of sans) {
   test(`SAN ${san} is ${type}`, (t) => {

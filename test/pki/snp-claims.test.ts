@@ -19,7 +19,10 @@ test('DER INTEGER, BOOLEAN and OCTET STRING', (t) => {
 test('claims 1.3.9901.2.1.1..46 of a real Milan report', (t) => {
   const report = parseSnpReport(milanReport());
   const claims = snpClaims(report);
-  t.deepEqual(claims.map((c) => c.oid), Array.from({ length: 46 }, (_, i) => `1.3.9901.2.1.${i + 1}`));
+  t.deepEqual(
+    claims.map((c) => c.oid),
+    Array.from({ length: 46 }, (_, i) => `1.3.9901.2.1.${i + 1}`),
+  );
   const get = (n: number): Buffer => claims[n - 1]?.value ?? Buffer.alloc(0);
   t.deepEqual(get(1), derInteger(report.version));
   t.deepEqual(get(11), derInteger(report.vmpl));

@@ -3,7 +3,6 @@ import test from 'ava';
 import { deriveWorkloadSecret, podStateSeed, SecretSeedError } from '../../lib/coordinator/workload-secret.js';
 import { opensslHkdf } from '../atls/helpers/openssl-peer.js';
 
-
 const seed = Buffer.from(Array.from({ length: 64 }, (_, i) => i));
 const salt = Buffer.from(Array.from({ length: 32 }, (_, i) => 255 - i));
 
@@ -18,6 +17,12 @@ test('podStateSeed and WorkloadSecret are the two HKDF-SHA256 steps, 64 bytes ea
 });
 
 test('seed and salt lengths are checked', (t) => {
-  t.is(t.throws(() => deriveWorkloadSecret(seed.subarray(1), salt, 'x'), { instanceOf: SecretSeedError }).code, 'ERR_PKI_SECRET_SEED');
-  t.is(t.throws(() => deriveWorkloadSecret(seed, salt.subarray(1), 'x'), { instanceOf: SecretSeedError }).code, 'ERR_PKI_SECRET_SEED');
+  t.is(
+    t.throws(() => deriveWorkloadSecret(seed.subarray(1), salt, 'x'), { instanceOf: SecretSeedError }).code,
+    'ERR_PKI_SECRET_SEED',
+  );
+  t.is(
+    t.throws(() => deriveWorkloadSecret(seed, salt.subarray(1), 'x'), { instanceOf: SecretSeedError }).code,
+    'ERR_PKI_SECRET_SEED',
+  );
 });

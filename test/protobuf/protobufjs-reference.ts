@@ -51,9 +51,19 @@ export function omitZero<T>(v: T): T | undefined {
 }
 
 /** protobufjs's NewMeshCertResponse decoder, as the server used before. */
-export function decodeNewMeshCertResponseProtobufjs(bytes: Uint8Array): { meshCACert: Buffer; certChain: Buffer; rootCACert: Buffer; workloadSecret: Buffer } {
+export function decodeNewMeshCertResponseProtobufjs(bytes: Uint8Array): {
+  meshCACert: Buffer;
+  certChain: Buffer;
+  rootCACert: Buffer;
+  workloadSecret: Buffer;
+} {
   const T = NewMeshCertResponseType;
   const o = T.toObject(T.decode(bytes), { bytes: Buffer, defaults: true }) as Record<string, Buffer | undefined>;
   const buf = (v: Buffer | undefined): Buffer => (v === undefined ? Buffer.alloc(0) : Buffer.from(v));
-  return { meshCACert: buf(o['MeshCACert']), certChain: buf(o['CertChain']), rootCACert: buf(o['RootCACert']), workloadSecret: buf(o['WorkloadSecret']) };
+  return {
+    meshCACert: buf(o['MeshCACert']),
+    certChain: buf(o['CertChain']),
+    rootCACert: buf(o['RootCACert']),
+    workloadSecret: buf(o['WorkloadSecret']),
+  };
 }

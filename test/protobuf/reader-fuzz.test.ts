@@ -19,9 +19,25 @@ const FIXTURES = new URL('../fixtures/attestation/', import.meta.url);
 const SEED = process.env['PROTOBUF_SEED'] !== undefined ? Number(process.env['PROTOBUF_SEED']) : Date.now() >>> 0;
 
 const SAMPLES: ReadonlyArray<readonly [MessageDescription, Buffer]> = [
-  [SNP_ATTESTATION, encodeSnpDocument({ report: parseSnpReport(readFileSync(new URL('snp/milan-report.bin', FIXTURES))), product: 'Milan', machineStepping: 1, chain: { extras: { crl: Buffer.from('x') } } })],
+  [
+    SNP_ATTESTATION,
+    encodeSnpDocument({
+      report: parseSnpReport(readFileSync(new URL('snp/milan-report.bin', FIXTURES))),
+      product: 'Milan',
+      machineStepping: 1,
+      chain: { extras: { crl: Buffer.from('x') } },
+    }),
+  ],
   [TDX_QUOTE_V4, encodeTdxDocument(parseTdxQuote(readFileSync(new URL('tdx/spr-e4-quote-v4.dat', FIXTURES))))],
-  [NEW_MESH_CERT_RESPONSE, encodeNewMeshCertResponse({ meshCACert: Buffer.from('m'), certChain: Buffer.alloc(300, 1), rootCACert: Buffer.from('r'), workloadSecret: Buffer.alloc(0) })],
+  [
+    NEW_MESH_CERT_RESPONSE,
+    encodeNewMeshCertResponse({
+      meshCACert: Buffer.from('m'),
+      certChain: Buffer.alloc(300, 1),
+      rootCACert: Buffer.from('r'),
+      workloadSecret: Buffer.alloc(0),
+    }),
+  ],
 ];
 
 /** Decodes, and returns 'ok' or 'typed'; anything else fails the test with the input. */
@@ -31,7 +47,9 @@ function attempt(desc: MessageDescription, input: Buffer): 'ok' | 'typed' {
     return 'ok';
   } catch (err) {
     if (err instanceof ProtobufError) return 'typed';
-    throw new Error(`seed ${SEED}: ${desc.name} on ${input.toString('hex').slice(0, 400)}: ${String(err)}`, { cause: err });
+    throw new Error(`seed ${SEED}: ${desc.name} on ${input.toString('hex').slice(0, 400)}: ${String(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -81,13 +99,19 @@ const CASES: ReadonlyArray<readonly [string, string]> = [
 
 for (const [name, hex] of CASES) {
   test(`malformed: ${name} is ERR_PROTOBUF_MALFORMED`, (t) => {
-    t.throws(() => decodeMessage(NEW_MESH_CERT_RESPONSE, Buffer.from(hex, 'hex')), { instanceOf: ProtobufError, code: 'ERR_PROTOBUF_MALFORMED' });
+    t.throws(() => decodeMessage(NEW_MESH_CERT_RESPONSE, Buffer.from(hex, 'hex')), {
+      instanceOf: ProtobufError,
+      code: 'ERR_PROTOBUF_MALFORMED',
+    });
   });
 }
 
 test('unknown fields of every wire type are skipped, groups included', (t) => {
   // 5: varint 150, 6: fixed64, 7: bytes "ABC", 8: a group holding field 1 = 7, 9: fixed32, then field 1 = "m".
-  const input = Buffer.from('289601' + '310102030405060708' + '3a03414243' + '43080744' + '4d01020304' + '0a016d', 'hex');
+  const input = Buffer.from(
+    '289601' + '310102030405060708' + '3a03414243' + '43080744' + '4d01020304' + '0a016d',
+    'hex',
+  );
   t.deepEqual(decodeMessage(NEW_MESH_CERT_RESPONSE, input), { MeshCACert: Buffer.from('m') });
 });
 

@@ -12,11 +12,23 @@ import { createFakeNode, fixture, runInstaller, shippedManifest, snapshotTree, t
 
 const HANDLER = 'contrast-cc-metal-qemu-snp-contain1';
 /** HOST_MOUNT becomes a mount point of its own in a private mount namespace, as in the DaemonSet. */
-const NS = ['unshare', '-m', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$HOST_MOUNT" "$HOST_MOUNT" && exec "$@"', 'sh'];
+const NS = [
+  'unshare',
+  '-m',
+  '--propagation',
+  'private',
+  '--',
+  'sh',
+  '-c',
+  'mount --bind "$HOST_MOUNT" "$HOST_MOUNT" && exec "$@"',
+  'sh',
+];
 
 function node(t: ExecutionContext): FakeNode & { outside: string } {
   const n = createFakeNode();
-  t.teardown(() => { n.cleanup(); });
+  t.teardown(() => {
+    n.cleanup();
+  });
   n.writeManifest(shippedManifest(n, { handler: HANDLER }));
   mkdirSync(n.targetConfigDir);
   writeFileSync(join(n.targetConfigDir, 'restart-systemd-unit'), 'false');
@@ -29,7 +41,10 @@ function node(t: ExecutionContext): FakeNode & { outside: string } {
   return { ...n, outside };
 }
 
-function errorOf(r: { lines: Record<string, unknown>[]; stderr: string }, t: ExecutionContext): Record<string, unknown> {
+function errorOf(
+  r: { lines: Record<string, unknown>[]; stderr: string },
+  t: ExecutionContext,
+): Record<string, unknown> {
   const errors = r.lines.filter((l) => String(l['level']).toLowerCase() === 'error');
   t.is(errors.length, 1, r.stderr);
   return errors[0] ?? {};
@@ -38,10 +53,37 @@ function errorOf(r: { lines: Record<string, unknown>[]; stderr: string }, t: Exe
 const runtime = `opt/edgeless/${HANDLER}`;
 
 const INSTALL_CASES: { name: string; plant: (n: FakeNode & { outside: string }) => void; link: string }[] = [
-  { name: '/opt/edgeless', link: 'opt/edgeless', plant: (n) => { mkdirSync(join(n.host, 'opt')); symlinkSync(join(n.outside, 'edgeless'), join(n.host, 'opt/edgeless')); } },
-  { name: '/opt', link: 'opt', plant: (n) => { symlinkSync(n.outside, join(n.host, 'opt')); } },
-  { name: '<runtime>/bin', link: `${runtime}/bin`, plant: (n) => { mkdirSync(join(n.host, runtime), { recursive: true }); symlinkSync(join(n.outside, 'bin'), join(n.host, runtime, 'bin')); } },
-  { name: '/etc/containerd', link: 'etc/containerd', plant: (n) => { rmSync(join(n.host, 'etc/containerd'), { recursive: true }); symlinkSync(n.outside, join(n.host, 'etc/containerd')); } },
+  {
+    name: '/opt/edgeless',
+    link: 'opt/edgeless',
+    plant: (n) => {
+      mkdirSync(join(n.host, 'opt'));
+      symlinkSync(join(n.outside, 'edgeless'), join(n.host, 'opt/edgeless'));
+    },
+  },
+  {
+    name: '/opt',
+    link: 'opt',
+    plant: (n) => {
+      symlinkSync(n.outside, join(n.host, 'opt'));
+    },
+  },
+  {
+    name: '<runtime>/bin',
+    link: `${runtime}/bin`,
+    plant: (n) => {
+      mkdirSync(join(n.host, runtime), { recursive: true });
+      symlinkSync(join(n.outside, 'bin'), join(n.host, runtime, 'bin'));
+    },
+  },
+  {
+    name: '/etc/containerd',
+    link: 'etc/containerd',
+    plant: (n) => {
+      rmSync(join(n.host, 'etc/containerd'), { recursive: true });
+      symlinkSync(n.outside, join(n.host, 'etc/containerd'));
+    },
+  },
 ];
 
 for (const c of INSTALL_CASES) {
@@ -61,9 +103,30 @@ for (const c of INSTALL_CASES) {
 }
 
 const UNINSTALL_CASES: { name: string; plant: (n: FakeNode & { outside: string }) => void; link: string }[] = [
-  { name: '/opt/edgeless', link: 'opt/edgeless', plant: (n) => { renameSync(join(n.host, 'opt/edgeless'), join(n.outside, 'moved')); symlinkSync(join(n.outside, 'moved'), join(n.host, 'opt/edgeless')); } },
-  { name: '/opt', link: 'opt', plant: (n) => { renameSync(join(n.host, 'opt'), join(n.outside, 'opt')); symlinkSync(join(n.outside, 'opt'), join(n.host, 'opt')); } },
-  { name: '<runtime>/bin', link: `${runtime}/bin`, plant: (n) => { rmSync(join(n.host, runtime, 'bin'), { recursive: true }); symlinkSync(join(n.outside, 'bin'), join(n.host, runtime, 'bin')); } },
+  {
+    name: '/opt/edgeless',
+    link: 'opt/edgeless',
+    plant: (n) => {
+      renameSync(join(n.host, 'opt/edgeless'), join(n.outside, 'moved'));
+      symlinkSync(join(n.outside, 'moved'), join(n.host, 'opt/edgeless'));
+    },
+  },
+  {
+    name: '/opt',
+    link: 'opt',
+    plant: (n) => {
+      renameSync(join(n.host, 'opt'), join(n.outside, 'opt'));
+      symlinkSync(join(n.outside, 'opt'), join(n.host, 'opt'));
+    },
+  },
+  {
+    name: '<runtime>/bin',
+    link: `${runtime}/bin`,
+    plant: (n) => {
+      rmSync(join(n.host, runtime, 'bin'), { recursive: true });
+      symlinkSync(join(n.outside, 'bin'), join(n.host, runtime, 'bin'));
+    },
+  },
   {
     name: '/etc/containerd',
     link: 'etc/containerd',

@@ -1,5 +1,12 @@
 import test from 'ava';
-import { decodeMessage, encodeMessage, messageLength, MessageType, splitSignature, type DBusValue } from '../../runtime-installer/dbus/wire.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  messageLength,
+  MessageType,
+  splitSignature,
+  type DBusValue,
+} from '../../runtime-installer/dbus/wire.js';
 import { socketPathOf } from '../../runtime-installer/dbus/connection.js';
 
 const bodies: [string, DBusValue[]][] = [
@@ -8,12 +15,31 @@ const bodies: [string, DBusValue[]][] = [
   ['uoss', [7, '/org/freedesktop/systemd1/job/7', 'containerd.service', 'done']],
   ['v', [{ signature: 't', value: 1795979671425000n }]],
   ['ybnqiuxtd', [1, true, -2, 3, -4, 5, -6n, 7n, 1.5]],
-  ['a{sv}as(yv)', [[['a', { signature: 's', value: 'x' }], ['b', { signature: 'u', value: 3 }]], ['p', 'q'], [9, { signature: 'ai', value: [1, 2] }]]],
+  [
+    'a{sv}as(yv)',
+    [
+      [
+        ['a', { signature: 's', value: 'x' }],
+        ['b', { signature: 'u', value: 3 }],
+      ],
+      ['p', 'q'],
+      [9, { signature: 'ai', value: [1, 2] }],
+    ],
+  ],
   ['', []],
 ];
 for (const [sig, body] of bodies) {
   test(`message round trip with body ${sig || '(empty)'}`, (t) => {
-    const bytes = encodeMessage({ type: MessageType.MethodCall, serial: 42, path: '/a', interface: 'i.f', member: 'M', destination: 'd.e', signature: sig, body });
+    const bytes = encodeMessage({
+      type: MessageType.MethodCall,
+      serial: 42,
+      path: '/a',
+      interface: 'i.f',
+      member: 'M',
+      destination: 'd.e',
+      signature: sig,
+      body,
+    });
     t.is(messageLength(bytes), bytes.length);
     const m = decodeMessage(bytes);
     t.is(m.serial, 42);
@@ -31,7 +57,16 @@ for (const [sig, body] of bodies) {
 }
 
 test('known bytes: the Hello call as dbus-send would frame it', (t) => {
-  const bytes = encodeMessage({ type: MessageType.MethodCall, serial: 1, path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello', destination: 'org.freedesktop.DBus', signature: '', body: [] });
+  const bytes = encodeMessage({
+    type: MessageType.MethodCall,
+    serial: 1,
+    path: '/org/freedesktop/DBus',
+    interface: 'org.freedesktop.DBus',
+    member: 'Hello',
+    destination: 'org.freedesktop.DBus',
+    signature: '',
+    body: [],
+  });
   t.is(bytes.subarray(0, 12).toString('hex'), '6c01000100000000' + '01000000');
   t.is(bytes.length % 8, 0);
   t.true(bytes.includes(Buffer.from('org.freedesktop.DBus\0')));

@@ -19,15 +19,27 @@ const HANDLER = 'contrast-cc-metal-qemu-snp-e2e00001';
 
 function node(t: ExecutionContext, ...args: Parameters<typeof createFakeNode>): FakeNode {
   const n = createFakeNode(...args);
-  t.teardown(() => { n.cleanup(); });
+  t.teardown(() => {
+    n.cleanup();
+  });
   return n;
 }
 
 async function bus(t: ExecutionContext, units: string[]) {
   const b = await startPrivateBus();
   t.teardown(() => b.stop());
-  const standIn = await SystemdStandIn.start(b.address, Object.fromEntries(units.map((u) => [u, { activeState: 'active', activeEnterTimestampUs: 1_000_000n, restartResult: 'done' as const }])));
-  t.teardown(() => { standIn.close(); });
+  const standIn = await SystemdStandIn.start(
+    b.address,
+    Object.fromEntries(
+      units.map((u) => [
+        u,
+        { activeState: 'active', activeEnterTimestampUs: 1_000_000n, restartResult: 'done' as const },
+      ]),
+    ),
+  );
+  t.teardown(() => {
+    standIn.close();
+  });
   return { address: b.address, standIn };
 }
 
@@ -37,7 +49,9 @@ async function runtimesOf(t: ExecutionContext, config: string): Promise<Record<s
   const text = readFileSync(config, 'utf8');
   const socket = String(getPath(parse(text), ['grpc', 'address']));
   let log = '';
-  const ctd = startContainerd(config, (c) => { log += c.toString(); });
+  const ctd = startContainerd(config, (c) => {
+    log += c.toString();
+  });
   t.teardown(() => ctd.stop());
   try {
     return criRuntimes(await criStatus(socket));
@@ -59,11 +73,19 @@ test('v2 config with comments: real containerd reports our runtime; restart once
   const original = readFileSync(cfgPath, 'utf8');
   // One artifact over http from a local server, with SRI.
   const blob = Buffer.from('http artifact\n'.repeat(1000));
-  const server = createServer((_req, res) => { res.end(blob); });
+  const server = createServer((_req, res) => {
+    res.end(blob);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => { server.close(); });
+  t.teardown(() => {
+    server.close();
+  });
   const manifest = shippedManifest(n, { integrity: true, handler: HANDLER }) as { files: unknown[] };
-  manifest.files.push({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/kata-initrd.zst`, path: '/opt/edgeless/@@runtimeName@@/share/kata-initrd.zst', integrity: `sha384-${createHash('sha384').update(blob).digest('base64')}` });
+  manifest.files.push({
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/kata-initrd.zst`,
+    path: '/opt/edgeless/@@runtimeName@@/share/kata-initrd.zst',
+    integrity: `sha384-${createHash('sha384').update(blob).digest('base64')}`,
+  });
   n.writeManifest(manifest);
   const { address, standIn } = await bus(t, ['containerd.service']);
   const env = n.env({ DBUS_SYSTEM_BUS_ADDRESS: address });
@@ -77,8 +99,19 @@ test('v2 config with comments: real containerd reports our runtime; restart once
 
   const written = readFileSync(cfgPath, 'utf8');
   // Diff against the original adds only our entry: removing our two tables gives the original back.
-  t.true(written.includes(`\n        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${HANDLER}]\n          runtime_type = `), 'indented like its sibling runtimes');
-  t.is(written.replace(/\n[ \t]*\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.contrast-cc-metal-qemu-snp-e2e00001\][\s\S]*?ConfigPath = "[^"]*"\n/, ''), original);
+  t.true(
+    written.includes(
+      `\n        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${HANDLER}]\n          runtime_type = `,
+    ),
+    'indented like its sibling runtimes',
+  );
+  t.is(
+    written.replace(
+      /\n[ \t]*\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.contrast-cc-metal-qemu-snp-e2e00001\][\s\S]*?ConfigPath = "[^"]*"\n/,
+      '',
+    ),
+    original,
+  );
   const backups = readdirSync(join(n.host, 'etc/containerd')).filter((f) => f.endsWith('.bak'));
   t.is(backups.length, 1);
   t.is(readFileSync(join(n.host, 'etc/containerd', backups[0]!), 'utf8'), original);
@@ -121,10 +154,16 @@ test('k3s template mode: template created from the rendered config; containerd o
   const tmpl = join(n.host, `${rendered}.tmpl`);
   const text = readFileSync(tmpl, 'utf8');
   t.true(text.startsWith(renderedBefore.trimEnd()));
-  t.deepEqual(readdirSync(join(n.host, 'var/lib/rancher/k3s/agent/etc/containerd')).filter((f) => f.endsWith('.bak')), [], 'nothing to back up');
+  t.deepEqual(
+    readdirSync(join(n.host, 'var/lib/rancher/k3s/agent/etc/containerd')).filter((f) => f.endsWith('.bak')),
+    [],
+    'nothing to back up',
+  );
   const rt = (await runtimesOf(t, tmpl))['contrast-cc-k3s-qemu-tdx-e2e00002'];
   t.is(rt?.['runtimeType'], 'io.containerd.contrast-cc.v2');
-  t.deepEqual(rt?.['options'], { ConfigPath: '/opt/edgeless/contrast-cc-k3s-qemu-tdx-e2e00002/etc/configuration-qemu-tdx.toml' });
+  t.deepEqual(rt?.['options'], {
+    ConfigPath: '/opt/edgeless/contrast-cc-k3s-qemu-tdx-e2e00002/etc/configuration-qemu-tdx.toml',
+  });
   // Re-run: the existing template is edited in place and stays byte-identical.
   const r2 = await runInstaller(['K3s-QEMU-TDX'], n.env({ DBUS_SYSTEM_BUS_ADDRESS: address }));
   t.is(r2.code, 0, r2.stderr);
@@ -143,7 +182,10 @@ test('v3 config (containerd 2.x): entry under io.containerd.cri.v1.runtime, chec
   const cfgPath = join(n.host, 'etc/containerd/config.toml');
   const after = parse(readFileSync(cfgPath, 'utf8'));
   const expected = canonical(parse(fixture('containerd-v3.toml'))) as Record<string, Record<string, unknown>>;
-  const runtimes = getPath(expected, ['plugins', 'io.containerd.cri.v1.runtime', 'containerd', 'runtimes']) as Record<string, unknown>;
+  const runtimes = getPath(expected, ['plugins', 'io.containerd.cri.v1.runtime', 'containerd', 'runtimes']) as Record<
+    string,
+    unknown
+  >;
   runtimes['contrast-cc-metal-qemu-tdx-gpu-e2e3'] = {
     runtime_type: 'io.containerd.contrast-cc.v2',
     runtime_path: '/opt/edgeless/contrast-cc-metal-qemu-tdx-gpu-e2e3/bin/containerd-shim-contrast-cc-v2',
@@ -182,7 +224,11 @@ const badCases: BadCase[] = [
     name: 'unreachable URL',
     prepare: (n) => {
       const m = shippedManifest(n, { integrity: true }) as { files: unknown[] };
-      m.files.push({ url: 'http://127.0.0.1:9/unreachable', path: '/opt/edgeless/@@runtimeName@@/x', integrity: `sha256-${createHash('sha256').update('x').digest('base64')}` });
+      m.files.push({
+        url: 'http://127.0.0.1:9/unreachable',
+        path: '/opt/edgeless/@@runtimeName@@/x',
+        integrity: `sha256-${createHash('sha256').update('x').digest('base64')}`,
+      });
       n.writeManifest(m);
     },
     code: 'ERR_FETCH',
@@ -208,7 +254,15 @@ const badCases: BadCase[] = [
     code: 'ERR_MANIFEST',
     re: /files\[0\]\.url=ftp:\/\/example\.com\/x: url scheme must be http, https, or file/,
   },
-  { name: 'unknown platform', platform: 'Metal-QEMU-SEV', prepare: (n) => { n.writeManifest(shippedManifest(n)); }, code: 'ERR_PLATFORM', re: /unknown platform: Metal-QEMU-SEV: expected one of/ },
+  {
+    name: 'unknown platform',
+    platform: 'Metal-QEMU-SEV',
+    prepare: (n) => {
+      n.writeManifest(shippedManifest(n));
+    },
+    code: 'ERR_PLATFORM',
+    re: /unknown platform: Metal-QEMU-SEV: expected one of/,
+  },
   {
     name: 'empty target-config file',
     prepare: (n) => {
@@ -252,7 +306,9 @@ const badCases: BadCase[] = [
   { name: 'missing manifest', prepare: () => undefined, code: 'ERR_MANIFEST', re: /contrast-node-install\.json/ },
   {
     name: 'bad environment',
-    prepare: (n) => { n.writeManifest(shippedManifest(n)); },
+    prepare: (n) => {
+      n.writeManifest(shippedManifest(n));
+    },
     code: 'ERR_CONFIG',
     re: /CONTRAST_INSTALLER_FETCH_ATTEMPTS=0: expected an integer/,
     exit: 64,
@@ -318,7 +374,8 @@ test('k3s template with {{ template "base" . }}: directives kept; k3s-style rend
   const handler = 'contrast-cc-k3s-qemu-snp-e2e00004';
   n.writeManifest(shippedManifest(n, { handler }));
   const tmplPath = join(n.host, dirRel, 'config.toml.tmpl');
-  const extras = '\n# site runtime kept by the installer\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.custom]\n  runtime_type = "io.containerd.runc.v2"\n';
+  const extras =
+    '\n# site runtime kept by the installer\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.custom]\n  runtime_type = "io.containerd.runc.v2"\n';
   const template = `{{ template "base" . }}\n${extras}`;
   writeFileSync(tmplPath, template);
   mkdirSync(n.targetConfigDir);
@@ -335,7 +392,10 @@ test('k3s template with {{ template "base" . }}: directives kept; k3s-style rend
   t.is(readFileSync(tmplPath, 'utf8'), out);
   // Render as k3s does: the base config in place of the directive, the rest of the template after it.
   const renderedNext = join(n.dir, 'rendered-next.toml');
-  writeFileSync(renderedNext, out.replace('{{ template "base" . }}\n', readFileSync(join(n.host, dirRel, 'config.toml'), 'utf8')));
+  writeFileSync(
+    renderedNext,
+    out.replace('{{ template "base" . }}\n', readFileSync(join(n.host, dirRel, 'config.toml'), 'utf8')),
+  );
   const runtimes = await runtimesOf(t, renderedNext);
   t.is(runtimes[handler]?.['runtimeType'], 'io.containerd.contrast-cc.v2');
   t.is(runtimes['custom']?.['runtimeType'], 'io.containerd.runc.v2');

@@ -7,7 +7,14 @@ const B = '/opt/edgeless/h';
 type T = Record<string, Record<string, Record<string, unknown>>>;
 
 function render(platform: string, debug = false) {
-  const text = renderKataConfig(kataConfig(parsePlatform(platform), { handler: 'h', debug, kernelParams: 'console=ttyS0 foo=bar', imagepullerConfig: '' }));
+  const text = renderKataConfig(
+    kataConfig(parsePlatform(platform), {
+      handler: 'h',
+      debug,
+      kernelParams: 'console=ttyS0 foo=bar',
+      imagepullerConfig: '',
+    }),
+  );
   return { text, cfg: parse(text) as unknown as T };
 }
 
@@ -38,9 +45,20 @@ for (const [name, tee, gpu] of cases) {
     t.is(q['contrast_imagepuller_config'], '');
     t.is(q['confidential_guest'], true);
     t.is(q['shared_fs'], 'none');
-    t.deepEqual(q['enable_annotations'], tee === 'snp'
-      ? ['snp_id_block_Milan', 'snp_id_auth_Milan', 'snp_guest_policy_Milan', 'snp_id_block_Genoa', 'snp_id_auth_Genoa', 'snp_guest_policy_Genoa', 'cc_init_data']
-      : ['cc_init_data']);
+    t.deepEqual(
+      q['enable_annotations'],
+      tee === 'snp'
+        ? [
+            'snp_id_block_Milan',
+            'snp_id_auth_Milan',
+            'snp_guest_policy_Milan',
+            'snp_id_block_Genoa',
+            'snp_id_auth_Genoa',
+            'snp_guest_policy_Genoa',
+            'cc_init_data',
+          ]
+        : ['cc_init_data'],
+    );
     if (tee === 'tdx') t.is(q['kernel_verity_params'], '');
     else t.is(q['sev_snp_guest'], true);
     t.is(q['cold_plug_vfio'], gpu ? 'root-port' : 'no-port');

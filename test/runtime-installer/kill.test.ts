@@ -14,7 +14,9 @@ const HANDLER = 'contrast-cc-metal-qemu-snp-k111111';
 
 test('killed at random points, the installer leaves old-or-new state and a re-run converges', async (t) => {
   const n = createFakeNode();
-  t.teardown(() => { n.cleanup(); });
+  t.teardown(() => {
+    n.cleanup();
+  });
   // A larger artifact widens the window in which a kill lands mid-copy.
   writeFileSync(join(n.image, 'share/kata-containers.img'), Buffer.alloc(24 << 20, 7));
   n.writeManifest(shippedManifest(n, { integrity: true, handler: HANDLER }));
@@ -42,7 +44,13 @@ test('killed at random points, the installer leaves old-or-new state and a re-ru
   // The backup's name carries the time of the run; the receipt names it too (and must name the one there).
   const receiptFile = join(n.host, `opt/edgeless/.receipts/${HANDLER}.json`);
   const finalReceipt = readFileSync(receiptFile, 'utf8');
-  const stripBackupName = (tree: Record<string, string>, receipt: string) => JSON.stringify(Object.entries(tree).map(([k, v]) => [k.replace(/\.\d+\.bak$/, '.N.bak'), k.includes('/.receipts/') ? receipt.replace(/\.\d+\.bak/g, '.N.bak') : v]));
+  const stripBackupName = (tree: Record<string, string>, receipt: string) =>
+    JSON.stringify(
+      Object.entries(tree).map(([k, v]) => [
+        k.replace(/\.\d+\.bak$/, '.N.bak'),
+        k.includes('/.receipts/') ? receipt.replace(/\.\d+\.bak/g, '.N.bak') : v,
+      ]),
+    );
 
   const outcomes = { old: 0, new: 0 };
   for (let i = 0; i < ITERATIONS; i++) {
@@ -58,15 +66,25 @@ test('killed at random points, the installer leaves old-or-new state and a re-ru
     for (const b of backups) t.is(readFileSync(join(n.host, 'etc/containerd', b), 'utf8'), original);
     for (const [src, dst] of SHIPPED) {
       const dest = join(n.host, `opt/edgeless/${HANDLER}`, dst);
-      if (existsSync(dest)) t.true(readFileSync(dest).equals(readFileSync(join(n.image, src))), `iteration ${i}: ${dst} complete`);
+      if (existsSync(dest))
+        t.true(readFileSync(dest).equals(readFileSync(join(n.image, src))), `iteration ${i}: ${dst} complete`);
     }
     const rerun = await runInstaller(['Metal-QEMU-SNP'], n.env());
     t.is(rerun.code, 0, `iteration ${i} (killed: ${killed.signal ?? `exit ${killed.code}`}): ${rerun.stderr}`);
     t.is(readFileSync(cfgPath, 'utf8'), installed);
     const receipt = readFileSync(receiptFile, 'utf8');
-    t.is(stripBackupName(snapshotTree(n.host), receipt), stripBackupName(finalTree, finalReceipt), `iteration ${i}: converged, no temporaries left`);
+    t.is(
+      stripBackupName(snapshotTree(n.host), receipt),
+      stripBackupName(finalTree, finalReceipt),
+      `iteration ${i}: converged, no temporaries left`,
+    );
     const [backup] = readdirSync(join(n.host, 'etc/containerd')).filter((f) => f.endsWith('.bak'));
-    t.true(receipt.includes(`"backup": "/etc/containerd/${backup ?? '?'}"`), `iteration ${i}: the receipt names the backup there`);
+    t.true(
+      receipt.includes(`"backup": "/etc/containerd/${backup ?? '?'}"`),
+      `iteration ${i}: the receipt names the backup there`,
+    );
   }
-  t.log(`full run ${fullMs} ms, config written at ${writeMs} ms; config found old ${outcomes.old}×, new ${outcomes.new}×`);
+  t.log(
+    `full run ${fullMs} ms, config written at ${writeMs} ms; config found old ${outcomes.old}×, new ${outcomes.new}×`,
+  );
 });

@@ -10,11 +10,15 @@ import { readTargetConfig, defaultKataConfigPath } from '../../runtime-installer
 const SHA256 = `sha256-${createHash('sha256').update('x').digest('base64')}`;
 const SHA512 = `sha512-${createHash('sha512').update('x').digest('base64')}`;
 
-const manifest = (files: unknown[], extra: Record<string, unknown> = {}) => Buffer.from(JSON.stringify({ files, ...extra }));
+const manifest = (files: unknown[], extra: Record<string, unknown> = {}) =>
+  Buffer.from(JSON.stringify({ files, ...extra }));
 
 const valid: [string, unknown][] = [
   ['http with SRI', { url: 'https://cdn.example/a', path: '/opt/edgeless/@@runtimeName@@/a', integrity: SHA256 }],
-  ['file without SRI', { url: 'file:///opt/edgeless/bin/x', path: '/opt/edgeless/@@runtimeName@@/bin/x', executable: true }],
+  [
+    'file without SRI',
+    { url: 'file:///opt/edgeless/bin/x', path: '/opt/edgeless/@@runtimeName@@/bin/x', executable: true },
+  ],
   ['file with sha512', { url: 'file:///x', path: '/x', integrity: SHA512 }],
   ['case-insensitive field names', { URL: 'file:///x', Path: '/x', Executable: true }],
   ['@@runtimeBase@@ path', { url: 'file:///x', path: '@@runtimeBase@@/x' }],
@@ -51,7 +55,9 @@ for (const [name, file, re] of invalid) {
 
 test('manifest rejects non-JSON and reports every problem at once', (t) => {
   t.is((t.throws(() => parseManifest(Buffer.from('{'), 'm.json')) as { code?: string }).code, 'ERR_MANIFEST');
-  const err = t.throws(() => parseManifest(manifest([{ url: 'ftp://x/y', path: 'rel' }, { path: '/x' }], { debugRuntime: 'no' }), 'm.json'));
+  const err = t.throws(() =>
+    parseManifest(manifest([{ url: 'ftp://x/y', path: 'rel' }, { path: '/x' }], { debugRuntime: 'no' }), 'm.json'),
+  );
   t.regex(err.message, /files\[0\]\.url.*files\[0\]\.path.*files\[1\]\.url.*debugRuntime/s);
 });
 
@@ -64,7 +70,10 @@ test('handler name: from the manifest, else platform + manifest hash (determinis
   t.not(runtimeHandlerName(parseManifest(manifest([], { debugRuntime: true }), 'm'), p), name);
   t.is(runtimeHandlerName(parseManifest(manifest([], { runtimeHandlerName: 'my-runtime' }), 'm'), p), 'my-runtime');
   t.throws(() => parseManifest(manifest([], { runtimeHandlerName: 'Bad_Name' }), 'm'));
-  const f = parseManifest(manifest([{ url: 'file:///x', path: '/opt/edgeless/@@runtimeName@@/bin/@@runtimeName@@' }]), 'm').files[0]!;
+  const f = parseManifest(
+    manifest([{ url: 'file:///x', path: '/opt/edgeless/@@runtimeName@@/bin/@@runtimeName@@' }]),
+    'm',
+  ).files[0]!;
   t.is(hostPathOf(f, 'h'), '/opt/edgeless/h/bin/h');
 });
 
@@ -77,7 +86,9 @@ test('platforms: case-insensitive, unknown names rejected', (t) => {
 
 function tmp(t: { teardown: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), `ri-tc-${process.pid}-`));
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   return dir;
 }
 
@@ -85,7 +96,12 @@ test('target config: missing dir → platform defaults (legacy names map to k3s/
   const dir = join(tmp(t), 'absent');
   const metal = await readTargetConfig(dir, parsePlatform('Metal-QEMU-SNP'));
   t.false(metal.found);
-  t.deepEqual(metal.config, { containerdConfigPath: 'etc/containerd/config.toml', units: ['containerd.service'], restartUnit: true, kataConfigPath: undefined });
+  t.deepEqual(metal.config, {
+    containerdConfigPath: 'etc/containerd/config.toml',
+    units: ['containerd.service'],
+    restartUnit: true,
+    kataConfigPath: undefined,
+  });
   const k3s = await readTargetConfig(dir, parsePlatform('K3s-QEMU-TDX'));
   t.is(k3s.config.containerdConfigPath, 'var/lib/rancher/k3s/agent/etc/containerd/config.toml.tmpl');
   t.deepEqual(k3s.config.units, ['k3s.service', 'k3s-agent.service']);

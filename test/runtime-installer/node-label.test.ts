@@ -13,11 +13,18 @@ import { makeCerts, startKubeApi, type KubeApiStandIn } from './helpers/kube-api
 
 const TOKEN = 'test-token-' + Math.random().toString(36).slice(2);
 
-async function setup(t: ExecutionContext, nodes: Record<string, Record<string, string>> = { 'node-a': { 'kubernetes.io/hostname': 'node-a' } }): Promise<{ n: FakeNode; api: KubeApiStandIn; dir: string }> {
+async function setup(
+  t: ExecutionContext,
+  nodes: Record<string, Record<string, string>> = { 'node-a': { 'kubernetes.io/hostname': 'node-a' } },
+): Promise<{ n: FakeNode; api: KubeApiStandIn; dir: string }> {
   const n = createFakeNode();
-  t.teardown(() => { n.cleanup(); });
+  t.teardown(() => {
+    n.cleanup();
+  });
   const dir = mkdtempSync(join(tmpdir(), `ri-kube-${process.pid}-`));
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   const api = await startKubeApi(dir, { nodes, token: TOKEN });
   t.teardown(() => api.close());
   mkdirSync(n.targetConfigDir, { recursive: true });
@@ -26,7 +33,13 @@ async function setup(t: ExecutionContext, nodes: Record<string, Record<string, s
 }
 
 function kubeEnv(n: FakeNode, api: KubeApiStandIn, extra: Record<string, string> = {}): Record<string, string> {
-  return n.env({ NODE_NAME: 'node-a', KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port), CONTRAST_SERVICE_ACCOUNT_DIR: api.serviceAccountDir, ...extra });
+  return n.env({
+    NODE_NAME: 'node-a',
+    KUBERNETES_SERVICE_HOST: '127.0.0.1',
+    KUBERNETES_SERVICE_PORT: String(api.port),
+    CONTRAST_SERVICE_ACCOUNT_DIR: api.serviceAccountDir,
+    ...extra,
+  });
 }
 
 test('install labels the node with the key the RuntimeClass selects on; uninstall removes it first', async (t) => {
@@ -36,7 +49,12 @@ test('install labels the node with the key the RuntimeClass selects on; uninstal
   n.writeManifest(shippedManifest(n, { handler }));
   const r = await runInstaller(['Metal-QEMU-SNP'], kubeEnv(n, api));
   t.is(r.code, 0, r.stderr);
-  const rc = runtimeClass('Metal-QEMU-SNP', { runtimeHash: hash, installerImage: 'i', namespace: 'kube-system', pauseImage: 'p' });
+  const rc = runtimeClass('Metal-QEMU-SNP', {
+    runtimeHash: hash,
+    installerImage: 'i',
+    namespace: 'kube-system',
+    pauseImage: 'p',
+  });
   const selector = rc.scheduling?.nodeSelector ?? {};
   t.deepEqual(Object.keys(selector).length, 1);
   const labels = api.labels('node-a') ?? {};
@@ -55,7 +73,10 @@ test('install labels the node with the key the RuntimeClass selects on; uninstal
   t.deepEqual(api.labels('node-a'), { 'kubernetes.io/hostname': 'node-a' });
   const umsgs = u.lines.map((l) => l['msg']);
   t.true(umsgs.includes('node label removed') && umsgs.includes('config edit undone'), umsgs.join(' | '));
-  t.true(umsgs.indexOf('node label removed') < umsgs.indexOf('config edit undone'), 'label removed before the runtime goes');
+  t.true(
+    umsgs.indexOf('node label removed') < umsgs.indexOf('config edit undone'),
+    'label removed before the runtime goes',
+  );
 });
 
 test('a refused token fails with ERR_NODE_LABEL naming the request; the re-run with a good token converges', async (t) => {
@@ -93,7 +114,10 @@ test('a server certificate from another CA, a missing service account, an unknow
     t.is(r.code, 1, what);
     t.is(r.lines.find((l) => l['level'] === 'ERROR')?.['code'], 'ERR_NODE_LABEL', `${what}: ${r.stderr}`);
   }
-  t.false(api.requests.some((q) => q.authorization !== `Bearer ${TOKEN}`), 'the token is only ever sent as read from the service account');
+  t.false(
+    api.requests.some((q) => q.authorization !== `Bearer ${TOKEN}`),
+    'the token is only ever sent as read from the service account',
+  );
 });
 
 test('NODE_NAME without KUBERNETES_SERVICE_HOST is a configuration error (exit 64), nothing changed', async (t) => {

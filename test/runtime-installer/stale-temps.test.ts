@@ -22,11 +22,18 @@ test('temporaries of the file and of its backups go, whatever they are; others a
   await symlink(outside, join(etc, '.config.toml.1700000000.bak.tmp-0123456789ab'));
   await symlink(join(outside, 'precious'), join(etc, '.config.toml.contrast-tmp-aaaaaaaaaaaa'));
   execFileSync('mkfifo', [join(etc, '.config.toml.tmp-bbbbbbbbbbbb')]);
-  const keep = ['.config.toml.x.bak.tmp-0123456789ab', '.other.toml.tmp-0123456789ab', 'config.toml', 'config.toml.1700000000.bak'];
+  const keep = [
+    '.config.toml.x.bak.tmp-0123456789ab',
+    '.other.toml.tmp-0123456789ab',
+    'config.toml',
+    'config.toml.1700000000.bak',
+  ];
   for (const k of keep.slice(0, 2)) await writeFile(join(etc, k), 'keep');
 
   const host = HostRoot.open(root);
-  t.teardown(() => { host.close(); });
+  t.teardown(() => {
+    host.close();
+  });
   await removeStaleTemps(host, join(etc, 'config.toml'));
   t.deepEqual((await readdir(etc)).sort(), [...keep].sort());
   t.deepEqual(await readdir(outside), ['precious']);

@@ -10,7 +10,9 @@ import { createFakeNode, runInstaller, shippedManifest, snapshotTree, type FakeN
 
 function node(t: ExecutionContext, ...args: Parameters<typeof createFakeNode>): FakeNode {
   const n = createFakeNode(...args);
-  t.teardown(() => { n.cleanup(); });
+  t.teardown(() => {
+    n.cleanup();
+  });
   mkdirSync(n.targetConfigDir);
   writeFileSync(join(n.targetConfigDir, 'restart-systemd-unit'), 'false');
   return n;
@@ -29,10 +31,17 @@ test('k3s template mode: uninstall deletes the template install created; the hos
   const r1 = await runInstaller(['K3s-QEMU-TDX'], n.env());
   t.is(r1.code, 0, r1.stderr);
   t.true(existsSync(join(n.host, `${rendered}.tmpl`)));
-  const receipt = JSON.parse(readFileSync(join(n.host, `opt/edgeless/.receipts/${handler}.json`), 'utf8')) as { handler: string; files: string[]; configEdits: { kind: string; path: string; templateCreated: boolean }[] };
+  const receipt = JSON.parse(readFileSync(join(n.host, `opt/edgeless/.receipts/${handler}.json`), 'utf8')) as {
+    handler: string;
+    files: string[];
+    configEdits: { kind: string; path: string; templateCreated: boolean }[];
+  };
   t.is(receipt.handler, handler);
   t.true(receipt.files.includes(`/opt/edgeless/${handler}/etc/configuration-qemu-tdx.toml`));
-  t.deepEqual(receipt.configEdits.map((e) => [e.kind, e.path, e.templateCreated]), [['containerd-runtime', `/${rendered}.tmpl`, true]]);
+  t.deepEqual(
+    receipt.configEdits.map((e) => [e.kind, e.path, e.templateCreated]),
+    [['containerd-runtime', `/${rendered}.tmpl`, true]],
+  );
   const r2 = await runInstaller(['uninstall', 'K3s-QEMU-TDX'], n.env());
   t.is(r2.code, 0, r2.stderr);
   t.deepEqual(snapshotTree(n.host), before);

@@ -7,10 +7,22 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import {
-  AuthorityKeyIdentifierExtension, BasicConstraintsExtension, ExtendedKeyUsageExtension, KeyUsageFlags, KeyUsagesExtension,
-  SubjectAlternativeNameExtension, SubjectKeyIdentifierExtension, X509Certificate as PeculiarX509,
+  AuthorityKeyIdentifierExtension,
+  BasicConstraintsExtension,
+  ExtendedKeyUsageExtension,
+  KeyUsageFlags,
+  KeyUsagesExtension,
+  SubjectAlternativeNameExtension,
+  SubjectKeyIdentifierExtension,
+  X509Certificate as PeculiarX509,
 } from '@peculiar/x509';
-import { buildCertificate, keyIdentifier, OID, spkiOf, type CertificateSpec } from '../../lib/x509/build-certificate.js';
+import {
+  buildCertificate,
+  keyIdentifier,
+  OID,
+  spkiOf,
+  type CertificateSpec,
+} from '../../lib/x509/build-certificate.js';
 import { toPem } from '../../lib/x509/pem.js';
 
 function opensslText(der: Buffer): string {
@@ -33,7 +45,10 @@ const base: CertificateSpec = {
   basicConstraints: { ca: false },
   authorityKeyIdentifier: true,
   subjectAltNames: ['leaf.example', '10.0.0.7', 'fd00::1', 'spiffe://example/ns/x'],
-  extensions: [{ oid: '1.3.9901.3.1', value: Buffer.from('secret-id') }, { oid: '1.2.3.4', value: Buffer.from([1]), critical: true }],
+  extensions: [
+    { oid: '1.3.9901.3.1', value: Buffer.from('secret-id') },
+    { oid: '1.2.3.4', value: Buffer.from([1]), critical: true },
+  ],
 };
 
 test('every field comes out as asked (@peculiar/x509 and node:crypto read it back)', (t) => {
@@ -47,7 +62,10 @@ test('every field comes out as asked (@peculiar/x509 and node:crypto read it bac
   t.true(node.publicKey.equals(subject.publicKey));
   t.true(node.verify(issuer.publicKey));
   const p = new PeculiarX509(der);
-  t.deepEqual([...p.extensions].map((e) => e.type), ['2.5.29.15', '2.5.29.37', '2.5.29.19', '2.5.29.35', '2.5.29.17', '1.3.9901.3.1', '1.2.3.4']);
+  t.deepEqual(
+    [...p.extensions].map((e) => e.type),
+    ['2.5.29.15', '2.5.29.37', '2.5.29.19', '2.5.29.35', '2.5.29.17', '1.3.9901.3.1', '1.2.3.4'],
+  );
   const ku = p.getExtension(KeyUsagesExtension);
   t.is(ku?.usages, KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment);
   t.true(ku?.critical);
@@ -55,9 +73,15 @@ test('every field comes out as asked (@peculiar/x509 and node:crypto read it bac
   const bc = p.getExtension(BasicConstraintsExtension);
   t.is(bc?.ca, false);
   t.true(bc?.critical);
-  t.is(p.getExtension(AuthorityKeyIdentifierExtension)?.keyId, keyIdentifier(spkiOf(issuer.privateKey)).toString('hex'));
+  t.is(
+    p.getExtension(AuthorityKeyIdentifierExtension)?.keyId,
+    keyIdentifier(spkiOf(issuer.privateKey)).toString('hex'),
+  );
   t.deepEqual(p.getExtension(SubjectAlternativeNameExtension)?.names.toJSON(), [
-    { type: 'dns', value: 'leaf.example' }, { type: 'ip', value: '10.0.0.7' }, { type: 'ip', value: 'fd00::1' }, { type: 'url', value: 'spiffe://example/ns/x' },
+    { type: 'dns', value: 'leaf.example' },
+    { type: 'ip', value: '10.0.0.7' },
+    { type: 'ip', value: 'fd00::1' },
+    { type: 'url', value: 'spiffe://example/ns/x' },
   ]);
   t.deepEqual(Buffer.from(p.getExtension('1.3.9901.3.1')?.value ?? new ArrayBuffer(0)), Buffer.from('secret-id'));
   t.true(p.getExtension('1.2.3.4')?.critical);
@@ -74,23 +98,49 @@ test('openssl x509 -text reads the same fields', (t) => {
   t.regex(text, /X509v3 Key Usage: critical\n\s+Digital Signature, Key Encipherment/);
   t.regex(text, /X509v3 Extended Key Usage: \n\s+TLS Web Server Authentication, TLS Web Client Authentication/);
   t.regex(text, /X509v3 Basic Constraints: critical\n\s+CA:FALSE/);
-  t.regex(text, /DNS:leaf\.example, IP Address:10\.0\.0\.7, IP Address:FD00:0:0:0:0:0:0:1, URI:spiffe:\/\/example\/ns\/x/);
+  t.regex(
+    text,
+    /DNS:leaf\.example, IP Address:10\.0\.0\.7, IP Address:FD00:0:0:0:0:0:0:1, URI:spiffe:\/\/example\/ns\/x/,
+  );
   t.regex(text, /NIST CURVE: P-256/);
 });
 
 test('self-signed by default; a CA with keyCertSign and a subject key identifier; no extension fields writes no extensions', (t) => {
   const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const plain = buildCertificate({ subject: 'Contrast', notBefore: new Date(), notAfter: new Date(Date.now() + 1000), publicKey: key.publicKey, signingKey: key.privateKey });
+  const plain = buildCertificate({
+    subject: 'Contrast',
+    notBefore: new Date(),
+    notAfter: new Date(Date.now() + 1000),
+    publicKey: key.publicKey,
+    signingKey: key.privateKey,
+  });
   const node = new X509Certificate(plain);
   t.true(node.checkIssued(node));
   t.regex(node.serialNumber, /^[0-7][0-9A-F]{31}$/);
   t.is(new PeculiarX509(plain).extensions.length, 0);
   t.regex(opensslText(plain), /Signature Algorithm: ecdsa-with-SHA256/);
-  const ca = new PeculiarX509(buildCertificate({ ...base, keyUsage: ['keyCertSign', 'cRLSign', 'decipherOnly'], basicConstraints: { ca: true }, subjectKeyIdentifier: true }));
+  const ca = new PeculiarX509(
+    buildCertificate({
+      ...base,
+      keyUsage: ['keyCertSign', 'cRLSign', 'decipherOnly'],
+      basicConstraints: { ca: true },
+      subjectKeyIdentifier: true,
+    }),
+  );
   t.is(ca.getExtension(SubjectKeyIdentifierExtension)?.keyId, keyIdentifier(spkiOf(subject.publicKey)).toString('hex'));
-  t.is(ca.getExtension(KeyUsagesExtension)?.usages, KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign | KeyUsageFlags.decipherOnly);
+  t.is(
+    ca.getExtension(KeyUsagesExtension)?.usages,
+    KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign | KeyUsageFlags.decipherOnly,
+  );
   t.true(ca.getExtension(BasicConstraintsExtension)?.ca);
-  const empty = buildCertificate({ subject: undefined, notBefore: new Date(), notAfter: new Date(), publicKey: key.publicKey, signingKey: key.privateKey, extensions: [] });
+  const empty = buildCertificate({
+    subject: undefined,
+    notBefore: new Date(),
+    notAfter: new Date(),
+    publicKey: key.publicKey,
+    signingKey: key.privateKey,
+    extensions: [],
+  });
   t.is(new X509Certificate(empty).subject, '');
 });
 
@@ -106,7 +156,11 @@ const BAD: ReadonlyArray<readonly [string, Partial<CertificateSpec>, string]> = 
   ['unknown key usage', { keyUsage: ['flying' as never] }, 'ERR_X509_SPEC'],
   ['empty key usage', { keyUsage: [] }, 'ERR_X509_SPEC'],
   ['public signing key', { signingKey: issuer.publicKey }, 'ERR_PKI_KEY_TYPE'],
-  ['RSA signing key', { signingKey: generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey }, 'ERR_PKI_KEY_TYPE'],
+  [
+    'RSA signing key',
+    { signingKey: generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey },
+    'ERR_PKI_KEY_TYPE',
+  ],
   ['Ed25519 subject key', { publicKey: generateKeyPairSync('ed25519').publicKey }, 'ERR_PKI_KEY_TYPE'],
 ];
 

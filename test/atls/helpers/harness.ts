@@ -15,20 +15,25 @@ export interface LogCapture {
 export function captureLogs(): LogCapture {
   const lines: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
-  const logger = createLogger({ level: 'debug', format: 'json', subsystems: '*' }, {
-    destination: {
-      write(line: string) {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-        for (const w of waiters.splice(0)) w();
+  const logger = createLogger(
+    { level: 'debug', format: 'json', subsystems: '*' },
+    {
+      destination: {
+        write(line: string) {
+          lines.push(JSON.parse(line) as Record<string, unknown>);
+          for (const w of waiters.splice(0)) w();
+        },
       },
     },
-  });
+  );
   return {
     logger,
     lines,
     waitFor(pred, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => { reject(new Error(`no matching log line; got:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`)); }, timeoutMs);
+        const timer = setTimeout(() => {
+          reject(new Error(`no matching log line; got:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`));
+        }, timeoutMs);
         const check = (): void => {
           const hit = lines.find(pred);
           if (hit !== undefined) {
@@ -66,16 +71,23 @@ export async function startAtlsServer(t: Teardown, options: Partial<AtlsServerOp
     ...options,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => {
-    for (const a of accepted) a.socket.destroy();
-    server.close(() => { resolve(); });
-  }));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const a of accepted) a.socket.destroy();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  );
   return { port: (server.address() as AddressInfo).port, logs, accepted };
 }
 
 export function dial(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => { resolve(s); });
+    const s = connect(port, '127.0.0.1', () => {
+      resolve(s);
+    });
     s.once('error', reject);
   });
 }

@@ -34,21 +34,28 @@ export function runOpenssl(args: string[]): OpensslPeer {
   };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => {
-    for (const w of waiters.splice(0)) w();
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('close', (code) => {
+      for (const w of waiters.splice(0)) w();
+      resolve(code);
+    }),
+  );
   let done = false;
-  void exited.then(() => { done = true; });
+  void exited.then(() => {
+    done = true;
+  });
   return {
     child,
     output: () => out,
     exited,
     waitFor(pattern, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => { reject(new Error(`timed out waiting for ${String(pattern)}; output so far:\n${out}`)); }, timeoutMs);
+        const timer = setTimeout(() => {
+          reject(new Error(`timed out waiting for ${String(pattern)}; output so far:\n${out}`));
+        }, timeoutMs);
         const check = (): void => {
-          const m = typeof pattern === 'string' ? (out.includes(pattern) ? pattern : null) : (pattern.exec(out)?.[0] ?? null);
+          const m =
+            typeof pattern === 'string' ? (out.includes(pattern) ? pattern : null) : (pattern.exec(out)?.[0] ?? null);
           if (m !== null) {
             clearTimeout(timer);
             resolve(m);
@@ -70,11 +77,30 @@ export function runOpenssl(args: string[]): OpensslPeer {
 }
 
 /** Writes a self-signed P-256 certificate with the given raw subject (openssl -subj syntax) to dir. */
-export async function opensslSelfSigned(dir: string, name: string, subject: string): Promise<{ cert: string; key: string }> {
+export async function opensslSelfSigned(
+  dir: string,
+  name: string,
+  subject: string,
+): Promise<{ cert: string; key: string }> {
   const cert = `${dir}/${name}.pem`;
   const key = `${dir}/${name}.key`;
-  const p = runOpenssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', key, '-out', cert, '-subj', subject, '-days', '1']);
+  const p = runOpenssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-subj',
+    subject,
+    '-days',
+    '1',
+  ]);
   const code = await p.exited;
   if (code !== 0) throw new Error(`openssl req failed: ${p.output()}`);
   return { cert, key };
@@ -87,8 +113,21 @@ export function subjEscape(value: string): string {
 
 /** HKDF-SHA256 with the openssl CLI (output length = input length), independent of our code. */
 export async function opensslHkdf(ikm: Buffer, salt: Buffer, info: string): Promise<Buffer> {
-  const p = runOpenssl(['kdf', '-keylen', String(ikm.length), '-kdfopt', 'digest:SHA256', '-kdfopt', `hexkey:${ikm.toString('hex')}`,
-    '-kdfopt', `hexsalt:${salt.toString('hex')}`, '-kdfopt', `hexinfo:${Buffer.from(info).toString('hex')}`, '-binary', 'HKDF']);
-  if (await p.exited !== 0) throw new Error(`openssl kdf failed: ${p.output()}`);
+  const p = runOpenssl([
+    'kdf',
+    '-keylen',
+    String(ikm.length),
+    '-kdfopt',
+    'digest:SHA256',
+    '-kdfopt',
+    `hexkey:${ikm.toString('hex')}`,
+    '-kdfopt',
+    `hexsalt:${salt.toString('hex')}`,
+    '-kdfopt',
+    `hexinfo:${Buffer.from(info).toString('hex')}`,
+    '-binary',
+    'HKDF',
+  ]);
+  if ((await p.exited) !== 0) throw new Error(`openssl kdf failed: ${p.output()}`);
   return Buffer.from(p.output(), 'latin1');
 }

@@ -29,8 +29,17 @@ export async function startDevCoordinator(
 ): Promise<Coordinator> {
   const stateDir = await mkdtemp(join(tmpdir(), `init-e2e-coord-${process.pid}-`));
   t.teardown(() => rm(stateDir, { recursive: true, force: true }));
-  const manifest: DevManifest = { policies: new Map(Object.entries(opts.policies)), referenceValues: { allowInsecure: true } };
-  const running = await startCoordinator({ listen: opts.listen ?? '127.0.0.1:0', manifest, stateDir, validators: opts.validators, logger: silentLogger() });
+  const manifest: DevManifest = {
+    policies: new Map(Object.entries(opts.policies)),
+    referenceValues: { allowInsecure: true },
+  };
+  const running = await startCoordinator({
+    listen: opts.listen ?? '127.0.0.1:0',
+    manifest,
+    stateDir,
+    validators: opts.validators,
+    logger: silentLogger(),
+  });
   t.teardown(() => running.close());
   return {
     ...running,
@@ -57,7 +66,13 @@ export async function newPod(t: ExecutionContext, name: string): Promise<Pod> {
   const tlsDir = join(root, 'contrast', 'tls-config');
   const secretsDir = join(root, 'contrast', 'secrets');
   const doneFile = join(root, 'done');
-  return { root, tlsDir, secretsDir, doneFile, env: { CONTRAST_TLS_DIR: tlsDir, CONTRAST_SECRETS_DIR: secretsDir, CONTRAST_DONE_FILE: doneFile } };
+  return {
+    root,
+    tlsDir,
+    secretsDir,
+    doneFile,
+    env: { CONTRAST_TLS_DIR: tlsDir, CONTRAST_SECRETS_DIR: secretsDir, CONTRAST_DONE_FILE: doneFile },
+  };
 }
 
 /** Runs the real initializer for `pod`; the process is killed on teardown if still running. */
@@ -72,7 +87,11 @@ export function runInitializer(t: ExecutionContext, pod: Pod, env: Record<string
 const mode = async (p: string): Promise<number> => (await stat(p)).mode & 0o7777;
 
 /** Everything the issue asks of a finished pod; returns the leaf certificate. */
-export async function assertPodFiles(t: ExecutionContext, pod: Pod, expectedSecret: Buffer | undefined): Promise<X509Certificate> {
+export async function assertPodFiles(
+  t: ExecutionContext,
+  pod: Pod,
+  expectedSecret: Buffer | undefined,
+): Promise<X509Certificate> {
   const tls = (f: string): string => join(pod.tlsDir, f);
   t.is(await mode(pod.tlsDir), 0o755);
   t.is(await mode(pod.secretsDir), 0o755);

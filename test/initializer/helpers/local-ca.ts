@@ -15,7 +15,10 @@ export interface LocalCA {
   readonly intermediatePem: string;
   readonly seed: Buffer;
   readonly salt: Buffer;
-  issue(publicKey: KeyObject, opts?: { workloadSecretId?: string; dnsNames?: string[]; notBefore?: Date; notAfter?: Date }): Promise<MeshCerts>;
+  issue(
+    publicKey: KeyObject,
+    opts?: { workloadSecretId?: string; dnsNames?: string[]; notBefore?: Date; notAfter?: Date },
+  ): Promise<MeshCerts>;
   /** A CA unrelated to this one, for "not signed by the mesh CA" cases. */
   signLeafWith(other: LocalCA, publicKey: KeyObject): Promise<string>;
   readonly keys: webcrypto.CryptoKeyPair;
@@ -37,31 +40,55 @@ export async function createLocalCA(state: { seed?: Buffer; salt?: Buffer } = {}
   const notBefore = new Date(now - 3600_000);
   const notAfter = new Date(now + 10 * 365 * 86400_000);
   const root = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(), name: 'CN=system:coordinator:root', notBefore, notAfter,
-    keys: rootKeys, signingAlgorithm: EC384, extensions: await caExtensions(rootKeys),
+    serialNumber: serial(),
+    name: 'CN=system:coordinator:root',
+    notBefore,
+    notAfter,
+    keys: rootKeys,
+    signingAlgorithm: EC384,
+    extensions: await caExtensions(rootKeys),
   });
   const meshCA = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(), name: 'CN=system:coordinator:intermediate', notBefore, notAfter,
-    keys: meshKeys, signingAlgorithm: EC384, extensions: await caExtensions(meshKeys),
+    serialNumber: serial(),
+    name: 'CN=system:coordinator:intermediate',
+    notBefore,
+    notAfter,
+    keys: meshKeys,
+    signingAlgorithm: EC384,
+    extensions: await caExtensions(meshKeys),
   });
   const intermediate = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(), subject: 'CN=system:coordinator:intermediate', issuer: root.subject, notBefore, notAfter,
-    publicKey: meshKeys.publicKey, signingKey: rootKeys.privateKey, signingAlgorithm: EC384,
+    serialNumber: serial(),
+    subject: 'CN=system:coordinator:intermediate',
+    issuer: root.subject,
+    notBefore,
+    notAfter,
+    publicKey: meshKeys.publicKey,
+    signingKey: rootKeys.privateKey,
+    signingAlgorithm: EC384,
     extensions: await caExtensions(meshKeys),
   });
   const seed = state.seed ?? randomBytes(64);
   const salt = state.salt ?? randomBytes(32);
 
   async function leafPem(
-    signer: webcrypto.CryptoKeyPair, issuerName: string, publicKey: KeyObject, dnsNames: string[],
+    signer: webcrypto.CryptoKeyPair,
+    issuerName: string,
+    publicKey: KeyObject,
+    dnsNames: string[],
     validity: { notBefore?: Date; notAfter?: Date } = {},
   ): Promise<string> {
     const spki = publicKey.export({ type: 'spki', format: 'der' });
     const pub = await subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify']);
     const leaf = await x509.X509CertificateGenerator.create({
-      serialNumber: serial(), subject: `CN=${dnsNames[0] ?? 'workload'}`, issuer: issuerName,
-      notBefore: validity.notBefore ?? new Date(Date.now() - 3600_000), notAfter: validity.notAfter ?? new Date(Date.now() + 365 * 86400_000),
-      publicKey: pub, signingKey: signer.privateKey, signingAlgorithm: EC384,
+      serialNumber: serial(),
+      subject: `CN=${dnsNames[0] ?? 'workload'}`,
+      issuer: issuerName,
+      notBefore: validity.notBefore ?? new Date(Date.now() - 3600_000),
+      notAfter: validity.notAfter ?? new Date(Date.now() + 365 * 86400_000),
+      publicKey: pub,
+      signingKey: signer.privateKey,
+      signingAlgorithm: EC384,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
@@ -85,7 +112,8 @@ export async function createLocalCA(state: { seed?: Buffer; salt?: Buffer } = {}
         meshCACert: Buffer.from(ca.meshCAPem),
         certChain: Buffer.from(leaf + ca.intermediatePem),
         rootCACert: Buffer.from(ca.rootPem),
-        workloadSecret: opts.workloadSecretId === undefined ? Buffer.alloc(0) : workloadSecret(seed, salt, opts.workloadSecretId),
+        workloadSecret:
+          opts.workloadSecretId === undefined ? Buffer.alloc(0) : workloadSecret(seed, salt, opts.workloadSecretId),
       };
     },
     async signLeafWith(other, publicKey) {
@@ -102,5 +130,9 @@ export function workloadSecret(seed: Buffer, salt: Buffer, id: string): Buffer {
 }
 
 function serial(): string {
-  return createHash('sha256').update(randomBytes(16)).digest('hex').slice(0, 16).replace(/^[89a-f]/, '1');
+  return createHash('sha256')
+    .update(randomBytes(16))
+    .digest('hex')
+    .slice(0, 16)
+    .replace(/^[89a-f]/, '1');
 }

@@ -13,9 +13,36 @@ export interface MtlsResult {
 }
 
 /** `serverDir` and `clientDir` are TLS directories as the initializer writes them. */
-export async function opensslMutualTls(serverDir: string, clientDir: string, message: string, verifyName?: string): Promise<MtlsResult> {
-  const files = (dir: string): string[] => ['-cert', join(dir, 'certChain.pem'), '-key', join(dir, 'key.pem'), '-CAfile', join(dir, 'mesh-ca.pem')];
-  const server = spawn('openssl', ['s_server', '-accept', '127.0.0.1:0', '-naccept', '1', '-Verify', '1', '-verify_return_error', '-tls1_3', ...files(serverDir)], { stdio: ['pipe', 'pipe', 'pipe'] });
+export async function opensslMutualTls(
+  serverDir: string,
+  clientDir: string,
+  message: string,
+  verifyName?: string,
+): Promise<MtlsResult> {
+  const files = (dir: string): string[] => [
+    '-cert',
+    join(dir, 'certChain.pem'),
+    '-key',
+    join(dir, 'key.pem'),
+    '-CAfile',
+    join(dir, 'mesh-ca.pem'),
+  ];
+  const server = spawn(
+    'openssl',
+    [
+      's_server',
+      '-accept',
+      '127.0.0.1:0',
+      '-naccept',
+      '1',
+      '-Verify',
+      '1',
+      '-verify_return_error',
+      '-tls1_3',
+      ...files(serverDir),
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   let serverOut = '';
   server.stdout.setEncoding('utf8');
   server.stderr.setEncoding('utf8');
@@ -39,7 +66,14 @@ export async function opensslMutualTls(serverDir: string, clientDir: string, mes
         reject(new Error(`s_server exited: ${serverOut}`));
       });
     });
-    const clientArgs = ['s_client', '-connect', `127.0.0.1:${port}`, '-verify_return_error', '-tls1_3', ...files(clientDir)];
+    const clientArgs = [
+      's_client',
+      '-connect',
+      `127.0.0.1:${port}`,
+      '-verify_return_error',
+      '-tls1_3',
+      ...files(clientDir),
+    ];
     if (verifyName !== undefined) clientArgs.push('-verify_hostname', verifyName);
     const client = spawn('openssl', clientArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
     let clientOut = '';

@@ -15,7 +15,12 @@ export interface Spawned {
 }
 
 /** `prefix` runs the program through another command, e.g. `ip netns exec <ns>`. */
-export function spawnFixture(env: Record<string, string>, args: string[] = [], script = FIXTURE, prefix: string[] = []): Spawned {
+export function spawnFixture(
+  env: Record<string, string>,
+  args: string[] = [],
+  script = FIXTURE,
+  prefix: string[] = [],
+): Spawned {
   const argv = [...prefix, process.execPath, '--import=tsx', script, ...args];
   const child = spawn(argv[0]!, argv.slice(1), {
     env: { PATH: process.env['PATH'] ?? '', CONTRAST_LOG_FORMAT: 'json', ...env },

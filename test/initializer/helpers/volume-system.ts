@@ -16,7 +16,12 @@ export interface RecordingSystem extends VolumeSystem {
   readonly calls: string[][];
 }
 
-export function recordingSystem(opts: { mapperDir: string; mappingTarget: string; failOn?: string; callsFile?: string }): RecordingSystem {
+export function recordingSystem(opts: {
+  mapperDir: string;
+  mappingTarget: string;
+  failOn?: string;
+  callsFile?: string;
+}): RecordingSystem {
   const real = realVolumeSystem();
   const calls: string[][] = [];
   const ok: CommandResult = { code: 0, stdout: '', stderr: '' };
@@ -26,10 +31,17 @@ export function recordingSystem(opts: { mapperDir: string; mappingTarget: string
       calls.push([file, ...args]);
       if (opts.callsFile !== undefined) appendFileSync(opts.callsFile, JSON.stringify([file, ...args]) + '\n');
       const verb = file === 'cryptsetup' ? `cryptsetup ${args[0] ?? ''}` : file;
-      if (opts.failOn !== undefined && verb === opts.failOn) return { code: 32, stdout: '', stderr: `${verb}: injected failure` };
+      if (opts.failOn !== undefined && verb === opts.failOn)
+        return { code: 32, stdout: '', stderr: `${verb}: injected failure` };
       if (verb === 'cryptsetup luksOpen') {
         const [, header, keyFile, device, name] = args;
-        const test = await real.run('cryptsetup', ['open', '--test-passphrase', header ?? '', keyFile ?? '', device ?? '']);
+        const test = await real.run('cryptsetup', [
+          'open',
+          '--test-passphrase',
+          header ?? '',
+          keyFile ?? '',
+          device ?? '',
+        ]);
         if (test.code !== 0) return test;
         await symlink(opts.mappingTarget, join(opts.mapperDir, name ?? ''));
         return ok;
@@ -44,7 +56,10 @@ export function recordingSystem(opts: { mapperDir: string; mappingTarget: string
   };
 }
 
-export interface Loop { readonly device: string; readonly file: string }
+export interface Loop {
+  readonly device: string;
+  readonly file: string;
+}
 
 /** A loop device over a fresh sparse file; detached and removed at teardown. */
 export async function loopDevice(t: { teardown(fn: () => unknown): void }, mib: number): Promise<Loop> {

@@ -3,7 +3,12 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_DENY_RULE, hasDefaultDeny, insertDefaultDeny, removeDefaultDeny } from '../../../lib/netfilter/default-deny.js';
+import {
+  DEFAULT_DENY_RULE,
+  hasDefaultDeny,
+  insertDefaultDeny,
+  removeDefaultDeny,
+} from '../../../lib/netfilter/default-deny.js';
 import { createIptables, IptablesError } from '../../../lib/netfilter/iptables.js';
 import { createNetnsPair } from '../../meshproxy/netns.js';
 

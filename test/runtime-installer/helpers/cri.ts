@@ -62,7 +62,9 @@ function callStatus(socket: string): Promise<CriStatus> {
 
 /** The runtimes map from the verbose `config` info (CRI plugin config as JSON). */
 export function criRuntimes(status: CriStatus): Record<string, Record<string, unknown>> {
-  const config = JSON.parse(status.info['config'] ?? '{}') as { containerd?: { runtimes?: Record<string, Record<string, unknown>> } };
+  const config = JSON.parse(status.info['config'] ?? '{}') as {
+    containerd?: { runtimes?: Record<string, Record<string, unknown>> };
+  };
   return config.containerd?.runtimes ?? {};
 }
 

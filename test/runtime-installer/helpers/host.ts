@@ -4,7 +4,16 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, lstatSync, rmSync, writeFileSync, readlinkSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  lstatSync,
+  rmSync,
+  writeFileSync,
+  readlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +46,10 @@ export const SHIPPED: readonly [string, string, boolean][] = [
   ['bin/containerd-shim-contrast-cc-v2', 'bin/containerd-shim-contrast-cc-v2', true],
 ];
 
-export function createFakeNode(containerdFixture = 'containerd-v2.toml', configPath = 'etc/containerd/config.toml'): FakeNode {
+export function createFakeNode(
+  containerdFixture = 'containerd-v2.toml',
+  configPath = 'etc/containerd/config.toml',
+): FakeNode {
   const dir = mkdtempSync(join(tmpdir(), `ri-node-${process.pid}-`));
   const image = join(dir, 'image');
   const configDir = join(dir, 'config');
@@ -52,7 +64,11 @@ export function createFakeNode(containerdFixture = 'containerd-v2.toml', configP
   mkdirSync(dirname(cfg), { recursive: true });
   writeFileSync(cfg, fixture(containerdFixture).replaceAll('@@TMP@@', join(dir, 'ctd')));
   return {
-    dir, image, configDir, host, targetConfigDir,
+    dir,
+    image,
+    configDir,
+    host,
+    targetConfigDir,
     writeManifest(manifest) {
       const text = JSON.stringify(manifest, null, 2);
       writeFileSync(join(configDir, 'contrast-node-install.json'), text);
@@ -79,14 +95,23 @@ export function createFakeNode(containerdFixture = 'containerd-v2.toml', configP
 }
 
 /** The shipped-style manifest over the fake image, optionally with SRI for every file. */
-export function shippedManifest(node: FakeNode, opts: { integrity?: boolean; handler?: string; debug?: boolean } = {}): unknown {
+export function shippedManifest(
+  node: FakeNode,
+  opts: { integrity?: boolean; handler?: string; debug?: boolean } = {},
+): unknown {
   return {
     ...(opts.handler === undefined ? {} : { runtimeHandlerName: opts.handler }),
     files: SHIPPED.map(([src, dst, executable]) => ({
       url: `file://${join(node.image, src)}`,
       path: `/opt/edgeless/@@runtimeName@@/${dst}`,
       executable,
-      ...(opts.integrity === true ? { integrity: `sha256-${createHash('sha256').update(readFileSync(join(node.image, src))).digest('base64')}` } : {}),
+      ...(opts.integrity === true
+        ? {
+            integrity: `sha256-${createHash('sha256')
+              .update(readFileSync(join(node.image, src)))
+              .digest('base64')}`,
+          }
+        : {}),
     })),
     debugRuntime: opts.debug ?? false,
     qemuExtraKernelParams: 'console=ttyS0 contrast.test=1',
@@ -104,19 +129,31 @@ export interface RunResult {
  * Runs the installer program (through tsx); `killAfterMs` sends SIGKILL after that delay; `prefix`
  * is a command line the program runs under (e.g. unshare).
  */
-export function runInstaller(args: string[], env: Record<string, string>, killAfterMs?: number, prefix: readonly string[] = []): Promise<RunResult> {
+export function runInstaller(
+  args: string[],
+  env: Record<string, string>,
+  killAfterMs?: number,
+  prefix: readonly string[] = [],
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const argv = [...prefix, process.execPath, '--import', 'tsx', MAIN, ...args];
     const child = spawn(argv[0] as string, argv.slice(1), { env, cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    child.stdout.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.stdout.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.once('error', reject);
     // 'close' (not 'exit'): stdout and stderr are drained by then.
     child.once('close', (code, signal) => {
       if (timer !== undefined) clearTimeout(timer);
-      const lines = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       resolve({ code, signal, stderr, lines });
     });
   });

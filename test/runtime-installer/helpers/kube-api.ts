@@ -33,10 +33,55 @@ export function makeCerts(dir: string, name = 'kube'): { ca: string; cert: strin
   mkdirSync(dir, { recursive: true });
   const p = (f: string) => join(dir, `${name}-${f}`);
   const ossl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.crt'), '-days', '2', '-subj', `/CN=${name} test CA`);
-  ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=kube-apiserver');
+  ossl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    p('ca.key'),
+    '-out',
+    p('ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name} test CA`,
+  );
+  ossl(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    p('server.key'),
+    '-out',
+    p('server.csr'),
+    '-subj',
+    '/CN=kube-apiserver',
+  );
   writeFileSync(p('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  ossl('x509', '-req', '-in', p('server.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('server.crt'), '-days', '2', '-extfile', p('ext.cnf'));
+  ossl(
+    'x509',
+    '-req',
+    '-in',
+    p('server.csr'),
+    '-CA',
+    p('ca.crt'),
+    '-CAkey',
+    p('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    p('server.crt'),
+    '-days',
+    '2',
+    '-extfile',
+    p('ext.cnf'),
+  );
   return { ca: p('ca.crt'), cert: p('server.crt'), key: p('server.key') };
 }
 
@@ -49,7 +94,10 @@ function unescapePointer(s: string): string {
   return s.replace(/~1/g, '/').replace(/~0/g, '~');
 }
 
-export async function startKubeApi(dir: string, opts: { nodes: Record<string, Record<string, string>>; token: string }): Promise<KubeApiStandIn> {
+export async function startKubeApi(
+  dir: string,
+  opts: { nodes: Record<string, Record<string, string>>; token: string },
+): Promise<KubeApiStandIn> {
   const certs = makeCerts(dir);
   const saDir = join(dir, 'serviceaccount');
   mkdirSync(saDir, { recursive: true });
@@ -59,19 +107,29 @@ export async function startKubeApi(dir: string, opts: { nodes: Record<string, Re
   const requests: KubeRequest[] = [];
   const server: Server = createServer({ cert: readFileSync(certs.cert), key: readFileSync(certs.key) }, (req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => { chunks.push(c); });
+    req.on('data', (c: Buffer) => {
+      chunks.push(c);
+    });
     req.on('end', (): true => {
       const body = Buffer.concat(chunks).toString('utf8');
       const contentType = req.headers['content-type'];
-      requests.push({ method: req.method ?? '', path: req.url ?? '', contentType, authorization: req.headers.authorization, body });
+      requests.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        contentType,
+        authorization: req.headers.authorization,
+        body,
+      });
       const send = (code: number, text: string): true => {
         res.writeHead(code, { 'Content-Type': 'application/json' });
         res.end(text);
         return true;
       };
-      if (req.headers.authorization !== `Bearer ${opts.token}`) return send(401, status(401, 'Unauthorized', 'Unauthorized'));
+      if (req.headers.authorization !== `Bearer ${opts.token}`)
+        return send(401, status(401, 'Unauthorized', 'Unauthorized'));
       const m = /^\/api\/v1\/nodes\/([^/?]+)$/.exec(req.url ?? '');
-      if (m === null) return send(404, status(404, 'NotFound', `the server could not find the requested resource ${req.url ?? ''}`));
+      if (m === null)
+        return send(404, status(404, 'NotFound', `the server could not find the requested resource ${req.url ?? ''}`));
       const name = decodeURIComponent(m[1] ?? '');
       const labels = nodes.get(name);
       if (labels === undefined) return send(404, status(404, 'NotFound', `nodes "${name}" not found`));
@@ -106,7 +164,14 @@ export async function startKubeApi(dir: string, opts: { nodes: Record<string, Re
         }
         return send(200, node());
       }
-      return send(415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`));
+      return send(
+        415,
+        status(
+          415,
+          'UnsupportedMediaType',
+          `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+        ),
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -118,9 +183,12 @@ export async function startKubeApi(dir: string, opts: { nodes: Record<string, Re
       const l = nodes.get(n);
       return l === undefined ? undefined : { ...l };
     },
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => { r(); });
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => {
+          r();
+        });
+      }),
   };
 }

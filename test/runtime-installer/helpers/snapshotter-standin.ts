@@ -52,38 +52,65 @@ export interface SnapshotterStandIn {
 export async function startSnapshotterStandIn(socket: string, snapshotName: string): Promise<SnapshotterStandIn> {
   const calls: { method: string; snapshotter: string; key?: string }[] = [];
   const server = new grpc.Server();
-  server.addService({
-    List: {
-      path: '/containerd.services.snapshots.v1.Snapshots/List',
-      requestStream: false,
-      responseStream: true,
-      requestSerialize: (v: object) => Buffer.from(ListRequest.encode(ListRequest.create(v)).finish()),
-      requestDeserialize: (b: Buffer) => ListRequest.toObject(ListRequest.decode(b)),
-      responseSerialize: (v: object) => Buffer.from(ListResponse.encode(ListResponse.create(v)).finish()),
-      responseDeserialize: (b: Buffer) => ListResponse.toObject(ListResponse.decode(b)),
+  server.addService(
+    {
+      List: {
+        path: '/containerd.services.snapshots.v1.Snapshots/List',
+        requestStream: false,
+        responseStream: true,
+        requestSerialize: (v: object) => Buffer.from(ListRequest.encode(ListRequest.create(v)).finish()),
+        requestDeserialize: (b: Buffer) => ListRequest.toObject(ListRequest.decode(b)),
+        responseSerialize: (v: object) => Buffer.from(ListResponse.encode(ListResponse.create(v)).finish()),
+        responseDeserialize: (b: Buffer) => ListResponse.toObject(ListResponse.decode(b)),
+      },
+      Prepare: method('Prepare', 'PrepareSnapshotRequest', 'PrepareSnapshotResponse', false),
+      Mounts: method('Mounts', 'MountsRequest', 'MountsResponse', false),
     },
-    Prepare: method('Prepare', 'PrepareSnapshotRequest', 'PrepareSnapshotResponse', false),
-    Mounts: method('Mounts', 'MountsRequest', 'MountsResponse', false),
-  }, {
-    Prepare: (call: grpc.ServerUnaryCall<{ snapshotter?: string; key?: string }, object>, cb: grpc.sendUnaryData<object>) => {
-      calls.push({ method: 'Prepare', snapshotter: call.request.snapshotter ?? '', key: call.request.key ?? '' });
-      cb(null, { mounts: [STAND_IN_MOUNT] });
+    {
+      Prepare: (
+        call: grpc.ServerUnaryCall<{ snapshotter?: string; key?: string }, object>,
+        cb: grpc.sendUnaryData<object>,
+      ) => {
+        calls.push({ method: 'Prepare', snapshotter: call.request.snapshotter ?? '', key: call.request.key ?? '' });
+        cb(null, { mounts: [STAND_IN_MOUNT] });
+      },
+      Mounts: (
+        call: grpc.ServerUnaryCall<{ snapshotter?: string; key?: string }, object>,
+        cb: grpc.sendUnaryData<object>,
+      ) => {
+        calls.push({ method: 'Mounts', snapshotter: call.request.snapshotter ?? '', key: call.request.key ?? '' });
+        cb(null, { mounts: [STAND_IN_MOUNT] });
+      },
+      List: (call: grpc.ServerWritableStream<{ snapshotter?: string }, object>) => {
+        calls.push({ method: 'List', snapshotter: call.request.snapshotter ?? '' });
+        call.write({
+          info: [
+            {
+              name: snapshotName,
+              kind: 3,
+              createdAt: { seconds: 1_700_000_000 },
+              updatedAt: { seconds: 1_700_000_000 },
+              labels: { 'stand-in': 'true' },
+            },
+          ],
+        });
+        call.end();
+      },
     },
-    Mounts: (call: grpc.ServerUnaryCall<{ snapshotter?: string; key?: string }, object>, cb: grpc.sendUnaryData<object>) => {
-      calls.push({ method: 'Mounts', snapshotter: call.request.snapshotter ?? '', key: call.request.key ?? '' });
-      cb(null, { mounts: [STAND_IN_MOUNT] });
-    },
-    List: (call: grpc.ServerWritableStream<{ snapshotter?: string }, object>) => {
-      calls.push({ method: 'List', snapshotter: call.request.snapshotter ?? '' });
-      call.write({ info: [{ name: snapshotName, kind: 3, createdAt: { seconds: 1_700_000_000 }, updatedAt: { seconds: 1_700_000_000 }, labels: { 'stand-in': 'true' } }] });
-      call.end();
-    },
-  });
+  );
   await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) => { if (err === null) resolve(); else reject(err); });
+    server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) => {
+      if (err === null) resolve();
+      else reject(err);
+    });
   });
   return {
     calls,
-    close: () => new Promise<void>((r) => { server.tryShutdown(() => { r(); }); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.tryShutdown(() => {
+          r();
+        });
+      }),
   };
 }
