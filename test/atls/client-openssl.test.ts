@@ -13,7 +13,14 @@ import { X509Certificate } from '@peculiar/x509';
 import { atlsConnect } from '../../lib/atls/client.js';
 import { reportDataFor } from '../../lib/atls/report-data.js';
 import { InsecureIssuer } from '../../lib/attestation/insecure.js';
-import { freePort, opensslSelfSigned, runOpenssl, subjEscape, type OpensslPeer } from './helpers/openssl-peer.js';
+import {
+  freePort,
+  opensslSelfSigned,
+  runOpenssl,
+  sServerArgs,
+  subjEscape,
+  type OpensslPeer,
+} from './helpers/openssl-peer.js';
 import type { TlsVersion } from '../../lib/native/tls.js';
 import { AtlsError } from '../../lib/atls/errors.js';
 import { errorCode } from '../../lib/errors.js';
@@ -37,18 +44,9 @@ async function startServer(
   const names = await opensslSelfSigned(dir, 'names', `/CN=${subjEscape(serverNonce.toString('base64'))}`);
   const srv = await opensslSelfSigned(dir, 'server', '/CN=server');
   const port = await freePort();
-  const args = [
-    's_server',
-    '-accept',
-    `127.0.0.1:${port}`,
-    '-naccept',
-    '1',
-    '-cert',
-    srv.cert,
-    '-key',
-    srv.key,
-    '-Verify',
-    '1',
+  const args = sServerArgs(
+    port,
+    srv,
     '-CAfile',
     names.cert,
     '-alpn',
@@ -60,7 +58,7 @@ async function startServer(
     srv.cert,
     '-key2',
     srv.key,
-  ];
+  );
   if (version === 'TLSv1.2') args.push('-tls1_2');
   if (version === 'TLSv1.3') args.push('-tls1_3');
   const server = runOpenssl([...args, ...extra]);
@@ -161,19 +159,7 @@ test('a CertificateRequest without exactly one CA name fails with ERR_ATLS_SERVE
   const srv = await opensslSelfSigned(dir, 'server', '/CN=server');
   const port = await freePort();
   // No -CAfile: the CertificateRequest names no CA at all.
-  const server = runOpenssl([
-    's_server',
-    '-accept',
-    `127.0.0.1:${port}`,
-    '-naccept',
-    '1',
-    '-cert',
-    srv.cert,
-    '-key',
-    srv.key,
-    '-Verify',
-    '1',
-  ]);
+  const server = runOpenssl(sServerArgs(port, srv));
   t.teardown(() => server.stop());
   await server.waitFor('ACCEPT');
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

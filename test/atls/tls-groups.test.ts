@@ -13,7 +13,7 @@ import { InsecureIssuer } from '../../lib/attestation/insecure.js';
 import { NativeTlsError, NativeTlsSession } from '../../lib/native/tls.js';
 import { DEFAULT_TLS_GROUPS, tlsGroupName } from '../../lib/tls-groups.js';
 import { captureLogs, dial, startAtlsServer } from './helpers/harness.js';
-import { freePort, opensslSelfSigned, runOpenssl, subjEscape } from './helpers/openssl-peer.js';
+import { freePort, opensslSelfSigned, runOpenssl, sServerArgs, subjEscape } from './helpers/openssl-peer.js';
 
 const issuer = new InsecureIssuer(Buffer.alloc(32, 7));
 
@@ -54,24 +54,7 @@ test('a classic-only server (Debian openssl s_server, OpenSSL 3.0) still complet
   const names = await opensslSelfSigned(dir, 'names', `/CN=${subjEscape(randomBytes(32).toString('base64'))}`);
   const srv = await opensslSelfSigned(dir, 'server', '/CN=server');
   const port = await freePort();
-  const server = runOpenssl([
-    's_server',
-    '-accept',
-    `127.0.0.1:${port}`,
-    '-naccept',
-    '1',
-    '-cert',
-    srv.cert,
-    '-key',
-    srv.key,
-    '-Verify',
-    '1',
-    '-CAfile',
-    names.cert,
-    '-alpn',
-    'h2',
-    '-tls1_3',
-  ]);
+  const server = runOpenssl(sServerArgs(port, srv, '-CAfile', names.cert, '-alpn', 'h2', '-tls1_3'));
   t.teardown(() => server.stop());
   await server.waitFor('ACCEPT');
   const r = await handshake(port, DEFAULT_TLS_GROUPS);

@@ -18,7 +18,7 @@ import { createEgress } from '../../meshproxy/egress.js';
 import { MeshEvents } from '../../meshproxy/events.js';
 import { createIngress } from '../../meshproxy/ingress.js';
 import { MeshStats } from '../../meshproxy/stats.js';
-import { freePort, runOpenssl } from '../atls/helpers/openssl-peer.js';
+import { freePort, runOpenssl, sServerArgs } from '../atls/helpers/openssl-peer.js';
 import { MAIN, runCli } from './helpers-cli.js';
 import { createTestPki, writePair, writeTlsDir, type TestPki } from './pki.js';
 
@@ -200,22 +200,7 @@ test('the egress reaches Debian openssl s_server (OpenSSL 3.0) with X25519', asy
   const caFile = join(dir, 'ca.pem');
   await writeFile(caFile, pki.meshCA.certPem);
   const port = await freePort();
-  const server = runOpenssl([
-    's_server',
-    '-accept',
-    `127.0.0.1:${port}`,
-    '-naccept',
-    '1',
-    '-cert',
-    srv.cert,
-    '-key',
-    srv.key,
-    '-Verify',
-    '1',
-    '-CAfile',
-    caFile,
-    '-rev',
-  ]);
+  const server = runOpenssl(sServerArgs(port, srv, '-CAfile', caFile, '-rev'));
   t.teardown(() => server.stop());
   await server.waitFor('ACCEPT');
   const listen = { host: '127.0.0.1', port: await freePort() };

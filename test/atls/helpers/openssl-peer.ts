@@ -24,6 +24,27 @@ export interface OpensslPeer {
   stop(): Promise<void>;
 }
 
+/**
+ * Arguments of `openssl s_server` on 127.0.0.1:`port` for one connection, asking for a client
+ * certificate (`-Verify 1`), with `pair` as its certificate and key; `extra` follows.
+ */
+export function sServerArgs(port: number, pair: { cert: string; key: string }, ...extra: string[]): string[] {
+  return [
+    's_server',
+    '-accept',
+    `127.0.0.1:${port}`,
+    '-naccept',
+    '1',
+    '-cert',
+    pair.cert,
+    '-key',
+    pair.key,
+    '-Verify',
+    '1',
+    ...extra,
+  ];
+}
+
 export function runOpenssl(args: string[]): OpensslPeer {
   const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
