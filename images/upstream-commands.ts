@@ -31,7 +31,8 @@ export const UPSTREAM_COMMANDS: readonly UpstreamCommand[] = Object.freeze([
     env: [],
     source:
       'internal/kuberesource/mutators.go AddImageStore: container "pvc-holder" (secure image store, --inject-image-store)',
-    effect: 'stays up until SIGTERM',
+    effect:
+      'stays up until the pod stops (as upstream: sleep, PID 1, ignores SIGTERM; the SIGKILL after the grace period ends it)',
   },
   {
     id: 'secure-pv-startup-probe',
