@@ -104,7 +104,9 @@ async function installInto(
     host.onHost(RECEIPT_DIR),
   ]);
   if (imagepuller !== undefined) needed.add(dirname(imagepullerDest));
-  const missing = await missingDirs(host, [...needed]);
+  const missing = [...new Set([...(await missingDirs(host, [...needed])), ...(await leftByKilledRun(host))])].sort(
+    (a, b) => a.length - b.length,
+  );
   const prevEdit = previous?.configEdits.find(
     (e) => e.kind === 'containerd-runtime' && e.path === host.hostPathOf(plan.target),
   ) as ContainerdRuntimeEdit | undefined;
@@ -244,6 +246,30 @@ async function missingDirs(host: HostRoot, dirs: readonly string[]): Promise<str
     }
   }
   return [...missing].sort((a, b) => a.length - b.length);
+}
+
+/**
+ * The receipt directory and the ancestors a run of ours created and then could not record: a run killed
+ * after creating `RECEIPT_DIR` and before its first receipt was in place. Nothing else creates
+ * `RECEIPT_DIR`, so when it holds no receipt (only temporaries), it counts as created by install, and so
+ * does each ancestor that holds nothing but the directory below it; uninstall then removes them as it
+ * would after an uninterrupted run.
+ */
+async function leftByKilledRun(host: HostRoot): Promise<string[]> {
+  const ours = (dir: string) => host.readdir(dir).then((es) => es.filter((e) => finalNameOfTemp(e) === undefined));
+  const receiptDir = host.onHost(RECEIPT_DIR);
+  if ((await host.lstat(receiptDir)) === undefined || (await ours(receiptDir)).length > 0) return [];
+  const claimed = [receiptDir];
+  for (
+    let child = receiptDir, d = dirname(child);
+    d !== host.mount && d.startsWith(host.mount);
+    child = d, d = dirname(d)
+  ) {
+    const entries = await ours(d);
+    if (entries.length !== 1 || entries[0] !== basename(child)) break;
+    claimed.push(d);
+  }
+  return claimed;
 }
 
 export function sha256(text: string): string {

@@ -137,3 +137,22 @@ test('a receipt naming a snapshotter this version does not know is refused befor
   t.regex(String(errorsOf(r2)[0]?.['msg']), /snapshotter=overlay-of-the-future: expected one of tardev, nydus/);
   t.deepEqual(snapshotTree(n.host), before);
 });
+
+test('an install killed before its first receipt: the re-run records the directories it left; uninstall removes them', async (t) => {
+  const n = node(t);
+  const handler = 'contrast-cc-metal-qemu-snp-rcpt0007';
+  n.writeManifest(shippedManifest(n, { handler }));
+  const before = snapshotTree(n.host);
+  // What a run killed between creating the receipt directory and renaming its receipt into place leaves.
+  mkdirSync(join(n.host, 'opt/edgeless/.receipts'), { recursive: true });
+  writeFileSync(join(n.host, `opt/edgeless/.receipts/.${handler}.json.tmp-0123456789ab`), '{"format":');
+  const r1 = await runInstaller(['Metal-QEMU-SNP'], n.env());
+  t.is(r1.code, 0, r1.stderr);
+  const receipt = JSON.parse(readFileSync(join(n.host, `opt/edgeless/.receipts/${handler}.json`), 'utf8')) as {
+    directories: string[];
+  };
+  for (const d of ['/opt', '/opt/edgeless', '/opt/edgeless/.receipts']) t.true(receipt.directories.includes(d), d);
+  const r2 = await runInstaller(['uninstall', 'Metal-QEMU-SNP'], n.env());
+  t.is(r2.code, 0, r2.stderr);
+  t.deepEqual(snapshotTree(n.host), before);
+});
