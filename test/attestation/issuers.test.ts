@@ -5,10 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mountEmulators, type Emulators } from '../emulators/harness.js';
+import { emulatorAttestationConfig as config, mountEmulators, type Emulators } from '../emulators/harness.js';
 import { silentLogger } from '../../lib/log.js';
 import { createIssuer, detectPlatform } from '../../lib/attestation/platform.js';
-import { ATTESTATION_DEFAULTS, type AttestationConfig } from '../../lib/attestation/config.js';
 import { createValidators } from '../../lib/attestation/validators.js';
 import { decodeSnpDocument } from '../../lib/attestation/snp-document.js';
 import { decodeTdxDocument } from '../../lib/attestation/tdx-document.js';
@@ -33,21 +32,6 @@ function cEscape(b: Buffer): string {
     else s += '\\' + x.toString(8).padStart(3, '0');
   }
   return s;
-}
-
-function config(emu: Emulators, over: Partial<AttestationConfig>): AttestationConfig {
-  return {
-    mode: 'auto',
-    snpDevice: `${emu.mountpoint}/absent-sev-guest`,
-    tdxDevice: `${emu.mountpoint}/absent-tdx_guest`,
-    tsmReportDir: `${emu.mountpoint}/absent-tsm`,
-    allowInsecure: false,
-    kernelCmdlinePath: `${emu.mountpoint}/absent-cmdline`,
-    cpuinfoPath: `${emu.mountpoint}/absent-cpuinfo`,
-    kdsBaseUrl: ATTESTATION_DEFAULTS.kdsBaseUrl,
-    kdsTimeoutMs: 0,
-    ...over,
-  };
 }
 
 // One emulator for the file (mounting several at once in one process races in the key cache);

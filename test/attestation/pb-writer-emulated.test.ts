@@ -5,10 +5,9 @@
  */
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { mountEmulators, type Emulators } from '../emulators/harness.js';
+import { emulatorAttestationConfig as config, mountEmulators, type Emulators } from '../emulators/harness.js';
 import { silentLogger } from '../../lib/log.js';
 import { createIssuer } from '../../lib/attestation/platform.js';
-import { ATTESTATION_DEFAULTS, type AttestationConfig } from '../../lib/attestation/config.js';
 import { decodeSnpDocument } from '../../lib/attestation/snp-document.js';
 import { decodeTdxDocument } from '../../lib/attestation/tdx-document.js';
 import { parseTdxQuote } from '../../lib/attestation/tdx-quote.js';
@@ -22,21 +21,6 @@ test.before(async () => {
 test.after.always(async () => {
   await shared?.unmount();
 });
-
-function config(emu: Emulators, over: Partial<AttestationConfig>): AttestationConfig {
-  return {
-    mode: 'auto',
-    snpDevice: `${emu.mountpoint}/absent-sev-guest`,
-    tdxDevice: `${emu.mountpoint}/absent-tdx_guest`,
-    tsmReportDir: `${emu.mountpoint}/absent-tsm`,
-    allowInsecure: false,
-    kernelCmdlinePath: `${emu.mountpoint}/absent-cmdline`,
-    cpuinfoPath: `${emu.mountpoint}/absent-cpuinfo`,
-    kdsBaseUrl: ATTESTATION_DEFAULTS.kdsBaseUrl,
-    kdsTimeoutMs: 0,
-    ...over,
-  };
-}
 
 const tee = { tee: () => Promise.resolve(nativeTeeAccess()) };
 

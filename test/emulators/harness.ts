@@ -46,6 +46,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { ATTESTATION_DEFAULTS, type AttestationConfig } from '../../lib/attestation/config.js';
 import { ensureTestKeys, tcbBytes, TEST_PLATFORM } from './keys.js';
 
 export { TEST_PLATFORM, tcbBytes } from './keys.js';
@@ -279,5 +280,24 @@ export async function mountEmulators(opts: EmulatorOptions = {}): Promise<Emulat
       );
     },
     unmount,
+  };
+}
+
+/**
+ * An attestation configuration whose device paths all point at absent files under the emulators' mount
+ * (so nothing is found unless `over` names a device), no insecure documents, no KDS wait.
+ */
+export function emulatorAttestationConfig(emu: Emulators, over: Partial<AttestationConfig>): AttestationConfig {
+  return {
+    mode: 'auto',
+    snpDevice: `${emu.mountpoint}/absent-sev-guest`,
+    tdxDevice: `${emu.mountpoint}/absent-tdx_guest`,
+    tsmReportDir: `${emu.mountpoint}/absent-tsm`,
+    allowInsecure: false,
+    kernelCmdlinePath: `${emu.mountpoint}/absent-cmdline`,
+    cpuinfoPath: `${emu.mountpoint}/absent-cpuinfo`,
+    kdsBaseUrl: ATTESTATION_DEFAULTS.kdsBaseUrl,
+    kdsTimeoutMs: 0,
+    ...over,
   };
 }
