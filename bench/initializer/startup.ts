@@ -46,6 +46,9 @@ import type { Validator } from '../../lib/attestation/types.js';
 import { silentLogger } from '../../lib/log.js';
 import { formatTable, interleave, type Peer, type RunResult } from './interleave.js';
 
+/** A single initializer run taking longer than this is a hang, not a measurement. */
+const RUN_DEADLINE_MS = 30_000;
+
 const MAIN = fileURLToPath(new URL('../../dist/initializer/main.js', import.meta.url));
 
 const { values } = parseArgs({
@@ -171,7 +174,12 @@ try {
           resolve(performance.now());
         });
       });
+      // A run that neither finishes nor fails (a Coordinator that never answers waits out the
+      // initializer's 60 s attempt budget) stops the benchmark with the child's log, not a silent hang.
+      const deadline = setTimeout(() => child.kill('SIGKILL'), RUN_DEADLINE_MS);
       const [at, code] = await Promise.all([doneAt, new Promise<number | null>((r) => child.on('close', r))]);
+      clearTimeout(deadline);
+      if (code === null) throw new Error(`${name}: no done file within ${RUN_DEADLINE_MS / 1000} s, killed\n${stderr}`);
       const peerMs = Math.max(0, cpuMs() - cpu0 - spawnOverheadMs);
       if (code !== 0 || !existsSync(done)) throw new Error(`${name}: exit ${code}\n${stderr}`);
       return { ms: at - start, peerMs, cpuMs: childCpu(stderr) };

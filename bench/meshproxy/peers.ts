@@ -10,9 +10,11 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Ports and the egress address differ per run (other sessions on a shared machine run benchmarks too):
- * a random base in 20000-59000, the egress on a random 127/8 address.
+ * a random base in 20000-32000, below Linux's ephemeral range (32768-60999), where the local port of
+ * any outgoing connection could hold it (bind fails with EADDRINUSE), the egress on a random 127/8
+ * address.
  */
-const BASE = 20_000 + Math.floor(Math.random() * 3900) * 10;
+const BASE = 20_000 + Math.floor(Math.random() * 1200) * 10;
 export const APP_PORT = BASE;
 export const EGRESS = {
   host: `127.${2 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`,
@@ -68,6 +70,17 @@ async function stopAll(children: ChildProcess[]): Promise<void> {
         }),
     ),
   );
+}
+
+/** The peer once `wait` says it is ready; if it never is, its processes are stopped (none is left behind). */
+async function ready(name: string, children: ChildProcess[], wait: () => Promise<void>): Promise<Running> {
+  try {
+    await wait();
+  } catch (err) {
+    await stopAll(children);
+    throw err;
+  }
+  return { name, pids: pidsOf(children), stop: () => stopAll(children) };
 }
 
 export async function waitPort(host: string, port: number, timeoutMs = 15_000): Promise<void> {
@@ -126,8 +139,7 @@ http {
 `,
   );
   const child = start('nginx', ['-c', conf, '-p', d.root, '-e', join(d.root, 'app-error.log')]);
-  await waitPort('127.0.0.1', APP_PORT);
-  return { name: 'app', pids: pidsOf([child]), stop: () => stopAll([child]) };
+  return ready('app', [child], () => waitPort('127.0.0.1', APP_PORT));
 }
 
 export async function startMeshproxy(d: Dirs): Promise<Running> {
@@ -153,9 +165,10 @@ export async function startMeshproxy(d: Dirs): Promise<Running> {
     CONTRAST_TLS_DIR: d.clientTls,
     CONTRAST_READY_FILE: join(d.root, 'egress-ready'),
   });
-  await waitFile(join(d.root, 'ingress-ready'), ingress);
-  await waitFile(join(d.root, 'egress-ready'), egress);
-  return { name: 'meshproxy', pids: pidsOf([egress, ingress]), stop: () => stopAll([egress, ingress]) };
+  return ready('meshproxy', [egress, ingress], async () => {
+    await waitFile(join(d.root, 'ingress-ready'), ingress);
+    await waitFile(join(d.root, 'egress-ready'), egress);
+  });
 }
 
 export async function startHaproxy(d: Dirs): Promise<Running> {
@@ -172,9 +185,10 @@ export async function startHaproxy(d: Dirs): Promise<Running> {
   );
   const ingress = start('haproxy', ['-db', '-f', ing]);
   const egress = start('haproxy', ['-db', '-f', eg]);
-  await waitPort(INGRESS.host, INGRESS.port);
-  await waitPort(EGRESS.host, EGRESS.port);
-  return { name: 'haproxy', pids: pidsOf([egress, ingress]), stop: () => stopAll([egress, ingress]) };
+  return ready('haproxy', [egress, ingress], async () => {
+    await waitPort(INGRESS.host, INGRESS.port);
+    await waitPort(EGRESS.host, EGRESS.port);
+  });
 }
 
 export async function startNginx(d: Dirs): Promise<Running> {
@@ -206,7 +220,8 @@ events { worker_connections 8192; }
   );
   const ingress = start('nginx', ['-c', ing, '-p', d.root, '-e', join(d.root, 'nginx-ingress.log')]);
   const egress = start('nginx', ['-c', eg, '-p', d.root, '-e', join(d.root, 'nginx-egress.log')]);
-  await waitPort(INGRESS.host, INGRESS.port);
-  await waitPort(EGRESS.host, EGRESS.port);
-  return { name: 'nginx-stream', pids: pidsOf([egress, ingress]), stop: () => stopAll([egress, ingress]) };
+  return ready('nginx-stream', [egress, ingress], async () => {
+    await waitPort(INGRESS.host, INGRESS.port);
+    await waitPort(EGRESS.host, EGRESS.port);
+  });
 }

@@ -46,7 +46,10 @@ try {
   await writeTlsDir(dirs.clientTls, pki.meshCA, pki.client);
   await writeTlsDir(dirs.serverTls, pki.meshCA, pki.server);
   const app = await startApp(dirs);
-  const proxy = await startMeshproxy(dirs);
+  const proxy = await startMeshproxy(dirs).catch(async (err: unknown) => {
+    await app.stop();
+    throw err;
+  });
   try {
     const url = `http://${EGRESS.host}:${EGRESS.port}`;
     const d = `${process.env['PROBE_SECONDS'] ?? '4'}s`;
