@@ -142,7 +142,8 @@ http {
   return ready('app', [child], () => waitPort('127.0.0.1', APP_PORT));
 }
 
-export async function startMeshproxy(d: Dirs): Promise<Running> {
+/** The meshproxy, both sides; `nodeFlags` (default: BENCH_NODE_FLAGS) go before the program, e.g. V8 heap sizes. */
+export async function startMeshproxy(d: Dirs, nodeFlags?: readonly string[]): Promise<Running> {
   const malloc = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_')));
   const base = {
     ...malloc,
@@ -152,7 +153,7 @@ export async function startMeshproxy(d: Dirs): Promise<Running> {
   };
   await rm(join(d.root, 'ingress-ready'), { force: true });
   await rm(join(d.root, 'egress-ready'), { force: true });
-  const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+  const flags = nodeFlags ?? (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
   const ingress = start(process.execPath, [...flags, MAIN], {
     ...base,
     CONTRAST_MESHPROXY_INGRESS_LISTEN: `${INGRESS.host}:${INGRESS.port}=${APP_PORT}`,

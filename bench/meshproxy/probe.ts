@@ -5,7 +5,7 @@
  *
  *   npm run build:ts && npx tsx bench/meshproxy/probe.ts
  *
- * Environment: PROBE_WORKLOADS (`ka,conn,bulk`), PROBE_SECONDS (4), BENCH_NODE_FLAGS (e.g.
+ * Environment: PROBE_WORKLOADS (`ka,conn,bulk,upload`), PROBE_SECONDS (4), BENCH_NODE_FLAGS (e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`, `--perf-basic-prof` for `perf record -p`), BENCH_MESHPROXY_MAIN
  * (another build of main.js, for A/B runs; it must sit inside this checkout to find node_modules).
  */
@@ -13,12 +13,14 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createTestPki, writeTlsDir } from '../../test/meshproxy/pki.js';
 import { EGRESS, startApp, startMeshproxy, type Dirs } from './peers.js';
 import { cpuTicks } from './proc.js';
 
 const run = promisify(execFile);
+const UPLOAD_SCRIPT = fileURLToPath(new URL('upload.lua', import.meta.url));
 
 async function memory(pids: number[]): Promise<string> {
   const parts: string[] = [];
@@ -60,10 +62,12 @@ try {
       ka: ['-t1', '-c16', `-d${d}`, `${url}/small`],
       conn: ['-t1', '-c16', `-d${d}`, '-H', 'Connection: close', `${url}/small`],
       bulk: ['-t1', '-c4', `-d${d}`, `${url}/bulk`],
+      upload: ['-t1', '-c4', `-d${d}`, '-s', UPLOAD_SCRIPT, `${url}/upload`],
     };
-    for (const name of (process.env['PROBE_WORKLOADS'] ?? 'ka,conn,bulk').split(',')) {
+    for (const name of (process.env['PROBE_WORKLOADS'] ?? 'ka,conn,bulk,upload').split(',')) {
       const args = workloads[name];
-      if (args === undefined) throw new Error(`PROBE_WORKLOADS: unknown workload ${name} (expected ka, conn, bulk)`);
+      if (args === undefined)
+        throw new Error(`PROBE_WORKLOADS: unknown workload ${name} (expected ka, conn, bulk, upload)`);
       const before = await cpuTicks(proxy.pids);
       const { stdout } = await run('wrk', args, { maxBuffer: 1 << 20 });
       const ticks = (await cpuTicks(proxy.pids)) - before;

@@ -3,6 +3,10 @@
  * (client -> egress proxy -> mutual TLS -> ingress proxy -> app), one process per side for every peer.
  *
  *   npm run build:ts && npx tsx bench/meshproxy/run.ts [--rounds 3] [--seconds 5]
+ *     [--variant '<label>=<node flags>']...
+ *
+ * A variant is the meshproxy once more with other Node/V8 flags (e.g. `semi-space 1 MiB=--max-semi-space-size=1`),
+ * as one more peer in the same interleaved rounds, so that a trade-off is measured like for like.
  *
  * Needs: wrk, haproxy, nginx + libnginx-mod-stream (Debian). The app is nginx serving HTTP (1 KiB body
  * for small requests, 4 MiB for bulk), shared by all peers. Peers run in turn, in a rotated order per
@@ -43,6 +47,8 @@ interface Sample {
   uploadMBps: number;
   peakRssEgressMiB: number;
   peakRssIngressMiB: number;
+  anonEgressMiB: number;
+  anonIngressMiB: number;
 }
 
 const METRICS: { key: keyof Sample; label: string; better: 'higher' | 'lower' }[] = [
@@ -56,6 +62,8 @@ const METRICS: { key: keyof Sample; label: string; better: 'higher' | 'lower' }[
   { key: 'uploadMBps', label: 'bulk upload MB/s (4 MiB POST bodies)', better: 'higher' },
   { key: 'peakRssEgressMiB', label: 'peak RSS, egress side (MiB)', better: 'lower' },
   { key: 'peakRssIngressMiB', label: 'peak RSS, ingress side (MiB)', better: 'lower' },
+  { key: 'anonEgressMiB', label: 'anonymous memory, egress side (MiB, max after a workload)', better: 'lower' },
+  { key: 'anonIngressMiB', label: 'anonymous memory, ingress side (MiB, max after a workload)', better: 'lower' },
 ];
 
 function arg(name: string, fallback: number): number {
@@ -67,6 +75,11 @@ async function peakRssMiB(pids: number[]): Promise<number> {
   let kib = 0;
   for (const pid of pids) kib += Number(/VmHWM:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1]);
   return kib / 1024;
+}
+
+/** Private memory (heap, V8, buffers) without the shared file pages of the binary that RSS includes. */
+async function anonMiB(pid: number): Promise<number> {
+  return Number(/RssAnon:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
 }
 
 function ms(value: string, unit: string): number {
@@ -96,7 +109,11 @@ async function measure(peer: Running, seconds: number): Promise<Sample> {
   const url = `http://${EGRESS.host}:${EGRESS.port}`;
   const d = `${seconds}s`;
   await run('wrk', ['-t1', '-c4', '-d1s', `${url}/small`]); // warm-up (JIT, session caches)
+  const [egressPid, ingressPid] = peer.pids;
+  const anon = { egress: 0, ingress: 0 };
   const rss = async (phase: string): Promise<void> => {
+    anon.egress = Math.max(anon.egress, await anonMiB(egressPid ?? -1));
+    anon.ingress = Math.max(anon.ingress, await anonMiB(ingressPid ?? -1));
     if (process.env['BENCH_DEBUG'] !== undefined)
       process.stderr.write(`${peer.name} after ${phase}: peak RSS ${(await peakRssMiB(peer.pids)).toFixed(1)} MiB\n`);
   };
@@ -109,7 +126,6 @@ async function measure(peer: Running, seconds: number): Promise<Sample> {
   await rss('bulk');
   const upload = await wrk(['-t1', '-c4', `-d${d}`, '-s', UPLOAD_SCRIPT, `${url}/upload`], peer.pids);
   await rss('upload');
-  const [egressPid, ingressPid] = peer.pids;
   return {
     kaRps: ka.rps,
     kaP99Ms: ka.p99,
@@ -121,7 +137,28 @@ async function measure(peer: Running, seconds: number): Promise<Sample> {
     uploadMBps: (upload.rps * UPLOAD_BYTES) / 1e6,
     peakRssEgressMiB: await peakRssMiB([egressPid ?? -1]),
     peakRssIngressMiB: await peakRssMiB([ingressPid ?? -1]),
+    anonEgressMiB: anon.egress,
+    anonIngressMiB: anon.ingress,
   };
+}
+
+/** `--variant '<label>=<flags>'`: the meshproxy with other Node flags, named `meshproxy (<label>)`. */
+function variantsOf(argv: readonly string[]): { name: string; flags: string[] }[] {
+  const out: { name: string; flags: string[] }[] = [];
+  argv.forEach((a, i) => {
+    if (a !== '--variant') return;
+    const spec = argv[i + 1] ?? '';
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new Error(`--variant ${spec}: expected '<label>=<node flags>'`);
+    out.push({
+      name: `meshproxy (${spec.slice(0, eq)})`,
+      flags: spec
+        .slice(eq + 1)
+        .split(' ')
+        .filter((f) => f !== ''),
+    });
+  });
+  return out;
 }
 
 function median(xs: number[]): number {
@@ -156,8 +193,10 @@ async function main(): Promise<void> {
 
     const app = await startApp(dirs);
     const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+    const variants = variantsOf(process.argv);
     const peers = [
-      { name: 'meshproxy', start: startMeshproxy },
+      { name: 'meshproxy', start: (x: Dirs) => startMeshproxy(x) },
+      ...variants.map((v) => ({ name: v.name, start: (x: Dirs) => startMeshproxy(x, v.flags) })),
       { name: 'haproxy', start: startHaproxy },
       { name: 'nginx-stream', start: startNginx },
     ].filter((p) => only === undefined || p.name === only);
@@ -182,19 +221,21 @@ async function main(): Promise<void> {
       await app.stop();
     }
     if (only !== undefined) return;
-    const ours = samples.get('meshproxy')!;
+    const ours = ['meshproxy', ...variants.map((v) => v.name)];
+    const columns = [...ours, 'haproxy', 'nginx-stream'];
+    const ratios = [...ours.map((o) => ({ of: o, to: 'haproxy' })), { of: 'meshproxy', to: 'nginx-stream' }];
     const lines = [
-      `| metric | meshproxy | haproxy | nginx-stream | meshproxy / haproxy | meshproxy / nginx |`,
-      `|---|---|---|---|---|---|`,
+      `| metric | ${columns.join(' | ')} | ${ratios.map((r) => `${r.of} / ${r.to}`).join(' | ')} |`,
+      `|---|${columns.map(() => '---|').join('')}${ratios.map(() => '---|').join('')}`,
     ];
     for (const m of METRICS) {
       const med = (name: string): number => median(samples.get(name)!.map((s) => s[m.key]));
-      const ratio = (peer: string): string => {
-        const per = ours.map((s, i) => s[m.key] / (samples.get(peer)![i]?.[m.key] ?? NaN));
-        return `${(med('meshproxy') / med(peer)).toFixed(2)}x (${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)})`;
+      const ratio = (of: string, to: string): string => {
+        const per = samples.get(of)!.map((s, i) => s[m.key] / (samples.get(to)![i]?.[m.key] ?? NaN));
+        return `${(med(of) / med(to)).toFixed(2)}x (${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)})`;
       };
       lines.push(
-        `| ${m.label} | ${fmt(med('meshproxy'))} | ${fmt(med('haproxy'))} | ${fmt(med('nginx-stream'))} | ${ratio('haproxy')} | ${ratio('nginx-stream')} |`,
+        `| ${m.label} | ${columns.map((c) => fmt(med(c))).join(' | ')} | ${ratios.map((r) => ratio(r.of, r.to)).join(' | ')} |`,
       );
     }
     const loadAfter = await loadAverage();
