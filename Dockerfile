@@ -38,10 +38,10 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
-# TypeScript + addon, then one bundle per program (dist/bundle/<program>/: main.mjs and chunks, or
-# for the initializer main.cjs, program.cjs and the V8 code cache from a training run on loopback,
-# made with the pinned node, which the images carry; the addon), assembled into
-# /usr/lib/contrast/<program>/ of its image.
+# TypeScript, the addon and our sleep (native/sleep, no libc), then one bundle per program
+# (dist/bundle/<program>/: main.mjs and chunks, or for the initializer main.cjs, program.cjs and the V8
+# code cache from a training run on loopback, made with the pinned node, which the images carry; the
+# addon), assembled into /usr/lib/contrast/<program>/ of its image.
 RUN npm run build \
  && npm run bundle -- --require-all \
  && SOURCE_DATE_EPOCH=0 npm run images -- --no-bundle --require-all

@@ -45,3 +45,8 @@ export class CodeCacheTrainingError extends ContrastError {
 export class NodeRuntimeError extends ContrastError {
   readonly code = 'ERR_NODE_RUNTIME';
 }
+
+/** One of our own executables for the images (native/sleep) did not build. */
+export class OwnBinaryError extends ContrastError {
+  readonly code = 'ERR_OWN_BINARY';
+}

@@ -3,9 +3,10 @@
  *
  *   layer 1 "node":    the pinned Node binary (stripped) and its LICENSE, the shared libraries it
  *                      needs, the merged-/usr links, /tmp; identical for every target, so registries store it once.
- *   layer 2 "program": the target's tools (iptables, test) with their libraries, the program's
- *                      bundle directory (entry, chunks, addon), the launchers (/bin/<entry point>),
- *                      the version file (the programs have theirs inlined from lib/version.ts).
+ *   layer 2 "program": the target's tools (iptables, test) with their libraries, our own executables
+ *                      (images/own-binaries.ts: sleep), the program's bundle directory (entry,
+ *                      chunks, addon), the launchers (/bin/<entry point>), the version file (the
+ *                      programs have theirs inlined from lib/version.ts).
  *
  * Reproducible: entries sorted, fixed mtime and owners, gzip without timestamp or name.
  */
@@ -26,12 +27,13 @@ import type { InstallerBase } from './installer-base.js';
 import { EMBEDDED_HANDLER_PATH, LABELS, serializeEmbeddedHandler } from '../lib/node-install/embedded-handler.js';
 import { LICENCE_INDEX, OWN_LICENCE, debianOwners } from './licences.js';
 import { repoRoot } from './paths.js';
+import { OWN_BINARIES, buildOwnBinary } from './own-binaries.js';
 
 /**
  * Upper bound for one image, compressed (issue 8: 45 MB on Node 20; 50 MB with Node 26, whose binary is
  * 42 MB compressed). 55 MB since the images also carry what upstream's pod specs run in them and the
- * licence texts: the initializer's secure-pv tools (cryptsetup with libcrypto, e2fsprogs, mount) and
- * busybox make its own layer 6.2 MB, the port-forwarder's bash and socat 4.0 MB.
+ * licence texts: the initializer's secure-pv tools (cryptsetup with libcrypto, e2fsprogs, mount), bash,
+ * busybox and our sleep make its own layer 6.8 MB, the port-forwarder's bash and socat 4.0 MB.
  */
 export const MAX_COMPRESSED_BYTES = 55 * 1000 * 1000;
 
@@ -189,6 +191,8 @@ function programLayer(target: ImageTarget, base: LayerContents, bundle: string, 
   for (const dir of target.pluginDirs) addPluginDirectory(layer, dir);
   for (const file of target.hostFiles) addHostPath(layer, file);
   for (const [path, to] of Object.entries(target.links)) layer.add({ type: 'symlink', path, target: to });
+  for (const [path, name] of Object.entries(target.ownBinaries))
+    layer.add({ type: 'file', path, mode: 0o755, data: buildOwnBinary(repoRoot(), name) });
   for (const [path, content] of Object.entries(target.files))
     layer.add({ type: 'file', path, mode: 0o644, data: Buffer.from(content) });
   // Every file of the bundle directory (the bundler empties it first): entry, chunks, addon, assets.
@@ -271,18 +275,28 @@ function licenceFiles(files: readonly string[], node: NodeFiles): Map<string, Li
  */
 function addLicences(layer: LayerContents, base: LayerContents, node: NodeFiles, target: ImageTarget): void {
   const program = target.program;
-  const launchers = new Set(target.launchers.map((l) => `/usr/bin/${l}`));
-  const all = licenceFiles([...new Set([...hostFilesIn(base), ...hostFilesIn(layer, launchers)])].sort(), node);
+  const own = Object.entries(target.ownBinaries).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const ours = new Set([...target.launchers.map((l) => `/usr/bin/${l}`), ...own.map(([path]) => path)]);
+  const all = licenceFiles([...new Set([...hostFilesIn(base), ...hostFilesIn(layer, ours)])].sort(), node);
   for (const source of all.values()) if (source.inImage !== true) addHostPath(layer, source.file);
-  const own = join(repoRoot(), 'LICENSE');
-  if (!existsSync(own)) throw new HostFileError(`${own} missing: expected the suite's licence text`);
-  layer.add({ type: 'file', path: OWN_LICENCE, mode: 0o644, data: readFileSync(own) });
+  const licence = join(repoRoot(), 'LICENSE');
+  if (!existsSync(licence)) throw new HostFileError(`${licence} missing: expected the suite's licence text`);
+  layer.add({ type: 'file', path: OWN_LICENCE, mode: 0o644, data: readFileSync(licence) });
   const lines = [
     'Licences of everything in this image.',
     '',
     `Our code (${BUNDLE_DIR}/, launchers, the addon contrast_native.node): Apache-2.0, /${OWN_LICENCE}`,
     `npm packages bundled into ${BUNDLE_DIR}/${program}/: ${BUNDLE_DIR}/${program}/THIRD-PARTY-LICENSES.txt`,
     '',
+    ...(own.length === 0
+      ? []
+      : [
+          'Our own executables, built from native/ without libc (file <TAB> source <TAB> licence text):',
+          ...own.map(
+            ([path, name]) => `${path}\tcontrast ${name} (${OWN_BINARIES[name]}, Apache-2.0)\t/${OWN_LICENCE}`,
+          ),
+          '',
+        ]),
     'Files copied from Debian packages (file <TAB> package <TAB> licence text):',
     ...[...all].map(([file, source]) => `${file}\t${source.component}\t${source.file}`),
     '',

@@ -2,10 +2,11 @@
  * What each image holds. One place for the Dockerfile's runtime stages and images/build.ts alike:
  * entry points, environment, and the host tools beside Node that a program runs (iptables for the
  * mesh and the initializer's default-deny removal) or that upstream's pod specs run in the image
- * (images/upstream-commands.ts: busybox `sh`, `sleep`, `test`; bash and socat). The runtime installer
+ * (images/upstream-commands.ts: `sh`, `sleep`, `test`; bash and socat). The runtime installer
  * talks to systemd over D-Bus itself and needs no tool.
  */
 import { bundleEntry, programByName, type ProgramName } from '../lib/programs.js';
+import type { OwnBinaryName } from './own-binaries.js';
 
 export type TargetName = 'initializer' | 'meshproxy' | 'runtime-installer' | 'port-forwarder';
 
@@ -25,6 +26,8 @@ export interface ImageTarget {
   readonly hostFiles: readonly string[];
   /** Aliases inside the image: path -> link target. */
   readonly links: Readonly<Record<string, string>>;
+  /** Our own executables (images/own-binaries.ts): in-image path -> binary (mode 0755). */
+  readonly ownBinaries: Readonly<Record<string, OwnBinaryName>>;
   /** Extra text files: path -> content (mode 0644). */
   readonly files: Readonly<Record<string, string>>;
 }
@@ -63,7 +66,7 @@ const SECURE_PV = {
 
 /**
  * busybox-static (Debian `busybox-static`, no shared libraries) with only the applets upstream's
- * commands use: `/bin/sh -c "sleep inf"` (image-store holder), `/bin/test -f /done`, `test -f /ready`.
+ * commands use: `/bin/test -f /done`, `test -f /ready`; in the meshproxy also `sh` and `sleep`.
  */
 const BUSYBOX = {
   tools: ['/usr/bin/busybox'],
@@ -71,6 +74,20 @@ const BUSYBOX = {
     string,
     string
   >,
+};
+
+/**
+ * The image-store holder, `/bin/sh -c "sleep inf"`, as a holder that stops on SIGTERM: the shell
+ * execs `sleep`, which is then the container's PID 1, and only a sleep that waits for the signal
+ * (native/sleep, ours) ends on it. The shell is Debian's bash: busybox-static's ash runs its own
+ * `sleep` applet whatever PATH holds (built with FEATURE_SH_STANDALONE and PREFER_APPLETS), and
+ * dash forks the command instead of exec'ing it, so SIGTERM would reach the shell as PID 1 and be
+ * dropped there. bash execs the one command of `-c`.
+ */
+const HOLDER = {
+  tools: ['/usr/bin/bash', '/usr/bin/busybox'],
+  links: { '/usr/bin/sh': 'bash', '/usr/bin/test': 'busybox' } as Record<string, string>,
+  ownBinaries: { '/usr/bin/sleep': 'sleep' } as Record<string, OwnBinaryName>,
 };
 
 /** Upstream's port-forwarder pods run `/bin/bash -c "... socat ..."` (Debian `bash`, `socat`). */
@@ -84,11 +101,13 @@ export const TARGETS: readonly ImageTarget[] = Object.freeze([
     cmd: [],
     env: { PATH, XTABLES_LOCKFILE: '/dev/shm/xtables.lock' },
     // iptables/ip6tables remove the default-deny rule (CONTRAST_SERVICE_MESH_DISABLED); secure-pv
-    // (CRYPTSETUP_DEVICE) runs cryptsetup, mkfs.ext4, mount and umount; busybox for upstream's commands.
-    tools: [...IPTABLES.tools, ...SECURE_PV.tools, ...BUSYBOX.tools],
+    // (CRYPTSETUP_DEVICE) runs cryptsetup, mkfs.ext4, mount and umount; bash, our sleep and busybox's
+    // test for upstream's commands.
+    tools: [...IPTABLES.tools, ...SECURE_PV.tools, ...HOLDER.tools],
     pluginDirs: IPTABLES.pluginDirs,
     hostFiles: [...IPTABLES.hostFiles, ...SECURE_PV.hostFiles],
-    links: { ...IPTABLES.links, ...SECURE_PV.links, ...BUSYBOX.links },
+    links: { ...IPTABLES.links, ...SECURE_PV.links, ...HOLDER.links },
+    ownBinaries: HOLDER.ownBinaries,
     files: {},
   },
   {
@@ -102,6 +121,7 @@ export const TARGETS: readonly ImageTarget[] = Object.freeze([
     pluginDirs: IPTABLES.pluginDirs,
     hostFiles: IPTABLES.hostFiles,
     links: { ...IPTABLES.links, ...BUSYBOX.links },
+    ownBinaries: {},
     files: {},
   },
   {
@@ -114,6 +134,7 @@ export const TARGETS: readonly ImageTarget[] = Object.freeze([
     pluginDirs: [],
     hostFiles: [],
     links: {},
+    ownBinaries: {},
     files: {},
   },
   {
@@ -127,6 +148,7 @@ export const TARGETS: readonly ImageTarget[] = Object.freeze([
     pluginDirs: [],
     hostFiles: [],
     links: {},
+    ownBinaries: {},
     files: {},
   },
 ]);

@@ -32,7 +32,7 @@ export const UPSTREAM_COMMANDS: readonly UpstreamCommand[] = Object.freeze([
     source:
       'internal/kuberesource/mutators.go AddImageStore: container "pvc-holder" (secure image store, --inject-image-store)',
     effect:
-      'stays up until the pod stops (as upstream: sleep, PID 1, ignores SIGTERM; the SIGKILL after the grace period ends it)',
+      "stays up until the pod stops, and ends on SIGTERM with exit status 0: sh (bash) execs our sleep (native/sleep), the container's PID 1, which waits for the signal (upstream's ignores SIGTERM and ends on the SIGKILL after the grace period)",
   },
   {
     id: 'secure-pv-startup-probe',

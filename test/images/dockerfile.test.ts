@@ -85,6 +85,8 @@ test('the build stage runs the same bundler and assembler, and unpacks every tar
     t.regex(text, new RegExp(`\\b${packages[tool]!}\\b`), tool);
   }
   t.regex(text, /\bbinutils\b/, 'strip');
+  // Our own executables (images/own-binaries.ts) are built by make and cc in the build stage.
+  if (TARGETS.some((x) => Object.keys(x.ownBinaries).length > 0)) t.regex(text, /\bbuild-essential\b/, 'make, cc');
 });
 
 test("the artifacts stage is upstream's node-installer image given by digest; the handler comes from its manifest", (t) => {

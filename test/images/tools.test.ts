@@ -1,7 +1,7 @@
 /**
  * Every image target, built with a stand-in program where the real one is not in the tree yet: the
- * tools each image promises (iptables legacy and nft, busybox applets, bash and socat) start inside it
- * under runc, and an image that runs no upstream command has no shell. What upstream's commands do
+ * tools each image promises (iptables legacy and nft, busybox applets, bash, our sleep, socat) start
+ * inside it under runc, and an image that runs no upstream command has no shell. What upstream's commands do
  * in the images is checked by upstream-commands.test.ts.
  */
 import test from 'ava';
@@ -43,7 +43,9 @@ const checks: Record<string, [string[], RegExp][]> = {
     [['/usr/sbin/mkfs.ext4', '-V'], /mke2fs 1\./],
     [['/usr/bin/mount', '--version'], /mount from util-linux/],
     [['/usr/bin/umount', '--version'], /umount from util-linux/],
-    [['/bin/sh', '-c', 'test -d / && echo shell-ok'], /shell-ok/],
+    [['/bin/sh', '-c', 'test -d / && echo "shell-ok $BASH_VERSION"'], /shell-ok 5\./],
+    [['/bin/sleep', '--help'], /^Usage: sleep NUMBER\[SUFFIX\]/],
+    [['/bin/sh', '-c', 'sleep 0.1 && echo slept'], /^slept$/m],
     [['/bin/busybox'], /BusyBox v[\d.]+/],
   ],
   meshproxy: [
