@@ -142,14 +142,22 @@ http {
   return ready('app', [child], () => waitPort('127.0.0.1', APP_PORT));
 }
 
-/** The meshproxy, both sides; `nodeFlags` (default: BENCH_NODE_FLAGS) go before the program, e.g. V8 heap sizes. */
-export async function startMeshproxy(d: Dirs, nodeFlags?: readonly string[]): Promise<Running> {
+/**
+ * The meshproxy, both sides; `nodeFlags` (default: BENCH_NODE_FLAGS) go before the program, e.g. V8
+ * heap sizes; `env` is added to both sides' environment (e.g. CONTRAST_TLS_GROUPS).
+ */
+export async function startMeshproxy(
+  d: Dirs,
+  nodeFlags?: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<Running> {
   const malloc = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_')));
   const base = {
     ...malloc,
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
     CONTRAST_LOG_LEVEL: 'warn',
     CONTRAST_MESHPROXY_MODE: 'explicit',
+    ...env,
   };
   await rm(join(d.root, 'ingress-ready'), { force: true });
   await rm(join(d.root, 'egress-ready'), { force: true });

@@ -3,10 +3,11 @@
  * (client -> egress proxy -> mutual TLS -> ingress proxy -> app), one process per side for every peer.
  *
  *   npm run build:ts && npx tsx bench/meshproxy/run.ts [--rounds 3] [--seconds 5]
- *     [--variant '<label>=<node flags>']...
+ *     [--variant '<label>=<node flags and NAME=value settings>']...
  *
- * A variant is the meshproxy once more with other Node/V8 flags (e.g. `semi-space 1 MiB=--max-semi-space-size=1`),
- * as one more peer in the same interleaved rounds, so that a trade-off is measured like for like.
+ * A variant is the meshproxy once more with other Node/V8 flags or environment (e.g.
+ * `semi-space 1 MiB=--max-semi-space-size=1`, `X25519 only=CONTRAST_TLS_GROUPS=X25519`), as one more
+ * peer in the same interleaved rounds, so that a trade-off is measured like for like.
  *
  * Needs: wrk, haproxy, nginx + libnginx-mod-stream (Debian). The app is nginx serving HTTP (1 KiB body
  * for small requests, 4 MiB for bulk), shared by all peers. Peers run in turn, in a rotated order per
@@ -142,21 +143,26 @@ async function measure(peer: Running, seconds: number): Promise<Sample> {
   };
 }
 
-/** `--variant '<label>=<flags>'`: the meshproxy with other Node flags, named `meshproxy (<label>)`. */
-function variantsOf(argv: readonly string[]): { name: string; flags: string[] }[] {
-  const out: { name: string; flags: string[] }[] = [];
+/**
+ * `--variant '<label>=<settings>'`: the meshproxy with other settings, named `meshproxy (<label>)`.
+ * Settings are space-separated: `--...` is a Node flag, `NAME=value` an environment variable.
+ */
+function variantsOf(argv: readonly string[]): { name: string; flags: string[]; env: Record<string, string> }[] {
+  const out: { name: string; flags: string[]; env: Record<string, string> }[] = [];
   argv.forEach((a, i) => {
     if (a !== '--variant') return;
     const spec = argv[i + 1] ?? '';
     const eq = spec.indexOf('=');
-    if (eq <= 0) throw new Error(`--variant ${spec}: expected '<label>=<node flags>'`);
-    out.push({
-      name: `meshproxy (${spec.slice(0, eq)})`,
-      flags: spec
-        .slice(eq + 1)
-        .split(' ')
-        .filter((f) => f !== ''),
-    });
+    if (eq <= 0) throw new Error(`--variant ${spec}: expected '<label>=<node flags and NAME=value settings>'`);
+    const flags: string[] = [];
+    const env: Record<string, string> = {};
+    for (const token of spec.slice(eq + 1).split(' ')) {
+      const name = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(token);
+      if (name?.[1] !== undefined) env[name[1]] = name[2] ?? '';
+      else if (token.startsWith('--')) flags.push(token);
+      else if (token !== '') throw new Error(`--variant ${spec}: ${token} is neither --<node flag> nor NAME=value`);
+    }
+    out.push({ name: `meshproxy (${spec.slice(0, eq)})`, flags, env });
   });
   return out;
 }
@@ -196,7 +202,7 @@ async function main(): Promise<void> {
     const variants = variantsOf(process.argv);
     const peers = [
       { name: 'meshproxy', start: (x: Dirs) => startMeshproxy(x) },
-      ...variants.map((v) => ({ name: v.name, start: (x: Dirs) => startMeshproxy(x, v.flags) })),
+      ...variants.map((v) => ({ name: v.name, start: (x: Dirs) => startMeshproxy(x, v.flags, v.env) })),
       { name: 'haproxy', start: startHaproxy },
       { name: 'nginx-stream', start: startNginx },
     ].filter((p) => only === undefined || p.name === only);
