@@ -50,15 +50,3 @@ export async function listenTransparent(
   }
   await listenOn(server, { fd }, label);
 }
-
-export function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) {
-      resolve();
-      return;
-    }
-    server.close(() => {
-      resolve();
-    });
-  });
-}

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Server } from 'node:net';
+import { closeServer } from '../lib/close-server.js';
 import { writeFileAtomic } from '../lib/fs-atomic.js';
 import { subsystemLogger, type Logger } from '../lib/log.js';
 import { createIptables } from '../lib/netfilter/iptables.js';
@@ -18,7 +19,7 @@ import { createEgress } from './egress.js';
 import { MeshEvents } from './events.js';
 import type { OpenSockets } from './forward.js';
 import { createIngress, type IngressListener, type IngressOptions, type IngressRole } from './ingress.js';
-import { closeServer, listenOn, listenTransparent } from './listeners.js';
+import { listenOn, listenTransparent } from './listeners.js';
 import { prepareNetfilter } from './netfilter.js';
 import { createPlainForwarder } from './plain.js';
 import { PROXY_SOCKET_MARK } from './rules.js';

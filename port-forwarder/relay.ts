@@ -4,6 +4,7 @@
  */
 import { createServer, connect, type Server, type Socket, type AddressInfo } from 'node:net';
 import type { Logger } from '../lib/log.js';
+import { closeServer } from '../lib/close-server.js';
 import { ContrastError } from '../lib/errors.js';
 import type { ForwarderConfig, PortMapping } from './config.js';
 
@@ -136,17 +137,5 @@ function pipeHalf(from: Socket, to: Socket): void {
   });
   from.once('end', () => {
     if (!to.destroyed) to.end();
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) {
-      resolve();
-      return;
-    }
-    server.close(() => {
-      resolve();
-    });
   });
 }
