@@ -1,7 +1,7 @@
 /** Starting contrast-meshproxy inside a network namespace and reading its log. */
 import type { ChildProcess } from 'node:child_process';
 import { access } from 'node:fs/promises';
-import { MAIN } from './helpers-cli.js';
+import { collectJsonLog, MAIN } from './helpers-cli.js';
 import type { NetnsPair } from './netns.js';
 import { stopChild } from './netns.js';
 
@@ -32,20 +32,7 @@ export function startProxy(
       ...env,
     },
   });
-  const logs: Record<string, unknown>[] = [];
-  let buf = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const lines = buf.split('\n');
-    buf = lines.pop() ?? '';
-    for (const l of lines) {
-      try {
-        logs.push(JSON.parse(l) as Record<string, unknown>);
-      } catch {
-        logs.push({ msg: l });
-      }
-    }
-  });
+  const logs = collectJsonLog(child);
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => {
       resolve(code);

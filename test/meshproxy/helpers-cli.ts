@@ -1,5 +1,5 @@
 /** Runs contrast-meshproxy from source (tsx) with a given environment. */
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const MAIN = fileURLToPath(new URL('../../meshproxy/main.ts', import.meta.url));
@@ -38,4 +38,27 @@ export function runCli(args: readonly string[], env: Record<string, string>): Pr
       },
     );
   });
+}
+
+/**
+ * The child's stderr as parsed JSON log lines, appended as they arrive (a line that is not JSON as
+ * `{ msg: line }`); `onData` runs after each chunk's lines are in.
+ */
+export function collectJsonLog(child: ChildProcess, onData?: () => void): Record<string, unknown>[] {
+  const logs: Record<string, unknown>[] = [];
+  let buf = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const lines = buf.split('\n');
+    buf = lines.pop() ?? '';
+    for (const l of lines) {
+      try {
+        logs.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        logs.push({ msg: l });
+      }
+    }
+    onData?.();
+  });
+  return logs;
 }

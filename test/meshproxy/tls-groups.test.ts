@@ -19,7 +19,7 @@ import { MeshEvents } from '../../meshproxy/events.js';
 import { createIngress } from '../../meshproxy/ingress.js';
 import { MeshStats } from '../../meshproxy/stats.js';
 import { freePort, runOpenssl, sServerArgs } from '../atls/helpers/openssl-peer.js';
-import { MAIN, runCli } from './helpers-cli.js';
+import { collectJsonLog, MAIN, runCli } from './helpers-cli.js';
 import { createTestPki, writePair, writeTlsDir, type TestPki } from './pki.js';
 
 interface Proxy {
@@ -52,20 +52,8 @@ async function startProxy(t: ExecutionContext, dir: string, env: Record<string, 
   t.teardown(() => {
     child.kill('SIGKILL');
   });
-  const logs: Record<string, unknown>[] = [];
   const waiters: (() => void)[] = [];
-  let buf = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const lines = buf.split('\n');
-    buf = lines.pop() ?? '';
-    for (const l of lines) {
-      try {
-        logs.push(JSON.parse(l) as Record<string, unknown>);
-      } catch {
-        logs.push({ msg: l });
-      }
-    }
+  const logs = collectJsonLog(child, () => {
     for (const w of waiters.splice(0)) w();
   });
   const waitLog = (pred: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> =>
