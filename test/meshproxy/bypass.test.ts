@@ -15,13 +15,13 @@
  * source ports must never reach the application.
  */
 import test from 'ava';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_DENY_RULE } from '../../lib/netfilter/default-deny.js';
 import { startProxy, waitForLog, waitReady, type RunningProxy } from './harness.js';
 import { SERVER_V4, SERVER_V6, createNetnsPair, stopChild, waitForLine, type NetnsPair } from './netns.js';
-import { createTestPki, writePair, writeTlsDir } from './pki.js';
+import { writeMeshPki } from './pki.js';
 import { APP, BYE_APP, FROM_PORTS, nodeScript } from './scripts.js';
 
 /** 9100: unlisted (mutual TLS); 8002: TLS without client authentication. */
@@ -42,11 +42,7 @@ async function setup(t: { teardown: (f: () => Promise<unknown>) => void }, tag: 
   t.teardown(() => pair.destroy());
   const dir = await mkdtemp(join(tmpdir(), `meshproxy-bypass-${process.pid}-`));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const pki = await createTestPki();
-  await writeTlsDir(join(dir, 'tls'), pki.meshCA, pki.server);
-  const ca = join(dir, 'ca.pem');
-  await writeFile(ca, pki.meshCA.certPem);
-  const mesh = await writePair(join(dir, 'mesh'), pki.client, pki.meshCA);
+  const { ca, mesh } = await writeMeshPki(dir);
   for (const bin of ['iptables-legacy', 'ip6tables-legacy'])
     await pair.exec(pair.server, bin, ['-w', '-I', 'INPUT', ...DEFAULT_DENY_RULE]);
   const bye = pair.spawn(pair.server, process.execPath, nodeScript(BYE_APP, [String(MTLS), String(TLS)]));

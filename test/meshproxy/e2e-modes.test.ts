@@ -10,7 +10,7 @@ import { DEFAULT_DENY_RULE } from '../../lib/netfilter/default-deny.js';
 import { startProxy, waitForFile } from './harness.js';
 import { runCli } from './helpers-cli.js';
 import { SERVER_V4, createNetnsPair, stopChild, waitForLine, type NetnsPair } from './netns.js';
-import { createTestPki, writePair, writeTlsDir } from './pki.js';
+import { createTestPki, writeMeshPki, writeTlsDir } from './pki.js';
 import { APP, HTTP_GET, TCP_REQUEST, TLS_REQUEST, nodeScript } from './scripts.js';
 
 async function tempDir(t: { teardown: (f: () => Promise<void>) => void }): Promise<string> {
@@ -59,11 +59,7 @@ test('explicit mode: listeners per port forwarding to 127.0.0.1, no iptables rul
   const pair = await createNetnsPair('ex');
   t.teardown(() => pair.destroy());
   const dir = await tempDir(t);
-  const pki = await createTestPki();
-  await writeTlsDir(join(dir, 'tls'), pki.meshCA, pki.server);
-  const ca = join(dir, 'ca.pem');
-  await writeFile(ca, pki.meshCA.certPem);
-  const mesh = await writePair(join(dir, 'mesh'), pki.client, pki.meshCA);
+  const { ca, mesh } = await writeMeshPki(dir);
   const app = pair.spawn(pair.server, process.execPath, nodeScript(APP, ['8001', '8080', '9000']));
   t.teardown(() => stopChild(app));
   await waitForLine(app, (l) => l === 'ready');

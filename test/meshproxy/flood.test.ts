@@ -9,14 +9,14 @@
  * gauges at 0 and its memory near the baseline.
  */
 import test from 'ava';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MTLS_PORT, TLS_PORT } from '../../meshproxy/config.js';
 import { LISTEN_BACKLOG } from '../../meshproxy/listeners.js';
 import { startProxy, waitReady } from './harness.js';
 import { SERVER_V4, SERVER_V6, createNetnsPair, stopChild, waitForLine } from './netns.js';
-import { createTestPki, writePair, writeTlsDir } from './pki.js';
+import { writeMeshPki } from './pki.js';
 import { APP, HTTP_GET, MESH_LOOP, STRANGER_FLOOD, TLS_REQUEST, nodeScript } from './scripts.js';
 
 const HANDSHAKE_TIMEOUT_MS = 3000;
@@ -53,11 +53,7 @@ test('a stranger flood is closed within the handshake timeout while mesh clients
   t.teardown(() => pair.destroy());
   const dir = await mkdtemp(join(tmpdir(), `meshproxy-flood-${process.pid}-`));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const pki = await createTestPki();
-  await writeTlsDir(join(dir, 'tls'), pki.meshCA, pki.server);
-  const ca = join(dir, 'ca.pem');
-  await writeFile(ca, pki.meshCA.certPem);
-  const mesh = await writePair(join(dir, 'mesh'), pki.client, pki.meshCA);
+  const { ca, mesh } = await writeMeshPki(dir);
   const app = pair.spawn(pair.server, process.execPath, nodeScript(APP, ['8001', '9000']));
   t.teardown(() => stopChild(app));
   await waitForLine(app, (l) => l === 'ready');

@@ -125,3 +125,17 @@ export async function writePair(dir: string, leaf: Issued, withChainOf?: CA): Pr
   await writeFile(key, leaf.keyPem, { mode: 0o600 });
   return { cert, key };
 }
+
+/**
+ * A fresh test PKI written under `dir` for a meshproxy test with a mesh client: the proxy's TLS
+ * directory (`tls/`, the server leaf), the mesh CA alone (`ca.pem`) and the client's pair (`mesh/`,
+ * chained to the mesh CA).
+ */
+export async function writeMeshPki(dir: string): Promise<{ ca: string; mesh: { cert: string; key: string } }> {
+  const pki = await createTestPki();
+  await writeTlsDir(join(dir, 'tls'), pki.meshCA, pki.server);
+  const ca = join(dir, 'ca.pem');
+  await writeFile(ca, pki.meshCA.certPem);
+  const mesh = await writePair(join(dir, 'mesh'), pki.client, pki.meshCA);
+  return { ca, mesh };
+}
