@@ -67,6 +67,27 @@ async function coordinator(
   return { target: `127.0.0.1:${c.port}`, stateDir, logs };
 }
 
+/**
+ * Serves `grpcServer` behind an aTLS server on loopback (InsecureValidator), both shut at teardown: a
+ * Coordinator whose answers the test writes. Returns the target.
+ */
+async function serveOverAtls(t: T, grpcServer: Server, logs: LogCapture): Promise<string> {
+  const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
+  const server = createAtlsServer({
+    validators: [new InsecureValidator()],
+    logger: logs.logger,
+    onConnection: (s) => {
+      injector.injectConnection(s);
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.close();
+    grpcServer.forceShutdown();
+  });
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 function p256(): KeyObject {
   return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 }
@@ -266,20 +287,7 @@ test('a response with missing fields or a leaf for another key: ERR_MESHAPI_MALF
     meshApiDefinition,
     meshApiImplementation(() => Promise.resolve(respond())),
   );
-  const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
-  const server = createAtlsServer({
-    validators: [new InsecureValidator()],
-    logger: logs.logger,
-    onConnection: (s) => {
-      injector.injectConnection(s);
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    server.close();
-    grpcServer.forceShutdown();
-  });
-  const target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const target = await serveOverAtls(t, grpcServer, logs);
   const issuer = new InsecureIssuer(Buffer.from(HOST, 'hex'));
   const e1 = await t.throwsAsync(newMeshCert({ target, issuer, privateKey: p256() }), { instanceOf: MeshApiError });
   t.is(e1.code, 'ERR_MESHAPI_MALFORMED');
@@ -326,20 +334,7 @@ test('a response stream with two messages is a protocol violation, reported at o
       call.end();
     },
   });
-  const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
-  const server = createAtlsServer({
-    validators: [new InsecureValidator()],
-    logger: logs.logger,
-    onConnection: (s) => {
-      injector.injectConnection(s);
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    server.close();
-    grpcServer.forceShutdown();
-  });
-  const target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const target = await serveOverAtls(t, grpcServer, logs);
   // A generous deadline: a client that waits for it reports ERR_MESHAPI_TIMEOUT instead.
   const err = await t.throwsAsync(newMeshCert({ target, issuer, privateKey, connectTimeoutMs: 120_000 }), {
     instanceOf: MeshApiError,
