@@ -12,7 +12,14 @@ import { join } from 'node:path';
 import { silentLogger } from '../../lib/log.js';
 import { SecureVolumeError } from '../../initializer/errors.js';
 import { formatArgs, NO_INTEGRITY_PROFILE, UPSTREAM_PROFILE } from '../../initializer/secure-volume-luks.js';
-import { isExt4, mappingName, openSecureVolume, superblockBackups } from '../../initializer/secure-volume.js';
+import {
+  isExt4,
+  mappingName,
+  openSecureVolume,
+  superblockBackups,
+  type SecureVolumeOptions,
+  type VolumeSystem,
+} from '../../initializer/secure-volume.js';
 import { loopDevice, recordingSystem } from './helpers/volume-system.js';
 
 const HEADER_BYTES = 16 << 20; // LUKS2 header + keyslots area (the data segment starts here)
@@ -26,6 +33,24 @@ async function workspace(t: { teardown(fn: () => unknown): void }) {
   const headerDir = join(dir, 'shm');
   execFileSync('mkdir', ['-p', mapperDir]);
   return { dir, seed, mapperDir, headerDir, mountPoint: join(dir, 'state') };
+}
+
+/** Options for a volume on `devicePath` in the workspace: its seed, mount point and directories, no integrity. */
+function volumeOptions(
+  ws: Awaited<ReturnType<typeof workspace>>,
+  devicePath: string,
+  system: VolumeSystem,
+): SecureVolumeOptions {
+  return {
+    devicePath,
+    mountPoint: ws.mountPoint,
+    keyFile: ws.seed,
+    logger: silentLogger(),
+    system,
+    profile: NO_INTEGRITY_PROFILE,
+    mapperDir: ws.mapperDir,
+    headerDir: ws.headerDir,
+  };
 }
 
 async function head(device: string, bytes = HEADER_BYTES): Promise<Buffer> {
@@ -72,16 +97,7 @@ test('first use formats, verifies, opens, makes ext4 and mounts; a second run fo
   const disk = await loopDevice(t, 24);
   const mapping = await loopDevice(t, 16);
   const system = recordingSystem({ mapperDir: ws.mapperDir, mappingTarget: mapping.device });
-  const base = {
-    devicePath: disk.device,
-    mountPoint: ws.mountPoint,
-    keyFile: ws.seed,
-    logger: silentLogger(),
-    system,
-    profile: NO_INTEGRITY_PROFILE,
-    mapperDir: ws.mapperDir,
-    headerDir: ws.headerDir,
-  };
+  const base = volumeOptions(ws, disk.device, system);
   const name = mappingName(disk.device, ws.mountPoint);
   const hdr = `${ws.headerDir}/luks-header-X`;
   const mapper = `${ws.mapperDir}/${name}`;
@@ -164,16 +180,7 @@ test("a device formatted by the cryptsetup CLI with upstream's parameters opens;
     disk.device,
   ]);
   const system = recordingSystem({ mapperDir: ws.mapperDir, mappingTarget: mapping.device });
-  const base = {
-    devicePath: disk.device,
-    mountPoint: ws.mountPoint,
-    keyFile: ws.seed,
-    logger: silentLogger(),
-    system,
-    profile: NO_INTEGRITY_PROFILE,
-    mapperDir: ws.mapperDir,
-    headerDir: ws.headerDir,
-  };
+  const base = volumeOptions(ws, disk.device, system);
   const volume = await openSecureVolume(base);
   t.false(strip(system.calls).some((c) => c.includes('luksFormat')));
   t.true(strip(system.calls).some((c) => c.startsWith('cryptsetup luksOpen')));
@@ -236,19 +243,9 @@ test("a device formatted by the cryptsetup CLI with upstream's parameters opens;
 test('isLuks failing on a device it cannot read is an error, not a reason to format', async (t) => {
   const ws = await workspace(t);
   const system = recordingSystem({ mapperDir: ws.mapperDir, mappingTarget: '/nonexistent' });
-  const err = await t.throwsAsync(
-    openSecureVolume({
-      devicePath: join(ws.dir, 'no-such-device'),
-      mountPoint: ws.mountPoint,
-      keyFile: ws.seed,
-      logger: silentLogger(),
-      system,
-      profile: NO_INTEGRITY_PROFILE,
-      mapperDir: ws.mapperDir,
-      headerDir: ws.headerDir,
-    }),
-    { instanceOf: SecureVolumeError },
-  );
+  const err = await t.throwsAsync(openSecureVolume(volumeOptions(ws, join(ws.dir, 'no-such-device'), system)), {
+    instanceOf: SecureVolumeError,
+  });
   t.is(err.code, 'ERR_INIT_SECURE_PV_FAILED');
   t.deepEqual(
     system.calls.map((c) => c[1]),
