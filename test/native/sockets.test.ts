@@ -94,14 +94,10 @@ test('a transparent fd serves net.Server.listen({ fd }) on loopback, and socketF
 test('TPROXY in a network namespace: accepted by the transparent listener, original destination shown (IPv4 and IPv6)', async (t) => {
   const pair = await createNetnsPair('so');
   t.teardown(() => pair.destroy());
+  const prerouting = ['-t', 'mangle', '-A', 'PREROUTING', '-p', 'tcp'];
   for (const bin of ['iptables-legacy', 'ip6tables-legacy']) {
     await pair.exec(pair.server, bin, [
-      '-t',
-      'mangle',
-      '-A',
-      'PREROUTING',
-      '-p',
-      'tcp',
+      ...prerouting,
       '-m',
       'conntrack',
       '--ctstate',
@@ -109,20 +105,7 @@ test('TPROXY in a network namespace: accepted by the transparent listener, origi
       '-j',
       'RETURN',
     ]);
-    await pair.exec(pair.server, bin, [
-      '-t',
-      'mangle',
-      '-A',
-      'PREROUTING',
-      '-p',
-      'tcp',
-      '--dport',
-      '7000',
-      '-j',
-      'TPROXY',
-      '--on-port',
-      '7001',
-    ]);
+    await pair.exec(pair.server, bin, [...prerouting, '--dport', '7000', '-j', 'TPROXY', '--on-port', '7001']);
   }
   const listener = pair.spawn(pair.server, process.execPath, ['--import=tsx', LISTENER, '7001']);
   t.teardown(() => stopChild(listener));
