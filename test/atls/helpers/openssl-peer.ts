@@ -1,6 +1,7 @@
 /** openssl s_server / s_client as independent TLS peers for tests. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer } from 'node:net';
+import { NEW_P256_KEY } from '../../helpers/openssl-args.js';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -105,23 +106,7 @@ export async function opensslSelfSigned(
 ): Promise<{ cert: string; key: string }> {
   const cert = `${dir}/${name}.pem`;
   const key = `${dir}/${name}.key`;
-  const p = runOpenssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-subj',
-    subject,
-    '-days',
-    '1',
-  ]);
+  const p = runOpenssl(['req', '-x509', ...NEW_P256_KEY, '-keyout', key, '-out', cert, '-subj', subject, '-days', '1']);
   const code = await p.exited;
   if (code !== 0) throw new Error(`openssl req failed: ${p.output()}`);
   return { cert, key };

@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { NEW_P256_KEY } from '../../helpers/openssl-args.js';
 
 export interface KubeRequest {
   readonly method: string;
@@ -36,11 +37,7 @@ export function makeCerts(dir: string, name = 'kube'): { ca: string; cert: strin
   ossl(
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
+    ...NEW_P256_KEY,
     '-keyout',
     p('ca.key'),
     '-out',
@@ -50,20 +47,7 @@ export function makeCerts(dir: string, name = 'kube'): { ca: string; cert: strin
     '-subj',
     `/CN=${name} test CA`,
   );
-  ossl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    p('server.key'),
-    '-out',
-    p('server.csr'),
-    '-subj',
-    '/CN=kube-apiserver',
-  );
+  ossl('req', ...NEW_P256_KEY, '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=kube-apiserver');
   writeFileSync(p('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   ossl(
     'x509',
