@@ -12,31 +12,16 @@ import {
   KeyUsageFlags,
   KeyUsagesExtension,
   X509Certificate,
-  X509CertificateGenerator,
 } from '@peculiar/x509';
 import { createAtlsCertificate } from '../../lib/coordinator/atls-client-certificate.js';
 import { readCertificateFields, readTime } from '../../lib/x509/certificate-fields.js';
 import { DerError, readElement, TAG, time } from '../../lib/x509/der.js';
 import { createMeshCa, newP384Key } from '../../lib/coordinator/ca.js';
 import { issueMeshCert } from '../../lib/coordinator/mesh-cert.js';
-import { cryptoProvider, signingKey, verifyingKey } from '../../lib/x509/webcrypto.js';
+import { peculiarCert } from './helpers/peculiar-cert.js';
 
-async function generated(extensions: Extension[], notBefore: Date, notAfter: Date): Promise<Buffer> {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const cert = await X509CertificateGenerator.create(
-    {
-      subject: 'CN=x',
-      issuer: 'CN=x',
-      notBefore,
-      notAfter,
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-      publicKey: await verifyingKey(publicKey),
-      signingKey: await signingKey(privateKey),
-      extensions,
-    },
-    cryptoProvider,
-  );
-  return Buffer.from(cert.rawData);
+function generated(extensions: Extension[], notBefore: Date, notAfter: Date): Promise<Buffer> {
+  return peculiarCert({ subject: 'CN=x', notBefore, notAfter, extensions });
 }
 
 async function samples(): Promise<Array<[string, Buffer]>> {

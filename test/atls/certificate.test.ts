@@ -5,17 +5,13 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  Extension,
-  ExtendedKeyUsageExtension,
-  X509Certificate as PeculiarX509,
-  X509CertificateGenerator,
-} from '@peculiar/x509';
+import { Extension, ExtendedKeyUsageExtension, X509Certificate as PeculiarX509 } from '@peculiar/x509';
 import { createAtlsCertificate, inspectAtlsCertificate } from '../../lib/coordinator/atls-client-certificate.js';
 import { AtlsError, type AtlsErrorCode } from '../../lib/atls/errors.js';
 import { toPem } from '../../lib/x509/pem.js';
-import { cryptoProvider, signingKey, verifyingKey } from '../../lib/x509/webcrypto.js';
+import { cryptoProvider } from '../../lib/x509/webcrypto.js';
 import { runOpenssl } from './helpers/openssl-peer.js';
+import { peculiarCert } from './helpers/peculiar-cert.js';
 
 const doc = { oid: '1.3.9901.2.3', value: Buffer.from('{"reportData":"","hostData":""}') };
 
@@ -58,22 +54,8 @@ test('the key must be P-256', (t) => {
   t.is(err.code, 'ERR_ATLS_ISSUE_FAILED');
 });
 
-async function customCert(extensions: Extension[]): Promise<Buffer> {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const cert = await X509CertificateGenerator.create(
-    {
-      subject: 'CN=Contrast',
-      issuer: 'CN=Contrast',
-      notBefore: new Date(Date.now() - 3600_000),
-      notAfter: new Date(Date.now() + 3600_000),
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-      publicKey: await verifyingKey(publicKey),
-      signingKey: await signingKey(privateKey),
-      extensions,
-    },
-    cryptoProvider,
-  );
-  return Buffer.from(cert.rawData);
+function customCert(extensions: Extension[]): Promise<Buffer> {
+  return peculiarCert({ subject: 'CN=Contrast', extensions });
 }
 
 const receiver: Array<[string, () => Buffer | Promise<Buffer>, AtlsErrorCode]> = [

@@ -8,7 +8,6 @@ import { generateKeyPairSync, createPublicKey, type KeyObject } from 'node:crypt
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { X509CertificateGenerator } from '@peculiar/x509';
 import { atlsConnect } from '../../lib/atls/client.js';
 import { createAtlsCertificate, inspectAtlsCertificate } from '../../lib/coordinator/atls-client-certificate.js';
 import { AtlsError } from '../../lib/atls/errors.js';
@@ -16,7 +15,7 @@ import { errorCode } from '../../lib/errors.js';
 import { serverNonceFrom } from '../../lib/atls/nonce.js';
 import { reportDataFor, spkiDer } from '../../lib/atls/report-data.js';
 import { tlsConnect, type ClientCertificate, type TlsClientStream } from '../../lib/atls/tls-client.js';
-import { cryptoProvider, signingKey, verifyingKey } from '../../lib/x509/webcrypto.js';
+import { peculiarCert } from './helpers/peculiar-cert.js';
 import { DOCUMENT_OIDS, type Validator } from '../../lib/attestation/types.js';
 import { dial, startAtlsServer } from './helpers/harness.js';
 import { InsecureIssuer, InsecureValidator } from '../../lib/attestation/insecure.js';
@@ -180,20 +179,12 @@ const rejections: Array<{ name: string; reason: string; detail?: string; twist: 
     twist: async ({ publicKey, serverNonce }) => {
       const other = p256();
       const doc = await document(publicKey, serverNonce);
-      const cert = await X509CertificateGenerator.create(
-        {
-          subject: 'CN=Contrast',
-          issuer: 'CN=Some CA',
-          notBefore: new Date(Date.now() - 3600_000),
-          notAfter: new Date(Date.now() + 3600_000),
-          signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-          publicKey: await verifyingKey(publicKey),
-          signingKey: await signingKey(other.privateKey),
-          extensions: [new (await import('@peculiar/x509')).Extension(doc.oid, false, Buffer.from(doc.value))],
-        },
-        cryptoProvider,
-      );
-      return Buffer.from(cert.rawData);
+      return peculiarCert({
+        subject: 'CN=Contrast',
+        issuer: 'CN=Some CA',
+        extensions: [new (await import('@peculiar/x509')).Extension(doc.oid, false, Buffer.from(doc.value))],
+        keys: { publicKey, signer: other.privateKey },
+      });
     },
   },
   {
