@@ -3,8 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { emulatorAttestationConfig as config, mountEmulators, type Emulators } from '../emulators/harness.js';
 import { silentLogger } from '../../lib/log.js';
 import { createIssuer, detectPlatform } from '../../lib/attestation/platform.js';
@@ -14,6 +12,7 @@ import { decodeTdxDocument } from '../../lib/attestation/tdx-document.js';
 import { nativeTeeAccess } from '../../lib/attestation/native-tee.js';
 import { INTEL_SGX_ROOT_CA_PEM } from '../../lib/attestation/intel-root.js';
 import { ATTESTATION_ERROR_CODES as C } from '../../lib/attestation/errors.js';
+import { serveHttp } from '../helpers/http-server.js';
 import { protocDecode, rejectsCode } from './helpers.js';
 import { Command } from 'commander';
 import { registerReportCommand } from '../../initializer/report-command.js';
@@ -160,23 +159,10 @@ test.serial('device failures surface as typed errors', async (t) => {
   await rejectsCode(t, issuer.issue(randomBytes(10)), C.INVALID_ARGUMENT);
 });
 
-function serve(t: { teardown: (f: () => void) => void }, handler: Parameters<typeof createServer>[1]): Promise<string> {
-  const server: Server = createServer(handler);
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    }),
-  );
-}
-
 test('missing host certificates are fetched from the key server (VCEK by chip id and reported TCB)', async (t) => {
   const emu = await emulators(t);
   const urls: string[] = [];
-  const base = await serve(t, (req, res) => {
+  const base = await serveHttp(t, (req, res) => {
     urls.push(req.url ?? '');
     if (req.url?.endsWith('/cert_chain') === true) res.end(emu.keys.askPem + emu.keys.arkPem);
     else res.end(emu.keys.vcekDer);
@@ -196,7 +182,7 @@ test('missing host certificates are fetched from the key server (VCEK by chip id
 
 test('an unresponsive key server does not block issuing beyond the bound; the document has no chain', async (t) => {
   const emu = await emulators(t);
-  const base = await serve(t, () => {
+  const base = await serveHttp(t, () => {
     /* never answers */
   });
   const noHostCerts = { ...nativeTeeAccess(), parseSnpCertTable: () => [] };

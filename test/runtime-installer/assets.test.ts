@@ -12,7 +12,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import { DEFAULT_HTTP_OPTIONS } from '../../runtime-installer/asset-source.js';
 import { HostRoot } from '../../runtime-installer/host-root.js';
 import { parseSri, type Sri } from '../../lib/node-install/sri.js';
 import { silentLogger } from '../../lib/log.js';
+import { serveHttp } from '../helpers/http-server.js';
 
 const http = { ...DEFAULT_HTTP_OPTIONS, attempts: 3, timeoutMs: 2000, backoffMs: 20, progressIntervalMs: 50 };
 
@@ -68,20 +69,11 @@ function serve(
   handler: (path: string, res: ServerResponse, hit: number) => void,
 ): Promise<string> {
   const hits = new Map<string, number>();
-  const server: Server = createServer((req, res) => {
+  return serveHttp(t, (req, res) => {
     const n = (hits.get(req.url ?? '') ?? 0) + 1;
     hits.set(req.url ?? '', n);
     handler(req.url ?? '', res, n);
   });
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    }),
-  );
 }
 
 const tempsIn = (dir: string) => readdirSync(dir).filter((n) => n.includes('.contrast-tmp-'));

@@ -6,7 +6,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -18,22 +18,14 @@ import {
   type HttpOptions,
 } from '../../runtime-installer/asset-source.js';
 import { parseInstallerConfig, parseRate } from '../../runtime-installer/config.js';
+import { serveHttp } from '../helpers/http-server.js';
 import { createFakeNode, runInstaller, shippedManifest } from './helpers/host.js';
 
 function serve(t: ExecutionContext, handler: (res: ServerResponse, hit: number) => void): Promise<string> {
   let hits = 0;
-  const server: Server = createServer((_req, res) => {
+  return serveHttp(t, (_req, res) => {
     handler(res, ++hits);
   });
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    }),
-  );
 }
 
 /** Sends one byte every `everyMs` until the connection goes (bounded by the test's own deadline). */
