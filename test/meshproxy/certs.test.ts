@@ -4,10 +4,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, silentLogger } from '../../lib/log.js';
+import { silentLogger } from '../../lib/log.js';
 import { openCertStore } from '../../meshproxy/certs.js';
 import { CertificateError } from '../../meshproxy/errors.js';
 import { createTestPki, issueLeaf, writeTlsDir } from './pki.js';
+import { recordingLogger } from '../initializer/helpers/logs.js';
 
 test('missing files are a CertificateError naming the file', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), `certs-${process.pid}-`));
@@ -114,17 +115,7 @@ test('a reload to an unusable set keeps the old one and warns once, naming the f
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const pki = await createTestPki();
   await writeTlsDir(dir, pki.meshCA, pki.server);
-  const lines: Record<string, unknown>[] = [];
-  const log = createLogger(
-    { level: 'info', format: 'json', subsystems: '*' },
-    {
-      destination: {
-        write: (l: string) => {
-          lines.push(JSON.parse(l) as Record<string, unknown>);
-        },
-      },
-    },
-  );
+  const { logger: log, lines } = recordingLogger('info');
   const store = await openCertStore({ dir, log, pollMs: 50 });
   t.teardown(() => {
     store.close();

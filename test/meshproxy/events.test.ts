@@ -1,20 +1,10 @@
 /** Connection events: one line per listener and class per interval, the rest counted as suppressed. */
 import test from 'ava';
-import { createLogger } from '../../lib/log.js';
 import { MeshEvents } from '../../meshproxy/events.js';
+import { recordingLogger } from '../initializer/helpers/logs.js';
 
 function capture(): { lines: Record<string, unknown>[]; events: MeshEvents; advance: (ms: number) => void } {
-  const lines: Record<string, unknown>[] = [];
-  const log = createLogger(
-    { level: 'info', format: 'json', subsystems: '*' },
-    {
-      destination: {
-        write: (l: string) => {
-          lines.push(JSON.parse(l) as Record<string, unknown>);
-        },
-      },
-    },
-  );
+  const { logger: log, lines } = recordingLogger('info');
   let now = 1_000_000;
   return {
     lines,
