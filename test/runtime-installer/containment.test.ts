@@ -50,6 +50,27 @@ function errorOf(
   return errors[0] ?? {};
 }
 
+/**
+ * Runs the installer with `args` and checks that it refuses with one ERR_HOST_PATH naming the link at
+ * `link` (relative to the host), and that the outside directory and the host tree stay as they were.
+ */
+async function expectRefused(
+  t: ExecutionContext,
+  n: FakeNode & { outside: string },
+  args: string[],
+  link: string,
+): Promise<void> {
+  const outsideBefore = snapshotTree(n.outside);
+  const hostBefore = snapshotTree(n.host);
+  const r = await runInstaller(args, n.env(), undefined, NS);
+  t.is(r.code, 1, r.stderr);
+  const err = errorOf(r, t);
+  t.is(err['code'], 'ERR_HOST_PATH');
+  t.true(String(err['msg']).includes(join(n.host, link)), String(err['msg']));
+  t.deepEqual(snapshotTree(n.outside), outsideBefore, 'outside byte for byte');
+  t.deepEqual(snapshotTree(n.host), hostBefore, 'host tree unchanged');
+}
+
 const runtime = `opt/edgeless/${HANDLER}`;
 
 const INSTALL_CASES: { name: string; plant: (n: FakeNode & { outside: string }) => void; link: string }[] = [
@@ -90,15 +111,7 @@ for (const c of INSTALL_CASES) {
   test(`install: a link at ${c.name} to a directory outside HOST_MOUNT is refused; nothing changes`, async (t) => {
     const n = node(t);
     c.plant(n);
-    const outsideBefore = snapshotTree(n.outside);
-    const hostBefore = snapshotTree(n.host);
-    const r = await runInstaller(['Metal-QEMU-SNP'], n.env(), undefined, NS);
-    t.is(r.code, 1, r.stderr);
-    const err = errorOf(r, t);
-    t.is(err['code'], 'ERR_HOST_PATH');
-    t.true(String(err['msg']).includes(join(n.host, c.link)), String(err['msg']));
-    t.deepEqual(snapshotTree(n.outside), outsideBefore, 'outside byte for byte');
-    t.deepEqual(snapshotTree(n.host), hostBefore, 'host tree unchanged');
+    await expectRefused(t, n, ['Metal-QEMU-SNP'], c.link);
   });
 }
 
@@ -145,15 +158,7 @@ for (const c of UNINSTALL_CASES) {
     t.is(r1.code, 0, r1.stderr);
     t.true(existsSync(join(n.host, runtime, 'bin/containerd-shim-contrast-cc-v2')));
     c.plant(n);
-    const outsideBefore = snapshotTree(n.outside);
-    const hostBefore = snapshotTree(n.host);
-    const r = await runInstaller(['uninstall', 'Metal-QEMU-SNP'], n.env(), undefined, NS);
-    t.is(r.code, 1, r.stderr);
-    const err = errorOf(r, t);
-    t.is(err['code'], 'ERR_HOST_PATH');
-    t.true(String(err['msg']).includes(join(n.host, c.link)), String(err['msg']));
-    t.deepEqual(snapshotTree(n.outside), outsideBefore, 'outside byte for byte');
-    t.deepEqual(snapshotTree(n.host), hostBefore, 'host tree unchanged');
+    await expectRefused(t, n, ['uninstall', 'Metal-QEMU-SNP'], c.link);
     t.is(readFileSync(join(n.outside, 'bin/containerd-shim-contrast-cc-v2'), 'utf8'), 'not ours\n');
   });
 }
