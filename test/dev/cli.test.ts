@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InsecureIssuer } from '../../lib/attestation/insecure.js';
 import { newMeshCert } from '../../lib/meshapi/client.js';
+import { devCoordinatorArgs } from './coordinator-args.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HOST = '12'.repeat(32);
@@ -64,19 +65,7 @@ function contrastDev(args: string[]): {
 test('serves NewMeshCert, writes mesh-ca.pem and root-ca.pem, exits 0 on SIGTERM', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), `dev-cli-${process.pid}-`));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(
-    join(dir, 'manifest.json'),
-    JSON.stringify({ policies: { [HOST]: { sans: ['web'] } }, referenceValues: { allowInsecure: true } }),
-  );
-  const p = contrastDev([
-    'coordinator',
-    '--listen',
-    '127.0.0.1:0',
-    '--manifest',
-    join(dir, 'manifest.json'),
-    '--state-dir',
-    join(dir, 'state'),
-  ]);
+  const p = contrastDev(await devCoordinatorArgs(dir, HOST, join(dir, 'state')));
   t.teardown(() => {
     p.kill();
   });

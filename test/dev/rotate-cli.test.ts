@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InsecureIssuer } from '../../lib/attestation/insecure.js';
 import { newMeshCert } from '../../lib/meshapi/client.js';
+import { devCoordinatorArgs } from './coordinator-args.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MAIN = join(root, 'dev', 'main.ts');
@@ -31,25 +32,10 @@ test('rotate: new mesh CA, same root; NewMeshCert answers with it; the pid file 
   const dir = await mkdtemp(join(tmpdir(), `dev-rotate-${process.pid}-`));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const state = join(dir, 'state');
-  await writeFile(
-    join(dir, 'manifest.json'),
-    JSON.stringify({ policies: { [HOST]: { sans: ['web'] } }, referenceValues: { allowInsecure: true } }),
-  );
-  const child = spawn(
-    process.execPath,
-    [
-      '--import=tsx',
-      MAIN,
-      'coordinator',
-      '--listen',
-      '127.0.0.1:0',
-      '--manifest',
-      join(dir, 'manifest.json'),
-      '--state-dir',
-      state,
-    ],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const child = spawn(process.execPath, ['--import=tsx', MAIN, ...(await devCoordinatorArgs(dir, HOST, state))], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   child.stderr.on('data', (d: Buffer) => {
     log += d.toString();
