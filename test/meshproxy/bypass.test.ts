@@ -22,7 +22,7 @@ import { DEFAULT_DENY_RULE } from '../../lib/netfilter/default-deny.js';
 import { startProxy, waitForLog, waitReady, type RunningProxy } from './harness.js';
 import { SERVER_V4, SERVER_V6, createNetnsPair, stopChild, waitForLine, type NetnsPair } from './netns.js';
 import { writeMeshPki } from './pki.js';
-import { APP, BYE_APP, FROM_PORTS, nodeScript } from './scripts.js';
+import { APP, BYE_APP, FROM_PORTS, LATE_MESH_CLIENT, nodeScript } from './scripts.js';
 
 /** 9100: unlisted (mutual TLS); 8002: TLS without client authentication. */
 const MTLS = 9100;
@@ -156,18 +156,7 @@ test('while draining after SIGTERM, plaintext from the same source ports never r
   const inflight = s.pair.spawn(
     s.pair.client,
     process.execPath,
-    nodeScript(
-      `
-    import { connect } from 'node:tls'; import { readFileSync } from 'node:fs';
-    const [host, ca, cert, key] = process.argv.slice(1);
-    const c = connect({ host, port: 9000, ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), checkServerIdentity: () => undefined });
-    let data = '';
-    c.on('secureConnect', () => { process.stdout.write('connected\\n'); process.stdin.once('data', () => c.end('late')); });
-    c.on('data', (d) => { data += d; });
-    c.on('close', () => { process.stdout.write('result ' + data + '\\n'); });
-  `,
-      [SERVER_V4, s.ca, s.mesh.cert, s.mesh.key],
-    ),
+    nodeScript(LATE_MESH_CLIENT, [SERVER_V4, s.ca, s.mesh.cert, s.mesh.key]),
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   t.teardown(() => stopChild(inflight));

@@ -11,7 +11,7 @@ import { DEFAULT_DENY_RULE } from '../../lib/netfilter/default-deny.js';
 import { startProxy, waitForFile, waitForLog, waitReady, type RunningProxy } from './harness.js';
 import { CLIENT_V4, SERVER_V4, SERVER_V6, createNetnsPair, stopChild, waitForLine, type NetnsPair } from './netns.js';
 import { createTestPki, issueLeaf, writePair, writeTlsDir, type TestPki } from './pki.js';
-import { APP, FOREIGN_TLS, HTTP_GET, TCP_REQUEST, TLS_REQUEST, nodeScript } from './scripts.js';
+import { APP, FOREIGN_TLS, HTTP_GET, LATE_MESH_CLIENT, TCP_REQUEST, TLS_REQUEST, nodeScript } from './scripts.js';
 
 const SERVER_INGRESS = 'main#8001#false##metrics#8080#true##admin#9901#true##foreign#8443#true';
 const ADMIN = '9901';
@@ -316,18 +316,7 @@ test.serial('SIGTERM drains an open connection, exits 0; a restart leaves exactl
   const inflight = pair.spawn(
     pair.client,
     process.execPath,
-    nodeScript(
-      `
-    import { connect } from 'node:tls'; import { readFileSync } from 'node:fs';
-    const [host, ca, cert, key] = process.argv.slice(1);
-    const s = connect({ host, port: 9000, ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), checkServerIdentity: () => undefined });
-    let data = '';
-    s.on('secureConnect', () => { process.stdout.write('connected\\n'); process.stdin.once('data', () => s.end('late')); });
-    s.on('data', (d) => { data += d; });
-    s.on('close', () => { process.stdout.write('result ' + data + '\\n'); });
-  `,
-      [SERVER_V4, files.ca, files.mesh.cert, files.mesh.key],
-    ),
+    nodeScript(LATE_MESH_CLIENT, [SERVER_V4, files.ca, files.mesh.cert, files.mesh.key]),
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   t.teardown(() => stopChild(inflight));

@@ -15,6 +15,22 @@ s.on('end', () => process.exit(0));
 s.on('error', (e) => { process.stderr.write((e.code ?? e.message) + '\\n'); process.exit(3); });
 `;
 
+/**
+ * A mesh client whose payload comes late: argv = host caFile certFile keyFile. Connects with TLS to
+ * host:9000 and prints `connected`; at the first input on stdin it sends `late` and half-closes; when
+ * the connection closes it prints `result <what the server sent>`.
+ */
+export const LATE_MESH_CLIENT = `
+import { connect } from 'node:tls';
+import { readFileSync } from 'node:fs';
+const [host, ca, cert, key] = process.argv.slice(1);
+const s = connect({ host, port: 9000, ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), checkServerIdentity: () => undefined });
+let data = '';
+s.on('secureConnect', () => { process.stdout.write('connected\\n'); process.stdin.once('data', () => s.end('late')); });
+s.on('data', (d) => { data += d; });
+s.on('close', () => { process.stdout.write('result ' + data + '\\n'); });
+`;
+
 /** Arguments for running a script with node: node --input-type=module -e <script> -- args... */
 export function nodeScript(script: string, args: readonly string[]): string[] {
   return ['--input-type=module', '-e', script, '--', ...args];
