@@ -102,40 +102,52 @@ test('nothing installed: uninstall says so and exits non-zero; nothing changes',
   t.deepEqual(snapshotTree(n.dir), before);
 });
 
-test('a receipt with an edit this version cannot undo is refused before anything changes', async (t) => {
+/**
+ * Installs with `handler`, lets `edit` change the receipt on disk, and checks that uninstall then refuses
+ * with ERR_RECEIPT, a message matching `msg`, and leaves the host tree as it was.
+ */
+async function uninstallRefusesReceipt(
+  t: ExecutionContext,
+  handler: string,
+  edit: (receipt: { configEdits: Record<string, unknown>[] }) => void,
+  msg: RegExp,
+): Promise<void> {
   const n = node(t);
-  const handler = 'contrast-cc-metal-qemu-snp-rcpt0005';
-  n.writeManifest(shippedManifest(n, { handler }));
-  const r1 = await runInstaller(['Metal-QEMU-SNP'], n.env());
-  t.is(r1.code, 0, r1.stderr);
-  const path = join(n.host, `opt/edgeless/.receipts/${handler}.json`);
-  const receipt = JSON.parse(readFileSync(path, 'utf8')) as { configEdits: unknown[] };
-  receipt.configEdits.push({ kind: 'future-edit', path: '/etc/containerd/config.toml' });
-  writeFileSync(path, JSON.stringify(receipt));
-  const before = snapshotTree(n.host);
-  const r2 = await runInstaller(['uninstall', 'Metal-QEMU-SNP'], n.env());
-  t.is(r2.code, 1, r2.stderr);
-  t.is(errorsOf(r2)[0]?.['code'], 'ERR_RECEIPT');
-  t.regex(String(errorsOf(r2)[0]?.['msg']), /future-edit/);
-  t.deepEqual(snapshotTree(n.host), before);
-});
-
-test('a receipt naming a snapshotter this version does not know is refused before anything changes', async (t) => {
-  const n = node(t);
-  const handler = 'contrast-cc-metal-qemu-snp-rcpt0006';
   n.writeManifest(shippedManifest(n, { handler }));
   const r1 = await runInstaller(['Metal-QEMU-SNP'], n.env());
   t.is(r1.code, 0, r1.stderr);
   const path = join(n.host, `opt/edgeless/.receipts/${handler}.json`);
   const receipt = JSON.parse(readFileSync(path, 'utf8')) as { configEdits: Record<string, unknown>[] };
-  receipt.configEdits[0]!['snapshotter'] = 'overlay-of-the-future';
+  edit(receipt);
   writeFileSync(path, JSON.stringify(receipt));
   const before = snapshotTree(n.host);
   const r2 = await runInstaller(['uninstall', 'Metal-QEMU-SNP'], n.env());
   t.is(r2.code, 1, r2.stderr);
   t.is(errorsOf(r2)[0]?.['code'], 'ERR_RECEIPT');
-  t.regex(String(errorsOf(r2)[0]?.['msg']), /snapshotter=overlay-of-the-future: expected one of tardev, nydus/);
+  t.regex(String(errorsOf(r2)[0]?.['msg']), msg);
   t.deepEqual(snapshotTree(n.host), before);
+}
+
+test('a receipt with an edit this version cannot undo is refused before anything changes', async (t) => {
+  await uninstallRefusesReceipt(
+    t,
+    'contrast-cc-metal-qemu-snp-rcpt0005',
+    (receipt) => {
+      receipt.configEdits.push({ kind: 'future-edit', path: '/etc/containerd/config.toml' });
+    },
+    /future-edit/,
+  );
+});
+
+test('a receipt naming a snapshotter this version does not know is refused before anything changes', async (t) => {
+  await uninstallRefusesReceipt(
+    t,
+    'contrast-cc-metal-qemu-snp-rcpt0006',
+    (receipt) => {
+      receipt.configEdits[0]!['snapshotter'] = 'overlay-of-the-future';
+    },
+    /snapshotter=overlay-of-the-future: expected one of tardev, nydus/,
+  );
 });
 
 test('an install killed before its first receipt: the re-run records the directories it left; uninstall removes them', async (t) => {
