@@ -133,8 +133,17 @@ http {
     listen 127.0.0.1:${APP_PORT} reuseport;
     location = /small { default_type text/plain; return 200 "${SMALL_BODY}"; }
     location = /bulk { root ${d.root}; }
-    location = /upload { client_max_body_size 8m; client_body_buffer_size 8m; default_type text/plain; return 200 "ok"; }
+    # The whole body is read before the answer: proxy_pass buffers it (proxy_request_buffering), then
+    # asks /uploaded without it. A bare return would answer first and leave the body to be discarded
+    # while wrk already sends the next request on the connection: uploads stalled for seconds.
+    location = /upload {
+      client_max_body_size 8m; client_body_buffer_size 8m;
+      proxy_pass http://app_self/uploaded; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_pass_request_body off; proxy_set_header Content-Length "";
+    }
+    location = /uploaded { default_type text/plain; return 200 "ok"; }
   }
+  upstream app_self { server 127.0.0.1:${APP_PORT}; keepalive 16; }
 }
 `,
   );
