@@ -111,3 +111,16 @@ test("the artifacts stage is upstream's node-installer image given by digest; th
       .lines.includes('LABEL org.opencontainers.image.base.name="${INSTALLER_BASE}"'),
   );
 });
+
+test('the build context leaves out what git ignores (node_modules, dist, build output) and .git', (t) => {
+  const lines = (path: string): string[] =>
+    readFileSync(fileURLToPath(new URL(path, import.meta.url)), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
+  const dockerignore = lines('../../.dockerignore');
+  for (const entry of lines('../../.gitignore')) t.true(dockerignore.includes(entry), `.dockerignore lacks ${entry}`);
+  for (const entry of ['.git/', 'node_modules/', 'dist/']) t.true(dockerignore.includes(entry), entry);
+  // `COPY . .` comes after `npm ci`: without the ignore file it would copy a local node_modules over it.
+  t.regex(DOCKERFILE, /RUN npm ci\nCOPY \. \./);
+});
