@@ -18,6 +18,9 @@ export const ENV = {
   admin: ['CONTRAST_ADMIN_PORT', 'EDG_ADMIN_PORT'],
 } as const;
 
+/** Whether the egress resumes TLS sessions (default true). */
+export const SESSION_RESUMPTION_ENV = 'CONTRAST_MESHPROXY_SESSION_RESUMPTION';
+
 /** The CONTRAST_LOG_SUBSYSTEMS names of the meshproxy. */
 export const LOG_SUBSYSTEMS: readonly string[] = ['certs', 'ingress', 'egress', 'netfilter'];
 
@@ -52,6 +55,8 @@ export interface MeshConfig {
   readonly adminAddress: string;
   /** After a mesh CA change, how long the previous mesh CA stays trusted too (0: not at all). */
   readonly caGraceMs: number;
+  /** Whether the egress resumes TLS sessions (tickets) with its remotes; false: full handshakes only. */
+  readonly sessionResumption: boolean;
   /** Where unknown-CA failures request a renewal from the initializer (lib/pod-layout.ts). */
   readonly renewalSignalFile: string;
 }
@@ -117,6 +122,7 @@ export function meshConfigFromEnv(env: Env): MeshConfig {
     maxPendingHandshakes: r.integer('CONTRAST_MESHPROXY_MAX_PENDING_HANDSHAKES', { min: 1, max: 1_000_000 }),
     adminAddress: adminAddress(r),
     caGraceMs: r.duration('CONTRAST_MESHPROXY_CA_GRACE', '10m'),
+    sessionResumption: r.lookup(SESSION_RESUMPTION_ENV) === undefined ? true : r.flag(SESSION_RESUMPTION_ENV),
     renewalSignalFile,
   });
 }

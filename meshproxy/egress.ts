@@ -2,7 +2,8 @@
  * Egress: a plain TCP listener on a 127/8 address; each connection is carried to the remote over
  * mutual TLS (our chain and key as the client certificate, the server verified against the mesh CA,
  * no hostname check and no SNI, as upstream). TLS sessions are cached per remote and resumed, which
- * saves the certificate exchange and signatures on every new connection to a mesh peer.
+ * saves the certificate exchange and signatures on every new connection to a mesh peer; with
+ * CONTRAST_MESHPROXY_SESSION_RESUMPTION=false every connection is a full handshake.
  */
 import { createServer, type Server } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
@@ -27,6 +28,8 @@ export interface EgressOptions {
   readonly open: OpenSockets;
   /** Told about handshake failures, to request a renewal on unknown-CA peers. */
   readonly renewal?: RenewalRequester;
+  /** Resume TLS sessions with the remote (default); false: a full handshake on every connection. */
+  readonly resumeSessions?: boolean;
 }
 
 export function createEgress(options: EgressOptions): Server {
@@ -35,6 +38,7 @@ export function createEgress(options: EgressOptions): Server {
   const remote = formatHostPort(options.entry.remote);
   /** The last session ticket from this remote, with the certificate generation it was made under. */
   let session: { ticket: Buffer; generation: number; at: number } | undefined;
+  const resume = options.resumeSessions ?? true;
   // A 256 KiB writable highWaterMark: forward() corks the accepted socket across a round of TLS records.
   return createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: 256 * 1024 }, (down) => {
     stats.connectionsTotal += 1;
@@ -55,14 +59,14 @@ export function createEgress(options: EgressOptions): Server {
     const up = tlsConnect(connectOptions);
     // Not as the `session` option: tls.connect() would parse it twice (in _init and again after).
     // Parsing a ticket (it carries the peer's certificate) costs about 0.2-0.4 ms of CPU.
-    const cached = session?.generation === generation ? session : undefined;
+    const cached = resume && session?.generation === generation ? session : undefined;
     if (cached !== undefined) (up as TLSSocket & { setSession(ticket: Buffer): void }).setSession(cached.ticket);
     // TLS 1.3 tickets can be resumed many times: take new ones (serialised per ticket, and the server
     // sends two per full handshake) only when there is none or it is getting old.
     const remember = (ticket: Buffer): void => {
       session = { ticket, generation, at: Date.now() };
     };
-    if (cached === undefined || Date.now() - cached.at > TICKET_REFRESH_MS) up.on('session', remember);
+    if (resume && (cached === undefined || Date.now() - cached.at > TICKET_REFRESH_MS)) up.on('session', remember);
     track(options.open, up);
     const timer = setTimeout(() => {
       up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
@@ -85,7 +89,7 @@ export function createEgress(options: EgressOptions): Server {
       if (resumed) stats.sessionsResumed += 1;
       // The remote did not take our ticket (say, it restarted with new ticket keys): TLS 1.3 tickets
       // arrive after the handshake, so listening now still catches this connection's.
-      else if (up.listenerCount('session') === 0) up.on('session', remember);
+      else if (resume && up.listenerCount('session') === 0) up.on('session', remember);
       down.off('close', early);
       down.off('error', early);
       forward(down, up, options.idleTimeoutMs);

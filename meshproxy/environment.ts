@@ -78,6 +78,12 @@ export const MESHPROXY_ENVIRONMENT: readonly EnvVarDoc[] = Object.freeze([
     meaning:
       'connections per ingress listener still in their TLS handshake, over it the oldest is dropped; unset: 1024, at most 1/8 of the open-file limit (at least 16)',
   },
+  {
+    name: 'CONTRAST_MESHPROXY_SESSION_RESUMPTION',
+    default: 'true',
+    meaning:
+      'the egress resumes TLS sessions with each remote (TLS 1.3 tickets, no certificates or signatures on a resumed handshake); false: every connection is a full handshake',
+  },
   ...TLS_GROUPS_ENVIRONMENT,
   ...LOG_ENVIRONMENT,
   ...NATIVE_ENVIRONMENT,

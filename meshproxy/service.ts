@@ -155,6 +155,7 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
     }
     for (const entry of plan.egress) {
       const server = createEgress({
+        resumeSessions: config.sessionResumption,
         entry,
         certs,
         stats: stats.listener(entry.name, 'egress'),

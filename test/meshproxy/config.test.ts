@@ -48,6 +48,19 @@ test('every problem is listed, each naming its variable', (t) => {
   ]);
 });
 
+test('session resumption: on unless CONTRAST_MESHPROXY_SESSION_RESUMPTION is false; a non-boolean is a problem', (t) => {
+  t.true(meshConfigFromEnv({}).sessionResumption);
+  t.true(meshConfigFromEnv({ CONTRAST_MESHPROXY_SESSION_RESUMPTION: 'true' }).sessionResumption);
+  t.false(meshConfigFromEnv({ CONTRAST_MESHPROXY_SESSION_RESUMPTION: 'false' }).sessionResumption);
+  t.false(meshConfigFromEnv({ CONTRAST_MESHPROXY_SESSION_RESUMPTION: '0' }).sessionResumption);
+  const err = t.throws(() => meshConfigFromEnv({ CONTRAST_MESHPROXY_SESSION_RESUMPTION: 'sometimes' }), {
+    instanceOf: ConfigError,
+  });
+  t.deepEqual(err.problems, [
+    'CONTRAST_MESHPROXY_SESSION_RESUMPTION=sometimes: expected a boolean (1, true, 0, false)',
+  ]);
+});
+
 test('explicit listeners are refused in transparent mode', (t) => {
   const err = t.throws(() => meshConfigFromEnv({ CONTRAST_MESHPROXY_INGRESS_LISTEN: '0.0.0.0:9443=8443' }), {
     instanceOf: ConfigError,

@@ -2,7 +2,8 @@
  * Egress session resumption against a real Node TLS server (mutual TLS, mesh certificates), in this
  * process on loopback: connections after the first resume, and when the remote restarts with new
  * ticket keys (every cached ticket refused), the egress takes the new tickets at once instead of
- * doing full handshakes until its cached ticket ages out.
+ * doing full handshakes until its cached ticket ages out. With resumption off, every connection is a
+ * full handshake.
  */
 import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -106,4 +107,41 @@ test('egress resumes sessions, and takes new tickets at once when the remote res
   t.deepEqual(resumed, [false, true, true, true]);
   t.is(stats.sessionsResumed, 6);
   t.is(stats.upstreamConnectFailures, 0);
+});
+
+test('with session resumption off, every egress connection is a full handshake', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), `meshproxy-noresume-${process.pid}-`));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const pki = await createTestPki();
+  await writeTlsDir(dir, pki.meshCA, pki.client);
+  const certs = await openCertStore({ dir, log: silentLogger(), pollMs: 0 });
+  t.teardown(() => {
+    certs.close();
+  });
+  const resumed: boolean[] = [];
+  const remote = await startRemote(pki, 0, resumed);
+  t.teardown(() => close(remote));
+  const stats = new MeshStats().listener('r', 'egress');
+  const egress = createEgress({
+    entry: {
+      name: 'r',
+      listen: { host: '127.0.0.2', port: 0 },
+      remote: { host: '127.0.0.1', port: (remote.address() as AddressInfo).port },
+    },
+    certs,
+    stats,
+    events: new MeshEvents(silentLogger()),
+    connectTimeoutMs: 5000,
+    idleTimeoutMs: 60_000,
+    open: new Set(),
+    resumeSessions: false,
+  });
+  await new Promise<void>((resolve) => {
+    egress.listen(0, '127.0.0.2', resolve);
+  });
+  t.teardown(() => close(egress));
+  const port = (egress.address() as AddressInfo).port;
+  for (let i = 0; i < 4; i++) t.is(await through(port), 'hello');
+  t.deepEqual(resumed, [false, false, false, false]);
+  t.is(stats.sessionsResumed, 0);
 });
