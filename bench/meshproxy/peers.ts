@@ -32,6 +32,8 @@ export interface Dirs {
   /** TLS directories in the initializer's layout for the meshproxy. */
   readonly clientTls: string;
   readonly serverTls: string;
+  /** Whether the egress side of every peer resumes TLS sessions (default true); false: full handshakes. */
+  readonly resumption?: boolean;
 }
 
 export interface Running {
@@ -166,6 +168,7 @@ export async function startMeshproxy(
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
     CONTRAST_LOG_LEVEL: 'warn',
     CONTRAST_MESHPROXY_MODE: 'explicit',
+    ...(d.resumption === false ? { CONTRAST_MESHPROXY_SESSION_RESUMPTION: 'false' } : {}),
     ...env,
   };
   await rm(join(d.root, 'ingress-ready'), { force: true });
@@ -195,7 +198,7 @@ export async function startHaproxy(d: Dirs): Promise<Running> {
   const ing = join(d.root, 'haproxy-ingress.cfg');
   await writeFile(
     eg,
-    `${common}frontend egress\n  bind ${EGRESS.host}:${EGRESS.port}\n  default_backend mesh\nbackend mesh\n  server ingress ${INGRESS.host}:${INGRESS.port} ssl crt ${d.pem}/client-combined.pem ca-file ${d.pem}/ca.pem verify required\n`,
+    `${common}frontend egress\n  bind ${EGRESS.host}:${EGRESS.port}\n  default_backend mesh\nbackend mesh\n  server ingress ${INGRESS.host}:${INGRESS.port} ssl crt ${d.pem}/client-combined.pem ca-file ${d.pem}/ca.pem verify required${d.resumption === false ? ' no-ssl-reuse' : ''}\n`,
   );
   await writeFile(
     ing,
@@ -222,7 +225,7 @@ events { worker_connections 8192; }
   listen ${EGRESS.host}:${EGRESS.port} reuseport;
   proxy_pass ${INGRESS.host}:${INGRESS.port};
   proxy_ssl on; proxy_ssl_certificate ${d.pem}/client-chain.pem; proxy_ssl_certificate_key ${d.pem}/client-key.pem;
-  proxy_ssl_trusted_certificate ${d.pem}/ca.pem; proxy_ssl_verify on; proxy_ssl_name server; proxy_ssl_session_reuse on;
+  proxy_ssl_trusted_certificate ${d.pem}/ca.pem; proxy_ssl_verify on; proxy_ssl_name server; proxy_ssl_session_reuse ${d.resumption === false ? 'off' : 'on'};
 } }
 `,
   );

@@ -3,11 +3,13 @@
  * (client -> egress proxy -> mutual TLS -> ingress proxy -> app), one process per side for every peer.
  *
  *   npm run build:ts && npx tsx bench/meshproxy/run.ts [--rounds 3] [--seconds 5]
- *     [--variant '<label>=<node flags and NAME=value settings>']...
+ *     [--variant '<label>=<node flags and NAME=value settings>']... [--no-resumption]
  *
  * A variant is the meshproxy once more with other Node/V8 flags or environment (e.g.
  * `semi-space 1 MiB=--max-semi-space-size=1`, `X25519 only=CONTRAST_TLS_GROUPS=X25519`), as one more
- * peer in the same interleaved rounds, so that a trade-off is measured like for like.
+ * peer in the same interleaved rounds, so that a trade-off is measured like for like. --no-resumption
+ * turns TLS session resumption off for every peer: every new connection is then a full handshake
+ * (certificates, signatures, verification) on the hop.
  *
  * Needs: wrk, haproxy, nginx + libnginx-mod-stream (Debian). The app is nginx serving HTTP (1 KiB body
  * for small requests, 4 MiB for bulk), shared by all peers. Peers run in turn, in a rotated order per
@@ -193,7 +195,14 @@ async function main(): Promise<void> {
     await writeFile(join(pem, 'server-key.pem'), pki.server.keyPem);
     await writeFile(join(pem, 'client-combined.pem'), chainOf(pki.client.certPem) + pki.client.keyPem);
     await writeFile(join(pem, 'server-combined.pem'), chainOf(pki.server.certPem) + pki.server.keyPem);
-    const dirs: Dirs = { root, pem, clientTls: join(root, 'client-tls'), serverTls: join(root, 'server-tls') };
+    const resumption = !process.argv.includes('--no-resumption');
+    const dirs: Dirs = {
+      root,
+      pem,
+      clientTls: join(root, 'client-tls'),
+      serverTls: join(root, 'server-tls'),
+      resumption,
+    };
     await writeTlsDir(dirs.clientTls, pki.meshCA, pki.client);
     await writeTlsDir(dirs.serverTls, pki.meshCA, pki.server);
 
@@ -248,7 +257,10 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${rounds} rounds x ${seconds} s per workload, peers interleaved (rotated order per round, fresh processes), medians; ratio spread over rounds in parentheses\n` +
         `node ${process.version} (OpenSSL ${process.versions.openssl}); load average ${loadBefore} before, ${loadAfter} after; CPU steal ${steal.stop().toFixed(1)}% during the run; ` +
-        `TLS session resumption on for every peer (meshproxy egress ticket cache, haproxy server-side reuse, nginx proxy_ssl_session_reuse)\n\n${lines.join('\n')}\n`,
+        (resumption
+          ? 'TLS session resumption on for every peer (meshproxy egress ticket cache, haproxy server-side reuse, nginx proxy_ssl_session_reuse)'
+          : 'TLS session resumption off for every peer (--no-resumption: CONTRAST_MESHPROXY_SESSION_RESUMPTION=false, haproxy no-ssl-reuse, nginx proxy_ssl_session_reuse off): every new connection is a full handshake') +
+        `\n\n${lines.join('\n')}\n`,
     );
   } finally {
     await rm(root, { recursive: true, force: true });
