@@ -47,8 +47,11 @@ const MAIN =
   process.env['BENCH_MESHPROXY_MAIN'] ?? fileURLToPath(new URL('../../dist/meshproxy/main.js', import.meta.url));
 
 function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr.on('data', (d: Buffer) => {
+  const child = spawn(cmd, args, {
+    env,
+    stdio: ['ignore', process.env['BENCH_DEBUG'] !== undefined ? 2 : 'ignore', 'pipe'],
+  });
+  child.stderr?.on('data', (d: Buffer) => {
     if (process.env['BENCH_DEBUG'] !== undefined) process.stderr.write(d);
   });
   return child;

@@ -7,7 +7,8 @@
  *
  * Environment: PROBE_WORKLOADS (`ka,conn,bulk,upload`), PROBE_SECONDS (4), BENCH_NODE_FLAGS (e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`, `--perf-basic-prof` for `perf record -p`), BENCH_MESHPROXY_MAIN
- * (another build of main.js, for A/B runs; it must sit inside this checkout to find node_modules).
+ * (another build of main.js, for A/B runs; it must sit inside this checkout to find node_modules),
+ * BENCH_DEBUG (pass the peers' stdout and stderr through, e.g. with BENCH_NODE_FLAGS=--trace-gc).
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
