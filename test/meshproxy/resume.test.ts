@@ -5,7 +5,7 @@
  * doing full handshakes until its cached ticket ages out. With resumption off, every connection is a
  * full handshake.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -66,7 +66,11 @@ const close = (server: Server): Promise<void> =>
     });
   });
 
-test('egress resumes sessions, and takes new tickets at once when the remote restarts', async (t) => {
+/**
+ * A remote and an egress to it (resumption per `resumeSessions`), torn down with the test; `restart`
+ * starts the remote anew on the same port with new ticket keys.
+ */
+async function setup(t: ExecutionContext, resumeSessions?: boolean) {
   const dir = await mkdtemp(join(tmpdir(), `meshproxy-resume-${process.pid}-`));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const pki = await createTestPki();
@@ -75,7 +79,6 @@ test('egress resumes sessions, and takes new tickets at once when the remote res
   t.teardown(() => {
     certs.close();
   });
-
   const resumed: boolean[] = [];
   let remote = await startRemote(pki, 0, resumed);
   const remotePort = (remote.address() as AddressInfo).port;
@@ -89,20 +92,27 @@ test('egress resumes sessions, and takes new tickets at once when the remote res
     connectTimeoutMs: 5000,
     idleTimeoutMs: 60_000,
     open: new Set(),
+    ...(resumeSessions === undefined ? {} : { resumeSessions }),
   });
   await new Promise<void>((resolve) => {
     egress.listen(0, '127.0.0.2', resolve);
   });
   t.teardown(() => close(egress));
-  const port = (egress.address() as AddressInfo).port;
+  const restart = async (): Promise<void> => {
+    await close(remote);
+    remote = await startRemote(pki, remotePort, resumed);
+  };
+  return { port: (egress.address() as AddressInfo).port, resumed, stats, restart };
+}
 
+test('egress resumes sessions, and takes new tickets at once when the remote restarts', async (t) => {
+  const { port, resumed, stats, restart } = await setup(t);
   for (let i = 0; i < 4; i++) t.is(await through(port), 'hello');
   t.deepEqual(resumed, [false, true, true, true]);
 
   // A restarted remote has new ticket keys: the cached ticket is refused once, then new ones are used.
-  await close(remote);
+  await restart();
   resumed.length = 0;
-  remote = await startRemote(pki, remotePort, resumed);
   for (let i = 0; i < 4; i++) t.is(await through(port), 'hello');
   t.deepEqual(resumed, [false, true, true, true]);
   t.is(stats.sessionsResumed, 6);
@@ -110,37 +120,7 @@ test('egress resumes sessions, and takes new tickets at once when the remote res
 });
 
 test('with session resumption off, every egress connection is a full handshake', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), `meshproxy-noresume-${process.pid}-`));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const pki = await createTestPki();
-  await writeTlsDir(dir, pki.meshCA, pki.client);
-  const certs = await openCertStore({ dir, log: silentLogger(), pollMs: 0 });
-  t.teardown(() => {
-    certs.close();
-  });
-  const resumed: boolean[] = [];
-  const remote = await startRemote(pki, 0, resumed);
-  t.teardown(() => close(remote));
-  const stats = new MeshStats().listener('r', 'egress');
-  const egress = createEgress({
-    entry: {
-      name: 'r',
-      listen: { host: '127.0.0.2', port: 0 },
-      remote: { host: '127.0.0.1', port: (remote.address() as AddressInfo).port },
-    },
-    certs,
-    stats,
-    events: new MeshEvents(silentLogger()),
-    connectTimeoutMs: 5000,
-    idleTimeoutMs: 60_000,
-    open: new Set(),
-    resumeSessions: false,
-  });
-  await new Promise<void>((resolve) => {
-    egress.listen(0, '127.0.0.2', resolve);
-  });
-  t.teardown(() => close(egress));
-  const port = (egress.address() as AddressInfo).port;
+  const { port, resumed, stats } = await setup(t, false);
   for (let i = 0; i < 4; i++) t.is(await through(port), 'hello');
   t.deepEqual(resumed, [false, false, false, false]);
   t.is(stats.sessionsResumed, 0);
