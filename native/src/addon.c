@@ -6,6 +6,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (contrast_init_sockets(env, exports) == NULL) return NULL;
   if (contrast_init_tls(env, exports) == NULL) return NULL;
   if (contrast_init_fsat(env, exports) == NULL) return NULL;
+  if (contrast_init_relay(env, exports) == NULL) return NULL;
   return exports;
 }
 

@@ -9,5 +9,6 @@ napi_value contrast_init_tee(napi_env env, napi_value exports);
 napi_value contrast_init_sockets(napi_env env, napi_value exports);
 napi_value contrast_init_tls(napi_env env, napi_value exports);
 napi_value contrast_init_fsat(napi_env env, napi_value exports);
+napi_value contrast_init_relay(napi_env env, napi_value exports);
 
 #endif
