@@ -21,6 +21,12 @@ export const ENV = {
 /** Whether the egress resumes TLS sessions (default true). */
 export const SESSION_RESUMPTION_ENV = 'CONTRAST_MESHPROXY_SESSION_RESUMPTION';
 
+/** Which data path carries ingress and egress connections: Node's TLS sockets or the addon's relay. */
+export type DataPath = 'node' | 'native';
+export const DATA_PATH_ENV = 'CONTRAST_MESHPROXY_DATA_PATH';
+/** Every data path, the default first. */
+export const DATA_PATHS: readonly DataPath[] = ['node', 'native'];
+
 /** The CONTRAST_LOG_SUBSYSTEMS names of the meshproxy. */
 export const LOG_SUBSYSTEMS: readonly string[] = ['certs', 'ingress', 'egress', 'netfilter'];
 
@@ -57,6 +63,8 @@ export interface MeshConfig {
   readonly caGraceMs: number;
   /** Whether the egress resumes TLS sessions (tickets) with its remotes; false: full handshakes only. */
   readonly sessionResumption: boolean;
+  /** `node`: Node's tls sockets and streams; `native`: the addon's relay (TLS and the byte pump in C). */
+  readonly dataPath: DataPath;
   /** Where unknown-CA failures request a renewal from the initializer (lib/pod-layout.ts). */
   readonly renewalSignalFile: string;
 }
@@ -123,8 +131,19 @@ export function meshConfigFromEnv(env: Env): MeshConfig {
     adminAddress: adminAddress(r),
     caGraceMs: r.duration('CONTRAST_MESHPROXY_CA_GRACE', '10m'),
     sessionResumption: r.lookup(SESSION_RESUMPTION_ENV) === undefined ? true : r.flag(SESSION_RESUMPTION_ENV),
+    dataPath: dataPath(r),
     renewalSignalFile,
   });
+}
+
+function dataPath(r: EnvReader): DataPath {
+  const found = r.lookup(DATA_PATH_ENV);
+  if (found === undefined) return 'node';
+  const v = found.value.trim().toLowerCase();
+  const match = DATA_PATHS.find((p) => p === v);
+  if (match !== undefined) return match;
+  r.problem(`${found.name}=${found.value}: expected node or native`);
+  return 'node';
 }
 
 function adminAddress(r: EnvReader): string {

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { negotiatedGroup } from '../lib/tls-groups.js';
 import type { CertStore } from './certs.js';
+import type { DataPath } from './config.js';
 import type { RenewalRequester } from './renewal-request.js';
 import { formatHostPort, type EgressEntry } from './config-annotations.js';
 import { endpoint, type MeshEvents } from './events.js';
@@ -30,6 +31,7 @@ export interface EgressOptions {
   readonly renewal?: RenewalRequester;
   /** Resume TLS sessions with the remote (default); false: a full handshake on every connection. */
   readonly resumeSessions?: boolean;
+  readonly dataPath?: DataPath;
 }
 
 export function createEgress(options: EgressOptions): Server {

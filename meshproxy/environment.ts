@@ -84,6 +84,12 @@ export const MESHPROXY_ENVIRONMENT: readonly EnvVarDoc[] = Object.freeze([
     meaning:
       'the egress resumes TLS sessions with each remote (TLS 1.3 tickets, no certificates or signatures on a resumed handshake); false: every connection is a full handshake',
   },
+  {
+    name: 'CONTRAST_MESHPROXY_DATA_PATH',
+    default: 'node',
+    meaning:
+      "what carries ingress and egress connections: node (Node's TLS sockets) or native (the addon's relay: TLS and the byte pump in C on the event loop)",
+  },
   ...TLS_GROUPS_ENVIRONMENT,
   ...LOG_ENVIRONMENT,
   ...NATIVE_ENVIRONMENT,

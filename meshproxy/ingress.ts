@@ -20,6 +20,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { negotiatedGroup } from '../lib/tls-groups.js';
 import type { CertStore } from './certs.js';
+import type { DataPath } from './config.js';
 import { endpoint, type ConnectionContext, type MeshEvents } from './events.js';
 import { countBytes, forward, track, type OpenSockets } from './forward.js';
 import type { RenewalRequester } from './renewal-request.js';
@@ -43,6 +44,7 @@ export interface IngressOptions {
   readonly open: OpenSockets;
   /** Told about handshake failures, to request a renewal on unknown-CA peers. */
   readonly renewal?: RenewalRequester;
+  readonly dataPath?: DataPath;
 }
 
 export interface IngressListener {

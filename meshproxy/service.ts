@@ -95,6 +95,7 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
         maxPendingHandshakes,
         connectTimeoutMs: config.connectTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
+        dataPath: config.dataPath,
       });
       ingress.push(i);
       return i;
@@ -164,6 +165,7 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
         renewal,
         connectTimeoutMs: config.connectTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
+        dataPath: config.dataPath,
       });
       await bound(server, entry.listen, `egress ${entry.name} -> ${formatHostPort(entry.remote)}`);
     }
@@ -182,6 +184,7 @@ export async function runMeshproxy(config: MeshConfig, deps: MeshproxyDeps): Pro
           certificateGeneration: certs.generation,
           trustedMeshCAs: certs.trust,
           caGraceMs: config.caGraceMs,
+          dataPath: config.dataPath,
           ipv6,
         }),
       });

@@ -12,13 +12,15 @@
  * In two network namespaces with the real rules: connections from a pool of fixed source ports (IPv4 and
  * IPv6, the mutual-TLS catch-all and a TLS port) are refused or served by the proxy; then the proxy is
  * SIGKILLed (or SIGTERMed with a connection in flight, so that it drains) and plaintext from the same
- * source ports must never reach the application.
+ * source ports must never reach the application. Every test runs on each data path.
  */
 import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_DENY_RULE } from '../../lib/netfilter/default-deny.js';
+import type { DataPath } from '../../meshproxy/config.js';
+import { DATA_PATHS, onPath } from './data-paths.js';
 import { startProxy, waitForLog, waitReady, type RunningProxy } from './harness.js';
 import { SERVER_V4, SERVER_V6, createNetnsPair, stopChild, waitForLine, type NetnsPair } from './netns.js';
 import { writeMeshPki } from './pki.js';
@@ -37,7 +39,11 @@ interface Setup {
   mesh: { cert: string; key: string };
 }
 
-async function setup(t: { teardown: (f: () => Promise<unknown>) => void }, tag: string): Promise<Setup> {
+async function setup(
+  t: { teardown: (f: () => Promise<unknown>) => void },
+  tag: string,
+  dataPath: DataPath,
+): Promise<Setup> {
   const pair = await createNetnsPair(tag);
   t.teardown(() => pair.destroy());
   const dir = await mkdtemp(join(tmpdir(), `meshproxy-bypass-${process.pid}-`));
@@ -57,6 +63,7 @@ async function setup(t: { teardown: (f: () => Promise<unknown>) => void }, tag: 
     CONTRAST_TLS_DIR: join(dir, 'tls'),
     CONTRAST_READY_FILE: readyFile,
     CONTRAST_MESHPROXY_DRAIN_TIMEOUT: '60s',
+    CONTRAST_MESHPROXY_DATA_PATH: dataPath,
   };
   return { pair, env, readyFile, ca, mesh };
 }
@@ -133,69 +140,83 @@ async function plaintextReached(s: Setup, pools: Map<Target, number[][]>): Promi
   return leaks;
 }
 
-test('after SIGKILL, plaintext from the source ports of refused and served connections never reaches the app', async (t) => {
-  t.timeout(180_000);
-  const s = await setup(t, 'bk');
-  const proxy = startProxy(s.pair, s.pair.server, s.env);
-  t.teardown(() => stopChild(proxy.child));
-  await waitReady(proxy, s.readyFile);
-  const pools = await prime(t, s);
-  await stopChild(proxy.child, 'SIGKILL');
-  const leaks = await plaintextReached(s, pools);
-  t.deepEqual(leaks, [], 'no plaintext reached the application after SIGKILL');
-});
-
-test('while draining after SIGTERM, plaintext from the same source ports never reaches the app', async (t) => {
-  t.timeout(180_000);
-  const s = await setup(t, 'bt');
-  const proxy: RunningProxy = startProxy(s.pair, s.pair.server, s.env);
-  t.teardown(() => stopChild(proxy.child));
-  await waitReady(proxy, s.readyFile);
-  const pools = await prime(t, s);
-  // A mesh connection in flight keeps the proxy draining until it sends.
-  const inflight = s.pair.spawn(
-    s.pair.client,
-    process.execPath,
-    nodeScript(LATE_MESH_CLIENT, [SERVER_V4, s.ca, s.mesh.cert, s.mesh.key]),
-    { stdio: ['pipe', 'pipe', 'pipe'] },
+for (const dataPath of DATA_PATHS) {
+  test(
+    onPath(
+      'after SIGKILL, plaintext from the source ports of refused and served connections never reaches the app',
+      dataPath,
+    ),
+    async (t) => {
+      t.timeout(180_000);
+      const s = await setup(t, 'bk', dataPath);
+      const proxy = startProxy(s.pair, s.pair.server, s.env);
+      t.teardown(() => stopChild(proxy.child));
+      await waitReady(proxy, s.readyFile);
+      const pools = await prime(t, s);
+      await stopChild(proxy.child, 'SIGKILL');
+      const leaks = await plaintextReached(s, pools);
+      t.deepEqual(leaks, [], 'no plaintext reached the application after SIGKILL');
+    },
   );
-  t.teardown(() => stopChild(inflight));
-  await waitForLine(inflight, (l) => l === 'connected');
-  proxy.child.kill('SIGTERM');
-  await waitForLog(proxy, (l) => l['msg'] === 'listeners closed, draining');
-  const leaks = await plaintextReached(s, pools);
-  t.deepEqual(leaks, [], 'no plaintext reached the application while draining');
-  const result = waitForLine(inflight, (l) => l.startsWith('result '));
-  inflight.stdin?.write('go\n');
-  t.is(await result, `result app 9000 ${SERVER_V4} late`, 'the in-flight connection was served to its end');
-  t.is(await proxy.exited, 0);
-});
 
-/**
- * The same 4-tuple the other way round: a client whose connection the live proxy refused (reset) comes
- * back from the same source port within conntrack's 10 s for a closed entry. Conntrack does not reopen
- * an entry that the server's reset closed; it ignores the new SYN and reports it ESTABLISHED. A rule that
- * returns ESTABLISHED packets before TPROXY (as upstream's does) then hands the SYN to the application,
- * whose SYN-ACK the guard drops: the client hangs (without the guard it would talk plaintext to the app).
- * SYNs therefore always go through TPROXY.
- */
-test('a mesh client reconnecting from the source port of a refused connection is served', async (t) => {
-  t.timeout(120_000);
-  const s = await setup(t, 'br');
-  const proxy = startProxy(s.pair, s.pair.server, s.env);
-  t.teardown(() => stopChild(proxy.child));
-  await waitReady(proxy, s.readyFile);
-  for (const target of TARGETS) {
-    const ports = portPool();
-    const refused = await fromPorts(s, target, 'plain', ports, false);
-    t.is(refused.filter((a) => a !== '').length, 0, `${target.label}: plaintext is refused`);
-    const served = await fromPorts(s, target, 'tls', ports, true);
-    t.deepEqual(
-      served.map((a) => a.startsWith(`bye ${target.port}`)),
-      ports.map(() => true),
-      `${target.label}: the same source ports are served right after: ${JSON.stringify(served)}`,
-    );
-  }
-  proxy.child.kill('SIGTERM');
-  t.is(await proxy.exited, 0);
-});
+  test(
+    onPath('while draining after SIGTERM, plaintext from the same source ports never reaches the app', dataPath),
+    async (t) => {
+      t.timeout(180_000);
+      const s = await setup(t, 'bt', dataPath);
+      const proxy: RunningProxy = startProxy(s.pair, s.pair.server, s.env);
+      t.teardown(() => stopChild(proxy.child));
+      await waitReady(proxy, s.readyFile);
+      const pools = await prime(t, s);
+      // A mesh connection in flight keeps the proxy draining until it sends.
+      const inflight = s.pair.spawn(
+        s.pair.client,
+        process.execPath,
+        nodeScript(LATE_MESH_CLIENT, [SERVER_V4, s.ca, s.mesh.cert, s.mesh.key]),
+        { stdio: ['pipe', 'pipe', 'pipe'] },
+      );
+      t.teardown(() => stopChild(inflight));
+      await waitForLine(inflight, (l) => l === 'connected');
+      proxy.child.kill('SIGTERM');
+      await waitForLog(proxy, (l) => l['msg'] === 'listeners closed, draining');
+      const leaks = await plaintextReached(s, pools);
+      t.deepEqual(leaks, [], 'no plaintext reached the application while draining');
+      const result = waitForLine(inflight, (l) => l.startsWith('result '));
+      inflight.stdin?.write('go\n');
+      t.is(await result, `result app 9000 ${SERVER_V4} late`, 'the in-flight connection was served to its end');
+      t.is(await proxy.exited, 0);
+    },
+  );
+
+  /**
+   * The same 4-tuple the other way round: a client whose connection the live proxy refused (reset) comes
+   * back from the same source port within conntrack's 10 s for a closed entry. Conntrack does not reopen
+   * an entry that the server's reset closed; it ignores the new SYN and reports it ESTABLISHED. A rule that
+   * returns ESTABLISHED packets before TPROXY (as upstream's does) then hands the SYN to the application,
+   * whose SYN-ACK the guard drops: the client hangs (without the guard it would talk plaintext to the app).
+   * SYNs therefore always go through TPROXY.
+   */
+  test(
+    onPath('a mesh client reconnecting from the source port of a refused connection is served', dataPath),
+    async (t) => {
+      t.timeout(120_000);
+      const s = await setup(t, 'br', dataPath);
+      const proxy = startProxy(s.pair, s.pair.server, s.env);
+      t.teardown(() => stopChild(proxy.child));
+      await waitReady(proxy, s.readyFile);
+      for (const target of TARGETS) {
+        const ports = portPool();
+        const refused = await fromPorts(s, target, 'plain', ports, false);
+        t.is(refused.filter((a) => a !== '').length, 0, `${target.label}: plaintext is refused`);
+        const served = await fromPorts(s, target, 'tls', ports, true);
+        t.deepEqual(
+          served.map((a) => a.startsWith(`bye ${target.port}`)),
+          ports.map(() => true),
+          `${target.label}: the same source ports are served right after: ${JSON.stringify(served)}`,
+        );
+      }
+      proxy.child.kill('SIGTERM');
+      t.is(await proxy.exited, 0);
+    },
+  );
+}

@@ -1,7 +1,7 @@
 /** The meshproxy's environment: defaults, legacy names, explicit-mode listeners, every problem at once. */
 import test from 'ava';
 import { ConfigError } from '../../lib/errors.js';
-import { meshConfigFromEnv } from '../../meshproxy/config.js';
+import { DATA_PATH_ENV, meshConfigFromEnv, type DataPath } from '../../meshproxy/config.js';
 import { parseAnnotations, planToJson } from '../../meshproxy/config-annotations.js';
 
 test('defaults follow upstream', (t) => {
@@ -59,6 +59,21 @@ test('session resumption: on unless CONTRAST_MESHPROXY_SESSION_RESUMPTION is fal
   t.deepEqual(err.problems, [
     'CONTRAST_MESHPROXY_SESSION_RESUMPTION=sometimes: expected a boolean (1, true, 0, false)',
   ]);
+});
+
+test('data path: node unless CONTRAST_MESHPROXY_DATA_PATH says native; another value is a problem', (t) => {
+  const rows: readonly { name: string; value: string | undefined; dataPath: DataPath }[] = [
+    { name: 'unset', value: undefined, dataPath: 'node' },
+    { name: 'empty', value: '', dataPath: 'node' },
+    { name: 'node', value: 'node', dataPath: 'node' },
+    { name: 'native', value: 'native', dataPath: 'native' },
+  ];
+  for (const row of rows) {
+    t.is(meshConfigFromEnv({ [DATA_PATH_ENV]: row.value }).dataPath, row.dataPath, row.name);
+  }
+  const err = t.throws(() => meshConfigFromEnv({ [DATA_PATH_ENV]: 'kernel' }), { instanceOf: ConfigError });
+  t.is(err.code, 'ERR_CONFIG');
+  t.deepEqual(err.problems, ['CONTRAST_MESHPROXY_DATA_PATH=kernel: expected node or native']);
 });
 
 test('explicit listeners are refused in transparent mode', (t) => {

@@ -1,5 +1,6 @@
 /**
- * Failing closed and the explicit mode, each in its own pair of network namespaces.
+ * Failing closed and the explicit mode, each in its own pair of network namespaces. The explicit mode
+ * moves bytes and runs on each data path; the failures at start never get that far.
  */
 import test from 'ava';
 import { generateKeyPairSync } from 'node:crypto';
@@ -7,6 +8,7 @@ import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_DENY_RULE } from '../../lib/netfilter/default-deny.js';
+import { DATA_PATHS, onPath } from './data-paths.js';
 import { startProxy, waitForFile } from './harness.js';
 import { runCli } from './helpers-cli.js';
 import { SERVER_V4, createNetnsPair, stopChild, waitForLine, type NetnsPair } from './netns.js';
@@ -55,53 +57,61 @@ test('a bad annotation changes nothing on the system and exits 64', async (t) =>
   t.true((await pair.exec(pair.server, 'iptables-legacy', ['-w', '-S', 'INPUT'])).stdout.includes('-j DROP'));
 });
 
-test('explicit mode: listeners per port forwarding to 127.0.0.1, no iptables rules', async (t) => {
-  const pair = await createNetnsPair('ex');
-  t.teardown(() => pair.destroy());
-  const dir = await tempDir(t);
-  const { ca, mesh } = await writeMeshPki(dir);
-  const app = pair.spawn(pair.server, process.execPath, nodeScript(APP, ['8001', '8080', '9000']));
-  t.teardown(() => stopChild(app));
-  await waitForLine(app, (l) => l === 'ready');
-  const ready = join(dir, 'ready');
-  const proxy = startProxy(pair, pair.server, {
-    CONTRAST_MESHPROXY_MODE: 'explicit',
-    CONTRAST_MESHPROXY_INGRESS_LISTEN: '0.0.0.0:9443=9000,0.0.0.0:9444=8001,0.0.0.0:9445=8080',
-    CONTRAST_INGRESS_PROXY_CONFIG: 'main#8001#false##metrics#8080#true',
-    CONTRAST_TLS_DIR: join(dir, 'tls'),
-    CONTRAST_READY_FILE: ready,
-    // No iptables binary may be needed in this mode.
-    CONTRAST_IPTABLES: '/nonexistent/iptables',
-    CONTRAST_IP6TABLES: '/nonexistent/ip6tables',
-    // Not exposed to the network unless CONTRAST_MESHPROXY_ADMIN_ADDRESS says so.
-    CONTRAST_ADMIN_PORT: '9901',
+for (const dataPath of DATA_PATHS) {
+  test(onPath('explicit mode: listeners per port forwarding to 127.0.0.1, no iptables rules', dataPath), async (t) => {
+    const pair = await createNetnsPair('ex');
+    t.teardown(() => pair.destroy());
+    const dir = await tempDir(t);
+    const { ca, mesh } = await writeMeshPki(dir);
+    const app = pair.spawn(pair.server, process.execPath, nodeScript(APP, ['8001', '8080', '9000']));
+    t.teardown(() => stopChild(app));
+    await waitForLine(app, (l) => l === 'ready');
+    const ready = join(dir, 'ready');
+    const proxy = startProxy(pair, pair.server, {
+      CONTRAST_MESHPROXY_MODE: 'explicit',
+      CONTRAST_MESHPROXY_INGRESS_LISTEN: '0.0.0.0:9443=9000,0.0.0.0:9444=8001,0.0.0.0:9445=8080',
+      CONTRAST_INGRESS_PROXY_CONFIG: 'main#8001#false##metrics#8080#true',
+      CONTRAST_TLS_DIR: join(dir, 'tls'),
+      CONTRAST_READY_FILE: ready,
+      // No iptables binary may be needed in this mode.
+      CONTRAST_IPTABLES: '/nonexistent/iptables',
+      CONTRAST_IP6TABLES: '/nonexistent/ip6tables',
+      // Not exposed to the network unless CONTRAST_MESHPROXY_ADMIN_ADDRESS says so.
+      CONTRAST_ADMIN_PORT: '9901',
+      CONTRAST_MESHPROXY_DATA_PATH: dataPath,
+    });
+    t.teardown(() => stopChild(proxy.child));
+    await waitForFile(ready, proxy);
+    const run = async (script: string, args: string[]): Promise<{ data: string }> =>
+      JSON.parse((await pair.exec(pair.client, process.execPath, nodeScript(script, args))).stdout) as { data: string };
+    t.is((await run(TLS_REQUEST, [SERVER_V4, '9443', ca, '-', '-', 'x'])).data, '');
+    t.is(
+      (await run(TLS_REQUEST, [SERVER_V4, '9443', ca, mesh.cert, mesh.key, 'mtls'])).data,
+      'app 9000 127.0.0.1 mtls',
+    );
+    t.is((await run(TLS_REQUEST, [SERVER_V4, '9444', ca, '-', '-', 'tls'])).data, 'app 8001 127.0.0.1 tls');
+    t.is((await run(TCP_REQUEST, [SERVER_V4, '9445', 'plain'])).data, 'app 8080 127.0.0.1 plain');
+    for (const bin of ['iptables-legacy', 'ip6tables-legacy']) {
+      t.false((await pair.exec(pair.server, bin, ['-w', '-t', 'mangle', '-S'])).stdout.includes('CONTRAST'));
+    }
+    const admin = async (ns: string, host: string): Promise<{ status: number; body: string }> =>
+      JSON.parse(
+        (await pair.exec(ns, process.execPath, nodeScript(HTTP_GET, [`http://${host}:9901/ready`]))).stdout,
+      ) as {
+        status: number;
+        body: string;
+      };
+    t.deepEqual(
+      await admin(pair.client, SERVER_V4),
+      { status: 0, body: 'ECONNREFUSED' },
+      'the admin port is not reachable from the network',
+    );
+    t.is((await admin(pair.server, '127.0.0.1')).status, 200, 'but from inside the pod');
+    t.true(proxy.logs.some((l) => l['msg'] === 'listening' && l['address'] === '127.0.0.1:9901'));
+    proxy.child.kill('SIGTERM');
+    t.is(await proxy.exited, 0);
   });
-  t.teardown(() => stopChild(proxy.child));
-  await waitForFile(ready, proxy);
-  const run = async (script: string, args: string[]): Promise<{ data: string }> =>
-    JSON.parse((await pair.exec(pair.client, process.execPath, nodeScript(script, args))).stdout) as { data: string };
-  t.is((await run(TLS_REQUEST, [SERVER_V4, '9443', ca, '-', '-', 'x'])).data, '');
-  t.is((await run(TLS_REQUEST, [SERVER_V4, '9443', ca, mesh.cert, mesh.key, 'mtls'])).data, 'app 9000 127.0.0.1 mtls');
-  t.is((await run(TLS_REQUEST, [SERVER_V4, '9444', ca, '-', '-', 'tls'])).data, 'app 8001 127.0.0.1 tls');
-  t.is((await run(TCP_REQUEST, [SERVER_V4, '9445', 'plain'])).data, 'app 8080 127.0.0.1 plain');
-  for (const bin of ['iptables-legacy', 'ip6tables-legacy']) {
-    t.false((await pair.exec(pair.server, bin, ['-w', '-t', 'mangle', '-S'])).stdout.includes('CONTRAST'));
-  }
-  const admin = async (ns: string, host: string): Promise<{ status: number; body: string }> =>
-    JSON.parse((await pair.exec(ns, process.execPath, nodeScript(HTTP_GET, [`http://${host}:9901/ready`]))).stdout) as {
-      status: number;
-      body: string;
-    };
-  t.deepEqual(
-    await admin(pair.client, SERVER_V4),
-    { status: 0, body: 'ECONNREFUSED' },
-    'the admin port is not reachable from the network',
-  );
-  t.is((await admin(pair.server, '127.0.0.1')).status, 200, 'but from inside the pod');
-  t.true(proxy.logs.some((l) => l['msg'] === 'listening' && l['address'] === '127.0.0.1:9901'));
-  proxy.child.kill('SIGTERM');
-  t.is(await proxy.exited, 0);
-});
+}
 
 /** Inserts the default-deny rule (IPv4 and IPv6) and returns a check that nothing changed since. */
 async function closedPod(pair: NetnsPair): Promise<() => Promise<string[]>> {
@@ -170,6 +180,7 @@ test('bad configuration exits 64 naming the variable, before anything is changed
       'CONTRAST_MESHPROXY_ADMIN_ADDRESS',
       { CONTRAST_MESHPROXY_ADMIN_ADDRESS: 'everywhere', CONTRAST_ADMIN_PORT: '9901' },
     ],
+    ['CONTRAST_MESHPROXY_DATA_PATH', { CONTRAST_MESHPROXY_DATA_PATH: 'kernel' }],
   ];
   for (const [variable, env] of rows) {
     const proxy = startProxy(pair, pair.server, {

@@ -3,7 +3,7 @@
  * process on loopback: connections after the first resume, and when the remote restarts with new
  * ticket keys (every cached ticket refused), the egress takes the new tickets at once instead of
  * doing full handshakes until its cached ticket ages out. With resumption off, every connection is a
- * full handshake.
+ * full handshake. On each data path.
  */
 import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,9 +13,11 @@ import { join } from 'node:path';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { silentLogger } from '../../lib/log.js';
 import { openCertStore } from '../../meshproxy/certs.js';
+import type { DataPath } from '../../meshproxy/config.js';
 import { createEgress } from '../../meshproxy/egress.js';
 import { MeshEvents } from '../../meshproxy/events.js';
 import { MeshStats } from '../../meshproxy/stats.js';
+import { DATA_PATHS, onPath } from './data-paths.js';
 import { createTestPki, writeTlsDir } from './pki.js';
 
 /** A mutual-TLS echo-once server that records whether each handshake resumed. */
@@ -67,10 +69,10 @@ const close = (server: Server): Promise<void> =>
   });
 
 /**
- * A remote and an egress to it (resumption per `resumeSessions`), torn down with the test; `restart`
- * starts the remote anew on the same port with new ticket keys.
+ * A remote and an egress to it on `dataPath` (resumption per `resumeSessions`), torn down with the
+ * test; `restart` starts the remote anew on the same port with new ticket keys.
  */
-async function setup(t: ExecutionContext, resumeSessions?: boolean) {
+async function setup(t: ExecutionContext, dataPath: DataPath, resumeSessions?: boolean) {
   const dir = await mkdtemp(join(tmpdir(), `meshproxy-resume-${process.pid}-`));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const pki = await createTestPki();
@@ -92,6 +94,7 @@ async function setup(t: ExecutionContext, resumeSessions?: boolean) {
     connectTimeoutMs: 5000,
     idleTimeoutMs: 60_000,
     open: new Set(),
+    dataPath,
     ...(resumeSessions === undefined ? {} : { resumeSessions }),
   });
   await new Promise<void>((resolve) => {
@@ -105,23 +108,28 @@ async function setup(t: ExecutionContext, resumeSessions?: boolean) {
   return { port: (egress.address() as AddressInfo).port, resumed, stats, restart };
 }
 
-test('egress resumes sessions, and takes new tickets at once when the remote restarts', async (t) => {
-  const { port, resumed, stats, restart } = await setup(t);
-  for (let i = 0; i < 4; i++) t.is(await through(port), 'hello');
-  t.deepEqual(resumed, [false, true, true, true]);
+for (const dataPath of DATA_PATHS) {
+  test(
+    onPath('egress resumes sessions, and takes new tickets at once when the remote restarts', dataPath),
+    async (t) => {
+      const { port, resumed, stats, restart } = await setup(t, dataPath);
+      for (let i = 0; i < 4; i++) t.is(await through(port), 'hello');
+      t.deepEqual(resumed, [false, true, true, true]);
 
-  // A restarted remote has new ticket keys: the cached ticket is refused once, then new ones are used.
-  await restart();
-  resumed.length = 0;
-  for (let i = 0; i < 4; i++) t.is(await through(port), 'hello');
-  t.deepEqual(resumed, [false, true, true, true]);
-  t.is(stats.sessionsResumed, 6);
-  t.is(stats.upstreamConnectFailures, 0);
-});
+      // A restarted remote has new ticket keys: the cached ticket is refused once, then new ones are used.
+      await restart();
+      resumed.length = 0;
+      for (let i = 0; i < 4; i++) t.is(await through(port), 'hello');
+      t.deepEqual(resumed, [false, true, true, true]);
+      t.is(stats.sessionsResumed, 6);
+      t.is(stats.upstreamConnectFailures, 0);
+    },
+  );
 
-test('with session resumption off, every egress connection is a full handshake', async (t) => {
-  const { port, resumed, stats } = await setup(t, false);
-  for (let i = 0; i < 4; i++) t.is(await through(port), 'hello');
-  t.deepEqual(resumed, [false, false, false, false]);
-  t.is(stats.sessionsResumed, 0);
-});
+  test(onPath('with session resumption off, every egress connection is a full handshake', dataPath), async (t) => {
+    const { port, resumed, stats } = await setup(t, dataPath, false);
+    for (let i = 0; i < 4; i++) t.is(await through(port), 'hello');
+    t.deepEqual(resumed, [false, false, false, false]);
+    t.is(stats.sessionsResumed, 0);
+  });
+}
