@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <openssl/bio.h>
@@ -64,13 +65,11 @@ typedef struct conn {
   relay_ctx *rc;
   SSL *ssl;
   int tls_fd, plain_fd;
-  uv_poll_t tls_poll, plain_poll;
   uv_timer_t idle;
-  int plain_poll_init, idle_init;
-  int tls_events, plain_events; /* what each poll handle is started for */
   int state;
-  int handles_open;
   int js_alive; /* the JS external still points here */
+  int queued; /* on the again list */
+  struct conn *again_next;
   /* TLS -> plaintext */
   char *in_buf;
   size_t in_len, in_off;
@@ -187,30 +186,62 @@ static int out_create(BIO *b) {
   return 1;
 }
 
-/* ---- polling ---- */
+/* ---- polling ----
+ * One epoll set of our own for every relay socket, registered once, edge-triggered, for reading and
+ * writing; libuv polls that set's descriptor (one uv_poll_t, readable, never changed). So a
+ * connection costs no epoll_ctl after its start, and libuv's handling of per-descriptor poll
+ * handles (a DEL and an ADD on every change of interest) stays out of the data path. Edge-triggered
+ * means every pump runs until the kernel says EAGAIN, or the connection goes on the again list. */
 
-static void on_tls_poll(uv_poll_t *h, int status, int events);
-static void on_plain_poll(uv_poll_t *h, int status, int events);
+static struct {
+  int epfd;
+  uv_poll_t poll;
+  uv_idle_t idle;
+  int active; /* open connections: they keep the loop alive, as sockets do */
+  conn *again;
+} relay_loop = {.epfd = -1};
 
-static void set_poll(uv_poll_t *h, int *current, int want, uv_poll_cb cb) {
-  if (want == *current) return;
-  *current = want;
-  if (want == 0) uv_poll_stop(h);
-  else uv_poll_start(h, want, cb);
+static void on_epoll(uv_poll_t *h, int status, int events);
+static void on_again(uv_idle_t *h);
+
+static int loop_init(uv_loop_t *loop) {
+  if (relay_loop.epfd >= 0) return 0;
+  int fd = epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) return -errno;
+  if (uv_poll_init(loop, &relay_loop.poll, fd) != 0 || uv_idle_init(loop, &relay_loop.idle) != 0) {
+    close(fd);
+    return -EIO;
+  }
+  relay_loop.epfd = fd;
+  uv_poll_start(&relay_loop.poll, UV_READABLE, on_epoll);
+  uv_unref((uv_handle_t *)&relay_loop.poll);
+  return 0;
 }
 
-static void update_polls(conn *c) {
-  if (c->state == CLOSING || c->state == CLOSED) return;
-  int tls = 0, plain = 0;
-  if (c->out_len > c->out_off) tls |= UV_WRITABLE;
-  if (c->state == HANDSHAKING) tls |= UV_READABLE;
-  if (c->state == RELAYING) {
-    if (!c->in_eof && c->in_len == c->in_off) tls |= UV_READABLE;
-    if (c->in_len > c->in_off) plain |= UV_WRITABLE;
-    if (!c->out_eof && c->out_len - c->out_off < TLS_OUT_HIGH) plain |= UV_READABLE;
-  }
-  set_poll(&c->tls_poll, &c->tls_events, tls, on_tls_poll);
-  if (c->plain_poll_init) set_poll(&c->plain_poll, &c->plain_events, plain, on_plain_poll);
+static void loop_active(int delta) {
+  int before = relay_loop.active;
+  relay_loop.active += delta;
+  if (before == 0 && relay_loop.active > 0) uv_ref((uv_handle_t *)&relay_loop.poll);
+  else if (before > 0 && relay_loop.active == 0) uv_unref((uv_handle_t *)&relay_loop.poll);
+}
+
+static int watch(conn *c, int fd) {
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data = {.ptr = c}};
+  return epoll_ctl(relay_loop.epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
+}
+
+static void unwatch(int fd) {
+  struct epoll_event ev = {0};
+  epoll_ctl(relay_loop.epfd, EPOLL_CTL_DEL, fd, &ev);
+}
+
+/* A connection that stopped with work left (fairness cap) runs again on the next loop turn. */
+static void again(conn *c) {
+  if (c->queued) return;
+  c->queued = 1;
+  c->again_next = relay_loop.again;
+  relay_loop.again = c;
+  uv_idle_start(&relay_loop.idle, on_again);
 }
 
 /* ---- events to JavaScript ---- */
@@ -286,20 +317,12 @@ static void emit_error(conn *c, const char *code, const char *message) {
 /* ---- teardown ---- */
 
 static void conn_free_if_done(conn *c) {
-  if (c->state == CLOSED && !c->js_alive) free(c);
+  if (c->state == CLOSED && !c->js_alive && !c->queued) free(c);
 }
 
+/* The idle timer is closed: the connection's last handle. Its sockets are already closed. */
 static void on_handle_closed(uv_handle_t *h) {
   conn *c = h->data;
-  if (--c->handles_open > 0) return;
-  if (c->tls_fd >= 0) {
-    if (c->reset) {
-      struct linger lg = {1, 0};
-      setsockopt(c->tls_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    }
-    close(c->tls_fd);
-  }
-  if (c->plain_fd >= 0) close(c->plain_fd);
   SSL_free(c->ssl);
   free(c->in_buf);
   free(c->out_buf);
@@ -326,9 +349,18 @@ static void conn_close(conn *c, const char *reason, const char *code) {
   c->state = CLOSING;
   c->close_reason = reason;
   snprintf(c->close_code, sizeof c->close_code, "%s", code == NULL ? "" : code);
-  uv_close((uv_handle_t *)&c->tls_poll, on_handle_closed);
-  if (c->plain_poll_init) uv_close((uv_handle_t *)&c->plain_poll, on_handle_closed);
-  if (c->idle_init) uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+  unwatch(c->tls_fd);
+  if (c->reset) {
+    struct linger lg = {1, 0};
+    setsockopt(c->tls_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  }
+  close(c->tls_fd);
+  if (c->plain_fd >= 0) {
+    unwatch(c->plain_fd);
+    close(c->plain_fd);
+  }
+  loop_active(-1);
+  uv_close((uv_handle_t *)&c->idle, on_handle_closed);
 }
 
 /* A failed handshake: reported, then the connection is closed with a reset. */
@@ -387,15 +419,11 @@ static void handshake_step(conn *c) {
   if (flush_tls(c) < 0) return;
   if (r == 1) {
     c->state = HANDSHAKED;
-    update_polls(c);
     emit_handshake(c);
     return;
   }
   int err = SSL_get_error(c->ssl, r);
-  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-    update_polls(c);
-    return;
-  }
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
   handshake_failed(c, err);
 }
 
@@ -506,46 +534,53 @@ static void progress(conn *c) {
     return;
   }
   if (c->state != RELAYING) {
-    if (c->state == HANDSHAKED && flush_tls(c) == 0) update_polls(c);
+    if (c->state == HANDSHAKED) flush_tls(c);
     return;
   }
-  for (int rounds = 0; rounds < 16; rounds++) {
+  int rounds = 0;
+  for (;;) {
     int a = pump_in(c);
     if (a < 0) return;
     int b = pump_out(c);
     if (b < 0) return;
     if (a == 0 && b == 0) break;
-    c->last_active = uv_now(uv_handle_get_loop((uv_handle_t *)&c->tls_poll));
+    c->last_active = uv_now(uv_handle_get_loop((uv_handle_t *)&c->idle));
+    /* About 1 MiB each way, then the others get their turn. */
+    if (++rounds == 16) {
+      again(c);
+      break;
+    }
   }
-  if (c->in_shut && c->out_shut && c->in_len == c->in_off && c->out_len == c->out_off) {
-    conn_close(c, "done", NULL);
-    return;
-  }
-  update_polls(c);
+  if (c->in_shut && c->out_shut && c->in_len == c->in_off && c->out_len == c->out_off) conn_close(c, "done", NULL);
 }
 
-static void on_poll_error(conn *c, int status) {
-  conn_close(c, "error", status == UV_EBADF ? "EBADF" : uv_err_name(status));
+static void on_epoll(uv_poll_t *h, int status, int events) {
+  (void)h; (void)events;
+  if (status < 0) return;
+  struct epoll_event evs[64];
+  int n;
+  do {
+    n = epoll_wait(relay_loop.epfd, evs, 64, 0);
+    for (int i = 0; i < n; i++) {
+      conn *c = evs[i].data.ptr;
+      /* Closed earlier in this batch: its sockets are gone, the struct lives until the timer closes. */
+      if (c->state == CLOSING || c->state == CLOSED) continue;
+      progress(c);
+    }
+  } while (n == 64);
 }
 
-static void on_tls_poll(uv_poll_t *h, int status, int events) {
-  (void)events;
-  conn *c = h->data;
-  if (status < 0) {
-    on_poll_error(c, status);
-    return;
+static void on_again(uv_idle_t *h) {
+  conn *list = relay_loop.again;
+  relay_loop.again = NULL;
+  uv_idle_stop(h);
+  while (list != NULL) {
+    conn *c = list;
+    list = c->again_next;
+    c->queued = 0;
+    if (c->state == RELAYING) progress(c);
+    else conn_free_if_done(c);
   }
-  progress(c);
-}
-
-static void on_plain_poll(uv_poll_t *h, int status, int events) {
-  (void)events;
-  conn *c = h->data;
-  if (status < 0) {
-    on_poll_error(c, status);
-    return;
-  }
-  progress(c);
 }
 
 static void on_idle(uv_timer_t *t) {
@@ -763,6 +798,8 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   napi_get_value_external(env, argv[0], (void **)&rc);
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return contrast_throw_code(env, "ERR_RELAY", "no event loop");
+  int lerr = loop_init(loop);
+  if (lerr < 0) return contrast_throw_errno(env, "epoll_create1", -lerr);
   int own = dup_fd(fd);
   if (own < 0) return contrast_throw_errno(env, "fcntl(F_DUPFD_CLOEXEC)", errno);
   int fl = fcntl(own, F_GETFL);
@@ -799,25 +836,30 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
     SSL_set_accept_state(ssl);
   } else {
     SSL_set_connect_state(ssl);
-    if (rc->resume && rc->session != NULL) SSL_set_session(ssl, rc->session);
+    /* A TLS 1.3 session is single-use once offered: each connection offers a copy of the newest. */
+    SSL_SESSION *copy = rc->resume && rc->session != NULL ? SSL_SESSION_dup(rc->session) : NULL;
+    if (copy != NULL) {
+      SSL_set_session(ssl, copy);
+      SSL_SESSION_free(copy); /* the SSL holds its own reference */
+    }
   }
   napi_value resource_name;
   napi_create_string_utf8(env, "ContrastRelay", NAPI_AUTO_LENGTH, &resource_name);
   napi_create_reference(env, argv[2], 1, &c->on_event);
   napi_async_init(env, NULL, resource_name, &c->async);
-  uv_poll_init_socket(loop, &c->tls_poll, own);
-  c->tls_poll.data = c;
-  c->handles_open = 1;
   uv_timer_init(loop, &c->idle);
+  uv_unref((uv_handle_t *)&c->idle);
   c->idle.data = c;
-  c->idle_init = 1;
-  c->handles_open++;
+  loop_active(1);
+  /* Writable at once: a client's ClientHello goes out from the loop, so events never come from inside
+   * this call; a server just waits for the ClientHello. */
+  int werr = watch(c, own);
   napi_value handle;
   napi_create_external(env, c, conn_finalize, NULL, &handle);
-  /* A server waits for the ClientHello; a client speaks first, from the loop (events never come
-   * from inside this call). */
-  if (rc->server) update_polls(c);
-  else set_poll(&c->tls_poll, &c->tls_events, UV_READABLE | UV_WRITABLE, on_tls_poll);
+  if (werr < 0) {
+    snprintf(c->close_code, sizeof c->close_code, "%s", errno_code(-werr));
+    conn_close(c, "error", c->close_code);
+  }
   return handle;
 }
 
@@ -845,15 +887,16 @@ static napi_value relay_attach(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   c->plain_fd = own;
-  uv_poll_init_socket(loop, &c->plain_poll, own);
-  c->plain_poll.data = c;
-  c->plain_poll_init = 1;
-  c->handles_open++;
   c->idle_ms = (uint64_t)idle;
   c->last_active = uv_now(loop);
   uv_timer_start(&c->idle, on_idle, c->idle_ms, 0);
-  uv_unref((uv_handle_t *)&c->idle);
   c->state = RELAYING;
+  int werr = watch(c, own);
+  if (werr < 0) {
+    conn_close(c, "error", errno_code(-werr));
+    return NULL;
+  }
+  /* Whatever either side sent meanwhile is already waiting: no edge will announce it. */
   progress(c);
   return NULL;
 }
