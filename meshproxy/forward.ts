@@ -10,8 +10,8 @@ export interface ForwardSocket extends Duplex {
   setTimeout(ms: number, callback?: () => void): this;
 }
 
-/** Open sockets of live connections, so that a drain can end what is left. */
-export type OpenSockets = Set<ForwardSocket>;
+/** Open sockets (or native relay connections) of live connections, so that a drain can end what is left. */
+export type OpenSockets = Set<{ destroy(): unknown }>;
 
 /** Registers a socket in `open` until it closes. */
 export function track(open: OpenSockets, socket: ForwardSocket): void {

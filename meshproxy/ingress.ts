@@ -18,11 +18,13 @@
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
+import { RelayContext } from '../lib/native/relay.js';
 import { negotiatedGroup } from '../lib/tls-groups.js';
 import type { CertStore } from './certs.js';
 import type { DataPath } from './config.js';
 import { endpoint, type ConnectionContext, type MeshEvents } from './events.js';
 import { countBytes, forward, track, type OpenSockets } from './forward.js';
+import { acceptNative } from './ingress-native.js';
 import type { RenewalRequester } from './renewal-request.js';
 import type { ListenerStats } from './stats.js';
 
@@ -44,6 +46,7 @@ export interface IngressOptions {
   readonly open: OpenSockets;
   /** Told about handshake failures, to request a renewal on unknown-CA peers. */
   readonly renewal?: RenewalRequester;
+  /** `native`: TLS and the byte pump in the addon (lib/native/relay.ts); default `node`. */
   readonly dataPath?: DataPath;
 }
 
@@ -76,6 +79,17 @@ interface Pending {
   readonly timer: NodeJS.Timeout;
   /** Date.now() when the handshake deadline passes. */
   readonly deadline: number;
+  /** Closes the connection with a TCP reset. */
+  readonly reset: () => void;
+}
+
+/** The handshakes in flight of one listener, as the native path sees them (keys are its connections). */
+export interface PendingHandshakes {
+  add(key: object, ctx: ConnectionContext, reset: () => void): void;
+  /** Removes the entry, if still there. */
+  settle(key: object): { readonly ctx: ConnectionContext } | undefined;
+  /** Refuses a stranger: counted, logged (rate-limited), reset. */
+  refuse(key: object, reason: RefusalReason, detail?: string): void;
 }
 
 /**
@@ -87,8 +101,14 @@ export const DRAIN_HANDSHAKE_GRACE_MS = 2000;
 
 export function createIngress(options: IngressOptions): IngressListener {
   const { stats, role, events } = options;
-  /** Connections in their handshake, oldest first (Map keeps insertion order). */
-  const pending = new Map<Socket, Pending>();
+  /** Connections in their handshake, oldest first (Map keeps insertion order): raw sockets or relays. */
+  const pending = new Map<object, Pending>();
+  const native = options.dataPath === 'native';
+  const serverContext = (): RelayContext => {
+    const f = options.certs.tlsOptions;
+    return new RelayContext('server', { cert: f.cert, key: f.key, ca: f.ca, groups: f.ecdhCurve });
+  };
+  let relayContext = native ? serverContext() : undefined;
   const tls = new TlsServer({
     ...options.certs.tlsOptions,
     requestCert: true,
@@ -97,22 +117,34 @@ export function createIngress(options: IngressOptions): IngressListener {
     handshakeTimeout: options.handshakeTimeoutMs,
   });
 
-  const settle = (raw: Socket): Pending | undefined => {
-    const p = pending.get(raw);
+  const settle = (key: object): Pending | undefined => {
+    const p = pending.get(key);
     if (p === undefined) return undefined;
     clearTimeout(p.timer);
-    pending.delete(raw);
+    pending.delete(key);
     stats.pendingHandshakes -= 1;
     return p;
   };
   /** Refuses a stranger: counted, logged (rate-limited), reset. */
-  const refuse = (raw: Socket, reason: RefusalReason, detail?: string): void => {
-    const p = settle(raw);
+  const refuse = (key: object, reason: RefusalReason, detail?: string): void => {
+    const p = settle(key);
     if (p === undefined) return;
     stats.refusedFor(reason);
     if (reason === 'overload') events.shed(p.ctx, pending.size + 1, options.maxPendingHandshakes);
     else events.refused(p.ctx, reason, detail);
-    reset(raw);
+    p.reset();
+  };
+  /** A new stranger, with its handshake deadline; over the limit the oldest is dropped. */
+  const add = (key: object, ctx: ConnectionContext, resetKey: () => void): void => {
+    const timer = setTimeout(() => {
+      refuse(key, 'handshake_timeout');
+    }, options.handshakeTimeoutMs);
+    pending.set(key, { ctx, timer, deadline: Date.now() + options.handshakeTimeoutMs, reset: resetKey });
+    stats.pendingHandshakes += 1;
+    if (pending.size > options.maxPendingHandshakes) {
+      const oldest = pending.keys().next().value;
+      if (oldest !== undefined) refuse(oldest, 'overload');
+    }
   };
 
   tls.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
@@ -133,7 +165,11 @@ export function createIngress(options: IngressOptions): IngressListener {
       down.destroy();
       return;
     }
-    const verdict = authorize(down, role);
+    const verdict = authorize(role, {
+      authorized: down.authorized,
+      presented: () => down.getPeerX509Certificate() !== undefined,
+      code: String(down.authorizationError),
+    });
     if (verdict !== undefined) {
       if (!down.authorized) options.renewal?.failed(String(down.authorizationError), p.ctx.peer);
       stats.handshakeFailed(verdict.code);
@@ -183,6 +219,10 @@ export function createIngress(options: IngressOptions): IngressListener {
       return;
     }
     stats.connectionsActive += 1;
+    if (relayContext !== undefined) {
+      acceptNative(raw, relayContext, { ...options, pending: { add, settle, refuse } });
+      return;
+    }
     raw.once('close', () => {
       stats.connectionsActive -= 1;
       // Still pending: the peer closed (FIN or RST) before its handshake; Node reports that late, if at all.
@@ -201,23 +241,18 @@ export function createIngress(options: IngressOptions): IngressListener {
       peer: endpoint(raw.remoteAddress, raw.remotePort),
       destination: endpoint(dest.host, dest.port),
     };
-    const timer = setTimeout(() => {
-      refuse(raw, 'handshake_timeout');
-    }, options.handshakeTimeoutMs);
-    pending.set(raw, { ctx, timer, deadline: Date.now() + options.handshakeTimeoutMs });
-    stats.pendingHandshakes += 1;
-    if (pending.size > options.maxPendingHandshakes) {
-      const oldest = pending.keys().next().value;
-      if (oldest !== undefined) refuse(oldest, 'overload');
-    }
+    add(raw, ctx, () => {
+      reset(raw);
+    });
     if (raw.destroyed) return;
     tls.emit('connection', raw);
   };
 
   return {
     // allowHalfOpen off: a FIN before the handshake ends the connection (Node then reports ECONNRESET).
+    // Native: the relay takes the descriptor over, so Node must not start reading it.
     newServer: () => {
-      const server = createServer({ allowHalfOpen: false, noDelay: true }, accept);
+      const server = createServer({ allowHalfOpen: false, noDelay: true, pauseOnConnect: native }, accept);
       server.on('error', (err: Error & { code?: string }) => {
         if (!server.listening) return;
         stats.acceptErrors += 1;
@@ -226,6 +261,8 @@ export function createIngress(options: IngressOptions): IngressListener {
       return server;
     },
     refresh() {
+      // A new SSL_CTX has new ticket keys too.
+      if (native) relayContext = serverContext();
       tls.setSecureContext(options.certs.tlsOptions);
       // Tickets resume without verifying the client again: none may outlive the trust they were made under.
       tls.setTicketKeys(randomBytes(48));
@@ -238,6 +275,7 @@ export function createIngress(options: IngressOptions): IngressListener {
         // Same key: the map keeps its oldest-first order.
         pending.set(raw, {
           ctx: p.ctx,
+          reset: p.reset,
           deadline: until,
           timer: setTimeout(() => {
             refuse(raw, 'handshake_timeout');
@@ -255,7 +293,7 @@ function parentOf(socket: TLSSocket): Socket | undefined {
 }
 
 /** Closes with RST (no TIME_WAIT socket is left); falls back to a plain destroy. */
-function reset(raw: Socket): void {
+export function reset(raw: Socket): void {
   if (raw.destroyed) return;
   try {
     raw.resetAndDestroy();
@@ -267,21 +305,29 @@ function reset(raw: Socket): void {
 const NOT_TLS =
   /HTTP_REQUEST|HTTPS_PROXY_REQUEST|WRONG_VERSION_NUMBER|UNKNOWN_PROTOCOL|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE|UNSUPPORTED_PROTOCOL/;
 
-function classifyHandshakeError(code: string): RefusalReason {
+export function classifyHandshakeError(code: string): RefusalReason {
   if (code === 'ECONNRESET') return 'closed_before_handshake';
   if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'handshake_timeout';
   if (NOT_TLS.test(code)) return 'plaintext';
   return 'tls_error';
 }
 
+/** A finished handshake's client certificate: verified, presented at all, and the verification result. */
+export interface PeerVerification {
+  readonly authorized: boolean;
+  readonly presented: () => boolean;
+  readonly code: string;
+}
+
 /** Envoy's rule: mtls needs a verified certificate; tls accepts none but not a bad one. Undefined: allowed. */
-function authorize(socket: TLSSocket, role: IngressRole): { code: string; reason: RefusalReason } | undefined {
-  if (socket.authorized) return undefined;
-  const presented = socket.getPeerX509Certificate() !== undefined;
-  if (!presented)
+export function authorize(
+  role: IngressRole,
+  peer: PeerVerification,
+): { code: string; reason: RefusalReason } | undefined {
+  if (peer.authorized) return undefined;
+  if (!peer.presented())
     return role === 'tls' ? undefined : { code: 'NO_CLIENT_CERTIFICATE', reason: 'no_client_certificate' };
-  const code = String(socket.authorizationError);
-  return { code, reason: classifyVerifyError(code) };
+  return { code: peer.code, reason: classifyVerifyError(peer.code) };
 }
 
 function classifyVerifyError(code: string): RefusalReason {
