@@ -47,6 +47,12 @@
 /* Plaintext read per round from either side; TLS output queued before the plaintext side is paused. */
 #define PLAIN_CHUNK (64 * 1024)
 #define TLS_OUT_HIGH (256 * 1024)
+/* Bytes one direction moves per turn before the other connections get theirs. */
+#define TURN_BUDGET (1024 * 1024)
+
+/* Which directions progress() runs. */
+#define RUN_IN 1  /* TLS -> plaintext */
+#define RUN_OUT 2 /* plaintext -> TLS */
 
 static const unsigned char SESSION_ID_CONTEXT[] = "contrast-meshproxy";
 
@@ -78,6 +84,8 @@ typedef struct conn {
   char *out_buf;
   size_t out_len, out_off, out_cap;
   int out_eof, out_notified, out_shut;
+  int out_throttled; /* pump_out stopped at TLS_OUT_HIGH: the TLS socket's writability resumes it */
+  int plain_hup; /* the plaintext peer's FIN may be queued behind the data: read on to EAGAIN */
   uint64_t from_tls, to_tls;
   uint64_t last_active;
   uint64_t idle_ms;
@@ -93,7 +101,7 @@ static BIO_METHOD *out_method;
 /* ---- small helpers ---- */
 
 static void conn_close(conn *c, const char *reason, const char *code);
-static void progress(conn *c);
+static void progress(conn *c, int run);
 
 static const char *errno_code(int err) {
   switch (err) {
@@ -225,8 +233,9 @@ static void loop_active(int delta) {
   else if (before > 0 && relay_loop.active == 0) uv_unref((uv_handle_t *)&relay_loop.poll);
 }
 
-static int watch(conn *c, int fd) {
-  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data = {.ptr = c}};
+static int watch(conn *c, int fd, int plain) {
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                           .data = {.ptr = (void *)((uintptr_t)c | (plain ? 1 : 0))}};
   return epoll_ctl(relay_loop.epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
 }
 
@@ -427,20 +436,20 @@ static void handshake_step(conn *c) {
   handshake_failed(c, err);
 }
 
-/* TLS -> plaintext. Returns 1 when it moved bytes, 0 when it must wait, -1 after closing. */
+/* TLS -> plaintext, until it must wait (0), its turn's budget is spent (1), or it closed (-1). */
 static int pump_in(conn *c) {
-  int moved = 0;
+  size_t moved = 0;
   for (;;) {
     while (c->in_len > c->in_off) {
       ssize_t n = send(c->plain_fd, c->in_buf + c->in_off, c->in_len - c->in_off, MSG_NOSIGNAL);
       if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return moved;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
         if (errno == EINTR) continue;
         conn_close(c, "error", errno_code(errno));
         return -1;
       }
       c->in_off += (size_t)n;
-      moved = 1;
+      moved += (size_t)n;
     }
     c->in_off = c->in_len = 0;
     if (c->in_eof) {
@@ -448,8 +457,9 @@ static int pump_in(conn *c) {
         shutdown(c->plain_fd, SHUT_WR);
         c->in_shut = 1;
       }
-      return moved;
+      return 0;
     }
+    if (moved >= TURN_BUDGET) return 1;
     if (c->in_buf == NULL && (c->in_buf = malloc(PLAIN_CHUNK)) == NULL) {
       conn_close(c, "error", "ENOMEM");
       return -1;
@@ -480,19 +490,32 @@ static int pump_in(conn *c) {
     if (got == 0 && !c->in_eof) {
       free(c->in_buf); /* an idle connection holds no buffers */
       c->in_buf = NULL;
-      return moved;
+      return 0;
     }
     c->in_len = got;
     c->from_tls += got;
-    moved = 1;
   }
 }
 
 /* Plaintext -> TLS. Same returns as pump_in. */
 static int pump_out(conn *c) {
-  int moved = 0;
+  size_t moved = 0;
+  int budget_spent = 0;
   char chunk[PLAIN_CHUNK];
-  while (!c->out_eof && c->out_len - c->out_off < TLS_OUT_HIGH) {
+  c->out_throttled = 0;
+  for (;;) {
+    if (c->out_eof) break;
+    if (c->out_len - c->out_off >= TLS_OUT_HIGH) {
+      if (flush_tls(c) < 0) return -1;
+      if (c->out_len - c->out_off >= TLS_OUT_HIGH) {
+        c->out_throttled = 1; /* the TLS socket is full: its writability resumes us */
+        break;
+      }
+    }
+    if (moved >= TURN_BUDGET) {
+      budget_spent = 1;
+      break;
+    }
     ssize_t n = recv(c->plain_fd, chunk, sizeof chunk, 0);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -514,21 +537,29 @@ static int pump_out(conn *c) {
       return -1;
     }
     c->to_tls += (uint64_t)n;
-    moved = 1;
-    if ((size_t)n < sizeof chunk) break; /* drained for now */
+    moved += (size_t)n;
+    /* A short read drained the socket, unless a FIN waits behind the data: edge-triggered, no event
+     * would announce that one again. */
+    if ((size_t)n < sizeof chunk && !c->plain_hup) break;
   }
   if (c->out_eof && !c->out_notified) {
     ERR_clear_error();
     SSL_shutdown(c->ssl); /* queues close_notify; the peer's comes by pump_in */
     ERR_clear_error();
     c->out_notified = 1;
-    moved = 1;
   }
   if (flush_tls(c) < 0) return -1;
-  return moved;
+  return budget_spent;
 }
 
-static void progress(conn *c) {
+/* Both directions finished and flushed: the connection is over. */
+static void close_if_done(conn *c) {
+  if (c->state == RELAYING && c->in_shut && c->out_shut && c->in_len == c->in_off && c->out_len == c->out_off)
+    conn_close(c, "done", NULL);
+}
+
+/* Runs the given directions of a relaying connection until each must wait or has spent its turn. */
+static void progress(conn *c, int run) {
   if (c->state == HANDSHAKING) {
     handshake_step(c);
     return;
@@ -537,21 +568,40 @@ static void progress(conn *c) {
     if (c->state == HANDSHAKED) flush_tls(c);
     return;
   }
-  int rounds = 0;
-  for (;;) {
-    int a = pump_in(c);
-    if (a < 0) return;
-    int b = pump_out(c);
-    if (b < 0) return;
-    if (a == 0 && b == 0) break;
-    c->last_active = uv_now(uv_handle_get_loop((uv_handle_t *)&c->idle));
-    /* About 1 MiB each way, then the others get their turn. */
-    if (++rounds == 16) {
-      again(c);
-      break;
-    }
+  int more = 0;
+  if (run & RUN_IN) {
+    int r = pump_in(c);
+    if (r < 0) return;
+    more |= r;
   }
-  if (c->in_shut && c->out_shut && c->in_len == c->in_off && c->out_len == c->out_off) conn_close(c, "done", NULL);
+  if (run & RUN_OUT) {
+    int r = pump_out(c);
+    if (r < 0) return;
+    more |= r;
+  }
+  c->last_active = uv_now(uv_handle_get_loop((uv_handle_t *)&c->idle));
+  if (more) again(c);
+  close_if_done(c);
+}
+
+/* The data word of an epoll registration: the connection, and in the low bit which of its sockets. */
+#define SIDE_PLAIN ((uintptr_t)1)
+
+static void dispatch(conn *c, int plain, uint32_t ev) {
+  if (c->state == CLOSING || c->state == CLOSED) return; /* closed earlier in this batch */
+  int readable = (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+  int run = 0;
+  if (!plain) {
+    if (readable || c->state != RELAYING) run |= RUN_IN;
+    if ((ev & EPOLLOUT) && c->out_len > c->out_off && flush_tls(c) < 0) return;
+    if ((ev & EPOLLOUT) && c->out_throttled) run |= RUN_OUT;
+  } else {
+    c->plain_hup = (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+    if (readable) run |= RUN_OUT;
+    if ((ev & EPOLLOUT) && c->in_len > c->in_off) run |= RUN_IN;
+  }
+  if (run != 0) progress(c, run);
+  else close_if_done(c); /* a flush may have sent the last close_notify */
 }
 
 static void on_epoll(uv_poll_t *h, int status, int events) {
@@ -562,10 +612,8 @@ static void on_epoll(uv_poll_t *h, int status, int events) {
   do {
     n = epoll_wait(relay_loop.epfd, evs, 64, 0);
     for (int i = 0; i < n; i++) {
-      conn *c = evs[i].data.ptr;
-      /* Closed earlier in this batch: its sockets are gone, the struct lives until the timer closes. */
-      if (c->state == CLOSING || c->state == CLOSED) continue;
-      progress(c);
+      uintptr_t word = (uintptr_t)evs[i].data.ptr;
+      dispatch((conn *)(word & ~SIDE_PLAIN), (word & SIDE_PLAIN) != 0, evs[i].events);
     }
   } while (n == 64);
 }
@@ -578,7 +626,7 @@ static void on_again(uv_idle_t *h) {
     conn *c = list;
     list = c->again_next;
     c->queued = 0;
-    if (c->state == RELAYING) progress(c);
+    if (c->state == RELAYING) progress(c, RUN_IN | RUN_OUT);
     else conn_free_if_done(c);
   }
 }
@@ -853,7 +901,7 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   loop_active(1);
   /* Writable at once: a client's ClientHello goes out from the loop, so events never come from inside
    * this call; a server just waits for the ClientHello. */
-  int werr = watch(c, own);
+  int werr = watch(c, own, 0);
   napi_value handle;
   napi_create_external(env, c, conn_finalize, NULL, &handle);
   if (werr < 0) {
@@ -887,17 +935,18 @@ static napi_value relay_attach(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   c->plain_fd = own;
+  c->plain_hup = 1; /* the first pass reads to EAGAIN */
   c->idle_ms = (uint64_t)idle;
   c->last_active = uv_now(loop);
   uv_timer_start(&c->idle, on_idle, c->idle_ms, 0);
   c->state = RELAYING;
-  int werr = watch(c, own);
+  int werr = watch(c, own, 1);
   if (werr < 0) {
     conn_close(c, "error", errno_code(-werr));
     return NULL;
   }
   /* Whatever either side sent meanwhile is already waiting: no edge will announce it. */
-  progress(c);
+  progress(c, RUN_IN | RUN_OUT);
   return NULL;
 }
 
