@@ -21,11 +21,13 @@ export const ENV = {
 /** Whether the egress resumes TLS sessions (default true). */
 export const SESSION_RESUMPTION_ENV = 'CONTRAST_MESHPROXY_SESSION_RESUMPTION';
 
-/** Which data path carries ingress and egress connections: Node's TLS sockets or the addon's relay. */
+/** Which data path carries ingress and egress connections: the addon's relay or Node's TLS sockets. */
 export type DataPath = 'node' | 'native';
 export const DATA_PATH_ENV = 'CONTRAST_MESHPROXY_DATA_PATH';
-/** Every data path, the default first. */
+/** Every data path. */
 export const DATA_PATHS: readonly DataPath[] = ['node', 'native'];
+/** The relay: 1.3-1.5x haproxy's throughput where Node's sockets reach 0.5-1.0x (docs/meshproxy.md, Benchmark). */
+export const DEFAULT_DATA_PATH: DataPath = 'native';
 
 /** The CONTRAST_LOG_SUBSYSTEMS names of the meshproxy. */
 export const LOG_SUBSYSTEMS: readonly string[] = ['certs', 'ingress', 'egress', 'netfilter'];
@@ -138,12 +140,12 @@ export function meshConfigFromEnv(env: Env): MeshConfig {
 
 function dataPath(r: EnvReader): DataPath {
   const found = r.lookup(DATA_PATH_ENV);
-  if (found === undefined) return 'node';
+  if (found === undefined) return DEFAULT_DATA_PATH;
   const v = found.value.trim().toLowerCase();
   const match = DATA_PATHS.find((p) => p === v);
   if (match !== undefined) return match;
-  r.problem(`${found.name}=${found.value}: expected node or native`);
-  return 'node';
+  r.problem(`${found.name}=${found.value}: expected native or node`);
+  return DEFAULT_DATA_PATH;
 }
 
 function adminAddress(r: EnvReader): string {

@@ -10,7 +10,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { RelayConnection, RelayContext } from '../lib/native/relay.js';
 import { tlsGroupName } from '../lib/tls-groups.js';
 import { formatHostPort } from './config-annotations.js';
-import { remoteFailed, type EgressOptions } from './egress.js';
+import { remoteFailed, type EgressOptions } from './egress-options.js';
 
 export function createNativeEgress(options: EgressOptions): Server {
   const { stats, certs } = options;

@@ -5,36 +5,18 @@
  * saves the certificate exchange and signatures on every new connection to a mesh peer; with
  * CONTRAST_MESHPROXY_SESSION_RESUMPTION=false every connection is a full handshake.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { negotiatedGroup } from '../lib/tls-groups.js';
-import type { CertStore } from './certs.js';
-import type { DataPath } from './config.js';
+import { formatHostPort } from './config-annotations.js';
 import { createNativeEgress } from './egress-native.js';
-import type { RenewalRequester } from './renewal-request.js';
-import { formatHostPort, type EgressEntry } from './config-annotations.js';
-import { endpoint, type MeshEvents } from './events.js';
-import { account, forward, track, type OpenSockets } from './forward.js';
-import type { ListenerStats } from './stats.js';
+import { remoteFailed, type EgressOptions } from './egress-options.js';
+import { account, forward, track } from './forward.js';
 
 /** How long a session ticket is used before connections ask for new ones (Node's server tickets live 300 s). */
 const TICKET_REFRESH_MS = 60_000;
 
-export interface EgressOptions {
-  readonly entry: EgressEntry;
-  readonly certs: CertStore;
-  readonly stats: ListenerStats;
-  readonly events: MeshEvents;
-  readonly connectTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly open: OpenSockets;
-  /** Told about handshake failures, to request a renewal on unknown-CA peers. */
-  readonly renewal?: RenewalRequester;
-  /** Resume TLS sessions with the remote (default); false: a full handshake on every connection. */
-  readonly resumeSessions?: boolean;
-  /** `native`: TLS and the byte pump in the addon (lib/native/relay.ts); default `node`. */
-  readonly dataPath?: DataPath;
-}
+export type { EgressOptions } from './egress-options.js';
 
 export function createEgress(options: EgressOptions): Server {
   if (options.dataPath === 'native') return createNativeEgress(options);
@@ -108,21 +90,4 @@ export function createEgress(options: EgressOptions): Server {
       down.destroy();
     });
   });
-}
-
-/** A connection to the remote failed before it was up (connect, DNS, timeout or TLS): counted and logged. */
-export function remoteFailed(options: EgressOptions, down: Socket, code: string): void {
-  const { stats } = options;
-  const remote = formatHostPort(options.entry.remote);
-  const tlsFailure = /SSL|CERT|TLS|VERIFY|SIGNATURE|ISSUER/.test(code);
-  stats.upstreamConnectFailures += 1;
-  if (tlsFailure) stats.handshakeFailed(code);
-  options.renewal?.failed(code, remote);
-  const ctx = {
-    listener: options.entry.name,
-    direction: 'egress' as const,
-    peer: endpoint(down.remoteAddress, down.remotePort),
-    destination: remote,
-  };
-  options.events.failed(ctx, `${tlsFailure ? 'remote TLS' : /ENOTFOUND|EAI_/.test(code) ? 'DNS' : 'connect'}: ${code}`);
 }

@@ -86,9 +86,9 @@ export const MESHPROXY_ENVIRONMENT: readonly EnvVarDoc[] = Object.freeze([
   },
   {
     name: 'CONTRAST_MESHPROXY_DATA_PATH',
-    default: 'node',
+    default: 'native',
     meaning:
-      "what carries ingress and egress connections: node (Node's TLS sockets) or native (the addon's relay: TLS and the byte pump in C on the event loop)",
+      "what carries ingress and egress connections: native (the addon's relay: TLS and the byte pump in C on Node's event loop) or node (Node's TLS sockets and streams)",
   },
   ...TLS_GROUPS_ENVIRONMENT,
   ...LOG_ENVIRONMENT,

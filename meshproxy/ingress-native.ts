@@ -7,10 +7,22 @@
 import { connect, type Socket } from 'node:net';
 import { RelayConnection, type RelayContext, type RelayHandshake } from '../lib/native/relay.js';
 import { tlsGroupName } from '../lib/tls-groups.js';
-import { endpoint, type ConnectionContext } from './events.js';
-import { authorize, classifyHandshakeError, reset, type IngressOptions, type PendingHandshakes } from './ingress.js';
+import { authorize, classifyHandshakeError, reset, type IngressRole, type PendingHandshakes } from './admission.js';
+import { endpoint, type ConnectionContext, type MeshEvents } from './events.js';
+import type { OpenSockets } from './forward.js';
+import type { RenewalRequester } from './renewal-request.js';
+import type { ListenerStats } from './stats.js';
 
-export interface NativeIngressOptions extends IngressOptions {
+/** What the native path needs of an ingress listener (a part of IngressOptions) and its pending set. */
+export interface NativeIngressOptions {
+  readonly role: IngressRole;
+  readonly stats: ListenerStats;
+  readonly events: MeshEvents;
+  readonly target: (accepted: Socket) => { host: string; port: number };
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly open: OpenSockets;
+  readonly renewal?: RenewalRequester;
   readonly pending: PendingHandshakes;
 }
 

@@ -24,11 +24,12 @@ import type { CertStore } from './certs.js';
 import type { DataPath } from './config.js';
 import { endpoint, type ConnectionContext, type MeshEvents } from './events.js';
 import { countBytes, forward, track, type OpenSockets } from './forward.js';
+import { authorize, classifyHandshakeError, reset, type IngressRole, type RefusalReason } from './admission.js';
 import { acceptNative } from './ingress-native.js';
 import type { RenewalRequester } from './renewal-request.js';
 import type { ListenerStats } from './stats.js';
 
-export type IngressRole = 'mtls' | 'tls';
+export type { IngressRole, RefusalReason } from './admission.js';
 
 export interface IngressOptions {
   readonly role: IngressRole;
@@ -62,18 +63,6 @@ export interface IngressListener {
   shortenPending(): void;
 }
 
-/** Why a stranger was refused; the `reason` label of meshproxy_refused_total. */
-export type RefusalReason =
-  | 'no_client_certificate'
-  | 'unknown_ca'
-  | 'expired'
-  | 'bad_certificate'
-  | 'plaintext'
-  | 'tls_error'
-  | 'handshake_timeout'
-  | 'closed_before_handshake'
-  | 'overload';
-
 interface Pending {
   readonly ctx: ConnectionContext;
   readonly timer: NodeJS.Timeout;
@@ -81,15 +70,6 @@ interface Pending {
   readonly deadline: number;
   /** Closes the connection with a TCP reset. */
   readonly reset: () => void;
-}
-
-/** The handshakes in flight of one listener, as the native path sees them (keys are its connections). */
-export interface PendingHandshakes {
-  add(key: object, ctx: ConnectionContext, reset: () => void): void;
-  /** Removes the entry, if still there. */
-  settle(key: object): { readonly ctx: ConnectionContext } | undefined;
-  /** Refuses a stranger: counted, logged (rate-limited), reset. */
-  refuse(key: object, reason: RefusalReason, detail?: string): void;
 }
 
 /**
@@ -290,48 +270,4 @@ export function createIngress(options: IngressOptions): IngressListener {
 function parentOf(socket: TLSSocket): Socket | undefined {
   const parent = (socket as unknown as { _parent?: unknown })._parent;
   return parent !== null && typeof parent === 'object' && 'resetAndDestroy' in parent ? (parent as Socket) : undefined;
-}
-
-/** Closes with RST (no TIME_WAIT socket is left); falls back to a plain destroy. */
-export function reset(raw: Socket): void {
-  if (raw.destroyed) return;
-  try {
-    raw.resetAndDestroy();
-  } catch {
-    raw.destroy();
-  }
-}
-
-const NOT_TLS =
-  /HTTP_REQUEST|HTTPS_PROXY_REQUEST|WRONG_VERSION_NUMBER|UNKNOWN_PROTOCOL|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE|UNSUPPORTED_PROTOCOL/;
-
-export function classifyHandshakeError(code: string): RefusalReason {
-  if (code === 'ECONNRESET') return 'closed_before_handshake';
-  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'handshake_timeout';
-  if (NOT_TLS.test(code)) return 'plaintext';
-  return 'tls_error';
-}
-
-/** A finished handshake's client certificate: verified, presented at all, and the verification result. */
-export interface PeerVerification {
-  readonly authorized: boolean;
-  readonly presented: () => boolean;
-  readonly code: string;
-}
-
-/** Envoy's rule: mtls needs a verified certificate; tls accepts none but not a bad one. Undefined: allowed. */
-export function authorize(
-  role: IngressRole,
-  peer: PeerVerification,
-): { code: string; reason: RefusalReason } | undefined {
-  if (peer.authorized) return undefined;
-  if (!peer.presented())
-    return role === 'tls' ? undefined : { code: 'NO_CLIENT_CERTIFICATE', reason: 'no_client_certificate' };
-  return { code: peer.code, reason: classifyVerifyError(peer.code) };
-}
-
-function classifyVerifyError(code: string): RefusalReason {
-  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return 'expired';
-  if (/ISSUER|SELF_SIGNED|UNABLE_TO_VERIFY_LEAF_SIGNATURE/.test(code)) return 'unknown_ca';
-  return 'bad_certificate';
 }
