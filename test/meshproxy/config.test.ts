@@ -61,10 +61,10 @@ test('session resumption: on unless CONTRAST_MESHPROXY_SESSION_RESUMPTION is fal
   ]);
 });
 
-test('data path: node unless CONTRAST_MESHPROXY_DATA_PATH says native; another value is a problem', (t) => {
+test('data path: native unless CONTRAST_MESHPROXY_DATA_PATH says node; another value is a problem', (t) => {
   const rows: readonly { name: string; value: string | undefined; dataPath: DataPath }[] = [
-    { name: 'unset', value: undefined, dataPath: 'node' },
-    { name: 'empty', value: '', dataPath: 'node' },
+    { name: 'unset', value: undefined, dataPath: 'native' },
+    { name: 'empty', value: '', dataPath: 'native' },
     { name: 'node', value: 'node', dataPath: 'node' },
     { name: 'native', value: 'native', dataPath: 'native' },
   ];
@@ -73,7 +73,7 @@ test('data path: node unless CONTRAST_MESHPROXY_DATA_PATH says native; another v
   }
   const err = t.throws(() => meshConfigFromEnv({ [DATA_PATH_ENV]: 'kernel' }), { instanceOf: ConfigError });
   t.is(err.code, 'ERR_CONFIG');
-  t.deepEqual(err.problems, ['CONTRAST_MESHPROXY_DATA_PATH=kernel: expected node or native']);
+  t.deepEqual(err.problems, ['CONTRAST_MESHPROXY_DATA_PATH=kernel: expected native or node']);
 });
 
 test('explicit listeners are refused in transparent mode', (t) => {
