@@ -9,6 +9,8 @@
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`, `--perf-basic-prof` for `perf record -p`), BENCH_MESHPROXY_MAIN
  * (another build of main.js, for A/B runs; it must sit inside this checkout to find node_modules),
  * BENCH_DEBUG (pass the peers' stdout and stderr through, e.g. with BENCH_NODE_FLAGS=--trace-gc).
+ * Every CONTRAST_* variable of this process goes to both sides (e.g. CONTRAST_MESHPROXY_DATA_PATH=node,
+ * CONTRAST_MESHPROXY_SESSION_RESUMPTION=false).
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -49,7 +51,12 @@ try {
   await writeTlsDir(dirs.clientTls, pki.meshCA, pki.client);
   await writeTlsDir(dirs.serverTls, pki.meshCA, pki.server);
   const app = await startApp(dirs);
-  const proxy = await startMeshproxy(dirs).catch(async (err: unknown) => {
+  const settings = Object.fromEntries(
+    Object.entries(process.env).filter(
+      (e): e is [string, string] => e[0].startsWith('CONTRAST_') && e[1] !== undefined,
+    ),
+  );
+  const proxy = await startMeshproxy(dirs, undefined, settings).catch(async (err: unknown) => {
     await app.stop();
     throw err;
   });

@@ -12,6 +12,7 @@ import { DEFAULT_CIPHERS } from 'node:tls';
 import type { Socket } from 'node:net';
 import { ContrastError } from '../errors.js';
 import { loadAddon } from './addon.js';
+import { socketFd } from './sockets.js';
 
 interface RelayAddon {
   relayContext(options: {
@@ -106,10 +107,13 @@ export class RelayContext {
   }
 }
 
+/** The socket's descriptor, or a RelayError naming which side had none. */
 function takeFd(socket: Socket, what: string): number {
-  const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new RelayError(`native relay: the ${what} socket has no descriptor`);
-  return fd;
+  try {
+    return socketFd(socket);
+  } catch (err) {
+    throw new RelayError(`native relay: the ${what} socket has no descriptor`, { cause: err });
+  }
 }
 
 export class RelayConnection {

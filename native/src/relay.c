@@ -776,6 +776,11 @@ static napi_value relay_context(napi_env env, napi_callback_info info) {
     else if (ciphers != NULL && SSL_CTX_set_cipher_list(ctx, ciphers) != 1) problem = "ciphers: no usable TLS 1.2 cipher";
     else if (suites != NULL && SSL_CTX_set_ciphersuites(ctx, suites) != 1) problem = "ciphersuites: no usable TLS 1.3 suite";
     else problem = load_material(ctx, cert, key, ca, server);
+    /* OpenSSL 3.5 compresses our chain for every handshake with a peer that offers RFC 8879
+     * (brotli at its highest quality: a quarter of a full handshake's CPU). Compress it once here;
+     * without that, send it uncompressed. */
+    if (problem == NULL && SSL_CTX_compress_certs(ctx, 0) != 1)
+      SSL_CTX_set_options(ctx, SSL_OP_NO_TX_CERTIFICATE_COMPRESSION);
   }
   if (problem == NULL) {
     rc = calloc(1, sizeof *rc);
