@@ -36,8 +36,8 @@ export function acceptNative(raw: Socket, context: RelayContext, options: Native
     peer: endpoint(raw.remoteAddress, raw.remotePort),
     destination: endpoint(dest.host, dest.port),
   };
-  /** The app connection while it is being made. */
-  let up: Socket | undefined;
+  /** The app connection while it is being made, and its deadline. */
+  let up: { socket: Socket; timer: NodeJS.Timeout } | undefined;
   const handle = {
     destroy: (): void => {
       relay.destroy();
@@ -59,7 +59,10 @@ export function acceptNative(raw: Socket, context: RelayContext, options: Native
         stats.bytesReceived += info.fromTls;
         stats.bytesSent += info.toTls;
         options.open.delete(handle);
-        up?.destroy();
+        if (up !== undefined) {
+          clearTimeout(up.timer);
+          up.socket.destroy();
+        }
         // Still pending: destroyed before its handshake without a refusal (a drain's end).
         if (pending.settle(relay) !== undefined) {
           stats.refusedFor('closed_before_handshake');
@@ -107,10 +110,10 @@ export function acceptNative(raw: Socket, context: RelayContext, options: Native
       resumed: info.resumed,
     });
     const app = connect({ host: dest.host, port: dest.port, noDelay: true });
-    up = app;
     const timer = setTimeout(() => {
       app.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
     }, options.connectTimeoutMs);
+    up = { socket: app, timer };
     app.once('connect', () => {
       clearTimeout(timer);
       up = undefined;

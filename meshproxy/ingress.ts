@@ -14,6 +14,9 @@
  * extend it); and each listener keeps at most `maxPendingHandshakes` of them, dropping the oldest first
  * (a mesh client's handshake takes milliseconds, so the oldest are the stalled ones). Refused and
  * dropped connections are reset (RST), which leaves no TIME_WAIT socket behind.
+ *
+ * Two data paths share these rules: Node's TLS server below, or (dataPath `native`) the addon's relay
+ * in ingress-native.ts, which gets each accepted socket paused and hands it to C.
  */
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
