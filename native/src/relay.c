@@ -202,6 +202,7 @@ static int out_create(BIO *b) {
  * means every pump runs until the kernel says EAGAIN, or the connection goes on the again list. */
 
 static struct {
+  uv_loop_t *loop; /* the one loop (Node's main thread) the relay runs on */
   int epfd;
   uv_poll_t poll;
   uv_idle_t idle;
@@ -213,7 +214,7 @@ static void on_epoll(uv_poll_t *h, int status, int events);
 static void on_again(uv_idle_t *h);
 
 static int loop_init(uv_loop_t *loop) {
-  if (relay_loop.epfd >= 0) return 0;
+  if (relay_loop.epfd >= 0) return relay_loop.loop == loop ? 0 : -EXDEV;
   int fd = epoll_create1(EPOLL_CLOEXEC);
   if (fd < 0) return -errno;
   if (uv_poll_init(loop, &relay_loop.poll, fd) != 0 || uv_idle_init(loop, &relay_loop.idle) != 0) {
@@ -221,6 +222,7 @@ static int loop_init(uv_loop_t *loop) {
     return -EIO;
   }
   relay_loop.epfd = fd;
+  relay_loop.loop = loop;
   uv_poll_start(&relay_loop.poll, UV_READABLE, on_epoll);
   uv_unref((uv_handle_t *)&relay_loop.poll);
   return 0;
@@ -852,6 +854,8 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return contrast_throw_code(env, "ERR_RELAY", "no event loop");
   int lerr = loop_init(loop);
+  if (lerr == -EXDEV)
+    return contrast_throw_code(env, "ERR_RELAY", "the relay runs on the main thread's event loop only, not in a worker");
   if (lerr < 0) return contrast_throw_errno(env, "epoll_create1", -lerr);
   int own = dup_fd(fd);
   if (own < 0) return contrast_throw_errno(env, "fcntl(F_DUPFD_CLOEXEC)", errno);
