@@ -4,7 +4,17 @@
  * bookkeeping's interface, and the reset that refuses.
  */
 import type { Socket } from 'node:net';
-import type { ConnectionContext } from './events.js';
+import { endpoint, type ConnectionContext } from './events.js';
+
+/** The log context of an accepted ingress connection bound for `dest`. */
+export function ingressContext(listener: string, raw: Socket, dest: { host: string; port: number }): ConnectionContext {
+  return {
+    listener,
+    direction: 'ingress',
+    peer: endpoint(raw.remoteAddress, raw.remotePort),
+    destination: endpoint(dest.host, dest.port),
+  };
+}
 
 export type IngressRole = 'mtls' | 'tls';
 

@@ -7,8 +7,15 @@
 import { connect, type Socket } from 'node:net';
 import { RelayConnection, type RelayContext, type RelayHandshake } from '../lib/native/relay.js';
 import { tlsGroupName } from '../lib/tls-groups.js';
-import { authorize, classifyHandshakeError, reset, type IngressRole, type PendingHandshakes } from './admission.js';
-import { endpoint, type ConnectionContext, type MeshEvents } from './events.js';
+import {
+  authorize,
+  classifyHandshakeError,
+  ingressContext,
+  reset,
+  type IngressRole,
+  type PendingHandshakes,
+} from './admission.js';
+import { endpoint, type MeshEvents } from './events.js';
 import type { OpenSockets } from './forward.js';
 import type { RenewalRequester } from './renewal-request.js';
 import type { ListenerStats } from './stats.js';
@@ -30,12 +37,7 @@ export interface NativeIngressOptions {
 export function acceptNative(raw: Socket, context: RelayContext, options: NativeIngressOptions): void {
   const { stats, events, pending } = options;
   const dest = options.target(raw);
-  const ctx: ConnectionContext = {
-    listener: stats.listener,
-    direction: 'ingress',
-    peer: endpoint(raw.remoteAddress, raw.remotePort),
-    destination: endpoint(dest.host, dest.port),
-  };
+  const ctx = ingressContext(stats.listener, raw, dest);
   /** The app connection while it is being made, and its deadline. */
   let up: { socket: Socket; timer: NodeJS.Timeout } | undefined;
   const handle = {

@@ -27,7 +27,14 @@ import type { CertStore } from './certs.js';
 import type { DataPath } from './config.js';
 import { endpoint, type ConnectionContext, type MeshEvents } from './events.js';
 import { countBytes, forward, track, type OpenSockets } from './forward.js';
-import { authorize, classifyHandshakeError, reset, type IngressRole, type RefusalReason } from './admission.js';
+import {
+  authorize,
+  classifyHandshakeError,
+  ingressContext,
+  reset,
+  type IngressRole,
+  type RefusalReason,
+} from './admission.js';
 import { acceptNative } from './ingress-native.js';
 import type { RenewalRequester } from './renewal-request.js';
 import type { ListenerStats } from './stats.js';
@@ -218,12 +225,7 @@ export function createIngress(options: IngressOptions): IngressListener {
       /* the close that follows does the accounting */
     });
     const dest = options.target(raw);
-    const ctx: ConnectionContext = {
-      listener: stats.listener,
-      direction: 'ingress',
-      peer: endpoint(raw.remoteAddress, raw.remotePort),
-      destination: endpoint(dest.host, dest.port),
-    };
+    const ctx = ingressContext(stats.listener, raw, dest);
     add(raw, ctx, () => {
       reset(raw);
     });

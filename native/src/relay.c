@@ -398,18 +398,26 @@ static void handshake_failed(conn *c, int ssl_err) {
 
 /* ---- the pump ---- */
 
-/* Writes queued TLS records to the socket. Returns -1 after closing the connection on an error. */
-static int flush_tls(conn *c) {
-  while (c->out_len > c->out_off) {
-    ssize_t n = send(c->tls_fd, c->out_buf + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+/* Sends buf[*off, len) to fd. 1: all sent; 0: the socket is full (EAGAIN); -1: closed on an error. */
+static int send_queued(conn *c, int fd, const char *buf, size_t *off, size_t len, size_t *moved) {
+  while (*off < len) {
+    ssize_t n = send(fd, buf + *off, len - *off, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
       if (errno == EINTR) continue;
       conn_close(c, "error", errno_code(errno));
       return -1;
     }
-    c->out_off += (size_t)n;
+    *off += (size_t)n;
+    if (moved != NULL) *moved += (size_t)n;
   }
+  return 1;
+}
+
+/* Writes queued TLS records to the socket. Returns -1 after closing the connection on an error. */
+static int flush_tls(conn *c) {
+  int sent = send_queued(c, c->tls_fd, c->out_buf, &c->out_off, c->out_len, NULL);
+  if (sent <= 0) return sent;
   c->out_off = c->out_len = 0;
   if (c->out_cap > TLS_OUT_HIGH) { /* a burst grew it: give it back */
     free(c->out_buf);
@@ -442,17 +450,8 @@ static void handshake_step(conn *c) {
 static int pump_in(conn *c) {
   size_t moved = 0;
   for (;;) {
-    while (c->in_len > c->in_off) {
-      ssize_t n = send(c->plain_fd, c->in_buf + c->in_off, c->in_len - c->in_off, MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-        if (errno == EINTR) continue;
-        conn_close(c, "error", errno_code(errno));
-        return -1;
-      }
-      c->in_off += (size_t)n;
-      moved += (size_t)n;
-    }
+    int sent = send_queued(c, c->plain_fd, c->in_buf, &c->in_off, c->in_len, &moved);
+    if (sent <= 0) return sent;
     c->in_off = c->in_len = 0;
     if (c->in_eof) {
       if (!c->in_shut) {
@@ -836,8 +835,18 @@ static conn *get_conn(napi_env env, napi_value v) {
   return data;
 }
 
-static int dup_fd(int fd) {
-  return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+/* A non-blocking, close-on-exec duplicate of fd; -1 (dup) or -2 (flags) with errno set. */
+static int adopt_fd(int fd) {
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (own < 0) return -1;
+  int fl = fcntl(own, F_GETFL);
+  if (fl < 0 || fcntl(own, F_SETFL, fl | O_NONBLOCK) < 0) {
+    int e = errno;
+    close(own);
+    errno = e;
+    return -2;
+  }
+  return own;
 }
 
 static napi_value relay_start(napi_env env, napi_callback_info info) {
@@ -857,14 +866,8 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   if (lerr == -EXDEV)
     return contrast_throw_code(env, "ERR_RELAY", "the relay runs on the main thread's event loop only, not in a worker");
   if (lerr < 0) return contrast_throw_errno(env, "epoll_create1", -lerr);
-  int own = dup_fd(fd);
-  if (own < 0) return contrast_throw_errno(env, "fcntl(F_DUPFD_CLOEXEC)", errno);
-  int fl = fcntl(own, F_GETFL);
-  if (fl < 0 || fcntl(own, F_SETFL, fl | O_NONBLOCK) < 0) {
-    int e = errno;
-    close(own);
-    return contrast_throw_errno(env, "fcntl(O_NONBLOCK)", e);
-  }
+  int own = adopt_fd(fd);
+  if (own < 0) return contrast_throw_errno(env, own == -1 ? "fcntl(F_DUPFD_CLOEXEC)" : "fcntl(O_NONBLOCK)", errno);
   conn *c = calloc(1, sizeof *c);
   SSL *ssl = SSL_new(rc->ctx);
   BIO *rbio = BIO_new_socket(own, BIO_NOCLOSE);
@@ -933,14 +936,8 @@ static napi_value relay_attach(napi_env env, napi_callback_info info) {
   if (c == NULL) return contrast_throw_type(env, "ERR_INVALID_ARG_TYPE", "relayAttach: not a relay connection");
   if (c->state == CLOSING || c->state == CLOSED) return NULL; /* closed meanwhile: the close event tells */
   if (c->state != HANDSHAKED) return contrast_throw_code(env, "ERR_RELAY_STATE", "relayAttach before the handshake event");
-  int own = dup_fd(fd);
-  if (own < 0) return contrast_throw_errno(env, "fcntl(F_DUPFD_CLOEXEC)", errno);
-  int fl = fcntl(own, F_GETFL);
-  if (fl < 0 || fcntl(own, F_SETFL, fl | O_NONBLOCK) < 0) {
-    int e = errno;
-    close(own);
-    return contrast_throw_errno(env, "fcntl(O_NONBLOCK)", e);
-  }
+  int own = adopt_fd(fd);
+  if (own < 0) return contrast_throw_errno(env, own == -1 ? "fcntl(F_DUPFD_CLOEXEC)" : "fcntl(O_NONBLOCK)", errno);
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   c->plain_fd = own;
